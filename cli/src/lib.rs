@@ -1,0 +1,65 @@
+//! # ochat-cli
+//!
+//! The `ochat` command.
+//!
+//! - [`args`] — the command line (clap): `run`, `uuid`, and the client commands.
+//! - [`run`] — `ochat run`: a node on embedded defaults until Ctrl-C or SIGTERM.
+//! - [`client`] — commands that talk to a running node's local API with the admin token read
+//!   from its data folder.
+//!
+//! The library exists so the integration tests can build the very same command as a binary of
+//! their own crate.
+
+pub mod args;
+pub mod client;
+pub mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// Parses the command line, runs the command, prints errors for people, and returns the exit
+/// code (0 success, 1 failure, 2 usage error from clap).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Uuid(args) => client::uuid(&args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,ochat_node=info,ochat_cli=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OCHAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,49 @@
+//! `ochat run`: start a node and keep it running until Ctrl-C or SIGTERM.
+
+use anyhow::Context;
+use ochat_node::{NodeConfig, RunningNode};
+
+use crate::args::RunArgs;
+
+/// Runs a node until it is asked to stop.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut config = NodeConfig::with_data_dir(&args.data.data_dir);
+    config.api_listen = args.api_listen;
+    if !args.listen.is_empty() {
+        config.p2p_listen = args.listen.clone();
+    }
+    config.name = args.name.clone();
+    let node = RunningNode::start(config)
+        .await
+        .with_context(|| format!("cannot start the node in {}", args.data.data_dir.display()))?;
+    let shared = node.shared.clone();
+    if node.created {
+        println!("Created a new instance in {}", args.data.data_dir.display());
+    }
+    println!("Instance UUID: {}", shared.instance.uuid);
+    println!("Name:          {}", shared.instance.name);
+    println!("Peer id:       {}", shared.peer_id);
+    println!("API:           http://{}", node.api_addr);
+    println!("Admin token:   {}", args.data.data_dir.join("admin.token").display());
+    println!("Press Ctrl-C to stop.");
+    wait_for_stop_signal().await?;
+    println!("Stopping…");
+    node.shutdown().await.context("the node did not stop cleanly")?;
+    println!("Stopped; data flushed.");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot watch Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")?;
+    Ok(())
+}

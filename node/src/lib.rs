@@ -1,0 +1,22 @@
+//! # ochat-node
+//!
+//! The runtime of an ochat node.
+//!
+//! - [`config`] — [`NodeConfig`] and its embedded defaults.
+//! - [`data_dir`] — the data folder: lock, identity key file (0600), admin token (0600),
+//!   `instance.json` and `api.addr` for the CLI.
+//! - [`store`] — the only module that touches sled; one catalog of trees and key layouts.
+//! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
+//! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
+//!   the API, flushes sled and releases the lock.
+//!
+//! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
+
+pub mod api;
+pub mod config;
+pub mod data_dir;
+pub mod node;
+pub mod store;
+
+pub use config::NodeConfig;
+pub use node::{NodeError, RunningNode};
