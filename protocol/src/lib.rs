@@ -13,6 +13,7 @@
 //!   pre-keys, HKDF-SHA256 over the transcript hash, giving a channel's root secret.
 //! - [`ratchet`] — the Double Ratchet (Signal's public specification) sealing channel messages
 //!   with ChaCha20-Poly1305, the header bound as associated data.
+//! - [`wire`] — the handshake messages that travel between nodes (`/ochat/handshake/1`).
 //! - [`random`] — the one place that asks the operating system for random bytes.
 //!
 //! Who uses what: `record` builds on `identity` and `sign`; `agreement` feeds `ratchet`;
@@ -27,3 +28,4 @@ pub mod random;
 pub mod ratchet;
 pub mod record;
 pub mod sign;
+pub mod wire;

@@ -1,0 +1,401 @@
+//! The Double Ratchet (Signal's public specification) for channel messages.
+//!
+//! After the handshake both instances hold the same [`RootSecret`](crate::agreement::RootSecret)
+//! from [`crate::agreement`]. The **initiator** starts with [`Ratchet::init_initiator`] using the
+//! responder's handshake ephemeral as the responder's first ratchet public key; the
+//! **responder** starts with [`Ratchet::init_responder`] and that ephemeral's secret.
+//!
+//! Per message, a symmetric chain gives one fresh key (`KDF_CK`, HMAC-SHA256); each time the
+//! sending turn changes, a DH ratchet step mixes a fresh X25519 output into the root key
+//! (`KDF_RK`, HKDF-SHA256). Messages are sealed with ChaCha20-Poly1305; the associated data is
+//! the caller's associated data (for example channel id and sender) followed by the 40-byte
+//! [`Header`]. See `ratchet/keys.rs` for the exact derivations.
+//!
+//! One addition to the specification: the responder may speak first. `KDF_INIT` splits the root
+//! secret into the first root key and a **responder chain key**, which is the responder's sending
+//! chain until its first DH step and the initiator's matching receiving chain (for messages
+//! whose header carries the responder's handshake ephemeral).
+//!
+//! Guarantees kept by [`Ratchet::open`]:
+//! - a failed open (tampering, replay, too many skipped, low-order key) leaves the state as it was;
+//! - each message key is used once and deleted; replays fail with [`RatchetError::Replay`];
+//! - at most [`MAX_SKIP`] keys are skipped per chain and [`MAX_SKIPPED_KEYS`] kept in total,
+//!   the oldest evicted first.
+//!
+//! State is persisted with serde ([`Ratchet`] implements `Serialize`/`Deserialize`, secrets
+//! included). Never restore an older copy of the state and send from it: that would reuse
+//! message keys. For the same reason [`Ratchet`] is not `Clone`.
+
+mod header;
+mod keys;
+mod skipped;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use x25519_dalek::{PublicKey, StaticSecret};
+
+pub use header::{HEADER_LEN, Header, Sealed};
+
+use crate::agreement::RootSecret;
+use crate::random::{RandomError, random_bytes};
+use header::associated_data;
+use keys::{ChainKey, Hex, MessageKey, RatchetKeyPair, RootKey, kdf_ck, kdf_init, kdf_rk};
+use skipped::{SkippedKey, SkippedKeys};
+
+/// The most message keys skipped in one chain by a single incoming message.
+pub const MAX_SKIP: u32 = 1000;
+
+/// The most skipped message keys kept in total; beyond it the oldest are evicted.
+pub const MAX_SKIPPED_KEYS: usize = 2000;
+
+/// How many of the peer's previous ratchet public keys are remembered, so that a replay of a
+/// message from an old chain is reported as [`RatchetError::Replay`].
+const MAX_PREVIOUS_REMOTES: usize = 64;
+
+/// Why sealing or opening a message failed. A failed call never changes the ratchet state.
+#[derive(Debug, Error)]
+pub enum RatchetError {
+    /// Authentication failed: the ciphertext, header or associated data was altered, or the
+    /// message was not sealed for this channel.
+    #[error("message authentication failed (tampered or not for this channel)")]
+    Tampered,
+    /// No key exists for this message any more: it was already opened (a replay), or its
+    /// skipped key was evicted or belongs to a chain that was discarded.
+    #[error("message already opened or its key was discarded")]
+    Replay,
+    /// Opening the message would skip more than [`MAX_SKIP`] keys in one chain.
+    #[error("message {requested} is too far ahead (at most {max} skipped messages per chain)")]
+    TooManySkipped {
+        /// The message number the skip had to reach.
+        requested: u32,
+        /// The limit, [`MAX_SKIP`].
+        max: u32,
+    },
+    /// The peer's ratchet public key gave an all-zero (non-contributory) DH result.
+    #[error("the peer's ratchet key is a low-order point")]
+    NonContributory,
+    /// A chain's message counter would overflow `u32`.
+    #[error("message counter overflow")]
+    CounterOverflow,
+    /// An encoded header did not have the expected length.
+    #[error("header must be {expected} bytes, got {actual}")]
+    HeaderLength {
+        /// [`HEADER_LEN`].
+        expected: usize,
+        /// The length received.
+        actual: usize,
+    },
+    /// The plaintext is longer than ChaCha20-Poly1305 can encrypt.
+    #[error("message too long to encrypt")]
+    MessageTooLong,
+    /// A key derivation refused its parameters (cannot happen with the fixed sizes used).
+    #[error("key derivation failed")]
+    KeyDerivation,
+    /// No randomness for a new ratchet key.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+/// Where new DH ratchet secrets come from.
+///
+/// [`OsRandom`] is the production source; tests and vector generators supply fixed keys.
+pub trait KeySource {
+    /// A fresh X25519 secret for the next DH ratchet step.
+    ///
+    /// # Errors
+    ///
+    /// When no randomness is available.
+    fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError>;
+}
+
+/// Draws ratchet secrets from the operating system ([`crate::random`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl KeySource for OsRandom {
+    fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError> {
+        random_bytes::<32>().map(StaticSecret::from)
+    }
+}
+
+/// Our current sending chain.
+#[derive(Clone, Serialize, Deserialize)]
+struct SendingChain {
+    pair: RatchetKeyPair,
+    chain: ChainKey,
+    n: u32,
+}
+
+/// The peer's current chain, which we receive on.
+#[derive(Clone, Serialize, Deserialize)]
+struct ReceivingChain {
+    remote: [u8; 32],
+    chain: ChainKey,
+    n: u32,
+}
+
+/// Everything except the skipped keys; copied before an open and committed on success.
+#[derive(Clone, Serialize, Deserialize)]
+struct Chains {
+    root: RootKey,
+    sending: SendingChain,
+    receiving: Option<ReceivingChain>,
+    previous_sending_len: u32,
+}
+
+impl ReceivingChain {
+    /// Derives the keys of messages below `until` into `staged`, advancing the chain.
+    fn skip_until(&mut self, until: u32, staged: &mut Vec<SkippedKey>) -> Result<(), RatchetError> {
+        if u64::from(until) > u64::from(self.n) + u64::from(MAX_SKIP) {
+            return Err(RatchetError::TooManySkipped {
+                requested: until,
+                max: MAX_SKIP,
+            });
+        }
+        while self.n < until {
+            let (next, key) = kdf_ck(&self.chain)?;
+            staged.push(SkippedKey {
+                dh: self.remote,
+                n: self.n,
+                key,
+            });
+            self.chain = next;
+            self.n += 1;
+        }
+        Ok(())
+    }
+
+    /// The key of the next message in this chain.
+    fn next_key(&mut self) -> Result<MessageKey, RatchetError> {
+        let (next, key) = kdf_ck(&self.chain)?;
+        self.n = self.n.checked_add(1).ok_or(RatchetError::CounterOverflow)?;
+        self.chain = next;
+        Ok(key)
+    }
+}
+
+impl Chains {
+    /// First half of a DH ratchet step: the peer's new key opens a new receiving chain.
+    fn new_receiving(&mut self, remote: [u8; 32]) -> Result<ReceivingChain, RatchetError> {
+        let dh = self.sending.pair.dh(&remote)?;
+        let (root, chain) = kdf_rk(&self.root, &dh)?;
+        self.root = root;
+        Ok(ReceivingChain { remote, chain, n: 0 })
+    }
+
+    /// Second half of a DH ratchet step: our new key pair opens a new sending chain.
+    fn new_sending(&mut self, secret: &StaticSecret, remote: &[u8; 32]) -> Result<(), RatchetError> {
+        let pair = RatchetKeyPair::from_secret(secret);
+        let dh = pair.dh(remote)?;
+        let (root, chain) = kdf_rk(&self.root, &dh)?;
+        self.root = root;
+        self.previous_sending_len = self.sending.n;
+        self.sending = SendingChain { pair, chain, n: 0 };
+        Ok(())
+    }
+}
+
+/// One side of a channel's Double Ratchet. Seal outgoing and open incoming messages with it,
+/// and persist it (serde) after every successful call.
+#[derive(Serialize, Deserialize)]
+pub struct Ratchet {
+    chains: Chains,
+    skipped: SkippedKeys,
+    previous_remotes: VecDeque<[u8; 32]>,
+}
+
+impl Ratchet {
+    /// Starts the initiator's ratchet with a fresh ratchet key from the operating system.
+    ///
+    /// `their_ratchet_public` is the responder's handshake ephemeral (from `Accepted`).
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::NonContributory`] for a low-order key, [`RatchetError::Random`].
+    pub fn init_initiator(root: RootSecret, their_ratchet_public: PublicKey) -> Result<Self, RatchetError> {
+        let secret = OsRandom.next_ratchet_secret()?;
+        Self::init_initiator_with(root, their_ratchet_public, &secret)
+    }
+
+    /// Starts the initiator's ratchet with the given first ratchet secret (deterministic, for
+    /// test vectors). Performs the first DH ratchet step of the specification.
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::NonContributory`] for a low-order `their_ratchet_public`.
+    pub fn init_initiator_with(
+        root: RootSecret,
+        their_ratchet_public: PublicKey,
+        my_ratchet_secret: &StaticSecret,
+    ) -> Result<Self, RatchetError> {
+        let (first_root, responder_chain) = kdf_init(&root)?;
+        let pair = RatchetKeyPair::from_secret(my_ratchet_secret);
+        let remote = their_ratchet_public.to_bytes();
+        let (root, chain) = kdf_rk(&first_root, &pair.dh(&remote)?)?;
+        Ok(Self::from_chains(Chains {
+            root,
+            sending: SendingChain { pair, chain, n: 0 },
+            receiving: Some(ReceivingChain {
+                remote,
+                chain: responder_chain,
+                n: 0,
+            }),
+            previous_sending_len: 0,
+        }))
+    }
+
+    /// Starts the responder's ratchet. `my_ratchet_secret` is the responder's handshake
+    /// ephemeral secret, whose public key the initiator received in `Accepted`.
+    ///
+    /// The responder can seal at once (on the responder chain, see the module documentation).
+    ///
+    /// # Errors
+    ///
+    /// Only [`RatchetError::KeyDerivation`], which cannot happen in practice.
+    pub fn init_responder(root: RootSecret, my_ratchet_secret: &StaticSecret) -> Result<Self, RatchetError> {
+        let (root, chain) = kdf_init(&root)?;
+        Ok(Self::from_chains(Chains {
+            root,
+            sending: SendingChain {
+                pair: RatchetKeyPair::from_secret(my_ratchet_secret),
+                chain,
+                n: 0,
+            },
+            receiving: None,
+            previous_sending_len: 0,
+        }))
+    }
+
+    fn from_chains(chains: Chains) -> Self {
+        Self {
+            chains,
+            skipped: SkippedKeys::default(),
+            previous_remotes: VecDeque::new(),
+        }
+    }
+
+    /// Our current ratchet public key (the `dh` of the next sealed header).
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from(*self.chains.sending.pair.public())
+    }
+
+    /// How many skipped message keys are stored for late messages.
+    pub fn skipped_keys(&self) -> usize {
+        self.skipped.len()
+    }
+
+    /// Encrypts `plaintext`, authenticating `ad` (for example channel id and sender) and the header.
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::CounterOverflow`] after 2³² messages in one chain,
+    /// [`RatchetError::MessageTooLong`].
+    pub fn seal(&mut self, plaintext: &[u8], ad: &[u8]) -> Result<Sealed, RatchetError> {
+        let sending = &self.chains.sending;
+        let header = Header {
+            dh: *sending.pair.public(),
+            prev_chain_len: self.chains.previous_sending_len,
+            n: sending.n,
+        };
+        let next_n = sending.n.checked_add(1).ok_or(RatchetError::CounterOverflow)?;
+        let (next_chain, key) = kdf_ck(&sending.chain)?;
+        let ciphertext = key.seal(plaintext, &associated_data(ad, &header))?;
+        let sending = &mut self.chains.sending;
+        sending.chain = next_chain;
+        sending.n = next_n;
+        Ok(Sealed { header, ciphertext })
+    }
+
+    /// Decrypts a message from the peer, drawing a new ratchet key from the operating system
+    /// when the peer's turn brings a new ratchet public key.
+    ///
+    /// # Errors
+    ///
+    /// See [`Ratchet::open_with`].
+    pub fn open(&mut self, sealed: &Sealed, ad: &[u8]) -> Result<Vec<u8>, RatchetError> {
+        self.open_with(sealed, ad, &mut OsRandom)
+    }
+
+    /// Decrypts a message from the peer, taking any new ratchet secret from `keys`
+    /// (drawn only when the message opens and starts a new turn).
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::Tampered`], [`RatchetError::Replay`], [`RatchetError::TooManySkipped`],
+    /// [`RatchetError::NonContributory`], [`RatchetError::Random`]. On any error the state is
+    /// unchanged, so a later legitimate message still opens.
+    pub fn open_with(
+        &mut self,
+        sealed: &Sealed,
+        ad: &[u8],
+        keys: &mut impl KeySource,
+    ) -> Result<Vec<u8>, RatchetError> {
+        let header = &sealed.header;
+        let aad = associated_data(ad, header);
+
+        if let Some((position, key)) = self.skipped.find(&header.dh, header.n) {
+            let plaintext = key.open(&sealed.ciphertext, &aad)?;
+            self.skipped.remove(position);
+            return Ok(plaintext);
+        }
+
+        let current_remote = self.chains.receiving.as_ref().map(|r| (r.remote, r.n));
+        let new_turn = match current_remote {
+            Some((remote, received)) if remote == header.dh => {
+                if header.n < received {
+                    return Err(RatchetError::Replay);
+                }
+                false
+            }
+            _ if self.previous_remotes.contains(&header.dh) => return Err(RatchetError::Replay),
+            _ => true,
+        };
+
+        let mut next = self.chains.clone();
+        let mut staged = Vec::new();
+        let mut receiving = match next.receiving.take() {
+            Some(receiving) if !new_turn => receiving,
+            previous => {
+                if let Some(mut previous) = previous {
+                    previous.skip_until(header.prev_chain_len, &mut staged)?;
+                }
+                next.new_receiving(header.dh)?
+            }
+        };
+        receiving.skip_until(header.n, &mut staged)?;
+        let plaintext = receiving.next_key()?.open(&sealed.ciphertext, &aad)?;
+        next.receiving = Some(receiving);
+        if new_turn {
+            next.new_sending(&keys.next_ratchet_secret()?, &header.dh)?;
+            if let Some((old_remote, _)) = current_remote {
+                self.previous_remotes.push_back(old_remote);
+                if self.previous_remotes.len() > MAX_PREVIOUS_REMOTES {
+                    self.previous_remotes.pop_front();
+                }
+            }
+        }
+        self.chains = next;
+        self.skipped.extend(staged, MAX_SKIPPED_KEYS);
+        Ok(plaintext)
+    }
+}
+
+impl fmt::Debug for Ratchet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let receiving = self.chains.receiving.as_ref();
+        f.debug_struct("Ratchet")
+            .field("secrets", &"REDACTED")
+            .field("sending_public", &Hex(self.chains.sending.pair.public()))
+            .field("sent_in_chain", &self.chains.sending.n)
+            .field("previous_chain_len", &self.chains.previous_sending_len)
+            .field("receiving_public", &receiving.map(|r| Hex(&r.remote)))
+            .field("received_in_chain", &receiving.map(|r| r.n))
+            .field("skipped_keys", &self.skipped.len())
+            .finish()
+    }
+}

@@ -1,0 +1,208 @@
+//! The ratchet's secret key types and the key derivation functions that connect them.
+//!
+//! ```text
+//! KDF_INIT(SK)     = HKDF-SHA256(salt = none, ikm = SK, info = "ochat/v1/ratchet-init")
+//!                    -> 64 bytes = root key RK0 || responder's first sending chain key
+//! KDF_RK(RK, dh)   = HKDF-SHA256(salt = RK, ikm = dh, info = "ochat/v1/ratchet")
+//!                    -> 64 bytes = new root key || new chain key
+//! KDF_CK(CK)       = (HMAC-SHA256(CK, 0x02) as next chain key, HMAC-SHA256(CK, 0x01) as message key)
+//! message key MK   -> HKDF-SHA256(salt = none, ikm = MK, info = "ochat/v1/message-key")
+//!                    -> 44 bytes = ChaCha20-Poly1305 key (32) || nonce (12)
+//! ```
+//!
+//! Every secret type here zeroizes on drop and prints `Name(REDACTED)` in `Debug`.
+
+use std::fmt;
+
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
+use hkdf::Hkdf;
+use hkdf::hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use x25519_dalek::{PublicKey, SharedSecret, StaticSecret};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::RatchetError;
+use crate::agreement::RootSecret;
+
+const INIT_INFO: &[u8] = b"ochat/v1/ratchet-init";
+const ROOT_INFO: &[u8] = b"ochat/v1/ratchet";
+const MESSAGE_INFO: &[u8] = b"ochat/v1/message-key";
+const MESSAGE_KEY_CONSTANT: u8 = 0x01;
+const CHAIN_KEY_CONSTANT: u8 = 0x02;
+
+macro_rules! secret_key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub(super) struct $name([u8; 32]);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(REDACTED)"))
+            }
+        }
+
+        #[cfg(test)]
+        impl $name {
+            /// Test-only view of the secret bytes.
+            pub(super) fn expose(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+    };
+}
+
+secret_key!(
+    /// The ratchet's current root key, updated at every DH ratchet step.
+    RootKey
+);
+secret_key!(
+    /// A sending or receiving chain key, advanced once per message.
+    ChainKey
+);
+secret_key!(
+    /// The single-use key of one message.
+    MessageKey
+);
+secret_key!(
+    /// The private half of a DH ratchet key pair.
+    RatchetPrivateKey
+);
+
+/// A DH ratchet key pair. Persisted as the private key only; the public key is recomputed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(from = "RatchetPrivateKey", into = "RatchetPrivateKey")]
+pub(super) struct RatchetKeyPair {
+    secret: RatchetPrivateKey,
+    public: [u8; 32],
+}
+
+impl From<RatchetPrivateKey> for RatchetKeyPair {
+    fn from(secret: RatchetPrivateKey) -> Self {
+        let public = PublicKey::from(&StaticSecret::from(secret.0)).to_bytes();
+        Self { secret, public }
+    }
+}
+
+impl From<RatchetKeyPair> for RatchetPrivateKey {
+    fn from(pair: RatchetKeyPair) -> Self {
+        pair.secret
+    }
+}
+
+impl fmt::Debug for RatchetKeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RatchetKeyPair")
+            .field("secret", &self.secret)
+            .field("public", &Hex(&self.public))
+            .finish()
+    }
+}
+
+impl RatchetKeyPair {
+    pub(super) fn from_secret(secret: &StaticSecret) -> Self {
+        RatchetPrivateKey(secret.to_bytes()).into()
+    }
+
+    pub(super) fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    #[cfg(test)]
+    pub(super) fn secret(&self) -> &RatchetPrivateKey {
+        &self.secret
+    }
+
+    /// X25519 with the peer's ratchet public key; refuses non-contributory results.
+    pub(super) fn dh(&self, their_public: &[u8; 32]) -> Result<SharedSecret, RatchetError> {
+        let shared = StaticSecret::from(self.secret.0).diffie_hellman(&PublicKey::from(*their_public));
+        if shared.was_contributory() {
+            Ok(shared)
+        } else {
+            Err(RatchetError::NonContributory)
+        }
+    }
+}
+
+/// Lower-case hex for public values in `Debug` output.
+pub(super) struct Hex<'a>(pub(super) &'a [u8]);
+
+impl fmt::Debug for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+fn hkdf_64(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> Result<Zeroizing<[u8; 64]>, RatchetError> {
+    let mut okm = Zeroizing::new([0u8; 64]);
+    Hkdf::<Sha256>::new(salt, ikm)
+        .expand(info, okm.as_mut_slice())
+        .map_err(|_| RatchetError::KeyDerivation)?;
+    Ok(okm)
+}
+
+fn split(okm: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
+    let mut first = [0u8; 32];
+    let mut second = [0u8; 32];
+    first.copy_from_slice(&okm[..32]);
+    second.copy_from_slice(&okm[32..]);
+    (first, second)
+}
+
+/// `KDF_INIT`: the first root key and the responder's first sending chain key.
+pub(super) fn kdf_init(root: &RootSecret) -> Result<(RootKey, ChainKey), RatchetError> {
+    let okm = hkdf_64(None, root.as_bytes(), INIT_INFO)?;
+    let (rk, ck) = split(&okm);
+    Ok((RootKey(rk), ChainKey(ck)))
+}
+
+/// `KDF_RK`: mixes a DH output into the root key, giving a new root key and chain key.
+pub(super) fn kdf_rk(root: &RootKey, dh: &SharedSecret) -> Result<(RootKey, ChainKey), RatchetError> {
+    let okm = hkdf_64(Some(&root.0), dh.as_bytes(), ROOT_INFO)?;
+    let (rk, ck) = split(&okm);
+    Ok((RootKey(rk), ChainKey(ck)))
+}
+
+fn hmac(key: &[u8; 32], constant: u8) -> Result<[u8; 32], RatchetError> {
+    let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_err(|_| RatchetError::KeyDerivation)?;
+    Ok(mac.chain_update([constant]).finalize().into_bytes().into())
+}
+
+/// `KDF_CK`: the next chain key and this step's message key.
+pub(super) fn kdf_ck(chain: &ChainKey) -> Result<(ChainKey, MessageKey), RatchetError> {
+    Ok((
+        ChainKey(hmac(&chain.0, CHAIN_KEY_CONSTANT)?),
+        MessageKey(hmac(&chain.0, MESSAGE_KEY_CONSTANT)?),
+    ))
+}
+
+impl MessageKey {
+    fn cipher(&self) -> Result<(ChaCha20Poly1305, Nonce), RatchetError> {
+        let okm = hkdf_64(None, &self.0, MESSAGE_INFO)?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        let mut nonce = [0u8; 12];
+        key.copy_from_slice(&okm[..32]);
+        nonce.copy_from_slice(&okm[32..44]);
+        let key: &Key = (&*key).into();
+        Ok((ChaCha20Poly1305::new(key), Nonce::from(nonce)))
+    }
+
+    /// Encrypts with ChaCha20-Poly1305 under this message key.
+    pub(super) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
+        let (cipher, nonce) = self.cipher()?;
+        cipher
+            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .map_err(|_| RatchetError::MessageTooLong)
+    }
+
+    /// Decrypts and authenticates; any mismatch is [`RatchetError::Tampered`].
+    pub(super) fn open(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
+        let (cipher, nonce) = self.cipher()?;
+        cipher
+            .decrypt(&nonce, Payload { msg: ciphertext, aad })
+            .map_err(|_| RatchetError::Tampered)
+    }
+}

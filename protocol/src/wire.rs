@@ -1,0 +1,181 @@
+//! The messages of the connection handshake protocol (`/ochat/handshake/1`).
+//!
+//! Every request travels in an [`Envelope`] that carries the sender's self-signed instance
+//! record, so the receiver can (1) verify the record, (2) check that the libp2p peer id Noise
+//! authenticated is the record's key, (3) check the UUID → key binding it already knows (trust
+//! on first use), and only then (4) verify the body's own signature with that key.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::identity::InstanceId;
+use crate::record::SignedRecord;
+use crate::sign::{Domain, Signed, SignedType};
+
+/// Protocol id of the handshake request-response protocol.
+pub const HANDSHAKE_PROTOCOL: &str = "/ochat/handshake/1";
+/// Longest request message, in bytes.
+pub const MAX_REQUEST_MESSAGE: usize = 2_000;
+/// Longest reject reason, in bytes.
+pub const MAX_REASON: usize = 2_000;
+
+/// "Please connect with us": sent by the initiator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRequest {
+    /// Chosen by the initiator; the same id on retries, so a retry never makes two connections.
+    pub request_id: Uuid,
+    /// The initiator.
+    pub from: InstanceId,
+    /// The instance asked.
+    pub to: InstanceId,
+    /// The initiator's display name.
+    pub from_name: String,
+    /// An optional note for the receiver.
+    pub message: Option<String>,
+    /// The initiator's X25519 ephemeral public key for this handshake.
+    #[serde(with = "serde_bytes")]
+    pub ephemeral: [u8; 32],
+    /// When it was made (ms since the Unix epoch).
+    pub sent_at_ms: u64,
+}
+
+impl SignedType for ConnectionRequest {
+    const DOMAIN: Domain = Domain::ConnectionRequest;
+}
+
+/// The receiver's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Accepted; the responder's X25519 ephemeral public key completes the key agreement.
+    Accepted {
+        /// The responder's ephemeral public key.
+        #[serde(with = "serde_bytes")]
+        ephemeral: [u8; 32],
+    },
+    /// Rejected, with a reason the initiator can read.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The answer to a [`ConnectionRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionAnswer {
+    /// The request answered.
+    pub request_id: Uuid,
+    /// The responder.
+    pub from: InstanceId,
+    /// The initiator.
+    pub to: InstanceId,
+    /// Accepted or rejected.
+    pub verdict: Verdict,
+    /// When it was made.
+    pub sent_at_ms: u64,
+}
+
+impl SignedType for ConnectionAnswer {
+    const DOMAIN: Domain = Domain::ConnectionAnswer;
+}
+
+/// The initiator withdraws a pending request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionCancel {
+    /// The request withdrawn.
+    pub request_id: Uuid,
+    /// The initiator.
+    pub from: InstanceId,
+    /// The receiver.
+    pub to: InstanceId,
+    /// When it was made.
+    pub sent_at_ms: u64,
+}
+
+impl SignedType for ConnectionCancel {
+    const DOMAIN: Domain = Domain::ConnectionCancel;
+}
+
+/// Sync Status: "what is the state of this request on your side?"
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusQuery {
+    /// The request asked about.
+    pub request_id: Uuid,
+    /// Who asks.
+    pub from: InstanceId,
+    /// Who is asked.
+    pub to: InstanceId,
+    /// When it was made.
+    pub sent_at_ms: u64,
+}
+
+impl SignedType for StatusQuery {
+    const DOMAIN: Domain = Domain::StatusQuery;
+}
+
+/// The signed body of a handshake request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HandshakeBody {
+    /// A connection request.
+    Request(Signed<ConnectionRequest>),
+    /// An answer to a request we received earlier.
+    Answer(Signed<ConnectionAnswer>),
+    /// A cancellation.
+    Cancel(Signed<ConnectionCancel>),
+    /// A status query.
+    Query(Signed<StatusQuery>),
+}
+
+/// What travels on `/ochat/handshake/1` as a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The sender's current self-signed instance record.
+    pub record: SignedRecord,
+    /// The signed message.
+    pub body: HandshakeBody,
+}
+
+/// The receiver's view of a request, answered to a [`StatusQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemoteView {
+    /// Received, not yet decided.
+    Pending,
+    /// Decided: the signed answer (accepted or rejected).
+    Decided(Signed<ConnectionAnswer>),
+    /// The receiver does not know this request (never arrived, or it was deleted).
+    Unknown,
+}
+
+/// Why a handshake request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefusalCode {
+    /// The record, the signature or the peer id did not verify.
+    Unauthenticated,
+    /// The message is addressed to another instance.
+    WrongRecipient,
+    /// The message refers to a request the receiver does not know.
+    UnknownRequest,
+    /// The message is not allowed in the current state.
+    InvalidState,
+    /// Too many requests from this peer.
+    RateLimited,
+    /// The message is malformed or over a limit.
+    Malformed,
+    /// The receiver failed internally; try again later.
+    Internal,
+}
+
+/// What travels on `/ochat/handshake/1` as a response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HandshakeResponse {
+    /// Stored durably on the receiver's side.
+    Stored,
+    /// The answer to a status query.
+    Status(RemoteView),
+    /// Refused, with a code and a message for logs.
+    Refused {
+        /// Why.
+        code: RefusalCode,
+        /// Details for people.
+        message: String,
+    },
+}
