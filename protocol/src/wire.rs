@@ -169,8 +169,14 @@ pub enum RefusalCode {
 pub enum HandshakeResponse {
     /// Stored durably on the receiver's side.
     Stored,
-    /// The answer to a status query.
-    Status(RemoteView),
+    /// The answer to a status query, with the answering instance's record (the asker needs
+    /// its pre-key to complete the key agreement when the view is an acceptance).
+    Status {
+        /// The answering instance's current self-signed record.
+        record: SignedRecord,
+        /// What it knows of the request.
+        view: RemoteView,
+    },
     /// Refused, with a code and a message for logs.
     Refused {
         /// Why.
