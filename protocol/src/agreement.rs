@@ -186,8 +186,18 @@ mod tests {
     #[test]
     fn a_different_transcript_gives_a_different_root() {
         let (alice, bob) = (Party::new(1), Party::new(2));
-        let a = derive(&alice, Role::Initiator, &bob, &transcript_hash(&[b"req", b"ok"]));
-        let b = derive(&bob, Role::Responder, &alice, &transcript_hash(&[b"req", b"ko"]));
+        let a = derive(
+            &alice,
+            Role::Initiator,
+            &bob,
+            &transcript_hash(&[b"req", b"ok"]),
+        );
+        let b = derive(
+            &bob,
+            Role::Responder,
+            &alice,
+            &transcript_hash(&[b"req", b"ko"]),
+        );
         assert_ne!(a.as_bytes(), b.as_bytes());
     }
 
@@ -220,7 +230,10 @@ mod tests {
             transcript_hash(&[b"a", b"bc"])
         );
         assert_ne!(transcript_hash(&[b"abc"]), transcript_hash(&[b"abc", b""]));
-        assert_eq!(transcript_hash(&[b"x", b"y"]), transcript_hash(&[b"x", b"y"]));
+        assert_eq!(
+            transcript_hash(&[b"x", b"y"]),
+            transcript_hash(&[b"x", b"y"])
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Double Ratchet (Signal's public specification) for channel messages.
 //!
-//! After the handshake both instances hold the same [`RootSecret`](crate::agreement::RootSecret)
+//! After the handshake both instances hold the same [`RootSecret`]
 //! from [`crate::agreement`]. The **initiator** starts with [`Ratchet::init_initiator`] using the
 //! responder's handshake ephemeral as the responder's first ratchet public key; the
 //! **responder** starts with [`Ratchet::init_responder`] and that ephemeral's secret.
@@ -9,7 +9,18 @@
 //! sending turn changes, a DH ratchet step mixes a fresh X25519 output into the root key
 //! (`KDF_RK`, HKDF-SHA256). Messages are sealed with ChaCha20-Poly1305; the associated data is
 //! the caller's associated data (for example channel id and sender) followed by the 40-byte
-//! [`Header`]. See `ratchet/keys.rs` for the exact derivations.
+//! [`Header`]. The derivations, as published in `tests/vectors/ratchet.json`:
+//!
+//! ```text
+//! KDF_INIT(SK)   = HKDF-SHA256(salt = none, ikm = SK, info = "ochat/v1/ratchet-init")
+//!                  -> RK0 (32) || responder chain key (32)
+//! KDF_RK(RK, dh) = HKDF-SHA256(salt = RK, ikm = dh, info = "ochat/v1/ratchet")
+//!                  -> new RK (32) || chain key (32)
+//! KDF_CK(CK)     = next CK = HMAC-SHA256(CK, 0x02), message key MK = HMAC-SHA256(CK, 0x01)
+//! AEAD key/nonce = HKDF-SHA256(salt = none, ikm = MK, info = "ochat/v1/message-key")
+//!                  -> ChaCha20-Poly1305 key (32) || nonce (12)
+//! associated data = caller's ad || header (dh || u32be prev_chain_len || u32be n)
+//! ```
 //!
 //! One addition to the specification: the responder may speak first. `KDF_INIT` splits the root
 //! secret into the first root key and a **responder chain key**, which is the responder's sending
@@ -185,11 +196,19 @@ impl Chains {
         let dh = self.sending.pair.dh(&remote)?;
         let (root, chain) = kdf_rk(&self.root, &dh)?;
         self.root = root;
-        Ok(ReceivingChain { remote, chain, n: 0 })
+        Ok(ReceivingChain {
+            remote,
+            chain,
+            n: 0,
+        })
     }
 
     /// Second half of a DH ratchet step: our new key pair opens a new sending chain.
-    fn new_sending(&mut self, secret: &StaticSecret, remote: &[u8; 32]) -> Result<(), RatchetError> {
+    fn new_sending(
+        &mut self,
+        secret: &StaticSecret,
+        remote: &[u8; 32],
+    ) -> Result<(), RatchetError> {
         let pair = RatchetKeyPair::from_secret(secret);
         let dh = pair.dh(remote)?;
         let (root, chain) = kdf_rk(&self.root, &dh)?;
@@ -217,7 +236,10 @@ impl Ratchet {
     /// # Errors
     ///
     /// [`RatchetError::NonContributory`] for a low-order key, [`RatchetError::Random`].
-    pub fn init_initiator(root: RootSecret, their_ratchet_public: PublicKey) -> Result<Self, RatchetError> {
+    pub fn init_initiator(
+        root: RootSecret,
+        their_ratchet_public: PublicKey,
+    ) -> Result<Self, RatchetError> {
         let secret = OsRandom.next_ratchet_secret()?;
         Self::init_initiator_with(root, their_ratchet_public, &secret)
     }
@@ -257,7 +279,10 @@ impl Ratchet {
     /// # Errors
     ///
     /// Only [`RatchetError::KeyDerivation`], which cannot happen in practice.
-    pub fn init_responder(root: RootSecret, my_ratchet_secret: &StaticSecret) -> Result<Self, RatchetError> {
+    pub fn init_responder(
+        root: RootSecret,
+        my_ratchet_secret: &StaticSecret,
+    ) -> Result<Self, RatchetError> {
         let (root, chain) = kdf_init(&root)?;
         Ok(Self::from_chains(Chains {
             root,
@@ -302,7 +327,10 @@ impl Ratchet {
             prev_chain_len: self.chains.previous_sending_len,
             n: sending.n,
         };
-        let next_n = sending.n.checked_add(1).ok_or(RatchetError::CounterOverflow)?;
+        let next_n = sending
+            .n
+            .checked_add(1)
+            .ok_or(RatchetError::CounterOverflow)?;
         let (next_chain, key) = kdf_ck(&sending.chain)?;
         let ciphertext = key.seal(plaintext, &associated_data(ad, &header))?;
         let sending = &mut self.chains.sending;

@@ -124,10 +124,8 @@ pub fn verify_record_for(
             found: record.uuid,
         });
     }
-    if let Some(known) = known_key {
-        if *known != record.identity {
-            return Err(RecordError::KeyMismatch { uuid: expected });
-        }
+    if known_key.is_some_and(|known| *known != record.identity) {
+        return Err(RecordError::KeyMismatch { uuid: expected });
     }
     Ok(record)
 }

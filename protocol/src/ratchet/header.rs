@@ -35,10 +35,11 @@ impl Header {
     ///
     /// [`RatchetError::HeaderLength`] unless `bytes` is exactly [`HEADER_LEN`] long.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RatchetError> {
-        let bytes: &[u8; HEADER_LEN] = bytes.try_into().map_err(|_| RatchetError::HeaderLength {
-            expected: HEADER_LEN,
-            actual: bytes.len(),
-        })?;
+        let bytes: &[u8; HEADER_LEN] =
+            bytes.try_into().map_err(|_| RatchetError::HeaderLength {
+                expected: HEADER_LEN,
+                actual: bytes.len(),
+            })?;
         let mut dh = [0u8; 32];
         let mut prev = [0u8; 4];
         let mut n = [0u8; 4];

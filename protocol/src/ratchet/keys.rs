@@ -118,7 +118,8 @@ impl RatchetKeyPair {
 
     /// X25519 with the peer's ratchet public key; refuses non-contributory results.
     pub(super) fn dh(&self, their_public: &[u8; 32]) -> Result<SharedSecret, RatchetError> {
-        let shared = StaticSecret::from(self.secret.0).diffie_hellman(&PublicKey::from(*their_public));
+        let shared =
+            StaticSecret::from(self.secret.0).diffie_hellman(&PublicKey::from(*their_public));
         if shared.was_contributory() {
             Ok(shared)
         } else {
@@ -136,7 +137,11 @@ impl fmt::Debug for Hex<'_> {
     }
 }
 
-fn hkdf_64(salt: Option<&[u8]>, ikm: &[u8], info: &[u8]) -> Result<Zeroizing<[u8; 64]>, RatchetError> {
+fn hkdf_64(
+    salt: Option<&[u8]>,
+    ikm: &[u8],
+    info: &[u8],
+) -> Result<Zeroizing<[u8; 64]>, RatchetError> {
     let mut okm = Zeroizing::new([0u8; 64]);
     Hkdf::<Sha256>::new(salt, ikm)
         .expand(info, okm.as_mut_slice())
@@ -160,14 +165,18 @@ pub(super) fn kdf_init(root: &RootSecret) -> Result<(RootKey, ChainKey), Ratchet
 }
 
 /// `KDF_RK`: mixes a DH output into the root key, giving a new root key and chain key.
-pub(super) fn kdf_rk(root: &RootKey, dh: &SharedSecret) -> Result<(RootKey, ChainKey), RatchetError> {
+pub(super) fn kdf_rk(
+    root: &RootKey,
+    dh: &SharedSecret,
+) -> Result<(RootKey, ChainKey), RatchetError> {
     let okm = hkdf_64(Some(&root.0), dh.as_bytes(), ROOT_INFO)?;
     let (rk, ck) = split(&okm);
     Ok((RootKey(rk), ChainKey(ck)))
 }
 
 fn hmac(key: &[u8; 32], constant: u8) -> Result<[u8; 32], RatchetError> {
-    let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_err(|_| RatchetError::KeyDerivation)?;
+    let mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_err(|_| RatchetError::KeyDerivation)?;
     Ok(mac.chain_update([constant]).finalize().into_bytes().into())
 }
 
@@ -194,7 +203,13 @@ impl MessageKey {
     pub(super) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
         let (cipher, nonce) = self.cipher()?;
         cipher
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| RatchetError::MessageTooLong)
     }
 
@@ -202,7 +217,13 @@ impl MessageKey {
     pub(super) fn open(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
         let (cipher, nonce) = self.cipher()?;
         cipher
-            .decrypt(&nonce, Payload { msg: ciphertext, aad })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| RatchetError::Tampered)
     }
 }
