@@ -19,7 +19,9 @@ use crate::random::{RandomError, random_bytes};
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum IdentityError {
     /// The text is not a UUID.
-    #[error("'{0}' is not an Instance UUID (expected the form xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx)")]
+    #[error(
+        "'{0}' is not an Instance UUID (expected the form xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx)"
+    )]
     NotAUuid(String),
     /// The bytes are not a valid Ed25519 public key, or the key is a weak (small-order) one.
     #[error("not a valid Ed25519 public key")]

@@ -186,10 +186,7 @@ mod tests {
         let mallory = IdentityKey::generate().unwrap();
         let signed = Signed::seal(&note("hello"), &alice).unwrap();
         assert_eq!(signed.open(&alice.public()).unwrap(), note("hello"));
-        assert_eq!(
-            signed.open(&mallory.public()),
-            Err(SignError::BadSignature)
-        );
+        assert_eq!(signed.open(&mallory.public()), Err(SignError::BadSignature));
     }
 
     #[test]
@@ -198,10 +195,7 @@ mod tests {
         let signed = Signed::seal(&note("hello"), &alice).unwrap();
         let replayed: Signed<OtherNote> =
             Signed::from_parts(signed.body.clone(), signed.signature.clone());
-        assert_eq!(
-            replayed.open(&alice.public()),
-            Err(SignError::BadSignature)
-        );
+        assert_eq!(replayed.open(&alice.public()), Err(SignError::BadSignature));
     }
 
     #[test]
