@@ -6,6 +6,8 @@
 //! - [`data_dir`] — the data folder: lock, identity key file (0600), admin token (0600),
 //!   `instance.json` and `api.addr` for the CLI.
 //! - [`store`] — the only module that touches sled; one catalog of trees and key layouts.
+//! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
+//!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
 //! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod config;
 pub mod data_dir;
+pub mod network;
 pub mod node;
 pub mod store;
 

@@ -1,0 +1,447 @@
+//! The network actor's event loop: one task owns the [`Swarm`] and `select!`s over swarm
+//! events, commands from [`NetworkHandle`](super::NetworkHandle)s, the service's answers to
+//! inbound requests, and a housekeeping tick.
+//!
+//! Nothing here panics on an unexpected event: it is logged and the loop carries on. Logs name
+//! peers, request ids and error kinds, never message contents.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use libp2p::request_response::{
+    self, InboundFailure, Message, OutboundFailure, OutboundRequestId, ResponseChannel,
+};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
+use super::rate_limit::RateLimiter;
+use super::{Inbound, NetworkConfig, NetworkError};
+
+/// How often buckets and remembered dial errors are pruned.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How long a dial error is kept to explain the request failures it causes.
+const DIAL_ERROR_TTL: Duration = Duration::from_secs(60);
+
+/// What a [`NetworkHandle`](super::NetworkHandle) asks of the actor.
+pub(crate) enum Command {
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
+    AddAddress {
+        peer: PeerId,
+        addr: Multiaddr,
+        reply: oneshot::Sender<()>,
+    },
+    ConnectedPeers {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Request {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        envelope: Envelope,
+        reply: oneshot::Sender<Result<HandshakeResponse, NetworkError>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// The service's answer to an inbound request (or its absence).
+enum Answer {
+    Given(HandshakeResponse),
+    Dropped,
+    TimedOut,
+}
+
+/// An inbound request whose answer has arrived or will never come.
+struct Answered {
+    peer: PeerId,
+    channel: ResponseChannel<HandshakeResponse>,
+    answer: Answer,
+}
+
+type Outstanding = oneshot::Sender<Result<HandshakeResponse, NetworkError>>;
+
+/// The task's state.
+pub(crate) struct Actor {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    inbound: mpsc::Sender<Inbound>,
+    listen: watch::Sender<Vec<Multiaddr>>,
+    outstanding: HashMap<OutboundRequestId, Outstanding>,
+    answers: FuturesUnordered<BoxFuture<'static, Answered>>,
+    limiter: RateLimiter,
+    dial_errors: HashMap<PeerId, (Instant, NetworkError)>,
+    answer_timeout: Duration,
+}
+
+impl Actor {
+    pub(crate) fn new(
+        swarm: Swarm<Behaviour>,
+        commands: mpsc::Receiver<Command>,
+        inbound: mpsc::Sender<Inbound>,
+        listen: watch::Sender<Vec<Multiaddr>>,
+        config: &NetworkConfig,
+    ) -> Self {
+        Actor {
+            swarm,
+            commands,
+            inbound,
+            listen,
+            outstanding: HashMap::new(),
+            answers: FuturesUnordered::new(),
+            limiter: RateLimiter::new(config.max_requests_per_peer_per_minute),
+            dial_errors: HashMap::new(),
+            answer_timeout: config.request_timeout,
+        }
+    }
+
+    /// Runs until a handle asks for shutdown or every handle is gone.
+    pub(crate) async fn run(mut self) {
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stopped_by = loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => break Some(reply),
+                    Some(command) => self.on_command(command),
+                    None => break None,
+                },
+                Some(answered) = self.answers.next(), if !self.answers.is_empty() => {
+                    self.on_answer(answered);
+                }
+                _ = housekeeping.tick() => self.housekeeping(),
+            }
+        };
+        let peer_id = *self.swarm.local_peer_id();
+        // Dropping the swarm closes listeners and connections; outstanding requests see their
+        // reply channel close, which handles report as `ActorGone`.
+        drop(self);
+        tracing::info!(%peer_id, "network stopped");
+        if let Some(reply) = stopped_by {
+            let _ = reply.send(());
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::AddAddress { peer, addr, reply } => {
+                self.swarm.add_peer_address(peer, addr);
+                let _ = reply.send(());
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            Command::Request {
+                peer,
+                addrs,
+                envelope,
+                reply,
+            } => {
+                if peer == *self.swarm.local_peer_id() {
+                    let reason = "it is this node".to_string();
+                    let _ = reply.send(Err(NetworkError::DialFailed { peer, reason }));
+                    return;
+                }
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .handshake
+                    .send_request_with_addresses(&peer, envelope, addrs);
+                tracing::debug!(%peer, request = %id, "handshake request queued");
+                self.outstanding.insert(id, reply);
+            }
+            Command::Shutdown { reply } => {
+                // Handled by the loop; answering here keeps the match exhaustive and honest.
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Handshake(event)) => self.on_handshake(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
+                if let libp2p::identify::Event::Error { peer_id, error, .. } = *event {
+                    tracing::debug!(peer = %peer_id, %error, "identify failed");
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => {
+                if let Err(error) = event.result {
+                    tracing::trace!(peer = %event.peer, %error, "ping failed");
+                }
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.publish_listen_addrs();
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                tracing::info!(%address, "no longer listening");
+                self.publish_listen_addrs();
+            }
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => {
+                match reason {
+                    Ok(()) => tracing::info!(?addresses, "listener closed"),
+                    Err(error) => tracing::warn!(?addresses, %error, "listener failed"),
+                }
+                self.publish_listen_addrs();
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!(%error, "listener error");
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                tracing::debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connected");
+                self.dial_errors.remove(&peer_id);
+            }
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                tracing::debug!(peer = %peer_id, ?cause, "connection closed");
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                let typed = dial_error(peer, &error);
+                match &typed {
+                    NetworkError::WrongPeer(_) => {
+                        tracing::warn!(%peer, error = %typed, "dial reached another node")
+                    }
+                    _ => tracing::debug!(%peer, error = %typed, "dial failed"),
+                }
+                self.dial_errors.insert(peer, (Instant::now(), typed));
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                tracing::debug!(%error, "dial of an unknown peer failed");
+            }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
+                tracing::debug!(%send_back_addr, %error, "incoming connection failed");
+            }
+            other => tracing::trace!(?other, "swarm event"),
+        }
+    }
+
+    fn on_handshake(&mut self, event: request_response::Event<Envelope, HandshakeResponse>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request_id,
+                        request,
+                        channel,
+                    },
+                ..
+            } => self.on_inbound_request(peer, request_id, request, channel),
+            request_response::Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                tracing::debug!(%peer, request = %request_id, "handshake answer received");
+                self.complete(request_id, Ok(response));
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let OutboundFailure::Io(error) = &error
+                    && error.kind() == std::io::ErrorKind::InvalidData
+                {
+                    tracing::warn!(%peer, request = %request_id, %error, "refused the peer's answer frame");
+                }
+                let typed = self.outbound_error(peer, error);
+                tracing::debug!(%peer, request = %request_id, error = %typed, "handshake request failed");
+                self.complete(request_id, Err(typed));
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => match error {
+                InboundFailure::Io(error) if is_bad_frame(&error) => {
+                    tracing::warn!(%peer, request = %request_id, %error, "refused an inbound handshake frame");
+                    self.limiter.charge(peer, Instant::now());
+                }
+                other => {
+                    tracing::debug!(%peer, request = %request_id, error = %other, "inbound handshake request failed");
+                }
+            },
+            request_response::Event::ResponseSent {
+                peer, request_id, ..
+            } => {
+                tracing::trace!(%peer, request = %request_id, "handshake answer sent");
+            }
+        }
+    }
+
+    fn on_inbound_request(
+        &mut self,
+        peer: PeerId,
+        request_id: request_response::InboundRequestId,
+        envelope: Envelope,
+        channel: ResponseChannel<HandshakeResponse>,
+    ) {
+        if !self.limiter.allow(peer, Instant::now()) {
+            tracing::warn!(%peer, request = %request_id, "rate limit reached; request refused");
+            self.refuse(
+                channel,
+                RefusalCode::RateLimited,
+                "too many requests; retry later",
+            );
+            return;
+        }
+        let (reply, answer) = oneshot::channel();
+        let inbound = Inbound {
+            peer,
+            envelope,
+            reply,
+        };
+        match self.inbound.try_send(inbound) {
+            Ok(()) => {
+                let timeout = self.answer_timeout;
+                self.answers.push(Box::pin(async move {
+                    let answer = match tokio::time::timeout(timeout, answer).await {
+                        Ok(Ok(response)) => Answer::Given(response),
+                        Ok(Err(_)) => Answer::Dropped,
+                        Err(_) => Answer::TimedOut,
+                    };
+                    Answered {
+                        peer,
+                        channel,
+                        answer,
+                    }
+                }));
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(%peer, request = %request_id, "service busy; request refused");
+                self.refuse(channel, RefusalCode::Internal, "busy; retry later");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!(%peer, request = %request_id, "no service listening; request refused");
+                self.refuse(channel, RefusalCode::Internal, "not accepting requests");
+            }
+        }
+    }
+
+    fn on_answer(&mut self, answered: Answered) {
+        let Answered {
+            peer,
+            channel,
+            answer,
+        } = answered;
+        match answer {
+            Answer::Given(response) => {
+                let handshake = &mut self.swarm.behaviour_mut().handshake;
+                if handshake.send_response(channel, response).is_err() {
+                    tracing::debug!(%peer, "answer too late: the request timed out or its connection closed");
+                }
+            }
+            // Dropping the channel closes the stream: the requester learns there is no answer.
+            Answer::Dropped => tracing::debug!(%peer, "the service dropped a request unanswered"),
+            Answer::TimedOut => tracing::debug!(%peer, "the service did not answer in time"),
+        }
+    }
+
+    fn refuse(
+        &mut self,
+        channel: ResponseChannel<HandshakeResponse>,
+        code: RefusalCode,
+        message: &str,
+    ) {
+        let refusal = HandshakeResponse::Refused {
+            code,
+            message: message.to_string(),
+        };
+        let handshake = &mut self.swarm.behaviour_mut().handshake;
+        if handshake.send_response(channel, refusal).is_err() {
+            tracing::debug!("refusal not sent: the stream is already gone");
+        }
+    }
+
+    fn complete(&mut self, id: OutboundRequestId, result: Result<HandshakeResponse, NetworkError>) {
+        match self.outstanding.remove(&id) {
+            // A closed reply channel means the caller gave up (its own deadline): nothing to do.
+            Some(reply) => {
+                let _ = reply.send(result);
+            }
+            None => tracing::debug!(request = %id, "outcome of an unknown request ignored"),
+        }
+    }
+
+    fn outbound_error(&self, peer: PeerId, error: OutboundFailure) -> NetworkError {
+        match error {
+            OutboundFailure::DialFailure => match self.dial_errors.get(&peer) {
+                Some((_, typed)) => typed.clone(),
+                None => NetworkError::DialFailed {
+                    peer,
+                    reason: "no connection could be established".to_string(),
+                },
+            },
+            OutboundFailure::Timeout => NetworkError::Timeout,
+            OutboundFailure::ConnectionClosed => NetworkError::ConnectionClosed,
+            OutboundFailure::UnsupportedProtocols => NetworkError::UnsupportedProtocol,
+            OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                NetworkError::NoResponse
+            }
+            OutboundFailure::Io(e) => NetworkError::Io(e.to_string()),
+        }
+    }
+
+    fn publish_listen_addrs(&mut self) {
+        let addrs: Vec<Multiaddr> = self.swarm.listeners().cloned().collect();
+        self.listen.send_if_modified(|current| {
+            let changed = *current != addrs;
+            if changed {
+                *current = addrs;
+            }
+            changed
+        });
+    }
+
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        self.limiter.prune(now);
+        self.dial_errors
+            .retain(|_, (at, _)| now.saturating_duration_since(*at) < DIAL_ERROR_TTL);
+        tracing::trace!(
+            rate_limited_peers = self.limiter.tracked(),
+            outstanding = self.outstanding.len(),
+            awaiting_service = self.answers.len(),
+            "network housekeeping"
+        );
+    }
+}
+
+/// Whether a stream failed because of what the peer sent (an oversized, truncated or malformed
+/// frame) rather than because the connection went away.
+fn is_bad_frame(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+    )
+}
