@@ -26,6 +26,167 @@ pub enum Command {
     Run(RunArgs),
     /// Print this instance's UUID, the one to give to other organisations.
     Uuid(DataDirArg),
+    /// Create a connection request to another instance and send it (unless --draft).
+    Connect(ConnectArgs),
+    /// List connections.
+    Connections(ListArgs),
+    /// Act on one connection: show, send, sync, cancel, accept, reject, retry, edit, delete,
+    /// members.
+    Connection(ConnectionArgs),
+    /// Manage local users (members of connections' channels).
+    User(UserArgs),
+}
+
+/// `ochat connect`.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// The data folder of the local node (the CLI reads its API address and admin token).
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The other organisation's Instance UUID.
+    pub uuid: String,
+    /// Your name for them (the contact).
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// A note sent with the request.
+    #[arg(long)]
+    pub message: Option<String>,
+    /// Only create the Draft; send it later with `ochat connection send ID`.
+    #[arg(long)]
+    pub draft: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ochat connections`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Only requests other instances sent us.
+    #[arg(long, conflicts_with = "outgoing")]
+    pub incoming: bool,
+    /// Only requests we sent.
+    #[arg(long)]
+    pub outgoing: bool,
+    /// Only this status (Draft, Pending, Accepted, Rejected, "Not Found", Cancelled).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ochat connection …`.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The action.
+    #[command(subcommand)]
+    pub action: ConnectionAction,
+}
+
+/// What to do with a connection. ID is the connection id or its first characters.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConnectionAction {
+    /// Show one connection (with the reject reason, if any).
+    Show {
+        /// Connection id (or a unique prefix).
+        id: String,
+    },
+    /// Send a drafted request.
+    Send {
+        /// Connection id.
+        id: String,
+    },
+    /// Ask the peer where the request stands.
+    Sync {
+        /// Connection id.
+        id: String,
+    },
+    /// Cancel a pending request.
+    Cancel {
+        /// Connection id.
+        id: String,
+    },
+    /// Accept an incoming request.
+    Accept {
+        /// Connection id.
+        id: String,
+        /// The contact to assign.
+        #[arg(long)]
+        contact: String,
+    },
+    /// Reject an incoming request.
+    Reject {
+        /// Connection id.
+        id: String,
+        /// Why (the requester can read it).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Send a Not Found request again.
+    Retry {
+        /// Connection id.
+        id: String,
+    },
+    /// Correct the remote UUID of a Draft or Not Found request.
+    Edit {
+        /// Connection id.
+        id: String,
+        /// The corrected UUID.
+        #[arg(long)]
+        uuid: String,
+    },
+    /// Delete a Draft, Not Found, Rejected or Cancelled connection.
+    Delete {
+        /// Connection id.
+        id: String,
+    },
+    /// Add a local user to an accepted connection's channel.
+    AddMember {
+        /// Connection id.
+        id: String,
+        /// User id.
+        user: String,
+    },
+    /// Remove a local user from a connection's channel.
+    RemoveMember {
+        /// Connection id.
+        id: String,
+        /// User id.
+        user: String,
+    },
+}
+
+/// `ochat user …`.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The action.
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+/// User actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserAction {
+    /// Create a user.
+    Add {
+        /// Display name.
+        name: String,
+    },
+    /// List users.
+    List,
 }
 
 /// Where the node's data folder is.
@@ -51,4 +212,23 @@ pub struct RunArgs {
     /// The instance's display name, used when the identity is first created.
     #[arg(long)]
     pub name: Option<String>,
+    /// A UUID directory to register with and look UUIDs up in (e.g. http://127.0.0.1:7490).
+    #[arg(long, env = "OCHAT_DIRECTORY")]
+    pub directory: Option<String>,
+    /// A peer given by hand: UUID=/ip4/…/tcp/…/p2p/PEERID (repeatable), for setups without a
+    /// directory.
+    #[arg(long = "peer", value_parser = parse_peer)]
+    pub peers: Vec<(String, String)>,
+    /// Seconds between automatic Sync Status of pending requests.
+    #[arg(long, default_value_t = 300)]
+    pub sync_interval: u64,
+    /// Longest wait in seconds between two delivery attempts to an unreachable peer.
+    #[arg(long, default_value_t = 60)]
+    pub retry_max: u64,
+}
+
+fn parse_peer(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(u, a)| (u.trim().to_string(), a.trim().to_string()))
+        .ok_or_else(|| "expected UUID=/ip4/…/tcp/…/p2p/PEERID".to_string())
 }

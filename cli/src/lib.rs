@@ -39,6 +39,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Uuid(args) => client::uuid(&args),
+            Command::Connect(args) => client::connect(&args).await,
+            Command::Connections(args) => client::connections(&args).await,
+            Command::Connection(args) => client::connection(&args).await,
+            Command::User(args) => client::user(&args).await,
         }
     });
     match result {

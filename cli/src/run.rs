@@ -13,6 +13,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.p2p_listen = args.listen.clone();
     }
     config.name = args.name.clone();
+    config.directory = args.directory.clone();
+    config.peers = args.peers.clone();
+    config.federation.sync_interval = std::time::Duration::from_secs(args.sync_interval.max(1));
+    config.federation.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     let node = RunningNode::start(config)
         .await
         .with_context(|| format!("cannot start the node in {}", args.data.data_dir.display()))?;
@@ -24,11 +28,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     println!("Name:          {}", shared.instance.name);
     println!("Peer id:       {}", shared.peer_id);
     println!("API:           http://{}", node.api_addr);
-    println!("Admin token:   {}", args.data.data_dir.join("admin.token").display());
+    if let Some(dir) = &args.directory {
+        println!("Directory:     {dir}");
+    }
+    println!(
+        "Admin token:   {}",
+        args.data.data_dir.join("admin.token").display()
+    );
     println!("Press Ctrl-C to stop.");
     wait_for_stop_signal().await?;
     println!("Stopping…");
-    node.shutdown().await.context("the node did not stop cleanly")?;
+    node.shutdown()
+        .await
+        .context("the node did not stop cleanly")?;
     println!("Stopped; data flushed.");
     Ok(())
 }
@@ -44,6 +56,8 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("cannot watch Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot watch Ctrl-C")?;
     Ok(())
 }

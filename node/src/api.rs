@@ -4,15 +4,19 @@
 //! - [`error`] — [`ApiError`], the one error type every handler returns.
 //! - [`auth`] — token extractors (admin token for now).
 //! - [`instance`] — `GET /api/v1/instance`.
+//! - [`connections`] — the connection handshake, members and local users.
+//! - [`events`] — the `/api/v1/events` WebSocket.
 
 pub mod auth;
+pub mod connections;
 pub mod error;
+pub mod events;
 pub mod instance;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 
 pub use error::ApiError;
 
@@ -22,6 +26,27 @@ use crate::node::NodeShared;
 pub fn router(shared: Arc<NodeShared>) -> Router {
     Router::new()
         .route("/api/v1/instance", get(instance::get_instance))
+        .route(
+            "/api/v1/connections",
+            post(connections::create).get(connections::list),
+        )
+        .route(
+            "/api/v1/connections/{id}",
+            get(connections::show).delete(connections::delete),
+        )
+        .route(
+            "/api/v1/connections/{id}/{action}",
+            post(connections::action),
+        )
+        .route(
+            "/api/v1/connections/{id}/members/{user}",
+            put(connections::add_member).delete(connections::remove_member),
+        )
+        .route(
+            "/api/v1/users",
+            post(connections::create_user).get(connections::list_users),
+        )
+        .route("/api/v1/events", get(events::events))
         .fallback(error::not_found)
         .with_state(shared)
 }

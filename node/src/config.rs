@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+
+use crate::federation::FederationConfig;
 
 /// The local HTTP API's default address (loopback only).
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7480";
@@ -26,8 +27,8 @@ pub struct NodeConfig {
     pub directory: Option<String>,
     /// Peers given by hand: (Instance UUID, multiaddr with /p2p/ suffix).
     pub peers: Vec<(String, String)>,
-    /// How often pending connections are synchronised with their peer.
-    pub sync_interval: Duration,
+    /// Retry and Sync Status timings.
+    pub federation: FederationConfig,
 }
 
 impl NodeConfig {
@@ -40,7 +41,7 @@ impl NodeConfig {
             name: None,
             directory: None,
             peers: Vec::new(),
-            sync_interval: Duration::from_secs(300),
+            federation: FederationConfig::default(),
         }
     }
 }

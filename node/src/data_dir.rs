@@ -27,7 +27,9 @@ use zeroize::Zeroizing;
 #[derive(Debug, Error)]
 pub enum DataDirError {
     /// Another process holds the lock.
-    #[error("another ochat node is already running on the data folder {dir}{pid}; stop it first or pass another --data-dir")]
+    #[error(
+        "another ochat node is already running on the data folder {dir}{pid}; stop it first or pass another --data-dir"
+    )]
     Locked {
         /// The folder.
         dir: PathBuf,
@@ -60,7 +62,10 @@ pub enum DataDirError {
     Random(String),
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> DataDirError + 'a {
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> DataDirError + 'a {
     move |source| DataDirError::Io {
         action,
         path: path.to_path_buf(),
@@ -124,7 +129,8 @@ impl DataDir {
         let created = !key_path.exists();
         let secrets = if created {
             let secrets = Secrets {
-                identity: IdentityKey::generate().map_err(|e| DataDirError::Random(e.to_string()))?,
+                identity: IdentityKey::generate()
+                    .map_err(|e| DataDirError::Random(e.to_string()))?,
                 prekey: Zeroizing::new(
                     random_bytes::<32>().map_err(|e| DataDirError::Random(e.to_string()))?,
                 ),
@@ -222,7 +228,8 @@ pub fn read_client_access(root: &Path) -> Result<(String, Zeroizing<String>), Da
 
 /// A fresh random API token (256 bits, hex).
 pub fn new_token() -> Result<String, DataDirError> {
-    let bytes = Zeroizing::new(random_bytes::<32>().map_err(|e| DataDirError::Random(e.to_string()))?);
+    let bytes =
+        Zeroizing::new(random_bytes::<32>().map_err(|e| DataDirError::Random(e.to_string()))?);
     Ok(hex::encode(*bytes))
 }
 
@@ -261,8 +268,10 @@ fn read_keys(path: &Path) -> Result<Secrets, DataDirError> {
         reason: reason.to_string(),
     };
     let identity = Zeroizing::new(
-        <[u8; 32]>::try_from(hex::decode(&file.identity).map_err(|_| corrupt("identity is not hex"))?)
-            .map_err(|_| corrupt("identity must have 32 bytes"))?,
+        <[u8; 32]>::try_from(
+            hex::decode(&file.identity).map_err(|_| corrupt("identity is not hex"))?,
+        )
+        .map_err(|_| corrupt("identity must have 32 bytes"))?,
     );
     let prekey = Zeroizing::new(
         <[u8; 32]>::try_from(hex::decode(&file.prekey).map_err(|_| corrupt("prekey is not hex"))?)
@@ -334,7 +343,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _open = DataDir::open(dir.path(), None).unwrap();
         for f in ["identity.key", "admin.token"] {
-            let mode = fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
     }
@@ -353,7 +365,11 @@ mod tests {
     fn a_damaged_key_file_is_reported_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         drop(DataDir::open(dir.path(), None).unwrap());
-        fs::write(dir.path().join("identity.key"), b"{\"identity\":\"zz\",\"prekey\":\"00\"}").unwrap();
+        fs::write(
+            dir.path().join("identity.key"),
+            b"{\"identity\":\"zz\",\"prekey\":\"00\"}",
+        )
+        .unwrap();
         let err = DataDir::open(dir.path(), None).unwrap_err();
         assert!(matches!(err, DataDirError::Corrupt { .. }), "{err}");
     }

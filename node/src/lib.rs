@@ -9,6 +9,10 @@
 //! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
 //!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
 //! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
+//! - [`directory`] — the optional UUID directory: its HTTP server and the client nodes use.
+//! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
+//!   the durable outbox and Sync Status.
+//! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
 //!
@@ -17,6 +21,9 @@
 pub mod api;
 pub mod config;
 pub mod data_dir;
+pub mod events;
+pub mod federation;
+pub mod model;
 pub mod network;
 pub mod node;
 pub mod store;

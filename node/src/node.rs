@@ -10,9 +10,20 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use ochat_protocol::identity::{IdentityKey, InstanceId};
+use tokio::sync::{mpsc, watch};
+
 use crate::api;
 use crate::config::NodeConfig;
 use crate::data_dir::{DataDir, DataDirError, InstanceInfo};
+use crate::directory::client::DirectoryClient;
+use crate::events::Events;
+use crate::federation::{Federation, FederationError, FederationParts};
+use crate::network::{self, Inbound, NetworkConfig, NetworkError, NetworkHandle};
 use crate::store::{Store, StoreError};
 
 /// Why a node could not start or stop cleanly.
@@ -32,6 +43,15 @@ pub enum NodeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The peer-to-peer network could not start.
+    #[error("cannot start the peer-to-peer network: {0}")]
+    Network(#[from] NetworkError),
+    /// The federation service could not start.
+    #[error(transparent)]
+    Federation(#[from] FederationError),
+    /// A setting is invalid.
+    #[error("{0}")]
+    Config(String),
     /// The API server failed.
     #[error("the API server stopped: {0}")]
     ApiServer(String),
@@ -47,6 +67,10 @@ pub struct NodeShared {
     pub admin_token: Zeroizing<String>,
     /// The database.
     pub store: Store,
+    /// The federation service.
+    pub federation: Federation,
+    /// The network actor.
+    pub network: NetworkHandle,
     addresses: RwLock<Vec<String>>,
 }
 
@@ -54,6 +78,12 @@ impl NodeShared {
     /// The addresses peers can reach this node at.
     pub fn addresses(&self) -> Vec<String> {
         self.addresses.read().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    fn set_addresses(&self, addrs: Vec<String>) {
+        if let Ok(mut a) = self.addresses.write() {
+            *a = addrs;
+        }
     }
 }
 
@@ -77,6 +107,8 @@ pub struct RunningNode {
     pub created: bool,
     data_dir: DataDir,
     stop: Option<oneshot::Sender<()>>,
+    stop_workers: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
     server: JoinHandle<Result<(), std::io::Error>>,
 }
 
@@ -94,15 +126,57 @@ impl RunningNode {
     pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         let data_dir = DataDir::open(&config.data_dir, config.name.as_deref())?;
         let store = Store::open(&data_dir.db_path())?;
-        store.record_start()?;
+        store.next_counter("starts")?;
         let peer_id = peer_id_of(&data_dir.secrets.identity.secret_bytes());
+        let secret = data_dir.secrets.identity.secret_bytes();
+        let listen = config
+            .p2p_listen
+            .iter()
+            .map(|a| {
+                a.parse::<Multiaddr>()
+                    .map_err(|e| NodeError::Config(format!("invalid listen address {a}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (network, inbound) = network::start(
+            &secret,
+            NetworkConfig {
+                listen,
+                ..NetworkConfig::default()
+            },
+        )
+        .await?;
+        let directory = match &config.directory {
+            Some(url) => Some(
+                DirectoryClient::new(url)
+                    .map_err(|e| NodeError::Config(format!("invalid directory URL {url}: {e}")))?,
+            ),
+            None => None,
+        };
+        let federation = Federation::new(FederationParts {
+            store: store.clone(),
+            uuid: data_dir.instance.uuid,
+            name: data_dir.instance.name.clone(),
+            identity: IdentityKey::from_secret_bytes(&secret),
+            prekey: *data_dir.secrets.prekey,
+            network: network.clone(),
+            directory,
+            manual_peers: parse_peers(&config.peers)?,
+            events: Events::new(),
+            config: config.federation.clone(),
+        })?;
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),
             peer_id,
             admin_token: data_dir.admin_token.clone(),
             store,
+            federation: federation.clone(),
+            network: network.clone(),
             addresses: RwLock::new(Vec::new()),
         });
+        let (stop_workers, stop_rx) = watch::channel(false);
+        let mut workers = federation.spawn_workers(stop_rx.clone());
+        workers.push(tokio::spawn(serve_inbound(federation.clone(), inbound)));
+        workers.push(tokio::spawn(follow_addresses(shared.clone(), stop_rx)));
         let listener = TcpListener::bind(config.api_listen)
             .await
             .map_err(|source| NodeError::ApiListen {
@@ -132,6 +206,8 @@ impl RunningNode {
             api_addr,
             data_dir,
             stop: Some(stop),
+            stop_workers,
+            workers,
             server,
         })
     }
@@ -142,12 +218,102 @@ impl RunningNode {
             let _ = stop.send(());
         }
         let served = (&mut self.server).await;
+        let _ = self.stop_workers.send(true);
+        self.shared.network.shutdown().await;
+        for worker in self.workers.drain(..) {
+            worker.abort();
+            let _ = worker.await;
+        }
         self.shared.store.flush().await?;
         self.data_dir.clear_api_addr();
         match served {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(NodeError::ApiServer(e.to_string())),
             Err(e) => Err(NodeError::ApiServer(e.to_string())),
+        }
+    }
+}
+
+/// Parses `UUID=/ip4/…/tcp/…/p2p/PEERID` peers given by hand.
+fn parse_peers(
+    peers: &[(String, String)],
+) -> Result<HashMap<InstanceId, (PeerId, Multiaddr)>, NodeError> {
+    let mut out = HashMap::new();
+    for (uuid, addr) in peers {
+        let uuid: InstanceId = uuid
+            .parse()
+            .map_err(|e| NodeError::Config(format!("--peer {uuid}: {e}")))?;
+        let addr: Multiaddr = addr.parse().map_err(|e| {
+            NodeError::Config(format!("--peer {uuid}: invalid address {addr}: {e}"))
+        })?;
+        let peer = addr
+            .iter()
+            .find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                NodeError::Config(format!(
+                    "--peer {uuid}: the address must end with /p2p/<peer id>"
+                ))
+            })?;
+        out.insert(uuid, (peer, addr));
+    }
+    Ok(out)
+}
+
+/// Hands every inbound handshake message to the federation service, each on its own task.
+async fn serve_inbound(federation: Federation, mut inbound: mpsc::Receiver<Inbound>) {
+    while let Some(request) = inbound.recv().await {
+        let federation = federation.clone();
+        tokio::spawn(async move {
+            let response = federation
+                .handle_envelope(request.peer, request.envelope.clone())
+                .await;
+            let _ = request.respond(response);
+        });
+    }
+}
+
+/// Keeps our signed record's addresses current and registered with the directory, retrying
+/// the registration with backoff while the directory is unreachable.
+async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<bool>) {
+    let mut addrs = shared.network.watch_listen_addrs();
+    let mut published: Option<Vec<String>> = None;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let current: Vec<String> = addrs
+            .borrow_and_update()
+            .iter()
+            .map(|a| {
+                a.clone()
+                    .with(libp2p::multiaddr::Protocol::P2p(
+                        shared.network.local_peer_id(),
+                    ))
+                    .to_string()
+            })
+            .collect();
+        if !current.is_empty() && published.as_ref() != Some(&current) {
+            shared.set_addresses(current.clone());
+            match shared.federation.set_addresses(current.clone()).await {
+                Ok(()) => {
+                    published = Some(current);
+                    delay = Duration::from_millis(200);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => return,
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            changed = addrs.changed() => if changed.is_err() { return },
+            _ = stop.changed() => return,
         }
     }
 }

@@ -1,14 +1,28 @@
 //! The only code that touches sled. Every tree name and key layout is listed here.
 //!
-//! | tree            | key                                   | value                          |
-//! |-----------------|---------------------------------------|--------------------------------|
-//! | `meta`          | utf-8 name                            | CBOR, node-wide facts          |
+//! | tree          | key                                     | value (CBOR)                    |
+//! |---------------|-----------------------------------------|---------------------------------|
+//! | `meta`        | utf-8 name                              | node-wide facts                 |
+//! | `connections` | connection id (UUIDv7, 16 B)            | [`ConnectionRecord`]            |
+//! | `requests`    | remote UUID (16 B) ‖ request id (16 B)  | connection id                   |
+//! | `outbox`      | connection id (16 B) ‖ step kind (1 B)  | [`OutboxItem`]                  |
+//! | `peers`       | Instance UUID (16 B)                    | the peer's latest signed record |
+//! | `channels`    | channel id (UUIDv7, 16 B)               | [`ChannelRecord`]               |
+//! | `users`       | user id (UUIDv7, 16 B)                  | [`UserRecord`]                  |
 //!
-//! Keys are big-endian so ranges sort by time (UUIDv7 ids). Writes that must survive a crash are
-//! one batch or transaction followed by a flush before they are acknowledged.
+//! Keys are big-endian so ranges sort by time (UUIDv7 ids). Writes that must survive a crash
+//! are one sled transaction followed by a flush before they are acknowledged.
+//!
+//! [`ConnectionRecord`]: crate::model::ConnectionRecord
+//! [`OutboxItem`]: crate::model::OutboxItem
+//! [`ChannelRecord`]: crate::model::ChannelRecord
+//! [`UserRecord`]: crate::model::UserRecord
 
 use std::path::Path;
 
+use ochat_protocol::codec::{self, Limits};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 /// Storage failures.
@@ -25,18 +39,86 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
+    /// A value could not be encoded.
+    #[error("cannot encode a value for {tree}: {reason}")]
+    Encode {
+        /// The tree.
+        tree: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
 }
 
 /// The names of every tree, in one place.
-pub(crate) mod trees {
-    pub(crate) const META: &str = "meta";
+pub mod trees {
+    /// Node-wide facts.
+    pub const META: &str = "meta";
+    /// Connections by id.
+    pub const CONNECTIONS: &str = "connections";
+    /// (remote, request id) → connection id.
+    pub const REQUESTS: &str = "requests";
+    /// Handshake steps waiting for delivery.
+    pub const OUTBOX: &str = "outbox";
+    /// Known peers' signed records (the UUID → key binding, trust on first use).
+    pub const PEERS: &str = "peers";
+    /// Channels by id.
+    pub const CHANNELS: &str = "channels";
+    /// Local users by id.
+    pub const USERS: &str = "users";
+}
+
+/// Encodes a value for storage.
+pub fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    codec::encode_body(value).map_err(|e| StoreError::Encode {
+        tree,
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes a stored value.
+pub fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    let limits = Limits {
+        max_frame: 64 << 20,
+        ..Limits::default()
+    };
+    codec::decode_body(bytes, &limits).map_err(|e| StoreError::Corrupt {
+        tree,
+        reason: e.to_string(),
+    })
+}
+
+/// Concatenates key parts.
+pub fn key(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
 }
 
 /// The node's database.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    meta: sled::Tree,
+    /// Node-wide facts.
+    pub meta: sled::Tree,
+    /// Connections.
+    pub connections: sled::Tree,
+    /// (remote, request id) → connection id.
+    pub requests: sled::Tree,
+    /// Handshake outbox.
+    pub outbox: sled::Tree,
+    /// Known peers.
+    pub peers: sled::Tree,
+    /// Channels.
+    pub channels: sled::Tree,
+    /// Users.
+    pub users: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -52,8 +134,16 @@ impl Store {
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        let meta = db.open_tree(trees::META)?;
-        Ok(Store { db, meta })
+        Ok(Store {
+            meta: db.open_tree(trees::META)?,
+            connections: db.open_tree(trees::CONNECTIONS)?,
+            requests: db.open_tree(trees::REQUESTS)?,
+            outbox: db.open_tree(trees::OUTBOX)?,
+            peers: db.open_tree(trees::PEERS)?,
+            channels: db.open_tree(trees::CHANNELS)?,
+            users: db.open_tree(trees::USERS)?,
+            db,
+        })
     }
 
     /// Makes every write so far durable.
@@ -62,12 +152,34 @@ impl Store {
         Ok(())
     }
 
-    /// Counts how many times this database has been opened by a node (a small fact that shows
-    /// the store works end to end and survives restarts).
-    pub fn record_start(&self) -> Result<u64, StoreError> {
+    /// Reads and decodes one value.
+    pub fn get<T: DeserializeOwned>(
+        tree: &sled::Tree,
+        name: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match tree.get(key)? {
+            Some(bytes) => Ok(Some(decode(name, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Decodes every value of a tree, in key order.
+    pub fn all<T: DeserializeOwned>(
+        tree: &sled::Tree,
+        name: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        tree.iter()
+            .values()
+            .map(|v| decode(name, &v?))
+            .collect::<Result<Vec<T>, StoreError>>()
+    }
+
+    /// Increments a counter in `meta` and returns the new value.
+    pub fn next_counter(&self, name: &str) -> Result<u64, StoreError> {
         let next = self
             .meta
-            .update_and_fetch("starts", |old| {
+            .update_and_fetch(name, |old| {
                 let n = old
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
                     .map(u64::from_be_bytes)
@@ -86,14 +198,23 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_start_count_survives_a_reopen() {
+    async fn a_counter_survives_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.record_start().unwrap(), 1);
+            assert_eq!(store.next_counter("starts").unwrap(), 1);
             store.flush().await.unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.record_start().unwrap(), 2);
+        assert_eq!(store.next_counter("starts").unwrap(), 2);
+    }
+
+    #[test]
+    fn damaged_values_are_reported_not_panicked_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.users.insert(b"k", &[0xff, 0x00, 0x13][..]).unwrap();
+        let got = Store::get::<String>(&store.users, trees::USERS, b"k");
+        assert!(matches!(got, Err(StoreError::Corrupt { .. })));
     }
 }

@@ -31,7 +31,12 @@ async fn a_new_user_starts_a_node_and_gets_a_uuid_that_stays_the_same() {
     let url = format!("{}/api/v1/instance", node.api);
     let anonymous = http.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
-    let wrong = http.get(&url).bearer_auth("not-the-token").send().await.unwrap();
+    let wrong = http
+        .get(&url)
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     let me: serde_json::Value = http
         .get(&url)
@@ -47,10 +52,20 @@ async fn a_new_user_starts_a_node_and_gets_a_uuid_that_stays_the_same() {
     assert!(me["peer_id"].as_str().unwrap().starts_with("12D3KooW"));
 
     let out = node.terminate(START).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = stdout_lines(&out);
-    assert!(printed.contains(&format!("Instance UUID: {uuid}")), "{printed}");
-    assert!(printed.contains("API:           http://127.0.0.1:"), "{printed}");
+    assert!(
+        printed.contains(&format!("Instance UUID: {uuid}")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("API:           http://127.0.0.1:"),
+        "{printed}"
+    );
     assert!(printed.contains("Stopped; data flushed."), "{printed}");
 
     // A second start on the same folder keeps the same identity.
@@ -98,7 +113,10 @@ fn secrets_are_private_files() {
     let data = dir.path().join("data");
     let node = NodeProcess::start(&data, &[], START).unwrap();
     for f in ["identity.key", "admin.token"] {
-        let mode = std::fs::metadata(data.join(f)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
     node.terminate(START).unwrap();

@@ -1,0 +1,237 @@
+//! `/api/v1/connections…` and `/api/v1/users`: the connection handshake and members.
+//!
+//! | method | path                                           | action                         |
+//! |--------|------------------------------------------------|--------------------------------|
+//! | POST   | /api/v1/connections                            | create (Draft); `send: true` also sends |
+//! | GET    | /api/v1/connections?direction=&status=         | list                           |
+//! | GET    | /api/v1/connections/{id}                       | show                           |
+//! | POST   | /api/v1/connections/{id}/send                  | Send Request                   |
+//! | POST   | /api/v1/connections/{id}/sync                  | Sync Status                    |
+//! | POST   | /api/v1/connections/{id}/cancel                | Cancel                         |
+//! | POST   | /api/v1/connections/{id}/accept  `{contact}`   | Accept                         |
+//! | POST   | /api/v1/connections/{id}/reject  `{reason}`    | Reject                         |
+//! | POST   | /api/v1/connections/{id}/retry                 | Retry Request                  |
+//! | POST   | /api/v1/connections/{id}/edit    `{remote_uuid}` | Edit UUID                    |
+//! | DELETE | /api/v1/connections/{id}                       | Delete                         |
+//! | PUT/DELETE | /api/v1/connections/{id}/members/{user}    | Manage Members                 |
+//! | POST/GET | /api/v1/users                                | local users                    |
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use ochat_protocol::connection::{Direction, Status};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::ApiError;
+use super::auth::Admin;
+use crate::federation::FederationError;
+use crate::federation::actions::ListFilter;
+use crate::model::{ConnectionView, UserRecord};
+use crate::node::NodeShared;
+
+impl From<FederationError> for ApiError {
+    fn from(e: FederationError) -> Self {
+        match e {
+            FederationError::NotFound(m) => ApiError::not_found(m),
+            FederationError::Transition(t) => ApiError::conflict(t.to_string()),
+            FederationError::Conflict(m) => ApiError::conflict(m),
+            FederationError::BadInput(m) => ApiError::bad_request(m),
+            FederationError::Unavailable(m) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "unavailable",
+                message: m,
+            },
+            FederationError::Store(e) => ApiError::internal(e),
+            FederationError::Sled(e) => ApiError::internal(e),
+            FederationError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// Body of `POST /api/v1/connections`.
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    /// The other instance's UUID.
+    pub remote_uuid: String,
+    /// Our name for them.
+    pub contact: Option<String>,
+    /// A note sent with the request.
+    pub message: Option<String>,
+    /// Send at once (default false: stays a Draft).
+    #[serde(default)]
+    pub send: bool,
+}
+
+pub(crate) async fn create(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Json(body): Json<CreateBody>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    let fed = &node.federation;
+    let mut view = fed
+        .create(&body.remote_uuid, body.contact, body.message)
+        .await?;
+    if body.send {
+        view = fed.send(&view.id.to_string()).await?;
+    }
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Query of `GET /api/v1/connections`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// "incoming" or "outgoing".
+    pub direction: Option<String>,
+    /// A status name ("Pending", "Not Found", "not_found", …).
+    pub status: Option<String>,
+}
+
+pub(crate) async fn list(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<ConnectionView>>, ApiError> {
+    let direction = match q.direction.as_deref() {
+        None | Some("") => None,
+        Some("incoming") => Some(Direction::Incoming),
+        Some("outgoing") => Some(Direction::Outgoing),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "direction must be incoming or outgoing, not {other}"
+            )));
+        }
+    };
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            s.parse::<Status>()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
+    };
+    Ok(Json(
+        node.federation.list(&ListFilter { direction, status })?,
+    ))
+}
+
+pub(crate) async fn show(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    Ok(Json(ConnectionView::from(&node.federation.find(&id)?)))
+}
+
+/// Body of accept.
+#[derive(Debug, Deserialize)]
+pub struct AcceptBody {
+    /// The contact assigned.
+    pub contact: String,
+}
+
+/// Body of reject.
+#[derive(Debug, Deserialize)]
+pub struct RejectBody {
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Body of edit.
+#[derive(Debug, Deserialize)]
+pub struct EditBody {
+    /// The corrected remote UUID.
+    pub remote_uuid: String,
+}
+
+/// `POST /api/v1/connections/{id}/{action}` for actions without a body.
+pub(crate) async fn action(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path((id, action)): Path<(String, String)>,
+    body: Option<Json<serde_json::Value>>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let fed = &node.federation;
+    let body = body.map(|Json(v)| v).unwrap_or(serde_json::Value::Null);
+    let parse = |what: &str| -> Result<serde_json::Value, ApiError> {
+        if body.is_null() {
+            Err(ApiError::bad_request(format!(
+                "this action needs a JSON body with {what}"
+            )))
+        } else {
+            Ok(body.clone())
+        }
+    };
+    let view = match action.as_str() {
+        "send" => fed.send(&id).await?,
+        "sync" => fed.sync(&id).await?,
+        "cancel" => fed.cancel(&id).await?,
+        "retry" => fed.retry(&id).await?,
+        "accept" => {
+            let b: AcceptBody = serde_json::from_value(parse("\"contact\"")?)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            fed.accept(&id, &b.contact).await?
+        }
+        "reject" => {
+            let b: RejectBody = serde_json::from_value(parse("\"reason\"")?)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            fed.reject(&id, &b.reason).await?
+        }
+        "edit" => {
+            let b: EditBody = serde_json::from_value(parse("\"remote_uuid\"")?)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            fed.edit_uuid(&id, &b.remote_uuid).await?
+        }
+        other => return Err(ApiError::not_found(format!("no action {other}"))),
+    };
+    Ok(Json(view))
+}
+
+pub(crate) async fn delete(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    Ok(Json(node.federation.delete(&id).await?))
+}
+
+pub(crate) async fn add_member(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path((id, user)): Path<(String, Uuid)>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    Ok(Json(node.federation.set_member(&id, user, true).await?))
+}
+
+pub(crate) async fn remove_member(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path((id, user)): Path<(String, Uuid)>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    Ok(Json(node.federation.set_member(&id, user, false).await?))
+}
+
+/// Body of `POST /api/v1/users`.
+#[derive(Debug, Deserialize)]
+pub struct UserBody {
+    /// Display name.
+    pub name: String,
+}
+
+pub(crate) async fn create_user(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Json(body): Json<UserBody>,
+) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
+    let user = node.federation.create_user(&body.name).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub(crate) async fn list_users(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+) -> Result<Json<Vec<UserRecord>>, ApiError> {
+    Ok(Json(node.federation.users()?))
+}

@@ -1,0 +1,231 @@
+//! The federation service: connection requests between instances.
+//!
+//! - [`actions`] — what a local user does (create, send, sync, cancel, accept, reject, retry,
+//!   edit UUID, delete, members), each a transition of the pure state machine in
+//!   `ochat_protocol::connection`, stored atomically with the outbox steps it causes.
+//! - [`inbound`] — what a peer sends us over `/ochat/handshake/1`: every envelope is checked
+//!   (record signature, Noise peer id = record key, known UUID → key, body signature) before
+//!   anything changes.
+//! - [`outbox`] — the delivery worker: retries every queued step with backoff until the peer
+//!   says it stored it; also the periodic Sync Status.
+//! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory).
+//! - `repo` — the connection's sled records, always changed in one transaction.
+//! - `keys` — the channel's ratchet from the finished handshake.
+
+pub mod actions;
+pub mod inbound;
+pub(crate) mod keys;
+pub mod outbox;
+pub(crate) mod repo;
+pub(crate) mod resolve;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use ochat_protocol::connection::TransitionError;
+use ochat_protocol::identity::{IdentityKey, InstanceId};
+use ochat_protocol::record::{InstanceRecord, SignedRecord};
+use thiserror::Error;
+use tokio::sync::{Mutex, Notify};
+
+use crate::directory::client::DirectoryClient;
+use crate::events::Events;
+use crate::model::{StoredSecret, now_ms};
+use crate::network::NetworkHandle;
+use crate::store::{Store, StoreError};
+use resolve::Resolver;
+
+/// Why a federation action failed.
+#[derive(Debug, Error)]
+pub enum FederationError {
+    /// No connection (or user) with that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The action is not allowed in the connection's state.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The action conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The input is invalid.
+    #[error("{0}")]
+    BadInput(String),
+    /// The peer could not be reached or answered with an error.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// Something that should not happen.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Timings of the federation service.
+#[derive(Debug, Clone)]
+pub struct FederationConfig {
+    /// The first retry delay of an undelivered step.
+    pub retry_base: Duration,
+    /// The longest retry delay.
+    pub retry_max: Duration,
+    /// How often pending outgoing requests are synchronised automatically.
+    pub sync_interval: Duration,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            retry_base: Duration::from_millis(500),
+            retry_max: Duration::from_secs(60),
+            sync_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Who we are, for signing.
+pub(crate) struct Me {
+    pub(crate) uuid: InstanceId,
+    pub(crate) name: String,
+    pub(crate) identity: IdentityKey,
+    pub(crate) prekey: StoredSecret,
+}
+
+/// The federation service. Cheap to clone.
+#[derive(Clone)]
+pub struct Federation {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) me: Me,
+    pub(crate) record: RwLock<SignedRecord>,
+    pub(crate) network: NetworkHandle,
+    pub(crate) resolver: Resolver,
+    pub(crate) events: Events,
+    /// Serialises state changes so an API action and an inbound message never race.
+    pub(crate) lock: Mutex<()>,
+    /// Wakes the outbox worker when a step is queued.
+    pub(crate) wake: Notify,
+    pub(crate) config: FederationConfig,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field("uuid", &self.inner.me.uuid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the node hands the federation service at start.
+pub struct FederationParts {
+    /// The database.
+    pub store: Store,
+    /// Our UUID.
+    pub uuid: InstanceId,
+    /// Our display name.
+    pub name: String,
+    /// Our identity key.
+    pub identity: IdentityKey,
+    /// Our X25519 pre-key secret.
+    pub prekey: [u8; 32],
+    /// The network actor.
+    pub network: NetworkHandle,
+    /// The directory, if any.
+    pub directory: Option<DirectoryClient>,
+    /// Peers given by hand.
+    pub manual_peers: HashMap<InstanceId, (PeerId, Multiaddr)>,
+    /// The event bus.
+    pub events: Events,
+    /// Timings.
+    pub config: FederationConfig,
+}
+
+impl Federation {
+    /// Builds the service and signs our first record (addresses come later).
+    pub fn new(parts: FederationParts) -> Result<Self, FederationError> {
+        let me = Me {
+            uuid: parts.uuid,
+            name: parts.name,
+            identity: parts.identity,
+            prekey: StoredSecret(parts.prekey),
+        };
+        let record = sign_record(&parts.store, &me, Vec::new())?;
+        Ok(Federation {
+            inner: Arc::new(Inner {
+                resolver: Resolver::new(parts.store.clone(), parts.directory, parts.manual_peers),
+                store: parts.store,
+                me,
+                record: RwLock::new(record),
+                network: parts.network,
+                events: parts.events,
+                lock: Mutex::new(()),
+                wake: Notify::new(),
+                config: parts.config,
+            }),
+        })
+    }
+
+    /// Our current signed record.
+    pub fn record(&self) -> SignedRecord {
+        match self.inner.record.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-signs our record with new addresses and publishes it to the directory (if any).
+    pub async fn set_addresses(&self, addresses: Vec<String>) -> Result<(), FederationError> {
+        let record = sign_record(&self.inner.store, &self.inner.me, addresses)?;
+        match self.inner.record.write() {
+            Ok(mut r) => *r = record.clone(),
+            Err(poisoned) => *poisoned.into_inner() = record.clone(),
+        }
+        self.publish().await
+    }
+
+    /// Publishes our current record to the directory (no-op without one).
+    pub async fn publish(&self) -> Result<(), FederationError> {
+        let record = self.record();
+        match self.inner.resolver.publish(&record).await {
+            Ok(true) => {
+                tracing::info!("registered our instance record with the directory");
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(FederationError::Unavailable(format!(
+                "could not register with the directory: {e}"
+            ))),
+        }
+    }
+
+    /// The event bus.
+    pub fn events(&self) -> &Events {
+        &self.inner.events
+    }
+}
+
+fn sign_record(
+    store: &Store,
+    me: &Me,
+    addresses: Vec<String>,
+) -> Result<SignedRecord, FederationError> {
+    let record = InstanceRecord {
+        uuid: me.uuid,
+        name: me.name.clone(),
+        identity: me.identity.public(),
+        prekey: keys::public_of(&me.prekey.0),
+        addresses,
+        seq: store.next_counter("record_seq")?,
+        signed_at_ms: now_ms(),
+    };
+    record
+        .sign(&me.identity)
+        .map_err(|e| FederationError::Internal(e.to_string()))
+}

@@ -1,0 +1,488 @@
+//! What a local user does with connections. Each action is one transition of the pure state
+//! machine; its new state and the outbox steps it causes are stored in one transaction and
+//! flushed before the action answers.
+
+use ochat_protocol::connection::{self, Direction, Effect, Event as Transition, Outcome, Status};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::random::random_bytes;
+use ochat_protocol::sign::Signed;
+use ochat_protocol::wire::{
+    ConnectionAnswer, ConnectionRequest, MAX_REASON, MAX_REQUEST_MESSAGE, Verdict,
+};
+use uuid::Uuid;
+
+use super::repo::{self, Change};
+use super::resolve::Resolution;
+use super::{Federation, FederationError};
+use crate::events::EventKind;
+use crate::model::{
+    ChannelRecord, ConnectionRecord, ConnectionView, OutboxItem, Step, StoredSecret, UserRecord,
+    now_ms,
+};
+use crate::store::{Store, encode, trees};
+
+/// Longest contact name.
+pub const MAX_CONTACT: usize = 200;
+
+/// Filters for listing connections.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this direction.
+    pub direction: Option<Direction>,
+    /// Only this status.
+    pub status: Option<Status>,
+}
+
+fn check_len(what: &str, text: &Option<String>, max: usize) -> Result<(), FederationError> {
+    match text {
+        Some(t) if t.len() > max => Err(FederationError::BadInput(format!(
+            "the {what} is too long ({} bytes, at most {max})",
+            t.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn new_secret() -> Result<StoredSecret, FederationError> {
+    random_bytes::<32>()
+        .map(StoredSecret)
+        .map_err(|e| FederationError::Internal(e.to_string()))
+}
+
+impl Federation {
+    /// Lists connections, newest first.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectionView>, FederationError> {
+        let mut all: Vec<ConnectionView> = repo::all(&self.inner.store)?
+            .iter()
+            .filter(|c| filter.direction.is_none_or(|d| c.state.direction == d))
+            .filter(|c| filter.status.is_none_or(|s| c.state.status == s))
+            .map(ConnectionView::from)
+            .collect();
+        all.reverse();
+        Ok(all)
+    }
+
+    /// Finds a connection by id or by a unique prefix of its id (at least 4 characters).
+    pub fn find(&self, id_or_prefix: &str) -> Result<ConnectionRecord, FederationError> {
+        let wanted = id_or_prefix.trim().to_ascii_lowercase();
+        if let Ok(id) = Uuid::parse_str(&wanted) {
+            return repo::load(&self.inner.store, &id)?
+                .ok_or_else(|| FederationError::NotFound(format!("no connection {wanted}")));
+        }
+        if wanted.len() < 4 {
+            return Err(FederationError::BadInput(
+                "give a connection id, or at least its first 4 characters".into(),
+            ));
+        }
+        let mut found: Vec<ConnectionRecord> = repo::all(&self.inner.store)?
+            .into_iter()
+            .filter(|c| c.id.to_string().starts_with(&wanted))
+            .collect();
+        match found.len() {
+            0 => Err(FederationError::NotFound(format!("no connection {wanted}"))),
+            1 => Ok(found.remove(0)),
+            n => Err(FederationError::BadInput(format!(
+                "{n} connections start with {wanted}: give more characters"
+            ))),
+        }
+    }
+
+    /// Creates an outgoing connection in Draft.
+    pub async fn create(
+        &self,
+        remote: &str,
+        contact: Option<String>,
+        message: Option<String>,
+    ) -> Result<ConnectionView, FederationError> {
+        let remote: InstanceId =
+            remote
+                .parse()
+                .map_err(|e: ochat_protocol::identity::IdentityError| {
+                    FederationError::BadInput(e.to_string())
+                })?;
+        if remote == self.inner.me.uuid {
+            return Err(FederationError::BadInput(
+                "that is this instance's own UUID".into(),
+            ));
+        }
+        check_len("contact", &contact, MAX_CONTACT)?;
+        check_len("message", &message, MAX_REQUEST_MESSAGE)?;
+        let _guard = self.inner.lock.lock().await;
+        let now = now_ms();
+        let record = ConnectionRecord {
+            id: Uuid::now_v7(),
+            request_id: Uuid::new_v4(),
+            state: connection::new_outgoing(remote.0, contact, message),
+            remote_name: None,
+            request: None,
+            answer: None,
+            ephemeral: None,
+            remote_prekey: None,
+            remote_ephemeral: None,
+            channel_id: None,
+            delivered: false,
+            delivery_error: None,
+            members: Vec::new(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        repo::commit(
+            &self.inner.store,
+            Change {
+                save: Some(record.clone()),
+                ..Change::default()
+            },
+        )
+        .await?;
+        let view = ConnectionView::from(&record);
+        self.inner
+            .events
+            .connection(EventKind::Created, view.clone());
+        Ok(view)
+    }
+
+    /// Send Request (Draft → Pending, or Not Found when nobody knows the UUID).
+    pub async fn send(&self, id: &str) -> Result<ConnectionView, FederationError> {
+        self.transition(id, Transition::SendRequest).await
+    }
+
+    /// Retry Request (Not Found → Pending).
+    pub async fn retry(&self, id: &str) -> Result<ConnectionView, FederationError> {
+        self.transition(id, Transition::RetryRequest).await
+    }
+
+    /// Cancel a pending outgoing request.
+    pub async fn cancel(&self, id: &str) -> Result<ConnectionView, FederationError> {
+        self.transition(id, Transition::Cancel).await
+    }
+
+    /// Accept an incoming request, assigning a contact; creates the channel.
+    pub async fn accept(&self, id: &str, contact: &str) -> Result<ConnectionView, FederationError> {
+        check_len("contact", &Some(contact.to_string()), MAX_CONTACT)?;
+        self.transition(
+            id,
+            Transition::Accept {
+                contact: contact.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Reject an incoming request with a reason the requester can read.
+    pub async fn reject(&self, id: &str, reason: &str) -> Result<ConnectionView, FederationError> {
+        check_len("reason", &Some(reason.to_string()), MAX_REASON)?;
+        self.transition(
+            id,
+            Transition::Reject {
+                reason: reason.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Edit UUID (Draft or Not Found).
+    pub async fn edit_uuid(
+        &self,
+        id: &str,
+        remote: &str,
+    ) -> Result<ConnectionView, FederationError> {
+        let remote: InstanceId =
+            remote
+                .parse()
+                .map_err(|e: ochat_protocol::identity::IdentityError| {
+                    FederationError::BadInput(e.to_string())
+                })?;
+        if remote == self.inner.me.uuid {
+            return Err(FederationError::BadInput(
+                "that is this instance's own UUID".into(),
+            ));
+        }
+        self.transition(id, Transition::EditUuid { remote: remote.0 })
+            .await
+    }
+
+    /// Delete (Draft, Not Found, Rejected, Cancelled).
+    pub async fn delete(&self, id: &str) -> Result<ConnectionView, FederationError> {
+        self.transition(id, Transition::Delete).await
+    }
+
+    /// Applies a user action: check the transition, carry out its effects, store atomically.
+    async fn transition(
+        &self,
+        id: &str,
+        event: Transition,
+    ) -> Result<ConnectionView, FederationError> {
+        let current = self.find(id)?;
+        if matches!(event, Transition::SyncStatus) {
+            return self.sync(&current.id.to_string()).await;
+        }
+        // Resolve before taking the lock: the directory may be slow.
+        let resolution = if matches!(event, Transition::SendRequest | Transition::RetryRequest) {
+            connection::apply(&current.state, &event)?;
+            Some(
+                self.inner
+                    .resolver
+                    .resolve(InstanceId(current.state.remote), true)
+                    .await,
+            )
+        } else {
+            None
+        };
+        let _guard = self.inner.lock.lock().await;
+        let mut record = repo::load(&self.inner.store, &current.id)?
+            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        let outcome = connection::apply(&record.state, &event)?;
+        let mut change = Change::default();
+        let kind = self.carry_out(&mut record, &event, &outcome, &mut change)?;
+        let mut kind = kind;
+        if let Some(Resolution::NotFound) = resolution {
+            let lookup = connection::apply(&record.state, &Transition::LookupFailed)?;
+            if let Some(next) = lookup.next {
+                record.state = next;
+            }
+            change.enqueue.clear();
+            record.ephemeral = None;
+            record.delivery_error = Some(format!(
+                "no instance with UUID {} is known (no record in the directory or the local cache)",
+                record.state.remote
+            ));
+            kind = EventKind::NotFound;
+        }
+        record.updated_at_ms = now_ms();
+        if outcome.next.is_some() {
+            change.save = Some(record.clone());
+        } else {
+            change.delete = Some(record.clone());
+        }
+        repo::commit(&self.inner.store, change).await?;
+        self.inner.wake.notify_one();
+        let view = ConnectionView::from(&record);
+        self.inner.events.connection(kind, view.clone());
+        Ok(view)
+    }
+
+    /// Carries out the effects of a local transition on `record` and `change`.
+    fn carry_out(
+        &self,
+        record: &mut ConnectionRecord,
+        event: &Transition,
+        outcome: &Outcome,
+        change: &mut Change,
+    ) -> Result<EventKind, FederationError> {
+        let old_index = repo::request_key(&record.state.remote, &record.request_id);
+        if let Some(next) = &outcome.next {
+            record.state = next.clone();
+        }
+        let mut kind = EventKind::Updated;
+        if let Transition::EditUuid { .. } = event {
+            // A new remote: a new request id, nothing of the old handshake kept.
+            change.drop_index = Some(old_index);
+            record.request_id = Uuid::new_v4();
+            record.request = None;
+            record.ephemeral = None;
+            record.delivered = false;
+            record.delivery_error = None;
+        }
+        for effect in &outcome.effects {
+            match effect {
+                Effect::DeliverRequest => {
+                    let ephemeral = new_secret()?;
+                    let request = ConnectionRequest {
+                        request_id: record.request_id,
+                        from: self.inner.me.uuid,
+                        to: InstanceId(record.state.remote),
+                        from_name: self.inner.me.name.clone(),
+                        message: record.state.message.clone(),
+                        ephemeral: super::keys::public_of(&ephemeral.0),
+                        sent_at_ms: now_ms(),
+                    };
+                    record.request = Some(
+                        Signed::seal(&request, &self.inner.me.identity)
+                            .map_err(|e| FederationError::Internal(e.to_string()))?,
+                    );
+                    record.ephemeral = Some(ephemeral);
+                    record.delivered = false;
+                    record.delivery_error = None;
+                    change.enqueue.push(self.outbox_item(record, Step::Request));
+                }
+                Effect::DeliverCancel => {
+                    change.dequeue.push((record.id, Step::Request));
+                    change.enqueue.push(self.outbox_item(record, Step::Cancel));
+                    record.ephemeral = None;
+                    record.delivered = false;
+                    kind = EventKind::Cancelled;
+                }
+                Effect::DeliverAccept | Effect::DeliverReject => {
+                    self.answer(record, change)?;
+                    kind = if matches!(effect, Effect::DeliverAccept) {
+                        EventKind::Accepted
+                    } else {
+                        EventKind::Rejected
+                    };
+                }
+                Effect::Remove => kind = EventKind::Deleted,
+                Effect::CreateChannel | Effect::QueryRemote => {}
+            }
+        }
+        Ok(kind)
+    }
+
+    /// Signs our answer to an incoming request; for an acceptance also creates the channel.
+    fn answer(
+        &self,
+        record: &mut ConnectionRecord,
+        change: &mut Change,
+    ) -> Result<(), FederationError> {
+        let accepted = record.state.status == Status::Accepted;
+        let ephemeral = new_secret()?;
+        let verdict = if accepted {
+            Verdict::Accepted {
+                ephemeral: super::keys::public_of(&ephemeral.0),
+            }
+        } else {
+            Verdict::Rejected {
+                reason: record.state.reject_reason.clone().unwrap_or_default(),
+            }
+        };
+        let answer = ConnectionAnswer {
+            request_id: record.request_id,
+            from: self.inner.me.uuid,
+            to: InstanceId(record.state.remote),
+            verdict,
+            sent_at_ms: now_ms(),
+        };
+        let signed = Signed::seal(&answer, &self.inner.me.identity)
+            .map_err(|e| FederationError::Internal(e.to_string()))?;
+        if accepted {
+            let (request, their_prekey, their_ephemeral) = match (
+                &record.request,
+                record.remote_prekey,
+                record.remote_ephemeral,
+            ) {
+                (Some(r), Some(p), Some(e)) => (r, p, e),
+                _ => {
+                    return Err(FederationError::Internal(
+                        "the incoming request's keys are missing".into(),
+                    ));
+                }
+            };
+            let ratchet = super::keys::channel_ratchet(
+                ochat_protocol::agreement::Role::Responder,
+                &super::keys::Handshake {
+                    request_body: &request.body,
+                    answer_body: &signed.body,
+                    my_ephemeral: ephemeral.0,
+                    my_prekey: self.inner.me.prekey.0,
+                    their_ephemeral,
+                    their_prekey,
+                },
+            )
+            .map_err(|e| FederationError::Internal(e.to_string()))?;
+            change.channel = Some(self.new_channel(record, &ratchet)?);
+        }
+        record.answer = Some(signed);
+        record.delivered = false;
+        change.enqueue.push(self.outbox_item(record, Step::Answer));
+        Ok(())
+    }
+
+    pub(crate) fn new_channel(
+        &self,
+        record: &mut ConnectionRecord,
+        ratchet: &ochat_protocol::ratchet::Ratchet,
+    ) -> Result<ChannelRecord, FederationError> {
+        let id = Uuid::now_v7();
+        record.channel_id = Some(id);
+        Ok(ChannelRecord {
+            id,
+            connection_id: record.id,
+            remote: InstanceId(record.state.remote),
+            name: record
+                .state
+                .contact
+                .clone()
+                .or_else(|| record.remote_name.clone())
+                .unwrap_or_else(|| record.state.remote.to_string()),
+            ratchet: encode(trees::CHANNELS, ratchet)?,
+            created_at_ms: now_ms(),
+        })
+    }
+
+    pub(crate) fn outbox_item(&self, record: &ConnectionRecord, step: Step) -> OutboxItem {
+        OutboxItem {
+            connection_id: record.id,
+            remote: InstanceId(record.state.remote),
+            step,
+            attempts: 0,
+            next_attempt_ms: 0,
+        }
+    }
+
+    /// Creates a local user (until operator accounts exist, an admin creates users by name).
+    pub async fn create_user(&self, name: &str) -> Result<UserRecord, FederationError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > MAX_CONTACT {
+            return Err(FederationError::BadInput(format!(
+                "a user name has 1 to {MAX_CONTACT} bytes"
+            )));
+        }
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            name: name.to_string(),
+            created_at_ms: now_ms(),
+        };
+        self.inner
+            .store
+            .users
+            .insert(user.id.as_bytes(), encode(trees::USERS, &user)?)?;
+        self.inner.store.flush().await?;
+        Ok(user)
+    }
+
+    /// Every local user.
+    pub fn users(&self) -> Result<Vec<UserRecord>, FederationError> {
+        Ok(Store::all(&self.inner.store.users, trees::USERS)?)
+    }
+
+    /// Adds or removes a member of an accepted connection's channel.
+    pub async fn set_member(
+        &self,
+        id: &str,
+        user: Uuid,
+        member: bool,
+    ) -> Result<ConnectionView, FederationError> {
+        let current = self.find(id)?;
+        if current.state.status != Status::Accepted {
+            return Err(FederationError::Conflict(format!(
+                "members can be managed only on an Accepted connection; this one is {}",
+                current.state.status
+            )));
+        }
+        if Store::get::<UserRecord>(&self.inner.store.users, trees::USERS, user.as_bytes())?
+            .is_none()
+        {
+            return Err(FederationError::NotFound(format!("no user {user}")));
+        }
+        let _guard = self.inner.lock.lock().await;
+        let mut record = repo::load(&self.inner.store, &current.id)?
+            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        record.members.retain(|m| *m != user);
+        if member {
+            record.members.push(user);
+        }
+        record.updated_at_ms = now_ms();
+        repo::commit(
+            &self.inner.store,
+            Change {
+                save: Some(record.clone()),
+                ..Change::default()
+            },
+        )
+        .await?;
+        let view = ConnectionView::from(&record);
+        self.inner
+            .events
+            .connection(EventKind::Updated, view.clone());
+        Ok(view)
+    }
+}

@@ -1,0 +1,313 @@
+//! What peers send us on `/ochat/handshake/1`. Nothing changes until the envelope is fully
+//! authenticated; the answer goes back only after our own write is durable.
+
+use libp2p::PeerId;
+use ochat_protocol::agreement::Role;
+use ochat_protocol::connection::{self, Direction, Event as Transition, Status};
+use ochat_protocol::record::{InstanceRecord, verify_record};
+use ochat_protocol::sign::Signed;
+use ochat_protocol::wire::{
+    ConnectionAnswer, Envelope, HandshakeBody, HandshakeResponse, MAX_REASON, MAX_REQUEST_MESSAGE,
+    RefusalCode, RemoteView, Verdict,
+};
+
+use super::repo::{self, Change};
+use super::{Federation, FederationError};
+use crate::events::EventKind;
+use crate::model::{ConnectionRecord, ConnectionView, Step, now_ms};
+use crate::network::peer_id_of;
+
+fn refused(code: RefusalCode, message: impl Into<String>) -> HandshakeResponse {
+    HandshakeResponse::Refused {
+        code,
+        message: message.into(),
+    }
+}
+
+impl Federation {
+    /// Handles one envelope from `peer` (the Noise-authenticated peer id) and returns the answer.
+    pub async fn handle_envelope(&self, peer: PeerId, envelope: Envelope) -> HandshakeResponse {
+        let record = match self.authenticate(peer, &envelope) {
+            Ok(record) => record,
+            Err(response) => return response,
+        };
+        let result = match &envelope.body {
+            HandshakeBody::Request(signed) => self.on_request(&record, &envelope, signed).await,
+            HandshakeBody::Answer(signed) => self.on_answer(&record, signed).await,
+            HandshakeBody::Cancel(signed) => match signed.open(&record.identity) {
+                Ok(cancel) if cancel.to == self.inner.me.uuid && cancel.from == record.uuid => {
+                    self.on_cancel(&record, cancel.request_id).await
+                }
+                Ok(_) => Ok(refused(RefusalCode::WrongRecipient, "not addressed to us")),
+                Err(_) => Ok(self.bad_signature(peer)),
+            },
+            HandshakeBody::Query(signed) => match signed.open(&record.identity) {
+                Ok(query) if query.to == self.inner.me.uuid && query.from == record.uuid => {
+                    self.on_query(&record, query.request_id)
+                }
+                Ok(_) => Ok(refused(RefusalCode::WrongRecipient, "not addressed to us")),
+                Err(_) => Ok(self.bad_signature(peer)),
+            },
+        };
+        match result {
+            Ok(response) => response,
+            Err(FederationError::Transition(e)) => {
+                refused(RefusalCode::InvalidState, e.to_string())
+            }
+            Err(e) => {
+                tracing::error!(%peer, error = %e, "failed to handle a handshake message");
+                refused(
+                    RefusalCode::Internal,
+                    "the receiver failed; try again later",
+                )
+            }
+        }
+    }
+
+    fn bad_signature(&self, peer: PeerId) -> HandshakeResponse {
+        tracing::warn!(%peer, "dropped a handshake message whose signature does not verify");
+        refused(
+            RefusalCode::Unauthenticated,
+            "the signature does not verify",
+        )
+    }
+
+    /// Record self-signature, Noise peer id = record key, UUID → key as known before.
+    fn authenticate(
+        &self,
+        peer: PeerId,
+        envelope: &Envelope,
+    ) -> Result<InstanceRecord, HandshakeResponse> {
+        let record = verify_record(&envelope.record).map_err(|e| {
+            tracing::warn!(%peer, error = %e, "refused a handshake message with an invalid record");
+            refused(RefusalCode::Unauthenticated, "invalid instance record")
+        })?;
+        if peer_id_of(&record.identity).ok() != Some(peer) {
+            tracing::warn!(%peer, uuid = %record.uuid, "refused a peer that presents another instance's record");
+            return Err(refused(
+                RefusalCode::Unauthenticated,
+                "the record's key is not the key of this connection",
+            ));
+        }
+        let known = repo::peer_record(&self.inner.store, &record.uuid)
+            .ok()
+            .flatten()
+            .and_then(|r| verify_record(&r).ok());
+        if let Some(known) = &known {
+            if known.identity != record.identity {
+                tracing::warn!(%peer, uuid = %record.uuid, "refused a peer claiming a UUID that belongs to another key");
+                return Err(refused(
+                    RefusalCode::Unauthenticated,
+                    "this UUID belongs to another key",
+                ));
+            }
+        }
+        if let Err(e) = repo::remember_peer(
+            &self.inner.store,
+            &record.uuid,
+            &envelope.record,
+            record.seq,
+        ) {
+            tracing::warn!(error = %e, "could not cache a peer record");
+        }
+        Ok(record)
+    }
+
+    async fn on_request(
+        &self,
+        from: &InstanceRecord,
+        _envelope: &Envelope,
+        signed: &Signed<ochat_protocol::wire::ConnectionRequest>,
+    ) -> Result<HandshakeResponse, FederationError> {
+        let Ok(request) = signed.open(&from.identity) else {
+            return Ok(refused(
+                RefusalCode::Unauthenticated,
+                "the signature does not verify",
+            ));
+        };
+        if request.to != self.inner.me.uuid || request.from != from.uuid {
+            return Ok(refused(RefusalCode::WrongRecipient, "not addressed to us"));
+        }
+        if request
+            .message
+            .as_ref()
+            .is_some_and(|m| m.len() > MAX_REQUEST_MESSAGE)
+        {
+            return Ok(refused(RefusalCode::Malformed, "the message is too long"));
+        }
+        let _guard = self.inner.lock.lock().await;
+        if repo::by_request(&self.inner.store, &from.uuid.0, &request.request_id)?.is_some() {
+            // A retry after a lost answer: already stored, nothing new.
+            return Ok(HandshakeResponse::Stored);
+        }
+        let now = now_ms();
+        let record = ConnectionRecord {
+            id: uuid::Uuid::now_v7(),
+            request_id: request.request_id,
+            state: connection::new_incoming(from.uuid.0, request.message.clone()),
+            remote_name: Some(request.from_name.clone()),
+            request: Some(signed.clone()),
+            answer: None,
+            ephemeral: None,
+            remote_prekey: Some(from.prekey),
+            remote_ephemeral: Some(request.ephemeral),
+            channel_id: None,
+            delivered: true,
+            delivery_error: None,
+            members: Vec::new(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        repo::commit(
+            &self.inner.store,
+            Change {
+                save: Some(record.clone()),
+                ..Change::default()
+            },
+        )
+        .await?;
+        self.inner
+            .events
+            .connection(EventKind::IncomingRequest, ConnectionView::from(&record));
+        Ok(HandshakeResponse::Stored)
+    }
+
+    /// An answer to one of our requests, pushed by the peer or fetched by Sync Status.
+    pub(crate) async fn on_answer(
+        &self,
+        from: &InstanceRecord,
+        signed: &Signed<ConnectionAnswer>,
+    ) -> Result<HandshakeResponse, FederationError> {
+        let Ok(answer) = signed.open(&from.identity) else {
+            return Ok(refused(
+                RefusalCode::Unauthenticated,
+                "the signature does not verify",
+            ));
+        };
+        if answer.to != self.inner.me.uuid || answer.from != from.uuid {
+            return Ok(refused(RefusalCode::WrongRecipient, "not addressed to us"));
+        }
+        let _guard = self.inner.lock.lock().await;
+        let Some(mut record) =
+            repo::by_request(&self.inner.store, &from.uuid.0, &answer.request_id)?
+        else {
+            return Ok(refused(RefusalCode::UnknownRequest, "no such request"));
+        };
+        if record.state.direction != Direction::Outgoing {
+            return Ok(refused(
+                RefusalCode::InvalidState,
+                "that request was not ours",
+            ));
+        }
+        let (event, kind) = match &answer.verdict {
+            Verdict::Accepted { .. } => (Transition::RemoteAccepted, EventKind::Accepted),
+            Verdict::Rejected { reason } => {
+                let mut reason = reason.clone();
+                reason.truncate(MAX_REASON);
+                (Transition::RemoteRejected { reason }, EventKind::Rejected)
+            }
+        };
+        let before = record.state.status;
+        let outcome = connection::apply(&record.state, &event)?;
+        let Some(next) = outcome.next else {
+            return Ok(HandshakeResponse::Stored);
+        };
+        if next.status == before {
+            return Ok(HandshakeResponse::Stored); // a repeated answer
+        }
+        record.state = next;
+        record.remote_name = Some(from.name.clone());
+        let mut change = Change::default();
+        if let Verdict::Accepted { ephemeral } = answer.verdict {
+            let (Some(request), Some(mine)) = (&record.request, &record.ephemeral) else {
+                return Err(FederationError::Internal(
+                    "our request's keys are missing".into(),
+                ));
+            };
+            let ratchet = super::keys::channel_ratchet(
+                Role::Initiator,
+                &super::keys::Handshake {
+                    request_body: &request.body,
+                    answer_body: &signed.body,
+                    my_ephemeral: mine.0,
+                    my_prekey: self.inner.me.prekey.0,
+                    their_ephemeral: ephemeral,
+                    their_prekey: from.prekey,
+                },
+            )
+            .map_err(|e| FederationError::Internal(e.to_string()))?;
+            record.remote_prekey = Some(from.prekey);
+            record.remote_ephemeral = Some(ephemeral);
+            change.channel = Some(self.new_channel(&mut record, &ratchet)?);
+        }
+        record.ephemeral = None;
+        record.answer = Some(signed.clone());
+        record.delivered = true;
+        record.delivery_error = None;
+        record.updated_at_ms = now_ms();
+        change.dequeue.push((record.id, Step::Request));
+        change.save = Some(record.clone());
+        repo::commit(&self.inner.store, change).await?;
+        self.inner
+            .events
+            .connection(kind, ConnectionView::from(&record));
+        Ok(HandshakeResponse::Stored)
+    }
+
+    async fn on_cancel(
+        &self,
+        from: &InstanceRecord,
+        request_id: uuid::Uuid,
+    ) -> Result<HandshakeResponse, FederationError> {
+        let _guard = self.inner.lock.lock().await;
+        let Some(record) = repo::by_request(&self.inner.store, &from.uuid.0, &request_id)? else {
+            return Ok(HandshakeResponse::Stored); // already gone
+        };
+        if record.state.direction != Direction::Incoming {
+            return Ok(refused(
+                RefusalCode::InvalidState,
+                "that request was not yours",
+            ));
+        }
+        let outcome = connection::apply(&record.state, &Transition::RemoteCancelled)?;
+        let mut change = Change::default();
+        let mut view = ConnectionView::from(&record);
+        match outcome.next {
+            Some(next) => {
+                let mut record = record;
+                record.state = next;
+                record.updated_at_ms = now_ms();
+                view = ConnectionView::from(&record);
+                change.save = Some(record);
+            }
+            None => change.delete = Some(record),
+        }
+        view.status = Status::Cancelled.to_string();
+        repo::commit(&self.inner.store, change).await?;
+        self.inner.events.connection(EventKind::Cancelled, view);
+        Ok(HandshakeResponse::Stored)
+    }
+
+    fn on_query(
+        &self,
+        from: &InstanceRecord,
+        request_id: uuid::Uuid,
+    ) -> Result<HandshakeResponse, FederationError> {
+        let view = match repo::by_request(&self.inner.store, &from.uuid.0, &request_id)? {
+            Some(r) if r.state.direction == Direction::Incoming => {
+                match (&r.answer, r.state.status) {
+                    (Some(answer), Status::Accepted | Status::Rejected) => {
+                        RemoteView::Decided(answer.clone())
+                    }
+                    (_, Status::Pending) => RemoteView::Pending,
+                    _ => RemoteView::Unknown,
+                }
+            }
+            _ => RemoteView::Unknown,
+        };
+        Ok(HandshakeResponse::Status {
+            record: self.record(),
+            view,
+        })
+    }
+}

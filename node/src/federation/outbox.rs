@@ -1,0 +1,427 @@
+//! Delivery of handshake steps, and Sync Status.
+//!
+//! The outbox worker scans the `outbox` tree, sends every due step on its own task, and on
+//! failure reschedules it with exponential backoff (base × 2^attempts, capped, with jitter).
+//! A step leaves the outbox only when the peer answers that it stored it (or refuses it for
+//! good). Because steps live in sled, a restart resumes delivery where it stopped.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use ochat_protocol::connection::{self, Direction, Event as Transition, Status};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::record::verify_record;
+use ochat_protocol::sign::Signed;
+use ochat_protocol::wire::{
+    ConnectionCancel, Envelope, HandshakeBody, HandshakeResponse, RefusalCode, RemoteView,
+    StatusQuery,
+};
+use tokio::task::JoinHandle;
+use tokio::time::sleep;
+
+use super::repo::{self, Change};
+use super::resolve::Resolution;
+use super::{Federation, FederationError};
+use crate::events::EventKind;
+use crate::model::{ConnectionRecord, ConnectionView, OutboxItem, Step, now_ms};
+use crate::network::peer_id_of;
+
+/// What became of one delivery attempt.
+enum Attempt {
+    Delivered,
+    /// Give up on this step for good, with a reason for people.
+    Dropped(String),
+    /// The UUID is unknown: the request goes to Not Found.
+    NotFound,
+    /// Try again later.
+    Retry(String),
+}
+
+impl Federation {
+    /// Starts the outbox worker and the periodic Sync Status; they stop when `stop` fires.
+    pub fn spawn_workers(&self, stop: tokio::sync::watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let outbox = {
+            let me = self.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move { me.outbox_loop(stop).await })
+        };
+        let sync = {
+            let me = self.clone();
+            tokio::spawn(async move { me.sync_loop(stop).await })
+        };
+        vec![outbox, sync]
+    }
+
+    async fn outbox_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let in_flight: Arc<StdMutex<HashSet<Vec<u8>>>> = Arc::default();
+        loop {
+            let mut wait = Duration::from_secs(30);
+            match repo::outbox(&self.inner.store) {
+                Ok(items) => {
+                    let now = now_ms();
+                    for item in items {
+                        let key = OutboxItem::key(item.connection_id, item.step);
+                        if item.next_attempt_ms > now {
+                            wait = wait.min(Duration::from_millis(item.next_attempt_ms - now));
+                            continue;
+                        }
+                        let fresh = match in_flight.lock() {
+                            Ok(mut set) => set.insert(key.clone()),
+                            Err(_) => false,
+                        };
+                        if !fresh {
+                            continue;
+                        }
+                        let me = self.clone();
+                        let in_flight = in_flight.clone();
+                        tokio::spawn(async move {
+                            me.deliver(item).await;
+                            if let Ok(mut set) = in_flight.lock() {
+                                set.remove(&key);
+                            }
+                            me.inner.wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+            }
+            tokio::select! {
+                _ = self.inner.wake.notified() => {}
+                _ = sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    async fn sync_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = sleep(self.inner.config.sync_interval) => {}
+                _ = stop.changed() => return,
+            }
+            let pending = match repo::all(&self.inner.store) {
+                Ok(all) => all,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list connections for Sync Status");
+                    continue;
+                }
+            };
+            for c in pending.iter().filter(|c| {
+                c.state.direction == Direction::Outgoing && c.state.status == Status::Pending
+            }) {
+                if let Err(e) = self.sync(&c.id.to_string()).await {
+                    tracing::info!(connection = %c.id, error = %e, "automatic Sync Status failed");
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, item: OutboxItem) {
+        let attempt = self.attempt(&item).await;
+        let result = match attempt {
+            Attempt::Delivered => self.delivered(&item).await,
+            Attempt::Dropped(reason) => {
+                tracing::warn!(connection = %item.connection_id, step = ?item.step, %reason, "gave up delivering a handshake step");
+                self.finish(&item, Some(reason), false).await
+            }
+            Attempt::NotFound => self.not_found(&item).await,
+            Attempt::Retry(reason) => {
+                let mut next = item.clone();
+                next.attempts = item.attempts.saturating_add(1);
+                next.next_attempt_ms = now_ms() + self.backoff(next.attempts);
+                tracing::debug!(connection = %item.connection_id, step = ?item.step, %reason, attempts = next.attempts, "delivery will be retried");
+                let r = repo::reschedule(&self.inner.store, &next);
+                self.note_error(&item, &reason).await;
+                r.map_err(FederationError::from)
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(connection = %item.connection_id, error = %e, "outbox bookkeeping failed");
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> u64 {
+        let base = self.inner.config.retry_base.as_millis() as u64;
+        let max = self.inner.config.retry_max.as_millis() as u64;
+        let exp = base.saturating_mul(1u64 << attempts.min(20)).min(max);
+        // ±20 % jitter so many nodes do not retry in lockstep.
+        let jitter = ochat_protocol::random::random_bytes::<2>()
+            .map(|b| u16::from_be_bytes(b) as u64 % (exp / 5 + 1))
+            .unwrap_or(0);
+        (exp - exp / 10 + jitter).max(1)
+    }
+
+    async fn attempt(&self, item: &OutboxItem) -> Attempt {
+        let record = match repo::load(&self.inner.store, &item.connection_id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Attempt::Dropped("the connection no longer exists".into()),
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let body = match self.step_body(&record, item.step) {
+            Ok(Some(body)) => body,
+            Ok(None) => return Attempt::Dropped("nothing left to deliver".into()),
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        let target = match self
+            .inner
+            .resolver
+            .resolve(item.remote, item.attempts > 0)
+            .await
+        {
+            Resolution::Found(t) => t,
+            Resolution::NotFound if item.step == Step::Request => return Attempt::NotFound,
+            Resolution::NotFound => return Attempt::Retry("the peer is unknown".into()),
+            Resolution::Unavailable(e) => return Attempt::Retry(e),
+        };
+        let envelope = Envelope {
+            record: self.record(),
+            body,
+        };
+        match self
+            .inner
+            .network
+            .request(target.peer, target.addrs, envelope)
+            .await
+        {
+            Ok(HandshakeResponse::Stored) => Attempt::Delivered,
+            Ok(HandshakeResponse::Refused { code, message }) => match code {
+                RefusalCode::RateLimited | RefusalCode::Internal => {
+                    Attempt::Retry(format!("the peer refused for now: {message}"))
+                }
+                _ => Attempt::Dropped(format!("the peer refused it: {message}")),
+            },
+            Ok(HandshakeResponse::Status { .. }) => {
+                Attempt::Retry("the peer answered out of turn".into())
+            }
+            Err(e) => Attempt::Retry(format!("the peer is unreachable: {e}")),
+        }
+    }
+
+    fn step_body(
+        &self,
+        record: &ConnectionRecord,
+        step: Step,
+    ) -> Result<Option<HandshakeBody>, FederationError> {
+        Ok(match step {
+            Step::Request => record.request.clone().map(HandshakeBody::Request),
+            Step::Answer => record.answer.clone().map(HandshakeBody::Answer),
+            Step::Cancel => Some(HandshakeBody::Cancel(
+                Signed::seal(
+                    &ConnectionCancel {
+                        request_id: record.request_id,
+                        from: self.inner.me.uuid,
+                        to: InstanceId(record.state.remote),
+                        sent_at_ms: now_ms(),
+                    },
+                    &self.inner.me.identity,
+                )
+                .map_err(|e| FederationError::Internal(e.to_string()))?,
+            )),
+        })
+    }
+
+    async fn delivered(&self, item: &OutboxItem) -> Result<(), FederationError> {
+        self.finish(item, None, true).await
+    }
+
+    /// Removes the step; records the outcome on the connection.
+    async fn finish(
+        &self,
+        item: &OutboxItem,
+        error: Option<String>,
+        delivered: bool,
+    ) -> Result<(), FederationError> {
+        let _guard = self.inner.lock.lock().await;
+        let mut change = Change {
+            dequeue: vec![(item.connection_id, item.step)],
+            ..Change::default()
+        };
+        let record = repo::load(&self.inner.store, &item.connection_id)?;
+        if let Some(mut record) = record {
+            record.delivered = delivered;
+            record.delivery_error = error;
+            record.updated_at_ms = now_ms();
+            change.save = Some(record.clone());
+            repo::commit(&self.inner.store, change).await?;
+            let kind = if delivered {
+                EventKind::Delivered
+            } else {
+                EventKind::Updated
+            };
+            self.inner
+                .events
+                .connection(kind, ConnectionView::from(&record));
+        } else {
+            repo::commit(&self.inner.store, change).await?;
+        }
+        Ok(())
+    }
+
+    async fn note_error(&self, item: &OutboxItem, reason: &str) {
+        let _guard = self.inner.lock.lock().await;
+        if let Ok(Some(mut record)) = repo::load(&self.inner.store, &item.connection_id) {
+            if record.delivery_error.as_deref() != Some(reason) {
+                record.delivery_error = Some(reason.to_string());
+                let _ = repo::commit(
+                    &self.inner.store,
+                    Change {
+                        save: Some(record),
+                        ..Change::default()
+                    },
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn not_found(&self, item: &OutboxItem) -> Result<(), FederationError> {
+        let _guard = self.inner.lock.lock().await;
+        let mut change = Change {
+            dequeue: vec![(item.connection_id, item.step)],
+            ..Change::default()
+        };
+        if let Some(mut record) = repo::load(&self.inner.store, &item.connection_id)? {
+            if let Ok(outcome) = connection::apply(&record.state, &Transition::LookupFailed) {
+                if let Some(next) = outcome.next {
+                    record.state = next;
+                }
+                record.ephemeral = None;
+                record.delivery_error = Some(format!(
+                    "no instance with UUID {} is known",
+                    record.state.remote
+                ));
+                record.updated_at_ms = now_ms();
+                change.save = Some(record.clone());
+                repo::commit(&self.inner.store, change).await?;
+                self.inner
+                    .events
+                    .connection(EventKind::NotFound, ConnectionView::from(&record));
+                return Ok(());
+            }
+        }
+        repo::commit(&self.inner.store, change).await?;
+        Ok(())
+    }
+
+    /// Sync Status: asks the peer where our request stands and brings the local status up to
+    /// date. Incoming and settled connections have nothing to ask.
+    pub async fn sync(&self, id: &str) -> Result<ConnectionView, FederationError> {
+        let record = self.find(id)?;
+        let outcome = connection::apply(&record.state, &Transition::SyncStatus)?;
+        if outcome.effects.is_empty() || record.state.direction != Direction::Outgoing {
+            return Ok(ConnectionView::from(&record));
+        }
+        let remote = InstanceId(record.state.remote);
+        let target = match self.inner.resolver.resolve(remote, true).await {
+            Resolution::Found(t) => t,
+            Resolution::NotFound => {
+                return Err(FederationError::Unavailable(format!(
+                    "no instance with UUID {remote} is known yet"
+                )));
+            }
+            Resolution::Unavailable(e) => return Err(FederationError::Unavailable(e)),
+        };
+        if record.state.status == Status::NotFound {
+            return Err(FederationError::Conflict(format!(
+                "the instance {remote} can be found now: use Retry Request to send the request"
+            )));
+        }
+        let query = Signed::seal(
+            &StatusQuery {
+                request_id: record.request_id,
+                from: self.inner.me.uuid,
+                to: remote,
+                sent_at_ms: now_ms(),
+            },
+            &self.inner.me.identity,
+        )
+        .map_err(|e| FederationError::Internal(e.to_string()))?;
+        let envelope = Envelope {
+            record: self.record(),
+            body: HandshakeBody::Query(query),
+        };
+        let expected_peer = target.peer;
+        let response = self
+            .inner
+            .network
+            .request(target.peer, target.addrs, envelope)
+            .await
+            .map_err(|e| FederationError::Unavailable(format!("the peer is unreachable: {e}")))?;
+        let (their_record, view) = match response {
+            HandshakeResponse::Status { record, view } => (record, view),
+            HandshakeResponse::Refused { message, .. } => {
+                return Err(FederationError::Unavailable(format!(
+                    "the peer refused the status query: {message}"
+                )));
+            }
+            HandshakeResponse::Stored => {
+                return Err(FederationError::Unavailable(
+                    "the peer answered out of turn".into(),
+                ));
+            }
+        };
+        let their = verify_record(&their_record)
+            .map_err(|e| FederationError::Unavailable(format!("invalid peer record: {e}")))?;
+        if peer_id_of(&their.identity).ok() != Some(expected_peer) || their.uuid != remote {
+            return Err(FederationError::Unavailable(
+                "the peer's record does not match the instance asked".into(),
+            ));
+        }
+        match view {
+            RemoteView::Decided(answer) => {
+                self.on_answer(&their, &answer).await?;
+            }
+            RemoteView::Pending => self.mark_delivered(&record).await?,
+            RemoteView::Unknown => self.requeue_request(&record).await?,
+        }
+        let now = repo::load(&self.inner.store, &record.id)?
+            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        Ok(ConnectionView::from(&now))
+    }
+
+    async fn mark_delivered(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
+        let _guard = self.inner.lock.lock().await;
+        if let Some(mut now) = repo::load(&self.inner.store, &record.id)? {
+            if !now.delivered {
+                now.delivered = true;
+                now.delivery_error = None;
+                repo::commit(
+                    &self.inner.store,
+                    Change {
+                        save: Some(now.clone()),
+                        dequeue: vec![(now.id, Step::Request)],
+                        ..Change::default()
+                    },
+                )
+                .await?;
+                self.inner
+                    .events
+                    .connection(EventKind::Delivered, ConnectionView::from(&now));
+            }
+        }
+        Ok(())
+    }
+
+    /// The peer does not know our pending request (lost, or deleted there): send it again.
+    async fn requeue_request(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
+        let _guard = self.inner.lock.lock().await;
+        if let Some(mut now) = repo::load(&self.inner.store, &record.id)? {
+            if now.state.status == Status::Pending && now.request.is_some() {
+                now.delivered = false;
+                let item = self.outbox_item(&now, Step::Request);
+                repo::commit(
+                    &self.inner.store,
+                    Change {
+                        save: Some(now),
+                        enqueue: vec![item],
+                        ..Change::default()
+                    },
+                )
+                .await?;
+                self.inner.wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+}

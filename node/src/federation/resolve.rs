@@ -1,0 +1,145 @@
+//! Finding where an Instance UUID lives: peers given by hand, then the local cache of signed
+//! records, then the directory. The answer is a libp2p peer id and addresses; the peer id comes
+//! from the record's key, so Noise guarantees we talk to the key holder.
+
+use std::collections::HashMap;
+
+use libp2p::{Multiaddr, PeerId};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::record::{SignedRecord, verify_record, verify_record_for};
+
+use crate::directory::client::DirectoryClient;
+use crate::federation::repo;
+use crate::network::peer_id_of;
+use crate::store::Store;
+
+/// Where to reach an instance.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) peer: PeerId,
+    pub(crate) addrs: Vec<Multiaddr>,
+}
+
+/// The outcome of a lookup.
+#[derive(Debug)]
+pub(crate) enum Resolution {
+    Found(Target),
+    /// Nobody knows this UUID: the request goes to Not Found.
+    NotFound,
+    /// We could not find out now (directory unreachable, key conflict): try again later.
+    Unavailable(String),
+}
+
+fn found(target: Option<Target>) -> Resolution {
+    match target {
+        Some(t) => Resolution::Found(t),
+        None => Resolution::Unavailable("the record's key is not usable".into()),
+    }
+}
+
+/// Looks up Instance UUIDs.
+#[derive(Debug)]
+pub(crate) struct Resolver {
+    store: Store,
+    directory: Option<DirectoryClient>,
+    manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
+}
+
+fn target_of(record: &ochat_protocol::record::InstanceRecord) -> Option<Target> {
+    Some(Target {
+        peer: peer_id_of(&record.identity).ok()?,
+        addrs: record
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok())
+            .collect(),
+    })
+}
+
+impl Resolver {
+    pub(crate) fn new(
+        store: Store,
+        directory: Option<DirectoryClient>,
+        manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
+    ) -> Self {
+        Resolver {
+            store,
+            directory,
+            manual,
+        }
+    }
+
+    /// Looks `uuid` up. With `fresh`, the directory is asked before the cache (after a failed
+    /// delivery the cached addresses may be stale).
+    pub(crate) async fn resolve(&self, uuid: InstanceId, fresh: bool) -> Resolution {
+        if let Some((peer, addr)) = self.manual.get(&uuid) {
+            return Resolution::Found(Target {
+                peer: *peer,
+                addrs: vec![addr.clone()],
+            });
+        }
+        let cached = match repo::peer_record(&self.store, &uuid) {
+            Ok(Some(signed)) => verify_record(&signed).ok(),
+            Ok(None) => None,
+            Err(e) => return Resolution::Unavailable(e.to_string()),
+        };
+        if let (Some(record), false) = (&cached, fresh) {
+            return found(target_of(record));
+        }
+        let Some(directory) = &self.directory else {
+            return match cached {
+                Some(record) => found(target_of(&record)),
+                None => Resolution::NotFound,
+            };
+        };
+        match directory.lookup(uuid).await {
+            Ok(Some(signed)) => {
+                let known = cached.as_ref().map(|r| r.identity);
+                match verify_record_for(&signed, uuid, known.as_ref()) {
+                    Ok(record) => {
+                        if let Err(e) = self.remember(uuid, &signed, record.seq) {
+                            tracing::warn!(%uuid, error = %e, "could not cache a peer record");
+                        }
+                        found(target_of(&record))
+                    }
+                    Err(e) => {
+                        tracing::warn!(%uuid, error = %e, "the directory's record for this UUID was refused");
+                        match cached {
+                            Some(record) => found(target_of(&record)),
+                            None => Resolution::Unavailable(e.to_string()),
+                        }
+                    }
+                }
+            }
+            Ok(None) => match cached {
+                Some(record) => found(target_of(&record)),
+                None => Resolution::NotFound,
+            },
+            Err(e) => match cached {
+                Some(record) => found(target_of(&record)),
+                None => Resolution::Unavailable(format!("the directory is unreachable: {e}")),
+            },
+        }
+    }
+
+    fn remember(
+        &self,
+        uuid: InstanceId,
+        signed: &SignedRecord,
+        seq: u64,
+    ) -> Result<(), crate::store::StoreError> {
+        repo::remember_peer(&self.store, &uuid, signed, seq)
+    }
+
+    /// Publishes our own record to the directory, if one is configured.
+    pub(crate) async fn publish(&self, record: &SignedRecord) -> Result<bool, String> {
+        match &self.directory {
+            Some(d) => d
+                .publish(record)
+                .await
+                .map(|_| true)
+                .map_err(|e| e.to_string()),
+            None => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! What the node stores: connections, outbox steps, channels and users, and the JSON views the
+//! API shows of them. Secrets inside stored values print redacted.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ochat_protocol::connection::{Connection, Direction};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::sign::Signed;
+use ochat_protocol::wire::{ConnectionAnswer, ConnectionRequest};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// 32 secret bytes kept in a stored value; zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct StoredSecret(#[serde(with = "serde_bytes")] pub [u8; 32]);
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredSecret(<redacted>)")
+    }
+}
+
+/// A connection as the node keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Local id (UUIDv7).
+    pub id: Uuid,
+    /// The handshake's request id, shared with the peer.
+    pub request_id: Uuid,
+    /// Direction, status, remote UUID, contact, message, reject reason.
+    pub state: Connection,
+    /// The remote instance's display name, once known.
+    pub remote_name: Option<String>,
+    /// The signed request (as sent, or as received).
+    pub request: Option<Signed<ConnectionRequest>>,
+    /// The signed answer (as sent, or as received).
+    pub answer: Option<Signed<ConnectionAnswer>>,
+    /// Our handshake ephemeral secret, kept only until the key agreement is done.
+    pub ephemeral: Option<StoredSecret>,
+    /// The peer's X25519 pre-key (from its signed record), for the key agreement.
+    #[serde(with = "serde_bytes")]
+    pub remote_prekey: Option<[u8; 32]>,
+    /// The peer's handshake ephemeral public key (from its signed request or answer).
+    #[serde(with = "serde_bytes")]
+    pub remote_ephemeral: Option<[u8; 32]>,
+    /// The channel created when the connection was accepted.
+    pub channel_id: Option<Uuid>,
+    /// Whether the peer has stored the latest step we sent it.
+    pub delivered: bool,
+    /// Last delivery problem, for people.
+    pub delivery_error: Option<String>,
+    /// Local users who belong to the connection's channel.
+    pub members: Vec<Uuid>,
+    /// Created (ms).
+    pub created_at_ms: u64,
+    /// Last change (ms).
+    pub updated_at_ms: u64,
+}
+
+/// A handshake step that must reach the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// The connection request.
+    Request = 1,
+    /// Our answer (accepted or rejected).
+    Answer = 2,
+    /// Our cancellation.
+    Cancel = 3,
+}
+
+/// An outbox entry: retried with backoff until the peer has stored it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// The connection.
+    pub connection_id: Uuid,
+    /// The remote instance.
+    pub remote: InstanceId,
+    /// What to deliver.
+    pub step: Step,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Not before (ms).
+    pub next_attempt_ms: u64,
+}
+
+impl OutboxItem {
+    /// The outbox key: connection id ‖ step.
+    pub fn key(connection_id: Uuid, step: Step) -> Vec<u8> {
+        let mut k = connection_id.as_bytes().to_vec();
+        k.push(step as u8);
+        k
+    }
+}
+
+/// An end-to-end encrypted channel between two instances.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    /// Channel id (UUIDv7, local).
+    pub id: Uuid,
+    /// The connection it belongs to.
+    pub connection_id: Uuid,
+    /// The other instance.
+    pub remote: InstanceId,
+    /// The channel's name (the contact or the remote's name).
+    pub name: String,
+    /// The serialized Double Ratchet state (contains secrets).
+    #[serde(with = "serde_bytes")]
+    pub ratchet: Vec<u8>,
+    /// Created (ms).
+    pub created_at_ms: u64,
+}
+
+/// A local user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// User id (UUIDv7).
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Created (ms).
+    pub created_at_ms: u64,
+}
+
+/// How the API shows a connection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConnectionView {
+    /// Local id.
+    pub id: Uuid,
+    /// "outgoing" or "incoming".
+    pub direction: String,
+    /// "Draft", "Pending", "Accepted", "Rejected", "Not Found", "Cancelled".
+    pub status: String,
+    /// The remote Instance UUID.
+    pub remote_uuid: String,
+    /// The remote's display name, once known.
+    pub remote_name: Option<String>,
+    /// The contact assigned to this connection.
+    pub contact: Option<String>,
+    /// The request message.
+    pub message: Option<String>,
+    /// Why it was rejected (View Reason).
+    pub reject_reason: Option<String>,
+    /// The channel, once accepted.
+    pub channel_id: Option<Uuid>,
+    /// Whether the peer has stored the latest step.
+    pub delivered: bool,
+    /// The last delivery problem.
+    pub delivery_error: Option<String>,
+    /// Member user ids.
+    pub members: Vec<Uuid>,
+    /// Created (ms).
+    pub created_at_ms: u64,
+    /// Last change (ms).
+    pub updated_at_ms: u64,
+}
+
+impl From<&ConnectionRecord> for ConnectionView {
+    fn from(c: &ConnectionRecord) -> Self {
+        ConnectionView {
+            id: c.id,
+            direction: match c.state.direction {
+                Direction::Outgoing => "outgoing".into(),
+                Direction::Incoming => "incoming".into(),
+            },
+            status: c.state.status.to_string(),
+            remote_uuid: c.state.remote.to_string(),
+            remote_name: c.remote_name.clone(),
+            contact: c.state.contact.clone(),
+            message: c.state.message.clone(),
+            reject_reason: c.state.reject_reason.clone(),
+            channel_id: c.channel_id,
+            delivered: c.delivered,
+            delivery_error: c.delivery_error.clone(),
+            members: c.members.clone(),
+            created_at_ms: c.created_at_ms,
+            updated_at_ms: c.updated_at_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_secret_never_prints() {
+        let s = StoredSecret([7; 32]);
+        let shown = format!("{s:?}");
+        assert!(!shown.contains('7'), "{shown}");
+    }
+}
