@@ -26,6 +26,9 @@ pub enum Command {
     Run(RunArgs),
     /// Print this instance's UUID, the one to give to other organisations.
     Uuid(DataDirArg),
+    /// Run a UUID directory, or look an Instance UUID up in one.
+    #[command(subcommand)]
+    Directory(crate::directory::DirectoryCommand),
 }
 
 /// Where the node's data folder is.

@@ -6,12 +6,14 @@
 //! - [`run`] — `ochat run`: a node on embedded defaults until Ctrl-C or SIGTERM.
 //! - [`client`] — commands that talk to a running node's local API with the admin token read
 //!   from its data folder.
+//! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
 //!
 //! The library exists so the integration tests can build the very same command as a binary of
 //! their own crate.
 
 pub mod args;
 pub mod client;
+pub mod directory;
 pub mod run;
 
 use std::process::ExitCode;
@@ -39,6 +41,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Uuid(args) => client::uuid(&args),
+            Command::Directory(command) => directory::run(command).await,
         }
     });
     match result {

@@ -7,6 +7,7 @@
 //!   `instance.json` and `api.addr` for the CLI.
 //! - [`store`] — the only module that touches sled; one catalog of trees and key layouts.
 //! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
+//! - [`directory`] — the optional UUID directory: its HTTP server and the client nodes use.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
 //!
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod config;
 pub mod data_dir;
+pub mod directory;
 pub mod node;
 pub mod store;
 
