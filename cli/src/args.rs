@@ -35,6 +35,9 @@ pub enum Command {
     Connection(ConnectionArgs),
     /// Manage local users (members of connections' channels).
     User(UserArgs),
+    /// Run a UUID directory, or look an Instance UUID up in one.
+    #[command(subcommand)]
+    Directory(crate::directory::DirectoryCommand),
 }
 
 /// `ochat connect`.

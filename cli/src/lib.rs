@@ -6,12 +6,14 @@
 //! - [`run`] — `ochat run`: a node on embedded defaults until Ctrl-C or SIGTERM.
 //! - [`client`] — commands that talk to a running node's local API with the admin token read
 //!   from its data folder.
+//! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
 //!
 //! The library exists so the integration tests can build the very same command as a binary of
 //! their own crate.
 
 pub mod args;
 pub mod client;
+pub mod directory;
 pub mod run;
 
 use std::process::ExitCode;
@@ -43,6 +45,7 @@ pub fn main() -> ExitCode {
             Command::Connections(args) => client::connections(&args).await,
             Command::Connection(args) => client::connection(&args).await,
             Command::User(args) => client::user(&args).await,
+            Command::Directory(command) => directory::run(command).await,
         }
     });
     match result {

@@ -21,6 +21,7 @@
 pub mod api;
 pub mod config;
 pub mod data_dir;
+pub mod directory;
 pub mod events;
 pub mod federation;
 pub mod model;

@@ -67,7 +67,12 @@ impl TestNode {
     }
 
     /// Calls the API with the admin token; returns (status, JSON body).
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.api))
@@ -112,7 +117,10 @@ impl TestNode {
                 return Ok(c);
             }
             if tokio::time::Instant::now() > deadline {
-                bail!("connection {id} is {} after {WAIT:?}, expected {status}: {c}", c["status"]);
+                bail!(
+                    "connection {id} is {} after {WAIT:?}, expected {status}: {c}",
+                    c["status"]
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -123,7 +131,9 @@ impl TestNode {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let found = self.connections().await?.into_iter().find(|c| {
-                c["remote_uuid"] == remote_uuid && c["direction"] == "incoming" && c["status"] == status
+                c["remote_uuid"] == remote_uuid
+                    && c["direction"] == "incoming"
+                    && c["status"] == status
             });
             if let Some(c) = found {
                 return Ok(c);
@@ -139,7 +149,12 @@ impl TestNode {
     pub async fn wait_gone(&self, remote_uuid: &str) -> Result<()> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if !self.connections().await?.iter().any(|c| c["remote_uuid"] == remote_uuid) {
+            if !self
+                .connections()
+                .await?
+                .iter()
+                .any(|c| c["remote_uuid"] == remote_uuid)
+            {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline {

@@ -7,7 +7,9 @@ use ochat_tests::node::{TestNode, test_config};
 use reqwest::Method;
 use serde_json::json;
 
-async fn directory(dir: &std::path::Path) -> (ochat_node::directory::server::RunningDirectory, String) {
+async fn directory(
+    dir: &std::path::Path,
+) -> (ochat_node::directory::server::RunningDirectory, String) {
     let d = DirectoryServer::start(&dir.join("directory"), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -59,11 +61,18 @@ async fn three_organisations_link_reject_and_find_each_other_through_the_directo
     assert_eq!(draft["status"], "Draft");
     let id = draft["id"].as_str().unwrap().to_string();
     let sent = acme
-        .ok(Method::POST, &format!("/api/v1/connections/{id}/send"), None)
+        .ok(
+            Method::POST,
+            &format!("/api/v1/connections/{id}/send"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(sent["status"], "Pending");
-    let incoming = bolt.wait_incoming_from(&acme.uuid, "Pending").await.unwrap();
+    let incoming = bolt
+        .wait_incoming_from(&acme.uuid, "Pending")
+        .await
+        .unwrap();
     assert_eq!(incoming["remote_name"], "Acme");
     assert_eq!(incoming["message"], "Hello from Acme");
     let in_id = incoming["id"].as_str().unwrap();
@@ -91,10 +100,16 @@ async fn three_organisations_link_reject_and_find_each_other_through_the_directo
         .await
         .unwrap();
     let core_id = to_core["id"].as_str().unwrap().to_string();
-    let at_core = core.wait_incoming_from(&acme.uuid, "Pending").await.unwrap();
+    let at_core = core
+        .wait_incoming_from(&acme.uuid, "Pending")
+        .await
+        .unwrap();
     core.ok(
         Method::POST,
-        &format!("/api/v1/connections/{}/reject", at_core["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/connections/{}/reject",
+            at_core["id"].as_str().unwrap()
+        ),
         Some(json!({"reason": "We only work with partners"})),
     )
     .await
@@ -107,7 +122,9 @@ async fn three_organisations_link_reject_and_find_each_other_through_the_directo
     let late_dir = tmp.path().join("Late");
     let late_config = test_config(&late_dir, "Late", Some(&url));
     // Create the late node's identity without starting it: its UUID is fixed at first start.
-    let mut late = TestNode::start(test_config(&late_dir, "Late", None)).await.unwrap();
+    let mut late = TestNode::start(test_config(&late_dir, "Late", None))
+        .await
+        .unwrap();
     let late_uuid = late.uuid.clone();
     late.stop().await.unwrap();
     let unknown = acme
@@ -120,15 +137,26 @@ async fn three_organisations_link_reject_and_find_each_other_through_the_directo
         .unwrap();
     let unknown_id = unknown["id"].as_str().unwrap().to_string();
     let not_found = acme.wait_status(&unknown_id, "Not Found").await.unwrap();
-    assert!(not_found["delivery_error"].as_str().unwrap().contains("no instance"));
+    assert!(
+        not_found["delivery_error"]
+            .as_str()
+            .unwrap()
+            .contains("no instance")
+    );
     let late = TestNode::start(late_config).await.unwrap();
     registered(&url, &late.uuid).await;
     let retried = acme
-        .ok(Method::POST, &format!("/api/v1/connections/{unknown_id}/retry"), None)
+        .ok(
+            Method::POST,
+            &format!("/api/v1/connections/{unknown_id}/retry"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(retried["status"], "Pending");
-    late.wait_incoming_from(&acme.uuid, "Pending").await.unwrap();
+    late.wait_incoming_from(&acme.uuid, "Pending")
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,10 +181,16 @@ async fn a_request_to_a_stopped_node_arrives_when_it_comes_back() {
     assert_eq!(c["status"], "Pending");
     // Nobody touches Acme from here on.
     let bolt = TestNode::start(bolt_config).await.unwrap();
-    let incoming = bolt.wait_incoming_from(&acme.uuid, "Pending").await.unwrap();
+    let incoming = bolt
+        .wait_incoming_from(&acme.uuid, "Pending")
+        .await
+        .unwrap();
     bolt.ok(
         Method::POST,
-        &format!("/api/v1/connections/{}/accept", incoming["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/connections/{}/accept",
+            incoming["id"].as_str().unwrap()
+        ),
         Some(json!({"contact": "Acme"})),
     )
     .await
@@ -183,7 +217,10 @@ async fn cancel_edit_delete_and_illegal_actions() {
         .await
         .unwrap();
     let id = c["id"].as_str().unwrap().to_string();
-    let incoming = bolt.wait_incoming_from(&acme.uuid, "Pending").await.unwrap();
+    let incoming = bolt
+        .wait_incoming_from(&acme.uuid, "Pending")
+        .await
+        .unwrap();
     // Accepting an outgoing request is illegal: 409 with a clear message.
     let (status, body) = acme
         .call(
@@ -194,9 +231,19 @@ async fn cancel_edit_delete_and_illegal_actions() {
         .await
         .unwrap();
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("outgoing"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outgoing"),
+        "{body}"
+    );
     let cancelled = acme
-        .ok(Method::POST, &format!("/api/v1/connections/{id}/cancel"), None)
+        .ok(
+            Method::POST,
+            &format!("/api/v1/connections/{id}/cancel"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(cancelled["status"], "Cancelled");
@@ -215,7 +262,11 @@ async fn cancel_edit_delete_and_illegal_actions() {
     // Edit UUID while Draft; not once Pending.
     let wrong = uuid::Uuid::new_v4().to_string();
     let d = acme
-        .ok(Method::POST, "/api/v1/connections", Some(json!({"remote_uuid": wrong})))
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": wrong})),
+        )
         .await
         .unwrap();
     let did = d["id"].as_str().unwrap().to_string();
@@ -229,9 +280,13 @@ async fn cancel_edit_delete_and_illegal_actions() {
         .unwrap();
     assert_eq!(edited["remote_uuid"], bolt.uuid.as_str());
     assert_eq!(edited["status"], "Draft");
-    acme.ok(Method::POST, &format!("/api/v1/connections/{did}/send"), None)
-        .await
-        .unwrap();
+    acme.ok(
+        Method::POST,
+        &format!("/api/v1/connections/{did}/send"),
+        None,
+    )
+    .await
+    .unwrap();
     let (status, body) = acme
         .call(
             Method::POST,
@@ -243,7 +298,10 @@ async fn cancel_edit_delete_and_illegal_actions() {
     assert_eq!(status, 409, "{body}");
 
     // Accepted connections cannot be deleted.
-    let incoming = bolt.wait_incoming_from(&acme.uuid, "Pending").await.unwrap();
+    let incoming = bolt
+        .wait_incoming_from(&acme.uuid, "Pending")
+        .await
+        .unwrap();
     let bid = incoming["id"].as_str().unwrap();
     bolt.ok(
         Method::POST,
@@ -258,16 +316,30 @@ async fn cancel_edit_delete_and_illegal_actions() {
         .await
         .unwrap();
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("Accepted"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Accepted"),
+        "{body}"
+    );
 
     // Members of the accepted channel.
     let user = acme
-        .ok(Method::POST, "/api/v1/users", Some(json!({"name": "Alice"})))
+        .ok(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"name": "Alice"})),
+        )
         .await
         .unwrap();
     let uid = user["id"].as_str().unwrap();
     let with = acme
-        .ok(Method::PUT, &format!("/api/v1/connections/{did}/members/{uid}"), None)
+        .ok(
+            Method::PUT,
+            &format!("/api/v1/connections/{did}/members/{uid}"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(with["members"], json!([uid]));

@@ -1,0 +1,112 @@
+//! `ochat directory …`: run a UUID directory, or ask one about an Instance UUID.
+//!
+//! - `ochat directory run` — serves the directory from its own data folder until Ctrl-C or
+//!   SIGTERM (see `ochat_node::directory::server`).
+//! - `ochat directory lookup <uuid> --url <directory>` — fetches and verifies an instance's
+//!   record and prints it, the way a node would see it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ochat_node::directory::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, DirectoryClient, DirectoryServer};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::record::verify_record;
+
+use crate::run::wait_for_stop_signal;
+
+/// The `ochat directory` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Run a directory: an HTTP service where instances publish their signed record under their
+    /// UUID (first key wins) and others look them up.
+    Run(DirectoryRunArgs),
+    /// Look an Instance UUID up in a directory and print its verified record.
+    Lookup(DirectoryLookupArgs),
+}
+
+/// `ochat directory run`.
+#[derive(Debug, Clone, Args)]
+pub struct DirectoryRunArgs {
+    /// The directory's data folder (its database; locked while it runs).
+    #[arg(long, short = 'd', env = "OCHAT_DIRECTORY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Where to listen. Put a TLS reverse proxy in front to serve it publicly (and then rate
+    /// limit there: behind a proxy every client has the proxy's address).
+    #[arg(long, env = "OCHAT_DIRECTORY_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+}
+
+/// `ochat directory lookup`.
+#[derive(Debug, Clone, Args)]
+pub struct DirectoryLookupArgs {
+    /// The Instance UUID to look up.
+    pub uuid: InstanceId,
+    /// The directory's base URL (an http:// or https:// address, as its operator gives it).
+    #[arg(long, env = "OCHAT_DIRECTORY")]
+    pub url: String,
+}
+
+/// Runs an `ochat directory` subcommand.
+pub async fn run(command: DirectoryCommand) -> anyhow::Result<()> {
+    match command {
+        DirectoryCommand::Run(args) => serve(args).await,
+        DirectoryCommand::Lookup(args) => lookup(args).await,
+    }
+}
+
+async fn serve(args: DirectoryRunArgs) -> anyhow::Result<()> {
+    let directory = DirectoryServer::start(&args.data_dir, args.listen)
+        .await
+        .with_context(|| format!("cannot start the directory in {}", args.data_dir.display()))?;
+    println!("Directory:   http://{}", directory.addr);
+    println!("Data folder: {}", args.data_dir.display());
+    println!("Press Ctrl-C to stop.");
+    let waited = wait_for_stop_signal().await;
+    println!("Stopping…");
+    directory
+        .shutdown()
+        .await
+        .context("the directory did not stop cleanly")?;
+    waited?;
+    println!("Stopped; data flushed.");
+    Ok(())
+}
+
+async fn lookup(args: DirectoryLookupArgs) -> anyhow::Result<()> {
+    let client = DirectoryClient::new(&args.url)?;
+    let signed = client
+        .lookup(args.uuid)
+        .await
+        .with_context(|| format!("cannot look {} up in {}", args.uuid, client.base_url()))?
+        .with_context(|| {
+            format!(
+                "{} is not in the directory {}",
+                args.uuid,
+                client.base_url()
+            )
+        })?;
+    // The client verified it already; decode it for printing.
+    let record = verify_record(&signed).context("the record does not verify")?;
+    println!("Instance UUID: {}", record.uuid);
+    println!("Name:          {}", record.name);
+    println!("Identity key:  {}", hex(&record.identity.to_bytes()));
+    println!("Pre-key:       {}", hex(&record.prekey));
+    println!("Version (seq): {}", record.seq);
+    println!(
+        "Signed at:     {} ms since the Unix epoch",
+        record.signed_at_ms
+    );
+    if record.addresses.is_empty() {
+        println!("Addresses:     (none)");
+    }
+    for address in &record.addresses {
+        println!("Address:       {address}");
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

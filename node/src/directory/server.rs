@@ -1,0 +1,472 @@
+//! The directory server: axum routes over one sled tree, with trust on first use.
+//!
+//! Data folder layout:
+//! ```text
+//! ochat-directory/
+//!   directory.lock   held (flock) while a directory runs; holds its pid
+//!   db/              sled; tree `records`: 16-byte UUID → 64-byte signature ‖ CBOR body
+//! ```
+//!
+//! A PUT is decided against the stored record and written with sled's compare-and-swap, so two
+//! racing PUTs for the same UUID cannot both win; the write is flushed before the answer.
+//! Every request passes a per-client-IP token bucket (IPv6 clients are grouped by /64). Behind a
+//! reverse proxy every request comes from the proxy's address: rate limit there instead, or
+//! turn this one off with [`DirectoryConfig::rate_limit`] = `None`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use fs2::FileExt;
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::record::{InstanceRecord, SignedRecord, verify_record};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::rate_limit::{Limiter, RateLimit};
+use super::{DirectoryError, MAX_BODY_BYTES, RecordDto};
+use crate::api::ApiError;
+
+/// The sled tree holding the records.
+const RECORDS_TREE: &str = "records";
+/// How long a shutdown waits for open requests before it cuts them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How a directory server runs.
+#[derive(Debug, Clone)]
+pub struct DirectoryConfig {
+    /// The data folder (created if missing, locked while running).
+    pub data_dir: PathBuf,
+    /// Where to listen (port 0: the OS picks one; see [`RunningDirectory::addr`]).
+    pub listen: SocketAddr,
+    /// The per-client-IP limit; `None` turns it off.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl DirectoryConfig {
+    /// The defaults for a data folder and a listen address.
+    pub fn new(data_dir: &Path, listen: SocketAddr) -> Self {
+        DirectoryConfig {
+            data_dir: data_dir.to_path_buf(),
+            listen,
+            rate_limit: Some(RateLimit::default()),
+        }
+    }
+}
+
+/// Starts directory servers.
+#[derive(Debug)]
+pub struct DirectoryServer;
+
+/// A started directory server.
+#[derive(Debug)]
+pub struct RunningDirectory {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    state: Arc<DirState>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+struct DirState {
+    db: sled::Db,
+    records: sled::Tree,
+    limiter: Option<Limiter>,
+    /// Held as long as anything can still touch the database.
+    _lock: File,
+}
+
+impl std::fmt::Debug for DirState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirState").finish_non_exhaustive()
+    }
+}
+
+impl DirectoryServer {
+    /// Starts a directory on `data_dir` listening on `listen`, with the default rate limit.
+    pub async fn start(
+        data_dir: &Path,
+        listen: SocketAddr,
+    ) -> Result<RunningDirectory, DirectoryError> {
+        Self::start_with(DirectoryConfig::new(data_dir, listen)).await
+    }
+
+    /// Starts a directory with an explicit configuration.
+    pub async fn start_with(config: DirectoryConfig) -> Result<RunningDirectory, DirectoryError> {
+        let root = &config.data_dir;
+        fs::create_dir_all(root).map_err(io("create the data folder", root))?;
+        let lock = take_lock(root)?;
+        let db = sled::Config::new().path(root.join("db")).open()?;
+        let records = db.open_tree(RECORDS_TREE)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| DirectoryError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| DirectoryError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let state = Arc::new(DirState {
+            db,
+            records,
+            limiter: config.rate_limit.map(Limiter::new),
+            _lock: lock,
+        });
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, data_dir = %root.display(), "directory started");
+        Ok(RunningDirectory {
+            addr,
+            state,
+            stop: Some(stop),
+            server,
+        })
+    }
+}
+
+impl RunningDirectory {
+    /// Stops accepting requests, lets open ones finish (up to 10 s), flushes the database and
+    /// releases the data folder.
+    pub async fn shutdown(mut self) -> Result<(), DirectoryError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let served = match tokio::time::timeout(SHUTDOWN_GRACE, &mut self.server).await {
+            Ok(Ok(result)) => result.map_err(|e| DirectoryError::Server(e.to_string())),
+            Ok(Err(join)) => Err(DirectoryError::Server(join.to_string())),
+            Err(_) => {
+                self.server.abort();
+                tracing::warn!("open directory requests did not finish in time; cut them off");
+                Ok(())
+            }
+        };
+        self.state.db.flush_async().await?;
+        tracing::info!(addr = %self.addr, "directory stopped");
+        served
+    }
+}
+
+impl Drop for RunningDirectory {
+    fn drop(&mut self) {
+        // Dropped without `shutdown`: still stop the server, so the lock is released when its
+        // last request is done.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn router(state: Arc<DirState>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/instances/{uuid}", get(get_instance).put(put_instance))
+        .fallback(no_such_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn get_instance(
+    State(state): State<Arc<DirState>>,
+    path: Result<axum::extract::Path<String>, PathRejection>,
+) -> Result<Json<RecordDto>, ApiError> {
+    let uuid = parse_uuid(path)?;
+    match state
+        .records
+        .get(uuid.as_bytes())
+        .map_err(ApiError::internal)?
+    {
+        Some(stored) => Ok(Json(RecordDto::from(&decode_stored(&stored)?))),
+        None => Err(ApiError::not_found(format!(
+            "no record for {uuid} in this directory"
+        ))),
+    }
+}
+
+async fn put_instance(
+    State(state): State<Arc<DirState>>,
+    path: Result<axum::extract::Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let uuid = parse_uuid(path)?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a record is sent as at most {MAX_BODY_BYTES} bytes of JSON"),
+        ),
+        status => api_error(status, "bad_body", e.body_text()),
+    })?;
+    let dto: RecordDto = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"body\": \"<hex>\", \"signature\": \"<hex>\"}}: {e}"
+        ))
+    })?;
+    let signed = SignedRecord::try_from(&dto).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let record = verify_record(&signed)
+        .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid_record", e.to_string()))?;
+    if record.uuid != uuid {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "uuid_mismatch",
+            format!("the record is for {}, not {uuid}", record.uuid),
+        ));
+    }
+    let outcome = store_tofu(&state.records, &signed, &record)?;
+    // Also for an unchanged record: its first PUT may have failed at the flush.
+    state.db.flush_async().await.map_err(ApiError::internal)?;
+    if outcome != Outcome::Unchanged {
+        tracing::info!(%uuid, seq = record.seq, ?outcome, "directory record stored");
+    }
+    let status = match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Replaced | Outcome::Unchanged => StatusCode::OK,
+    };
+    Ok((status, Json(json!({"uuid": uuid, "seq": record.seq}))).into_response())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Created,
+    Replaced,
+    Unchanged,
+}
+
+/// Applies trust on first use and stores `signed` (already verified as `record`) atomically.
+fn store_tofu(
+    records: &sled::Tree,
+    signed: &SignedRecord,
+    record: &InstanceRecord,
+) -> Result<Outcome, ApiError> {
+    let key = record.uuid.as_bytes();
+    let mut new_value = Vec::with_capacity(signed.signature.len() + signed.body.len());
+    new_value.extend_from_slice(&signed.signature);
+    new_value.extend_from_slice(&signed.body);
+    loop {
+        let current = records.get(key).map_err(ApiError::internal)?;
+        if let Some(old_value) = &current {
+            if old_value.as_ref() == new_value.as_slice() {
+                return Ok(Outcome::Unchanged);
+            }
+            let old = verify_record(&decode_stored(old_value)?).map_err(ApiError::internal)?;
+            if old.identity != record.identity {
+                return Err(api_error(
+                    StatusCode::FORBIDDEN,
+                    "key_mismatch",
+                    format!(
+                        "{} is already claimed by another identity key; only that key can update it",
+                        record.uuid
+                    ),
+                ));
+            }
+            if record.seq <= old.seq {
+                return Err(api_error(
+                    StatusCode::CONFLICT,
+                    "stale_seq",
+                    format!(
+                        "the directory holds seq {} for {}; an update needs a higher seq than that, got {}",
+                        old.seq, record.uuid, record.seq
+                    ),
+                ));
+            }
+        }
+        let swapped = records
+            .compare_and_swap(key, current.as_ref(), Some(new_value.as_slice()))
+            .map_err(ApiError::internal)?;
+        if swapped.is_ok() {
+            return Ok(if current.is_some() {
+                Outcome::Replaced
+            } else {
+                Outcome::Created
+            });
+        }
+        // Someone else wrote this UUID in between: decide again against their record.
+    }
+}
+
+fn decode_stored(value: &[u8]) -> Result<SignedRecord, ApiError> {
+    if value.len() < 64 {
+        return Err(ApiError::internal("a stored directory record is truncated"));
+    }
+    let (signature, body) = value.split_at(64);
+    Ok(SignedRecord::from_parts(body.to_vec(), signature.to_vec()))
+}
+
+fn parse_uuid(
+    path: Result<axum::extract::Path<String>, PathRejection>,
+) -> Result<InstanceId, ApiError> {
+    let axum::extract::Path(raw) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    raw.parse::<InstanceId>()
+        .map_err(|e| api_error(StatusCode::BAD_REQUEST, "bad_uuid", e.to_string()))
+}
+
+fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+async fn no_such_route() -> ApiError {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "no_such_route",
+        "no such route; the directory serves /v1/instances/{uuid} and /v1/health",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    api_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+async fn rate_limit(
+    State(state): State<Arc<DirState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(limiter) = &state.limiter
+        && let Err(wait) = limiter.check(peer.ip(), Instant::now())
+    {
+        let mut response = api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests from this address; slow down",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, wait.as_secs().max(1).into());
+        return response;
+    }
+    next.run(request).await
+}
+
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> DirectoryError + 'a {
+    move |source| DirectoryError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Takes the folder's lock (as `data_dir` does for nodes) and writes our pid into it.
+fn take_lock(root: &Path) -> Result<File, DirectoryError> {
+    let path = root.join("directory.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io("open the lock file", &path))?;
+    if file.try_lock_exclusive().is_err() {
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        let pid = pid.trim();
+        return Err(DirectoryError::Locked {
+            dir: root.to_path_buf(),
+            pid: if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            },
+        });
+    }
+    file.set_len(0).map_err(io("write the lock file", &path))?;
+    file.rewind().map_err(io("write the lock file", &path))?;
+    write!(file, "{}", std::process::id()).map_err(io("write the lock file", &path))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use ochat_protocol::identity::IdentityKey;
+
+    use super::*;
+
+    fn claim(uuid: InstanceId, seq: u64) -> (SignedRecord, InstanceRecord) {
+        let key = IdentityKey::generate().unwrap();
+        let record = InstanceRecord {
+            uuid,
+            name: "Racer".into(),
+            identity: key.public(),
+            prekey: [1; 32],
+            addresses: Vec::new(),
+            seq,
+            signed_at_ms: 0,
+        };
+        (record.sign(&key).unwrap(), record)
+    }
+
+    #[test]
+    fn of_many_keys_racing_for_one_uuid_exactly_one_wins() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let records = db.open_tree(RECORDS_TREE).unwrap();
+        let uuid = InstanceId::generate();
+        let claims: Vec<_> = (1..=8).map(|seq| claim(uuid, seq)).collect();
+        let outcomes: Vec<_> = std::thread::scope(|scope| {
+            let racers: Vec<_> = claims
+                .iter()
+                .map(|(signed, record)| {
+                    let records = &records;
+                    scope.spawn(move || store_tofu(records, signed, record).map_err(|e| e.code))
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| *o == Ok(Outcome::Created) || *o == Err("key_mismatch"))
+        );
+        // The stored record is the winner's.
+        let winner = outcomes.iter().position(Result::is_ok).unwrap();
+        let stored = decode_stored(&records.get(uuid.as_bytes()).unwrap().unwrap()).unwrap();
+        assert_eq!(stored, claims[winner].0);
+    }
+}
