@@ -101,11 +101,11 @@ fn print_connection(c: &Value) {
     if !c["delivery_error"].is_null() {
         println!("  last error: {}", text(&c["delivery_error"]));
     }
-    if let Some(members) = c["members"].as_array() {
-        if !members.is_empty() {
-            let m: Vec<String> = members.iter().map(text).collect();
-            println!("  members:    {}", m.join(", "));
-        }
+    if let Some(members) = c["members"].as_array()
+        && !members.is_empty()
+    {
+        let m: Vec<String> = members.iter().map(text).collect();
+        println!("  members:    {}", m.join(", "));
     }
 }
 

@@ -309,10 +309,10 @@ fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), DataDirE
     file.write_all(bytes).map_err(io("write", &tmp))?;
     file.sync_all().map_err(io("sync", &tmp))?;
     fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    if let Some(parent) = path.parent() {
-        if let Ok(dir) = File::open(parent) {
-            let _ = dir.sync_all();
-        }
+    if let Some(parent) = path.parent()
+        && let Ok(dir) = File::open(parent)
+    {
+        let _ = dir.sync_all();
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! ```text
 //! cargo test -p ochat-protocol --test cipher_vectors -- --ignored --nocapture print_vectors
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::collections::VecDeque;
 

@@ -1,4 +1,5 @@
 //! Property tests for the wire codec: what a node can rely on whatever its peers send.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::collections::BTreeMap;
 

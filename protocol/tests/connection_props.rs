@@ -1,4 +1,5 @@
 //! The connection handshake, told as stories and checked with random event sequences.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use ochat_protocol::codec::{Limits, decode_body, encode_body};
 use ochat_protocol::connection::{

@@ -2,6 +2,7 @@
 //! duplicated deliveries and reordering (within the skip bounds) — every delivered message opens
 //! exactly once with the right plaintext, every duplicate is rejected, and lost messages never
 //! show up. Afterwards the two sides can still talk.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::collections::HashSet;
 

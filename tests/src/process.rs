@@ -62,15 +62,15 @@ impl NodeProcess {
             .spawn()
             .context("spawning ochat run")?;
         loop {
-            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-                if !addr.trim().is_empty() {
-                    return Ok(NodeProcess {
-                        child,
-                        data_dir: data_dir.to_path_buf(),
-                        api: format!("http://{}", addr.trim()),
-                        startup: started.elapsed(),
-                    });
-                }
+            if let Ok(addr) = std::fs::read_to_string(&addr_file)
+                && !addr.trim().is_empty()
+            {
+                return Ok(NodeProcess {
+                    child,
+                    data_dir: data_dir.to_path_buf(),
+                    api: format!("http://{}", addr.trim()),
+                    startup: started.elapsed(),
+                });
             }
             if let Some(status) = child.try_wait()? {
                 let out = child.wait_with_output()?;

@@ -1,4 +1,5 @@
 //! Federation stories: organisations link their nodes by Instance UUID through the directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::time::Duration;
 

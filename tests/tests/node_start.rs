@@ -1,4 +1,5 @@
 //! A new user starts a node: `ochat run` on embedded defaults.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::time::Duration;
 

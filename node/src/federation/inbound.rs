@@ -93,14 +93,14 @@ impl Federation {
             .ok()
             .flatten()
             .and_then(|r| verify_record(&r).ok());
-        if let Some(known) = &known {
-            if known.identity != record.identity {
-                tracing::warn!(%peer, uuid = %record.uuid, "refused a peer claiming a UUID that belongs to another key");
-                return Err(refused(
-                    RefusalCode::Unauthenticated,
-                    "this UUID belongs to another key",
-                ));
-            }
+        if let Some(known) = &known
+            && known.identity != record.identity
+        {
+            tracing::warn!(%peer, uuid = %record.uuid, "refused a peer claiming a UUID that belongs to another key");
+            return Err(refused(
+                RefusalCode::Unauthenticated,
+                "this UUID belongs to another key",
+            ));
         }
         if let Err(e) = repo::remember_peer(
             &self.inner.store,

@@ -260,18 +260,18 @@ impl Federation {
 
     async fn note_error(&self, item: &OutboxItem, reason: &str) {
         let _guard = self.inner.lock.lock().await;
-        if let Ok(Some(mut record)) = repo::load(&self.inner.store, &item.connection_id) {
-            if record.delivery_error.as_deref() != Some(reason) {
-                record.delivery_error = Some(reason.to_string());
-                let _ = repo::commit(
-                    &self.inner.store,
-                    Change {
-                        save: Some(record),
-                        ..Change::default()
-                    },
-                )
-                .await;
-            }
+        if let Ok(Some(mut record)) = repo::load(&self.inner.store, &item.connection_id)
+            && record.delivery_error.as_deref() != Some(reason)
+        {
+            record.delivery_error = Some(reason.to_string());
+            let _ = repo::commit(
+                &self.inner.store,
+                Change {
+                    save: Some(record),
+                    ..Change::default()
+                },
+            )
+            .await;
         }
     }
 
@@ -281,24 +281,24 @@ impl Federation {
             dequeue: vec![(item.connection_id, item.step)],
             ..Change::default()
         };
-        if let Some(mut record) = repo::load(&self.inner.store, &item.connection_id)? {
-            if let Ok(outcome) = connection::apply(&record.state, &Transition::LookupFailed) {
-                if let Some(next) = outcome.next {
-                    record.state = next;
-                }
-                record.ephemeral = None;
-                record.delivery_error = Some(format!(
-                    "no instance with UUID {} is known",
-                    record.state.remote
-                ));
-                record.updated_at_ms = now_ms();
-                change.save = Some(record.clone());
-                repo::commit(&self.inner.store, change).await?;
-                self.inner
-                    .events
-                    .connection(EventKind::NotFound, ConnectionView::from(&record));
-                return Ok(());
+        if let Some(mut record) = repo::load(&self.inner.store, &item.connection_id)?
+            && let Ok(outcome) = connection::apply(&record.state, &Transition::LookupFailed)
+        {
+            if let Some(next) = outcome.next {
+                record.state = next;
             }
+            record.ephemeral = None;
+            record.delivery_error = Some(format!(
+                "no instance with UUID {} is known",
+                record.state.remote
+            ));
+            record.updated_at_ms = now_ms();
+            change.save = Some(record.clone());
+            repo::commit(&self.inner.store, change).await?;
+            self.inner
+                .events
+                .connection(EventKind::NotFound, ConnectionView::from(&record));
+            return Ok(());
         }
         repo::commit(&self.inner.store, change).await?;
         Ok(())
@@ -382,23 +382,23 @@ impl Federation {
 
     async fn mark_delivered(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        if let Some(mut now) = repo::load(&self.inner.store, &record.id)? {
-            if !now.delivered {
-                now.delivered = true;
-                now.delivery_error = None;
-                repo::commit(
-                    &self.inner.store,
-                    Change {
-                        save: Some(now.clone()),
-                        dequeue: vec![(now.id, Step::Request)],
-                        ..Change::default()
-                    },
-                )
-                .await?;
-                self.inner
-                    .events
-                    .connection(EventKind::Delivered, ConnectionView::from(&now));
-            }
+        if let Some(mut now) = repo::load(&self.inner.store, &record.id)?
+            && !now.delivered
+        {
+            now.delivered = true;
+            now.delivery_error = None;
+            repo::commit(
+                &self.inner.store,
+                Change {
+                    save: Some(now.clone()),
+                    dequeue: vec![(now.id, Step::Request)],
+                    ..Change::default()
+                },
+            )
+            .await?;
+            self.inner
+                .events
+                .connection(EventKind::Delivered, ConnectionView::from(&now));
         }
         Ok(())
     }
@@ -406,21 +406,22 @@ impl Federation {
     /// The peer does not know our pending request (lost, or deleted there): send it again.
     async fn requeue_request(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        if let Some(mut now) = repo::load(&self.inner.store, &record.id)? {
-            if now.state.status == Status::Pending && now.request.is_some() {
-                now.delivered = false;
-                let item = self.outbox_item(&now, Step::Request);
-                repo::commit(
-                    &self.inner.store,
-                    Change {
-                        save: Some(now),
-                        enqueue: vec![item],
-                        ..Change::default()
-                    },
-                )
-                .await?;
-                self.inner.wake.notify_one();
-            }
+        if let Some(mut now) = repo::load(&self.inner.store, &record.id)?
+            && now.state.status == Status::Pending
+            && now.request.is_some()
+        {
+            now.delivered = false;
+            let item = self.outbox_item(&now, Step::Request);
+            repo::commit(
+                &self.inner.store,
+                Change {
+                    save: Some(now),
+                    enqueue: vec![item],
+                    ..Change::default()
+                },
+            )
+            .await?;
+            self.inner.wake.notify_one();
         }
         Ok(())
     }
