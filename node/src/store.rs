@@ -146,6 +146,12 @@ impl Store {
         })
     }
 
+    /// Opens another tree by its catalog name (see [`trees`]); for modules whose trees are not
+    /// fields of `Store`.
+    pub fn tree(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
+    }
+
     /// Makes every write so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
