@@ -196,7 +196,7 @@ pub enum UserAction {
 #[derive(Debug, Clone, Args)]
 pub struct DataDirArg {
     /// The node's data folder.
-    #[arg(long, short = 'd', env = "OCHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    #[arg(long, short = 'd', env = "OCHAT_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
     pub data_dir: PathBuf,
 }
 

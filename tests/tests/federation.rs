@@ -353,3 +353,169 @@ async fn cancel_edit_delete_and_illegal_actions() {
         .unwrap();
     assert_eq!(anon.status(), 401);
 }
+
+/// Acme asks Bolt, goes offline; Bolt accepts but cannot tell Acme (and will not retry for an
+/// hour). Acme comes back: Sync Status by hand, or the automatic one, brings Acme up to date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_status_by_hand_and_automatically_fetches_the_answer() {
+    for automatic in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_dir, url) = directory(tmp.path()).await;
+        let mut acme = node(tmp.path(), "Acme", &url).await;
+        let mut bolt_config = test_config(&tmp.path().join("Bolt"), "Bolt", Some(&url));
+        bolt_config.federation.retry_base = Duration::from_secs(3600);
+        bolt_config.federation.retry_max = Duration::from_secs(3600);
+        let bolt = TestNode::start(bolt_config).await.unwrap();
+        registered(&url, &bolt.uuid).await;
+
+        let c = acme
+            .ok(
+                Method::POST,
+                "/api/v1/connections",
+                Some(json!({"remote_uuid": bolt.uuid, "send": true})),
+            )
+            .await
+            .unwrap();
+        let id = c["id"].as_str().unwrap().to_string();
+        let incoming = bolt
+            .wait_incoming_from(&acme.uuid, "Pending")
+            .await
+            .unwrap();
+        acme.stop().await.unwrap();
+        let in_id = incoming["id"].as_str().unwrap();
+        bolt.ok(
+            Method::POST,
+            &format!("/api/v1/connections/{in_id}/accept"),
+            Some(json!({"contact": "Acme"})),
+        )
+        .await
+        .unwrap();
+        // Bolt tried once and failed: its answer waits in its outbox.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while bolt.connection(in_id).await.unwrap()["delivery_error"].is_null() {
+            assert!(tokio::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+
+        let mut again = test_config(&acme.data_dir, "Acme", Some(&url));
+        if automatic {
+            again.federation.sync_interval = Duration::from_millis(200);
+        }
+        let acme = TestNode::start(again).await.unwrap();
+        assert_eq!(acme.connection(&id).await.unwrap()["status"], "Pending");
+        if !automatic {
+            let synced = acme
+                .ok(
+                    Method::POST,
+                    &format!("/api/v1/connections/{id}/sync"),
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(synced["status"], "Accepted", "{synced}");
+        }
+        let done = acme.wait_status(&id, "Accepted").await.unwrap();
+        assert!(done["channel_id"].is_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_ui_follows_connection_events_live() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (_dir, url) = directory(tmp.path()).await;
+    let acme = node(tmp.path(), "Acme", &url).await;
+    let bolt = node(tmp.path(), "Bolt", &url).await;
+    registered(&url, &bolt.uuid).await;
+
+    let ws_url = format!("{}/api/v1/events", bolt.api.replace("http://", "ws://"));
+    // Without the token: refused before the upgrade.
+    let anonymous = tokio_tungstenite::connect_async(ws_url.as_str()).await;
+    assert!(anonymous.is_err());
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", bolt.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    acme.ok(
+        Method::POST,
+        "/api/v1/connections",
+        Some(json!({"remote_uuid": bolt.uuid, "message": "hi", "send": true})),
+    )
+    .await
+    .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), ws.next())
+        .await
+        .expect("an event within the timeout")
+        .unwrap()
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(event.to_text().unwrap()).unwrap();
+    assert_eq!(event["event"], "incoming_request");
+    assert_eq!(event["connection"]["remote_uuid"], acme.uuid.as_str());
+    assert_eq!(event["connection"]["message"], "hi");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uuid_appears_at_most_once_among_connections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_dir, url) = directory(tmp.path()).await;
+    let acme = node(tmp.path(), "Acme", &url).await;
+    let other = uuid::Uuid::new_v4().to_string();
+    acme.ok(
+        Method::POST,
+        "/api/v1/connections",
+        Some(json!({"remote_uuid": other})),
+    )
+    .await
+    .unwrap();
+    let (status, body) = acme
+        .call(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": other})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = acme
+        .call(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": acme.uuid})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = acme
+        .call(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": "not-a-uuid"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an Instance UUID")
+    );
+    // Malformed JSON gets the API's error format too.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/connections", acme.api))
+        .bearer_auth(&acme.token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    assert_eq!(acme.connections().await.unwrap().len(), 1);
+}

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::auth::Admin;
+use super::error::ApiJson;
 use crate::federation::FederationError;
 use crate::federation::actions::ListFilter;
 use crate::model::{ConnectionView, UserRecord};
@@ -68,7 +69,7 @@ pub struct CreateBody {
 pub(crate) async fn create(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
-    Json(body): Json<CreateBody>,
+    ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
     let fed = &node.federation;
     let mut view = fed
@@ -223,7 +224,7 @@ pub struct UserBody {
 pub(crate) async fn create_user(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
-    Json(body): Json<UserBody>,
+    ApiJson(body): ApiJson<UserBody>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
     let user = node.federation.create_user(&body.name).await?;
     Ok((StatusCode::CREATED, Json(user)))

@@ -76,3 +76,28 @@ impl IntoResponse for ApiError {
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
+
+/// A JSON body whose rejection (bad JSON, wrong content type, missing field) is answered in
+/// the API's error format instead of axum's plain text.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>:
+        axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError {
+                status: rejection.status(),
+                code: "bad_request",
+                message: rejection.body_text(),
+            }),
+        }
+    }
+}

@@ -108,6 +108,7 @@ impl Federation {
         check_len("contact", &contact, MAX_CONTACT)?;
         check_len("message", &message, MAX_REQUEST_MESSAGE)?;
         let _guard = self.inner.lock.lock().await;
+        self.check_unique(remote, None)?;
         let now = now_ms();
         let record = ConnectionRecord {
             id: Uuid::now_v7(),
@@ -139,6 +140,24 @@ impl Federation {
             .events
             .connection(EventKind::Created, view.clone());
         Ok(view)
+    }
+
+    /// A UUID appears at most once among an instance's connections.
+    fn check_unique(
+        &self,
+        remote: InstanceId,
+        except: Option<Uuid>,
+    ) -> Result<(), FederationError> {
+        let existing = repo::all(&self.inner.store)?
+            .into_iter()
+            .find(|c| c.state.remote == remote.0 && Some(c.id) != except);
+        match existing {
+            Some(c) => Err(FederationError::Conflict(format!(
+                "there is already a connection with {remote} ({}, {}): use it, or delete it first",
+                c.id, c.state.status
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Send Request (Draft → Pending, or Not Found when nobody knows the UUID).
@@ -197,6 +216,8 @@ impl Federation {
                 "that is this instance's own UUID".into(),
             ));
         }
+        let current = self.find(id)?;
+        self.check_unique(remote, Some(current.id))?;
         self.transition(id, Transition::EditUuid { remote: remote.0 })
             .await
     }

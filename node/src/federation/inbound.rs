@@ -27,7 +27,7 @@ fn refused(code: RefusalCode, message: impl Into<String>) -> HandshakeResponse {
 impl Federation {
     /// Handles one envelope from `peer` (the Noise-authenticated peer id) and returns the answer.
     pub async fn handle_envelope(&self, peer: PeerId, envelope: Envelope) -> HandshakeResponse {
-        let record = match self.authenticate(peer, &envelope) {
+        let record = match self.authenticate(peer, &envelope).await {
             Ok(record) => record,
             Err(response) => return response,
         };
@@ -73,7 +73,7 @@ impl Federation {
     }
 
     /// Record self-signature, Noise peer id = record key, UUID → key as known before.
-    fn authenticate(
+    async fn authenticate(
         &self,
         peer: PeerId,
         envelope: &Envelope,
@@ -93,9 +93,12 @@ impl Federation {
             .ok()
             .flatten()
             .and_then(|r| verify_record(&r).ok());
-        if let Some(known) = &known
-            && known.identity != record.identity
-        {
+        // The key pinned for this UUID: ours from an earlier contact, else the directory's.
+        let pinned = match &known {
+            Some(known) => Some(known.identity),
+            None => self.inner.resolver.directory_key(record.uuid).await,
+        };
+        if pinned.is_some_and(|key| key != record.identity) {
             tracing::warn!(%peer, uuid = %record.uuid, "refused a peer claiming a UUID that belongs to another key");
             return Err(refused(
                 RefusalCode::Unauthenticated,

@@ -107,10 +107,27 @@ impl Federation {
                     continue;
                 }
             };
-            for c in pending.iter().filter(|c| {
-                c.state.direction == Direction::Outgoing && c.state.status == Status::Pending
-            }) {
-                if let Err(e) = self.sync(&c.id.to_string()).await {
+            for c in pending
+                .iter()
+                .filter(|c| c.state.direction == Direction::Outgoing)
+            {
+                let result = match c.state.status {
+                    Status::Pending => self.sync(&c.id.to_string()).await.map(|_| ()),
+                    // A UUID that was unknown may have registered since: send the request then.
+                    Status::NotFound => {
+                        match self
+                            .inner
+                            .resolver
+                            .resolve(InstanceId(c.state.remote), true)
+                            .await
+                        {
+                            Resolution::Found(_) => self.retry(&c.id.to_string()).await.map(|_| ()),
+                            _ => Ok(()),
+                        }
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = result {
                     tracing::info!(connection = %c.id, error = %e, "automatic Sync Status failed");
                 }
             }

@@ -131,6 +131,19 @@ impl Resolver {
         repo::remember_peer(&self.store, &uuid, signed, seq)
     }
 
+    /// The key the directory has for `uuid`, if a directory is configured and knows it (a
+    /// directory that cannot be reached or lies gives `None`: peers then rely on their own pins).
+    pub(crate) async fn directory_key(
+        &self,
+        uuid: InstanceId,
+    ) -> Option<ochat_protocol::identity::PublicIdentity> {
+        let directory = self.directory.as_ref()?;
+        let signed = directory.lookup(uuid).await.ok()??;
+        verify_record_for(&signed, uuid, None)
+            .ok()
+            .map(|record| record.identity)
+    }
+
     /// Publishes our own record to the directory, if one is configured.
     pub(crate) async fn publish(&self, record: &SignedRecord) -> Result<bool, String> {
         match &self.directory {

@@ -1,0 +1,247 @@
+//! Nobody can speak for an instance without its key: a raw libp2p peer ("Mallory") tries forged
+//! signatures, someone else's record and someone else's UUID against a real node.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use std::time::Duration;
+
+use libp2p::{Multiaddr, PeerId};
+use ochat_node::directory::client::DirectoryClient;
+use ochat_node::directory::server::DirectoryServer;
+use ochat_node::network::{self, NetworkConfig, NetworkHandle};
+use ochat_protocol::identity::{IdentityKey, InstanceId};
+use ochat_protocol::record::{InstanceRecord, SignedRecord};
+use ochat_protocol::sign::Signed;
+use ochat_protocol::wire::{
+    ConnectionRequest, Envelope, HandshakeBody, HandshakeResponse, RefusalCode,
+};
+use ochat_tests::node::{TestNode, test_config};
+use reqwest::Method;
+
+struct Mallory {
+    key: IdentityKey,
+    net: NetworkHandle,
+}
+
+async fn mallory() -> Mallory {
+    let key = IdentityKey::generate().unwrap();
+    let (net, _inbound) = network::start(
+        &key.secret_bytes(),
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..NetworkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    Mallory { key, net }
+}
+
+fn record(uuid: InstanceId, key: &IdentityKey) -> SignedRecord {
+    InstanceRecord {
+        uuid,
+        name: "Totally Legit".into(),
+        identity: key.public(),
+        prekey: [7; 32],
+        addresses: vec![],
+        seq: 1,
+        signed_at_ms: 1,
+    }
+    .sign(key)
+    .unwrap()
+}
+
+fn request(from: InstanceId, to: InstanceId, signer: &IdentityKey) -> HandshakeBody {
+    let req = ConnectionRequest {
+        request_id: uuid::Uuid::new_v4(),
+        from,
+        to,
+        from_name: "Totally Legit".into(),
+        message: Some("please".into()),
+        ephemeral: [9; 32],
+        sent_at_ms: 1,
+    };
+    HandshakeBody::Request(Signed::seal(&req, signer).unwrap())
+}
+
+async fn target(node: &TestNode) -> (PeerId, Vec<Multiaddr>) {
+    let me = node
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    let peer: PeerId = me["peer_id"].as_str().unwrap().parse().unwrap();
+    let addrs = me["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().parse().unwrap())
+        .collect();
+    (peer, addrs)
+}
+
+fn refused_as_unauthenticated(r: HandshakeResponse) {
+    match r {
+        HandshakeResponse::Refused { code, .. } => assert_eq!(code, RefusalCode::Unauthenticated),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_messages_and_borrowed_identities_are_refused_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", dir.addr);
+    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", Some(&url)))
+        .await
+        .unwrap();
+    let bolt = TestNode::start(test_config(&tmp.path().join("bolt"), "Bolt", Some(&url)))
+        .await
+        .unwrap();
+    let bolt_uuid: InstanceId = bolt.uuid.parse().unwrap();
+    let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
+    let directory = DirectoryClient::new(&url).unwrap();
+    let acme_record = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(Some(r)) = directory.lookup(acme_uuid).await {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .expect("Acme registered");
+    let (bolt_peer, bolt_addrs) = target(&bolt).await;
+    let m = mallory().await;
+    let own_uuid = InstanceId::generate();
+
+    // 1. A request whose signature was made by another key.
+    let someone_else = IdentityKey::generate().unwrap();
+    let forged = Envelope {
+        record: record(own_uuid, &m.key),
+        body: request(own_uuid, bolt_uuid, &someone_else),
+    };
+    refused_as_unauthenticated(
+        m.net
+            .request(bolt_peer, bolt_addrs.clone(), forged)
+            .await
+            .unwrap(),
+    );
+
+    // 2. Acme's genuine record, presented over Mallory's own Noise identity.
+    let borrowed = Envelope {
+        record: acme_record,
+        body: request(acme_uuid, bolt_uuid, &m.key),
+    };
+    refused_as_unauthenticated(
+        m.net
+            .request(bolt_peer, bolt_addrs.clone(), borrowed)
+            .await
+            .unwrap(),
+    );
+
+    // 3. Acme's UUID in a record signed with Mallory's key: the directory pins Acme's key.
+    let impostor = Envelope {
+        record: record(acme_uuid, &m.key),
+        body: request(acme_uuid, bolt_uuid, &m.key),
+    };
+    refused_as_unauthenticated(
+        m.net
+            .request(bolt_peer, bolt_addrs.clone(), impostor)
+            .await
+            .unwrap(),
+    );
+
+    // Nothing changed on Bolt.
+    assert!(bolt.connections().await.unwrap().is_empty());
+
+    // Control: the same peer, honest about who it is, gets through.
+    let honest = Envelope {
+        record: record(own_uuid, &m.key),
+        body: request(own_uuid, bolt_uuid, &m.key),
+    };
+    assert_eq!(
+        m.net.request(bolt_peer, bolt_addrs, honest).await.unwrap(),
+        HandshakeResponse::Stored
+    );
+    let listed = bolt.connections().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["remote_uuid"], own_uuid.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_claims_another_uuid_cannot_register_or_complete_a_handshake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", dir.addr);
+    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", Some(&url)))
+        .await
+        .unwrap();
+    let bolt = TestNode::start(test_config(&tmp.path().join("bolt"), "Bolt", Some(&url)))
+        .await
+        .unwrap();
+    // Make sure Acme's key is pinned in the directory before the impostor appears.
+    let directory = DirectoryClient::new(&url).unwrap();
+    let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !matches!(directory.lookup(acme_uuid).await, Ok(Some(_))) {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .unwrap();
+
+    // Mallory's node: a fresh key, but Acme's Instance UUID copied into its data folder.
+    let mdir = tmp.path().join("mallory");
+    let mut m = TestNode::start(test_config(&mdir, "Mallory", None))
+        .await
+        .unwrap();
+    m.stop().await.unwrap();
+    std::fs::write(
+        mdir.join("instance.json"),
+        format!("{{\"uuid\":\"{}\",\"name\":\"Acme\"}}", acme.uuid),
+    )
+    .unwrap();
+    let m = TestNode::start(test_config(&mdir, "Mallory", Some(&url)))
+        .await
+        .unwrap();
+    assert_eq!(m.uuid, acme.uuid);
+
+    let c = m
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": bolt.uuid, "send": true})),
+        )
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    // The request is refused for good: it never reaches Bolt's list.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = m.connection(id).await.unwrap();
+        if let Some(err) = now["delivery_error"].as_str() {
+            if err.contains("refused") {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {now}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(bolt.connections().await.unwrap().is_empty());
+    // The directory still lists Acme's real key.
+    let listed =
+        ochat_protocol::record::verify_record(&directory.lookup(acme_uuid).await.unwrap().unwrap())
+            .unwrap();
+    let real = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        network::peer_id_of(&listed.identity).unwrap().to_string(),
+        real["peer_id"].as_str().unwrap()
+    );
+}
