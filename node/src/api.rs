@@ -6,8 +6,10 @@
 //! - [`instance`] — `GET /api/v1/instance`.
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
+//! - [`channels`] — channel messages, history, attachments, read marks.
 
 pub mod auth;
+pub mod channels;
 pub mod connections;
 pub mod error;
 pub mod events;
@@ -16,6 +18,7 @@ pub mod instance;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 pub use error::ApiError;
@@ -47,6 +50,23 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
             post(connections::create_user).get(connections::list_users),
         )
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/channels", get(channels::list))
+        .route(
+            "/api/v1/channels/{id}/messages",
+            get(channels::history).post(channels::send),
+        )
+        .route(
+            "/api/v1/channels/{id}/attachments",
+            post(channels::upload).layer(DefaultBodyLimit::max(
+                ochat_protocol::message::MAX_ATTACHMENT + 1024,
+            )),
+        )
+        .route(
+            "/api/v1/channels/{id}/attachments/{attachment}",
+            get(channels::download),
+        )
+        .route("/api/v1/channels/{id}/read", post(channels::read))
+        .route("/api/v1/stats", get(channels::stats))
         .fallback(error::not_found)
         .with_state(shared)
 }

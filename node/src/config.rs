@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::federation::FederationConfig;
+use crate::messaging::MessagingConfig;
 
 /// The local HTTP API's default address (loopback only).
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7480";
@@ -29,6 +30,8 @@ pub struct NodeConfig {
     pub peers: Vec<(String, String)>,
     /// Retry and Sync Status timings.
     pub federation: FederationConfig,
+    /// Message delivery timings.
+    pub messaging: MessagingConfig,
 }
 
 impl NodeConfig {
@@ -42,6 +45,7 @@ impl NodeConfig {
             directory: None,
             peers: Vec::new(),
             federation: FederationConfig::default(),
+            messaging: MessagingConfig::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::model::ConnectionView;
+use crate::model::{ConnectionView, MessageView};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,18 +27,26 @@ pub enum EventKind {
     Updated,
     /// The connection was deleted.
     Deleted,
+    /// A new channel message (sent here or received).
+    New,
+    /// A message's delivery state changed.
+    State,
 }
 
 /// An event pushed on `/api/v1/events`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
-    /// Always "connection" for now.
+    /// "connection" or "message".
     #[serde(rename = "type")]
     pub kind_of_object: &'static str,
     /// What happened.
     pub event: EventKind,
     /// The connection as it is now.
-    pub connection: ConnectionView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionView>,
+    /// The message as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageView>,
 }
 
 /// The node's event bus.
@@ -65,7 +73,18 @@ impl Events {
         let _ = self.tx.send(Event {
             kind_of_object: "connection",
             event,
-            connection,
+            connection: Some(connection),
+            message: None,
+        });
+    }
+
+    /// Publishes a message event.
+    pub fn message(&self, event: EventKind, message: MessageView) {
+        let _ = self.tx.send(Event {
+            kind_of_object: "message",
+            event,
+            connection: None,
+            message: Some(message),
         });
     }
 

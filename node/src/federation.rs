@@ -16,7 +16,7 @@ pub mod actions;
 pub mod inbound;
 pub(crate) mod keys;
 pub mod outbox;
-pub(crate) mod repo;
+pub mod repo;
 pub(crate) mod resolve;
 
 use std::collections::HashMap;
@@ -203,6 +203,27 @@ impl Federation {
                 "could not register with the directory: {e}"
             ))),
         }
+    }
+
+    /// Our Instance UUID.
+    pub fn uuid(&self) -> InstanceId {
+        self.inner.me.uuid
+    }
+
+    /// Where to reach `remote` now (peer id and addresses), for the messaging service.
+    pub async fn target(&self, remote: InstanceId) -> Result<(PeerId, Vec<Multiaddr>), String> {
+        match self.inner.resolver.resolve(remote, false).await {
+            resolve::Resolution::Found(t) => Ok((t.peer, t.addrs)),
+            resolve::Resolution::NotFound => Err(format!("no instance {remote} is known")),
+            resolve::Resolution::Unavailable(e) => Err(e),
+        }
+    }
+
+    /// The pinned key of a peer (from its latest record we hold).
+    pub fn pinned_peer(&self, remote: InstanceId) -> Option<PeerId> {
+        let record = repo::peer_record(&self.inner.store, &remote).ok()??;
+        let record = ochat_protocol::record::verify_record(&record).ok()?;
+        crate::network::peer_id_of(&record.identity).ok()
     }
 
     /// The event bus.

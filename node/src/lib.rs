@@ -12,6 +12,8 @@
 //! - [`directory`] — the optional UUID directory: its HTTP server and the client nodes use.
 //! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
 //!   the durable outbox and Sync Status.
+//! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
+//!   history; [`durable`] — grouped flushes.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
@@ -22,8 +24,10 @@ pub mod api;
 pub mod config;
 pub mod data_dir;
 pub mod directory;
+pub mod durable;
 pub mod events;
 pub mod federation;
+pub mod messaging;
 pub mod model;
 pub mod network;
 pub mod node;

@@ -199,3 +199,123 @@ mod tests {
         assert!(!shown.contains('7'), "{shown}");
     }
 }
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// Stored and queued, not yet handed to the network.
+    Pending,
+    /// Handed to the network at least once.
+    Sent,
+    /// The peer stored it.
+    Delivered,
+    /// A member on the peer's side has seen it.
+    Read,
+    /// Given up (see `failure`).
+    Failed,
+    /// Received from the peer.
+    Received,
+}
+
+/// An attachment's facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentMeta {
+    /// Attachment id.
+    pub id: Uuid,
+    /// File name.
+    pub name: String,
+    /// MIME type.
+    pub mime: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex).
+    pub sha256: String,
+    /// Whether every chunk arrived and the hash matched.
+    pub complete: bool,
+}
+
+/// A channel message as stored (both directions).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// UUIDv7 chosen by the sender.
+    pub id: Uuid,
+    /// The local channel.
+    pub channel_id: Uuid,
+    /// Sent by us.
+    pub outgoing: bool,
+    /// Author's display name.
+    pub author: String,
+    /// The text (empty for a bare attachment).
+    pub text: String,
+    /// An attached file.
+    pub attachment: Option<AttachmentMeta>,
+    /// When the author wrote it (ms).
+    pub sent_at_ms: u64,
+    /// When it was stored here (ms).
+    pub stored_at_ms: u64,
+    /// Delivery state.
+    pub state: MessageState,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// Incoming: whether a member here has read it.
+    #[serde(default)]
+    pub read: bool,
+}
+
+/// How the API shows a message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessageView {
+    /// Id.
+    pub id: Uuid,
+    /// Channel.
+    pub channel_id: Uuid,
+    /// "out" or "in".
+    pub direction: String,
+    /// Author.
+    pub author: String,
+    /// Text.
+    pub text: String,
+    /// Attachment.
+    pub attachment: Option<AttachmentMeta>,
+    /// Written at (ms).
+    pub sent_at_ms: u64,
+    /// State: pending, sent, delivered, read, failed, received.
+    pub state: MessageState,
+    /// Failure reason.
+    pub failure: Option<String>,
+    /// Incoming and read here.
+    pub read: bool,
+}
+
+impl From<&MessageRecord> for MessageView {
+    fn from(m: &MessageRecord) -> Self {
+        MessageView {
+            id: m.id,
+            channel_id: m.channel_id,
+            direction: if m.outgoing { "out" } else { "in" }.into(),
+            author: m.author.clone(),
+            text: m.text.clone(),
+            attachment: m.attachment.clone(),
+            sent_at_ms: m.sent_at_ms,
+            state: m.state,
+            failure: m.failure.clone(),
+            read: m.read,
+        }
+    }
+}
+
+/// A sealed message waiting in the outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedMessage {
+    /// What goes on the wire (sealed once; retries resend the same bytes).
+    pub wire: ochat_protocol::message::WireMessage,
+    /// The remote instance.
+    pub remote: InstanceId,
+    /// Whether a [`MessageRecord`] tracks it (chunks and receipts have none).
+    pub tracked: bool,
+    /// Queued at (ms), for the give-up time.
+    pub queued_at_ms: u64,
+    /// Its size on the wire, for batching.
+    pub size: usize,
+}

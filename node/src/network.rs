@@ -26,6 +26,7 @@
 mod actor;
 mod behaviour;
 mod codec;
+mod messages;
 mod rate_limit;
 
 use std::time::Duration;
@@ -34,13 +35,14 @@ use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId};
 use ochat_protocol::codec::Limits;
 use ochat_protocol::identity::PublicIdentity;
+use ochat_protocol::message::{MessageBatch, MessageResponse};
 use ochat_protocol::wire::{Envelope, HandshakeResponse};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
 use zeroize::Zeroizing;
 
 use self::actor::{Actor, Command};
-pub use self::codec::{CborCodec, FrameError, HandshakeCodec};
+pub use self::codec::{CborCodec, FrameError, HandshakeCodec, MessageCodec};
 
 /// Default cap on a handshake frame: 64 KiB. An [`Envelope`] is a record (a few hundred bytes
 /// plus at most 16 addresses of 256 bytes) and a signed message of at most a few KiB.
@@ -71,6 +73,10 @@ pub struct NetworkConfig {
     pub max_requests_per_peer_per_minute: u32,
     /// Size and nesting limits of handshake frames, both directions.
     pub frame_limits: Limits,
+    /// Size and nesting limits of message batches (`/ochat/msg/1`).
+    pub message_limits: Limits,
+    /// Message batches accepted per peer per minute (`0` disables the limit).
+    pub max_message_batches_per_peer_per_minute: u32,
 }
 
 impl Default for NetworkConfig {
@@ -98,6 +104,11 @@ impl Default for NetworkConfig {
                 HANDSHAKE_MAX_FRAME,
                 ochat_protocol::codec::DEFAULT_RECURSION_LIMIT,
             ),
+            message_limits: Limits::new(
+                ochat_protocol::message::MAX_MESSAGE_FRAME,
+                ochat_protocol::codec::DEFAULT_RECURSION_LIMIT,
+            ),
+            max_message_batches_per_peer_per_minute: 30_000,
         }
     }
 }
@@ -193,6 +204,40 @@ impl Inbound {
     }
 }
 
+/// A batch of channel messages from a peer, waiting for the service's acknowledgements.
+#[derive(Debug)]
+pub struct InboundMessages {
+    /// The authenticated sender.
+    pub peer: PeerId,
+    /// What it sent (not yet verified).
+    pub batch: MessageBatch,
+    reply: oneshot::Sender<MessageResponse>,
+}
+
+/// The way back for one batch's acknowledgements.
+#[derive(Debug)]
+pub struct MessageResponder(oneshot::Sender<MessageResponse>);
+
+impl MessageResponder {
+    /// Sends the acknowledgements; `false` when they can no longer be delivered.
+    pub fn respond(self, response: MessageResponse) -> bool {
+        self.0.send(response).is_ok()
+    }
+}
+
+impl InboundMessages {
+    /// Splits into the sender, the batch and the way back (avoids copying the batch).
+    pub fn into_parts(self) -> (PeerId, MessageBatch, MessageResponder) {
+        (self.peer, self.batch, MessageResponder(self.reply))
+    }
+
+    /// Sends the acknowledgements (after the service's writes are durable). Returns `false`
+    /// when they can no longer be delivered.
+    pub fn respond(self, response: MessageResponse) -> bool {
+        self.reply.send(response).is_ok()
+    }
+}
+
 /// The cheap, cloneable handle to the network actor.
 #[derive(Clone)]
 pub struct NetworkHandle {
@@ -211,11 +256,28 @@ impl std::fmt::Debug for NetworkHandle {
 }
 
 /// Starts the network actor with the instance's Ed25519 secret key; must run inside a tokio
-/// runtime. Returns the handle and the stream of inbound requests for the service layer.
+/// runtime. Returns the handle and the stream of inbound handshake requests for the service
+/// layer; message batches are refused (see [`start_with_messages`]).
 pub async fn start(
     identity_secret: &[u8; 32],
     config: NetworkConfig,
 ) -> Result<(NetworkHandle, mpsc::Receiver<Inbound>), NetworkError> {
+    let (handle, inbound, _messages) = start_with_messages(identity_secret, config).await?;
+    Ok((handle, inbound))
+}
+
+/// Like [`start`], with a second stream for inbound message batches (`/ochat/msg/1`).
+pub async fn start_with_messages(
+    identity_secret: &[u8; 32],
+    config: NetworkConfig,
+) -> Result<
+    (
+        NetworkHandle,
+        mpsc::Receiver<Inbound>,
+        mpsc::Receiver<InboundMessages>,
+    ),
+    NetworkError,
+> {
     let mut secret = Zeroizing::new(*identity_secret);
     let keypair = Keypair::ed25519_from_bytes(&mut *secret)
         .map_err(|e| NetworkError::InvalidKey(e.to_string()))?;
@@ -231,8 +293,9 @@ pub async fn start(
     }
     let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let (messages_tx, messages_rx) = mpsc::channel(INBOUND_QUEUE);
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
-    let actor = Actor::new(swarm, command_rx, inbound_tx, listen_tx, &config);
+    let actor = Actor::new(swarm, command_rx, inbound_tx, messages_tx, listen_tx, &config);
     tokio::spawn(actor.run());
     tracing::info!(%peer_id, "network started");
     let handle = NetworkHandle {
@@ -241,7 +304,7 @@ pub async fn start(
         listen: listen_rx,
         request_deadline: config.dial_timeout + config.request_timeout + DEADLINE_SLACK,
     };
-    Ok((handle, inbound_rx))
+    Ok((handle, inbound_rx, messages_rx))
 }
 
 /// The libp2p peer id of an instance's identity key, for comparing with [`Inbound::peer`] and
@@ -304,6 +367,26 @@ impl NetworkHandle {
             peer,
             addrs,
             envelope,
+            reply,
+        });
+        match tokio::time::timeout(self.request_deadline, answer).await {
+            Ok(result) => result?,
+            Err(_) => Err(NetworkError::Timeout),
+        }
+    }
+
+    /// Sends a batch of channel messages to `peer` and waits for the acknowledgements, dialling
+    /// `addrs` if needed (same authentication as [`NetworkHandle::request`]).
+    pub async fn deliver(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        batch: MessageBatch,
+    ) -> Result<MessageResponse, NetworkError> {
+        let answer = self.ask(|reply| Command::Deliver {
+            peer,
+            addrs,
+            batch,
             reply,
         });
         match tokio::time::timeout(self.request_deadline, answer).await {

@@ -22,8 +22,10 @@ use crate::config::NodeConfig;
 use crate::data_dir::{DataDir, DataDirError, InstanceInfo};
 use crate::directory::client::DirectoryClient;
 use crate::events::Events;
+use crate::durable::GroupFlush;
 use crate::federation::{Federation, FederationError, FederationParts};
-use crate::network::{self, Inbound, NetworkConfig, NetworkError, NetworkHandle};
+use crate::messaging::Messaging;
+use crate::network::{self, Inbound, InboundMessages, NetworkConfig, NetworkError, NetworkHandle};
 use crate::store::{Store, StoreError};
 
 /// Why a node could not start or stop cleanly.
@@ -69,6 +71,8 @@ pub struct NodeShared {
     pub store: Store,
     /// The federation service.
     pub federation: Federation,
+    /// The messaging service.
+    pub messaging: Messaging,
     /// The network actor.
     pub network: NetworkHandle,
     addresses: RwLock<Vec<String>>,
@@ -137,7 +141,7 @@ impl RunningNode {
                     .map_err(|e| NodeError::Config(format!("invalid listen address {a}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let (network, inbound) = network::start(
+        let (network, inbound, inbound_messages) = network::start_with_messages(
             &secret,
             NetworkConfig {
                 listen,
@@ -152,6 +156,7 @@ impl RunningNode {
             ),
             None => None,
         };
+        let events = Events::new();
         let federation = Federation::new(FederationParts {
             store: store.clone(),
             uuid: data_dir.instance.uuid,
@@ -161,21 +166,33 @@ impl RunningNode {
             network: network.clone(),
             directory,
             manual_peers: parse_peers(&config.peers)?,
-            events: Events::new(),
+            events: events.clone(),
             config: config.federation.clone(),
         })?;
+        let flush = GroupFlush::start(store.clone());
+        let messaging = Messaging::new(
+            store.clone(),
+            federation.clone(),
+            network.clone(),
+            events.clone(),
+            flush,
+            config.messaging.clone(),
+        );
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),
             peer_id,
             admin_token: data_dir.admin_token.clone(),
             store,
             federation: federation.clone(),
+            messaging: messaging.clone(),
             network: network.clone(),
             addresses: RwLock::new(Vec::new()),
         });
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut workers = federation.spawn_workers(stop_rx.clone());
         workers.push(tokio::spawn(serve_inbound(federation.clone(), inbound)));
+        workers.push(tokio::spawn(serve_messages(messaging.clone(), inbound_messages)));
+        workers.push(messaging.spawn_delivery(stop_rx.clone()));
         workers.push(tokio::spawn(follow_addresses(shared.clone(), stop_rx)));
         let listener = TcpListener::bind(config.api_listen)
             .await
@@ -271,6 +288,18 @@ async fn serve_inbound(federation: Federation, mut inbound: mpsc::Receiver<Inbou
                 .handle_envelope(request.peer, request.envelope.clone())
                 .await;
             let _ = request.respond(response);
+        });
+    }
+}
+
+/// Hands every inbound message batch to the messaging service, each on its own task.
+async fn serve_messages(messaging: Messaging, mut inbound: mpsc::Receiver<InboundMessages>) {
+    while let Some(request) = inbound.recv().await {
+        let messaging = messaging.clone();
+        tokio::spawn(async move {
+            let (peer, batch, responder) = request.into_parts();
+            let response = messaging.handle_batch(peer, batch).await;
+            let _ = responder.respond(response);
         });
     }
 }

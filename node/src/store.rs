@@ -9,6 +9,11 @@
 //! | `peers`       | Instance UUID (16 B)                    | the peer's latest signed record |
 //! | `channels`    | channel id (UUIDv7, 16 B)               | [`ChannelRecord`]               |
 //! | `users`       | user id (UUIDv7, 16 B)                  | [`UserRecord`]                  |
+//! | `messages`    | channel id ‖ message id (16 B + 16 B)   | [`MessageRecord`]               |
+//! | `msg_outbox`  | channel id ‖ message id                 | [`QueuedMessage`] (sealed)      |
+//! | `msg_seen`    | channel id ‖ message id                 | empty: incoming ids, for de-duplication |
+//! | `attachments` | attachment id ‖ chunk index (4 B BE)    | chunk bytes                     |
+//! | `read_marks`  | channel id ‖ user id (nil = admin)      | last message id read            |
 //!
 //! Keys are big-endian so ranges sort by time (UUIDv7 ids). Writes that must survive a crash
 //! are one sled transaction followed by a flush before they are acknowledged.
@@ -17,6 +22,8 @@
 //! [`OutboxItem`]: crate::model::OutboxItem
 //! [`ChannelRecord`]: crate::model::ChannelRecord
 //! [`UserRecord`]: crate::model::UserRecord
+//! [`MessageRecord`]: crate::model::MessageRecord
+//! [`QueuedMessage`]: crate::model::QueuedMessage
 
 use std::path::Path;
 
@@ -74,6 +81,16 @@ pub mod trees {
     pub const CHANNELS: &str = "channels";
     /// Local users by id.
     pub const USERS: &str = "users";
+    /// Channel messages.
+    pub const MESSAGES: &str = "messages";
+    /// Sealed messages waiting for delivery.
+    pub const MSG_OUTBOX: &str = "msg_outbox";
+    /// Incoming message ids already stored.
+    pub const MSG_SEEN: &str = "msg_seen";
+    /// Attachment chunks.
+    pub const ATTACHMENTS: &str = "attachments";
+    /// Per-member read marks.
+    pub const READ_MARKS: &str = "read_marks";
 }
 
 /// Encodes a value for storage.
@@ -119,6 +136,16 @@ pub struct Store {
     pub channels: sled::Tree,
     /// Users.
     pub users: sled::Tree,
+    /// Channel messages.
+    pub messages: sled::Tree,
+    /// Message outbox.
+    pub msg_outbox: sled::Tree,
+    /// Incoming ids seen.
+    pub msg_seen: sled::Tree,
+    /// Attachment chunks.
+    pub attachments: sled::Tree,
+    /// Read marks.
+    pub read_marks: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -142,6 +169,11 @@ impl Store {
             peers: db.open_tree(trees::PEERS)?,
             channels: db.open_tree(trees::CHANNELS)?,
             users: db.open_tree(trees::USERS)?,
+            messages: db.open_tree(trees::MESSAGES)?,
+            msg_outbox: db.open_tree(trees::MSG_OUTBOX)?,
+            msg_seen: db.open_tree(trees::MSG_SEEN)?,
+            attachments: db.open_tree(trees::ATTACHMENTS)?,
+            read_marks: db.open_tree(trees::READ_MARKS)?,
             db,
         })
     }

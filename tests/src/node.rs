@@ -37,7 +37,34 @@ pub fn test_config(data_dir: &Path, name: &str, directory: Option<&str>) -> Node
     config.directory = directory.map(str::to_string);
     config.federation.retry_base = Duration::from_millis(100);
     config.federation.retry_max = Duration::from_millis(500);
+    config.messaging.retry_base = Duration::from_millis(50);
+    config.messaging.retry_max = Duration::from_millis(500);
     config
+}
+
+/// Links `a` to `b` (request, accept) and returns their channel ids (a's, b's).
+pub async fn link(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
+    let c = a
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": b.uuid, "contact": "peer", "send": true})),
+        )
+        .await?;
+    let id = c["id"].as_str().unwrap_or_default().to_string();
+    let incoming = b.wait_incoming_from(&a.uuid, "Pending").await?;
+    let accepted = b
+        .ok(
+            Method::POST,
+            &format!("/api/v1/connections/{}/accept", incoming["id"].as_str().unwrap_or_default()),
+            Some(serde_json::json!({"contact": "peer"})),
+        )
+        .await?;
+    let done = a.wait_status(&id, "Accepted").await?;
+    Ok((
+        done["channel_id"].as_str().unwrap_or_default().to_string(),
+        accepted["channel_id"].as_str().unwrap_or_default().to_string(),
+    ))
 }
 
 impl TestNode {
@@ -106,6 +133,51 @@ impl TestNode {
     pub async fn connections(&self) -> Result<Vec<Value>> {
         let v = self.ok(Method::GET, "/api/v1/connections", None).await?;
         Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Sends a text message on a channel.
+    pub async fn send(&self, channel: &str, text: &str) -> Result<Value> {
+        self.ok(
+            Method::POST,
+            &format!("/api/v1/channels/{channel}/messages"),
+            Some(serde_json::json!({"text": text})),
+        )
+        .await
+    }
+
+    /// The whole history of a channel, oldest first.
+    pub async fn history(&self, channel: &str) -> Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let path = match &before {
+                Some(b) => format!("/api/v1/channels/{channel}/messages?limit=500&before={b}"),
+                None => format!("/api/v1/channels/{channel}/messages?limit=500"),
+            };
+            let page = self.ok(Method::GET, &path, None).await?;
+            all.extend(page["messages"].as_array().cloned().unwrap_or_default());
+            match page["next_before"].as_str() {
+                Some(b) => before = Some(b.to_string()),
+                None => break,
+            }
+        }
+        all.reverse();
+        Ok(all)
+    }
+
+    /// Waits until a channel's history holds at least `n` messages, failing after `limit`.
+    pub async fn wait_history(&self, channel: &str, n: usize, limit: Duration) -> Result<Vec<Value>> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let h = self.history(channel).await?;
+            if h.len() >= n {
+                return Ok(h);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("channel {channel} holds {} messages after {limit:?}, expected {n}", h.len());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the connection `id` has `status`, failing after [`WAIT`].

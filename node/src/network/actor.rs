@@ -16,12 +16,14 @@ use libp2p::request_response::{
 };
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
+use ochat_protocol::message::{MessageBatch, MessageResponse};
 use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
 use super::rate_limit::RateLimiter;
-use super::{Inbound, NetworkConfig, NetworkError};
+use super::messages::MessageState;
+use super::{Inbound, InboundMessages, NetworkConfig, NetworkError};
 
 /// How often buckets and remembered dial errors are pruned.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
@@ -47,6 +49,12 @@ pub(crate) enum Command {
         envelope: Envelope,
         reply: oneshot::Sender<Result<HandshakeResponse, NetworkError>>,
     },
+    Deliver {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        batch: MessageBatch,
+        reply: oneshot::Sender<Result<MessageResponse, NetworkError>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -70,15 +78,16 @@ type Outstanding = oneshot::Sender<Result<HandshakeResponse, NetworkError>>;
 
 /// The task's state.
 pub(crate) struct Actor {
-    swarm: Swarm<Behaviour>,
+    pub(super) swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Inbound>,
     listen: watch::Sender<Vec<Multiaddr>>,
     outstanding: HashMap<OutboundRequestId, Outstanding>,
     answers: FuturesUnordered<BoxFuture<'static, Answered>>,
     limiter: RateLimiter,
-    dial_errors: HashMap<PeerId, (Instant, NetworkError)>,
-    answer_timeout: Duration,
+    pub(super) dial_errors: HashMap<PeerId, (Instant, NetworkError)>,
+    pub(super) answer_timeout: Duration,
+    pub(super) msg: MessageState,
 }
 
 impl Actor {
@@ -86,6 +95,7 @@ impl Actor {
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
         inbound: mpsc::Sender<Inbound>,
+        messages: mpsc::Sender<InboundMessages>,
         listen: watch::Sender<Vec<Multiaddr>>,
         config: &NetworkConfig,
     ) -> Self {
@@ -99,6 +109,7 @@ impl Actor {
             limiter: RateLimiter::new(config.max_requests_per_peer_per_minute),
             dial_errors: HashMap::new(),
             answer_timeout: config.request_timeout,
+            msg: MessageState::new(messages, config),
         }
     }
 
@@ -116,6 +127,9 @@ impl Actor {
                 },
                 Some(answered) = self.answers.next(), if !self.answers.is_empty() => {
                     self.on_answer(answered);
+                }
+                Some(acked) = self.msg.answers.next(), if !self.msg.answers.is_empty() => {
+                    self.on_message_answer(acked);
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
             }
@@ -161,6 +175,12 @@ impl Actor {
                 tracing::debug!(%peer, request = %id, "handshake request queued");
                 self.outstanding.insert(id, reply);
             }
+            Command::Deliver {
+                peer,
+                addrs,
+                batch,
+                reply,
+            } => self.deliver(peer, addrs, batch, reply),
             Command::Shutdown { reply } => {
                 // Handled by the loop; answering here keeps the match exhaustive and honest.
                 let _ = reply.send(());
@@ -171,6 +191,7 @@ impl Actor {
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Handshake(event)) => self.on_handshake(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Messages(event)) => self.on_messages(event),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
                 if let libp2p::identify::Event::Error { peer_id, error, .. } = *event {
                     tracing::debug!(peer = %peer_id, %error, "identify failed");
@@ -393,7 +414,7 @@ impl Actor {
         }
     }
 
-    fn outbound_error(&self, peer: PeerId, error: OutboundFailure) -> NetworkError {
+    pub(super) fn outbound_error(&self, peer: PeerId, error: OutboundFailure) -> NetworkError {
         match error {
             OutboundFailure::DialFailure => match self.dial_errors.get(&peer) {
                 Some((_, typed)) => typed.clone(),
@@ -426,6 +447,7 @@ impl Actor {
     fn housekeeping(&mut self) {
         let now = Instant::now();
         self.limiter.prune(now);
+        self.msg.limiter.prune(now);
         self.dial_errors
             .retain(|_, (at, _)| now.saturating_duration_since(*at) < DIAL_ERROR_TTL);
         tracing::trace!(
@@ -439,7 +461,7 @@ impl Actor {
 
 /// Whether a stream failed because of what the peer sent (an oversized, truncated or malformed
 /// frame) rather than because the connection went away.
-fn is_bad_frame(error: &std::io::Error) -> bool {
+pub(super) fn is_bad_frame(error: &std::io::Error) -> bool {
     matches!(
         error.kind(),
         std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof

@@ -6,9 +6,10 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{DialError, NetworkBehaviour};
 use libp2p::{PeerId, StreamProtocol, Swarm, SwarmBuilder, identify, noise, ping, tcp, yamux};
+use ochat_protocol::message::{MESSAGE_PROTOCOL, MessageBatch, MessageResponse};
 use ochat_protocol::wire::{Envelope, HANDSHAKE_PROTOCOL, HandshakeResponse};
 
-use super::codec::HandshakeCodec;
+use super::codec::{HandshakeCodec, MessageCodec};
 use super::{NetworkConfig, NetworkError, WrongPeer};
 
 /// Identify's protocol version: nodes of other networks see at once that we are not theirs.
@@ -24,6 +25,8 @@ const MAX_LISTED_FAILURES: usize = 4;
 pub(crate) struct Behaviour {
     /// `/ochat/handshake/1`.
     pub(crate) handshake: request_response::Behaviour<HandshakeCodec>,
+    /// `/ochat/msg/1`.
+    pub(crate) messages: request_response::Behaviour<MessageCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
 }
@@ -33,6 +36,8 @@ pub(crate) struct Behaviour {
 pub(crate) enum BehaviourEvent {
     /// A handshake request, response or failure.
     Handshake(request_response::Event<Envelope, HandshakeResponse>),
+    /// A message batch, its acknowledgements or a failure.
+    Messages(request_response::Event<MessageBatch, MessageResponse>),
     /// Identify exchanged information with a peer (boxed: it is large).
     Identify(Box<identify::Event>),
     /// A ping result.
@@ -42,6 +47,12 @@ pub(crate) enum BehaviourEvent {
 impl From<request_response::Event<Envelope, HandshakeResponse>> for BehaviourEvent {
     fn from(event: request_response::Event<Envelope, HandshakeResponse>) -> Self {
         BehaviourEvent::Handshake(event)
+    }
+}
+
+impl From<request_response::Event<MessageBatch, MessageResponse>> for BehaviourEvent {
+    fn from(event: request_response::Event<MessageBatch, MessageResponse>) -> Self {
+        BehaviourEvent::Messages(event)
     }
 }
 
@@ -69,12 +80,20 @@ impl Behaviour {
                 .with_request_timeout(config.request_timeout)
                 .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS),
         );
+        let messages = request_response::Behaviour::with_codec(
+            MessageCodec::new(config.message_limits),
+            [(StreamProtocol::new(MESSAGE_PROTOCOL), ProtocolSupport::Full)],
+            request_response::Config::default()
+                .with_request_timeout(config.request_timeout)
+                .with_max_concurrent_streams(MAX_CONCURRENT_STREAMS),
+        );
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
                 .with_agent_version(format!("ochat/{}", env!("CARGO_PKG_VERSION"))),
         );
         Behaviour {
             handshake,
+            messages,
             identify,
             ping: ping::Behaviour::default(),
         }

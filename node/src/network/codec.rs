@@ -24,6 +24,10 @@ use thiserror::Error;
 /// The codec of `/ochat/handshake/1`.
 pub type HandshakeCodec = CborCodec<Envelope, HandshakeResponse>;
 
+/// The codec of `/ochat/msg/1`.
+pub type MessageCodec =
+    CborCodec<ochat_protocol::message::MessageBatch, ochat_protocol::message::MessageResponse>;
+
 /// Bytes buffered up front for a body; the rest grows as bytes actually arrive.
 const INITIAL_BUFFER: usize = 4 * 1024;
 

@@ -12,6 +12,7 @@ pub const HEADER_LEN: usize = 40;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     /// The sender's current ratchet public key (X25519).
+    #[serde(with = "serde_bytes")]
     pub dh: [u8; 32],
     /// How many messages the sender sent in its previous sending chain (`PN`).
     pub prev_chain_len: u32,
@@ -61,6 +62,7 @@ pub struct Sealed {
     /// The ratchet header, authenticated but not encrypted.
     pub header: Header,
     /// The ciphertext followed by the Poly1305 tag.
+    #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
 }
 

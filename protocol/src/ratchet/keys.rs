@@ -37,7 +37,7 @@ macro_rules! secret_key {
         $(#[$doc])*
         #[derive(Clone, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub(super) struct $name([u8; 32]);
+        pub(super) struct $name(#[serde(with = "serde_bytes")] [u8; 32]);
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

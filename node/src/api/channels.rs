@@ -1,0 +1,187 @@
+//! `/api/v1/channels…`: the end-to-end encrypted channels of accepted connections.
+//!
+//! | method | path                                               | what                          |
+//! |--------|----------------------------------------------------|-------------------------------|
+//! | GET    | /api/v1/channels                                   | channels with unread counts   |
+//! | GET    | /api/v1/channels/{id}/messages?before=&limit=      | history, newest first         |
+//! | POST   | /api/v1/channels/{id}/messages `{text}`            | send (answers once durable)   |
+//! | POST   | /api/v1/channels/{id}/attachments?name=  (raw body, Content-Type = MIME) | send a file (≤ 25 MiB) |
+//! | GET    | /api/v1/channels/{id}/attachments/{attachment}     | download                      |
+//! | POST   | /api/v1/channels/{id}/read `{up_to?}`              | mark read, send a receipt     |
+//! | GET    | /api/v1/stats                                      | counters (rejected messages)  |
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiError;
+use super::auth::Admin;
+use super::error::ApiJson;
+use crate::messaging::history::{ChannelView, HistoryPage};
+use crate::messaging::{MessagingError, Viewer};
+use crate::model::MessageView;
+use crate::node::NodeShared;
+
+impl From<MessagingError> for ApiError {
+    fn from(e: MessagingError) -> Self {
+        match e {
+            MessagingError::NotFound(m) => ApiError::not_found(m),
+            MessagingError::Forbidden(m) => ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: m,
+            },
+            MessagingError::BadInput(m) => ApiError::bad_request(m),
+            MessagingError::Store(e) => ApiError::internal(e),
+            MessagingError::Sled(e) => ApiError::internal(e),
+            MessagingError::Internal(m) => ApiError::internal(m),
+        }
+    }
+}
+
+fn channel_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::bad_request(format!("'{raw}' is not a channel id")))
+}
+
+pub(crate) async fn list(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    Ok(Json(node.messaging.channels(Viewer::Admin)?))
+}
+
+/// Query of the history route.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    /// Only messages older than this id.
+    pub before: Option<Uuid>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+pub(crate) async fn history(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let id = channel_id(&id)?;
+    Ok(Json(node.messaging.history(
+        id,
+        Viewer::Admin,
+        q.before,
+        q.limit.unwrap_or(50),
+    )?))
+}
+
+/// Body of a text message.
+#[derive(Debug, Deserialize)]
+pub struct SendBody {
+    /// The text.
+    pub text: String,
+}
+
+pub(crate) async fn send(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SendBody>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let id = channel_id(&id)?;
+    let author = node.instance.name.clone();
+    let view = node
+        .messaging
+        .send_text(id, Viewer::Admin, &author, &body.text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Query of the attachment upload.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    /// File name.
+    pub name: String,
+}
+
+pub(crate) async fn upload(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let id = channel_id(&id)?;
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let author = node.instance.name.clone();
+    let view = node
+        .messaging
+        .send_attachment(id, Viewer::Admin, &author, &q.name, &mime, &body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub(crate) async fn download(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path((id, attachment)): Path<(String, Uuid)>,
+) -> Result<Response, ApiError> {
+    let id = channel_id(&id)?;
+    let (meta, data) = node.messaging.attachment(id, Viewer::Admin, attachment)?;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        meta.name.replace(['"', '\\', '\r', '\n'], "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, meta.mime.clone()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::HeaderName::from_static("x-content-sha256"), meta.sha256.clone()),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+/// Body of the read route.
+#[derive(Debug, Deserialize, Default)]
+pub struct ReadBody {
+    /// Mark read up to this message (default: all).
+    pub up_to: Option<Uuid>,
+}
+
+pub(crate) async fn read(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = channel_id(&id)?;
+    let up_to = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<ReadBody>(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
+            .up_to
+    };
+    let marked = node.messaging.mark_read(id, Viewer::Admin, up_to).await?;
+    Ok(Json(json!({"marked_read": marked})))
+}
+
+pub(crate) async fn stats(
+    _: Admin,
+    State(node): State<Arc<NodeShared>>,
+) -> Json<serde_json::Value> {
+    Json(json!({"rejected_messages": node.messaging.rejected_count()}))
+}

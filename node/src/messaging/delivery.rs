@@ -1,0 +1,276 @@
+//! The delivery worker: sends each channel's outbox in send order, in batches, one batch in
+//! flight per channel; an acknowledged message leaves the outbox and becomes delivered; an
+//! unreachable peer is retried with backoff; a message undelivered after the give-up time is
+//! marked failed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use ochat_protocol::message::{AckStatus, MAX_MESSAGE_FRAME, MessageBatch, MessageResponse};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{Messaging, MessagingError};
+use crate::events::EventKind;
+use crate::model::{MessageRecord, MessageState, MessageView, QueuedMessage, now_ms};
+use crate::store::{Store, decode, encode, key, trees};
+
+/// Per-channel retry bookkeeping (in memory: after a restart every channel is tried at once).
+#[derive(Debug, Default)]
+struct Backoff {
+    attempts: u32,
+    not_before: Option<Instant>,
+}
+
+/// The last 16 bytes after a 16-byte prefix: the id part of an outbox key.
+fn split(k: &[u8]) -> Option<(Uuid, Uuid)> {
+    if k.len() != 32 {
+        return None;
+    }
+    Some((Uuid::from_slice(&k[..16]).ok()?, Uuid::from_slice(&k[16..]).ok()?))
+}
+
+/// The smallest key after every key starting with `channel`.
+fn after(channel: &Uuid) -> Vec<u8> {
+    let next = channel.as_u128().wrapping_add(1);
+    if next == 0 {
+        vec![0xff; 17]
+    } else {
+        next.to_be_bytes().to_vec()
+    }
+}
+
+impl Messaging {
+    /// Starts the delivery worker; it stops when `stop` fires.
+    pub fn spawn_delivery(&self, mut stop: tokio::sync::watch::Receiver<bool>) -> JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let in_flight: Arc<StdMutex<HashSet<Uuid>>> = Arc::default();
+            let backoff: Arc<StdMutex<HashMap<Uuid, Backoff>>> = Arc::default();
+            loop {
+                let wait = me.dispatch(&in_flight, &backoff);
+                tokio::select! {
+                    _ = me.inner.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    }
+
+    /// Starts a delivery for every channel with queued messages that is not busy or waiting;
+    /// returns how long until the next backoff ends.
+    fn dispatch(
+        &self,
+        in_flight: &Arc<StdMutex<HashSet<Uuid>>>,
+        backoff: &Arc<StdMutex<HashMap<Uuid, Backoff>>>,
+    ) -> Duration {
+        let mut wait = Duration::from_secs(30);
+        let mut start: Vec<u8> = Vec::new();
+        let now = Instant::now();
+        loop {
+            let first = match self.inner.store.msg_outbox.range(start.clone()..).next() {
+                Some(Ok((k, _))) => k,
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "cannot read the message outbox");
+                    break;
+                }
+                None => break,
+            };
+            let Some((channel, _)) = split(&first) else {
+                break;
+            };
+            start = after(&channel);
+            if let Ok(b) = backoff.lock()
+                && let Some(until) = b.get(&channel).and_then(|b| b.not_before)
+                && until > now
+            {
+                wait = wait.min(until - now);
+                continue;
+            }
+            let fresh = in_flight.lock().map(|mut s| s.insert(channel)).unwrap_or(false);
+            if !fresh {
+                continue;
+            }
+            let me = self.clone();
+            let in_flight = in_flight.clone();
+            let backoff = backoff.clone();
+            tokio::spawn(async move {
+                let ok = me.deliver_batch(channel).await;
+                if let Ok(mut b) = backoff.lock() {
+                    if ok {
+                        b.remove(&channel);
+                    } else {
+                        let entry = b.entry(channel).or_default();
+                        entry.attempts = entry.attempts.saturating_add(1);
+                        entry.not_before = Some(Instant::now() + me.backoff(entry.attempts));
+                    }
+                }
+                if let Ok(mut s) = in_flight.lock() {
+                    s.remove(&channel);
+                }
+                me.inner.wake.notify_one();
+            });
+        }
+        wait
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let base = self.inner.config.retry_base;
+        base.saturating_mul(1u32 << attempts.min(16)).min(self.inner.config.retry_max)
+    }
+
+    /// Sends the oldest queued messages of one channel. Returns false when the peer could
+    /// not be reached (the channel then backs off).
+    async fn deliver_batch(&self, channel: Uuid) -> bool {
+        let (batch, expired) = match self.next_batch(channel) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(%channel, error = %e, "cannot read a channel's outbox");
+                return false;
+            }
+        };
+        if !expired.is_empty() {
+            let reason = format!(
+                "not delivered within {} s",
+                self.inner.config.give_up_after.as_secs()
+            );
+            if let Err(e) = self.settle(channel, &expired, |_| Some(Err(reason.clone()))).await {
+                tracing::error!(%channel, error = %e, "cannot record failed messages");
+            }
+        }
+        let Some(first) = batch.first() else {
+            return true;
+        };
+        let remote = first.remote;
+        let ids: Vec<Uuid> = batch.iter().map(|q| q.wire.id).collect();
+        self.mark_sent(channel, &batch);
+        let target = match self.inner.federation.target(remote).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(%channel, error = %e, "peer not resolvable now");
+                return false;
+            }
+        };
+        let request = MessageBatch {
+            messages: batch.into_iter().map(|q| q.wire).collect(),
+        };
+        match self.inner.network.deliver(target.0, target.1, request).await {
+            Ok(MessageResponse::Acks(acks)) => {
+                let by_id: HashMap<Uuid, AckStatus> =
+                    acks.into_iter().map(|a| (a.id, a.status)).collect();
+                let mut retry = false;
+                let result = self
+                    .settle(channel, &ids, |id| match by_id.get(id) {
+                        Some(AckStatus::Stored) | Some(AckStatus::Duplicate) => Some(Ok(())),
+                        Some(AckStatus::Rejected(reason)) => {
+                            Some(Err(format!("the peer refused it: {reason}")))
+                        }
+                        Some(AckStatus::Retry(_)) | None => {
+                            retry = true;
+                            None
+                        }
+                    })
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(%channel, error = %e, "cannot record acknowledgements");
+                    return false;
+                }
+                !retry
+            }
+            Ok(MessageResponse::Refused(reason)) => {
+                tracing::debug!(%channel, %reason, "the peer refused a batch for now");
+                false
+            }
+            Err(e) => {
+                tracing::debug!(%channel, error = %e, "message delivery failed; will retry");
+                false
+            }
+        }
+    }
+
+    /// The oldest queued messages of a channel, within the batch limits, and those expired.
+    fn next_batch(&self, channel: Uuid) -> Result<(Vec<QueuedMessage>, Vec<Uuid>), MessagingError> {
+        let give_up = self.inner.config.give_up_after.as_millis() as u64;
+        let now = now_ms();
+        let mut batch = Vec::new();
+        let mut expired = Vec::new();
+        let mut bytes = 0usize;
+        for item in self.inner.store.msg_outbox.scan_prefix(channel.as_bytes()) {
+            let (_, v) = item?;
+            let q: QueuedMessage = decode(trees::MSG_OUTBOX, &v)?;
+            if now.saturating_sub(q.queued_at_ms) > give_up {
+                expired.push(q.wire.id);
+                continue;
+            }
+            if !batch.is_empty()
+                && (batch.len() >= self.inner.config.max_batch
+                    || bytes + q.size > MAX_MESSAGE_FRAME * 3 / 4)
+            {
+                break;
+            }
+            bytes += q.size;
+            batch.push(q);
+        }
+        Ok((batch, expired))
+    }
+
+    /// Pending → sent for the tracked messages of a batch (not flushed: a lost "sent" only
+    /// shows the message as pending until its acknowledgement).
+    fn mark_sent(&self, channel: Uuid, batch: &[QueuedMessage]) {
+        for q in batch.iter().filter(|q| q.tracked) {
+            let k = key(&[channel.as_bytes(), q.wire.id.as_bytes()]);
+            let _ = self.inner.store.messages.update_and_fetch(&k, |old| {
+                let bytes = old?;
+                match decode::<MessageRecord>(trees::MESSAGES, bytes) {
+                    Ok(mut m) if m.state == MessageState::Pending => {
+                        m.state = MessageState::Sent;
+                        encode(trees::MESSAGES, &m).ok()
+                    }
+                    _ => Some(bytes.to_vec()),
+                }
+            });
+        }
+    }
+
+    /// Removes settled messages from the outbox and records delivered / failed.
+    /// `outcome(id)`: `Some(Ok)` delivered, `Some(Err(reason))` failed, `None` keep queued.
+    async fn settle(
+        &self,
+        channel: Uuid,
+        ids: &[Uuid],
+        mut outcome: impl FnMut(&Uuid) -> Option<Result<(), String>>,
+    ) -> Result<(), MessagingError> {
+        let mut changed = Vec::new();
+        for id in ids {
+            let Some(result) = outcome(id) else { continue };
+            let k = key(&[channel.as_bytes(), id.as_bytes()]);
+            self.inner.store.msg_outbox.remove(&k)?;
+            if let Some(mut m) = Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k)? {
+                match result {
+                    Ok(()) if m.state != MessageState::Read => m.state = MessageState::Delivered,
+                    Ok(()) => {}
+                    Err(reason) => {
+                        m.state = MessageState::Failed;
+                        m.failure = Some(reason);
+                    }
+                }
+                self.inner
+                    .store
+                    .messages
+                    .insert(&k, encode(trees::MESSAGES, &m)?)?;
+                changed.push(MessageView::from(&m));
+            }
+        }
+        for view in changed {
+            self.inner.events.message(EventKind::State, view);
+        }
+        Ok(())
+    }
+
+    /// Messages still queued for the channel (for tests and diagnostics).
+    pub fn queued(&self, channel: Uuid) -> usize {
+        self.inner.store.msg_outbox.scan_prefix(channel.as_bytes()).count()
+    }
+}
