@@ -35,6 +35,14 @@ pub enum Command {
     Connection(ConnectionArgs),
     /// Manage local users (members of connections' channels).
     User(UserArgs),
+    /// List channels (one per accepted connection) with unread counts.
+    Channels(ChannelArg),
+    /// Send a message (or a file with --file) in a channel.
+    Send(SendArgs),
+    /// Show a channel's messages, oldest of the page first.
+    History(HistoryArgs),
+    /// Follow connection and message events live.
+    Watch(WatchArgs),
     /// Run a UUID directory, or look an Instance UUID up in one.
     #[command(subcommand)]
     Directory(crate::directory::DirectoryCommand),
@@ -234,4 +242,69 @@ fn parse_peer(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(u, a)| (u.trim().to_string(), a.trim().to_string()))
         .ok_or_else(|| "expected UUID=/ip4/…/tcp/…/p2p/PEERID".to_string())
+}
+
+/// `ochat channels`.
+#[derive(Debug, Clone, Args)]
+pub struct ChannelArg {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ochat send`.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Channel id (or a unique prefix, or its name).
+    pub channel: String,
+    /// The text (up to 64 KiB).
+    pub text: Option<String>,
+    /// Send this file instead (up to 25 MiB).
+    #[arg(long, conflicts_with = "text")]
+    pub file: Option<PathBuf>,
+    /// The file's MIME type (default application/octet-stream).
+    #[arg(long, requires = "file")]
+    pub mime: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ochat history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Channel id (or a unique prefix, or its name).
+    pub channel: String,
+    /// How many messages.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Only messages older than this message id.
+    #[arg(long)]
+    pub before: Option<String>,
+    /// Also mark the channel read (sends a read receipt).
+    #[arg(long)]
+    pub mark_read: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ochat watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// The data folder of the local node.
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Print each event as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

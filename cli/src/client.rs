@@ -39,6 +39,40 @@ impl Api {
         })
     }
 
+    /// The API base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The admin token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Uploads raw bytes.
+    pub async fn upload(&self, path: &str, mime: &str, data: Vec<u8>) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", mime)
+            .body(data)
+            .timeout(std::time::Duration::from_secs(300))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the node at {}", self.base))?;
+        let status = resp.status();
+        let value: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value["error"]["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| status.to_string());
+            bail!("{message}");
+        }
+        Ok(value)
+    }
+
     /// Calls the API; turns error answers into readable errors.
     pub async fn call(
         &self,

@@ -4,6 +4,7 @@
 //!
 //! - [`args`] — the command line (clap): `run`, `uuid`, and the client commands.
 //! - [`run`] — `ochat run`: a node on embedded defaults until Ctrl-C or SIGTERM.
+//! - [`messages`] — `channels`, `send`, `history`, `watch`.
 //! - [`client`] — commands that talk to a running node's local API with the admin token read
 //!   from its data folder.
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
@@ -14,6 +15,7 @@
 pub mod args;
 pub mod client;
 pub mod directory;
+pub mod messages;
 pub mod run;
 
 use std::process::ExitCode;
@@ -45,6 +47,10 @@ pub fn main() -> ExitCode {
             Command::Connections(args) => client::connections(&args).await,
             Command::Connection(args) => client::connection(&args).await,
             Command::User(args) => client::user(&args).await,
+            Command::Channels(args) => messages::channels(&args).await,
+            Command::Send(args) => messages::send(&args).await,
+            Command::History(args) => messages::history(&args).await,
+            Command::Watch(args) => messages::watch(&args).await,
             Command::Directory(command) => directory::run(command).await,
         }
     });

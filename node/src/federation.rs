@@ -211,8 +211,13 @@ impl Federation {
     }
 
     /// Where to reach `remote` now (peer id and addresses), for the messaging service.
-    pub async fn target(&self, remote: InstanceId) -> Result<(PeerId, Vec<Multiaddr>), String> {
-        match self.inner.resolver.resolve(remote, false).await {
+    /// With `fresh`, the directory is asked before the cache (after failed deliveries).
+    pub async fn target(
+        &self,
+        remote: InstanceId,
+        fresh: bool,
+    ) -> Result<(PeerId, Vec<Multiaddr>), String> {
+        match self.inner.resolver.resolve(remote, fresh).await {
             resolve::Resolution::Found(t) => Ok((t.peer, t.addrs)),
             resolve::Resolution::NotFound => Err(format!("no instance {remote} is known")),
             resolve::Resolution::Unavailable(e) => Err(e),
@@ -243,7 +248,8 @@ fn sign_record(
         identity: me.identity.public(),
         prekey: keys::public_of(&me.prekey.0),
         addresses,
-        seq: store.next_counter("record_seq")?,
+        // Milliseconds since the epoch, or more: increasing across restarts and crashes.
+        seq: store.next_counter_at_least("record_seq", now_ms())?,
         signed_at_ms: now_ms(),
     };
     record

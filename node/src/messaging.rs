@@ -174,14 +174,20 @@ impl Messaging {
         channel: Uuid,
         viewer: Viewer,
     ) -> Result<(ChannelRecord, ConnectionRecord), MessagingError> {
-        let ch: ChannelRecord = Store::get(&self.inner.store.channels, trees::CHANNELS, channel.as_bytes())?
-            .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
+        let ch: ChannelRecord = Store::get(
+            &self.inner.store.channels,
+            trees::CHANNELS,
+            channel.as_bytes(),
+        )?
+        .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         let conn: ConnectionRecord = Store::get(
             &self.inner.store.connections,
             trees::CONNECTIONS,
             ch.connection_id.as_bytes(),
         )?
-        .ok_or_else(|| MessagingError::NotFound(format!("the connection of channel {channel} is gone")))?;
+        .ok_or_else(|| {
+            MessagingError::NotFound(format!("the connection of channel {channel} is gone"))
+        })?;
         if let Viewer::User(user) = viewer
             && !conn.members.contains(&user)
         {
@@ -216,7 +222,13 @@ impl Messaging {
             )));
         }
         let view = self
-            .seal_and_store(channel, viewer, author, vec![Body::Text(text.to_string())], None)
+            .seal_and_store(
+                channel,
+                viewer,
+                author,
+                vec![Body::Text(text.to_string())],
+                None,
+            )
             .await?;
         Ok(view)
     }
@@ -280,9 +292,15 @@ impl Messaging {
         if read.is_empty() {
             return Ok(());
         }
-        self.seal_and_store(channel, Viewer::Admin, "", vec![Body::Receipt { read }], None)
-            .await
-            .map(|_| ())
+        self.seal_and_store(
+            channel,
+            Viewer::Admin,
+            "",
+            vec![Body::Receipt { read }],
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Seals each body in order and stores messages, ratchet and outbox in one transaction.
@@ -378,7 +396,10 @@ impl Messaging {
         ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
         let ch_bytes = encode(trees::CHANNELS, &ch)?;
         let msg_bytes = match &shown {
-            Some(m) => Some((key(&[channel.as_bytes(), m.id.as_bytes()]), encode(trees::MESSAGES, m)?)),
+            Some(m) => Some((
+                key(&[channel.as_bytes(), m.id.as_bytes()]),
+                encode(trees::MESSAGES, m)?,
+            )),
             None => None,
         };
         let outbox = queued
@@ -394,7 +415,12 @@ impl Messaging {
             Some((att, data)) => data
                 .chunks(CHUNK_SIZE)
                 .enumerate()
-                .map(|(i, c)| (key(&[att.as_bytes(), &(i as u32).to_be_bytes()]), c.to_vec()))
+                .map(|(i, c)| {
+                    (
+                        key(&[att.as_bytes(), &(i as u32).to_be_bytes()]),
+                        c.to_vec(),
+                    )
+                })
                 .collect(),
             None => Vec::new(),
         };
@@ -420,7 +446,9 @@ impl Messaging {
         match shown {
             Some(m) => {
                 let view = MessageView::from(&m);
-                self.inner.events.message(crate::events::EventKind::New, view.clone());
+                self.inner
+                    .events
+                    .message(crate::events::EventKind::New, view.clone());
                 Ok(view)
             }
             None => Ok(MessageView {

@@ -295,7 +295,14 @@ pub async fn start_with_messages(
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let (messages_tx, messages_rx) = mpsc::channel(INBOUND_QUEUE);
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
-    let actor = Actor::new(swarm, command_rx, inbound_tx, messages_tx, listen_tx, &config);
+    let actor = Actor::new(
+        swarm,
+        command_rx,
+        inbound_tx,
+        messages_tx,
+        listen_tx,
+        &config,
+    );
     tokio::spawn(actor.run());
     tracing::info!(%peer_id, "network started");
     let handle = NetworkHandle {

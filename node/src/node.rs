@@ -21,8 +21,8 @@ use crate::api;
 use crate::config::NodeConfig;
 use crate::data_dir::{DataDir, DataDirError, InstanceInfo};
 use crate::directory::client::DirectoryClient;
-use crate::events::Events;
 use crate::durable::GroupFlush;
+use crate::events::Events;
 use crate::federation::{Federation, FederationError, FederationParts};
 use crate::messaging::Messaging;
 use crate::network::{self, Inbound, InboundMessages, NetworkConfig, NetworkError, NetworkHandle};
@@ -191,7 +191,10 @@ impl RunningNode {
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut workers = federation.spawn_workers(stop_rx.clone());
         workers.push(tokio::spawn(serve_inbound(federation.clone(), inbound)));
-        workers.push(tokio::spawn(serve_messages(messaging.clone(), inbound_messages)));
+        workers.push(tokio::spawn(serve_messages(
+            messaging.clone(),
+            inbound_messages,
+        )));
         workers.push(messaging.spawn_delivery(stop_rx.clone()));
         workers.push(tokio::spawn(follow_addresses(shared.clone(), stop_rx)));
         let listener = TcpListener::bind(config.api_listen)
@@ -309,6 +312,7 @@ async fn serve_messages(messaging: Messaging, mut inbound: mpsc::Receiver<Inboun
 async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<bool>) {
     let mut addrs = shared.network.watch_listen_addrs();
     let mut published: Option<Vec<String>> = None;
+    let mut announced: Option<Vec<String>> = None;
     let mut delay = Duration::from_millis(200);
     loop {
         let current: Vec<String> = addrs
@@ -324,7 +328,12 @@ async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<boo
             .collect();
         if !current.is_empty() && published.as_ref() != Some(&current) {
             shared.set_addresses(current.clone());
-            match shared.federation.set_addresses(current.clone()).await {
+            let result = shared.federation.set_addresses(current.clone()).await;
+            if announced.as_ref() != Some(&current) {
+                shared.federation.announce().await;
+                announced = Some(current.clone());
+            }
+            match result {
                 Ok(()) => {
                     published = Some(current);
                     delay = Duration::from_millis(200);

@@ -56,14 +56,20 @@ pub async fn link(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
     let accepted = b
         .ok(
             Method::POST,
-            &format!("/api/v1/connections/{}/accept", incoming["id"].as_str().unwrap_or_default()),
+            &format!(
+                "/api/v1/connections/{}/accept",
+                incoming["id"].as_str().unwrap_or_default()
+            ),
             Some(serde_json::json!({"contact": "peer"})),
         )
         .await?;
     let done = a.wait_status(&id, "Accepted").await?;
     Ok((
         done["channel_id"].as_str().unwrap_or_default().to_string(),
-        accepted["channel_id"].as_str().unwrap_or_default().to_string(),
+        accepted["channel_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     ))
 }
 
@@ -166,7 +172,12 @@ impl TestNode {
     }
 
     /// Waits until a channel's history holds at least `n` messages, failing after `limit`.
-    pub async fn wait_history(&self, channel: &str, n: usize, limit: Duration) -> Result<Vec<Value>> {
+    pub async fn wait_history(
+        &self,
+        channel: &str,
+        n: usize,
+        limit: Duration,
+    ) -> Result<Vec<Value>> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let h = self.history(channel).await?;
@@ -174,7 +185,10 @@ impl TestNode {
                 return Ok(h);
             }
             if tokio::time::Instant::now() > deadline {
-                bail!("channel {channel} holds {} messages after {limit:?}, expected {n}", h.len());
+                bail!(
+                    "channel {channel} holds {} messages after {limit:?}, expected {n}",
+                    h.len()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -223,10 +223,10 @@ async fn a_node_that_claims_another_uuid_cannot_register_or_complete_a_handshake
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let now = m.connection(id).await.unwrap();
-        if let Some(err) = now["delivery_error"].as_str() {
-            if err.contains("refused") {
-                break;
-            }
+        if let Some(err) = now["delivery_error"].as_str()
+            && err.contains("refused")
+        {
+            break;
         }
         assert!(tokio::time::Instant::now() < deadline, "still {now}");
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -10,9 +10,14 @@ use reqwest::Method;
 use serde_json::Value;
 
 async fn pair(tmp: &std::path::Path) -> (TestNode, TestNode, String, String) {
-    let acme = TestNode::start(test_config(&tmp.join("acme"), "Acme", None)).await.unwrap();
+    let acme = TestNode::start(test_config(&tmp.join("acme"), "Acme", None))
+        .await
+        .unwrap();
     let mut bolt_config = test_config(&tmp.join("bolt"), "Bolt", None);
-    let me = acme.ok(Method::GET, "/api/v1/instance", None).await.unwrap();
+    let me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
     let addr = me["addresses"][0].as_str().unwrap().to_string();
     bolt_config.peers = vec![(acme.uuid.clone(), addr)];
     let bolt = TestNode::start(bolt_config).await.unwrap();
@@ -47,19 +52,33 @@ async fn two_nodes_exchange_a_thousand_messages_each_way_at_once() {
     let bolt = std::sync::Arc::new(bolt);
     let mut tasks = Vec::new();
     for stream in 0..8 {
-        for (who, node, ch) in [("acme", acme.clone(), a_ch.clone()), ("bolt", bolt.clone(), b_ch.clone())] {
+        for (who, node, ch) in [
+            ("acme", acme.clone(), a_ch.clone()),
+            ("bolt", bolt.clone(), b_ch.clone()),
+        ] {
             tasks.push(tokio::spawn(async move {
                 for n in 0..125 {
-                    node.send(&ch, &format!("{who}-{stream}-{n}")).await.unwrap();
+                    node.send(&ch, &format!("{who}-{stream}-{n}"))
+                        .await
+                        .unwrap();
                 }
             }));
         }
     }
     for t in tasks {
-        tokio::time::timeout(Duration::from_secs(120), t).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(120), t)
+            .await
+            .unwrap()
+            .unwrap();
     }
-    let on_acme = acme.wait_history(&a_ch, 2000, Duration::from_secs(60)).await.unwrap();
-    let on_bolt = bolt.wait_history(&b_ch, 2000, Duration::from_secs(60)).await.unwrap();
+    let on_acme = acme
+        .wait_history(&a_ch, 2000, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let on_bolt = bolt
+        .wait_history(&b_ch, 2000, Duration::from_secs(60))
+        .await
+        .unwrap();
     check(&on_acme, 2000);
     check(&on_bolt, 2000);
     // Every message Acme sent ends up delivered.
@@ -73,7 +92,169 @@ async fn two_nodes_exchange_a_thousand_messages_each_way_at_once() {
         if undelivered == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{undelivered} not delivered");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{undelivered} not delivered"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_queued_for_an_offline_peer_arrive_in_order_when_it_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, mut bolt, a_ch, b_ch) = pair(tmp.path()).await;
+    let mut bolt_config = test_config(&bolt.data_dir, "Bolt", None);
+    let me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    bolt_config.peers = vec![(
+        acme.uuid.clone(),
+        me["addresses"][0].as_str().unwrap().to_string(),
+    )];
+    bolt.stop().await.unwrap();
+    for n in 0..30 {
+        let sent = acme.send(&a_ch, &format!("acme-0-{n}")).await.unwrap();
+        assert!(
+            sent["state"] == "pending" || sent["state"] == "sent",
+            "{sent}"
+        );
+    }
+    // Offline for as long as this test likes: nothing arrives, nothing is lost.
+    let queued = acme
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
+    assert_eq!(queued[0]["queued"], 30);
+    let bolt = TestNode::start(bolt_config).await.unwrap();
+    let history = bolt
+        .wait_history(&b_ch, 30, Duration::from_secs(30))
+        .await
+        .unwrap();
+    check(&history, 30);
+    assert!(
+        history
+            .iter()
+            .all(|m| m["direction"] == "in" && m["author"] == "Acme")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_mebibyte_attachment_arrives_intact_and_read_receipts_come_back() {
+    use sha2::{Digest, Sha256};
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, bolt, a_ch, b_ch) = pair(tmp.path()).await;
+    let data: Vec<u8> = (0..10 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let digest = hex::encode(Sha256::digest(&data));
+    let sent: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/channels/{a_ch}/attachments?name=report.bin",
+            acme.api
+        ))
+        .bearer_auth(&acme.token)
+        .header("content-type", "application/x-test")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["attachment"]["sha256"], digest.as_str());
+    let history = bolt
+        .wait_history(&b_ch, 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let meta = &history[0]["attachment"];
+    assert_eq!(meta["complete"], true, "{meta}");
+    assert_eq!(meta["name"], "report.bin");
+    assert_eq!(meta["mime"], "application/x-test");
+    let got = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/channels/{b_ch}/attachments/{}",
+            bolt.api,
+            meta["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&bolt.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), data.len());
+    assert_eq!(hex::encode(Sha256::digest(&got)), digest);
+
+    // Bolt reads: unread goes to zero there, and Acme sees "read".
+    let channels = bolt
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
+    assert_eq!(channels[0]["unread"], 1);
+    bolt.ok(Method::POST, &format!("/api/v1/channels/{b_ch}/read"), None)
+        .await
+        .unwrap();
+    let channels = bolt
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
+    assert_eq!(channels[0]["unread"], 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = acme.history(&a_ch).await.unwrap();
+        if h[0]["state"] == "read" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", h[0]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, _bolt, a_ch, _b_ch) = pair(tmp.path()).await;
+    let (status, body) = acme
+        .call(
+            Method::POST,
+            &format!("/api/v1/channels/{a_ch}/messages"),
+            Some(serde_json::json!({"text": "x".repeat(64 * 1024 + 1)})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most")
+    );
+    let (status, _) = acme
+        .call(
+            Method::POST,
+            &format!("/api/v1/channels/{a_ch}/messages"),
+            Some(serde_json::json!({"text": "   "})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    let (status, _) = acme
+        .call(
+            Method::POST,
+            &format!("/api/v1/channels/{}/messages", uuid::Uuid::new_v4()),
+            Some(serde_json::json!({"text": "hi"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+    let anon = reqwest::Client::new()
+        .get(format!("{}/api/v1/channels/{a_ch}/messages", acme.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
+    assert!(acme.history(&a_ch).await.unwrap().is_empty());
 }

@@ -147,7 +147,10 @@ pub(crate) async fn download(
         [
             (header::CONTENT_TYPE, meta.mime.clone()),
             (header::CONTENT_DISPOSITION, disposition),
-            (header::HeaderName::from_static("x-content-sha256"), meta.sha256.clone()),
+            (
+                header::HeaderName::from_static("x-content-sha256"),
+                meta.sha256.clone(),
+            ),
         ],
         data,
     )

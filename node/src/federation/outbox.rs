@@ -443,3 +443,54 @@ impl Federation {
         Ok(())
     }
 }
+
+impl Federation {
+    /// Tells every accepted peer our current record (with our new addresses), by sending each a
+    /// status query: the peer keeps the newer record, so it can reach us again even without a
+    /// directory. Failures are only logged; the peers also learn it at our next contact.
+    pub async fn announce(&self) {
+        let connections = match repo::all(&self.inner.store) {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list connections to announce our addresses");
+                return;
+            }
+        };
+        for c in connections
+            .into_iter()
+            .filter(|c| c.state.status == Status::Accepted)
+        {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let remote = InstanceId(c.state.remote);
+                let Resolution::Found(target) = me.inner.resolver.resolve(remote, false).await
+                else {
+                    return;
+                };
+                let Ok(query) = Signed::seal(
+                    &StatusQuery {
+                        request_id: c.request_id,
+                        from: me.inner.me.uuid,
+                        to: remote,
+                        sent_at_ms: now_ms(),
+                    },
+                    &me.inner.me.identity,
+                ) else {
+                    return;
+                };
+                let envelope = Envelope {
+                    record: me.record(),
+                    body: HandshakeBody::Query(query),
+                };
+                if let Err(e) = me
+                    .inner
+                    .network
+                    .request(target.peer, target.addrs, envelope)
+                    .await
+                {
+                    tracing::debug!(%remote, error = %e, "could not announce our addresses");
+                }
+            });
+        }
+    }
+}

@@ -28,7 +28,10 @@ fn split(k: &[u8]) -> Option<(Uuid, Uuid)> {
     if k.len() != 32 {
         return None;
     }
-    Some((Uuid::from_slice(&k[..16]).ok()?, Uuid::from_slice(&k[16..]).ok()?))
+    Some((
+        Uuid::from_slice(&k[..16]).ok()?,
+        Uuid::from_slice(&k[16..]).ok()?,
+    ))
 }
 
 /// The smallest key after every key starting with `channel`.
@@ -82,14 +85,22 @@ impl Messaging {
                 break;
             };
             start = after(&channel);
+            let mut failing = false;
             if let Ok(b) = backoff.lock()
-                && let Some(until) = b.get(&channel).and_then(|b| b.not_before)
-                && until > now
+                && let Some(entry) = b.get(&channel)
             {
-                wait = wait.min(until - now);
-                continue;
+                failing = true;
+                if let Some(until) = entry.not_before
+                    && until > now
+                {
+                    wait = wait.min(until - now);
+                    continue;
+                }
             }
-            let fresh = in_flight.lock().map(|mut s| s.insert(channel)).unwrap_or(false);
+            let fresh = in_flight
+                .lock()
+                .map(|mut s| s.insert(channel))
+                .unwrap_or(false);
             if !fresh {
                 continue;
             }
@@ -97,7 +108,7 @@ impl Messaging {
             let in_flight = in_flight.clone();
             let backoff = backoff.clone();
             tokio::spawn(async move {
-                let ok = me.deliver_batch(channel).await;
+                let ok = me.deliver_batch(channel, failing).await;
                 if let Ok(mut b) = backoff.lock() {
                     if ok {
                         b.remove(&channel);
@@ -118,12 +129,14 @@ impl Messaging {
 
     fn backoff(&self, attempts: u32) -> Duration {
         let base = self.inner.config.retry_base;
-        base.saturating_mul(1u32 << attempts.min(16)).min(self.inner.config.retry_max)
+        base.saturating_mul(1u32 << attempts.min(16))
+            .min(self.inner.config.retry_max)
     }
 
     /// Sends the oldest queued messages of one channel. Returns false when the peer could
     /// not be reached (the channel then backs off).
-    async fn deliver_batch(&self, channel: Uuid) -> bool {
+    /// `failing`: earlier attempts failed, so the peer's address is looked up afresh.
+    async fn deliver_batch(&self, channel: Uuid, failing: bool) -> bool {
         let (batch, expired) = match self.next_batch(channel) {
             Ok(b) => b,
             Err(e) => {
@@ -136,7 +149,10 @@ impl Messaging {
                 "not delivered within {} s",
                 self.inner.config.give_up_after.as_secs()
             );
-            if let Err(e) = self.settle(channel, &expired, |_| Some(Err(reason.clone()))).await {
+            if let Err(e) = self
+                .settle(channel, &expired, |_| Some(Err(reason.clone())))
+                .await
+            {
                 tracing::error!(%channel, error = %e, "cannot record failed messages");
             }
         }
@@ -146,7 +162,7 @@ impl Messaging {
         let remote = first.remote;
         let ids: Vec<Uuid> = batch.iter().map(|q| q.wire.id).collect();
         self.mark_sent(channel, &batch);
-        let target = match self.inner.federation.target(remote).await {
+        let target = match self.inner.federation.target(remote, failing).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::debug!(%channel, error = %e, "peer not resolvable now");
@@ -156,7 +172,12 @@ impl Messaging {
         let request = MessageBatch {
             messages: batch.into_iter().map(|q| q.wire).collect(),
         };
-        match self.inner.network.deliver(target.0, target.1, request).await {
+        match self
+            .inner
+            .network
+            .deliver(target.0, target.1, request)
+            .await
+        {
             Ok(MessageResponse::Acks(acks)) => {
                 let by_id: HashMap<Uuid, AckStatus> =
                     acks.into_iter().map(|a| (a.id, a.status)).collect();
@@ -247,7 +268,9 @@ impl Messaging {
             let Some(result) = outcome(id) else { continue };
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
             self.inner.store.msg_outbox.remove(&k)?;
-            if let Some(mut m) = Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k)? {
+            if let Some(mut m) =
+                Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k)?
+            {
                 match result {
                     Ok(()) if m.state != MessageState::Read => m.state = MessageState::Delivered,
                     Ok(()) => {}
@@ -271,6 +294,10 @@ impl Messaging {
 
     /// Messages still queued for the channel (for tests and diagnostics).
     pub fn queued(&self, channel: Uuid) -> usize {
-        self.inner.store.msg_outbox.scan_prefix(channel.as_bytes()).count()
+        self.inner
+            .store
+            .msg_outbox
+            .scan_prefix(channel.as_bytes())
+            .count()
     }
 }

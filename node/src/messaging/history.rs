@@ -132,9 +132,17 @@ impl Messaging {
     }
 
     /// Like `channel_for`, but a channel whose connection is no longer accepted stays readable.
-    fn channel_for_reading(&self, channel: Uuid, viewer: Viewer) -> Result<ChannelRecord, MessagingError> {
-        let ch: ChannelRecord = Store::get(&self.inner.store.channels, trees::CHANNELS, channel.as_bytes())?
-            .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
+    fn channel_for_reading(
+        &self,
+        channel: Uuid,
+        viewer: Viewer,
+    ) -> Result<ChannelRecord, MessagingError> {
+        let ch: ChannelRecord = Store::get(
+            &self.inner.store.channels,
+            trees::CHANNELS,
+            channel.as_bytes(),
+        )?
+        .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         if let Viewer::User(u) = viewer {
             let conn: Option<ConnectionRecord> = Store::get(
                 &self.inner.store.connections,
@@ -214,14 +222,20 @@ impl Messaging {
                 break;
             }
         }
-        let meta = meta.ok_or_else(|| MessagingError::NotFound(format!("no attachment {attachment}")))?;
+        let meta =
+            meta.ok_or_else(|| MessagingError::NotFound(format!("no attachment {attachment}")))?;
         if !meta.complete {
             return Err(MessagingError::NotFound(
                 "the attachment did not arrive complete (hash mismatch or missing pieces)".into(),
             ));
         }
         let mut data = Vec::with_capacity(meta.size as usize);
-        for item in self.inner.store.attachments.scan_prefix(attachment.as_bytes()) {
+        for item in self
+            .inner
+            .store
+            .attachments
+            .scan_prefix(attachment.as_bytes())
+        {
             let (_, v) = item?;
             data.extend_from_slice(&v);
         }

@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError, decode, encode, key, trees};
 
 /// What storing one message produced, for events after the flush.
 enum Stored {
-    Shown(MessageView),
+    Shown(Box<MessageView>),
     Receipts(Vec<MessageView>),
     Quiet,
 }
@@ -61,7 +61,7 @@ impl Messaging {
         }
         for stored in after_flush {
             match stored {
-                Stored::Shown(view) => self.inner.events.message(EventKind::New, view),
+                Stored::Shown(view) => self.inner.events.message(EventKind::New, *view),
                 Stored::Receipts(views) => {
                     for v in views {
                         self.inner.events.message(EventKind::State, v);
@@ -96,7 +96,8 @@ impl Messaging {
         // sender keeps the message and tries again later (until its give-up time).
         let later = |why: &str| Ok((AckStatus::Retry(why.to_string()), Stored::Quiet));
         // Which channel: the conversation is the handshake's request id, known to both sides.
-        let Some(conn) = repo::by_request(&self.inner.store, &wire.sender.0, &wire.conversation)? else {
+        let Some(conn) = repo::by_request(&self.inner.store, &wire.sender.0, &wire.conversation)?
+        else {
             return later("unknown conversation");
         };
         let (Some(channel), Status::Accepted) = (conn.channel_id, conn.state.status) else {
@@ -112,8 +113,12 @@ impl Messaging {
         if self.inner.store.msg_seen.contains_key(&k)? {
             return Ok((AckStatus::Duplicate, Stored::Quiet));
         }
-        let mut ch: ChannelRecord = Store::get(&self.inner.store.channels, trees::CHANNELS, channel.as_bytes())?
-            .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
+        let mut ch: ChannelRecord = Store::get(
+            &self.inner.store.channels,
+            trees::CHANNELS,
+            channel.as_bytes(),
+        )?
+        .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet)?;
         let ad = associated_data(&wire.conversation, &wire.sender, &wire.id);
         let plain = match ratchet.open(&wire.sealed, &ad) {
@@ -136,12 +141,31 @@ impl Messaging {
         let author: String = content.author.chars().take(200).collect();
         match content.body {
             Body::Text(text) => {
-                message = Some(self.incoming(channel, wire.id, author, text, None, content.sent_at_ms, now));
+                message = Some(self.incoming(
+                    channel,
+                    wire.id,
+                    author,
+                    text,
+                    None,
+                    content.sent_at_ms,
+                    now,
+                ));
             }
-            Body::Chunk { attachment, index, data } => {
+            Body::Chunk {
+                attachment,
+                index,
+                data,
+            } => {
                 chunk = Some((key(&[attachment.as_bytes(), &index.to_be_bytes()]), data));
             }
-            Body::Attachment { attachment, name, mime, size, sha256, chunks } => {
+            Body::Attachment {
+                attachment,
+                name,
+                mime,
+                size,
+                sha256,
+                chunks,
+            } => {
                 let complete = self.verify_attachment(attachment, chunks, size, &sha256)?;
                 let meta = AttachmentMeta {
                     id: attachment,
@@ -151,13 +175,24 @@ impl Messaging {
                     sha256: hex::encode(sha256),
                     complete,
                 };
-                message = Some(self.incoming(channel, wire.id, author, String::new(), Some(meta), content.sent_at_ms, now));
+                message = Some(self.incoming(
+                    channel,
+                    wire.id,
+                    author,
+                    String::new(),
+                    Some(meta),
+                    content.sent_at_ms,
+                    now,
+                ));
             }
             Body::Receipt { read } => {
                 for id in read.iter().take(10_000) {
                     let mk = key(&[channel.as_bytes(), id.as_bytes()]);
-                    if let Some(mut m) = Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &mk)?
-                        && m.outgoing
+                    if let Some(mut m) = Store::get::<MessageRecord>(
+                        &self.inner.store.messages,
+                        trees::MESSAGES,
+                        &mk,
+                    )? && m.outgoing
                         && m.state != MessageState::Read
                     {
                         m.state = MessageState::Read;
@@ -172,7 +207,10 @@ impl Messaging {
             writes.push((k.clone(), encode(trees::MESSAGES, m)?));
         }
         for m in &receipts {
-            writes.push((key(&[channel.as_bytes(), m.id.as_bytes()]), encode(trees::MESSAGES, m)?));
+            writes.push((
+                key(&[channel.as_bytes(), m.id.as_bytes()]),
+                encode(trees::MESSAGES, m)?,
+            ));
         }
         let s = &self.inner.store;
         (&s.channels, &s.messages, &s.msg_seen, &s.attachments)
@@ -189,7 +227,7 @@ impl Messaging {
             })
             .map_err(StoreError::from)?;
         let stored = match message {
-            Some(m) => Stored::Shown(MessageView::from(&m)),
+            Some(m) => Stored::Shown(Box::new(MessageView::from(&m))),
             None if !receipts.is_empty() => {
                 Stored::Receipts(receipts.iter().map(MessageView::from).collect())
             }

@@ -21,8 +21,8 @@ use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
-use super::rate_limit::RateLimiter;
 use super::messages::MessageState;
+use super::rate_limit::RateLimiter;
 use super::{Inbound, InboundMessages, NetworkConfig, NetworkError};
 
 /// How often buckets and remembered dial errors are pruned.

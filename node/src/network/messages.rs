@@ -69,7 +69,10 @@ impl Actor {
         self.msg.outstanding.insert(id, reply);
     }
 
-    pub(super) fn on_messages(&mut self, event: request_response::Event<MessageBatch, MessageResponse>) {
+    pub(super) fn on_messages(
+        &mut self,
+        event: request_response::Event<MessageBatch, MessageResponse>,
+    ) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -131,7 +134,11 @@ impl Actor {
     ) {
         if !self.msg.limiter.allow(peer, Instant::now()) {
             tracing::warn!(%peer, request = %request_id, "message rate limit reached; batch refused");
-            self.answer_batch(peer, channel, MessageResponse::Refused("rate limited".into()));
+            self.answer_batch(
+                peer,
+                channel,
+                MessageResponse::Refused("rate limited".into()),
+            );
             return;
         }
         let (reply, answer) = oneshot::channel();
@@ -152,7 +159,11 @@ impl Actor {
                 }));
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.answer_batch(peer, channel, MessageResponse::Refused("busy; retry later".into()));
+                self.answer_batch(
+                    peer,
+                    channel,
+                    MessageResponse::Refused("busy; retry later".into()),
+                );
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.answer_batch(
