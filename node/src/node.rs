@@ -246,6 +246,14 @@ impl RunningNode {
         }
         self.shared.store.flush().await?;
         self.data_dir.clear_api_addr();
+        let store = self.shared.store.clone();
+        let served = served;
+        let RunningNode {
+            shared, data_dir, ..
+        } = self;
+        drop(shared);
+        store.wait_closed(Duration::from_secs(10)).await;
+        drop(data_dir);
         match served {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(NodeError::ApiServer(e.to_string())),

@@ -26,6 +26,7 @@
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ochat_protocol::codec::{self, Limits};
 use serde::Serialize;
@@ -118,9 +119,21 @@ pub fn key(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-/// The node's database.
+/// The node's database. Cheap to clone; the database closes when the last clone is dropped
+/// (see [`Store::wait_closed`]).
 #[derive(Clone)]
-pub struct Store {
+pub struct Store(Arc<StoreInner>);
+
+impl std::ops::Deref for Store {
+    type Target = StoreInner;
+
+    fn deref(&self) -> &StoreInner {
+        &self.0
+    }
+}
+
+/// The trees of the database.
+pub struct StoreInner {
     db: sled::Db,
     /// sled's log file, fsynced after each flush (see [`Store::flush`]).
     log_file: std::path::PathBuf,
@@ -163,7 +176,7 @@ impl Store {
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        Ok(Store {
+        Ok(Store(Arc::new(StoreInner {
             meta: db.open_tree(trees::META)?,
             connections: db.open_tree(trees::CONNECTIONS)?,
             requests: db.open_tree(trees::REQUESTS)?,
@@ -178,7 +191,22 @@ impl Store {
             read_marks: db.open_tree(trees::READ_MARKS)?,
             db,
             log_file: path.join("db"),
-        })
+        })))
+    }
+
+    /// Waits (at most `limit`) until this is the last handle of the database, then drops it,
+    /// which closes sled and releases its lock. Tasks of a stopping node may hold a handle for
+    /// a moment; this makes "stopped" mean "the folder can be opened again".
+    pub async fn wait_closed(self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while Arc::strong_count(&self.0) > 1 {
+            if tokio::time::Instant::now() > deadline {
+                tracing::warn!("the database is still in use after shutdown");
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// Opens another tree by its catalog name (see [`trees`]); for modules whose trees are not
@@ -190,21 +218,26 @@ impl Store {
     /// Makes every write so far durable: sled writes its buffers to its log file (sled 0.34
     /// then only calls `sync_file_range`, which survives a process crash but not a power loss
     /// or a kernel crash), and we `fdatasync` the log file so it survives those too.
+    ///
+    /// The flush runs on a blocking thread: sled 0.34's `flush_async` can hang when several
+    /// run at once (sled issues #1241, #1308); its blocking `flush` does not.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        let log = self.log_file.clone();
-        tokio::task::spawn_blocking(move || match std::fs::File::open(&log) {
-            Ok(f) => f.sync_data(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            store.db.flush()?;
+            match std::fs::File::open(&store.log_file) {
+                Ok(f) => f
+                    .sync_data()
+                    .map_err(|e| StoreError::Sled(sled::Error::Io(e))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StoreError::Sled(sled::Error::Io(e))),
+            }
         })
         .await
         .map_err(|e| StoreError::Corrupt {
             tree: "flush",
             reason: e.to_string(),
         })?
-        .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
-        Ok(())
     }
 
     /// Reads and decodes one value.
