@@ -6,12 +6,16 @@
 //! - [`instance`] — `GET /api/v1/instance`.
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
+//! - [`livechat`] — users, login, live chat channels, sessions, WebSockets.
 
 pub mod auth;
 pub mod connections;
 pub mod error;
 pub mod events;
 pub mod instance;
+pub mod livechat;
+mod livechat_sessions;
+mod livechat_ws;
 
 use std::sync::Arc;
 
@@ -42,11 +46,8 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
             "/api/v1/connections/{id}/members/{user}",
             put(connections::add_member).delete(connections::remove_member),
         )
-        .route(
-            "/api/v1/users",
-            post(connections::create_user).get(connections::list_users),
-        )
         .route("/api/v1/events", get(events::events))
+        .merge(livechat::router())
         .fallback(error::not_found)
         .with_state(shared)
 }

@@ -29,6 +29,8 @@ pub struct NodeConfig {
     pub peers: Vec<(String, String)>,
     /// Retry and Sync Status timings.
     pub federation: FederationConfig,
+    /// Live chat: country header, GeoIP database, webhook, clock.
+    pub livechat: crate::livechat::LiveChatConfig,
 }
 
 impl NodeConfig {
@@ -42,6 +44,7 @@ impl NodeConfig {
             directory: None,
             peers: Vec::new(),
             federation: FederationConfig::default(),
+            livechat: Default::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`directory`] — the optional UUID directory: its HTTP server and the client nodes use.
 //! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
 //!   the durable outbox and Sync Status.
+//! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
@@ -24,6 +25,7 @@ pub mod data_dir;
 pub mod directory;
 pub mod events;
 pub mod federation;
+pub mod livechat;
 pub mod model;
 pub mod network;
 pub mod node;

@@ -71,6 +71,8 @@ pub struct NodeShared {
     pub federation: Federation,
     /// The network actor.
     pub network: NetworkHandle,
+    /// The website live chat service.
+    pub livechat: crate::livechat::LiveChat,
     addresses: RwLock<Vec<String>>,
 }
 
@@ -164,6 +166,8 @@ impl RunningNode {
             events: Events::new(),
             config: config.federation.clone(),
         })?;
+        let livechat = crate::livechat::LiveChat::new(&store, &config.livechat)
+            .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),
             peer_id,
@@ -171,6 +175,7 @@ impl RunningNode {
             store,
             federation: federation.clone(),
             network: network.clone(),
+            livechat,
             addresses: RwLock::new(Vec::new()),
         });
         let (stop_workers, stop_rx) = watch::channel(false);
@@ -191,7 +196,7 @@ impl RunningNode {
             })?;
         data_dir.write_api_addr(&api_addr.to_string())?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = api::router(shared.clone());
+        let app = api::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
