@@ -246,9 +246,20 @@ impl LiveChat {
             .map_err(|_| LiveChatError::Internal("live chat state lock poisoned".into()))
     }
 
-    /// Makes configuration writes durable before they are acknowledged.
+    /// Ends every live chat WebSocket (at node shutdown) and waits for them.
+    pub async fn shutdown(&self) {
+        self.inner.hub.close_all().await;
+    }
+
+    /// Makes writes durable before they are acknowledged. sled 0.34's `flush_async` can
+    /// lose wake-ups when several are polled at once (spacejam/sled#1241), so the blocking
+    /// flush runs on the blocking pool instead.
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
-        Ok(self.inner.store.flush().await?)
+        let tree = self.inner.t.sessions.clone();
+        tokio::task::spawn_blocking(move || tree.flush())
+            .await
+            .map_err(|e| LiveChatError::Internal(e.to_string()))??;
+        Ok(())
     }
 }
 

@@ -223,6 +223,7 @@ impl RunningNode {
             let _ = stop.send(());
         }
         let served = (&mut self.server).await;
+        self.shared.livechat.shutdown().await;
         let _ = self.stop_workers.send(true);
         self.shared.network.shutdown().await;
         for worker in self.workers.drain(..) {

@@ -37,7 +37,7 @@ async fn a_visitor_on_the_shop_gets_the_rule_for_their_country_and_page() {
         .unwrap();
     let rules = format!("/api/v1/livechat/channels/{channel}/rules");
     for rule in [
-        json!({"sequence": 1, "action": "show", "url_regex": ""}),
+        json!({"sequence": 20, "action": "show", "url_regex": ""}),
         json!({"sequence": 2, "action": "auto_open", "auto_open_after_s": 5, "url_regex": "/shop"}),
         json!({"sequence": 10, "action": "hide", "url_regex": "/shop", "countries": ["be"]}),
         json!({"sequence": 0, "action": "show_with_notification", "url_regex": "/contact"}),
@@ -49,7 +49,7 @@ async fn a_visitor_on_the_shop_gets_the_rule_for_their_country_and_page() {
     let (status, be) = shop
         .try_visit(
             &channel,
-            "https://shop.test/shop/chairs",
+            "https://www.example.test/shop/chairs",
             "fr-BE",
             Some("BE"),
             None,
@@ -65,7 +65,7 @@ async fn a_visitor_on_the_shop_gets_the_rule_for_their_country_and_page() {
     let fr = shop
         .visit(
             &channel,
-            "https://shop.test/shop/chairs",
+            "https://www.example.test/shop/chairs",
             "fr-FR",
             Some("FR"),
             None,
@@ -77,14 +77,26 @@ async fn a_visitor_on_the_shop_gets_the_rule_for_their_country_and_page() {
     assert_eq!(fr.answer["operator"], "Ann");
     assert_eq!(fr.answer["welcome_message"], "Hi! Need help?");
 
-    // Sequence order among rules with no country: /contact's rule (0) before "show all" (1).
+    // Sequence order among rules with no country: /contact's rule (0) before "show all" (20).
     let contact = shop
-        .visit(&channel, "https://shop.test/contact?x=1", "en", None, None)
+        .visit(
+            &channel,
+            "https://www.example.test/contact?x=1",
+            "en",
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(contact.answer["action"], "show_with_notification");
     let home = shop
-        .visit(&channel, "https://shop.test/", "en", Some("BE"), None)
+        .visit(
+            &channel,
+            "https://www.example.test/",
+            "en",
+            Some("BE"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(home.answer["action"], "show");
@@ -302,7 +314,13 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
         .await
         .unwrap();
     let visit = shop
-        .visit(&channel, "https://shop.test/shop", "en", None, Some("v-7"))
+        .visit(
+            &channel,
+            "https://www.example.test/shop",
+            "en",
+            None,
+            Some("v-7"),
+        )
         .await
         .unwrap();
     let sid = visit.session.clone();
@@ -316,9 +334,9 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
     let new = ann_ws.until(|e| e["type"] == "new_session").await.unwrap();
     assert_eq!(new["session"]["id"], sid.as_str());
     for page in [
-        "https://shop.test/shop/chairs",
-        "https://shop.test/shop/tables",
-        "https://shop.test/shop/chairs",
+        "https://www.example.test/shop/chairs",
+        "https://www.example.test/shop/tables",
+        "https://www.example.test/shop/chairs",
     ] {
         shop.ok(
             &visit.token,
@@ -350,8 +368,14 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
     // Commands answer Ann alone.
     let history = shop.say(&ann.token, &sid, "/history").await.unwrap();
     let text = history["text"].as_str().unwrap();
-    assert!(text.contains("1. https://shop.test/shop/chairs"), "{text}");
-    assert!(text.contains("2. https://shop.test/shop/tables"), "{text}");
+    assert!(
+        text.contains("1. https://www.example.test/shop/chairs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2. https://www.example.test/shop/tables"),
+        "{text}"
+    );
     assert_eq!(
         text.matches("chairs").count(),
         1,

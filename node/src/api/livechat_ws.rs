@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::livechat::Caller;
+use crate::livechat::hub::OpenSocket;
 use crate::livechat::presence::SocketPresence;
 use crate::livechat::{LiveChat, Who};
 use crate::node::NodeShared;
@@ -49,7 +50,8 @@ async fn operator_events(
     let rx = node.livechat.hub().subscribe_operator(op);
     let presence = node.livechat.operator_connected(op)?;
     let chat = node.livechat.clone();
-    Ok(ws.on_upgrade(move |socket| pump(socket, rx, chat, c.who, None, Some(presence))))
+    let open = chat.hub().socket_opened();
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx, chat, c.who, None, Some(presence), open)))
 }
 
 async fn session_events(
@@ -61,7 +63,8 @@ async fn session_events(
     node.livechat.session_for(c.who, id)?;
     let rx = node.livechat.hub().subscribe_session(id);
     let chat = node.livechat.clone();
-    Ok(ws.on_upgrade(move |socket| pump(socket, rx, chat, c.who, Some(id), None)))
+    let open = chat.hub().socket_opened();
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx, chat, c.who, Some(id), None, open)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,17 +73,42 @@ struct Incoming {
     text: String,
 }
 
-/// Forwards hub events to the socket and posts what the client writes.
+/// Serves one socket; the service handles are dropped before the socket counts as closed,
+/// so a node shutting down knows none is left.
 async fn pump(
-    mut socket: WebSocket,
-    mut rx: Receiver<Arc<str>>,
+    socket: WebSocket,
+    rx: Receiver<Arc<str>>,
     chat: LiveChat,
     who: Who,
     session: Option<Uuid>,
-    _presence: Option<SocketPresence>,
+    presence: Option<SocketPresence>,
+    open: OpenSocket,
 ) {
+    let closing = chat.hub().closing();
+    serve(socket, rx, &chat, who, session, closing).await;
+    drop(presence);
+    drop(chat);
+    drop(open);
+}
+
+/// Forwards hub events to the socket and posts what the client writes.
+async fn serve(
+    mut socket: WebSocket,
+    mut rx: Receiver<Arc<str>>,
+    chat: &LiveChat,
+    who: Who,
+    session: Option<Uuid>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    if *closing.borrow_and_update() {
+        return;
+    }
     loop {
         tokio::select! {
+            _ = closing.changed() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             event = rx.recv() => match event {
                 Ok(text) => {
                     if socket.send(Message::Text(text.to_string().into())).await.is_err() {

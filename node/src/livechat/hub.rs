@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 /// How many events a slow socket may fall behind before it is told it lagged.
@@ -15,10 +15,33 @@ const CAPACITY: usize = 1024;
 type Senders = Mutex<HashMap<Uuid, broadcast::Sender<Arc<str>>>>;
 
 /// The live event hub.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     sessions: Senders,
     operators: Senders,
+    closing: watch::Sender<bool>,
+    open_sockets: Arc<watch::Sender<usize>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            sessions: Senders::default(),
+            operators: Senders::default(),
+            closing: watch::channel(false).0,
+            open_sockets: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+/// Counts one open socket until dropped.
+#[derive(Debug)]
+pub struct OpenSocket(Arc<watch::Sender<usize>>);
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 fn subscribe(map: &Senders, key: Uuid) -> broadcast::Receiver<Arc<str>> {
@@ -44,6 +67,24 @@ fn publish(map: &Senders, key: Uuid, event: &impl Serialize) {
 }
 
 impl Hub {
+    /// Registers an open socket; it must end when [`Hub::closing`] turns true.
+    pub fn socket_opened(&self) -> OpenSocket {
+        self.open_sockets.send_modify(|n| *n += 1);
+        OpenSocket(self.open_sockets.clone())
+    }
+
+    /// Turns true when the node shuts down.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Asks every socket to end and waits until they have.
+    pub async fn close_all(&self) {
+        self.closing.send_replace(true);
+        let mut open = self.open_sockets.subscribe();
+        let _ = open.wait_for(|n| *n == 0).await;
+    }
+
     /// Events of one visitor session.
     pub fn subscribe_session(&self, session: Uuid) -> broadcast::Receiver<Arc<str>> {
         subscribe(&self.sessions, session)
