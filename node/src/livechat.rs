@@ -11,7 +11,8 @@
 //! - [`rules`] — pure rule matching and the visitor's country.
 //! - [`routing`] — pure operator choice.
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
-//! - [`sessions`] — visitor sessions, messages, pages, closing.
+//! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
+//! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
@@ -26,6 +27,7 @@ pub mod channels;
 pub mod clock;
 pub mod commands;
 pub mod hub;
+pub mod messages;
 pub mod presence;
 pub mod ratings;
 pub mod routing;

@@ -29,9 +29,10 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::livechat::Caller;
+use crate::livechat::messages::Message;
 use crate::livechat::ratings::{PublicRating, Rating, RatingInput};
 use crate::livechat::sessions::{
-    Message, SessionView, StartAnswer, StartContext, StartInput, language_from_header,
+    SessionView, StartAnswer, StartContext, StartInput, language_from_header,
 };
 use crate::node::NodeShared;
 

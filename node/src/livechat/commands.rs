@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::sessions::{Message, Session};
+use super::messages::Message;
+use super::sessions::Session;
 use super::{LiveChat, LiveChatError, Who, all, put};
 use crate::store::trees;
 
