@@ -37,6 +37,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.data.data_dir.join("admin.token").display()
     );
     println!("Press Ctrl-C to stop.");
+    // Our handle must not outlive the node: shutdown waits for the database to be released.
+    drop(shared);
     wait_for_stop_signal().await?;
     println!("Stopping…");
     node.shutdown()

@@ -7,6 +7,7 @@
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
 //! - [`channels`] — channel messages, history, attachments, read marks.
+//! - [`livechat`] — users, login, live chat channels, sessions, WebSockets.
 
 pub mod auth;
 pub mod channels;
@@ -14,6 +15,9 @@ pub mod connections;
 pub mod error;
 pub mod events;
 pub mod instance;
+pub mod livechat;
+mod livechat_sessions;
+mod livechat_ws;
 
 use std::sync::Arc;
 
@@ -45,10 +49,6 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
             "/api/v1/connections/{id}/members/{user}",
             put(connections::add_member).delete(connections::remove_member),
         )
-        .route(
-            "/api/v1/users",
-            post(connections::create_user).get(connections::list_users),
-        )
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/channels", get(channels::list))
         .route(
@@ -67,6 +67,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         )
         .route("/api/v1/channels/{id}/read", post(channels::read))
         .route("/api/v1/stats", get(channels::stats))
+        .merge(livechat::router())
         .fallback(error::not_found)
         .with_state(shared)
 }

@@ -32,6 +32,8 @@ pub struct NodeConfig {
     pub federation: FederationConfig,
     /// Message delivery timings.
     pub messaging: MessagingConfig,
+    /// Live chat: country header, GeoIP database, webhook, clock.
+    pub livechat: crate::livechat::LiveChatConfig,
 }
 
 impl NodeConfig {
@@ -46,6 +48,7 @@ impl NodeConfig {
             peers: Vec::new(),
             federation: FederationConfig::default(),
             messaging: MessagingConfig::default(),
+            livechat: Default::default(),
         }
     }
 }

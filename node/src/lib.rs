@@ -14,6 +14,7 @@
 //!   the durable outbox and Sync Status.
 //! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
 //!   history; [`durable`] — grouped flushes.
+//! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
@@ -27,6 +28,7 @@ pub mod directory;
 pub mod durable;
 pub mod events;
 pub mod federation;
+pub mod livechat;
 pub mod messaging;
 pub mod model;
 pub mod network;

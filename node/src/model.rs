@@ -120,8 +120,8 @@ pub struct ChannelRecord {
     pub created_at_ms: u64,
 }
 
-/// A local user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A local user (an operator once they have a login). The password hash lives elsewhere.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserRecord {
     /// User id (UUIDv7).
     pub id: Uuid,
@@ -129,6 +129,24 @@ pub struct UserRecord {
     pub name: String,
     /// Created (ms).
     pub created_at_ms: u64,
+    /// Login for `POST /api/v1/login`.
+    #[serde(default)]
+    pub login: Option<String>,
+    /// Name shown to visitors (defaults to `name`).
+    #[serde(default)]
+    pub chat_name: Option<String>,
+    /// Main language.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Other languages spoken in live chat.
+    #[serde(default)]
+    pub chat_languages: Vec<String>,
+    /// Live chat expertise tags.
+    #[serde(default)]
+    pub expertise: Vec<String>,
+    /// ISO country code.
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 /// How the API shows a connection.

@@ -75,6 +75,8 @@ pub struct NodeShared {
     pub messaging: Messaging,
     /// The network actor.
     pub network: NetworkHandle,
+    /// The website live chat service.
+    pub livechat: crate::livechat::LiveChat,
     addresses: RwLock<Vec<String>>,
 }
 
@@ -178,6 +180,8 @@ impl RunningNode {
             flush,
             config.messaging.clone(),
         );
+        let livechat = crate::livechat::LiveChat::new(&store, &config.livechat)
+            .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),
             peer_id,
@@ -186,6 +190,7 @@ impl RunningNode {
             federation: federation.clone(),
             messaging: messaging.clone(),
             network: network.clone(),
+            livechat,
             addresses: RwLock::new(Vec::new()),
         });
         let (stop_workers, stop_rx) = watch::channel(false);
@@ -211,7 +216,7 @@ impl RunningNode {
             })?;
         data_dir.write_api_addr(&api_addr.to_string())?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = api::router(shared.clone());
+        let app = api::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -238,6 +243,7 @@ impl RunningNode {
             let _ = stop.send(());
         }
         let served = (&mut self.server).await;
+        self.shared.livechat.shutdown().await;
         let _ = self.stop_workers.send(true);
         self.shared.network.shutdown().await;
         for worker in self.workers.drain(..) {

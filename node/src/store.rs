@@ -92,6 +92,28 @@ pub mod trees {
     pub const ATTACHMENTS: &str = "attachments";
     /// Per-member read marks.
     pub const READ_MARKS: &str = "read_marks";
+    /// Live chat: user id → argon2 password hash.
+    pub const LC_PASSWORDS: &str = "lc_passwords";
+    /// Live chat: SHA-256 of an operator token → token record.
+    pub const LC_TOKENS: &str = "lc_tokens";
+    /// Live chat: user groups by id.
+    pub const LC_GROUPS: &str = "lc_groups";
+    /// Live chat: channels (with their rules) by id.
+    pub const LC_CHANNELS: &str = "lc_channels";
+    /// Live chat: visitor sessions by id.
+    pub const LC_SESSIONS: &str = "lc_sessions";
+    /// Live chat: session id (16 B) ‖ sequence (8 B BE) → message.
+    pub const LC_MESSAGES: &str = "lc_messages";
+    /// Live chat: returning visitor id → previous operator.
+    pub const LC_VISITORS: &str = "lc_visitors";
+    /// Live chat: canned responses by id.
+    pub const LC_CANNED: &str = "lc_canned";
+    /// Live chat: session id → rating.
+    pub const LC_RATINGS: &str = "lc_ratings";
+    /// Live chat: lead number (8 B BE) → lead.
+    pub const LC_LEADS: &str = "lc_leads";
+    /// Live chat: ticket number (8 B BE) → ticket.
+    pub const LC_TICKETS: &str = "lc_tickets";
 }
 
 /// Encodes a value for storage.

@@ -3,5 +3,6 @@
 //! Helpers shared by the integration tests in `tests/tests/`: starting the real `ochat` binary
 //! as a process on a fresh data folder ([`process`]) and waiting with timeouts instead of sleeps.
 
+pub mod livechat;
 pub mod node;
 pub mod process;

@@ -1,4 +1,4 @@
-//! `/api/v1/connections…` and `/api/v1/users`: the connection handshake and members.
+//! `/api/v1/connections…`: the connection handshake and members (users: `api::livechat`).
 //!
 //! | method | path                                           | action                         |
 //! |--------|------------------------------------------------|--------------------------------|
@@ -14,7 +14,6 @@
 //! | POST   | /api/v1/connections/{id}/edit    `{remote_uuid}` | Edit UUID                    |
 //! | DELETE | /api/v1/connections/{id}                       | Delete                         |
 //! | PUT/DELETE | /api/v1/connections/{id}/members/{user}    | Manage Members                 |
-//! | POST/GET | /api/v1/users                                | local users                    |
 
 use std::sync::Arc;
 
@@ -30,7 +29,7 @@ use super::auth::Admin;
 use super::error::ApiJson;
 use crate::federation::FederationError;
 use crate::federation::actions::ListFilter;
-use crate::model::{ConnectionView, UserRecord};
+use crate::model::ConnectionView;
 use crate::node::NodeShared;
 
 impl From<FederationError> for ApiError {
@@ -212,27 +211,4 @@ pub(crate) async fn remove_member(
     Path((id, user)): Path<(String, Uuid)>,
 ) -> Result<Json<ConnectionView>, ApiError> {
     Ok(Json(node.federation.set_member(&id, user, false).await?))
-}
-
-/// Body of `POST /api/v1/users`.
-#[derive(Debug, Deserialize)]
-pub struct UserBody {
-    /// Display name.
-    pub name: String,
-}
-
-pub(crate) async fn create_user(
-    _: Admin,
-    State(node): State<Arc<NodeShared>>,
-    ApiJson(body): ApiJson<UserBody>,
-) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
-    let user = node.federation.create_user(&body.name).await?;
-    Ok((StatusCode::CREATED, Json(user)))
-}
-
-pub(crate) async fn list_users(
-    _: Admin,
-    State(node): State<Arc<NodeShared>>,
-) -> Result<Json<Vec<UserRecord>>, ApiError> {
-    Ok(Json(node.federation.users()?))
 }

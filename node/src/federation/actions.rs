@@ -451,6 +451,7 @@ impl Federation {
             id: Uuid::now_v7(),
             name: name.to_string(),
             created_at_ms: now_ms(),
+            ..UserRecord::default()
         };
         self.inner
             .store

@@ -1,0 +1,397 @@
+//! The live chat's HTTP API: users and login, groups, channels and rules, canned responses,
+//! leads and tickets; sessions and WebSockets are in `livechat_sessions` and `livechat_ws`.
+//!
+//! Every route needs a token (`Authorization: Bearer …`, or `?token=` for WebSockets): the
+//! admin token, an operator's login token, or a visitor's session token (only for that
+//! session). Two routes are public by nature: a visitor starting a chat, and a published
+//! channel's ratings.
+//!
+//! | method | path | who |
+//! |---|---|---|
+//! | POST | /api/v1/login | anyone with a login and password |
+//! | POST | /api/v1/logout | the token's holder |
+//! | POST/GET | /api/v1/users | admin |
+//! | GET | /api/v1/users/me | operator |
+//! | PATCH | /api/v1/users/{id} | the user, admin |
+//! | POST | /api/v1/users/{id}/revoke_tokens | admin |
+//! | POST/GET | /api/v1/livechat/groups, PUT …/{id} | admin (list: staff) |
+//! | POST/GET | /api/v1/livechat/channels | admin / staff |
+//! | GET/PATCH/DELETE | /api/v1/livechat/channels/{id} | member or admin / admin |
+//! | POST | /api/v1/livechat/channels/{id}/join, …/leave | operator |
+//! | POST | /api/v1/livechat/channels/{id}/rules, PUT/DELETE …/{rule} | admin |
+//! | GET | /api/v1/livechat/channels/{id}/ratings | member or admin |
+//! | POST/GET | /api/v1/livechat/canned, DELETE …/{id} | staff |
+//! | GET | /api/v1/livechat/canned/matches?q=:: | staff |
+//! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | staff |
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ApiError;
+use super::auth::{bearer, same_token};
+use super::{livechat_sessions as sessions, livechat_ws as ws};
+use crate::livechat::accounts::{Group, GroupInput, UserInput};
+use crate::livechat::canned::{Canned, CannedInput};
+use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
+use crate::livechat::commands::{Kind, Record};
+use crate::livechat::ratings::Rating;
+use crate::livechat::rules::Rule;
+use crate::livechat::{LiveChatError, Who};
+use crate::model::UserRecord;
+use crate::node::NodeShared;
+
+type Shared = State<Arc<NodeShared>>;
+
+impl From<LiveChatError> for ApiError {
+    fn from(e: LiveChatError) -> Self {
+        let (status, code) = match &e {
+            LiveChatError::Store(_) | LiveChatError::Internal(_) => return ApiError::internal(e),
+            LiveChatError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            LiveChatError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            LiveChatError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            LiveChatError::Unauthorized => return ApiError::unauthorized(),
+            LiveChatError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            LiveChatError::NoOperator => (StatusCode::SERVICE_UNAVAILABLE, "no_operator"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A request's verified caller and the token it used.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub who: Who,
+    /// The token as sent.
+    pub token: String,
+}
+
+/// The token of a request: the bearer header, else `?token=` (browsers' WebSockets).
+fn token_of(parts: &Parts) -> Option<String> {
+    if let Some(t) = bearer(parts) {
+        return Some(t.to_string());
+    }
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .map(str::to_string)
+}
+
+impl FromRequestParts<Arc<NodeShared>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        node: &Arc<NodeShared>,
+    ) -> Result<Self, ApiError> {
+        let token = token_of(parts).ok_or_else(ApiError::unauthorized)?;
+        let who = if same_token(&token, &node.admin_token) {
+            Who::Admin
+        } else if let Some(op) = node.livechat.authenticate(&token)? {
+            Who::Operator(op)
+        } else if let Some(session) = node.livechat.visitor_session(&token)? {
+            Who::Visitor(session)
+        } else {
+            return Err(ApiError::unauthorized());
+        };
+        Ok(Caller { who, token })
+    }
+}
+
+/// The live chat routes, merged into the API router.
+pub fn router() -> Router<Arc<NodeShared>> {
+    Router::new()
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/users", post(create_user).get(list_users))
+        .route("/api/v1/users/me", get(me))
+        .route("/api/v1/users/{id}", get(show_user).patch(update_user))
+        .route("/api/v1/users/{id}/revoke_tokens", post(revoke_tokens))
+        .route(
+            "/api/v1/livechat/groups",
+            post(create_group).get(list_groups),
+        )
+        .route("/api/v1/livechat/groups/{id}", put(update_group))
+        .route(
+            "/api/v1/livechat/channels",
+            post(create_channel).get(list_channels),
+        )
+        .route(
+            "/api/v1/livechat/channels/{id}",
+            get(show_channel)
+                .patch(update_channel)
+                .delete(delete_channel),
+        )
+        .route("/api/v1/livechat/channels/{id}/join", post(join))
+        .route("/api/v1/livechat/channels/{id}/leave", post(leave))
+        .route("/api/v1/livechat/channels/{id}/rules", post(add_rule))
+        .route(
+            "/api/v1/livechat/channels/{id}/rules/{rule}",
+            put(update_rule).delete(delete_rule),
+        )
+        .route(
+            "/api/v1/livechat/channels/{id}/ratings",
+            get(channel_ratings),
+        )
+        .route(
+            "/api/v1/livechat/canned",
+            post(create_canned).get(list_canned),
+        )
+        .route("/api/v1/livechat/canned/matches", get(canned_matches))
+        .route("/api/v1/livechat/canned/{id}", delete(delete_canned))
+        .route("/api/v1/livechat/leads", get(leads))
+        .route("/api/v1/livechat/tickets", get(tickets))
+        .merge(sessions::router())
+        .merge(ws::router())
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginBody {
+    login: String,
+    password: String,
+}
+
+async fn login(State(node): Shared, Json(b): Json<LoginBody>) -> Result<Json<Value>, ApiError> {
+    let (token, user) = node.livechat.login(&b.login, &b.password).await?;
+    Ok(Json(json!({"token": token, "user": user})))
+}
+
+async fn logout(State(node): Shared, c: Caller) -> Result<StatusCode, ApiError> {
+    node.livechat.logout(&c.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_user(
+    State(node): Shared,
+    c: Caller,
+    Json(b): Json<UserInput>,
+) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(node.livechat.create_user(c.who, b).await?),
+    ))
+}
+
+async fn list_users(State(node): Shared, c: Caller) -> Result<Json<Vec<UserRecord>>, ApiError> {
+    c.who.admin()?;
+    Ok(Json(node.livechat.users()?))
+}
+
+async fn me(State(node): Shared, c: Caller) -> Result<Json<UserRecord>, ApiError> {
+    let op = c
+        .who
+        .operator()
+        .ok_or_else(|| ApiError::not_found("the admin token has no user"))?;
+    Ok(Json(node.livechat.user(op)?))
+}
+
+async fn show_user(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<UserRecord>, ApiError> {
+    c.who.staff()?;
+    Ok(Json(node.livechat.user(id)?))
+}
+
+async fn update_user(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<UserInput>,
+) -> Result<Json<UserRecord>, ApiError> {
+    Ok(Json(node.livechat.update_user(c.who, id, b).await?))
+}
+
+async fn revoke_tokens(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    let n = node.livechat.revoke_user_tokens(c.who, id).await?;
+    Ok(Json(json!({"revoked": n})))
+}
+
+async fn create_group(
+    State(node): Shared,
+    c: Caller,
+    Json(b): Json<GroupInput>,
+) -> Result<(StatusCode, Json<Group>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(node.livechat.create_group(c.who, b).await?),
+    ))
+}
+
+async fn list_groups(State(node): Shared, c: Caller) -> Result<Json<Vec<Group>>, ApiError> {
+    c.who.staff()?;
+    Ok(Json(node.livechat.groups()?))
+}
+
+async fn update_group(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<GroupInput>,
+) -> Result<Json<Group>, ApiError> {
+    Ok(Json(node.livechat.update_group(c.who, id, b).await?))
+}
+
+async fn create_channel(
+    State(node): Shared,
+    c: Caller,
+    Json(b): Json<ChannelInput>,
+) -> Result<(StatusCode, Json<Channel>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(node.livechat.create_channel(c.who, b).await?),
+    ))
+}
+
+async fn list_channels(
+    State(node): Shared,
+    c: Caller,
+) -> Result<Json<Vec<ChannelListItem>>, ApiError> {
+    Ok(Json(node.livechat.channel_list(c.who)?))
+}
+
+async fn show_channel(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Channel>, ApiError> {
+    Ok(Json(node.livechat.channel_for(c.who, id)?))
+}
+
+async fn update_channel(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<ChannelInput>,
+) -> Result<Json<Channel>, ApiError> {
+    Ok(Json(node.livechat.update_channel(c.who, id, b).await?))
+}
+
+async fn delete_channel(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    node.livechat.delete_channel(c.who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn join(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Channel>, ApiError> {
+    Ok(Json(node.livechat.set_joined(c.who, id, true).await?))
+}
+
+async fn leave(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    node.livechat.set_joined(c.who, id, false).await?;
+    Ok(Json(json!({"left": id})))
+}
+
+async fn add_rule(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<Rule>,
+) -> Result<(StatusCode, Json<Rule>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(node.livechat.add_rule(c.who, id, b).await?),
+    ))
+}
+
+async fn update_rule(
+    State(node): Shared,
+    c: Caller,
+    Path((id, rule)): Path<(Uuid, Uuid)>,
+    Json(b): Json<Rule>,
+) -> Result<Json<Rule>, ApiError> {
+    Ok(Json(node.livechat.update_rule(c.who, id, rule, b).await?))
+}
+
+async fn delete_rule(
+    State(node): Shared,
+    c: Caller,
+    Path((id, rule)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    node.livechat.delete_rule(c.who, id, rule).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn channel_ratings(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Rating>>, ApiError> {
+    Ok(Json(node.livechat.channel_ratings(c.who, id)?))
+}
+
+async fn create_canned(
+    State(node): Shared,
+    c: Caller,
+    Json(b): Json<CannedInput>,
+) -> Result<(StatusCode, Json<Canned>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(node.livechat.create_canned(c.who, b).await?),
+    ))
+}
+
+async fn list_canned(State(node): Shared, c: Caller) -> Result<Json<Vec<Canned>>, ApiError> {
+    Ok(Json(node.livechat.canned_for(c.who)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct MatchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn canned_matches(
+    State(node): Shared,
+    c: Caller,
+    Query(q): Query<MatchQuery>,
+) -> Result<Json<Vec<Canned>>, ApiError> {
+    Ok(Json(node.livechat.canned_matches(c.who, &q.q)?))
+}
+
+async fn delete_canned(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    node.livechat.delete_canned(c.who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn leads(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
+    Ok(Json(node.livechat.records(c.who, Kind::Lead)?))
+}
+
+async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
+    Ok(Json(node.livechat.records(c.who, Kind::Ticket)?))
+}

@@ -1,0 +1,238 @@
+//! Live chat sessions over HTTP: a visitor starts a chat (no token needed: the answer carries
+//! the session token), then the visitor and the operators read and write with their tokens.
+//!
+//! | method | path | who |
+//! |---|---|---|
+//! | POST | /api/v1/livechat/{channel}/sessions | anyone (the widget) |
+//! | GET | /api/v1/livechat/sessions?status=open\|closed&channel= | staff |
+//! | GET | /api/v1/livechat/sessions/{id} | its visitor, its operators, admin |
+//! | GET/POST | /api/v1/livechat/sessions/{id}/messages | same; posting: visitor, operators |
+//! | POST | /api/v1/livechat/sessions/{id}/pages | its visitor |
+//! | GET | /api/v1/livechat/sessions/{id}/history | its operators, admin |
+//! | POST | /api/v1/livechat/sessions/{id}/close | its visitor (leaving), operators, admin |
+//! | GET/POST | /api/v1/livechat/sessions/{id}/rating | read: same as session; rate: visitor |
+//! | PUT | /api/v1/livechat/sessions/{id}/rating/visibility | admin |
+//! | GET | /api/v1/livechat/public/channels/{id}/ratings | anyone, when published |
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::ACCEPT_LANGUAGE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ApiError;
+use super::livechat::Caller;
+use crate::livechat::messages::Message;
+use crate::livechat::ratings::{PublicRating, Rating, RatingInput};
+use crate::livechat::sessions::{
+    SessionView, StartAnswer, StartContext, StartInput, language_from_header,
+};
+use crate::node::NodeShared;
+
+type Shared = State<Arc<NodeShared>>;
+
+pub(super) fn router() -> Router<Arc<NodeShared>> {
+    Router::new()
+        .route("/api/v1/livechat/{channel}/sessions", post(start))
+        .route("/api/v1/livechat/sessions", get(list))
+        .route("/api/v1/livechat/sessions/{id}", get(show))
+        .route(
+            "/api/v1/livechat/sessions/{id}/messages",
+            get(messages).post(send),
+        )
+        .route("/api/v1/livechat/sessions/{id}/pages", post(visit))
+        .route("/api/v1/livechat/sessions/{id}/history", get(history))
+        .route("/api/v1/livechat/sessions/{id}/close", post(close))
+        .route(
+            "/api/v1/livechat/sessions/{id}/rating",
+            get(rating).post(rate),
+        )
+        .route(
+            "/api/v1/livechat/sessions/{id}/rating/visibility",
+            put(visibility),
+        )
+        .route(
+            "/api/v1/livechat/public/channels/{id}/ratings",
+            get(published),
+        )
+}
+
+/// The visitor's address: the first `X-Forwarded-For` hop (behind a proxy), else the peer.
+fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .or(peer.map(|p| p.ip()))
+}
+
+async fn start(
+    State(node): Shared,
+    Path(channel): Path<Uuid>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<StartInput>,
+) -> Result<(StatusCode, Json<StartAnswer>), ApiError> {
+    let chat = &node.livechat;
+    let language = headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(language_from_header);
+    let header_value = chat
+        .country_header()
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok());
+    let ip = client_ip(&headers, connect.map(|Extension(ConnectInfo(addr))| addr));
+    let country = chat.country(header_value, ip);
+    let answer = chat
+        .start_session(channel, body, StartContext { language, country })
+        .await?;
+    let status = if answer.available {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(answer)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    channel: Option<Uuid>,
+}
+
+async fn list(
+    State(node): Shared,
+    c: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let open = match q.status.as_deref() {
+        None | Some("all") => None,
+        Some("open") => Some(true),
+        Some("closed") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "status is open, closed or all, not {other}"
+            )));
+        }
+    };
+    Ok(Json(node.livechat.sessions(c.who, open, q.channel)?))
+}
+
+async fn show(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(SessionView::from(
+        &node.livechat.session_for(c.who, id)?,
+    )))
+}
+
+async fn messages(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    Ok(Json(node.livechat.transcript(c.who, id)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct SendBody {
+    text: String,
+}
+
+async fn send(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<SendBody>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(node.livechat.post_message(c.who, id, &b.text).await?),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct PageBody {
+    url: String,
+}
+
+async fn visit(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<PageBody>,
+) -> Result<Json<Value>, ApiError> {
+    let pages = node.livechat.visit_page(c.who, id, &b.url)?;
+    Ok(Json(json!({"pages": pages})))
+}
+
+async fn history(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    c.who.staff()?;
+    let s = node.livechat.session_for(c.who, id)?;
+    Ok(Json(json!({"pages": s.pages})))
+}
+
+async fn close(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(node.livechat.close_session(c.who, id).await?))
+}
+
+async fn rating(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Option<Rating>>, ApiError> {
+    Ok(Json(node.livechat.rating(c.who, id)?))
+}
+
+async fn rate(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<RatingInput>,
+) -> Result<Json<Rating>, ApiError> {
+    Ok(Json(node.livechat.rate(c.who, id, b).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct VisibilityBody {
+    internal_only: bool,
+}
+
+async fn visibility(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Json(b): Json<VisibilityBody>,
+) -> Result<Json<Rating>, ApiError> {
+    Ok(Json(
+        node.livechat
+            .set_rating_internal(c.who, id, b.internal_only)
+            .await?,
+    ))
+}
+
+async fn published(
+    State(node): Shared,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<PublicRating>>, ApiError> {
+    Ok(Json(node.livechat.published_ratings(id)?))
+}

@@ -1,0 +1,150 @@
+//! Live chat WebSockets. Both subscribe before the upgrade, so nothing published after the
+//! handshake is missed. Events are JSON text frames:
+//! `{"type":"new_session","session":…}`, `{"type":"message","session_id":…,"message":…}`,
+//! `{"type":"closed","session_id":…}`; a socket that falls behind gets `{"type":"lagged"}`.
+//! Clients may also write: a text frame `{"text":…}` (visitor) or
+//! `{"session_id":…,"text":…}` (operator) posts a message like the REST route.
+//!
+//! | path | who |
+//! |---|---|
+//! | GET /api/v1/livechat/operator/events | an operator (keeps them present while open) |
+//! | GET /api/v1/livechat/sessions/{id}/events | the session's visitor, its operators, admin |
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::ApiError;
+use super::livechat::Caller;
+use crate::livechat::hub::OpenSocket;
+use crate::livechat::presence::SocketPresence;
+use crate::livechat::{LiveChat, Who};
+use crate::node::NodeShared;
+
+pub(super) fn router() -> Router<Arc<NodeShared>> {
+    Router::new()
+        .route("/api/v1/livechat/operator/events", get(operator_events))
+        .route("/api/v1/livechat/sessions/{id}/events", get(session_events))
+}
+
+async fn operator_events(
+    State(node): State<Arc<NodeShared>>,
+    c: Caller,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let Some(op) = c.who.operator() else {
+        return Err(ApiError {
+            status: axum::http::StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: "operator events need an operator's token".into(),
+        });
+    };
+    let rx = node.livechat.hub().subscribe_operator(op);
+    let presence = node.livechat.operator_connected(op)?;
+    let chat = node.livechat.clone();
+    let open = chat.hub().socket_opened();
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx, chat, c.who, None, Some(presence), open)))
+}
+
+async fn session_events(
+    State(node): State<Arc<NodeShared>>,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    node.livechat.session_for(c.who, id)?;
+    let rx = node.livechat.hub().subscribe_session(id);
+    let chat = node.livechat.clone();
+    let open = chat.hub().socket_opened();
+    Ok(ws.on_upgrade(move |socket| pump(socket, rx, chat, c.who, Some(id), None, open)))
+}
+
+#[derive(Debug, Deserialize)]
+struct Incoming {
+    session_id: Option<Uuid>,
+    text: String,
+}
+
+/// Serves one socket; the service handles are dropped before the socket counts as closed,
+/// so a node shutting down knows none is left.
+async fn pump(
+    socket: WebSocket,
+    rx: Receiver<Arc<str>>,
+    chat: LiveChat,
+    who: Who,
+    session: Option<Uuid>,
+    presence: Option<SocketPresence>,
+    open: OpenSocket,
+) {
+    let closing = chat.hub().closing();
+    serve(socket, rx, &chat, who, session, closing).await;
+    drop(presence);
+    drop(chat);
+    drop(open);
+}
+
+/// Forwards hub events to the socket and posts what the client writes.
+async fn serve(
+    mut socket: WebSocket,
+    mut rx: Receiver<Arc<str>>,
+    chat: &LiveChat,
+    who: Who,
+    session: Option<Uuid>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    if *closing.borrow_and_update() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = closing.changed() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            event = rx.recv() => match event {
+                Ok(text) => {
+                    if socket.send(Message::Text(text.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let note = format!("{{\"type\":\"lagged\",\"missed\":{n}}}");
+                    if socket.send(Message::Text(note.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(op) = who.operator() {
+                        let _ = chat.touch(op);
+                    }
+                    let answer = match serde_json::from_str::<Incoming>(text.as_str()) {
+                        Ok(m) => match m.session_id.or(session) {
+                            Some(id) => chat.post_message(who, id, &m.text).await.err().map(|e| e.to_string()),
+                            None => Some("session_id is required".into()),
+                        },
+                        Err(e) => Some(format!("expected {{\"text\": …}}: {e}")),
+                    };
+                    if let Some(error) = answer {
+                        let note = serde_json::json!({"type": "error", "message": error}).to_string();
+                        if socket.send(Message::Text(note.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! # Live chat
+//!
+//! The node serves its own website's visitors: operators (local users with a login) join
+//! channels; a visitor's page gets a button per the channel's rules; a session is routed to an
+//! operator; both sides talk over REST + WebSocket; operators use canned responses and
+//! commands; visitors rate the session. Everything is kept in sled and survives restarts.
+//!
+//! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
+//! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
+//! - [`rules`] — pure rule matching and the visitor's country.
+//! - [`routing`] — pure operator choice.
+//! - [`presence`] — who is available: sockets, activity, open-session counts.
+//! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
+//! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
+//! - [`hub`] — live delivery to visitor and operator WebSockets.
+//! - [`canned`] — canned responses and their expansion.
+//! - [`commands`] — operator commands, leads and tickets.
+//! - [`ratings`] — ratings and the published ratings page.
+//!
+//! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
+//! `users`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
+
+pub mod accounts;
+pub mod canned;
+pub mod channels;
+pub mod clock;
+pub mod commands;
+pub mod hub;
+pub mod messages;
+pub mod presence;
+pub mod ratings;
+pub mod routing;
+pub mod rules;
+pub mod sessions;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use uuid::Uuid;
+
+pub use clock::{Clock, SystemClock, TestClock};
+
+use crate::store::{Store, StoreError, encode, trees};
+
+/// Live chat settings (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct LiveChatConfig {
+    /// A request header carrying the visitor's ISO country code (set by the proxy).
+    pub country_header: Option<String>,
+    /// A MaxMind-format GeoIP country database.
+    pub geoip_db: Option<PathBuf>,
+    /// Where `/lead` and `/ticket` records are POSTed as JSON, if anywhere.
+    pub webhook_url: Option<String>,
+    /// The clock (the system clock when unset; tests pass a [`TestClock`]).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// Live chat failures; the API maps each to a status.
+#[derive(Debug, Error)]
+pub enum LiveChatError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The input is invalid.
+    #[error("{0}")]
+    BadInput(String),
+    /// No such thing (or not visible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The token is missing, wrong or revoked.
+    #[error("a valid token is required")]
+    Unauthorized,
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// No operator can take the visitor.
+    #[error("no operator is available in this channel right now; please try again later")]
+    NoOperator,
+    /// Something that should not happen.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<sled::Error> for LiveChatError {
+    fn from(e: sled::Error) -> Self {
+        LiveChatError::Store(StoreError::Sled(e))
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// The admin token.
+    Admin,
+    /// An operator (user) token.
+    Operator(Uuid),
+    /// A visitor's session token (grants only that session).
+    Visitor(Uuid),
+}
+
+impl Who {
+    /// The operator's id, if an operator.
+    pub fn operator(&self) -> Option<Uuid> {
+        match self {
+            Who::Operator(id) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Refuses visitors and anonymous roles; admins and operators pass.
+    pub fn staff(&self) -> Result<(), LiveChatError> {
+        match self {
+            Who::Visitor(_) => Err(LiveChatError::Forbidden(
+                "a visitor token grants only its own session".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses everyone but the admin.
+    pub fn admin(&self) -> Result<(), LiveChatError> {
+        match self {
+            Who::Admin => Ok(()),
+            _ => Err(LiveChatError::Forbidden(
+                "only the admin may do this".into(),
+            )),
+        }
+    }
+}
+
+/// The sled trees of the live chat.
+#[derive(Debug, Clone)]
+pub(crate) struct Trees {
+    pub(crate) users: sled::Tree,
+    pub(crate) passwords: sled::Tree,
+    pub(crate) tokens: sled::Tree,
+    pub(crate) groups: sled::Tree,
+    pub(crate) channels: sled::Tree,
+    pub(crate) sessions: sled::Tree,
+    pub(crate) messages: sled::Tree,
+    pub(crate) visitors: sled::Tree,
+    pub(crate) canned: sled::Tree,
+    pub(crate) ratings: sled::Tree,
+    pub(crate) leads: sled::Tree,
+    pub(crate) tickets: sled::Tree,
+}
+
+/// The live chat service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LiveChat {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    t: Trees,
+    clock: Arc<dyn Clock>,
+    countries: rules::CountrySource,
+    webhook_url: Option<String>,
+    state: Mutex<presence::State>,
+    hub: hub::Hub,
+    http: reqwest::Client,
+}
+
+impl LiveChat {
+    /// Opens the live chat trees and loads the open sessions.
+    pub fn new(store: &Store, config: &LiveChatConfig) -> Result<LiveChat, LiveChatError> {
+        let t = Trees {
+            users: store.users.clone(),
+            passwords: store.tree(trees::LC_PASSWORDS)?,
+            tokens: store.tree(trees::LC_TOKENS)?,
+            groups: store.tree(trees::LC_GROUPS)?,
+            channels: store.tree(trees::LC_CHANNELS)?,
+            sessions: store.tree(trees::LC_SESSIONS)?,
+            messages: store.tree(trees::LC_MESSAGES)?,
+            visitors: store.tree(trees::LC_VISITORS)?,
+            canned: store.tree(trees::LC_CANNED)?,
+            ratings: store.tree(trees::LC_RATINGS)?,
+            leads: store.tree(trees::LC_LEADS)?,
+            tickets: store.tree(trees::LC_TICKETS)?,
+        };
+        let geoip = match &config.geoip_db {
+            Some(path) => Some(rules::GeoIp::open(path)?),
+            None => None,
+        };
+        let state = presence::State::load(&t)?;
+        Ok(LiveChat {
+            inner: Arc::new(Inner {
+                store: store.clone(),
+                t,
+                clock: config
+                    .clock
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(SystemClock)),
+                countries: rules::CountrySource {
+                    header: config.country_header.clone(),
+                    geoip,
+                },
+                webhook_url: config.webhook_url.clone(),
+                state: Mutex::new(state),
+                hub: hub::Hub::default(),
+                http: reqwest::Client::new(),
+            }),
+        })
+    }
+
+    /// Now, by the service's clock (ms).
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The configured country header, if any.
+    pub fn country_header(&self) -> Option<&str> {
+        self.inner.countries.header.as_deref()
+    }
+
+    /// The visitor's country: the configured header's value, else GeoIP of their address.
+    pub fn country(
+        &self,
+        header_value: Option<&str>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Option<String> {
+        self.inner.countries.country(header_value, ip)
+    }
+
+    /// The live event hub.
+    pub fn hub(&self) -> &hub::Hub {
+        &self.inner.hub
+    }
+
+    pub(crate) fn trees(&self) -> &Trees {
+        &self.inner.t
+    }
+
+    pub(crate) fn state(&self) -> Result<MutexGuard<'_, presence::State>, LiveChatError> {
+        self.inner
+            .state
+            .lock()
+            .map_err(|_| LiveChatError::Internal("live chat state lock poisoned".into()))
+    }
+
+    /// Ends every live chat WebSocket (at node shutdown) and waits for them.
+    pub async fn shutdown(&self) {
+        self.inner.hub.close_all().await;
+    }
+
+    /// Makes writes durable before they are acknowledged. sled 0.34's `flush_async` can
+    /// lose wake-ups when several are polled at once (spacejam/sled#1241), so the blocking
+    /// flush runs on the blocking pool instead.
+    pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
+        let tree = self.inner.t.sessions.clone();
+        tokio::task::spawn_blocking(move || tree.flush())
+            .await
+            .map_err(|e| LiveChatError::Internal(e.to_string()))??;
+        Ok(())
+    }
+}
+
+/// Reads one record.
+pub(crate) fn get<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+) -> Result<Option<T>, LiveChatError> {
+    Ok(Store::get(tree, name, key)?)
+}
+
+/// Writes one record.
+pub(crate) fn put<T: Serialize>(
+    tree: &sled::Tree,
+    name: &'static str,
+    key: &[u8],
+    value: &T,
+) -> Result<(), LiveChatError> {
+    tree.insert(key, encode(name, value)?)?;
+    Ok(())
+}
+
+/// Every record of a tree.
+pub(crate) fn all<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    name: &'static str,
+) -> Result<Vec<T>, LiveChatError> {
+    Ok(Store::all(tree, name)?)
+}
+
+/// A fresh random secret, hex-encoded (32 bytes).
+pub(crate) fn random_hex() -> Result<String, LiveChatError> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| LiveChatError::Internal(e.to_string()))?;
+    Ok(hex::encode(buf))
+}
+
+/// A random index below `n` (0 when `n` is 0).
+pub(crate) fn random_below(n: usize) -> usize {
+    let mut buf = [0u8; 8];
+    if n == 0 || getrandom::fill(&mut buf).is_err() {
+        return 0;
+    }
+    (u64::from_le_bytes(buf) % n as u64) as usize
+}
+
+/// SHA-256 of a token: what is stored instead of the token.
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A trimmed, non-empty, bounded text field.
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, LiveChatError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > max {
+        return Err(LiveChatError::BadInput(format!(
+            "{field} must have 1 to {max} bytes"
+        )));
+    }
+    Ok(v.to_string())
+}

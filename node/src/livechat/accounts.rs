@@ -1,0 +1,364 @@
+//! Local user accounts for live chat: the admin creates users (optionally with a login and an
+//! argon2-hashed password and a live chat profile); users log in for a token; tokens are
+//! revocable (logout, or the admin revoking all of a user's tokens). Also user groups (for
+//! canned responses) and operator presence.
+//!
+//! Tokens are random; only their SHA-256 is stored. Password hashes live in their own tree so
+//! a `UserRecord` never carries one.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{LiveChat, LiveChatError, Who, all, get, put, random_hex, text, token_hash};
+use crate::model::UserRecord;
+use crate::store::trees;
+
+const MAX_NAME: usize = 200;
+const MAX_PASSWORD: usize = 1024;
+
+/// A new user, or a profile change (every field optional on change).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserInput {
+    /// Display name (required on create).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Login.
+    #[serde(default)]
+    pub login: Option<String>,
+    /// Password (hashed with argon2, never stored in clear).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Name shown to visitors.
+    #[serde(default)]
+    pub chat_name: Option<String>,
+    /// Main language.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Live chat languages.
+    #[serde(default)]
+    pub chat_languages: Option<Vec<String>>,
+    /// Expertise tags.
+    #[serde(default)]
+    pub expertise: Option<Vec<String>>,
+    /// ISO country code.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// A stored login token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TokenRecord {
+    user_id: Uuid,
+    created_at_ms: u64,
+}
+
+/// A user group (canned responses are shared with groups).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Group {
+    /// Group id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Member user ids.
+    pub members: Vec<Uuid>,
+}
+
+/// Body to create or change a group.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupInput {
+    /// Name.
+    pub name: String,
+    /// Members.
+    #[serde(default)]
+    pub members: Vec<Uuid>,
+}
+
+fn hash_password(password: &str) -> Result<String, LiveChatError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| LiveChatError::Internal(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| LiveChatError::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| LiveChatError::Internal(e.to_string()))
+}
+
+fn password_ok(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+impl LiveChat {
+    /// Every local user.
+    pub fn users(&self) -> Result<Vec<UserRecord>, LiveChatError> {
+        all(&self.trees().users, trees::USERS)
+    }
+
+    /// One user.
+    pub fn user(&self, id: Uuid) -> Result<UserRecord, LiveChatError> {
+        get(&self.trees().users, trees::USERS, id.as_bytes())?
+            .ok_or_else(|| LiveChatError::NotFound(format!("no user {id}")))
+    }
+
+    /// The name visitors see for an operator.
+    pub fn chat_name(&self, id: Uuid) -> String {
+        self.user(id)
+            .map(|u| u.chat_name.unwrap_or(u.name))
+            .unwrap_or_else(|_| "Operator".into())
+    }
+
+    /// Creates a user (admin only).
+    pub async fn create_user(
+        &self,
+        who: Who,
+        input: UserInput,
+    ) -> Result<UserRecord, LiveChatError> {
+        who.admin()?;
+        let name = text("name", input.name.as_deref().unwrap_or(""), MAX_NAME)?;
+        let mut user = UserRecord {
+            id: Uuid::now_v7(),
+            name,
+            created_at_ms: self.now_ms(),
+            ..UserRecord::default()
+        };
+        if input.password.is_some() && input.login.is_none() {
+            return Err(LiveChatError::BadInput("a password needs a login".into()));
+        }
+        self.apply_profile(&mut user, input).await?;
+        self.flush().await?;
+        Ok(user)
+    }
+
+    /// Changes a profile: the user themselves or the admin.
+    pub async fn update_user(
+        &self,
+        who: Who,
+        id: Uuid,
+        input: UserInput,
+    ) -> Result<UserRecord, LiveChatError> {
+        if who != Who::Admin && who != Who::Operator(id) {
+            return Err(LiveChatError::Forbidden(
+                "only the user or the admin may change a profile".into(),
+            ));
+        }
+        let mut user = self.user(id)?;
+        if let Some(name) = &input.name {
+            user.name = text("name", name, MAX_NAME)?;
+        }
+        self.apply_profile(&mut user, input).await?;
+        self.flush().await?;
+        Ok(user)
+    }
+
+    async fn apply_profile(
+        &self,
+        user: &mut UserRecord,
+        input: UserInput,
+    ) -> Result<(), LiveChatError> {
+        if let Some(login) = &input.login {
+            let login = text("login", login, MAX_NAME)?;
+            if self
+                .users()?
+                .iter()
+                .any(|u| u.id != user.id && u.login.as_deref() == Some(login.as_str()))
+            {
+                return Err(LiveChatError::Conflict(format!(
+                    "the login {login:?} is taken"
+                )));
+            }
+            user.login = Some(login);
+        }
+        if let Some(v) = input.chat_name {
+            user.chat_name = Some(text("chat_name", &v, MAX_NAME)?);
+        }
+        if let Some(v) = input.language {
+            user.language = Some(text("language", &v, 35)?);
+        }
+        if let Some(v) = input.chat_languages {
+            user.chat_languages = v
+                .iter()
+                .map(|l| text("language", l, 35))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = input.expertise {
+            user.expertise = v
+                .iter()
+                .map(|e| text("expertise", e, 100))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = input.country {
+            user.country = Some(text("country", &v, 2)?.to_ascii_uppercase());
+        }
+        if let Some(password) = input.password {
+            if password.is_empty() || password.len() > MAX_PASSWORD {
+                return Err(LiveChatError::BadInput(format!(
+                    "a password has 1 to {MAX_PASSWORD} bytes"
+                )));
+            }
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .map_err(|e| LiveChatError::Internal(e.to_string()))??;
+            self.trees()
+                .passwords
+                .insert(user.id.as_bytes(), hash.as_bytes())?;
+        }
+        put(
+            &self.trees().users,
+            trees::USERS,
+            user.id.as_bytes(),
+            &*user,
+        )
+    }
+
+    /// Checks a login and password; answers a new token.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<(String, UserRecord), LiveChatError> {
+        let user = self
+            .users()?
+            .into_iter()
+            .find(|u| u.login.as_deref() == Some(login.trim()));
+        let stored = match &user {
+            Some(u) => self.trees().passwords.get(u.id.as_bytes())?,
+            None => None,
+        };
+        let (Some(user), Some(stored)) = (user, stored) else {
+            return Err(LiveChatError::Unauthorized);
+        };
+        let stored = String::from_utf8_lossy(&stored).into_owned();
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || password_ok(&password, &stored))
+            .await
+            .map_err(|e| LiveChatError::Internal(e.to_string()))?;
+        if !ok {
+            return Err(LiveChatError::Unauthorized);
+        }
+        let token = format!("op_{}", random_hex()?);
+        let record = TokenRecord {
+            user_id: user.id,
+            created_at_ms: self.now_ms(),
+        };
+        put(
+            &self.trees().tokens,
+            trees::LC_TOKENS,
+            &token_hash(&token),
+            &record,
+        )?;
+        self.flush().await?;
+        self.touch(user.id)?;
+        Ok((token, user))
+    }
+
+    /// The user a token belongs to (and marks them active), or `None`.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Uuid>, LiveChatError> {
+        if !token.starts_with("op_") {
+            return Ok(None);
+        }
+        let found: Option<TokenRecord> =
+            get(&self.trees().tokens, trees::LC_TOKENS, &token_hash(token))?;
+        match found {
+            Some(t) => {
+                self.touch(t.user_id)?;
+                Ok(Some(t.user_id))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes one token.
+    pub async fn logout(&self, token: &str) -> Result<(), LiveChatError> {
+        self.trees().tokens.remove(token_hash(token))?;
+        self.flush().await
+    }
+
+    /// Revokes every token of a user (admin only); answers how many.
+    pub async fn revoke_user_tokens(&self, who: Who, user: Uuid) -> Result<usize, LiveChatError> {
+        who.admin()?;
+        self.user(user)?;
+        let mut n = 0;
+        for entry in self.trees().tokens.iter() {
+            let (k, v) = entry?;
+            let t: TokenRecord = crate::store::decode(trees::LC_TOKENS, &v)?;
+            if t.user_id == user {
+                self.trees().tokens.remove(k)?;
+                n += 1;
+            }
+        }
+        self.flush().await?;
+        Ok(n)
+    }
+
+    /// Creates a group (admin only).
+    pub async fn create_group(&self, who: Who, input: GroupInput) -> Result<Group, LiveChatError> {
+        who.admin()?;
+        let group = Group {
+            id: Uuid::now_v7(),
+            name: text("name", &input.name, MAX_NAME)?,
+            members: input.members,
+        };
+        for m in &group.members {
+            self.user(*m)?;
+        }
+        put(
+            &self.trees().groups,
+            trees::LC_GROUPS,
+            group.id.as_bytes(),
+            &group,
+        )?;
+        self.flush().await?;
+        Ok(group)
+    }
+
+    /// Replaces a group's name and members (admin only).
+    pub async fn update_group(
+        &self,
+        who: Who,
+        id: Uuid,
+        input: GroupInput,
+    ) -> Result<Group, LiveChatError> {
+        who.admin()?;
+        let mut group = self.group(id)?;
+        group.name = text("name", &input.name, MAX_NAME)?;
+        for m in &input.members {
+            self.user(*m)?;
+        }
+        group.members = input.members;
+        put(
+            &self.trees().groups,
+            trees::LC_GROUPS,
+            group.id.as_bytes(),
+            &group,
+        )?;
+        self.flush().await?;
+        Ok(group)
+    }
+
+    /// One group.
+    pub fn group(&self, id: Uuid) -> Result<Group, LiveChatError> {
+        get(&self.trees().groups, trees::LC_GROUPS, id.as_bytes())?
+            .ok_or_else(|| LiveChatError::NotFound(format!("no group {id}")))
+    }
+
+    /// Every group.
+    pub fn groups(&self) -> Result<Vec<Group>, LiveChatError> {
+        all(&self.trees().groups, trees::LC_GROUPS)
+    }
+
+    /// Marks an operator active now (presence lasts 30 minutes after the last activity).
+    pub fn touch(&self, user: Uuid) -> Result<(), LiveChatError> {
+        let now = self.now_ms();
+        self.state()?
+            .presence
+            .entry(user)
+            .or_default()
+            .last_active_ms = now;
+        Ok(())
+    }
+}

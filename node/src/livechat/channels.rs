@@ -1,0 +1,304 @@
+//! Live chat channels: name, operators, the widget's texts and colours, the per-operator
+//! session cap, whether its ratings are published, and its rules. The admin manages channels
+//! and rules; operators join and leave by themselves and read only the channels they are in.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::rules::Rule;
+use super::{LiveChat, LiveChatError, Who, all, get, put, text};
+use crate::store::trees;
+
+const MAX_TEXT: usize = 2000;
+
+/// A channel as stored and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Channel {
+    /// Channel id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Operators (user ids).
+    pub operators: Vec<Uuid>,
+    /// The button's (notification) text.
+    pub button_text: String,
+    /// First message a visitor sees.
+    pub welcome_message: String,
+    /// Placeholder of the chat input.
+    pub input_placeholder: String,
+    /// Button colour (CSS).
+    pub button_color: String,
+    /// Header colour (CSS).
+    pub header_color: String,
+    /// At most this many ongoing sessions per operator.
+    pub max_sessions_per_operator: Option<u32>,
+    /// Whether the ratings page is public.
+    pub published: bool,
+    /// Rules, kept sorted by sequence.
+    pub rules: Vec<Rule>,
+    /// Created (ms).
+    pub created_at_ms: u64,
+}
+
+/// Body to create or change a channel; absent fields keep their value (or the default).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ChannelInput {
+    /// Name.
+    pub name: Option<String>,
+    /// Operators.
+    pub operators: Option<Vec<Uuid>>,
+    /// Button text.
+    pub button_text: Option<String>,
+    /// Welcome message.
+    pub welcome_message: Option<String>,
+    /// Input placeholder.
+    pub input_placeholder: Option<String>,
+    /// Button colour.
+    pub button_color: Option<String>,
+    /// Header colour.
+    pub header_color: Option<String>,
+    /// Session cap per operator (0 or null: no cap).
+    pub max_sessions_per_operator: Option<u32>,
+    /// Ratings published.
+    pub published: Option<bool>,
+}
+
+/// A line of the channel list: enough to find and join a channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelListItem {
+    /// Channel id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Whether the caller is one of its operators.
+    pub joined: bool,
+    /// How many operators it has.
+    pub operators: usize,
+}
+
+fn optional_text(field: &str, v: Option<String>, into: &mut String) -> Result<(), LiveChatError> {
+    if let Some(v) = v {
+        if v.len() > MAX_TEXT {
+            return Err(LiveChatError::BadInput(format!(
+                "{field} has at most {MAX_TEXT} bytes"
+            )));
+        }
+        *into = v;
+    }
+    Ok(())
+}
+
+impl LiveChat {
+    fn save_channel(&self, c: &Channel) -> Result<(), LiveChatError> {
+        put(
+            &self.trees().channels,
+            trees::LC_CHANNELS,
+            c.id.as_bytes(),
+            c,
+        )
+    }
+
+    /// A channel, without access checks.
+    pub fn channel(&self, id: Uuid) -> Result<Channel, LiveChatError> {
+        get(&self.trees().channels, trees::LC_CHANNELS, id.as_bytes())?
+            .ok_or_else(|| LiveChatError::NotFound(format!("no channel {id}")))
+    }
+
+    /// A channel the caller may read: the admin, or one of its operators.
+    pub fn channel_for(&self, who: Who, id: Uuid) -> Result<Channel, LiveChatError> {
+        let channel = self.channel(id)?;
+        match who {
+            Who::Admin => Ok(channel),
+            Who::Operator(op) if channel.operators.contains(&op) => Ok(channel),
+            Who::Operator(_) => Err(LiveChatError::Forbidden(
+                "you are not an operator of this channel".into(),
+            )),
+            Who::Visitor(_) => Err(LiveChatError::Forbidden(
+                "a visitor token grants only its own session".into(),
+            )),
+        }
+    }
+
+    /// Every channel, as list lines.
+    pub fn channel_list(&self, who: Who) -> Result<Vec<ChannelListItem>, LiveChatError> {
+        who.staff()?;
+        let channels: Vec<Channel> = all(&self.trees().channels, trees::LC_CHANNELS)?;
+        Ok(channels
+            .into_iter()
+            .map(|c| ChannelListItem {
+                id: c.id,
+                name: c.name,
+                joined: who.operator().is_some_and(|op| c.operators.contains(&op)),
+                operators: c.operators.len(),
+            })
+            .collect())
+    }
+
+    /// Creates a channel (admin only).
+    pub async fn create_channel(
+        &self,
+        who: Who,
+        input: ChannelInput,
+    ) -> Result<Channel, LiveChatError> {
+        who.admin()?;
+        let mut channel = Channel {
+            id: Uuid::now_v7(),
+            name: String::new(),
+            operators: Vec::new(),
+            button_text: "Have a question? Chat with us.".into(),
+            welcome_message: "How may I help you?".into(),
+            input_placeholder: "Say something...".into(),
+            button_color: "#875A7B".into(),
+            header_color: "#875A7B".into(),
+            max_sessions_per_operator: None,
+            published: false,
+            rules: Vec::new(),
+            created_at_ms: self.now_ms(),
+        };
+        if input.name.is_none() {
+            return Err(LiveChatError::BadInput("a channel needs a name".into()));
+        }
+        self.apply_channel(&mut channel, input)?;
+        self.save_channel(&channel)?;
+        self.flush().await?;
+        Ok(channel)
+    }
+
+    /// Changes a channel (admin only).
+    pub async fn update_channel(
+        &self,
+        who: Who,
+        id: Uuid,
+        input: ChannelInput,
+    ) -> Result<Channel, LiveChatError> {
+        who.admin()?;
+        let mut channel = self.channel(id)?;
+        self.apply_channel(&mut channel, input)?;
+        self.save_channel(&channel)?;
+        self.flush().await?;
+        Ok(channel)
+    }
+
+    fn apply_channel(&self, c: &mut Channel, input: ChannelInput) -> Result<(), LiveChatError> {
+        if let Some(name) = input.name {
+            c.name = text("name", &name, 200)?;
+        }
+        if let Some(ops) = input.operators {
+            for op in &ops {
+                self.user(*op)?;
+            }
+            c.operators = ops;
+            c.operators.dedup();
+        }
+        optional_text("button_text", input.button_text, &mut c.button_text)?;
+        optional_text(
+            "welcome_message",
+            input.welcome_message,
+            &mut c.welcome_message,
+        )?;
+        optional_text(
+            "input_placeholder",
+            input.input_placeholder,
+            &mut c.input_placeholder,
+        )?;
+        optional_text("button_color", input.button_color, &mut c.button_color)?;
+        optional_text("header_color", input.header_color, &mut c.header_color)?;
+        if let Some(cap) = input.max_sessions_per_operator {
+            c.max_sessions_per_operator = (cap > 0).then_some(cap);
+        }
+        if let Some(p) = input.published {
+            c.published = p;
+        }
+        Ok(())
+    }
+
+    /// Deletes a channel (admin only); its sessions stay readable by the admin.
+    pub async fn delete_channel(&self, who: Who, id: Uuid) -> Result<(), LiveChatError> {
+        who.admin()?;
+        self.channel(id)?;
+        self.trees().channels.remove(id.as_bytes())?;
+        self.flush().await
+    }
+
+    /// The caller joins (or leaves) a channel as an operator.
+    pub async fn set_joined(
+        &self,
+        who: Who,
+        id: Uuid,
+        joined: bool,
+    ) -> Result<Channel, LiveChatError> {
+        let Some(op) = who.operator() else {
+            return Err(LiveChatError::Forbidden(
+                "only an operator (a user token) joins or leaves a channel".into(),
+            ));
+        };
+        let mut channel = self.channel(id)?;
+        channel.operators.retain(|o| *o != op);
+        if joined {
+            channel.operators.push(op);
+        }
+        self.save_channel(&channel)?;
+        self.flush().await?;
+        Ok(channel)
+    }
+
+    /// Adds a rule (admin only); the regex is checked.
+    pub async fn add_rule(
+        &self,
+        who: Who,
+        channel: Uuid,
+        rule: Rule,
+    ) -> Result<Rule, LiveChatError> {
+        who.admin()?;
+        let mut c = self.channel(channel)?;
+        let mut rule = rule.validated()?;
+        rule.id = Uuid::now_v7();
+        c.rules.push(rule.clone());
+        c.rules.sort_by_key(|r| r.sequence);
+        self.save_channel(&c)?;
+        self.flush().await?;
+        Ok(rule)
+    }
+
+    /// Replaces a rule (admin only).
+    pub async fn update_rule(
+        &self,
+        who: Who,
+        channel: Uuid,
+        id: Uuid,
+        rule: Rule,
+    ) -> Result<Rule, LiveChatError> {
+        who.admin()?;
+        let mut c = self.channel(channel)?;
+        let mut rule = rule.validated()?;
+        rule.id = id;
+        let slot = c
+            .rules
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| LiveChatError::NotFound(format!("no rule {id}")))?;
+        *slot = rule.clone();
+        c.rules.sort_by_key(|r| r.sequence);
+        self.save_channel(&c)?;
+        self.flush().await?;
+        Ok(rule)
+    }
+
+    /// Deletes a rule (admin only).
+    pub async fn delete_rule(
+        &self,
+        who: Who,
+        channel: Uuid,
+        id: Uuid,
+    ) -> Result<(), LiveChatError> {
+        who.admin()?;
+        let mut c = self.channel(channel)?;
+        let before = c.rules.len();
+        c.rules.retain(|r| r.id != id);
+        if c.rules.len() == before {
+            return Err(LiveChatError::NotFound(format!("no rule {id}")));
+        }
+        self.save_channel(&c)?;
+        self.flush().await
+    }
+}

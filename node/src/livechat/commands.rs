@@ -1,0 +1,271 @@
+//! Operator commands, typed as messages and answered to the operator alone: `/help`,
+//! `/history`, `/lead [title]`, `/ticket [title]`, `/search_tickets <words|#number>`,
+//! `/leave`. Leads and tickets carry the transcript, are kept in the node's own trees
+//! (listable through the API) and are POSTed to the configured webhook, if any.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::messages::Message;
+use super::sessions::Session;
+use super::{LiveChat, LiveChatError, Who, all, put};
+use crate::store::trees;
+
+const HELP: &str = "Commands available in this conversation:\n\
+/help — show this list\n\
+/history — the visitor's last 15 pages\n\
+/lead [title] — create a lead with this conversation\n\
+/ticket [title] — create a ticket with this conversation\n\
+/search_tickets <words|#number> — find tickets\n\
+/leave — leave this conversation (it closes when the last operator leaves)";
+
+/// A lead or a ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Record {
+    /// Number (1, 2, … per kind).
+    pub number: u64,
+    /// "lead" or "ticket".
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// The conversation it came from.
+    pub session_id: Uuid,
+    /// Its channel.
+    pub channel_id: Uuid,
+    /// The conversation, one line per message.
+    pub transcript: String,
+    /// The operator who created it.
+    pub created_by: Uuid,
+    /// Created (ms).
+    pub created_at_ms: u64,
+}
+
+/// Which store a record goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `/lead`.
+    Lead,
+    /// `/ticket`.
+    Ticket,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Lead => "lead",
+            Kind::Ticket => "ticket",
+        }
+    }
+
+    fn tree(self) -> &'static str {
+        match self {
+            Kind::Lead => trees::LC_LEADS,
+            Kind::Ticket => trees::LC_TICKETS,
+        }
+    }
+}
+
+fn transcript_text(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .filter(|m| m.only_for.is_none())
+        .map(|m| format!("[{}] {}", m.author_name, m.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl LiveChat {
+    fn records_tree(&self, kind: Kind) -> &sled::Tree {
+        match kind {
+            Kind::Lead => &self.trees().leads,
+            Kind::Ticket => &self.trees().tickets,
+        }
+    }
+
+    /// Every lead or ticket (staff only), by number.
+    pub fn records(&self, who: Who, kind: Kind) -> Result<Vec<Record>, LiveChatError> {
+        who.staff()?;
+        all(self.records_tree(kind), kind.tree())
+    }
+
+    /// Runs an operator's command and answers them alone.
+    pub(crate) async fn run_command(
+        &self,
+        session: &Session,
+        op: Uuid,
+        line: &str,
+    ) -> Result<Message, LiveChatError> {
+        let (name, args) = match line.split_once(char::is_whitespace) {
+            Some((n, a)) => (n, a.trim()),
+            None => (line, ""),
+        };
+        let reply = match name {
+            "/help" => HELP.to_string(),
+            "/history" => {
+                if session.pages.is_empty() {
+                    "No history found".to_string()
+                } else {
+                    let lines: Vec<String> = session
+                        .pages
+                        .iter()
+                        .rev()
+                        .enumerate()
+                        .map(|(i, p)| format!("{}. {p}", i + 1))
+                        .collect();
+                    format!(
+                        "Recent pages of the visitor (newest first):\n{}",
+                        lines.join("\n")
+                    )
+                }
+            }
+            "/lead" | "/ticket" => {
+                let kind = if name == "/lead" {
+                    Kind::Lead
+                } else {
+                    Kind::Ticket
+                };
+                let r = self.create_record(session, op, kind, args).await?;
+                format!("Created a new {} #{}: {}", kind.name(), r.number, r.title)
+            }
+            "/search_tickets" => self.search_tickets(args)?,
+            "/leave" => {
+                let reply = self.append(
+                    session.id,
+                    "system",
+                    None,
+                    "System".into(),
+                    "You left the conversation.".into(),
+                    Some(op),
+                )?;
+                self.operator_leaves(session.id, op).await?;
+                return Ok(reply);
+            }
+            other => format!("Unknown command {other}. Type /help to see the available commands."),
+        };
+        self.append(session.id, "system", None, "System".into(), reply, Some(op))
+    }
+
+    async fn create_record(
+        &self,
+        session: &Session,
+        op: Uuid,
+        kind: Kind,
+        title: &str,
+    ) -> Result<Record, LiveChatError> {
+        let messages = self.transcript(Who::Admin, session.id)?;
+        let title = if title.is_empty() {
+            messages
+                .iter()
+                .find(|m| m.author == "visitor")
+                .map(|m| m.text.chars().take(100).collect::<String>())
+                .unwrap_or_else(|| {
+                    format!(
+                        "Visitor's New {}",
+                        if kind == Kind::Lead { "Lead" } else { "Ticket" }
+                    )
+                })
+        } else {
+            title.chars().take(200).collect()
+        };
+        let record = Record {
+            number: self
+                .inner
+                .store
+                .next_counter(kind.tree())
+                .map_err(LiveChatError::Store)?,
+            kind: kind.name().into(),
+            title,
+            session_id: session.id,
+            channel_id: session.channel_id,
+            transcript: transcript_text(&messages),
+            created_by: op,
+            created_at_ms: self.now_ms(),
+        };
+        put(
+            self.records_tree(kind),
+            kind.tree(),
+            &record.number.to_be_bytes(),
+            &record,
+        )?;
+        self.flush().await?;
+        if let Some(url) = self.inner.webhook_url.clone() {
+            let http = self.inner.http.clone();
+            let body = json!({"kind": kind.name(), "record": record});
+            tokio::spawn(async move {
+                if let Err(e) = http.post(&url).json(&body).send().await {
+                    tracing::warn!(error = %e, "live chat webhook failed");
+                }
+            });
+        }
+        Ok(record)
+    }
+
+    fn search_tickets(&self, query: &str) -> Result<String, LiveChatError> {
+        if query.is_empty() {
+            return Ok("Usage: /search_tickets <words|#number>".into());
+        }
+        let tickets: Vec<Record> = all(&self.trees().tickets, trees::LC_TICKETS)?;
+        let found: Vec<&Record> = match query.strip_prefix('#').map(str::parse::<u64>) {
+            Some(Ok(n)) => tickets.iter().filter(|t| t.number == n).collect(),
+            _ => {
+                let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+                tickets
+                    .iter()
+                    .filter(|t| {
+                        let hay = format!("{} {}", t.title, t.transcript).to_lowercase();
+                        words.iter().all(|w| hay.contains(w.as_str()))
+                    })
+                    .collect()
+            }
+        };
+        if found.is_empty() {
+            return Ok(format!("No tickets found for \"{query}\"."));
+        }
+        let lines: Vec<String> = found
+            .iter()
+            .map(|t| format!("#{} {}", t.number, t.title))
+            .collect();
+        Ok(format!("Tickets found:\n{}", lines.join("\n")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transcript_leaves_out_operator_only_notices() {
+        let m = |author: &str, text: &str, only: Option<Uuid>| Message {
+            id: Uuid::now_v7(),
+            session_id: Uuid::nil(),
+            seq: 0,
+            author: "x".into(),
+            author_id: None,
+            author_name: author.into(),
+            text: text.into(),
+            at_ms: 0,
+            only_for: only,
+        };
+        let text = transcript_text(&[
+            m("Visitor", "Hi", None),
+            m("System", "secret", Some(Uuid::from_u128(1))),
+            m("Ann", "Hello", None),
+        ]);
+        assert_eq!(text, "[Visitor] Hi\n[Ann] Hello");
+    }
+
+    #[test]
+    fn help_lists_every_command() {
+        for c in [
+            "/help",
+            "/history",
+            "/lead",
+            "/ticket",
+            "/search_tickets",
+            "/leave",
+        ] {
+            assert!(HELP.contains(c), "{c}");
+        }
+    }
+}
