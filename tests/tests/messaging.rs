@@ -258,3 +258,107 @@ async fn bad_input_is_refused_with_clear_errors() {
     assert_eq!(anon.status(), 401);
     assert!(acme.history(&a_ch).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_members_of_the_connection_read_and_post_in_its_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, bolt, a_ch, b_ch) = pair(tmp.path()).await;
+    let alice = acme
+        .ok(
+            Method::POST,
+            "/api/v1/users",
+            Some(
+                serde_json::json!({"name": "Alice", "login": "alice", "password": "correct horse"}),
+            ),
+        )
+        .await
+        .unwrap();
+    let login: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/login", acme.api))
+        .json(&serde_json::json!({"login": "alice", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let as_alice = |m: reqwest::Method, path: String| {
+        http.request(m, format!("{}{path}", acme.api))
+            .bearer_auth(token.clone())
+    };
+
+    // Not a member yet: no channel listed, no reading, no posting.
+    let listed: Value = as_alice(Method::GET, "/api/v1/channels".into())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+    let read = as_alice(Method::GET, format!("/api/v1/channels/{a_ch}/messages"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 403);
+    let post = as_alice(Method::POST, format!("/api/v1/channels/{a_ch}/messages"))
+        .json(&serde_json::json!({"text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 403);
+
+    // The admin makes Alice a member of the connection: now she can, under her own name.
+    let conn = acme.connections().await.unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    acme.ok(
+        Method::PUT,
+        &format!(
+            "/api/v1/connections/{conn}/members/{}",
+            alice["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    bolt.send(&b_ch, "bolt-0-0").await.unwrap();
+    acme.wait_history(&a_ch, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let listed: Value = as_alice(Method::GET, "/api/v1/channels".into())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["unread"], 1, "{listed}");
+    let sent: Value = as_alice(Method::POST, format!("/api/v1/channels/{a_ch}/messages"))
+        .json(&serde_json::json!({"text": "acme-0-0"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["author"], "Alice");
+    let on_bolt = bolt
+        .wait_history(&b_ch, 2, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(on_bolt[1]["author"], "Alice");
+    // Unread counts are per member: the admin's is untouched by Alice reading.
+    as_alice(Method::POST, format!("/api/v1/channels/{a_ch}/read"))
+        .send()
+        .await
+        .unwrap();
+    let mine = acme
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
+    assert_eq!(mine[0]["unread"], 1);
+}

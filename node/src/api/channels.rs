@@ -46,15 +46,64 @@ impl From<MessagingError> for ApiError {
     }
 }
 
+/// The caller of a channel route: the admin, or a local user (operator token) who must be a
+/// member of the connection. Visitor tokens are refused.
+#[derive(Debug)]
+pub struct Member {
+    viewer: Viewer,
+}
+
+impl axum::extract::FromRequestParts<Arc<NodeShared>> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        node: &Arc<NodeShared>,
+    ) -> Result<Self, ApiError> {
+        let caller = super::livechat::Caller::from_request_parts(parts, node).await?;
+        match caller.who {
+            crate::livechat::Who::Admin => Ok(Member {
+                viewer: Viewer::Admin,
+            }),
+            crate::livechat::Who::Operator(id) => Ok(Member {
+                viewer: Viewer::User(id),
+            }),
+            crate::livechat::Who::Visitor(_) => Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: "a visitor token cannot use organisation channels".into(),
+            }),
+        }
+    }
+}
+
+impl Member {
+    /// The display name messages are signed with: the user's name, or the instance's.
+    fn author(&self, node: &NodeShared) -> String {
+        match self.viewer {
+            Viewer::Admin => node.instance.name.clone(),
+            Viewer::User(id) => crate::store::Store::get::<crate::model::UserRecord>(
+                &node.store.users,
+                crate::store::trees::USERS,
+                id.as_bytes(),
+            )
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| node.instance.name.clone()),
+        }
+    }
+}
+
 fn channel_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::bad_request(format!("'{raw}' is not a channel id")))
 }
 
 pub(crate) async fn list(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    Ok(Json(node.messaging.channels(Viewer::Admin)?))
+    Ok(Json(node.messaging.channels(member.viewer)?))
 }
 
 /// Query of the history route.
@@ -67,7 +116,7 @@ pub struct HistoryQuery {
 }
 
 pub(crate) async fn history(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
     Path(id): Path<String>,
     Query(q): Query<HistoryQuery>,
@@ -75,7 +124,7 @@ pub(crate) async fn history(
     let id = channel_id(&id)?;
     Ok(Json(node.messaging.history(
         id,
-        Viewer::Admin,
+        member.viewer,
         q.before,
         q.limit.unwrap_or(50),
     )?))
@@ -89,16 +138,16 @@ pub struct SendBody {
 }
 
 pub(crate) async fn send(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<MessageView>), ApiError> {
     let id = channel_id(&id)?;
-    let author = node.instance.name.clone();
+    let author = member.author(&node);
     let view = node
         .messaging
-        .send_text(id, Viewer::Admin, &author, &body.text)
+        .send_text(id, member.viewer, &author, &body.text)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -111,7 +160,7 @@ pub struct UploadQuery {
 }
 
 pub(crate) async fn upload(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
@@ -124,21 +173,21 @@ pub(crate) async fn upload(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_string();
-    let author = node.instance.name.clone();
+    let author = member.author(&node);
     let view = node
         .messaging
-        .send_attachment(id, Viewer::Admin, &author, &q.name, &mime, &body)
+        .send_attachment(id, member.viewer, &author, &q.name, &mime, &body)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 pub(crate) async fn download(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
     Path((id, attachment)): Path<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
     let id = channel_id(&id)?;
-    let (meta, data) = node.messaging.attachment(id, Viewer::Admin, attachment)?;
+    let (meta, data) = node.messaging.attachment(id, member.viewer, attachment)?;
     let disposition = format!(
         "attachment; filename=\"{}\"",
         meta.name.replace(['"', '\\', '\r', '\n'], "_")
@@ -165,7 +214,7 @@ pub struct ReadBody {
 }
 
 pub(crate) async fn read(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
     Path(id): Path<String>,
     body: Bytes,
@@ -178,7 +227,7 @@ pub(crate) async fn read(
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?
             .up_to
     };
-    let marked = node.messaging.mark_read(id, Viewer::Admin, up_to).await?;
+    let marked = node.messaging.mark_read(id, member.viewer, up_to).await?;
     Ok(Json(json!({"marked_read": marked})))
 }
 
