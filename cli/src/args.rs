@@ -236,6 +236,9 @@ pub struct RunArgs {
     /// Longest wait in seconds between two delivery attempts to an unreachable peer.
     #[arg(long, default_value_t = 60)]
     pub retry_max: u64,
+    /// Seconds after which an undelivered channel message is marked failed (default 7 days).
+    #[arg(long, default_value_t = 7 * 24 * 3600)]
+    pub give_up_after: u64,
 }
 
 fn parse_peer(s: &str) -> Result<(String, String), String> {

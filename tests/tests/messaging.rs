@@ -362,3 +362,38 @@ async fn only_members_of_the_connection_read_and_post_in_its_channel() {
         .unwrap();
     assert_eq!(mine[0]["unread"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_cannot_be_delivered_in_time_is_marked_failed_with_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, mut bolt, a_ch, _b_ch) = pair(tmp.path()).await;
+    bolt.stop().await.unwrap();
+    let mut acme = acme;
+    let mut config = test_config(&acme.data_dir, "Acme", None);
+    config.messaging.give_up_after = Duration::from_millis(300);
+    acme.stop().await.unwrap();
+    let acme = TestNode::start(config).await.unwrap();
+    acme.send(&a_ch, "acme-0-0").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = acme.history(&a_ch).await.unwrap();
+        if h[0]["state"] == "failed" {
+            assert!(
+                h[0]["failure"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not delivered within"),
+                "{}",
+                h[0]
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", h[0]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let channels = acme
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
+    assert_eq!(channels[0]["queued"], 0);
+}
