@@ -124,7 +124,7 @@ impl DataDir {
     /// Opens (creating on first start) the data folder and takes its lock.
     pub fn open(root: &Path, name: Option<&str>) -> Result<Self, DataDirError> {
         fs::create_dir_all(root).map_err(io("create the data folder", root))?;
-        let lock = take_lock(root)?;
+        let lock = lock_folder(root, "ochat.lock")?;
         let key_path = root.join("identity.key");
         let created = !key_path.exists();
         let secrets = if created {
@@ -233,8 +233,10 @@ pub fn new_token() -> Result<String, DataDirError> {
     Ok(hex::encode(*bytes))
 }
 
-fn take_lock(root: &Path) -> Result<File, DataDirError> {
-    let path = root.join("ochat.lock");
+/// Takes the exclusive lock `root/file_name` (held while the returned file is open) and
+/// writes our pid into it; used for node and directory folders alike.
+pub(crate) fn lock_folder(root: &Path, file_name: &str) -> Result<File, DataDirError> {
+    let path = root.join(file_name);
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

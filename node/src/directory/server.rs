@@ -13,8 +13,7 @@
 //! reverse proxy every request comes from the proxy's address: rate limit there instead, or
 //! turn this one off with [`DirectoryConfig::rate_limit`] = `None`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, Write};
+use std::fs::{self, File};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +27,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use fs2::FileExt;
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::{InstanceRecord, SignedRecord, verify_record};
 use serde_json::json;
@@ -388,33 +386,25 @@ fn io<'a>(
     }
 }
 
-/// Takes the folder's lock (as `data_dir` does for nodes) and writes our pid into it.
+/// Takes the folder's lock, the same way `data_dir` does for nodes.
 fn take_lock(root: &Path) -> Result<File, DirectoryError> {
-    let path = root.join("directory.lock");
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io("open the lock file", &path))?;
-    if file.try_lock_exclusive().is_err() {
-        let mut pid = String::new();
-        let _ = file.read_to_string(&mut pid);
-        let pid = pid.trim();
-        return Err(DirectoryError::Locked {
-            dir: root.to_path_buf(),
-            pid: if pid.is_empty() {
-                String::new()
-            } else {
-                format!(" (pid {pid})")
-            },
-        });
-    }
-    file.set_len(0).map_err(io("write the lock file", &path))?;
-    file.rewind().map_err(io("write the lock file", &path))?;
-    write!(file, "{}", std::process::id()).map_err(io("write the lock file", &path))?;
-    Ok(file)
+    crate::data_dir::lock_folder(root, "directory.lock").map_err(|e| match e {
+        crate::data_dir::DataDirError::Locked { dir, pid } => DirectoryError::Locked { dir, pid },
+        crate::data_dir::DataDirError::Io {
+            action,
+            path,
+            source,
+        } => DirectoryError::Io {
+            action,
+            path,
+            source,
+        },
+        other => DirectoryError::Io {
+            action: "lock",
+            path: root.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 #[cfg(test)]
