@@ -18,6 +18,20 @@ pub fn uuid(args: &DataDirArg) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The JSON of an answer, or its error message as an error.
+async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
+    let status = resp.status();
+    let value: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = value["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| status.to_string());
+        bail!("{message}");
+    }
+    Ok(value)
+}
+
 /// A client of a running node's API.
 pub struct Api {
     base: String,
@@ -61,16 +75,7 @@ impl Api {
             .send()
             .await
             .with_context(|| format!("cannot reach the node at {}", self.base))?;
-        let status = resp.status();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = value["error"]["message"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| status.to_string());
-            bail!("{message}");
-        }
-        Ok(value)
+        answer(resp).await
     }
 
     /// Calls the API; turns error answers into readable errors.
@@ -93,16 +98,7 @@ impl Api {
                 self.base
             )
         })?;
-        let status = resp.status();
-        let value: Value = resp.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = value["error"]["message"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| status.to_string());
-            bail!("{message}");
-        }
-        Ok(value)
+        answer(resp).await
     }
 }
 

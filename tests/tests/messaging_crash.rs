@@ -222,8 +222,22 @@ async fn all_delivered_once(receiver: &Api, channel: &str, acked: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_receiver_killed_mid_flood_gets_every_acknowledged_message_exactly_once() {
+/// A directory and two linked node processes, A and B.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    _dir: ochat_node::directory::server::RunningDirectory,
+    url: String,
+    a_dir: std::path::PathBuf,
+    b_dir: std::path::PathBuf,
+    a: NodeProcess,
+    b: NodeProcess,
+    a_api: Arc<Api>,
+    b_api: Api,
+    a_ch: String,
+    b_ch: String,
+}
+
+async fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
         .await
@@ -240,6 +254,36 @@ async fn a_receiver_killed_mid_flood_gets_every_acknowledged_message_exactly_onc
             .to_string()
     };
     let (a_ch, b_ch) = link(&a_api, &b_api, &uuid(&b_dir), &uuid(&a_dir)).await;
+    Setup {
+        _tmp: tmp,
+        _dir: dir,
+        url,
+        a_dir,
+        b_dir,
+        a,
+        b,
+        a_api,
+        b_api,
+        a_ch,
+        b_ch,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_killed_mid_flood_gets_every_acknowledged_message_exactly_once() {
+    let Setup {
+        _tmp,
+        _dir,
+        url,
+        a_dir: _a_dir,
+        b_dir,
+        a: _a,
+        b,
+        a_api,
+        b_api: _b_api,
+        a_ch,
+        b_ch,
+    } = setup().await;
 
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -259,22 +303,19 @@ async fn a_receiver_killed_mid_flood_gets_every_acknowledged_message_exactly_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_killed_mid_flood_loses_nothing_it_acknowledged() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let url = format!("http://{}", dir.addr);
-    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start(&a_dir, &url);
-    let b = start(&b_dir, &url);
-    let (a_api, b_api) = (Arc::new(Api::of(&a)), Api::of(&b));
-    let uuid = |d: &Path| {
-        ochat_node::data_dir::read_instance(d)
-            .unwrap()
-            .uuid
-            .to_string()
-    };
-    let (a_ch, b_ch) = link(&a_api, &b_api, &uuid(&b_dir), &uuid(&a_dir)).await;
+    let Setup {
+        _tmp,
+        _dir,
+        url,
+        a_dir,
+        b_dir: _b_dir,
+        a,
+        b: _b,
+        a_api,
+        b_api,
+        a_ch,
+        b_ch,
+    } = setup().await;
 
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
