@@ -28,7 +28,10 @@ async fn channel(api: &Api, wanted: &str) -> anyhow::Result<String> {
 }
 
 fn line(m: &Value) -> String {
-    let when = m["sent_at_ms"].as_u64().unwrap_or(0) / 1000;
+    let when = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(m["sent_at_ms"].as_u64().unwrap_or(0)),
+    );
     let arrow = if m["direction"] == "out" {
         "→"
     } else {
