@@ -397,3 +397,64 @@ async fn a_message_that_cannot_be_delivered_in_time_is_marked_failed_with_a_reas
         .unwrap();
     assert_eq!(channels[0]["queued"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_follows_new_messages_of_their_channels_live() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, bolt, a_ch, b_ch) = pair(tmp.path()).await;
+    let user = acme
+        .ok(
+            Method::POST,
+            "/api/v1/users",
+            Some(serde_json::json!({"name": "Alice", "login": "alice", "password": "pw-alice-1"})),
+        )
+        .await
+        .unwrap();
+    let conn = acme.connections().await.unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    acme.ok(
+        Method::PUT,
+        &format!(
+            "/api/v1/connections/{conn}/members/{}",
+            user["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    let login: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/login", acme.api))
+        .json(&serde_json::json!({"login": "alice", "password": "pw-alice-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut request = format!("{}/api/v1/events", acme.api.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", login["token"].as_str().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    bolt.send(&b_ch, "bolt-0-0").await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), ws.next())
+        .await
+        .expect("an event within the timeout")
+        .unwrap()
+        .unwrap();
+    let event: Value = serde_json::from_str(event.to_text().unwrap()).unwrap();
+    assert_eq!(event["type"], "message");
+    assert_eq!(event["event"], "new");
+    assert_eq!(event["message"]["text"], "bolt-0-0");
+    assert_eq!(event["message"]["channel_id"], a_ch.as_str());
+}

@@ -78,6 +78,11 @@ impl axum::extract::FromRequestParts<Arc<NodeShared>> for Member {
 }
 
 impl Member {
+    /// Who is asking.
+    pub fn viewer(&self) -> Viewer {
+        self.viewer
+    }
+
     /// The display name messages are signed with: the user's name, or the instance's.
     fn author(&self, node: &NodeShared) -> String {
         match self.viewer {

@@ -1,5 +1,6 @@
-//! `GET /api/v1/events`: a WebSocket that pushes connection events as JSON text frames.
-//! The admin token is checked before the upgrade.
+//! `GET /api/v1/events`: a WebSocket that pushes connection and message events as JSON text
+//! frames. The token is checked before the upgrade: the admin sees every event; a local user
+//! (operator token) sees the message events of channels whose connection they are a member of.
 
 use std::sync::Arc;
 
@@ -9,28 +10,67 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
-use super::auth::Admin;
+use super::channels::Member;
+use crate::events::Event;
+use crate::messaging::Viewer;
+use crate::model::{ChannelRecord, ConnectionRecord};
 use crate::node::NodeShared;
+use crate::store::{Store, trees};
 
 pub(crate) async fn events(
-    _: Admin,
+    member: Member,
     State(node): State<Arc<NodeShared>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let rx = node.federation.events().subscribe();
+    let viewer = member.viewer();
     Ok(ws
         .read_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| forward(socket, rx)))
+        .on_upgrade(move |socket| forward(socket, rx, Arc::downgrade(&node), viewer)))
+}
+
+/// Whether `viewer` may see `event`.
+fn visible(node: &NodeShared, viewer: Viewer, event: &Event) -> bool {
+    let Viewer::User(user) = viewer else {
+        return true;
+    };
+    let Some(message) = &event.message else {
+        return false;
+    };
+    let Ok(Some(channel)) = Store::get::<ChannelRecord>(
+        &node.store.channels,
+        trees::CHANNELS,
+        message.channel_id.as_bytes(),
+    ) else {
+        return false;
+    };
+    matches!(
+        Store::get::<ConnectionRecord>(
+            &node.store.connections,
+            trees::CONNECTIONS,
+            channel.connection_id.as_bytes(),
+        ),
+        Ok(Some(c)) if c.members.contains(&user)
+    )
 }
 
 async fn forward(
     mut socket: WebSocket,
-    mut rx: tokio::sync::broadcast::Receiver<crate::events::Event>,
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+    // Weak: an open socket must not keep a stopped node (and its database) alive.
+    node: std::sync::Weak<NodeShared>,
+    viewer: Viewer,
 ) {
     loop {
         tokio::select! {
             event = rx.recv() => match event {
                 Ok(event) => {
+                    let Some(shared) = node.upgrade() else { return };
+                    let shown = visible(&shared, viewer, &event);
+                    drop(shared);
+                    if !shown {
+                        continue;
+                    }
                     let Ok(text) = serde_json::to_string(&event) else { continue };
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;
