@@ -127,14 +127,7 @@ impl Federation {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        repo::commit(
-            &self.inner.store,
-            Change {
-                save: Some(record.clone()),
-                ..Change::default()
-            },
-        )
-        .await?;
+        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
         let view = ConnectionView::from(&record);
         self.inner
             .events
@@ -439,33 +432,6 @@ impl Federation {
         }
     }
 
-    /// Creates a local user (until operator accounts exist, an admin creates users by name).
-    pub async fn create_user(&self, name: &str) -> Result<UserRecord, FederationError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > MAX_CONTACT {
-            return Err(FederationError::BadInput(format!(
-                "a user name has 1 to {MAX_CONTACT} bytes"
-            )));
-        }
-        let user = UserRecord {
-            id: Uuid::now_v7(),
-            name: name.to_string(),
-            created_at_ms: now_ms(),
-            ..UserRecord::default()
-        };
-        self.inner
-            .store
-            .users
-            .insert(user.id.as_bytes(), encode(trees::USERS, &user)?)?;
-        self.inner.store.flush().await?;
-        Ok(user)
-    }
-
-    /// Every local user.
-    pub fn users(&self) -> Result<Vec<UserRecord>, FederationError> {
-        Ok(Store::all(&self.inner.store.users, trees::USERS)?)
-    }
-
     /// Adds or removes a member of an accepted connection's channel.
     pub async fn set_member(
         &self,
@@ -493,14 +459,7 @@ impl Federation {
             record.members.push(user);
         }
         record.updated_at_ms = now_ms();
-        repo::commit(
-            &self.inner.store,
-            Change {
-                save: Some(record.clone()),
-                ..Change::default()
-            },
-        )
-        .await?;
+        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
         let view = ConnectionView::from(&record);
         self.inner
             .events

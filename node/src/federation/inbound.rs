@@ -161,14 +161,7 @@ impl Federation {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        repo::commit(
-            &self.inner.store,
-            Change {
-                save: Some(record.clone()),
-                ..Change::default()
-            },
-        )
-        .await?;
+        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
         self.inner
             .events
             .connection(EventKind::IncomingRequest, ConnectionView::from(&record));

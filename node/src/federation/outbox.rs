@@ -281,14 +281,7 @@ impl Federation {
             && record.delivery_error.as_deref() != Some(reason)
         {
             record.delivery_error = Some(reason.to_string());
-            let _ = repo::commit(
-                &self.inner.store,
-                Change {
-                    save: Some(record),
-                    ..Change::default()
-                },
-            )
-            .await;
+            let _ = repo::commit(&self.inner.store, Change::save(record)).await;
         }
     }
 

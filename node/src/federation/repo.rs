@@ -31,6 +31,16 @@ pub(crate) struct Change {
     pub(crate) channel: Option<ChannelRecord>,
 }
 
+impl Change {
+    /// A change that only stores the connection's new value.
+    pub(crate) fn save(record: ConnectionRecord) -> Self {
+        Change {
+            save: Some(record),
+            ..Change::default()
+        }
+    }
+}
+
 /// Loads one connection.
 pub(crate) fn load(store: &Store, id: &Uuid) -> Result<Option<ConnectionRecord>, StoreError> {
     Store::get(&store.connections, trees::CONNECTIONS, id.as_bytes())
