@@ -26,6 +26,33 @@ async fn pair(tmp: &std::path::Path) -> (TestNode, TestNode, String, String) {
     (acme, bolt, a_ch, b_ch)
 }
 
+/// Creates a local user with a login on `node` and logs them in: (user id, token).
+async fn operator(node: &TestNode, name: &str) -> (String, String) {
+    let login = name.to_lowercase();
+    let password = format!("{login}-secret-1");
+    let user = node
+        .ok(
+            Method::POST,
+            "/api/v1/users",
+            Some(serde_json::json!({"name": name, "login": login, "password": password})),
+        )
+        .await
+        .unwrap();
+    let session: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/login", node.api))
+        .json(&serde_json::json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        user["id"].as_str().unwrap().to_string(),
+        session["token"].as_str().unwrap().to_string(),
+    )
+}
+
 /// Checks a history: each text exactly once, and each sender's messages in send order.
 fn check(history: &[Value], expected: usize) {
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -263,26 +290,7 @@ async fn bad_input_is_refused_with_clear_errors() {
 async fn only_members_of_the_connection_read_and_post_in_its_channel() {
     let tmp = tempfile::tempdir().unwrap();
     let (acme, bolt, a_ch, b_ch) = pair(tmp.path()).await;
-    let alice = acme
-        .ok(
-            Method::POST,
-            "/api/v1/users",
-            Some(
-                serde_json::json!({"name": "Alice", "login": "alice", "password": "correct horse"}),
-            ),
-        )
-        .await
-        .unwrap();
-    let login: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/login", acme.api))
-        .json(&serde_json::json!({"login": "alice", "password": "correct horse"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_string();
+    let (alice_id, token) = operator(&acme, "Alice").await;
     let http = reqwest::Client::new();
     let as_alice = |m: reqwest::Method, path: String| {
         http.request(m, format!("{}{path}", acme.api))
@@ -317,10 +325,7 @@ async fn only_members_of_the_connection_read_and_post_in_its_channel() {
         .to_string();
     acme.ok(
         Method::PUT,
-        &format!(
-            "/api/v1/connections/{conn}/members/{}",
-            alice["id"].as_str().unwrap()
-        ),
+        &format!("/api/v1/connections/{conn}/members/{}", alice_id),
         None,
     )
     .await
@@ -405,46 +410,24 @@ async fn a_member_follows_new_messages_of_their_channels_live() {
 
     let tmp = tempfile::tempdir().unwrap();
     let (acme, bolt, a_ch, b_ch) = pair(tmp.path()).await;
-    let user = acme
-        .ok(
-            Method::POST,
-            "/api/v1/users",
-            Some(serde_json::json!({"name": "Alice", "login": "alice", "password": "pw-alice-1"})),
-        )
-        .await
-        .unwrap();
+    let (alice_id, token) = operator(&acme, "Alice").await;
     let conn = acme.connections().await.unwrap()[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     acme.ok(
         Method::PUT,
-        &format!(
-            "/api/v1/connections/{conn}/members/{}",
-            user["id"].as_str().unwrap()
-        ),
+        &format!("/api/v1/connections/{conn}/members/{alice_id}"),
         None,
     )
     .await
     .unwrap();
-    let login: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/login", acme.api))
-        .json(&serde_json::json!({"login": "alice", "password": "pw-alice-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let mut request = format!("{}/api/v1/events", acme.api.replace("http://", "ws://"))
         .into_client_request()
         .unwrap();
-    request.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", login["token"].as_str().unwrap())
-            .parse()
-            .unwrap(),
-    );
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     bolt.send(&b_ch, "bolt-0-0").await.unwrap();
     let event = tokio::time::timeout(Duration::from_secs(20), ws.next())
