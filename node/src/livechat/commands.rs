@@ -246,6 +246,7 @@ mod tests {
             text: text.into(),
             at_ms: 0,
             only_for: only,
+            answers: Vec::new(),
         };
         let text = transcript_text(&[
             m("Visitor", "Hi", None),

@@ -23,7 +23,7 @@ pub struct Message {
     pub session_id: Uuid,
     /// Order in the session.
     pub seq: u64,
-    /// "visitor", "operator" or "system".
+    /// "visitor", "operator", "bot" (a chatbot step) or "system".
     pub author: String,
     /// The operator's id.
     pub author_id: Option<Uuid>,
@@ -35,6 +35,18 @@ pub struct Message {
     pub at_ms: u64,
     /// Seen only by this operator (command answers), if set.
     pub only_for: Option<Uuid>,
+    /// A chatbot question's answers, shown to the visitor as buttons (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<AnswerChoice>,
+}
+
+/// One answer a visitor may pick for a chatbot question.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AnswerChoice {
+    /// Answer id (send it back as `answer_id`).
+    pub id: Uuid,
+    /// The answer's text.
+    pub text: String,
 }
 
 impl LiveChat {
@@ -118,6 +130,7 @@ impl LiveChat {
                 text,
                 at_ms: now,
                 only_for,
+                answers: Vec::new(),
             };
             session.next_seq += 1;
             if only_for.is_none() {

@@ -50,6 +50,13 @@ pub struct Session {
     pub pages: Vec<String>,
     /// Next message sequence number.
     pub next_seq: u64,
+    /// When the chatbot handed the visitor over to an operator (ms), if it did.
+    #[serde(default)]
+    pub handover_at_ms: Option<u64>,
+    /// Set when no operator was available: at the start (a chatbot took the visitor), or
+    /// when a chatbot's forward found nobody.
+    #[serde(default)]
+    pub no_operator: bool,
 }
 
 /// How the API shows a session.
@@ -79,6 +86,10 @@ pub struct SessionView {
     pub last_activity_ms: u64,
     /// Closed (ms).
     pub closed_at_ms: Option<u64>,
+    /// When the chatbot handed over to an operator (ms).
+    pub handover_at_ms: Option<u64>,
+    /// No operator was available at some point (see [`Session::no_operator`]).
+    pub no_operator: bool,
 }
 
 impl From<&Session> for SessionView {
@@ -101,6 +112,8 @@ impl From<&Session> for SessionView {
             created_at_ms: s.created_at_ms,
             last_activity_ms: s.last_activity_ms,
             closed_at_ms: s.closed_at_ms,
+            handover_at_ms: s.handover_at_ms,
+            no_operator: s.no_operator,
         }
     }
 }
@@ -276,6 +289,8 @@ impl LiveChat {
                 closed_at_ms: None,
                 pages: vec![input.page_url.clone()],
                 next_seq: 0,
+                handover_at_ms: None,
+                no_operator: chosen.is_none(),
             };
             put(
                 &self.trees().sessions,
