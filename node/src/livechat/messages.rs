@@ -43,8 +43,8 @@ pub struct Message {
 /// One answer a visitor may pick for a chatbot question.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AnswerChoice {
-    /// Answer id (send it back as `answer_id`).
-    pub id: Uuid,
+    /// Answer id, unique in its script (send it back as `answer_id`).
+    pub id: String,
     /// The answer's text.
     pub text: String,
 }
