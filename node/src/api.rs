@@ -8,6 +8,7 @@
 //! - [`events`] — the `/api/v1/events` WebSocket.
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets.
+//! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 
 pub mod auth;
 pub mod channels;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod instance;
 pub mod livechat;
+mod livechat_reports;
 mod livechat_sessions;
 mod livechat_ws;
 
@@ -68,6 +70,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .route("/api/v1/channels/{id}/read", post(channels::read))
         .route("/api/v1/stats", get(channels::stats))
         .merge(livechat::router())
+        .merge(livechat_reports::router())
         .fallback(error::not_found)
         .with_state(shared)
 }

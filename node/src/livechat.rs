@@ -17,6 +17,8 @@
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
 //! - [`ratings`] — ratings and the published ratings page.
+//! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
+//!   retention and a visitor's export and erasure, the console's charts page.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
 //! `users`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
@@ -30,6 +32,7 @@ pub mod hub;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
+pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod sessions;
@@ -58,6 +61,10 @@ pub struct LiveChatConfig {
     pub webhook_url: Option<String>,
     /// The clock (the system clock when unset; tests pass a [`TestClock`]).
     pub clock: Option<Arc<dyn Clock>>,
+    /// Closed sessions older than this many days are deleted (kept forever when unset).
+    pub retention_days: Option<u32>,
+    /// How often the retention sweep runs (10 minutes when unset).
+    pub retention_sweep_every: Option<std::time::Duration>,
 }
 
 /// Live chat failures; the API maps each to a status.

@@ -201,6 +201,17 @@ impl RunningNode {
             inbound_messages,
         )));
         workers.push(messaging.spawn_delivery(stop_rx.clone()));
+        if let Some(days) = config.livechat.retention_days {
+            let every = config
+                .livechat
+                .retention_sweep_every
+                .unwrap_or(crate::livechat::reports::privacy::DEFAULT_SWEEP_EVERY);
+            workers.push(
+                shared
+                    .livechat
+                    .spawn_retention(days, every, stop_rx.clone()),
+            );
+        }
         workers.push(tokio::spawn(follow_addresses(shared.clone(), stop_rx)));
         let listener = TcpListener::bind(config.api_listen)
             .await

@@ -27,12 +27,23 @@ impl Clock for SystemClock {
 #[derive(Debug, Default)]
 pub struct TestClock {
     offset_ms: AtomicU64,
+    /// When set, the clock stands still at this time (plus the offset) instead of following
+    /// the wall clock: reports group by day and hour and need exact times.
+    fixed_ms: Option<u64>,
 }
 
 impl TestClock {
     /// A test clock at the current wall-clock time.
     pub fn new() -> Self {
         TestClock::default()
+    }
+
+    /// A clock that stands at `ms` (since the Unix epoch) and moves only when advanced.
+    pub fn fixed_at(ms: u64) -> Self {
+        TestClock {
+            offset_ms: AtomicU64::new(0),
+            fixed_ms: Some(ms),
+        }
     }
 
     /// Moves the clock forward by `ms` milliseconds.
@@ -48,7 +59,9 @@ impl TestClock {
 
 impl Clock for TestClock {
     fn now_ms(&self) -> u64 {
-        now_ms().saturating_add(self.offset_ms.load(Ordering::SeqCst))
+        self.fixed_ms
+            .unwrap_or_else(now_ms)
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 }
 

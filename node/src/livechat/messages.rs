@@ -214,6 +214,9 @@ impl LiveChat {
             )?;
             s
         };
+        if let Err(e) = self.index_session(&closed) {
+            tracing::warn!(session = %id, error = %e, "could not keep the session's report facts");
+        }
         self.flush().await?;
         let event = json!({"type": "closed", "session_id": id});
         self.hub().to_session(id, &event);

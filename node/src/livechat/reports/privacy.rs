@@ -1,0 +1,230 @@
+//! Retention and privacy: a periodic sweep deletes closed sessions older than the configured
+//! retention (with their messages, rating and report facts), and the admin can export or
+//! erase everything stored about one visitor (sessions, messages, ratings, the leads and
+//! tickets made from those sessions, and the returning-visitor entry).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::livechat::commands::Record;
+use crate::livechat::messages::Message;
+use crate::livechat::ratings::Rating;
+use crate::livechat::sessions::{Session, SessionView};
+use crate::livechat::{LiveChat, LiveChatError, Who, get};
+use crate::store::{decode, trees};
+
+const DAY_MS: u64 = 86_400_000;
+
+/// How often the retention sweep runs unless configured.
+pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+/// The returning-visitor entry as stored by the sessions module.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReturningEntry {
+    /// Their previous operator.
+    pub operator: Uuid,
+    /// When (ms).
+    pub at_ms: u64,
+}
+
+/// Everything stored about one visitor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitorExport {
+    /// The visitor's browser id.
+    pub visitor_id: String,
+    /// The returning-visitor entry (their previous operator), if any.
+    pub returning: Option<ReturningEntry>,
+    /// Their sessions.
+    pub sessions: Vec<SessionView>,
+    /// Every message of those sessions (private notices included).
+    pub messages: Vec<Message>,
+    /// Ratings of those sessions.
+    pub ratings: Vec<Rating>,
+    /// Leads made from those sessions.
+    pub leads: Vec<Record>,
+    /// Tickets made from those sessions.
+    pub tickets: Vec<Record>,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Erased {
+    /// Sessions.
+    pub sessions: usize,
+    /// Messages.
+    pub messages: usize,
+    /// Ratings.
+    pub ratings: usize,
+    /// Leads and tickets.
+    pub records: usize,
+    /// Whether a returning-visitor entry was removed.
+    pub returning: bool,
+}
+
+impl LiveChat {
+    /// Deletes one stored session with its messages, rating and facts; counts what went.
+    fn delete_session(&self, id: Uuid, erased: &mut Erased) -> Result<(), LiveChatError> {
+        let t = self.trees();
+        let keys: Vec<sled::IVec> = t
+            .messages
+            .scan_prefix(id.as_bytes())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for k in &keys {
+            t.messages.remove(k)?;
+        }
+        erased.messages += keys.len();
+        erased.ratings += usize::from(t.ratings.remove(id.as_bytes())?.is_some());
+        self.unindex_session(id)?;
+        erased.sessions += usize::from(t.sessions.remove(id.as_bytes())?.is_some());
+        Ok(())
+    }
+
+    /// Deletes closed sessions that closed more than `days` days ago; answers how many.
+    pub async fn sweep_retention(&self, days: u32) -> Result<usize, LiveChatError> {
+        let cutoff = self.now_ms().saturating_sub(u64::from(days) * DAY_MS);
+        let mut old = Vec::new();
+        for value in self.trees().sessions.iter().values() {
+            let s: Session = decode(trees::LC_SESSIONS, &value?)?;
+            if s.closed_at_ms.is_some_and(|c| c < cutoff) {
+                old.push(s.id);
+            }
+        }
+        let mut erased = Erased::default();
+        for id in &old {
+            self.delete_session(*id, &mut erased)?;
+        }
+        if erased.sessions > 0 {
+            self.flush().await?;
+            tracing::info!(
+                sessions = erased.sessions,
+                days,
+                "retention: deleted old closed sessions"
+            );
+        }
+        Ok(erased.sessions)
+    }
+
+    /// The sessions of one visitor (by browser id), from sled and memory.
+    fn visitor_sessions(&self, visitor_id: &str) -> Result<Vec<Session>, LiveChatError> {
+        let mut out = Vec::new();
+        for value in self.trees().sessions.iter().values() {
+            let stored: Session = decode(trees::LC_SESSIONS, &value?)?;
+            if stored.visitor_id.as_deref() == Some(visitor_id) {
+                out.push(self.load_session(stored.id)?.unwrap_or(stored));
+            }
+        }
+        Ok(out)
+    }
+
+    fn records_of(
+        tree: &sled::Tree,
+        name: &'static str,
+        sessions: &HashSet<Uuid>,
+    ) -> Result<Vec<(sled::IVec, Record)>, LiveChatError> {
+        let mut out = Vec::new();
+        for item in tree.iter() {
+            let (k, v) = item?;
+            let r: Record = decode(name, &v)?;
+            if sessions.contains(&r.session_id) {
+                out.push((k, r));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Everything stored about a visitor (admin only).
+    pub fn export_visitor(
+        &self,
+        who: Who,
+        visitor_id: &str,
+    ) -> Result<VisitorExport, LiveChatError> {
+        who.admin()?;
+        let sessions = self.visitor_sessions(visitor_id)?;
+        let ids: HashSet<Uuid> = sessions.iter().map(|s| s.id).collect();
+        let t = self.trees();
+        let mut messages = Vec::new();
+        let mut ratings = Vec::new();
+        for s in &sessions {
+            messages.extend(self.messages_of(s.id)?);
+            ratings.extend(get::<Rating>(
+                &t.ratings,
+                trees::LC_RATINGS,
+                s.id.as_bytes(),
+            )?);
+        }
+        let returning = get(&t.visitors, trees::LC_VISITORS, visitor_id.as_bytes())?;
+        Ok(VisitorExport {
+            visitor_id: visitor_id.to_string(),
+            returning,
+            sessions: sessions.iter().map(SessionView::from).collect(),
+            messages,
+            ratings,
+            leads: Self::records_of(&t.leads, trees::LC_LEADS, &ids)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect(),
+            tickets: Self::records_of(&t.tickets, trees::LC_TICKETS, &ids)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect(),
+        })
+    }
+
+    /// Erases everything stored about a visitor (admin only); open sessions are closed first.
+    pub async fn erase_visitor(&self, who: Who, visitor_id: &str) -> Result<Erased, LiveChatError> {
+        who.admin()?;
+        let sessions = self.visitor_sessions(visitor_id)?;
+        for s in sessions.iter().filter(|s| s.closed_at_ms.is_none()) {
+            self.close_session(Who::Admin, s.id).await?;
+        }
+        let ids: HashSet<Uuid> = sessions.iter().map(|s| s.id).collect();
+        let mut erased = Erased::default();
+        let t = self.trees();
+        for (tree, name) in [(&t.leads, trees::LC_LEADS), (&t.tickets, trees::LC_TICKETS)] {
+            for (k, _) in Self::records_of(tree, name, &ids)? {
+                tree.remove(k)?;
+                erased.records += 1;
+            }
+        }
+        for id in &ids {
+            self.delete_session(*id, &mut erased)?;
+        }
+        erased.returning = t.visitors.remove(visitor_id.as_bytes())?.is_some();
+        self.flush().await?;
+        Ok(erased)
+    }
+
+    /// Runs the retention sweep every `every` until `stop` turns true.
+    pub fn spawn_retention(
+        &self,
+        days: u32,
+        every: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        let chat = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = chat.sweep_retention(days).await {
+                            tracing::warn!(error = %e, "retention sweep failed");
+                        }
+                    }
+                    changed = stop.changed() => {
+                        if changed.is_err() || *stop.borrow() {
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
