@@ -62,6 +62,23 @@ impl ChatNode {
         })
     }
 
+    /// Starts a node like [`ChatNode::start`], with its configuration changed by `change`.
+    pub async fn start_with(
+        dir: &Path,
+        clock: Arc<TestClock>,
+        change: impl FnOnce(&mut ochat_node::config::NodeConfig),
+    ) -> Result<Self> {
+        let mut config = test_config(dir, "Shop", None);
+        config.livechat.country_header = Some(COUNTRY_HEADER.into());
+        config.livechat.clock = Some(clock.clone());
+        change(&mut config);
+        Ok(ChatNode {
+            node: TestNode::start(config).await?,
+            clock,
+            http: reqwest::Client::new(),
+        })
+    }
+
     /// Calls the API with `token` (or none); answers (status, JSON).
     pub async fn call(
         &self,
