@@ -1,0 +1,14 @@
+//! # ochat-bench (library)
+//!
+//! The groups of the benchmark program and what they share; `main.rs` is the command line and
+//! says how to add a group.
+//!
+//! - [`table`] — the result [`table::Row`], the text table and the JSON file.
+//! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
+//! - [`opts`] — what every group is told ([`opts::Opts`]).
+//! - one module per group: [`crypto`].
+
+pub mod crypto;
+pub mod measure;
+pub mod opts;
+pub mod table;

@@ -1,0 +1,83 @@
+//! # ochat-bench
+//!
+//! Measures our node against a bare baseline in the same run, alternating them (A B A B A B)
+//! after a warm-up, and prints one table (figure, ours, baseline, ratio, p50/p99, target).
+//!
+//! ```text
+//! cargo run --release -p ochat-bench -- all            # every group
+//! cargo run --release -p ochat-bench -- crypto         # one group
+//! cargo run --release -p ochat-bench -- all --quick    # short smoke run
+//! cargo run --release -p ochat-bench -- all --json bench.json
+//! ```
+//!
+//! ## Adding a group
+//!
+//! 1. Write `bench/src/<group>.rs` with a `//!` doc saying what is measured against what, and
+//!    `pub async fn run(opts: &Opts) -> anyhow::Result<Vec<Row>>`. Measure both sides with
+//!    `measure::alternate` (one warm-up of each, then rounds in turn); build rows with
+//!    `table::Row::new` (add `table::Latency` with `measure::Pair::latency`).
+//! 2. Add `pub mod <group>;` to `bench/src/lib.rs`, one arm to [`run_group`] below and the
+//!    name to [`GROUPS`].
+//!
+//! A group must finish within 2 minutes on a 2-core machine (`all` within 8) and shrink its
+//! load under `--quick` ([`opts::Opts::scale`]).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+use ochat_bench::crypto;
+use ochat_bench::opts::Opts;
+use ochat_bench::table::{self, Row};
+
+/// The groups `all` runs, in order.
+const GROUPS: &[&str] = &["crypto"];
+
+/// Benchmarks of ochat against bare baselines.
+#[derive(Debug, Parser)]
+#[command(name = "ochat-bench")]
+struct Args {
+    /// `all`, or one group: crypto.
+    group: String,
+    /// Also write the table as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A short smoke run (smaller loads, one round).
+    #[arg(long)]
+    quick: bool,
+}
+
+async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
+    match name {
+        "crypto" => crypto::run(opts).await,
+        other => bail!(
+            "unknown group {other:?}; groups: all, {}",
+            GROUPS.join(", ")
+        ),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let opts = Opts { quick: args.quick };
+    let names: Vec<&str> = if args.group == "all" {
+        GROUPS.to_vec()
+    } else {
+        vec![args.group.as_str()]
+    };
+    let mut rows = Vec::new();
+    for name in names {
+        let start = Instant::now();
+        let group_rows = run_group(name, &opts).await?;
+        eprintln!("{name}: {:.1} s", start.elapsed().as_secs_f64());
+        rows.extend(group_rows);
+    }
+    print!("{}", table::render(&rows));
+    if let Some(path) = &args.json {
+        table::write_json(&rows, path)?;
+    }
+    Ok(())
+}
