@@ -6,9 +6,10 @@
 //! - [`table`] — the result [`table::Row`], the text table and the JSON file.
 //! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
-//! - one module per group: [`crypto`].
+//! - one module per group: [`crypto`], [`reports`].
 
 pub mod crypto;
 pub mod measure;
 pub mod opts;
+pub mod reports;
 pub mod table;
