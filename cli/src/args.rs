@@ -43,6 +43,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Follow connection and message events live.
     Watch(WatchArgs),
+    /// Live chat reports: sessions, stats, operators, ratings, a transcript.
+    Report(crate::report::ReportArgs),
     /// Run a UUID directory, or look an Instance UUID up in one.
     #[command(subcommand)]
     Directory(crate::directory::DirectoryCommand),
@@ -239,6 +241,9 @@ pub struct RunArgs {
     /// Seconds after which an undelivered channel message is marked failed (default 7 days).
     #[arg(long, default_value_t = 7 * 24 * 3600)]
     pub give_up_after: u64,
+    /// Delete closed live chat sessions (messages, ratings) this many days after they closed.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
 }
 
 fn parse_peer(s: &str) -> Result<(String, String), String> {

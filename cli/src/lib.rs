@@ -5,6 +5,7 @@
 //! - [`args`] — the command line (clap): `run`, `uuid`, and the client commands.
 //! - [`run`] — `ochat run`: a node on embedded defaults until Ctrl-C or SIGTERM.
 //! - [`messages`] — `channels`, `send`, `history`, `watch`.
+//! - [`report`] — `ochat report sessions|stats|operators|ratings|transcript`.
 //! - [`client`] — commands that talk to a running node's local API with the admin token read
 //!   from its data folder.
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
@@ -16,6 +17,7 @@ pub mod args;
 pub mod client;
 pub mod directory;
 pub mod messages;
+pub mod report;
 pub mod run;
 
 use std::process::ExitCode;
@@ -52,6 +54,7 @@ pub fn main() -> ExitCode {
             Command::History(args) => messages::history(&args).await,
             Command::Watch(args) => messages::watch(&args).await,
             Command::Directory(command) => directory::run(command).await,
+            Command::Report(args) => report::report(&args).await,
         }
     });
     match result {

@@ -19,6 +19,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.federation.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.give_up_after = std::time::Duration::from_secs(args.give_up_after.max(1));
+    config.livechat.retention_days = args.retention_days;
     let node = RunningNode::start(config)
         .await
         .with_context(|| format!("cannot start the node in {}", args.data.data_dir.display()))?;

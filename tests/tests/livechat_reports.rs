@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ochat_node::livechat::{Clock, TestClock};
 use ochat_tests::livechat::{ChatNode, Operator, Socket, Visit};
+use ochat_tests::process::ochat;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -1004,4 +1005,105 @@ async fn closed_sessions_older_than_the_retention_are_deleted_by_the_sweep() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Runs `ochat ARGS --data-dir DIR` (off the runtime's threads); answers stdout, insisting on
+/// success.
+async fn cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--data-dir".to_string(), dir.to_str().unwrap().to_string()]);
+    let out = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        ochat(&refs).unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ochat {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_every_report_as_a_table_json_and_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shop = seed(&tmp.path().join("shop")).await;
+    let dir = shop.chat.node.data_dir.clone();
+
+    let table = cli(
+        &dir,
+        &[
+            "report",
+            "sessions",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-02",
+        ],
+    )
+    .await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "a header and Monday's two sessions:\n{table}"
+    );
+    assert!(lines[0].starts_with("START"));
+    assert!(
+        lines[1].starts_with("2026-11-02T09:00:00Z  Website  v-alice"),
+        "{table}"
+    );
+    assert!(lines[1].trim_end().ends_with("answered"), "{table}");
+
+    let json: Value = serde_json::from_str(
+        &cli(
+            &dir,
+            &["report", "stats", "--group-by", "outcome", "--json"],
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(json["rows"][0]["key"], "answered");
+    assert_eq!(json["rows"][0]["count"], 3);
+
+    let csv = cli(
+        &dir,
+        &["report", "operators", "--channel", &shop.store, "--csv"],
+    )
+    .await;
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains(",Bob,"), "{csv}");
+
+    let ratings = cli(&dir, &["report", "ratings", "--rating", "unhappy"]).await;
+    assert!(ratings.contains("Too slow"), "{ratings}");
+    assert!(!ratings.contains("Great help"), "{ratings}");
+    let shares = cli(
+        &dir,
+        &["report", "ratings", "--public", "--shares", "--csv"],
+    )
+    .await;
+    assert!(shares.contains("Website,1,1,0,0,100,0,0"), "{shares}");
+
+    let transcript = cli(&dir, &["report", "transcript", shop.id(3)]).await;
+    assert!(transcript.contains("Bob: Yes, in a week."), "{transcript}");
+
+    let bad = tokio::task::spawn_blocking(move || {
+        ochat(&[
+            "report",
+            "sessions",
+            "--from",
+            "soon",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("from must be a day"), "{err}");
 }
