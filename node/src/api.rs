@@ -7,7 +7,7 @@
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
 //! - [`channels`] — channel messages, history, attachments, read marks.
-//! - [`livechat`] — users, login, live chat channels, sessions, WebSockets.
+//! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 
 pub mod auth;
@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod instance;
 pub mod livechat;
+mod livechat_chatbots;
 mod livechat_reports;
 mod livechat_sessions;
 mod livechat_ws;

@@ -17,6 +17,7 @@
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
 //! - [`ratings`] — ratings and the published ratings page.
+//! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
 //!
@@ -26,6 +27,7 @@
 pub mod accounts;
 pub mod canned;
 pub mod channels;
+pub mod chatbot;
 pub mod clock;
 pub mod commands;
 pub mod hub;
@@ -48,6 +50,7 @@ use uuid::Uuid;
 
 pub use clock::{Clock, SystemClock, TestClock};
 
+use crate::durable::GroupFlush;
 use crate::store::{Store, StoreError, encode, trees};
 
 /// Live chat settings (all optional).
@@ -158,6 +161,7 @@ pub(crate) struct Trees {
     pub(crate) ratings: sled::Tree,
     pub(crate) leads: sled::Tree,
     pub(crate) tickets: sled::Tree,
+    pub(crate) chatbots: sled::Tree,
 }
 
 /// The live chat service; cheap to clone.
@@ -176,11 +180,16 @@ struct Inner {
     state: Mutex<presence::State>,
     hub: hub::Hub,
     http: reqwest::Client,
+    flush: GroupFlush,
 }
 
 impl LiveChat {
     /// Opens the live chat trees and loads the open sessions.
-    pub fn new(store: &Store, config: &LiveChatConfig) -> Result<LiveChat, LiveChatError> {
+    pub fn new(
+        store: &Store,
+        config: &LiveChatConfig,
+        flush: GroupFlush,
+    ) -> Result<LiveChat, LiveChatError> {
         let t = Trees {
             users: store.users.clone(),
             passwords: store.tree(trees::LC_PASSWORDS)?,
@@ -194,6 +203,7 @@ impl LiveChat {
             ratings: store.tree(trees::LC_RATINGS)?,
             leads: store.tree(trees::LC_LEADS)?,
             tickets: store.tree(trees::LC_TICKETS)?,
+            chatbots: store.tree(trees::LC_CHATBOTS)?,
         };
         let geoip = match &config.geoip_db {
             Some(path) => Some(rules::GeoIp::open(path)?),
@@ -216,6 +226,7 @@ impl LiveChat {
                 state: Mutex::new(state),
                 hub: hub::Hub::default(),
                 http: reqwest::Client::new(),
+                flush,
             }),
         })
     }
@@ -260,15 +271,10 @@ impl LiveChat {
         self.inner.hub.close_all().await;
     }
 
-    /// Makes writes durable before they are acknowledged. sled 0.34's `flush_async` can
-    /// lose wake-ups when several are polled at once (spacejam/sled#1241), so the blocking
-    /// flush runs on the blocking pool instead.
+    /// Makes writes durable before they are acknowledged: a grouped flush (sled's flush and an
+    /// `fdatasync` of its log) shared with every writer waiting at the same time.
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
-        let tree = self.inner.t.sessions.clone();
-        tokio::task::spawn_blocking(move || tree.flush())
-            .await
-            .map_err(|e| LiveChatError::Internal(e.to_string()))??;
-        Ok(())
+        Ok(self.inner.flush.wait().await?)
     }
 }
 

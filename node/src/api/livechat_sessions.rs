@@ -148,6 +148,9 @@ async fn messages(
 #[derive(Debug, Deserialize)]
 struct SendBody {
     text: String,
+    /// The chatbot answer the visitor clicked, if any.
+    #[serde(default)]
+    answer_id: Option<String>,
 }
 
 async fn send(
@@ -158,7 +161,11 @@ async fn send(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.post_message(c.who, id, &b.text).await?),
+        Json(
+            node.livechat
+                .post_message(c.who, id, &b.text, b.answer_id.as_deref())
+                .await?,
+        ),
     ))
 }
 
