@@ -159,8 +159,8 @@ fn api(out: &ChatbotOut) -> anyhow::Result<Api> {
 }
 
 fn read_script(path: &PathBuf) -> anyhow::Result<Value> {
-    let raw = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let raw =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&raw).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
