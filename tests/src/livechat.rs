@@ -52,21 +52,14 @@ pub struct Visit {
 impl ChatNode {
     /// Starts a node in `dir` with a test clock (and the same clock on restart).
     pub async fn start(dir: &Path, clock: Arc<TestClock>) -> Result<Self> {
-        let mut config = test_config(dir, "Shop", None);
-        config.livechat.country_header = Some(COUNTRY_HEADER.into());
-        config.livechat.clock = Some(clock.clone());
-        Ok(ChatNode {
-            node: TestNode::start(config).await?,
-            clock,
-            http: reqwest::Client::new(),
-        })
+        Self::start_with(dir, clock, |_| {}).await
     }
 
-    /// Starts a node like [`ChatNode::start`], with its configuration changed by `change`.
+    /// Like [`ChatNode::start`], with a last change to the configuration (e.g. a webhook).
     pub async fn start_with(
         dir: &Path,
         clock: Arc<TestClock>,
-        change: impl FnOnce(&mut ochat_node::config::NodeConfig),
+        change: impl FnOnce(&mut ochat_node::NodeConfig),
     ) -> Result<Self> {
         let mut config = test_config(dir, "Shop", None);
         config.livechat.country_header = Some(COUNTRY_HEADER.into());

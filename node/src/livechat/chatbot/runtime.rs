@@ -81,10 +81,16 @@ impl LiveChat {
         script: &Script,
         effects: Vec<Effect>,
     ) -> Result<(), LiveChatError> {
-        let mut queue = VecDeque::from(effects);
-        while let Some(effect) = queue.pop_front() {
-            match effect {
-                Effect::Say { text, answers } => {
+        // An operator's arrival is announced after the bot's hand-over words.
+        enum Work {
+            Do(Effect),
+            Announce(Uuid),
+        }
+        let mut queue: VecDeque<Work> = effects.into_iter().map(Work::Do).collect();
+        while let Some(work) = queue.pop_front() {
+            match work {
+                Work::Announce(op) => self.announce_operator(id, op)?,
+                Work::Do(Effect::Say { text, answers }) => {
                     self.append_message(
                         id,
                         NewMessage {
@@ -97,17 +103,17 @@ impl LiveChat {
                         },
                     )?;
                 }
-                Effect::Forward { expertise } => {
+                Work::Do(Effect::Forward { expertise }) => {
                     let found = self.bot_forward(id, &expertise)?;
                     let more = self
                         .with_bot(id, |bot| engine::forwarded(script, bot, found.is_some()))?
                         .unwrap_or_default();
-                    queue.extend(more);
-                    if let Some(op) = found {
-                        self.announce_operator(id, op)?;
-                    }
+                    let mut next: VecDeque<Work> = more.into_iter().map(Work::Do).collect();
+                    next.extend(found.map(Work::Announce));
+                    next.append(&mut queue);
+                    queue = next;
                 }
-                Effect::Create(kind) => self.bot_record(id, script, kind).await?,
+                Work::Do(Effect::Create(kind)) => self.bot_record(id, script, kind).await?,
             }
         }
         Ok(())
