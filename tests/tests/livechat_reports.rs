@@ -1107,3 +1107,178 @@ async fn the_cli_prints_every_report_as_a_table_json_and_csv() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("from must be a day"), "{err}");
 }
+
+/// A small script: a greeting, the visitor's name, then "talk to a person?" (yes forwards).
+fn desk_bot() -> Value {
+    json!({
+        "name": "Desk bot",
+        "operator_name": "Deskbot",
+        "steps": [
+            {"type": "text", "message": "Hi, I am Deskbot."},
+            {"type": "free_input", "message": "What is your name?"},
+            {"type": "question", "message": "Talk to a person?", "answers": [
+                {"id": "yes", "text": "Yes"}, {"id": "no", "text": "No"}]},
+            {"type": "forward_to_operator", "message": "Connecting you.", "only_if": ["yes"]},
+            {"type": "text", "message": "Goodbye!"}
+        ]
+    })
+}
+
+async fn answer(chat: &ChatNode, v: &Visit, text: &str, answer_id: Option<&str>) {
+    chat.ok(
+        &v.token,
+        Method::POST,
+        &format!("/api/v1/livechat/sessions/{}/messages", v.session),
+        Some(json!({"text": text, "answer_id": answer_id})),
+    )
+    .await
+    .unwrap();
+}
+
+/// | session | start | what happens (s after start) |
+/// |---|---|---|
+/// | B3 | Mon 09:00 | nobody present: the bot alone; V "Carol" 10, V "Yes" 20 (the forward finds nobody), "Goodbye!" |
+/// | B1 | Mon 10:00 | V "Alice" 10, V "Yes" 40 (Ann joins: hand-over at 40), Ann 70 |
+/// | B2 | Mon 11:00 | V "Bob" 10, V "No" 30, "Goodbye!" |
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_with_the_chatbot_are_forwarded_bot_only_or_without_an_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(
+        &tmp.path().join("desk"),
+        Arc::new(TestClock::fixed_at(T0 - H)),
+    )
+    .await
+    .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = chat.channel("Desk", &[&ann], json!({})).await.unwrap();
+    let bot = chat
+        .admin(Method::POST, "/api/v1/livechat/chatbots", Some(desk_bot()))
+        .await
+        .unwrap();
+    chat.admin(
+        Method::POST,
+        &format!("/api/v1/livechat/channels/{channel}/rules"),
+        Some(json!({"sequence": 1, "action": "show", "url_regex": "",
+                    "chatbot_id": bot["id"], "chatbot_condition": "always"})),
+    )
+    .await
+    .unwrap();
+
+    // An hour after Ann's last call, with no socket open, nobody is available.
+    set(&chat, T0);
+    let b3 = visit(&chat, &channel, "en", "BE", None).await;
+    assert_eq!(b3.answer["session"]["no_operator"], true);
+    set(&chat, T0 + 10 * S);
+    answer(&chat, &b3, "Carol", None).await;
+    set(&chat, T0 + 20 * S);
+    answer(&chat, &b3, "Yes", Some("yes")).await;
+
+    let _socket = chat
+        .socket("/api/v1/livechat/operator/events", &ann.token)
+        .await
+        .unwrap();
+    let t = T0 + H;
+    set(&chat, t);
+    let b1 = visit(&chat, &channel, "en", "BE", None).await;
+    set(&chat, t + 10 * S);
+    answer(&chat, &b1, "Alice", None).await;
+    set(&chat, t + 40 * S);
+    answer(&chat, &b1, "Yes", Some("yes")).await;
+    set(&chat, t + 70 * S);
+    chat.say(&ann.token, &b1.session, "Hello Alice, Ann here.")
+        .await
+        .unwrap();
+    set(&chat, t + 80 * S);
+    close(&chat, &ann.token, &b1.session).await;
+
+    let t = T0 + 2 * H;
+    set(&chat, t);
+    let b2 = visit(&chat, &channel, "en", "BE", None).await;
+    set(&chat, t + 10 * S);
+    answer(&chat, &b2, "Bob", None).await;
+    set(&chat, t + 30 * S);
+    answer(&chat, &b2, "No", Some("no")).await;
+    for v in [&b3, &b2] {
+        close(&chat, &v.token, &v.session).await;
+    }
+
+    let h = chat
+        .admin(Method::GET, "/api/v1/livechat/reports/sessions", None)
+        .await
+        .unwrap();
+    let rows = h["sessions"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [b3.session.as_str(), &b1.session, &b2.session]);
+    let (r3, r1, r2) = (&rows[0], &rows[1], &rows[2]);
+
+    assert_eq!(r3["outcome"], "no_agent");
+    assert_eq!(r3["operators"], json!([]));
+    // Hi, name?, "Carol", the question, "Yes", Goodbye (the failed forward says nothing).
+    assert_eq!(
+        (r3["messages"].as_u64(), r3["speakers"].as_u64()),
+        (Some(6), Some(2))
+    );
+    num(&r3["duration_min"], 20.0 / 60.0);
+    assert_eq!(r3["time_to_answer_s"], Value::Null);
+
+    assert_eq!(r1["outcome"], "forwarded");
+    assert_eq!(r1["operators"], json!(["Ann"]));
+    // Hi, name?, "Alice", the question, "Yes", "Connecting you.", Ann (the join notice is a
+    // system message and does not count).
+    assert_eq!(
+        (r1["messages"].as_u64(), r1["speakers"].as_u64()),
+        (Some(7), Some(3))
+    );
+    num(&r1["time_to_answer_s"], 30.0); // from the hand-over at 40 s, not the visitor's 10 s
+    num(&r1["duration_min"], 70.0 / 60.0);
+
+    assert_eq!(r2["outcome"], "bot_only");
+    assert_eq!(
+        (r2["messages"].as_u64(), r2["speakers"].as_u64()),
+        (Some(6), Some(2))
+    );
+    num(&r2["duration_min"], 0.5);
+
+    let by = chat
+        .admin(
+            Method::GET,
+            "/api/v1/livechat/reports/stats?group_by=outcome",
+            None,
+        )
+        .await
+        .unwrap();
+    let counts: Vec<(&str, u64)> = by["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap(), r["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("forwarded", 1),
+            ("no_agent", 1),
+            ("bot_only", 1),
+            ("total", 3)
+        ]
+    );
+    let ops = chat
+        .admin(Method::GET, "/api/v1/livechat/reports/operators", None)
+        .await
+        .unwrap();
+    assert_eq!(ops["operators"].as_array().unwrap().len(), 1);
+    assert_eq!(ops["operators"][0]["sessions"], 1);
+    num(&ops["operators"][0]["avg_time_to_answer_s"], 30.0);
+    let only_bot = chat
+        .admin(
+            Method::GET,
+            "/api/v1/livechat/reports/sessions?outcome=bot_only",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(Shop::ids(&only_bot), std::slice::from_ref(&b2.session));
+}
