@@ -1282,3 +1282,93 @@ async fn sessions_with_the_chatbot_are_forwarded_bot_only_or_without_an_agent() 
         .unwrap();
     assert_eq!(Shop::ids(&only_bot), std::slice::from_ref(&b2.session));
 }
+
+/// Runs headless Chromium on `url` with `extra` arguments; answers stdout.
+async fn chromium(extra: Vec<String>, url: String) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--virtual-time-budget=10000",
+                "--window-size=1200,900",
+            ])
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("chromium is installed (apt-get install -y chromium)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The console page in a real browser: it takes the token from the fragment, reads the three
+/// reports and draws their charts; the screenshot goes to `docs/reports.png` for the README.
+/// Needs Chromium: `cargo test -p ochat-tests --test livechat_reports -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Chromium binary; writes docs/reports.png"]
+async fn the_console_page_draws_the_charts_in_a_real_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shop = seed(&tmp.path().join("shop")).await;
+    let (status, ct, html) = shop.raw("/console/reports", None).await;
+    assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(!html.contains("<script>"), "no inline script");
+    let csp = reqwest::get(format!("{}/console/reports", shop.chat.node.api))
+        .await
+        .unwrap()
+        .headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+
+    let url = format!(
+        "{}/console/reports#token={}",
+        shop.chat.node.api, shop.chat.node.token
+    );
+    let dom = chromium(vec!["--dump-dom".into()], url.clone()).await;
+    assert!(
+        dom.contains("5 sessions · average time to answer 65 s · average rating 3"),
+        "{dom}"
+    );
+    assert_eq!(
+        dom.matches("class=\"bar\"").count(),
+        4,
+        "one bar per day from Monday to Thursday (Wednesday at zero)"
+    );
+    assert_eq!(
+        dom.matches("class=\"bar-answer\"").count(),
+        2,
+        "Ann and Bob"
+    );
+    assert!(
+        dom.contains("82.5 s (2 answered)"),
+        "Ann's average time to answer"
+    );
+    assert!(dom.contains("class=\"happy\"") && dom.contains("class=\"unhappy\""));
+    assert!(dom.contains("Channel Website"));
+
+    let png = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reports.png");
+    std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+    chromium(vec![format!("--screenshot={}", png.display())], url).await;
+    assert!(
+        std::fs::metadata(&png).unwrap().len() > 10_000,
+        "a real picture"
+    );
+
+    // Without a token the page asks for one.
+    let dom = chromium(
+        vec!["--dump-dom".into()],
+        format!("{}/console/reports", shop.chat.node.api),
+    )
+    .await;
+    assert!(dom.contains("<section id=\"login\">"), "{dom}");
+}

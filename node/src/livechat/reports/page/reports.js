@@ -63,9 +63,24 @@ function round(v, digits) {
 }
 
 // Vertical bars: sessions per day.
+// Every day from the first to the last with sessions, the days between at zero.
+function everyDay(rows) {
+  const have = new Map(rows.map((r) => [r.key, r.count]));
+  const first = Date.parse(rows[0].key + "T00:00:00Z");
+  const last = Date.parse(rows[rows.length - 1].key + "T00:00:00Z");
+  if (!(last >= first) || (last - first) / 86400000 > 366) return rows;
+  const out = [];
+  for (let t = first; t <= last; t += 86400000) {
+    const key = new Date(t).toISOString().slice(0, 10);
+    out.push({ key, label: key, count: have.get(key) || 0 });
+  }
+  return out;
+}
+
 function drawDays(svg, rows) {
-  const days = rows.filter((r) => r.key !== "total");
-  if (days.length === 0) return empty(svg, "No sessions in this range.");
+  const with_sessions = rows.filter((r) => r.key !== "total");
+  if (with_sessions.length === 0) return empty(svg, "No sessions in this range.");
+  const days = everyDay(with_sessions);
   const h = 260, left = 44, bottom = 40, top = 16, width = 1100 - left - 10;
   clear(svg, h);
   const max = niceMax(Math.max(...days.map((d) => d.count)));
