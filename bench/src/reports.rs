@@ -95,6 +95,7 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 closed_at_ms: Some(at + 300_000),
                 pages: vec!["https://shop.example/chairs".into()],
                 next_seq: 3,
+                bot: None,
                 handover_at_ms: None,
                 no_operator: false,
             };

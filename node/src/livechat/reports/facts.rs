@@ -235,6 +235,7 @@ mod tests {
             closed_at_ms: None,
             pages: Vec::new(),
             next_seq: 0,
+            bot: None,
             handover_at_ms: None,
             no_operator: false,
         }
