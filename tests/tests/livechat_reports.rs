@@ -1058,6 +1058,32 @@ async fn the_cli_prints_every_report_as_a_table_json_and_csv() {
     );
     assert!(lines[1].trim_end().ends_with("answered"), "{table}");
 
+    let weekdays = cli(
+        &dir,
+        &[
+            "report",
+            "stats",
+            "--group-by",
+            "weekday",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-08",
+        ],
+    )
+    .await;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("GROUP     SESSIONS")
+        .expect("the README shows this table");
+    let end = start + readme[start..].find("```").unwrap();
+    assert_eq!(
+        weekdays,
+        readme[start..end],
+        "the README's example is this week's"
+    );
+
     let json: Value = serde_json::from_str(
         &cli(
             &dir,
