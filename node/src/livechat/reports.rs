@@ -96,7 +96,7 @@ impl LiveChat {
         let index = self.facts_tree()?;
         self.backfill(&index)?;
         let open: Vec<Session> = self.state()?.open.values().cloned().collect();
-        let mut out = Vec::with_capacity(index.len() + open.len());
+        let mut out = Vec::new();
         for item in index.iter() {
             let (k, v) = item?;
             if k.len() == 16 {
