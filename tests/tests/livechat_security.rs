@@ -276,6 +276,12 @@ async fn every_route_without_a_valid_token_answers_401() {
         ),
         (Method::GET, format!("/api/v1/livechat/sessions/{s}/events")),
         (Method::GET, "/api/v1/livechat/operator/events".into()),
+        (Method::POST, "/api/v1/livechat/chatbots".into()),
+        (Method::GET, "/api/v1/livechat/chatbots".into()),
+        (Method::GET, format!("/api/v1/livechat/chatbots/{id}")),
+        (Method::PUT, format!("/api/v1/livechat/chatbots/{id}")),
+        (Method::DELETE, format!("/api/v1/livechat/chatbots/{id}")),
+        (Method::POST, format!("/api/v1/livechat/chatbots/{id}/test")),
     ];
     for (method, path) in routes {
         for token in [

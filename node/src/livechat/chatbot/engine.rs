@@ -97,6 +97,12 @@ pub fn start(script: &Script) -> (BotState, Vec<Effect>) {
     let mut state = BotState::default();
     let mut out = Vec::new();
     advance(script, &mut state, None, false, &mut out);
+    let silent = !out.iter().any(|e| matches!(e, Effect::Say { .. }));
+    if silent && state.ended.is_some() {
+        // No step's Only If holds at the start: say so rather than nothing.
+        state.ended = Some(End::DeadEnd);
+        out.push(restart_hint());
+    }
     (state, out)
 }
 
