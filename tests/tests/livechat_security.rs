@@ -282,6 +282,20 @@ async fn every_route_without_a_valid_token_answers_401() {
         (Method::PUT, format!("/api/v1/livechat/chatbots/{id}")),
         (Method::DELETE, format!("/api/v1/livechat/chatbots/{id}")),
         (Method::POST, format!("/api/v1/livechat/chatbots/{id}/test")),
+        (Method::GET, "/api/v1/livechat/reports/sessions".into()),
+        (
+            Method::GET,
+            format!("/api/v1/livechat/reports/sessions/{s}/transcript"),
+        ),
+        (Method::GET, "/api/v1/livechat/reports/stats".into()),
+        (Method::GET, "/api/v1/livechat/reports/operators".into()),
+        (Method::GET, "/api/v1/livechat/reports/ratings".into()),
+        (
+            Method::GET,
+            "/api/v1/livechat/reports/ratings/shares".into(),
+        ),
+        (Method::GET, "/api/v1/livechat/visitors/v1/export".into()),
+        (Method::DELETE, "/api/v1/livechat/visitors/v1".into()),
     ];
     for (method, path) in routes {
         for token in [
