@@ -221,3 +221,89 @@ impl CsvRow for StatRow {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::livechat::reports::facts::SessionFacts;
+
+    fn facts(
+        operators: &[Uuid],
+        created: u64,
+        first_visitor: u64,
+        answers: &[(Uuid, u64)],
+    ) -> SessionFacts {
+        SessionFacts {
+            id: Uuid::now_v7(),
+            channel_id: Uuid::nil(),
+            visitor_id: None,
+            country: None,
+            language: None,
+            operators: operators.to_vec(),
+            chatbot_id: None,
+            created_at_ms: created,
+            closed_at_ms: Some(created + 600_000),
+            handover_at_ms: None,
+            no_operator: false,
+            messages: 2,
+            speakers: 2,
+            first_visitor_ms: Some(first_visitor),
+            last_message_ms: Some(created + 120_000),
+            first_by_operator: answers.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_session_with_two_operators_counts_for_both_and_once_in_the_total() {
+        let (ann, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let t = 1_793_610_000_000;
+        let data = Dataset {
+            entries: vec![
+                Entry {
+                    facts: facts(
+                        &[ann, bob],
+                        t,
+                        t + 10_000,
+                        &[(bob, t + 40_000), (ann, t + 70_000)],
+                    ),
+                    rating: None,
+                },
+                Entry {
+                    facts: facts(&[], t + 3_600_000, t + 3_610_000, &[]),
+                    rating: None,
+                },
+            ],
+            now_ms: t,
+            ..Dataset::default()
+        };
+        let rows = stats(&data, GroupBy::Operator);
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [ann.to_string().as_str(), &bob.to_string(), "", "total"]
+        );
+        assert_eq!(rows[0].count, 1);
+        assert_eq!(rows[2].label, "no operator");
+        assert_eq!(rows[3].count, 2);
+        assert_eq!(
+            rows[3].time_to_answer_s.avg,
+            Some(30.0),
+            "the first operator message of any"
+        );
+        assert_eq!(rows[3].not_rated, 2);
+        let ops = crate::livechat::reports::people::operators(&data);
+        let by_op: Vec<(Uuid, Option<f64>)> = ops
+            .iter()
+            .map(|r| (r.operator_id, r.avg_time_to_answer_s))
+            .collect();
+        assert_eq!(
+            by_op,
+            [(ann, Some(60.0)), (bob, Some(30.0))],
+            "each operator's own first message"
+        );
+    }
+}
