@@ -40,6 +40,46 @@ use super::sessions::Session;
 use super::{LiveChat, LiveChatError, Who, all};
 use crate::store::{decode, encode, trees};
 
+/// Decodes many stored values, split over the machine's cores (a report over 100,000
+/// sessions spends most of its time decoding).
+fn decode_all<T: serde::de::DeserializeOwned + Send>(
+    tree: &'static str,
+    raw: &[sled::IVec],
+) -> Result<Vec<T>, LiveChatError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(4);
+    if threads < 2 || raw.len() < 4096 {
+        return raw.iter().map(|v| Ok(decode(tree, v)?)).collect();
+    }
+    let chunk = raw.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<T>, LiveChatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = raw
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|v| Ok(decode(tree, v)?))
+                        .collect::<Result<Vec<T>, LiveChatError>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(LiveChatError::Internal("a decoding thread failed".into()))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(raw.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 /// The key that says the facts of sessions closed before the index existed were added.
 const BACKFILLED: &[u8] = b"~backfilled";
 
@@ -96,13 +136,14 @@ impl LiveChat {
         let index = self.facts_tree()?;
         self.backfill(&index)?;
         let open: Vec<Session> = self.state()?.open.values().cloned().collect();
-        let mut out = Vec::new();
+        let mut raw = Vec::new();
         for item in index.iter() {
             let (k, v) = item?;
             if k.len() == 16 {
-                out.push(decode::<SessionFacts>(trees::LC_REPORT_FACTS, &v)?);
+                raw.push(v);
             }
         }
+        let mut out: Vec<SessionFacts> = decode_all(trees::LC_REPORT_FACTS, &raw)?;
         for s in &open {
             out.push(self.summarise(s)?);
         }
@@ -126,11 +167,16 @@ impl LiveChat {
             }
             _ => true,
         };
-        let ratings: HashMap<Uuid, Rating> =
-            all::<Rating>(&self.trees().ratings, trees::LC_RATINGS)?
-                .into_iter()
-                .map(|r| (r.session_id, r))
-                .collect();
+        let raw = self
+            .trees()
+            .ratings
+            .iter()
+            .values()
+            .collect::<Result<Vec<_>, _>>()?;
+        let ratings: HashMap<Uuid, Rating> = decode_all::<Rating>(trees::LC_RATINGS, &raw)?
+            .into_iter()
+            .map(|r| (r.session_id, r))
+            .collect();
         let mut entries: Vec<Entry> = self
             .all_facts()?
             .into_iter()
