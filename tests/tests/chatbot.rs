@@ -135,6 +135,7 @@ impl Shop {
             .unwrap();
         assert_eq!(v.answer["operator"], "Shopbot", "the bot answers first");
         assert_eq!(v.answer["chatbot_id"], self.bot.as_str());
+        assert_eq!(v.answer["avatar"], "data:image/png;base64,iVBORw0KGgo=");
         assert_eq!(v.answer["session"]["operators"], json!([]));
         v
     }

@@ -171,6 +171,8 @@ pub struct StartAnswer {
     pub operator: Option<String>,
     /// The chatbot that answers, if any.
     pub chatbot_id: Option<String>,
+    /// The chatbot's avatar image, when a chatbot answers and has one.
+    pub avatar: Option<String>,
     /// The session.
     pub session: Option<SessionView>,
     /// The token granting only this session.
@@ -237,6 +239,7 @@ impl LiveChat {
             header_color: channel.header_color.clone(),
             operator: None,
             chatbot_id: None,
+            avatar: None,
             session: None,
             token: None,
         };
@@ -317,6 +320,7 @@ impl LiveChat {
         }
         self.flush().await?;
         answer.available = true;
+        answer.avatar = script.as_ref().and_then(|s| s.avatar.clone());
         answer.operator = match &script {
             Some(s) => Some(s.operator_name.clone()),
             None => session.operators.first().map(|op| self.chat_name(*op)),
