@@ -297,12 +297,7 @@ impl LiveChat {
                 no_operator: chosen.is_none(),
                 bot: script.as_ref().map(|_| BotState::default()),
             };
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &session,
-            )?;
+            self.save_session(&session)?;
             if let Some(op) = assigned {
                 self.remember_operator(input.visitor_id.as_deref(), op, now)?;
                 state.presence.entry(op).or_default().last_assigned_ms = Some(now);
@@ -328,6 +323,16 @@ impl LiveChat {
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
         Ok(answer)
+    }
+
+    /// Writes a session record (callers flush before they acknowledge).
+    pub(crate) fn save_session(&self, session: &Session) -> Result<(), LiveChatError> {
+        put(
+            &self.trees().sessions,
+            trees::LC_SESSIONS,
+            session.id.as_bytes(),
+            session,
+        )
     }
 
     /// The operator a returning visitor had in the last week.
