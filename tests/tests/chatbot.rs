@@ -389,6 +389,52 @@ async fn an_answer_with_a_link_ends_the_script_and_the_visitor_can_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_takes_over_a_conversation_from_the_bot() {
+    let s = shop().await;
+    let bob = s
+        .shop
+        .operator("carol", json!({"chat_name": "Carol"}))
+        .await
+        .unwrap();
+    let v = s.visit().await;
+    s.say(&v, "I want to buy", Some("buy")).await;
+    let join = format!("/api/v1/livechat/sessions/{}/join", v.session);
+    // Only the channel's operators may join; Carol is not one of them, the visitor is no operator.
+    let (status, _) = s
+        .shop
+        .call(Some(&bob.token), Method::POST, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .shop
+        .call(Some(&v.token), Method::POST, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+
+    let session = s
+        .shop
+        .ok(&s.ann.token, Method::POST, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(session["operators"], json!([s.ann.id]));
+    assert!(session["handover_at_ms"].as_u64().is_some());
+    let reply = s.say(&v, "Chairs", Some("chairs")).await;
+    assert!(
+        reply.is_empty(),
+        "the bot stopped when Ann joined: {reply:?}"
+    );
+    s.shop
+        .say(&s.ann.token, &v.session, "Ann here, which chairs?")
+        .await
+        .unwrap();
+    let all = s.transcript(&v).await;
+    assert!(texts(&all).contains(&"Ann joined the conversation"));
+    assert_eq!(all.last().unwrap()["author_name"], "Ann");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checker_reports_planted_dead_ends_without_refusing_the_script() {
     let s = shop().await;
     let planted = json!({

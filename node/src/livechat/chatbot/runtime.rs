@@ -161,7 +161,7 @@ impl LiveChat {
     }
 
     /// Tells the operator about their new session and the visitor who joined.
-    fn announce_operator(&self, id: Uuid, op: Uuid) -> Result<(), LiveChatError> {
+    pub(crate) fn announce_operator(&self, id: Uuid, op: Uuid) -> Result<(), LiveChatError> {
         let name = self.chat_name(op);
         if let Some(session) = self.load_session(id)? {
             let view = SessionView::from(&session);
