@@ -13,6 +13,7 @@
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
 //! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
 //! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
+//! - [`joining`] — an operator joins a conversation (takes over from the bot).
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
@@ -31,6 +32,7 @@ pub mod chatbot;
 pub mod clock;
 pub mod commands;
 pub mod hub;
+pub mod joining;
 pub mod messages;
 pub mod presence;
 pub mod ratings;

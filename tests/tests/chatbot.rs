@@ -135,6 +135,7 @@ impl Shop {
             .unwrap();
         assert_eq!(v.answer["operator"], "Shopbot", "the bot answers first");
         assert_eq!(v.answer["chatbot_id"], self.bot.as_str());
+        assert_eq!(v.answer["avatar"], "data:image/png;base64,iVBORw0KGgo=");
         assert_eq!(v.answer["session"]["operators"], json!([]));
         v
     }
@@ -385,6 +386,52 @@ async fn an_answer_with_a_link_ends_the_script_and_the_visitor_can_restart() {
     let reply = s.say(&v, "pizza", None).await;
     assert_eq!(texts(&reply), ["Please choose one of these answers."]);
     assert_eq!(reply[0]["answers"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_takes_over_a_conversation_from_the_bot() {
+    let s = shop().await;
+    let bob = s
+        .shop
+        .operator("carol", json!({"chat_name": "Carol"}))
+        .await
+        .unwrap();
+    let v = s.visit().await;
+    s.say(&v, "I want to buy", Some("buy")).await;
+    let join = format!("/api/v1/livechat/sessions/{}/join", v.session);
+    // Only the channel's operators may join; Carol is not one of them, the visitor is no operator.
+    let (status, _) = s
+        .shop
+        .call(Some(&bob.token), Method::POST, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .shop
+        .call(Some(&v.token), Method::POST, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+
+    let session = s
+        .shop
+        .ok(&s.ann.token, Method::POST, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(session["operators"], json!([s.ann.id]));
+    assert!(session["handover_at_ms"].as_u64().is_some());
+    let reply = s.say(&v, "Chairs", Some("chairs")).await;
+    assert!(
+        reply.is_empty(),
+        "the bot stopped when Ann joined: {reply:?}"
+    );
+    s.shop
+        .say(&s.ann.token, &v.session, "Ann here, which chairs?")
+        .await
+        .unwrap();
+    let all = s.transcript(&v).await;
+    assert!(texts(&all).contains(&"Ann joined the conversation"));
+    assert_eq!(all.last().unwrap()["author_name"], "Ann");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,28 +702,8 @@ async fn a_conversation_with_the_bot_survives_a_restart() {
     s.say(&v, "I want to buy", Some("buy")).await;
     let dir = s.shop.node.data_dir.clone();
     s.shop.node.stop().await.unwrap();
-    let again = ChatNode::start(&dir, s.clock.clone()).await.unwrap();
-    let reply = {
-        again
-            .ok(
-                &v.token,
-                Method::POST,
-                &format!("/api/v1/livechat/sessions/{}/messages", v.session),
-                Some(json!({"text": "Tables", "answer_id": "tables"})),
-            )
-            .await
-            .unwrap();
-        let all = again
-            .ok(
-                &v.token,
-                Method::GET,
-                &format!("/api/v1/livechat/sessions/{}/messages", v.session),
-                None,
-            )
-            .await
-            .unwrap();
-        all.as_array().unwrap().clone()
-    };
+    s.shop = ChatNode::start(&dir, s.clock.clone()).await.unwrap();
+    let reply = s.say(&v, "Tables", Some("tables")).await;
     assert_eq!(
         reply.last().unwrap()["text"],
         "For business or home?",

@@ -265,6 +265,7 @@ async fn every_route_without_a_valid_token_answers_401() {
             format!("/api/v1/livechat/sessions/{s}/history"),
         ),
         (Method::POST, format!("/api/v1/livechat/sessions/{s}/close")),
+        (Method::POST, format!("/api/v1/livechat/sessions/{s}/join")),
         (Method::GET, format!("/api/v1/livechat/sessions/{s}/rating")),
         (
             Method::POST,

@@ -176,12 +176,7 @@ impl LiveChat {
             }
             let k = key(&[id.as_bytes(), &message.seq.to_be_bytes()]);
             put(&self.trees().messages, trees::LC_MESSAGES, &k, &message)?;
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &*session,
-            )?;
+            self.save_session(&*session)?;
             (message, session.operators.clone())
         };
         let event = json!({"type": "message", "session_id": id, "message": message});
@@ -216,12 +211,7 @@ impl LiveChat {
         session.pages.push(url.to_string());
         let excess = session.pages.len().saturating_sub(HISTORY_PAGES);
         session.pages.drain(..excess);
-        put(
-            &self.trees().sessions,
-            trees::LC_SESSIONS,
-            id.as_bytes(),
-            &*session,
-        )?;
+        self.save_session(&*session)?;
         Ok(session.pages.clone())
     }
 
@@ -244,12 +234,7 @@ impl LiveChat {
                 return Err(LiveChatError::Conflict("this session is closed".into()));
             };
             s.closed_at_ms = Some(self.now_ms());
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &s,
-            )?;
+            self.save_session(&s)?;
             s
         };
         if let Err(e) = self.index_session(&closed) {
@@ -282,12 +267,7 @@ impl LiveChat {
             };
             if s.operators.len() > 1 {
                 s.operators.retain(|o| *o != op);
-                put(
-                    &self.trees().sessions,
-                    trees::LC_SESSIONS,
-                    id.as_bytes(),
-                    &*s,
-                )?;
+                self.save_session(&*s)?;
                 false
             } else {
                 true

@@ -171,6 +171,8 @@ pub struct StartAnswer {
     pub operator: Option<String>,
     /// The chatbot that answers, if any.
     pub chatbot_id: Option<String>,
+    /// The chatbot's avatar image, when a chatbot answers and has one.
+    pub avatar: Option<String>,
     /// The session.
     pub session: Option<SessionView>,
     /// The token granting only this session.
@@ -237,6 +239,7 @@ impl LiveChat {
             header_color: channel.header_color.clone(),
             operator: None,
             chatbot_id: None,
+            avatar: None,
             session: None,
             token: None,
         };
@@ -294,12 +297,7 @@ impl LiveChat {
                 no_operator: chosen.is_none(),
                 bot: script.as_ref().map(|_| BotState::default()),
             };
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &session,
-            )?;
+            self.save_session(&session)?;
             if let Some(op) = assigned {
                 self.remember_operator(input.visitor_id.as_deref(), op, now)?;
                 state.presence.entry(op).or_default().last_assigned_ms = Some(now);
@@ -317,6 +315,7 @@ impl LiveChat {
         }
         self.flush().await?;
         answer.available = true;
+        answer.avatar = script.as_ref().and_then(|s| s.avatar.clone());
         answer.operator = match &script {
             Some(s) => Some(s.operator_name.clone()),
             None => session.operators.first().map(|op| self.chat_name(*op)),
@@ -324,6 +323,16 @@ impl LiveChat {
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
         Ok(answer)
+    }
+
+    /// Writes a session record (callers flush before they acknowledge).
+    pub(crate) fn save_session(&self, session: &Session) -> Result<(), LiveChatError> {
+        put(
+            &self.trees().sessions,
+            trees::LC_SESSIONS,
+            session.id.as_bytes(),
+            session,
+        )
     }
 
     /// The operator a returning visitor had in the last week.

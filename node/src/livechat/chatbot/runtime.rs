@@ -18,8 +18,7 @@ use crate::livechat::commands::{Kind, RecordDraft};
 use crate::livechat::messages::NewMessage;
 use crate::livechat::routing::{VisitorFacts, choose};
 use crate::livechat::sessions::SessionView;
-use crate::livechat::{LiveChat, LiveChatError, put, random_below};
-use crate::store::trees;
+use crate::livechat::{LiveChat, LiveChatError, random_below};
 
 impl LiveChat {
     /// A rule's chatbot takes a new session: it says its welcome steps.
@@ -66,12 +65,7 @@ impl LiveChat {
             return Ok(None);
         };
         let out = change(bot);
-        put(
-            &self.trees().sessions,
-            trees::LC_SESSIONS,
-            id.as_bytes(),
-            &*session,
-        )?;
+        self.save_session(&*session)?;
         Ok(Some(out))
     }
 
@@ -156,12 +150,7 @@ impl LiveChat {
             }
             None => open.no_operator = true,
         }
-        put(
-            &self.trees().sessions,
-            trees::LC_SESSIONS,
-            id.as_bytes(),
-            &*open,
-        )?;
+        self.save_session(&*open)?;
         let visitor = open.visitor_id.clone();
         if let Some(op) = chosen {
             state.presence.entry(op).or_default().last_assigned_ms = Some(now);
@@ -172,7 +161,7 @@ impl LiveChat {
     }
 
     /// Tells the operator about their new session and the visitor who joined.
-    fn announce_operator(&self, id: Uuid, op: Uuid) -> Result<(), LiveChatError> {
+    pub(crate) fn announce_operator(&self, id: Uuid, op: Uuid) -> Result<(), LiveChatError> {
         let name = self.chat_name(op);
         if let Some(session) = self.load_session(id)? {
             let view = SessionView::from(&session);
