@@ -17,6 +17,7 @@
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
 //! - [`ratings`] — ratings and the published ratings page.
+//! - [`widget`] — the website widget's page check and the typing indicator.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
 //! `users`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
@@ -33,6 +34,7 @@ pub mod ratings;
 pub mod routing;
 pub mod rules;
 pub mod sessions;
+pub mod widget;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,0 +1,116 @@
+//! The operator console in a real browser: the administrator of one organisation accepts
+//! another's connection request (its message, an XSS payload, shown as text), then both talk
+//! in the new channel and the console shows the delivery state.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use anyhow::{Context, Result, ensure};
+use ochat_tests::node::{TestNode, test_config};
+use ochat_tests::web::{Driver, screenshots_on_failure};
+use reqwest::Method;
+use serde_json::json;
+
+const REQUEST_XSS: &str =
+    "<script>window.__pwned=1</script>Hello from Bolt <img src=x onerror=\"window.__pwned=2\">";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", None))
+        .await
+        .unwrap();
+    let me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    let mut bolt_config = test_config(&tmp.path().join("bolt"), "Bolt", None);
+    bolt_config.peers = vec![(
+        acme.uuid.clone(),
+        me["addresses"][0].as_str().unwrap().to_string(),
+    )];
+    let bolt = TestNode::start(bolt_config).await.unwrap();
+    let request = bolt
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(
+                json!({"remote_uuid": acme.uuid, "contact": "Acme", "message": REQUEST_XSS,
+                        "send": true}),
+            ),
+        )
+        .await
+        .unwrap();
+    let request_id = request["id"].as_str().unwrap().to_string();
+    acme.wait_incoming_from(&bolt.uuid, "Pending")
+        .await
+        .unwrap();
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        console.goto(&format!("{}/console", acme.api)).await?;
+        console.find("#admin-token").await?.send_keys(&acme.token).await?;
+        console.find("#token-submit").await?.click().await?;
+        console.wait_text("#who", "Administrator").await?;
+        let stored = console.js("sessionStorage.getItem('ochat.token')").await?;
+        ensure!(stored.as_str() == Some(acme.token.as_str()));
+        let reports = console.find("#reports-link").await?.attr("href").await?;
+        ensure!(reports.as_deref() == Some("/console/reports"));
+
+        // The request is in the sidebar, in bold; its message is shown as text.
+        console.find("#requests li.new button").await?.click().await?;
+        console.wait_text("#req-message", REQUEST_XSS).await?;
+        console.wait_text("#req-uuid", &bolt.uuid).await?;
+        console.wait_text("#req-status", "Pending").await?;
+        ensure!(console.all("#request img").await?.is_empty());
+        let contact = console.find("#req-contact").await?;
+        contact.clear().await?;
+        contact.send_keys("Bolt Ltd").await?;
+        console.find("#req-accept").await?.click().await?;
+        console.wait_text("#req-status", "Accepted").await?;
+        bolt.wait_status(&request_id, "Accepted").await?;
+
+        // The new channel appears; Acme writes and sees the message delivered.
+        console
+            .wait_text("#channels li button .label", "Bolt Ltd")
+            .await?
+            .click()
+            .await?;
+        let composer = console.find("#composer-input").await?;
+        composer.send_keys("Welcome aboard <b>Bolt</b>").await?;
+        composer.send_keys("\u{E007}").await?;
+        console
+            .wait_text("#conv-log .msg.mine .text", "Welcome aboard <b>Bolt</b>")
+            .await?;
+        console
+            .wait_js(
+                "the message is delivered",
+                "['delivered', 'read'].includes(document.querySelector('#conv-log .msg.mine .state').textContent)",
+            )
+            .await?;
+        let channels = bolt.ok(Method::GET, "/api/v1/channels", None).await?;
+        let bolt_channel = channels[0]["id"].as_str().context("bolt's channel")?;
+        let got = bolt
+            .wait_history(bolt_channel, 1, ochat_tests::node::WAIT)
+            .await?;
+        ensure!(got[0]["text"] == json!("Welcome aboard <b>Bolt</b>"), "{got:?}");
+
+        // Bolt answers; the console shows it live, as text.
+        bolt.send(bolt_channel, "<img src=z onerror=\"window.__pwned=3\">Thanks!")
+            .await?;
+        console
+            .wait_text(
+                "#conv-log .msg:not(.mine) .text",
+                "<img src=z onerror=\"window.__pwned=3\">Thanks!",
+            )
+            .await?;
+        ensure!(console.all("#conv-log img").await?.is_empty());
+        ensure!(console.js("window.__pwned === undefined").await? == json!(true));
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("requests", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
