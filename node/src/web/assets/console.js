@@ -13,6 +13,7 @@
   var channels = {}; // id -> channel view (with unread)
   var requests = {}; // id -> connection view
   var shown = {}; // message ids shown in the open conversation
+  var states = {}; // message id -> latest delivery state seen on the events socket
   var sockets = [];
   var stopped = false;
   var typingSent = 0;
@@ -275,13 +276,15 @@
       if (ev.event === "new") {
         if (here) {
           renderChannelMessage(m);
-          if (m.direction === "incoming") api("/api/v1/channels/" + m.channel_id + "/read", "POST", {}).catch(function () {});
-        } else if (channels[m.channel_id] && m.direction === "incoming") {
+          if (m.direction === "in") api("/api/v1/channels/" + m.channel_id + "/read", "POST", {}).catch(function () {});
+        } else if (channels[m.channel_id] && m.direction === "in") {
           channels[m.channel_id].unread += 1;
           drawChannels();
         }
-      } else if (here) {
-        var badge = document.querySelector('[data-message="' + m.id + '"] .state');
+      } else {
+        // A state change may arrive before the send's own answer: remember it.
+        states[m.id] = m.state;
+        var badge = here && document.querySelector('[data-message="' + m.id + '"] .state');
         if (badge) badge.textContent = m.state;
       }
     } else if (ev.type === "connection" && ev.connection) {
@@ -372,17 +375,17 @@
   function renderChannelMessage(m) {
     if (shown[m.id]) {
       var badge = document.querySelector('[data-message="' + m.id + '"] .state');
-      if (badge && m.state) badge.textContent = m.state;
+      if (badge) badge.textContent = states[m.id] || m.state;
       return;
     }
     shown[m.id] = true;
-    var out = m.direction === "outgoing";
+    var out = m.direction === "out";
     var row = el("div", "msg" + (out ? " mine" : ""));
     row.setAttribute("data-message", m.id);
     row.appendChild(el("div", "author", m.author));
     row.appendChild(el("div", "text", m.text || (m.attachment ? "\uD83D\uDCCE " + m.attachment.name : "")));
     if (out) {
-      var st = el("span", "state", m.state);
+      var st = el("span", "state", states[m.id] || m.state);
       st.setAttribute("data-state", "");
       row.appendChild(st);
     }
