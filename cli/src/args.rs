@@ -46,6 +46,9 @@ pub enum Command {
     /// Run a UUID directory, or look an Instance UUID up in one.
     #[command(subcommand)]
     Directory(crate::directory::DirectoryCommand),
+    /// Manage live chat chatbot scripts and test them.
+    #[command(subcommand)]
+    Chatbot(crate::chatbot::ChatbotCommand),
 }
 
 /// `ochat connect`.

@@ -7,12 +7,14 @@
 //! - [`messages`] — `channels`, `send`, `history`, `watch`.
 //! - [`client`] — commands that talk to a running node's local API with the admin token read
 //!   from its data folder.
+//! - [`chatbot`] — `ochat chatbot list|show|create|update|delete|test`.
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
 //!
 //! The library exists so the integration tests can build the very same command as a binary of
 //! their own crate.
 
 pub mod args;
+pub mod chatbot;
 pub mod client;
 pub mod directory;
 pub mod messages;
@@ -52,6 +54,7 @@ pub fn main() -> ExitCode {
             Command::History(args) => messages::history(&args).await,
             Command::Watch(args) => messages::watch(&args).await,
             Command::Directory(command) => directory::run(command).await,
+            Command::Chatbot(command) => chatbot::run(command).await,
         }
     });
     match result {

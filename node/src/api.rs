@@ -7,7 +7,7 @@
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
 //! - [`channels`] — channel messages, history, attachments, read marks.
-//! - [`livechat`] — users, login, live chat channels, sessions, WebSockets.
+//! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 
 pub mod auth;
 pub mod channels;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod instance;
 pub mod livechat;
+mod livechat_chatbots;
 mod livechat_sessions;
 mod livechat_ws;
 

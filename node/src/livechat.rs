@@ -13,10 +13,12 @@
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
 //! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
 //! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
+//! - [`joining`] — an operator joins a conversation (takes over from the bot).
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
 //! - [`ratings`] — ratings and the published ratings page.
+//! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
 //! - [`widget`] — the website widget's page check and the typing indicator.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
@@ -25,9 +27,11 @@
 pub mod accounts;
 pub mod canned;
 pub mod channels;
+pub mod chatbot;
 pub mod clock;
 pub mod commands;
 pub mod hub;
+pub mod joining;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -47,6 +51,7 @@ use uuid::Uuid;
 
 pub use clock::{Clock, SystemClock, TestClock};
 
+use crate::durable::GroupFlush;
 use crate::store::{Store, StoreError, encode, trees};
 
 /// Live chat settings (all optional).
@@ -153,6 +158,7 @@ pub(crate) struct Trees {
     pub(crate) ratings: sled::Tree,
     pub(crate) leads: sled::Tree,
     pub(crate) tickets: sled::Tree,
+    pub(crate) chatbots: sled::Tree,
 }
 
 /// The live chat service; cheap to clone.
@@ -171,11 +177,16 @@ struct Inner {
     state: Mutex<presence::State>,
     hub: hub::Hub,
     http: reqwest::Client,
+    flush: GroupFlush,
 }
 
 impl LiveChat {
     /// Opens the live chat trees and loads the open sessions.
-    pub fn new(store: &Store, config: &LiveChatConfig) -> Result<LiveChat, LiveChatError> {
+    pub fn new(
+        store: &Store,
+        config: &LiveChatConfig,
+        flush: GroupFlush,
+    ) -> Result<LiveChat, LiveChatError> {
         let t = Trees {
             users: store.users.clone(),
             passwords: store.tree(trees::LC_PASSWORDS)?,
@@ -189,6 +200,7 @@ impl LiveChat {
             ratings: store.tree(trees::LC_RATINGS)?,
             leads: store.tree(trees::LC_LEADS)?,
             tickets: store.tree(trees::LC_TICKETS)?,
+            chatbots: store.tree(trees::LC_CHATBOTS)?,
         };
         let geoip = match &config.geoip_db {
             Some(path) => Some(rules::GeoIp::open(path)?),
@@ -211,6 +223,7 @@ impl LiveChat {
                 state: Mutex::new(state),
                 hub: hub::Hub::default(),
                 http: reqwest::Client::new(),
+                flush,
             }),
         })
     }
@@ -255,15 +268,10 @@ impl LiveChat {
         self.inner.hub.close_all().await;
     }
 
-    /// Makes writes durable before they are acknowledged. sled 0.34's `flush_async` can
-    /// lose wake-ups when several are polled at once (spacejam/sled#1241), so the blocking
-    /// flush runs on the blocking pool instead.
+    /// Makes writes durable before they are acknowledged: a grouped flush (sled's flush and an
+    /// `fdatasync` of its log) shared with every writer waiting at the same time.
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
-        let tree = self.inner.t.sessions.clone();
-        tokio::task::spawn_blocking(move || tree.flush())
-            .await
-            .map_err(|e| LiveChatError::Internal(e.to_string()))??;
-        Ok(())
+        Ok(self.inner.flush.wait().await?)
     }
 }
 

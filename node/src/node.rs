@@ -177,10 +177,10 @@ impl RunningNode {
             federation.clone(),
             network.clone(),
             events.clone(),
-            flush,
+            flush.clone(),
             config.messaging.clone(),
         );
-        let livechat = crate::livechat::LiveChat::new(&store, &config.livechat)
+        let livechat = crate::livechat::LiveChat::new(&store, &config.livechat, flush)
             .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),

@@ -114,6 +114,8 @@ pub mod trees {
     pub const LC_LEADS: &str = "lc_leads";
     /// Live chat: ticket number (8 B BE) → ticket.
     pub const LC_TICKETS: &str = "lc_tickets";
+    /// Live chat: chatbot scripts by id.
+    pub const LC_CHATBOTS: &str = "lc_chatbots";
 }
 
 /// Encodes a value for storage.

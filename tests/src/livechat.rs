@@ -52,9 +52,19 @@ pub struct Visit {
 impl ChatNode {
     /// Starts a node in `dir` with a test clock (and the same clock on restart).
     pub async fn start(dir: &Path, clock: Arc<TestClock>) -> Result<Self> {
+        Self::start_with(dir, clock, |_| {}).await
+    }
+
+    /// Like [`ChatNode::start`], with a last change to the configuration (e.g. a webhook).
+    pub async fn start_with(
+        dir: &Path,
+        clock: Arc<TestClock>,
+        change: impl FnOnce(&mut ochat_node::NodeConfig),
+    ) -> Result<Self> {
         let mut config = test_config(dir, "Shop", None);
         config.livechat.country_header = Some(COUNTRY_HEADER.into());
         config.livechat.clock = Some(clock.clone());
+        change(&mut config);
         Ok(ChatNode {
             node: TestNode::start(config).await?,
             clock,

@@ -265,6 +265,7 @@ async fn every_route_without_a_valid_token_answers_401() {
             format!("/api/v1/livechat/sessions/{s}/history"),
         ),
         (Method::POST, format!("/api/v1/livechat/sessions/{s}/close")),
+        (Method::POST, format!("/api/v1/livechat/sessions/{s}/join")),
         (Method::GET, format!("/api/v1/livechat/sessions/{s}/rating")),
         (
             Method::POST,
@@ -276,6 +277,12 @@ async fn every_route_without_a_valid_token_answers_401() {
         ),
         (Method::GET, format!("/api/v1/livechat/sessions/{s}/events")),
         (Method::GET, "/api/v1/livechat/operator/events".into()),
+        (Method::POST, "/api/v1/livechat/chatbots".into()),
+        (Method::GET, "/api/v1/livechat/chatbots".into()),
+        (Method::GET, format!("/api/v1/livechat/chatbots/{id}")),
+        (Method::PUT, format!("/api/v1/livechat/chatbots/{id}")),
+        (Method::DELETE, format!("/api/v1/livechat/chatbots/{id}")),
+        (Method::POST, format!("/api/v1/livechat/chatbots/{id}/test")),
     ];
     for (method, path) in routes {
         for token in [

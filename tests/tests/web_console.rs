@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, ensure};
 use ochat_tests::node::{TestNode, test_config};
 use ochat_tests::web::{Driver, screenshots_on_failure};
 use reqwest::Method;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, ensure};
 use ochat_node::livechat::TestClock;
 use ochat_tests::livechat::{ChatNode, Operator};
-use ochat_tests::web::{Browser, Driver, Relay, screenshots_on_failure, shop_page, website};
+use ochat_tests::web::{Driver, Relay, screenshots_on_failure, shop_page, website};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -419,4 +419,132 @@ async fn the_direct_chat_link_is_a_page_with_the_chat() {
         .await
         .unwrap();
     visitor.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_answers_the_chatbot_by_clicking_and_is_handed_to_the_operator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (chat, ann, channel) = shop(tmp.path()).await;
+    let bot = chat
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(json!({
+            "name": "Shop bot", "operator_name": "Shopbot",
+            "steps": [
+                {"type": "text", "message": "Hello! I am Shopbot."},
+                {"type": "question", "message": "What brings you here?", "answers": [
+                    {"id": "buy", "text": "I want to buy"},
+                    {"id": "support", "text": "I need help"}]},
+                {"type": "forward_to_operator", "message": "Connecting you to an agent.",
+                 "only_if": ["support"]},
+                {"type": "free_input", "message": "Tell us what you are looking for."},
+                {"type": "create_lead", "message": "Thanks, we will get back to you."}
+            ]})),
+        )
+        .await
+        .unwrap();
+    chat.admin(
+        Method::POST,
+        &format!("/api/v1/livechat/channels/{channel}/rules"),
+        Some(json!({"sequence": 1, "action": "show", "url_regex": "",
+                    "chatbot_id": bot["id"], "chatbot_condition": "always"})),
+    )
+    .await
+    .unwrap();
+    let code = snippet(&chat, &channel).await["snippet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (site, _server) = website(vec![("/".into(), shop_page("Home", &code))])
+        .await
+        .unwrap();
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let visitor = driver.browser("visitor").await.unwrap();
+    let story = async {
+        console.goto(&format!("{}/console", chat.node.api)).await?;
+        console.find("#login-name").await?.send_keys("ann").await?;
+        console.find("#login-password").await?.send_keys("pw-ann").await?;
+        console.find("#login-submit").await?.click().await?;
+        console.wait_text("#who", "Ann").await?;
+        until_available(&chat, &channel, &format!("{site}/")).await?;
+
+        // The bot greets and asks; its answers are buttons.
+        visitor.goto(&format!("{site}/")).await?;
+        visitor.find("[data-ochat=button]").await?.click().await?;
+        visitor.wait_text("[data-ochat=operator]", "Shopbot").await?;
+        visitor
+            .wait_text(
+                "[data-ochat=message][data-author=bot] .ochat-text",
+                "What brings you here?",
+            )
+            .await?;
+        let answers = visitor.texts("[data-ochat=answer]").await?;
+        ensure!(answers == ["I want to buy", "I need help"], "{answers:?}");
+        visitor
+            .wait_text("[data-ochat=answer]", "I need help")
+            .await?
+            .click()
+            .await?;
+        visitor
+            .wait_text(
+                "[data-ochat=message][data-author=visitor] .ochat-text",
+                "I need help",
+            )
+            .await?;
+        let enabled = visitor
+            .js("Array.from(document.querySelectorAll('[data-ochat=answer]')).filter(b => !b.disabled).length")
+            .await?;
+        ensure!(enabled == json!(0), "answered questions take no second click");
+
+        // The forward finds Ann: the visitor sees her join, she sees the conversation.
+        visitor.wait_text("[data-ochat=operator]", "Ann").await?;
+        console.find("#sessions li.new button").await?.click().await?;
+        console
+            .wait_text("#conv-log [data-author=visitor] .text", "I need help")
+            .await?;
+        console
+            .wait_text("#conv-log [data-author=bot] .text", "What brings you here?")
+            .await?;
+        let composer = console.find("#composer-input").await?;
+        composer.send_keys("Hi, Ann here. What happened?").await?;
+        composer.send_keys("\u{E007}").await?;
+        visitor
+            .wait_text(
+                "[data-ochat=message][data-author=operator] .ochat-text",
+                "Hi, Ann here. What happened?",
+            )
+            .await?;
+        let sessions = chat
+            .admin(Method::GET, "/api/v1/livechat/sessions", None)
+            .await?;
+        ensure!(sessions[0]["operators"] == json!([ann.id]), "{sessions}");
+        ensure!(sessions[0]["handover_at_ms"].is_u64(), "{sessions}");
+        let transcript = chat
+            .admin(
+                Method::GET,
+                &format!(
+                    "/api/v1/livechat/sessions/{}/messages",
+                    sessions[0]["id"].as_str().context("id")?
+                ),
+                None,
+            )
+            .await?;
+        ensure!(
+            transcript
+                .as_array()
+                .context("messages")?
+                .iter()
+                .any(|m| m["author"] == "visitor" && m["text"] == "I need help"),
+            "{transcript}"
+        );
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("chatbot", &[&visitor, &console], story)
+        .await
+        .unwrap();
+    visitor.close().await.unwrap();
+    console.close().await.unwrap();
 }

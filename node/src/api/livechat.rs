@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::auth::{bearer, same_token};
-use super::{livechat_sessions as sessions, livechat_ws as ws};
+use super::{livechat_chatbots as chatbots, livechat_sessions as sessions, livechat_ws as ws};
 use crate::livechat::accounts::{Group, GroupInput, UserInput};
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
@@ -157,6 +157,7 @@ pub fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/tickets", get(tickets))
         .merge(sessions::router())
         .merge(ws::router())
+        .merge(chatbots::router())
 }
 
 #[derive(Debug, Deserialize)]

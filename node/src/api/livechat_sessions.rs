@@ -9,6 +9,7 @@
 //! | GET/POST | /api/v1/livechat/sessions/{id}/messages | same; posting: visitor, operators |
 //! | POST | /api/v1/livechat/sessions/{id}/pages | its visitor |
 //! | GET | /api/v1/livechat/sessions/{id}/history | its operators, admin |
+//! | POST | /api/v1/livechat/sessions/{id}/join | an operator of its channel |
 //! | POST | /api/v1/livechat/sessions/{id}/close | its visitor (leaving), operators, admin |
 //! | GET/POST | /api/v1/livechat/sessions/{id}/rating | read: same as session; rate: visitor |
 //! | PUT | /api/v1/livechat/sessions/{id}/rating/visibility | admin |
@@ -50,6 +51,7 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/sessions/{id}/pages", post(visit))
         .route("/api/v1/livechat/sessions/{id}/history", get(history))
         .route("/api/v1/livechat/sessions/{id}/close", post(close))
+        .route("/api/v1/livechat/sessions/{id}/join", post(join))
         .route(
             "/api/v1/livechat/sessions/{id}/rating",
             get(rating).post(rate),
@@ -148,6 +150,9 @@ async fn messages(
 #[derive(Debug, Deserialize)]
 struct SendBody {
     text: String,
+    /// The chatbot answer the visitor clicked, if any.
+    #[serde(default)]
+    answer_id: Option<String>,
 }
 
 async fn send(
@@ -158,7 +163,11 @@ async fn send(
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.post_message(c.who, id, &b.text).await?),
+        Json(
+            node.livechat
+                .post_message(c.who, id, &b.text, b.answer_id.as_deref())
+                .await?,
+        ),
     ))
 }
 
@@ -185,6 +194,14 @@ async fn history(
     c.who.staff()?;
     let s = node.livechat.session_for(c.who, id)?;
     Ok(Json(json!({"pages": s.pages})))
+}
+
+async fn join(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(node.livechat.join_session(c.who, id).await?))
 }
 
 async fn close(

@@ -71,6 +71,8 @@ async fn session_events(
 struct Incoming {
     session_id: Option<Uuid>,
     text: String,
+    #[serde(default)]
+    answer_id: Option<String>,
 }
 
 /// Serves one socket; the service handles are dropped before the socket counts as closed,
@@ -130,7 +132,7 @@ async fn serve(
                     }
                     let answer = match serde_json::from_str::<Incoming>(text.as_str()) {
                         Ok(m) => match m.session_id.or(session) {
-                            Some(id) => chat.post_message(who, id, &m.text).await.err().map(|e| e.to_string()),
+                            Some(id) => chat.post_message(who, id, &m.text, m.answer_id.as_deref()).await.err().map(|e| e.to_string()),
                             None => Some("session_id is required".into()),
                         },
                         Err(e) => Some(format!("expected {{\"text\": …}}: {e}")),

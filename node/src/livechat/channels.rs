@@ -252,6 +252,7 @@ impl LiveChat {
         who.admin()?;
         let mut c = self.channel(channel)?;
         let mut rule = rule.validated()?;
+        self.check_rule_chatbot(rule.chatbot_id.as_deref())?;
         rule.id = Uuid::now_v7();
         c.rules.push(rule.clone());
         c.rules.sort_by_key(|r| r.sequence);
@@ -271,6 +272,7 @@ impl LiveChat {
         who.admin()?;
         let mut c = self.channel(channel)?;
         let mut rule = rule.validated()?;
+        self.check_rule_chatbot(rule.chatbot_id.as_deref())?;
         rule.id = id;
         let slot = c
             .rules

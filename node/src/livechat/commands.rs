@@ -35,10 +35,29 @@ pub struct Record {
     pub channel_id: Uuid,
     /// The conversation, one line per message.
     pub transcript: String,
-    /// The operator who created it.
-    pub created_by: Uuid,
+    /// The visitor's email, when a chatbot collected one.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The visitor's phone, when a chatbot collected one.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The operator who created it (None: a chatbot did).
+    pub created_by: Option<Uuid>,
+    /// The chatbot that created it, if one did.
+    #[serde(default)]
+    pub created_by_bot: Option<Uuid>,
     /// Created (ms).
     pub created_at_ms: u64,
+}
+
+/// What a new record carries besides the session's transcript.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordDraft {
+    pub(crate) title: String,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) created_by: Option<Uuid>,
+    pub(crate) created_by_bot: Option<Uuid>,
 }
 
 /// Which store a record goes to.
@@ -153,9 +172,8 @@ impl LiveChat {
         kind: Kind,
         title: &str,
     ) -> Result<Record, LiveChatError> {
-        let messages = self.transcript(Who::Admin, session.id)?;
         let title = if title.is_empty() {
-            messages
+            self.transcript(Who::Admin, session.id)?
                 .iter()
                 .find(|m| m.author == "visitor")
                 .map(|m| m.text.chars().take(100).collect::<String>())
@@ -168,6 +186,27 @@ impl LiveChat {
         } else {
             title.chars().take(200).collect()
         };
+        self.store_record(
+            session,
+            kind,
+            RecordDraft {
+                title,
+                created_by: Some(op),
+                ..RecordDraft::default()
+            },
+        )
+        .await
+    }
+
+    /// Stores a lead or ticket with the session's transcript, makes it durable, and POSTs it
+    /// to the webhook if one is configured.
+    pub(crate) async fn store_record(
+        &self,
+        session: &Session,
+        kind: Kind,
+        draft: RecordDraft,
+    ) -> Result<Record, LiveChatError> {
+        let messages = self.transcript(Who::Admin, session.id)?;
         let record = Record {
             number: self
                 .inner
@@ -175,11 +214,14 @@ impl LiveChat {
                 .next_counter(kind.tree())
                 .map_err(LiveChatError::Store)?,
             kind: kind.name().into(),
-            title,
+            title: draft.title,
             session_id: session.id,
             channel_id: session.channel_id,
             transcript: transcript_text(&messages),
-            created_by: op,
+            email: draft.email,
+            phone: draft.phone,
+            created_by: draft.created_by,
+            created_by_bot: draft.created_by_bot,
             created_at_ms: self.now_ms(),
         };
         put(

@@ -40,6 +40,17 @@ pub struct Message {
     pub answers: Vec<AnswerChoice>,
 }
 
+/// A message about to be stored.
+#[derive(Debug, Clone)]
+pub(crate) struct NewMessage<'a> {
+    pub(crate) author: &'a str,
+    pub(crate) author_id: Option<Uuid>,
+    pub(crate) author_name: String,
+    pub(crate) text: String,
+    pub(crate) only_for: Option<Uuid>,
+    pub(crate) answers: Vec<AnswerChoice>,
+}
+
 /// One answer a visitor may pick for a chatbot question.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AnswerChoice {
@@ -69,12 +80,14 @@ impl LiveChat {
     }
 
     /// The visitor or an operator of the session writes. Operators' `/commands` run and answer
-    /// only them; `:shortcut`s expand.
+    /// only them; `:shortcut`s expand. While a chatbot leads, the visitor's message goes to it
+    /// (`answer_id` names a clicked answer). Answers once the message is durable.
     pub async fn post_message(
         &self,
         who: Who,
         id: Uuid,
         text: &str,
+        answer_id: Option<&str>,
     ) -> Result<Message, LiveChatError> {
         let session = self.session_for(who, id)?;
         let text = text.trim();
@@ -86,21 +99,27 @@ impl LiveChat {
         if session.closed_at_ms.is_some() {
             return Err(LiveChatError::Conflict("this session is closed".into()));
         }
-        match who {
+        let message = match who {
             Who::Visitor(_) => {
-                self.append(id, "visitor", None, "Visitor".into(), text.into(), None)
+                let m = self.append(id, "visitor", None, "Visitor".into(), text.into(), None)?;
+                self.bot_hears(id, text, answer_id).await?;
+                m
             }
             Who::Operator(op) if session.operators.contains(&op) => {
                 if text.starts_with('/') {
                     return self.run_command(&session, op, text).await;
                 }
                 let expanded = self.expand_canned(op, text)?;
-                self.append(id, "operator", Some(op), self.chat_name(op), expanded, None)
+                self.append(id, "operator", Some(op), self.chat_name(op), expanded, None)?
             }
-            _ => Err(LiveChatError::Forbidden(
-                "only the visitor and the session's operators write in it".into(),
-            )),
-        }
+            _ => {
+                return Err(LiveChatError::Forbidden(
+                    "only the visitor and the session's operators write in it".into(),
+                ));
+            }
+        };
+        self.flush().await?;
+        Ok(message)
     }
 
     /// Stores a message and pushes it to whoever may see it.
@@ -113,6 +132,25 @@ impl LiveChat {
         text: String,
         only_for: Option<Uuid>,
     ) -> Result<Message, LiveChatError> {
+        self.append_message(
+            id,
+            NewMessage {
+                author,
+                author_id,
+                author_name,
+                text,
+                only_for,
+                answers: Vec::new(),
+            },
+        )
+    }
+
+    /// Stores a message (with a question's answers, for the bot) and pushes it.
+    pub(crate) fn append_message(
+        &self,
+        id: Uuid,
+        new: NewMessage<'_>,
+    ) -> Result<Message, LiveChatError> {
         let now = self.now_ms();
         let (message, operators) = {
             let mut state = self.state()?;
@@ -124,30 +162,25 @@ impl LiveChat {
                 id: Uuid::now_v7(),
                 session_id: id,
                 seq: session.next_seq,
-                author: author.into(),
-                author_id,
-                author_name,
-                text,
+                author: new.author.into(),
+                author_id: new.author_id,
+                author_name: new.author_name,
+                text: new.text,
                 at_ms: now,
-                only_for,
-                answers: Vec::new(),
+                only_for: new.only_for,
+                answers: new.answers,
             };
             session.next_seq += 1;
-            if only_for.is_none() {
+            if message.only_for.is_none() {
                 session.last_activity_ms = now;
             }
             let k = key(&[id.as_bytes(), &message.seq.to_be_bytes()]);
             put(&self.trees().messages, trees::LC_MESSAGES, &k, &message)?;
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &*session,
-            )?;
+            self.save_session(&*session)?;
             (message, session.operators.clone())
         };
         let event = json!({"type": "message", "session_id": id, "message": message});
-        match only_for {
+        match message.only_for {
             Some(op) => self.hub().to_operator(op, &event),
             None => {
                 self.hub().to_session(id, &event);
@@ -178,12 +211,7 @@ impl LiveChat {
         session.pages.push(url.to_string());
         let excess = session.pages.len().saturating_sub(HISTORY_PAGES);
         session.pages.drain(..excess);
-        put(
-            &self.trees().sessions,
-            trees::LC_SESSIONS,
-            id.as_bytes(),
-            &*session,
-        )?;
+        self.save_session(&*session)?;
         Ok(session.pages.clone())
     }
 
@@ -206,12 +234,7 @@ impl LiveChat {
                 return Err(LiveChatError::Conflict("this session is closed".into()));
             };
             s.closed_at_ms = Some(self.now_ms());
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &s,
-            )?;
+            self.save_session(&s)?;
             s
         };
         self.flush().await?;
@@ -241,12 +264,7 @@ impl LiveChat {
             };
             if s.operators.len() > 1 {
                 s.operators.retain(|o| *o != op);
-                put(
-                    &self.trees().sessions,
-                    trees::LC_SESSIONS,
-                    id.as_bytes(),
-                    &*s,
-                )?;
+                self.save_session(&*s)?;
                 false
             } else {
                 true

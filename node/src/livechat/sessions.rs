@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::channels::Channel;
+use super::chatbot::engine::BotState;
 use super::rules::{Action, matching_rule};
 use super::{LiveChat, LiveChatError, Who, get, put, random_hex, token_hash};
+use crate::model::UserRecord;
 use crate::store::{decode, trees};
 
 const WEEK_MS: u64 = 7 * 24 * 3_600_000;
@@ -50,6 +53,9 @@ pub struct Session {
     pub pages: Vec<String>,
     /// Next message sequence number.
     pub next_seq: u64,
+    /// Where the chatbot is, when one leads (or led) the conversation.
+    #[serde(default)]
+    pub bot: Option<BotState>,
     /// When the chatbot handed the visitor over to an operator (ms), if it did.
     #[serde(default)]
     pub handover_at_ms: Option<u64>,
@@ -165,6 +171,8 @@ pub struct StartAnswer {
     pub operator: Option<String>,
     /// The chatbot that answers, if any.
     pub chatbot_id: Option<String>,
+    /// The chatbot's avatar image, when a chatbot answers and has one.
+    pub avatar: Option<String>,
     /// The session.
     pub session: Option<SessionView>,
     /// The token granting only this session.
@@ -210,17 +218,8 @@ impl LiveChat {
             ));
         }
         let now = self.now_ms();
-        let previous = match &input.visitor_id {
-            Some(v) => get::<Returning>(&self.trees().visitors, trees::LC_VISITORS, v.as_bytes())?
-                .filter(|r| now.saturating_sub(r.at_ms) < WEEK_MS)
-                .map(|r| r.operator),
-            None => None,
-        };
-        let profiles = channel
-            .operators
-            .iter()
-            .filter_map(|op| self.user(*op).ok())
-            .collect::<Vec<_>>();
+        let previous = self.previous_operator(input.visitor_id.as_deref(), now)?;
+        let profiles = self.operator_profiles(&channel);
         let facts = super::routing::VisitorFacts {
             language: ctx.language.clone(),
             country: ctx.country.clone(),
@@ -240,10 +239,11 @@ impl LiveChat {
             header_color: channel.header_color.clone(),
             operator: None,
             chatbot_id: None,
+            avatar: None,
             session: None,
             token: None,
         };
-        let session = {
+        let (script, session) = {
             let mut state = self.state()?;
             let candidates = state.candidates(&profiles, channel_id, now);
             let chosen = super::routing::choose(
@@ -268,11 +268,15 @@ impl LiveChat {
             if answer.action == Action::Hide {
                 return Ok(answer);
             }
-            if chosen.is_none() && answer.chatbot_id.is_none() {
+            let script = self.script_named(answer.chatbot_id.as_deref())?;
+            answer.chatbot_id = script.as_ref().map(|s| s.id.to_string());
+            if chosen.is_none() && script.is_none() {
                 return Err(LiveChatError::NoOperator);
             }
+            // A chatbot leads the conversation; its forward step brings an operator in.
+            let assigned = if script.is_some() { None } else { chosen };
             let id = Uuid::now_v7();
-            let operators: Vec<Uuid> = chosen.into_iter().collect();
+            let operators: Vec<Uuid> = assigned.into_iter().collect();
             let session = Session {
                 id,
                 channel_id,
@@ -291,37 +295,86 @@ impl LiveChat {
                 next_seq: 0,
                 handover_at_ms: None,
                 no_operator: chosen.is_none(),
+                bot: script.as_ref().map(|_| BotState::default()),
             };
-            put(
-                &self.trees().sessions,
-                trees::LC_SESSIONS,
-                id.as_bytes(),
-                &session,
-            )?;
-            if let (Some(op), Some(v)) = (chosen, &input.visitor_id) {
-                let r = Returning {
-                    operator: op,
-                    at_ms: now,
-                };
-                put(&self.trees().visitors, trees::LC_VISITORS, v.as_bytes(), &r)?;
-            }
-            if let Some(op) = chosen {
+            self.save_session(&session)?;
+            if let Some(op) = assigned {
+                self.remember_operator(input.visitor_id.as_deref(), op, now)?;
                 state.presence.entry(op).or_default().last_assigned_ms = Some(now);
             }
             state.open.insert(id, session.clone());
-            session
+            (script, session)
         };
-        self.flush().await?;
         let view = SessionView::from(&session);
         for op in &session.operators {
             self.hub()
                 .to_operator(*op, &json!({"type": "new_session", "session": view}));
         }
+        if let Some(script) = &script {
+            self.bot_start(session.id, script).await?;
+        }
+        self.flush().await?;
         answer.available = true;
-        answer.operator = session.operators.first().map(|op| self.chat_name(*op));
+        answer.avatar = script.as_ref().and_then(|s| s.avatar.clone());
+        answer.operator = match &script {
+            Some(s) => Some(s.operator_name.clone()),
+            None => session.operators.first().map(|op| self.chat_name(*op)),
+        };
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
         Ok(answer)
+    }
+
+    /// Writes a session record (callers flush before they acknowledge).
+    pub(crate) fn save_session(&self, session: &Session) -> Result<(), LiveChatError> {
+        put(
+            &self.trees().sessions,
+            trees::LC_SESSIONS,
+            session.id.as_bytes(),
+            session,
+        )
+    }
+
+    /// The operator a returning visitor had in the last week.
+    pub(crate) fn previous_operator(
+        &self,
+        visitor_id: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Uuid>, LiveChatError> {
+        let Some(v) = visitor_id else {
+            return Ok(None);
+        };
+        Ok(
+            get::<Returning>(&self.trees().visitors, trees::LC_VISITORS, v.as_bytes())?
+                .filter(|r| now.saturating_sub(r.at_ms) < WEEK_MS)
+                .map(|r| r.operator),
+        )
+    }
+
+    /// Remembers a visitor's operator, for their return.
+    pub(crate) fn remember_operator(
+        &self,
+        visitor_id: Option<&str>,
+        operator: Uuid,
+        now: u64,
+    ) -> Result<(), LiveChatError> {
+        if let Some(v) = visitor_id {
+            let r = Returning {
+                operator,
+                at_ms: now,
+            };
+            put(&self.trees().visitors, trees::LC_VISITORS, v.as_bytes(), &r)?;
+        }
+        Ok(())
+    }
+
+    /// The profiles of a channel's operators (routing's input).
+    pub(crate) fn operator_profiles(&self, channel: &Channel) -> Vec<UserRecord> {
+        channel
+            .operators
+            .iter()
+            .filter_map(|op| self.user(*op).ok())
+            .collect()
     }
 
     /// The session a visitor token grants, if the token is a valid visitor token.

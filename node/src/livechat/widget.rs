@@ -109,7 +109,9 @@ impl LiveChat {
             operator_available,
         );
         let action = rule.map(|r| r.action).unwrap_or_default();
-        let chatbot_id = rule.and_then(|r| r.chatbot_id.clone());
+        // Only a chatbot that exists can answer (as when a session starts).
+        let script = self.script_named(rule.and_then(|r| r.chatbot_id.as_deref()))?;
+        let chatbot_id = script.as_ref().map(|s| s.id.to_string());
         Ok(CheckAnswer {
             available: action != Action::Hide && (operator_available || chatbot_id.is_some()),
             action,

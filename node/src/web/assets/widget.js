@@ -249,6 +249,24 @@
     }
   }
 
+  // A chatbot's avatar: only an image data URL or an http(s) address, set as a property.
+  function setAvatar(url) {
+    if (typeof url !== "string" || !/^(data:image\/|https?:\/\/)/i.test(url)) return;
+    var img = document.createElement("img");
+    img.alt = "";
+    img.className = "ochat-avatar-img";
+    img.src = url;
+    ui.avatar.textContent = "";
+    ui.avatar.appendChild(img);
+  }
+
+  // An operator took over: their initial replaces the chatbot's avatar.
+  function operatorJoined(name) {
+    if (chat) { chat.avatar = null; }
+    setOperator(name);
+    line("ochat-system", null, name + " joined the conversation");
+  }
+
   function render(m) {
     if (!m || seen[m.id] || m.only_for) return;
     seen[m.id] = true;
@@ -291,9 +309,11 @@
         line("ochat-system", null, "The chat is not available on this page.");
         return;
       }
-      chat = { id: answer.session.id, token: answer.token, operator: answer.operator, open: true };
+      chat = { id: answer.session.id, token: answer.token, operator: answer.operator, open: true,
+        avatar: answer.avatar || null };
       save(KEY_SESSION, chat);
       setOperator(answer.operator);
+      setAvatar(chat.avatar);
       var pages = load(KEY_PAGES) || [];
       pages.forEach(function (p) { reportPage(p.url); });
       connect();
@@ -342,7 +362,7 @@
       try { ev = JSON.parse(e.data); } catch (x) { return; }
       if (ev.type === "message") render(ev.message);
       else if (ev.type === "typing") theirTyping(ev);
-      else if (ev.type === "operator_joined" && ev.operator) setOperator(ev.operator.name);
+      else if (ev.type === "operator_joined" && ev.operator) operatorJoined(ev.operator.name);
       else if (ev.type === "closed") onClosed();
       else if (ev.type === "lagged") catchUp();
     };
@@ -514,6 +534,7 @@
       if (saved) {
         chat = saved;
         setOperator(saved.operator);
+        setAvatar(saved.avatar);
         welcome();
         reportPage(location.pathname + location.search);
         connect();
