@@ -191,6 +191,38 @@ async fn a_visitor_on_another_website_chats_live_with_an_operator_in_the_console
             let pwned = b.js("window.__pwned === undefined").await?;
             ensure!(pwned == json!(true), "{}: a payload ran", b.name);
         }
+        // `::` lists the canned responses; `/` lists the commands; `/help` answers Ann only.
+        composer.send_keys("::").await?;
+        console
+            .wait_js(
+                "the canned responses are listed",
+                "Array.from(document.querySelectorAll('#suggestions li .key')).some(k => k.textContent === '::hi')",
+            )
+            .await?;
+        composer.send_keys("\u{E00C}").await?; // Escape
+        composer.clear().await?;
+        composer.send_keys("/he").await?;
+        console.wait_text("#suggestions li .key", "/help").await?;
+        composer.send_keys("\u{E004}").await?; // Tab picks
+        composer.send_keys("\u{E007}").await?; // Enter sends
+        let note = console
+            .find("#conv-log .msg.private")
+            .await?
+            .text()
+            .await?;
+        ensure!(note.contains("/history"), "the /help answer lists the commands: {note}");
+        let seen_by_visitor = visitor.texts("[data-ochat=message] .ochat-text").await?;
+        ensure!(
+            !seen_by_visitor.iter().any(|t| t.contains("/history")),
+            "command answers are for the operator only: {seen_by_visitor:?}"
+        );
+
+        // Ann leaves the channel and joins it again from the sidebar.
+        console.find("button[aria-label='Leave Support']").await?.click().await?;
+        console.find("button[aria-label='Join Support']").await?.click().await?;
+        console
+            .find("button[aria-label='Leave Support']")
+            .await?;
         visitor.screenshot("widget", "").await?;
         console.screenshot("console", "").await?;
 
@@ -547,4 +579,82 @@ async fn a_visitor_answers_the_chatbot_by_clicking_and_is_handed_to_the_operator
         .unwrap();
     visitor.close().await.unwrap();
     console.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_decide_whether_the_widget_hides_notifies_or_opens_by_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (chat, ann, channel) = shop(tmp.path()).await;
+    let _present = chat
+        .socket("/api/v1/livechat/operator/events", &ann.token)
+        .await
+        .unwrap();
+    let rules = format!("/api/v1/livechat/channels/{channel}/rules");
+    for rule in [
+        json!({"sequence": 1, "action": "hide", "url_regex": "/checkout"}),
+        json!({"sequence": 2, "action": "auto_open", "auto_open_after_s": 1, "url_regex": "/deals"}),
+        json!({"sequence": 3, "action": "show_with_notification", "url_regex": "/faq"}),
+    ] {
+        chat.admin(Method::POST, &rules, Some(rule)).await.unwrap();
+    }
+    let code = snippet(&chat, &channel).await["snippet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (site, _server) = website(vec![
+        ("/checkout".into(), shop_page("Checkout", &code)),
+        ("/deals".into(), shop_page("Deals", &code)),
+        ("/faq".into(), shop_page("FAQ", &code)),
+    ])
+    .await
+    .unwrap();
+    let driver = Driver::start().await.unwrap();
+    let visitor = driver.browser("rules").await.unwrap();
+    let story = async {
+        // Hidden: the widget asked the node and added nothing.
+        visitor.goto(&format!("{site}/checkout")).await?;
+        visitor
+            .wait_js(
+                "the widget decides",
+                "document.documentElement.dataset.ochatWidget === 'hidden'",
+            )
+            .await?;
+        ensure!(visitor.all("[data-ochat=root]").await?.is_empty());
+
+        // Notification: the button's text is shown beside it; the chat stays closed.
+        visitor.goto(&format!("{site}/faq")).await?;
+        visitor
+            .wait_text("[data-ochat=notification]", "Need help?")
+            .await?;
+        ensure!(
+            !visitor
+                .find("[data-ochat=window]")
+                .await?
+                .is_displayed()
+                .await?
+        );
+
+        // Auto open: the window opens by itself and the session starts.
+        visitor.goto(&format!("{site}/deals")).await?;
+        visitor
+            .wait_js(
+                "the chat opens by itself",
+                "document.querySelector('[data-ochat=window]') && \
+                 !document.querySelector('[data-ochat=window]').hidden",
+            )
+            .await?;
+        visitor
+            .wait_text(
+                "[data-ochat=welcome] .ochat-text",
+                "Welcome! How can we help?",
+            )
+            .await?;
+        visitor.wait_text("[data-ochat=operator]", "Ann").await?;
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("rules", &[&visitor], story)
+        .await
+        .unwrap();
+    visitor.close().await.unwrap();
 }

@@ -529,7 +529,10 @@
     ]).then(function (both) {
       cfg = both[0];
       var saved = both[1];
-      if (!cfg.available && !saved && !PAGE_MODE) return;
+      // What the widget decided, for the page's own scripts (and tests).
+      var shown = cfg.available || !!saved || PAGE_MODE;
+      document.documentElement.setAttribute("data-ochat-widget", shown ? "shown" : "hidden");
+      if (!shown) return;
       build();
       if (saved) {
         chat = saved;
