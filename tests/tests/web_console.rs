@@ -1,10 +1,15 @@
 //! The operator console in a real browser: the administrator of one organisation accepts
 //! another's connection request (its message, an XSS payload, shown as text), then both talk
-//! in the new channel and the console shows the delivery state.
+//! in the new channel and the console shows the delivery state. An operator takes a
+//! conversation over from the chatbot.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
+use std::sync::Arc;
+
 use anyhow::{Context, ensure};
+use ochat_node::livechat::TestClock;
+use ochat_tests::livechat::ChatNode;
 use ochat_tests::node::{TestNode, test_config};
 use ochat_tests::web::{Driver, screenshots_on_failure};
 use reqwest::Method;
@@ -110,6 +115,94 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
     }
     .await;
     screenshots_on_failure("requests", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_takes_over_from_the_chatbot_in_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = chat.channel("Website", &[&ann], json!({})).await.unwrap();
+    let bot = chat
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(json!({"name": "Bot", "operator_name": "Shopbot", "steps": [
+                {"type": "free_input", "message": "What are you looking for?"},
+                {"type": "create_lead", "message": "Thanks, we will be in touch."}]})),
+        )
+        .await
+        .unwrap();
+    chat.admin(
+        Method::POST,
+        &format!("/api/v1/livechat/channels/{channel}/rules"),
+        Some(json!({"sequence": 1, "action": "show", "chatbot_id": bot["id"]})),
+    )
+    .await
+    .unwrap();
+    // A visitor is talking with the bot (through the widget's API).
+    let visit = chat
+        .visit(&channel, "https://shop.example/", "en", None, Some("v-1"))
+        .await
+        .unwrap();
+    let mut visitor = chat
+        .socket(
+            &format!("/api/v1/livechat/sessions/{}/events", visit.session),
+            &visit.token,
+        )
+        .await
+        .unwrap();
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        console.goto(&format!("{}/console", chat.node.api)).await?;
+        console.find("#login-name").await?.send_keys("ann").await?;
+        console
+            .find("#login-password")
+            .await?
+            .send_keys("pw-ann")
+            .await?;
+        console.find("#login-submit").await?.click().await?;
+        console.find("#sessions li button").await?.click().await?;
+        console
+            .wait_text(
+                "#conv-log [data-author=bot] .text",
+                "What are you looking for?",
+            )
+            .await?;
+        ensure!(
+            !console.find("#composer-input").await?.is_enabled().await?,
+            "Ann writes only once she has joined"
+        );
+        console.find("#conv-join").await?.click().await?;
+        let joined = visitor.until(|e| e["type"] == "operator_joined").await?;
+        ensure!(joined["operator"]["name"] == json!("Ann"), "{joined}");
+        let composer = console.find("#composer-input").await?;
+        console
+            .wait_js(
+                "the composer is enabled",
+                "!document.querySelector('#composer-input').disabled",
+            )
+            .await?;
+        composer.send_keys("Ann here, I can help").await?;
+        composer.send_keys("\u{E007}").await?;
+        let m = visitor
+            .until(|e| e["type"] == "message" && e["message"]["author"] == "operator")
+            .await?;
+        ensure!(m["message"]["text"] == json!("Ann here, I can help"), "{m}");
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("takeover", &[&console], story)
         .await
         .unwrap();
     console.close().await.unwrap();

@@ -248,8 +248,9 @@
   // ---- events ----
   function onLiveChatEvent(ev) {
     if (ev.type === "new_session" && ev.session) {
-      sessions[ev.session.id] = { view: ev.session, unread: 0, fresh: true };
-      drawSessions();
+      var open = view && view.kind === "session" && view.id === ev.session.id;
+      sessions[ev.session.id] = { view: ev.session, unread: 0, fresh: !open };
+      if (open) openView("session", ev.session.id, true); else drawSessions();
     } else if (ev.type === "message" && ev.message) {
       var here = view && view.kind === "session" && view.id === ev.session_id;
       if (here) { renderLiveChat(ev.message); if (ev.message.author === "visitor") hideTyping(); }
@@ -332,7 +333,12 @@
     $("conv-close").hidden = false;
     $("conv-title").textContent = s ? sessionLabel(s.view) : "Conversation";
     $("conv-sub").textContent = s ? s.view.page_url : "";
-    setComposer(!!me && (!s || s.view.status === "open"));
+    var open = !s || s.view.status === "open";
+    var inIt = !!me && !!s && s.view.operators.indexOf(me.id) >= 0;
+    // A conversation of your channel that someone else (or the chatbot) leads: join it first.
+    $("conv-join").hidden = !(me && s && open && !inIt);
+    $("conv-close").hidden = !(open && (inIt || !me));
+    setComposer(!!me && open && (inIt || !s));
     api("/api/v1/livechat/sessions/" + id + "/messages").then(function (list) {
       if (!view || view.id !== id) return;
       list.forEach(renderLiveChat);
@@ -360,6 +366,7 @@
     var c = channels[id];
     $("conversation").hidden = false;
     $("conv-close").hidden = true;
+    $("conv-join").hidden = true;
     $("conv-title").textContent = c ? c.name : "Channel";
     $("conv-sub").textContent = c ? "O'Chat channel with " + c.remote_uuid : "";
     setComposer(true);
@@ -422,6 +429,16 @@
   $("reject-form").addEventListener("submit", function (e) {
     e.preventDefault();
     requestAction("reject", { reason: $("req-reason").value.trim() });
+  });
+
+  $("conv-join").addEventListener("click", function () {
+    if (!view || view.kind !== "session") return;
+    var id = view.id;
+    api("/api/v1/livechat/sessions/" + id + "/join", "POST").then(function (s) {
+      sessions[id] = sessions[id] || { unread: 0, fresh: false };
+      sessions[id].view = s;
+      if (view && view.id === id) openView("session", id, true);
+    }).catch(showError);
   });
 
   $("conv-close").addEventListener("click", function () {

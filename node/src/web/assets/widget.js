@@ -232,6 +232,8 @@
   }
 
   function welcome() {
+    // A chatbot says its own welcome steps.
+    if (cfg.chatbot_id) return;
     if (cfg.welcome_message && !ui.welcomed) {
       ui.welcomed = true;
       line("ochat-theirs ochat-welcome", chat && chat.operator ? chat.operator : cfg.channel_name,
