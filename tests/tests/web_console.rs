@@ -1,7 +1,7 @@
-//! The operator console in a real browser: the administrator of one organisation accepts
-//! another's connection request (its message, an XSS payload, shown as text), then both talk
-//! in the new channel and the console shows the delivery state. An operator takes a
-//! conversation over from the chatbot.
+//! The operator console in a real browser: the administrator of one organisation rejects one
+//! connection request with a reason and accepts another (its message, an XSS payload, shown
+//! as text); both sides then talk in the new channel and the console shows the delivery
+//! state. An operator takes a conversation over from the chatbot.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -18,6 +18,14 @@ use serde_json::json;
 const REQUEST_XSS: &str =
     "<script>window.__pwned=1</script>Hello from Bolt <img src=x onerror=\"window.__pwned=2\">";
 
+/// How a node without a directory finds Acme: Acme's address, given by hand.
+fn peer_acme(acme: &TestNode, me: &serde_json::Value) -> Vec<(String, String)> {
+    vec![(
+        acme.uuid.clone(),
+        me["addresses"][0].as_str().unwrap().to_string(),
+    )]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_channel() {
     let tmp = tempfile::tempdir().unwrap();
@@ -29,11 +37,11 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
         .await
         .unwrap();
     let mut bolt_config = test_config(&tmp.path().join("bolt"), "Bolt", None);
-    bolt_config.peers = vec![(
-        acme.uuid.clone(),
-        me["addresses"][0].as_str().unwrap().to_string(),
-    )];
+    bolt_config.peers = peer_acme(&acme, &me);
     let bolt = TestNode::start(bolt_config).await.unwrap();
+    let mut core_config = test_config(&tmp.path().join("core"), "Core", None);
+    core_config.peers = peer_acme(&acme, &me);
+    let core = TestNode::start(core_config).await.unwrap();
     let request = bolt
         .ok(
             Method::POST,
@@ -47,6 +55,18 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
         .unwrap();
     let request_id = request["id"].as_str().unwrap().to_string();
     acme.wait_incoming_from(&bolt.uuid, "Pending")
+        .await
+        .unwrap();
+    let spam = core
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": acme.uuid, "message": "Buy our stuff", "send": true})),
+        )
+        .await
+        .unwrap();
+    let spam_id = spam["id"].as_str().unwrap().to_string();
+    acme.wait_incoming_from(&core.uuid, "Pending")
         .await
         .unwrap();
 
@@ -63,7 +83,32 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
         ensure!(reports.as_deref() == Some("/console/reports"));
 
         // The request is in the sidebar, in bold; its message is shown as text.
-        console.find("#requests li.new button").await?.click().await?;
+        // Core's request is rejected with a reason, which Core reads.
+        console
+            .wait_text("#requests li.new button .label", "Core")
+            .await?
+            .click()
+            .await?;
+        console.wait_text("#req-message", "Buy our stuff").await?;
+        console
+            .find("#req-reason")
+            .await?
+            .send_keys("We do not buy from cold calls")
+            .await?;
+        console.find("#req-reject").await?.click().await?;
+        console.wait_text("#req-status", "Rejected").await?;
+        let rejected = core.wait_status(&spam_id, "Rejected").await?;
+        ensure!(
+            rejected["reject_reason"] == json!("We do not buy from cold calls"),
+            "{rejected}"
+        );
+
+        // Bolt's request is in the sidebar, in bold; its message is shown as text.
+        console
+            .wait_text("#requests li.new button .label", "Bolt")
+            .await?
+            .click()
+            .await?;
         console.wait_text("#req-message", REQUEST_XSS).await?;
         console.wait_text("#req-uuid", &bolt.uuid).await?;
         console.wait_text("#req-status", "Pending").await?;
