@@ -1,16 +1,20 @@
 //! Browser tests' helpers: one `chromedriver` per test on a free port, headless Chromium
 //! sessions with fresh profiles, waits that fail after [`WAIT`], screenshots (on failure, and
 //! on demand) under `target/web-screenshots/`, a tiny third-party website on its own port,
-//! and a TCP relay a test can cut to drop the browser's connections.
+//! a TCP relay a test can cut to drop the browser's connections, and the shop the widget
+//! stories share.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
+use ochat_node::livechat::TestClock;
+use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
@@ -18,6 +22,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::livechat::{ChatNode, Operator};
 use crate::node::WAIT;
 
 /// How often a wait looks again.
@@ -307,4 +312,61 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A shop's node: Ann (chat name "Ann") in the "Support" channel with its widget texts and
+/// colours, and Ann's `::hi` canned response. Answers (node, Ann, channel id).
+pub async fn shop(dir: &std::path::Path) -> Result<(ChatNode, Operator, String)> {
+    let chat = ChatNode::start(dir, Arc::new(TestClock::new())).await?;
+    let ann = chat.operator("ann", json!({"chat_name": "Ann"})).await?;
+    let channel = chat
+        .channel(
+            "Support",
+            &[&ann],
+            json!({"button_text": "Need help?", "welcome_message": "Welcome! How can we help?",
+                   "input_placeholder": "Ask us anything", "button_color": "#0b7a3e",
+                   "header_color": "#123456"}),
+        )
+        .await?;
+    chat.ok(
+        &ann.token,
+        Method::POST,
+        "/api/v1/livechat/canned",
+        Some(json!({"shortcut": "hi", "substitution": "Hello, how can I help you today?"})),
+    )
+    .await?;
+    Ok((chat, ann, channel))
+}
+
+/// Waits (bounded) until the node says an operator can answer on `page`.
+pub async fn until_available(chat: &ChatNode, channel: &str, page: &str) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, answer) = chat
+            .call(
+                None,
+                Method::POST,
+                &format!("/api/v1/livechat/{channel}/check"),
+                Some(json!({"page_url": page})),
+            )
+            .await?;
+        if status == 200 && answer["available"] == json!(true) {
+            return Ok(answer);
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "nobody became available: {status} {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The admin's embed answer for a channel: `snippet`, `link`, `loader`.
+pub async fn snippet(chat: &ChatNode, channel: &str) -> Result<Value> {
+    chat.admin(
+        Method::GET,
+        &format!("/api/v1/livechat/channels/{channel}/widget"),
+        None,
+    )
+    .await
 }
