@@ -72,6 +72,8 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .route("/api/v1/stats", get(channels::stats))
         .merge(livechat::router())
         .merge(livechat_reports::router())
+        .merge(crate::web::router())
         .fallback(error::not_found)
+        .layer(crate::web::cors())
         .with_state(shared)
 }

@@ -15,6 +15,8 @@
 //! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
 //!   history; [`durable`] — grouped flushes.
 //! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
+//! - [`web`] — the pages people see: the website widget, the direct chat link and the
+//!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
@@ -34,6 +36,7 @@ pub mod model;
 pub mod network;
 pub mod node;
 pub mod store;
+pub mod web;
 
 pub use config::NodeConfig;
 pub use node::{NodeError, RunningNode};

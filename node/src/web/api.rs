@@ -1,0 +1,130 @@
+//! The API routes the web pages need besides the live chat's own.
+//!
+//! | method | path | who |
+//! |---|---|---|
+//! | POST | /api/v1/livechat/{channel}/check `{"page_url","visitor_id"?}` | anyone (the widget) |
+//! | POST | /api/v1/livechat/sessions/{id}/typing `{"typing": bool}` | its visitor, its operators |
+//! | GET | /api/v1/livechat/channels/{id}/widget | admin: the embed snippet and the direct link |
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::{ACCEPT_LANGUAGE, HOST};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::ApiError;
+use crate::api::error::ApiJson;
+use crate::api::livechat::Caller;
+use crate::livechat::sessions::{StartContext, language_from_header};
+use crate::livechat::widget::{CheckAnswer, CheckInput};
+use crate::node::NodeShared;
+
+type Shared = State<Arc<NodeShared>>;
+
+pub(super) fn router() -> Router<Arc<NodeShared>> {
+    Router::new()
+        .route("/api/v1/livechat/{channel}/check", post(check))
+        .route("/api/v1/livechat/sessions/{id}/typing", post(typing))
+        .route("/api/v1/livechat/channels/{id}/widget", get(snippet))
+}
+
+/// The visitor's address: the first `X-Forwarded-For` hop (behind a proxy), else the peer.
+fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .or(peer.map(|p| p.ip()))
+}
+
+async fn check(
+    State(node): Shared,
+    Path(channel): Path<Uuid>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CheckInput>,
+) -> Result<Json<CheckAnswer>, ApiError> {
+    let chat = &node.livechat;
+    let language = headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(language_from_header);
+    let header_value = chat
+        .country_header()
+        .and_then(|h| headers.get(h))
+        .and_then(|v| v.to_str().ok());
+    let ip = client_ip(&headers, connect.map(|Extension(ConnectInfo(addr))| addr));
+    let ctx = StartContext {
+        language,
+        country: chat.country(header_value, ip),
+    };
+    Ok(Json(chat.check_page(channel, &body, &ctx)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct TypingBody {
+    typing: bool,
+}
+
+async fn typing(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<TypingBody>,
+) -> Result<StatusCode, ApiError> {
+    node.livechat.typing(c.who, id, b.typing)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a website pastes to get the widget, and the direct chat link.
+#[derive(Debug, Serialize)]
+struct Snippet {
+    snippet: String,
+    link: String,
+    loader: String,
+}
+
+/// The node's address as the caller reached it (`Host`), with `X-Forwarded-Proto` when a
+/// proxy says the site is served over https.
+fn base_url(headers: &HeaderMap) -> Result<String, ApiError> {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .ok_or_else(|| ApiError::bad_request("the request has no usable Host header"))?;
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    Ok(format!("{scheme}://{host}"))
+}
+
+async fn snippet(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Json<Snippet>, ApiError> {
+    c.who.admin()?;
+    let channel = node.livechat.channel(id)?;
+    let base = base_url(&headers)?;
+    let loader = format!("{base}/livechat/loader/{}.js", channel.id);
+    Ok(Json(Snippet {
+        snippet: format!("<script src=\"{loader}\" async></script>"),
+        link: format!("{base}/livechat/support/{}", channel.id),
+        loader,
+    }))
+}

@@ -1,0 +1,70 @@
+//! The embedded web files (`include_str!` of `web/assets/*`) and the handlers that answer
+//! them. The loader is the widget script itself: it finds the node and the channel from its
+//! own `src`, so one cached file serves every channel.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+
+use crate::api::ApiError;
+use crate::node::NodeShared;
+
+const WIDGET_JS: &str = include_str!("assets/widget.js");
+const WIDGET_CSS: &str = include_str!("assets/widget.css");
+const SUPPORT_HTML: &str = include_str!("assets/support.html");
+const CONSOLE_HTML: &str = include_str!("assets/console.html");
+const CONSOLE_JS: &str = include_str!("assets/console.js");
+const CONSOLE_CSS: &str = include_str!("assets/console.css");
+
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+fn answer(kind: &'static str, body: String) -> Response {
+    ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// `GET /livechat/loader/{channel}.js`: the widget, for an existing channel.
+pub(super) async fn loader(
+    State(node): State<Arc<NodeShared>>,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let channel = file
+        .strip_suffix(".js")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| ApiError::not_found("the loader is /livechat/loader/{channel id}.js"))?;
+    node.livechat.channel(channel)?;
+    Ok(answer(JS, WIDGET_JS.to_string()))
+}
+
+/// `GET /livechat/support/{channel}`: the direct chat link, a page that is only the chat.
+pub(super) async fn support_page(
+    State(node): State<Arc<NodeShared>>,
+    Path(channel): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let channel = node.livechat.channel(channel)?;
+    // The id is a parsed UUID and the name is never put in the HTML (the script sets it
+    // as text), so nothing user-written reaches the markup.
+    let page = SUPPORT_HTML.replace("{{CHANNEL}}", &channel.id.to_string());
+    Ok(answer(HTML, page))
+}
+
+/// `GET /console`: the operator console.
+pub(super) async fn console_page() -> Response {
+    answer(HTML, CONSOLE_HTML.to_string())
+}
+
+/// `GET /web/{file}`: the pages' scripts and styles.
+pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (kind, body) = match file.as_str() {
+        "widget.js" => (JS, WIDGET_JS),
+        "widget.css" => (CSS, WIDGET_CSS),
+        "console.js" => (JS, CONSOLE_JS),
+        "console.css" => (CSS, CONSOLE_CSS),
+        _ => return Err(ApiError::not_found(format!("no web file {file}"))),
+    };
+    Ok(answer(kind, body.to_string()))
+}

@@ -1,0 +1,602 @@
+// ochat operator console: live chat conversations and O'Chat channels in one sidebar,
+// connection requests (admin token), live chat channels to join or leave.
+// The token is kept in sessionStorage["ochat.token"]. Everything people write is shown with
+// textContent, never as HTML.
+(function () {
+  "use strict";
+  var KEY = "ochat.token";
+  var $ = function (id) { return document.getElementById(id); };
+  var token = null;
+  var me = null; // the operator's user record, null for the admin
+  var view = null; // {kind: "session"|"channel"|"request", id}
+  var sessions = {}; // id -> {view, unread, fresh}
+  var channels = {}; // id -> channel view (with unread)
+  var requests = {}; // id -> connection view
+  var shown = {}; // message ids shown in the open conversation
+  var states = {}; // message id -> latest delivery state seen on the events socket
+  var sockets = [];
+  var stopped = false;
+  var typingSent = 0;
+  var typingTimer = null;
+  var theirTyping = null;
+  var suggestions = [];
+  var selected = -1;
+  var COMMANDS = [
+    ["/help", "lists the commands"], ["/history", "the visitor's last pages"],
+    ["/lead", "creates a lead with the transcript"], ["/ticket", "creates a ticket"],
+    ["/search_tickets", "finds tickets by words or #number"], ["/leave", "leave the conversation"],
+  ];
+
+  function el(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    return n;
+  }
+
+  function api(path, method, body) {
+    var headers = { authorization: "Bearer " + token };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return fetch(path, {
+      method: method || "GET", headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (resp) {
+      if (resp.status === 204) return null;
+      return resp.json().catch(function () { return null; }).then(function (json) {
+        if (!resp.ok) {
+          var e = new Error((json && json.error && json.error.message) || ("HTTP " + resp.status));
+          e.status = resp.status;
+          throw e;
+        }
+        return json;
+      });
+    });
+  }
+
+  function showError(e) { $("error").textContent = e ? (e.message || String(e)) : ""; }
+
+  // ---- login ----
+  function loginWith(t) {
+    token = t;
+    return api("/api/v1/users/me").then(function (user) { me = user; }, function (e) {
+      if (e.status === 404) { me = null; return api("/api/v1/instance"); }
+      throw e;
+    }).then(function () {
+      sessionStorage.setItem(KEY, token);
+      boot();
+    }).catch(function (e) {
+      token = null;
+      sessionStorage.removeItem(KEY);
+      $("login-error").textContent = e.status === 401 ? "That token is not valid." : e.message;
+    });
+  }
+
+  $("login-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    fetch("/api/v1/login", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ login: $("login-name").value, password: $("login-password").value }),
+    }).then(function (r) { return r.json().then(function (j) { return [r, j]; }); }).then(function (rj) {
+      if (!rj[0].ok) throw new Error((rj[1].error && rj[1].error.message) || "Login failed");
+      loginWith(rj[1].token);
+    }).catch(function (err) { $("login-error").textContent = err.message; });
+  });
+  $("token-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    loginWith($("admin-token").value.trim());
+  });
+  $("logout").addEventListener("click", function () {
+    var done = function () { sessionStorage.removeItem(KEY); location.reload(); };
+    (me ? api("/api/v1/logout", "POST") : Promise.resolve()).then(done, done);
+  });
+
+  function boot() {
+    $("login").hidden = true;
+    $("app").hidden = false;
+    $("logout").hidden = false;
+    $("who").textContent = me ? (me.chat_name || me.name) : "Administrator";
+    $("h-requests").hidden = !!me;
+    $("requests").hidden = !!me;
+    refresh();
+    if (me) listen("/api/v1/livechat/operator/events", onLiveChatEvent);
+    listen("/api/v1/events", onNodeEvent);
+  }
+
+  function refresh() {
+    api("/api/v1/livechat/sessions?status=open").then(function (list) {
+      list.forEach(function (s) {
+        if (!sessions[s.id]) sessions[s.id] = { view: s, unread: 0, fresh: false };
+        else sessions[s.id].view = s;
+      });
+      drawSessions();
+    }).catch(showError);
+    api("/api/v1/channels").then(function (list) {
+      channels = {};
+      list.forEach(function (c) { channels[c.id] = c; });
+      drawChannels();
+    }).catch(showError);
+    if (!me) {
+      api("/api/v1/connections?direction=incoming&status=Pending").then(function (list) {
+        requests = {};
+        list.forEach(function (c) { requests[c.id] = c; });
+        drawRequests();
+      }).catch(showError);
+    }
+    api("/api/v1/livechat/channels").then(drawLiveChatChannels).catch(showError);
+  }
+
+  // A WebSocket that comes back after a drop, catching up with a refresh.
+  function listen(path, handler) {
+    var retries = 0;
+    var open = function () {
+      if (stopped) return;
+      var url = location.origin.replace(/^http/, "ws") + path + "?token=" + encodeURIComponent(token);
+      var ws = new WebSocket(url);
+      sockets.push(ws);
+      ws.onopen = function () {
+        if (retries > 0) { refresh(); if (view) openView(view.kind, view.id, true); }
+        retries = 0;
+      };
+      ws.onmessage = function (e) {
+        try { handler(JSON.parse(e.data)); } catch (x) { /* ignore a bad frame */ }
+      };
+      ws.onclose = function () {
+        retries += 1;
+        setTimeout(open, Math.min(8000, 250 * Math.pow(2, retries)));
+      };
+    };
+    open();
+  }
+
+  // ---- sidebar ----
+  function item(list, label, opts) {
+    var li = el("li", opts.fresh ? "new" : "");
+    var b = el("button", "item");
+    b.type = "button";
+    b.appendChild(el("span", "label", label));
+    if (opts.count) {
+      var c = el("span", "count", opts.count);
+      c.setAttribute("aria-label", opts.count + " unread");
+      b.appendChild(c);
+    }
+    if (opts.current) b.setAttribute("aria-current", "true");
+    b.setAttribute("data-id", opts.id);
+    b.addEventListener("click", opts.onclick);
+    li.appendChild(b);
+    list.appendChild(li);
+    return li;
+  }
+  function empty(list, text) { var li = el("li", "empty", text); list.appendChild(li); }
+
+  function sessionLabel(s) {
+    var when = new Date(s.created_at_ms).toLocaleTimeString();
+    return "Visitor " + (s.country ? "(" + s.country + ") " : "") + "\u2014 " + when;
+  }
+
+  function drawSessions() {
+    var list = $("sessions");
+    list.textContent = "";
+    var ids = Object.keys(sessions).filter(function (id) { return sessions[id].view.status === "open"; });
+    ids.sort(function (a, b) { return sessions[b].view.created_at_ms - sessions[a].view.created_at_ms; });
+    if (!ids.length) empty(list, "No open conversation");
+    ids.forEach(function (id) {
+      var s = sessions[id];
+      item(list, sessionLabel(s.view), {
+        id: id, fresh: s.fresh, count: s.unread,
+        current: view && view.kind === "session" && view.id === id,
+        onclick: function () { openView("session", id); },
+      });
+    });
+  }
+
+  function drawChannels() {
+    var list = $("channels");
+    list.textContent = "";
+    var ids = Object.keys(channels);
+    if (!ids.length) empty(list, "No channel yet");
+    ids.forEach(function (id) {
+      var c = channels[id];
+      item(list, c.name, {
+        id: id, fresh: c.unread > 0, count: c.unread,
+        current: view && view.kind === "channel" && view.id === id,
+        onclick: function () { openView("channel", id); },
+      });
+    });
+  }
+
+  function drawRequests() {
+    var list = $("requests");
+    list.textContent = "";
+    var ids = Object.keys(requests);
+    if (!ids.length) empty(list, "No pending request");
+    ids.forEach(function (id) {
+      var r = requests[id];
+      item(list, r.remote_name || r.remote_uuid, {
+        id: id, fresh: true,
+        current: view && view.kind === "request" && view.id === id,
+        onclick: function () { openView("request", id); },
+      });
+    });
+  }
+
+  function drawLiveChatChannels(list) {
+    var ul = $("lc-channels");
+    ul.textContent = "";
+    if (!list.length) empty(ul, "No live chat channel");
+    list.forEach(function (c) {
+      var li = el("li", "");
+      li.appendChild(el("span", "item", c.name + (c.joined ? " (joined)" : "")));
+      li.firstChild.style.padding = "6px 16px";
+      li.firstChild.style.flex = "1";
+      if (me) {
+        var b = el("button", "join secondary", c.joined ? "Leave" : "Join");
+        b.type = "button";
+        b.setAttribute("aria-label", (c.joined ? "Leave " : "Join ") + c.name);
+        b.addEventListener("click", function () {
+          api("/api/v1/livechat/channels/" + c.id + (c.joined ? "/leave" : "/join"), "POST")
+            .then(function () { return api("/api/v1/livechat/channels"); })
+            .then(drawLiveChatChannels).catch(showError);
+        });
+        li.appendChild(b);
+      }
+      ul.appendChild(li);
+    });
+  }
+
+  // ---- events ----
+  function onLiveChatEvent(ev) {
+    if (ev.type === "new_session" && ev.session) {
+      var open = view && view.kind === "session" && view.id === ev.session.id;
+      sessions[ev.session.id] = { view: ev.session, unread: 0, fresh: !open };
+      if (open) openView("session", ev.session.id, true); else drawSessions();
+    } else if (ev.type === "message" && ev.message) {
+      var here = view && view.kind === "session" && view.id === ev.session_id;
+      if (here) { renderLiveChat(ev.message); if (ev.message.author === "visitor") hideTyping(); }
+      else if (sessions[ev.session_id] && !ev.message.only_for) {
+        sessions[ev.session_id].unread += 1;
+        drawSessions();
+      }
+    } else if (ev.type === "typing") {
+      if (view && view.kind === "session" && view.id === ev.session_id) showTyping(ev);
+    } else if (ev.type === "closed") {
+      if (sessions[ev.session_id]) sessions[ev.session_id].view.status = "closed";
+      if (view && view.kind === "session" && view.id === ev.session_id) {
+        $("conv-sub").textContent = "This conversation is closed.";
+        setComposer(false);
+      }
+      drawSessions();
+    }
+  }
+
+  function onNodeEvent(ev) {
+    if (ev.type === "message" && ev.message) {
+      var m = ev.message;
+      var here = view && view.kind === "channel" && view.id === m.channel_id;
+      if (ev.event === "new") {
+        if (here) {
+          renderChannelMessage(m);
+          if (m.direction === "in") api("/api/v1/channels/" + m.channel_id + "/read", "POST", {}).catch(function () {});
+        } else if (channels[m.channel_id] && m.direction === "in") {
+          channels[m.channel_id].unread += 1;
+          drawChannels();
+        }
+      } else {
+        // A state change may arrive before the send's own answer: remember it.
+        states[m.id] = m.state;
+        var badge = here && document.querySelector('[data-message="' + m.id + '"] .state');
+        if (badge) badge.textContent = m.state;
+      }
+    } else if (ev.type === "connection" && ev.connection) {
+      var c = ev.connection;
+      if (!me && c.direction === "incoming") {
+        if (c.status === "Pending") requests[c.id] = c; else delete requests[c.id];
+        drawRequests();
+      }
+      if (ev.event === "accepted") refresh();
+    }
+  }
+
+  // ---- conversation views ----
+  function clearViews() {
+    $("placeholder").hidden = true;
+    $("conversation").hidden = true;
+    $("request").hidden = true;
+    $("conv-log").textContent = "";
+    $("conv-typing").textContent = "";
+    hideSuggestions();
+    shown = {};
+  }
+
+  function setComposer(on) {
+    $("composer-input").disabled = !on;
+    $("composer-send").disabled = !on;
+  }
+
+  function openView(kind, id, again) {
+    if (!again) showError(null);
+    view = { kind: kind, id: id };
+    clearViews();
+    if (kind === "session") openSession(id);
+    else if (kind === "channel") openChannel(id);
+    else openRequest(id);
+    drawSessions();
+    drawChannels();
+    if (!me) drawRequests();
+  }
+
+  function openSession(id) {
+    var s = sessions[id];
+    if (s) { s.unread = 0; s.fresh = false; }
+    $("conversation").hidden = false;
+    $("conv-close").hidden = false;
+    $("conv-title").textContent = s ? sessionLabel(s.view) : "Conversation";
+    $("conv-sub").textContent = s ? s.view.page_url : "";
+    var open = !s || s.view.status === "open";
+    var inIt = !!me && !!s && s.view.operators.indexOf(me.id) >= 0;
+    // A conversation of your channel that someone else (or the chatbot) leads: join it first.
+    $("conv-join").hidden = !(me && s && open && !inIt);
+    $("conv-close").hidden = !(open && (inIt || !me));
+    setComposer(!!me && open && (inIt || !s));
+    api("/api/v1/livechat/sessions/" + id + "/messages").then(function (list) {
+      if (!view || view.id !== id) return;
+      list.forEach(renderLiveChat);
+    }).catch(showError);
+  }
+
+  function renderLiveChat(m) {
+    if (shown[m.id]) return;
+    shown[m.id] = true;
+    var mine = m.author === "operator" && me && m.author_id === me.id;
+    var cls = "msg" + (mine ? " mine" : "") + (m.author === "system" ? " system" : "") + (m.only_for ? " private" : "");
+    var row = el("div", cls);
+    row.setAttribute("data-message", m.id);
+    row.setAttribute("data-author", m.author);
+    row.appendChild(el("div", "author", m.only_for ? "Only you see this" : m.author_name));
+    row.appendChild(el("div", "text", m.text));
+    if (m.answers && m.answers.length) {
+      row.appendChild(el("div", "author", "Answers: " + m.answers.map(function (a) { return a.text; }).join(" \u00b7 ")));
+    }
+    $("conv-log").appendChild(row);
+    $("conv-log").scrollTop = $("conv-log").scrollHeight;
+  }
+
+  function openChannel(id) {
+    var c = channels[id];
+    $("conversation").hidden = false;
+    $("conv-close").hidden = true;
+    $("conv-join").hidden = true;
+    $("conv-title").textContent = c ? c.name : "Channel";
+    $("conv-sub").textContent = c ? "O'Chat channel with " + c.remote_uuid : "";
+    setComposer(true);
+    api("/api/v1/channels/" + id + "/messages?limit=100").then(function (page) {
+      if (!view || view.id !== id) return;
+      page.messages.slice().reverse().forEach(renderChannelMessage);
+      return api("/api/v1/channels/" + id + "/read", "POST", {});
+    }).then(function () {
+      if (channels[id]) { channels[id].unread = 0; drawChannels(); }
+    }).catch(showError);
+  }
+
+  function renderChannelMessage(m) {
+    if (shown[m.id]) {
+      var badge = document.querySelector('[data-message="' + m.id + '"] .state');
+      if (badge) badge.textContent = states[m.id] || m.state;
+      return;
+    }
+    shown[m.id] = true;
+    var out = m.direction === "out";
+    var row = el("div", "msg" + (out ? " mine" : ""));
+    row.setAttribute("data-message", m.id);
+    row.appendChild(el("div", "author", m.author));
+    row.appendChild(el("div", "text", m.text || (m.attachment ? "\uD83D\uDCCE " + m.attachment.name : "")));
+    if (out) {
+      var st = el("span", "state", states[m.id] || m.state);
+      st.setAttribute("data-state", "");
+      row.appendChild(st);
+    }
+    $("conv-log").appendChild(row);
+    $("conv-log").scrollTop = $("conv-log").scrollHeight;
+  }
+
+  function openRequest(id) {
+    var r = requests[id];
+    $("request").hidden = false;
+    $("req-result").textContent = "";
+    $("req-name").textContent = r ? (r.remote_name || "(unknown instance)") : "";
+    $("req-uuid").textContent = r ? r.remote_uuid : "";
+    $("req-message").textContent = r ? (r.message || "") : "";
+    $("req-status").textContent = r ? r.status : "";
+    $("req-contact").value = r && r.remote_name ? r.remote_name : "";
+  }
+
+  function requestAction(action, body) {
+    if (!view || view.kind !== "request") return;
+    var id = view.id;
+    api("/api/v1/connections/" + id + "/" + action, "POST", body).then(function (c) {
+      delete requests[id];
+      drawRequests();
+      $("req-status").textContent = c.status;
+      $("req-result").textContent = action === "accept" ? "Accepted: a channel was created." : "Rejected.";
+      refresh();
+    }).catch(function (e) { $("req-result").textContent = e.message; });
+  }
+  $("accept-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    requestAction("accept", { contact: $("req-contact").value.trim() });
+  });
+  $("reject-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    requestAction("reject", { reason: $("req-reason").value.trim() });
+  });
+
+  $("conv-join").addEventListener("click", function () {
+    if (!view || view.kind !== "session") return;
+    var id = view.id;
+    api("/api/v1/livechat/sessions/" + id + "/join", "POST").then(function (s) {
+      sessions[id] = sessions[id] || { unread: 0, fresh: false };
+      sessions[id].view = s;
+      if (view && view.id === id) openView("session", id, true);
+    }).catch(showError);
+  });
+
+  $("conv-close").addEventListener("click", function () {
+    if (!view || view.kind !== "session") return;
+    api("/api/v1/livechat/sessions/" + view.id + "/close", "POST").catch(showError);
+  });
+
+  // ---- composer: send, typing, :shortcut and / completion ----
+  function send(text) {
+    if (!view) return;
+    stopTyping();
+    var path = view.kind === "session" ? "/api/v1/livechat/sessions/" + view.id + "/messages"
+      : "/api/v1/channels/" + view.id + "/messages";
+    var kind = view.kind;
+    api(path, "POST", { text: text }).then(function (m) {
+      if (!view || view.kind !== kind) return;
+      if (kind === "session") renderLiveChat(m); else renderChannelMessage(m);
+    }).catch(showError);
+  }
+
+  $("composer").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var input = $("composer-input");
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    hideSuggestions();
+    send(text);
+  });
+
+  var input = $("composer-input");
+  input.addEventListener("keydown", function (e) {
+    if (!$("suggestions").hidden && suggestions.length) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        selected = (selected + (e.key === "ArrowDown" ? 1 : suggestions.length - 1)) % suggestions.length;
+        drawSuggestions();
+        return;
+      }
+      if ((e.key === "Enter" || e.key === "Tab") && selected >= 0) {
+        e.preventDefault();
+        pick(selected);
+        return;
+      }
+      if (e.key === "Escape") { hideSuggestions(); return; }
+    }
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
+  input.addEventListener("input", function () {
+    suggest();
+    typed();
+  });
+
+  // The word being typed, when it is a :shortcut or a /command.
+  function currentWord() {
+    var before = input.value.slice(0, input.selectionStart);
+    var m = before.match(/(^|\s)(::?[\w-]*)$/);
+    if (m) return { kind: "canned", word: m[2], start: before.length - m[2].length };
+    var c = input.value.match(/^\/[\w]*$/);
+    if (c) return { kind: "command", word: c[0], start: 0 };
+    return null;
+  }
+
+  function suggest() {
+    var w = currentWord();
+    if (!w || !view || view.kind !== "session") { hideSuggestions(); return; }
+    if (w.kind === "command") {
+      show(COMMANDS.filter(function (c) { return c[0].indexOf(w.word) === 0; }).map(function (c) {
+        return { key: c[0], text: c[1], insert: c[0] + " " };
+      }), w);
+      return;
+    }
+    if (w.word === ":") { hideSuggestions(); return; }
+    api("/api/v1/livechat/canned/matches?q=" + encodeURIComponent(w.word)).then(function (list) {
+      var now = currentWord();
+      if (!now || now.word !== w.word) return;
+      show(list.map(function (c) {
+        return { key: "::" + c.shortcut, text: c.substitution, insert: c.substitution };
+      }), w);
+    }).catch(function () { hideSuggestions(); });
+  }
+
+  function show(list, word) {
+    suggestions = list;
+    suggestions.word = word;
+    selected = list.length ? 0 : -1;
+    drawSuggestions();
+  }
+
+  function drawSuggestions() {
+    var ul = $("suggestions");
+    ul.textContent = "";
+    if (!suggestions.length) { ul.hidden = true; input.removeAttribute("aria-activedescendant"); return; }
+    suggestions.forEach(function (s, i) {
+      var li = el("li", "");
+      li.id = "suggestion-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", String(i === selected));
+      li.appendChild(el("span", "key", s.key));
+      li.appendChild(el("span", "", s.text));
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(i); });
+      ul.appendChild(li);
+    });
+    ul.hidden = false;
+    if (selected >= 0) input.setAttribute("aria-activedescendant", "suggestion-" + selected);
+  }
+
+  function hideSuggestions() {
+    suggestions = [];
+    selected = -1;
+    $("suggestions").hidden = true;
+    $("suggestions").textContent = "";
+    input.removeAttribute("aria-activedescendant");
+  }
+
+  function pick(i) {
+    var s = suggestions[i];
+    var w = suggestions.word;
+    if (!s || !w) return;
+    var end = w.start + w.word.length;
+    input.value = input.value.slice(0, w.start) + s.insert + input.value.slice(end);
+    var at = w.start + s.insert.length;
+    input.setSelectionRange(at, at);
+    hideSuggestions();
+    input.focus();
+  }
+
+  function typed() {
+    if (!view || view.kind !== "session" || !me) return;
+    var now = Date.now();
+    if (now - typingSent > 3000) {
+      typingSent = now;
+      api("/api/v1/livechat/sessions/" + view.id + "/typing", "POST", { typing: true }).catch(function () {});
+    }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, 4000);
+  }
+
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    if (!typingSent || !view || view.kind !== "session") return;
+    typingSent = 0;
+    api("/api/v1/livechat/sessions/" + view.id + "/typing", "POST", { typing: false }).catch(function () {});
+  }
+
+  function showTyping(ev) {
+    clearTimeout(theirTyping);
+    if (!ev.typing) { hideTyping(); return; }
+    $("conv-typing").textContent = ev.name + " is typing\u2026";
+    theirTyping = setTimeout(hideTyping, 8000);
+  }
+  function hideTyping() { $("conv-typing").textContent = ""; }
+
+  window.addEventListener("beforeunload", function () { stopped = true; });
+
+  var saved = sessionStorage.getItem(KEY);
+  if (saved) loginWith(saved);
+})();

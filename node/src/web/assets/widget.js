@@ -1,0 +1,563 @@
+// ochat website widget. Served as /livechat/loader/{channel}.js; a page embeds it with one
+// <script> tag. It finds the node and the channel from its own src, asks the node which rule
+// applies to the page (POST …/{channel}/check), and shows the button, the button with its
+// notification, opens the chat after the rule's delay, or shows nothing. On the direct chat
+// link page (data-mode="page") the chat fills the page.
+//
+// Everything people write is put in the page with textContent, never as HTML.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || !window.fetch) return;
+  var src = new URL(script.src, location.href);
+  var found = src.pathname.match(/\/livechat\/loader\/([0-9a-fA-F-]{36})\.js$/);
+  if (!found) return;
+  var BASE = src.origin;
+  var CHANNEL = found[1];
+  var PAGE_MODE = script.getAttribute("data-mode") === "page";
+  var KEY_VISITOR = "ochat.visitor";
+  var KEY_SESSION = "ochat.session." + CHANNEL;
+  var KEY_PAGES = "ochat.pages";
+  var DAY_MS = 24 * 3600 * 1000;
+
+  // ---- storage (a browser may refuse it: the widget then forgets between pages) ----
+  function load(key) {
+    try { return JSON.parse(window.localStorage.getItem(key) || "null"); } catch (e) { return null; }
+  }
+  function save(key, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(key);
+      else window.localStorage.setItem(key, JSON.stringify(value));
+    } catch (e) { /* private mode */ }
+  }
+  function visitorId() {
+    var id = load(KEY_VISITOR);
+    if (typeof id !== "string" || !id) {
+      id = window.crypto && crypto.randomUUID ? crypto.randomUUID()
+        : String(Date.now()) + "-" + String(Math.random()).slice(2);
+      save(KEY_VISITOR, id);
+    }
+    return id;
+  }
+  // The last 15 distinct pages (path and query) of the last day, oldest first.
+  function rememberPage() {
+    var now = Date.now();
+    var here = location.pathname + location.search;
+    var pages = (load(KEY_PAGES) || []).filter(function (p) {
+      return p && p.url !== here && now - p.at < DAY_MS;
+    });
+    pages.push({ url: here, at: now });
+    pages = pages.slice(-15);
+    save(KEY_PAGES, pages);
+    return pages;
+  }
+
+  // ---- API ----
+  function api(path, options) {
+    options = options || {};
+    var headers = { "content-type": "application/json" };
+    if (options.token) headers.authorization = "Bearer " + options.token;
+    return fetch(BASE + path, {
+      method: options.method || "GET",
+      headers: headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    }).then(function (resp) {
+      if (resp.status === 204) return null;
+      return resp.json().catch(function () { return null; }).then(function (json) {
+        if (!resp.ok) {
+          var err = new Error((json && json.error && json.error.message) || ("HTTP " + resp.status));
+          err.status = resp.status;
+          err.code = json && json.error && json.error.code;
+          throw err;
+        }
+        return json;
+      });
+    });
+  }
+
+  // ---- DOM helpers ----
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function initial(name) {
+    return (String(name || "?").trim().charAt(0) || "?").toUpperCase();
+  }
+
+  var cfg = null;
+  var chat = null; // {id, token, operator}
+  var seen = {};
+  var ws = null;
+  var retries = 0;
+  var closed = false;
+  var starting = null;
+  var typingSent = 0;
+  var typingTimer = null;
+  var theirTypingTimer = null;
+  var ui = {};
+
+  function build() {
+    var link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = BASE + "/web/widget.css";
+    document.head.appendChild(link);
+
+    var root = el("div", "ochat-root" + (PAGE_MODE ? " ochat-page" : ""));
+    root.setAttribute("data-ochat", "root");
+
+    if (!PAGE_MODE) {
+      ui.button = el("button", "ochat-button", cfg.button_text || "Chat with us");
+      ui.button.type = "button";
+      ui.button.setAttribute("data-ochat", "button");
+      ui.button.setAttribute("aria-expanded", "false");
+      ui.button.style.background = cfg.button_color;
+      ui.button.addEventListener("click", function () { toggle(); });
+      if (cfg.action === "show_with_notification") {
+        ui.notice = el("div", "ochat-notice", cfg.button_text);
+        ui.notice.setAttribute("data-ochat", "notification");
+        ui.notice.setAttribute("role", "status");
+        root.appendChild(ui.notice);
+      }
+      root.appendChild(ui.button);
+    }
+
+    var win = el("section", "ochat-window");
+    win.setAttribute("data-ochat", "window");
+    win.setAttribute("aria-label", "Live chat");
+    win.hidden = true;
+    var header = el("header", "ochat-header");
+    header.style.background = cfg.header_color;
+    ui.avatar = el("span", "ochat-avatar", initial(cfg.channel_name));
+    ui.avatar.setAttribute("aria-hidden", "true");
+    var titles = el("div", "ochat-titles");
+    ui.title = el("div", "ochat-title", cfg.channel_name);
+    ui.title.setAttribute("data-ochat", "operator");
+    ui.status = el("div", "ochat-status", "");
+    ui.status.setAttribute("data-ochat", "status");
+    ui.status.setAttribute("role", "status");
+    titles.appendChild(ui.title);
+    titles.appendChild(ui.status);
+    ui.end = el("button", "ochat-end", "End chat");
+    ui.end.type = "button";
+    ui.end.setAttribute("data-ochat", "end");
+    ui.end.addEventListener("click", endChat);
+    header.appendChild(ui.avatar);
+    header.appendChild(titles);
+    header.appendChild(ui.end);
+    if (!PAGE_MODE) {
+      var minimize = el("button", "ochat-min", "\u2013");
+      minimize.type = "button";
+      minimize.setAttribute("aria-label", "Minimise the chat");
+      minimize.addEventListener("click", function () { toggle(false); });
+      header.appendChild(minimize);
+    }
+    win.appendChild(header);
+
+    ui.log = el("div", "ochat-log");
+    ui.log.setAttribute("role", "log");
+    ui.log.setAttribute("aria-live", "polite");
+    ui.log.setAttribute("data-ochat", "messages");
+    win.appendChild(ui.log);
+    ui.typing = el("div", "ochat-typing", "");
+    ui.typing.setAttribute("data-ochat", "typing");
+    ui.typing.hidden = true;
+    win.appendChild(ui.typing);
+
+    ui.rating = el("div", "ochat-rating");
+    ui.rating.setAttribute("data-ochat", "rating");
+    ui.rating.hidden = true;
+    win.appendChild(ui.rating);
+
+    var form = el("form", "ochat-form");
+    var label = el("label", "ochat-sr", "Your message");
+    label.htmlFor = "ochat-input-" + CHANNEL;
+    ui.input = el("textarea", "ochat-input");
+    ui.input.id = "ochat-input-" + CHANNEL;
+    ui.input.rows = 1;
+    ui.input.placeholder = cfg.input_placeholder || "Type your message";
+    ui.input.setAttribute("data-ochat", "input");
+    ui.send = el("button", "ochat-send", "Send");
+    ui.send.type = "submit";
+    ui.send.style.background = cfg.button_color;
+    ui.send.setAttribute("data-ochat", "send");
+    form.appendChild(label);
+    form.appendChild(ui.input);
+    form.appendChild(ui.send);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var text = ui.input.value.trim();
+      if (!text) return;
+      ui.input.value = "";
+      send(text, null);
+    });
+    ui.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey) {
+        e.preventDefault();
+        form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit"));
+      }
+    });
+    ui.input.addEventListener("input", typed);
+    ui.form = form;
+    win.appendChild(form);
+    root.appendChild(win);
+    ui.window = win;
+    ui.root = root;
+    document.body.appendChild(root);
+  }
+
+  function toggle(open) {
+    var show = open === undefined ? ui.window.hidden : open;
+    ui.window.hidden = !show;
+    if (ui.button) ui.button.setAttribute("aria-expanded", String(show));
+    if (ui.notice) ui.notice.hidden = true;
+    if (show) {
+      startChat();
+      ui.input.focus();
+    }
+    if (chat) {
+      chat.open = show;
+      save(KEY_SESSION, chat);
+    }
+  }
+
+  function line(cls, author, text) {
+    var row = el("div", "ochat-msg " + cls);
+    if (author) row.appendChild(el("div", "ochat-author", author));
+    row.appendChild(el("div", "ochat-text", text));
+    ui.log.appendChild(row);
+    ui.log.scrollTop = ui.log.scrollHeight;
+    return row;
+  }
+
+  function welcome() {
+    // A chatbot says its own welcome steps.
+    if (cfg.chatbot_id) return;
+    if (cfg.welcome_message && !ui.welcomed) {
+      ui.welcomed = true;
+      line("ochat-theirs ochat-welcome", chat && chat.operator ? chat.operator : cfg.channel_name,
+        cfg.welcome_message).setAttribute("data-ochat", "welcome");
+    }
+  }
+
+  function setOperator(name) {
+    if (!name) return;
+    ui.title.textContent = name;
+    ui.avatar.textContent = initial(name);
+    if (chat) {
+      chat.operator = name;
+      save(KEY_SESSION, chat);
+    }
+  }
+
+  // A chatbot's avatar: only an image data URL or an http(s) address, set as a property.
+  function setAvatar(url) {
+    if (typeof url !== "string" || !/^(data:image\/|https?:\/\/)/i.test(url)) return;
+    var img = document.createElement("img");
+    img.alt = "";
+    img.className = "ochat-avatar-img";
+    img.src = url;
+    ui.avatar.textContent = "";
+    ui.avatar.appendChild(img);
+  }
+
+  // An operator took over: their initial replaces the chatbot's avatar.
+  function operatorJoined(name) {
+    if (chat) { chat.avatar = null; }
+    setOperator(name);
+    line("ochat-system", null, name + " joined the conversation");
+  }
+
+  function render(m) {
+    if (!m || seen[m.id] || m.only_for) return;
+    seen[m.id] = true;
+    var mine = m.author === "visitor";
+    var cls = mine ? "ochat-mine" : (m.author === "system" ? "ochat-system" : "ochat-theirs");
+    var row = line(cls, mine ? null : m.author_name, m.text);
+    row.setAttribute("data-ochat", "message");
+    row.setAttribute("data-author", m.author);
+    if (m.author === "operator") setOperator(m.author_name);
+    if (m.author !== "visitor") hideTheirTyping();
+    if (m.answers && m.answers.length) {
+      var group = el("div", "ochat-answers");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Answers");
+      m.answers.forEach(function (a) {
+        var b = el("button", "ochat-answer", a.text);
+        b.type = "button";
+        b.setAttribute("data-ochat", "answer");
+        b.style.borderColor = cfg.button_color;
+        b.addEventListener("click", function () {
+          Array.prototype.forEach.call(group.querySelectorAll("button"), function (x) { x.disabled = true; });
+          b.classList.add("ochat-chosen");
+          send(a.text, a.id);
+        });
+        group.appendChild(b);
+      });
+      row.appendChild(group);
+    }
+  }
+
+  function startChat() {
+    if (chat || closed || starting) return starting;
+    welcome();
+    starting = api("/api/v1/livechat/" + CHANNEL + "/sessions", {
+      method: "POST",
+      body: { page_url: location.href, visitor_id: visitorId() },
+    }).then(function (answer) {
+      starting = null;
+      if (!answer.available || !answer.token) {
+        line("ochat-system", null, "The chat is not available on this page.");
+        return;
+      }
+      chat = { id: answer.session.id, token: answer.token, operator: answer.operator, open: true,
+        avatar: answer.avatar || null };
+      save(KEY_SESSION, chat);
+      setOperator(answer.operator);
+      setAvatar(chat.avatar);
+      var pages = load(KEY_PAGES) || [];
+      pages.forEach(function (p) { reportPage(p.url); });
+      connect();
+    }).catch(function (e) {
+      starting = null;
+      line("ochat-system ochat-error", null, e.message);
+    });
+    return starting;
+  }
+
+  function reportPage(url) {
+    if (!chat) return;
+    api("/api/v1/livechat/sessions/" + chat.id + "/pages", {
+      method: "POST", token: chat.token, body: { url: url },
+    }).catch(function () { /* history is best effort */ });
+  }
+
+  // Everything stored that this window has not shown yet (first open and every reconnect).
+  function catchUp() {
+    if (!chat) return;
+    var id = chat.id;
+    api("/api/v1/livechat/sessions/" + id + "/messages", { token: chat.token }).then(function (list) {
+      list.sort(function (a, b) { return a.seq - b.seq; }).forEach(render);
+      return api("/api/v1/livechat/sessions/" + id, { token: chat.token });
+    }).then(function (s) {
+      if (s && s.status === "closed") onClosed();
+    }).catch(function (e) {
+      if (e.status === 401 || e.status === 404) forget();
+    });
+  }
+
+  function connect() {
+    if (!chat || closed) return;
+    var url = BASE.replace(/^http/, "ws") + "/api/v1/livechat/sessions/" + chat.id +
+      "/events?token=" + encodeURIComponent(chat.token);
+    var socket = new WebSocket(url);
+    ws = socket;
+    socket.onopen = function () {
+      retries = 0;
+      ui.status.textContent = "";
+      ui.root.removeAttribute("data-offline");
+      catchUp();
+    };
+    socket.onmessage = function (e) {
+      var ev;
+      try { ev = JSON.parse(e.data); } catch (x) { return; }
+      if (ev.type === "message") render(ev.message);
+      else if (ev.type === "typing") theirTyping(ev);
+      else if (ev.type === "operator_joined" && ev.operator) operatorJoined(ev.operator.name);
+      else if (ev.type === "closed") onClosed();
+      else if (ev.type === "lagged") catchUp();
+    };
+    socket.onclose = function () {
+      if (ws !== socket || closed) return;
+      ws = null;
+      ui.status.textContent = "Reconnecting\u2026";
+      ui.root.setAttribute("data-offline", "true");
+      var wait = Math.min(8000, 250 * Math.pow(2, retries));
+      retries += 1;
+      setTimeout(connect, wait);
+    };
+  }
+
+  function send(text, answerId) {
+    var go = function () {
+      if (!chat) return;
+      stopTyping();
+      var body = { text: text };
+      if (answerId) body.answer_id = answerId;
+      api("/api/v1/livechat/sessions/" + chat.id + "/messages", {
+        method: "POST", token: chat.token, body: body,
+      }).then(render).catch(function (e) {
+        line("ochat-system ochat-error", null, e.message);
+      });
+    };
+    if (chat) go(); else {
+      var p = startChat();
+      if (p) p.then(go);
+    }
+  }
+
+  function typed() {
+    if (!chat || closed) return;
+    var now = Date.now();
+    if (now - typingSent > 3000) {
+      typingSent = now;
+      api("/api/v1/livechat/sessions/" + chat.id + "/typing", {
+        method: "POST", token: chat.token, body: { typing: true },
+      }).catch(function () {});
+    }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, 4000);
+  }
+
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    if (!typingSent || !chat) return;
+    typingSent = 0;
+    api("/api/v1/livechat/sessions/" + chat.id + "/typing", {
+      method: "POST", token: chat.token, body: { typing: false },
+    }).catch(function () {});
+  }
+
+  function theirTyping(ev) {
+    clearTimeout(theirTypingTimer);
+    if (!ev.typing) return hideTheirTyping();
+    ui.typing.textContent = ev.name + " is typing\u2026";
+    ui.typing.hidden = false;
+    theirTypingTimer = setTimeout(hideTheirTyping, 8000);
+  }
+  function hideTheirTyping() {
+    ui.typing.hidden = true;
+    ui.typing.textContent = "";
+  }
+
+  function endChat() {
+    if (!chat || closed) { toggle(false); return; }
+    api("/api/v1/livechat/sessions/" + chat.id + "/close", { method: "POST", token: chat.token })
+      .then(onClosed)
+      .catch(function (e) { line("ochat-system ochat-error", null, e.message); });
+  }
+
+  function forget() {
+    chat = null;
+    save(KEY_SESSION, null);
+  }
+
+  function onClosed() {
+    if (closed) return;
+    closed = true;
+    if (ws) { var s = ws; ws = null; s.close(); }
+    hideTheirTyping();
+    ui.status.textContent = "The conversation has ended";
+    ui.input.disabled = true;
+    ui.send.disabled = true;
+    ui.end.hidden = true;
+    var rated = chat;
+    save(KEY_SESSION, null);
+    showRating(rated);
+  }
+
+  function showRating(session) {
+    var box = ui.rating;
+    box.textContent = "";
+    box.hidden = false;
+    box.appendChild(el("p", "ochat-rating-q", "How was this conversation?"));
+    var choices = el("div", "ochat-rating-choices");
+    choices.setAttribute("role", "group");
+    choices.setAttribute("aria-label", "Rating");
+    var picked = 0;
+    [[5, "\uD83D\uDE0A", "Happy"], [3, "\uD83D\uDE10", "Okay"], [1, "\uD83D\uDE1E", "Unhappy"]].forEach(function (r) {
+      var b = el("button", "ochat-rate", r[1]);
+      b.type = "button";
+      b.setAttribute("aria-label", r[2]);
+      b.setAttribute("aria-pressed", "false");
+      b.setAttribute("data-ochat", "rate-" + r[0]);
+      b.addEventListener("click", function () {
+        picked = r[0];
+        Array.prototype.forEach.call(choices.children, function (x) { x.setAttribute("aria-pressed", "false"); });
+        b.setAttribute("aria-pressed", "true");
+        submit.disabled = false;
+      });
+      choices.appendChild(b);
+    });
+    box.appendChild(choices);
+    var label = el("label", "ochat-sr", "Comment");
+    var comment = el("textarea", "ochat-comment");
+    comment.id = "ochat-comment-" + CHANNEL;
+    label.htmlFor = comment.id;
+    comment.placeholder = "Tell us more (optional)";
+    comment.setAttribute("data-ochat", "comment");
+    var submit = el("button", "ochat-send", "Send rating");
+    submit.type = "button";
+    submit.disabled = true;
+    submit.setAttribute("data-ochat", "send-rating");
+    submit.style.background = cfg.button_color;
+    submit.addEventListener("click", function () {
+      if (!session || !picked) return;
+      var body = { rating: picked };
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      api("/api/v1/livechat/sessions/" + session.id + "/rating", {
+        method: "POST", token: session.token, body: body,
+      }).then(function () {
+        box.textContent = "";
+        box.appendChild(el("p", "ochat-thanks", "Thank you for your feedback!")).setAttribute("data-ochat", "thanks");
+      }).catch(function (e) { line("ochat-system ochat-error", null, e.message); });
+    });
+    box.appendChild(label);
+    box.appendChild(comment);
+    box.appendChild(submit);
+  }
+
+  // A chat this browser already has in this channel, if it is still open.
+  function resume() {
+    var saved = load(KEY_SESSION);
+    if (!saved || !saved.id || !saved.token) return Promise.resolve(null);
+    return api("/api/v1/livechat/sessions/" + saved.id, { token: saved.token }).then(function (s) {
+      if (s.status !== "open") { save(KEY_SESSION, null); return null; }
+      return saved;
+    }).catch(function (e) {
+      if (e.status === 401 || e.status === 403 || e.status === 404) save(KEY_SESSION, null);
+      return null;
+    });
+  }
+
+  function start() {
+    rememberPage();
+    Promise.all([
+      api("/api/v1/livechat/" + CHANNEL + "/check", {
+        method: "POST", body: { page_url: location.href, visitor_id: visitorId() },
+      }),
+      resume(),
+    ]).then(function (both) {
+      cfg = both[0];
+      var saved = both[1];
+      // What the widget decided, for the page's own scripts (and tests).
+      var shown = cfg.available || !!saved || PAGE_MODE;
+      document.documentElement.setAttribute("data-ochat-widget", shown ? "shown" : "hidden");
+      if (!shown) return;
+      build();
+      if (saved) {
+        chat = saved;
+        setOperator(saved.operator);
+        setAvatar(saved.avatar);
+        welcome();
+        reportPage(location.pathname + location.search);
+        connect();
+        if (saved.open || PAGE_MODE) toggle(true);
+        return;
+      }
+      if (PAGE_MODE) {
+        ui.window.hidden = false;
+        if (cfg.available) startChat();
+        else line("ochat-system", null, "Nobody is available to chat right now. Please try again later.");
+        return;
+      }
+      if (cfg.action === "auto_open") {
+        setTimeout(function () { if (ui.window.hidden) toggle(true); }, (cfg.auto_open_after_s || 0) * 1000);
+      }
+    }).catch(function () { /* the node is unreachable: show nothing */ });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
