@@ -6,9 +6,13 @@
 //! - [`table`] — the result [`table::Row`], the text table and the JSON file.
 //! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
-//! - one module per group: [`crypto`].
+//! - one module per group: [`crypto`], [`federation`]; shared baselines and clients:
+//!   [`bare_p2p`], [`ws`].
 
+pub mod bare_p2p;
 pub mod crypto;
+pub mod federation;
 pub mod measure;
 pub mod opts;
 pub mod table;
+pub mod ws;

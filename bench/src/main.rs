@@ -28,18 +28,18 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Parser;
 
-use ochat_bench::crypto;
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
+use ochat_bench::{crypto, federation};
 
 /// The groups `all` runs, in order.
-const GROUPS: &[&str] = &["crypto"];
+const GROUPS: &[&str] = &["crypto", "federation"];
 
 /// Benchmarks of ochat against bare baselines.
 #[derive(Debug, Parser)]
 #[command(name = "ochat-bench")]
 struct Args {
-    /// `all`, or one group: crypto.
+    /// `all`, or one group: crypto, federation.
     group: String,
     /// Also write the table as JSON to this file.
     #[arg(long)]
@@ -52,6 +52,7 @@ struct Args {
 async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
     match name {
         "crypto" => crypto::run(opts).await,
+        "federation" => federation::run(opts).await,
         other => bail!(
             "unknown group {other:?}; groups: all, {}",
             GROUPS.join(", ")
