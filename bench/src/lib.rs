@@ -6,12 +6,14 @@
 //! - [`table`] — the result [`table::Row`], the text table and the JSON file.
 //! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
-//! - one module per group: [`crypto`], [`federation`]; shared baselines and clients:
-//!   [`bare_p2p`], [`ws`].
+//! - one module per group: [`crypto`], [`federation`], [`livechat`]; shared baselines and
+//!   clients: [`bare_p2p`], [`bare_http`], [`ws`].
 
+pub mod bare_http;
 pub mod bare_p2p;
 pub mod crypto;
 pub mod federation;
+pub mod livechat;
 pub mod measure;
 pub mod opts;
 pub mod table;

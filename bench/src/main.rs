@@ -30,16 +30,16 @@ use clap::Parser;
 
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
-use ochat_bench::{crypto, federation};
+use ochat_bench::{crypto, federation, livechat};
 
 /// The groups `all` runs, in order.
-const GROUPS: &[&str] = &["crypto", "federation"];
+const GROUPS: &[&str] = &["crypto", "federation", "livechat"];
 
 /// Benchmarks of ochat against bare baselines.
 #[derive(Debug, Parser)]
 #[command(name = "ochat-bench")]
 struct Args {
-    /// `all`, or one group: crypto, federation.
+    /// `all`, or one group: crypto, federation, livechat.
     group: String,
     /// Also write the table as JSON to this file.
     #[arg(long)]
@@ -53,6 +53,7 @@ async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
     match name {
         "crypto" => crypto::run(opts).await,
         "federation" => federation::run(opts).await,
+        "livechat" => livechat::run(opts).await,
         other => bail!(
             "unknown group {other:?}; groups: all, {}",
             GROUPS.join(", ")
