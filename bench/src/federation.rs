@@ -43,14 +43,19 @@ fn text(n: usize) -> String {
 }
 
 /// Two linked nodes: Acme sends on `channel`.
-struct Pair {
-    acme: Arc<TestNode>,
-    bolt: TestNode,
-    channel: String,
+#[derive(Debug)]
+pub struct Pair {
+    /// The sender.
+    pub acme: Arc<TestNode>,
+    /// The receiver.
+    pub bolt: TestNode,
+    /// Acme's channel to Bolt.
+    pub channel: String,
     _dir: tempfile::TempDir,
 }
 
-async fn pair() -> Result<Pair> {
+/// Starts Acme and Bolt in folders of their own and links them.
+pub async fn pair() -> Result<Pair> {
     let dir = tempfile::tempdir()?;
     let acme = TestNode::start(test_config(&dir.path().join("acme"), "Acme", None)).await?;
     let bolt = TestNode::start(peer_config(&dir.path().join("bolt"), "Bolt", &acme).await?).await?;
@@ -90,10 +95,22 @@ async fn queued(node: &TestNode) -> Result<u64> {
 /// `count` messages by 16 concurrent API clients, until all are delivered.
 async fn ours_throughput(p: &Pair, count: usize) -> Result<Sample> {
     let start = Instant::now();
+    send_all(p, count, Arc::new(text)).await?;
+    Ok(Sample::rate(count, start.elapsed()))
+}
+
+/// Acme sends `count` messages (`text(n)`) with 16 API clients at once and waits until every
+/// one is delivered.
+pub async fn send_all(
+    p: &Pair,
+    count: usize,
+    text: Arc<dyn Fn(usize) -> String + Send + Sync>,
+) -> Result<()> {
     let mut tasks = Vec::new();
     for lane in 0..IN_FLIGHT {
         let node = p.acme.clone();
         let channel = p.channel.clone();
+        let text = text.clone();
         tasks.push(tokio::spawn(async move {
             let mut n = lane;
             while n < count {
@@ -113,7 +130,7 @@ async fn ours_throughput(p: &Pair, count: usize) -> Result<Sample> {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    Ok(Sample::rate(count, start.elapsed()))
+    Ok(())
 }
 
 async fn base_throughput(client: &bare_p2p::Client, count: usize) -> Result<Sample> {
@@ -308,6 +325,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     .context("handshakes")?;
     drop(rx);
     acceptor.abort();
+    let _ = acceptor.await;
     let l = shakes.latency();
     rows.push(
         Row::new(
@@ -321,10 +339,16 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         .with_latency(l),
     );
 
+    stop(p).await?;
+    Ok(rows)
+}
+
+/// Stops both nodes.
+pub async fn stop(p: Pair) -> Result<()> {
     let Pair { acme, mut bolt, .. } = p;
     bolt.stop().await?;
     if let Ok(mut acme) = Arc::try_unwrap(acme) {
         acme.stop().await?;
     }
-    Ok(rows)
+    Ok(())
 }

@@ -162,6 +162,8 @@ pub struct LiveChat {
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    /// Grouped flushes (sled flush + fdatasync) for writes that are acknowledged.
+    durable: crate::durable::GroupFlush,
     t: Trees,
     clock: Arc<dyn Clock>,
     countries: rules::CountrySource,
@@ -196,6 +198,7 @@ impl LiveChat {
         Ok(LiveChat {
             inner: Arc::new(Inner {
                 store: store.clone(),
+                durable: crate::durable::GroupFlush::start(store.clone()),
                 t,
                 clock: config
                     .clock
@@ -253,14 +256,12 @@ impl LiveChat {
         self.inner.hub.close_all().await;
     }
 
-    /// Makes writes durable before they are acknowledged. sled 0.34's `flush_async` can
-    /// lose wake-ups when several are polled at once (spacejam/sled#1241), so the blocking
-    /// flush runs on the blocking pool instead.
+    /// Makes writes durable before they are acknowledged: a grouped flush (sled flush, then
+    /// fdatasync of its log, see `Store::flush`) that every writer arriving meanwhile shares.
+    /// (sled 0.34's `flush_async` can lose wake-ups when several are polled at once,
+    /// spacejam/sled#1241, so the flusher runs the blocking flush.)
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
-        let tree = self.inner.t.sessions.clone();
-        tokio::task::spawn_blocking(move || tree.flush())
-            .await
-            .map_err(|e| LiveChatError::Internal(e.to_string()))??;
+        self.inner.durable.wait().await?;
         Ok(())
     }
 }

@@ -86,21 +86,26 @@ impl LiveChat {
         if session.closed_at_ms.is_some() {
             return Err(LiveChatError::Conflict("this session is closed".into()));
         }
-        match who {
+        let message = match who {
             Who::Visitor(_) => {
-                self.append(id, "visitor", None, "Visitor".into(), text.into(), None)
+                self.append(id, "visitor", None, "Visitor".into(), text.into(), None)?
             }
             Who::Operator(op) if session.operators.contains(&op) => {
                 if text.starts_with('/') {
                     return self.run_command(&session, op, text).await;
                 }
                 let expanded = self.expand_canned(op, text)?;
-                self.append(id, "operator", Some(op), self.chat_name(op), expanded, None)
+                self.append(id, "operator", Some(op), self.chat_name(op), expanded, None)?
             }
-            _ => Err(LiveChatError::Forbidden(
-                "only the visitor and the session's operators write in it".into(),
-            )),
-        }
+            _ => {
+                return Err(LiveChatError::Forbidden(
+                    "only the visitor and the session's operators write in it".into(),
+                ));
+            }
+        };
+        // Acknowledged means on disk: a SIGKILL right after the answer loses nothing.
+        self.flush().await?;
+        Ok(message)
     }
 
     /// Stores a message and pushes it to whoever may see it.
