@@ -166,7 +166,15 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         Target::AtLeast(0.5),
     )];
 
-    let session = &visits[0].session;
+    // A session with a fixed transcript: the greeting and 20 visitor messages.
+    let reader = shop
+        .visit(&channel, "/shop/reader", "en", None, None)
+        .await?;
+    for n in 0..20 {
+        shop.say(&reader.token, &reader.session, &text(VISITORS, n))
+            .await?;
+    }
+    let session = &reader.session;
     let url = format!(
         "{}/api/v1/livechat/sessions/{session}/messages",
         shop.node.api
