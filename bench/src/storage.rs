@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use tokio::sync::Mutex;
 
 use crate::federation;
-use crate::measure::{Sample, alternate};
+use crate::measure::{Sample, alternate, histogram, record};
 use crate::opts::Opts;
 use crate::process::{NodeProcess, disk_usage};
 use crate::shop::{Api, Visitor};
@@ -58,6 +58,43 @@ fn base_per_message(db: &sled::Db, path: &std::path::Path, count: usize) -> Resu
     Ok(Sample::value(
         after.saturating_sub(before) as f64 / count as f64 / 1024.0,
     ))
+}
+
+/// `count` durable writes one after the other through the node's store: a 1 KiB insert, then
+/// `Store::flush` (sled's flush, then fdatasync of sled's log). p50 in ms.
+async fn ours_durable(
+    store: &ochat_node::store::Store,
+    tree: &sled::Tree,
+    count: usize,
+) -> Result<Sample> {
+    let mut h = histogram();
+    let value = vec![0x6bu8; 1024];
+    for _ in 0..count {
+        let start = Instant::now();
+        tree.insert(uuid::Uuid::new_v4().as_bytes(), value.as_slice())?;
+        store.flush().await?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+/// The same with raw sled: insert, then `flush` (which only calls `sync_file_range`).
+fn base_durable(db: &sled::Db, count: usize) -> Result<Sample> {
+    let mut h = histogram();
+    let value = vec![0x6bu8; 1024];
+    for _ in 0..count {
+        let start = Instant::now();
+        db.insert(uuid::Uuid::new_v4().as_bytes(), value.as_slice())?;
+        db.flush()?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
 }
 
 /// Fills a node with `total` visitor messages; answers the acknowledged ids per visitor.
@@ -111,8 +148,38 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         per.medians(),
         Target::AtMost(1.3),
     ));
-    drop(raw);
     federation::stop(p).await?;
+
+    // What one durable write costs: ours (flush + fdatasync) against sled's own flush.
+    let store_dir = tempfile::tempdir()?;
+    let store = ochat_node::store::Store::open(store_dir.path())?;
+    let tree = store.tree("bench")?;
+    let n = opts.scale(200);
+    let durable = alternate(
+        opts,
+        async || ours_durable(&store, &tree, n).await,
+        async || base_durable(&raw, n),
+    )
+    .await
+    .context("durable writes")?;
+    let l = durable.latency();
+    rows.push(
+        Row::new(
+            GROUP,
+            "one durable 1 KiB write: insert + flush + fdatasync vs sled flush (p50)",
+            "ms",
+            false,
+            (l.ours_p50, l.base_p50),
+            Target::AtMost(f64::INFINITY),
+        )
+        .with_latency(l),
+    );
+    if let Some(r) = rows.last_mut() {
+        r.target = "(informative)".into();
+    }
+    drop(tree);
+    drop(store);
+    drop(raw);
 
     // Recovery after SIGKILL.
     let dir = tempfile::tempdir()?;
