@@ -6,10 +6,21 @@
 //! - [`table`] — the result [`table::Row`], the text table and the JSON file.
 //! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
-//! - one module per group: [`crypto`], [`reports`].
+//! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
+//!   [`memory`] (and its `load` test), [`reports`]; shared baselines, clients and child processes:
+//!   [`bare_p2p`], [`bare_http`], [`ws`], [`process`].
 
+pub mod bare_http;
+pub mod bare_p2p;
 pub mod crypto;
+pub mod federation;
+pub mod livechat;
 pub mod measure;
+pub mod memory;
 pub mod opts;
+pub mod process;
 pub mod reports;
+pub mod shop;
+pub mod storage;
 pub mod table;
+pub mod ws;

@@ -23,6 +23,7 @@
 //! load under `--quick` ([`opts::Opts::scale`]).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -30,16 +31,24 @@ use clap::Parser;
 
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
-use ochat_bench::{crypto, reports};
+use ochat_bench::{crypto, federation, livechat, memory, process, reports, storage};
 
 /// The groups `all` runs, in order.
-const GROUPS: &[&str] = &["crypto", "reports"];
+const GROUPS: &[&str] = &[
+    "crypto",
+    "federation",
+    "livechat",
+    "storage",
+    "memory",
+    "reports",
+];
 
 /// Benchmarks of ochat against bare baselines.
 #[derive(Debug, Parser)]
 #[command(name = "ochat-bench")]
 struct Args {
-    /// `all`, or one group: crypto, reports.
+    /// `all`, or one group: crypto, federation, livechat, storage, memory, reports; or `load`
+    /// (10,000 visitor WebSockets and 2,000 msg/s for 60 s; not part of `all`).
     group: String,
     /// Also write the table as JSON to this file.
     #[arg(long)]
@@ -52,7 +61,12 @@ struct Args {
 async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
     match name {
         "crypto" => crypto::run(opts).await,
+        "federation" => federation::run(opts).await,
+        "livechat" => livechat::run(opts).await,
+        "storage" => storage::run(opts).await,
+        "memory" => memory::run(opts).await,
         "reports" => reports::run(opts).await,
+        "load" => memory::load(opts).await,
         other => bail!(
             "unknown group {other:?}; groups: all, {}",
             GROUPS.join(", ")
@@ -60,8 +74,36 @@ async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Runs the bench, or — as a child process of the bench — the `ochat` command or the bare
+/// WebSocket server (see `process`).
+fn main() -> ExitCode {
+    if std::env::var_os(process::AS_NODE).is_some() {
+        return ochat_cli::main();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match std::env::var(process::AS_BARE_WS) {
+        Ok(spec) => runtime.block_on(process::serve_bare_ws(&spec)),
+        Err(_) => runtime.block_on(bench()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench() -> Result<()> {
     let args = Args::parse();
     let opts = Opts { quick: args.quick };
     let names: Vec<&str> = if args.group == "all" {

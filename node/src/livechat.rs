@@ -177,6 +177,7 @@ pub struct LiveChat {
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    /// Grouped flushes (sled flush + fdatasync) for writes that are acknowledged.
     t: Trees,
     clock: Arc<dyn Clock>,
     countries: rules::CountrySource,

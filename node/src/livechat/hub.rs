@@ -9,8 +9,12 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-/// How many events a slow socket may fall behind before it is told it lagged.
+/// How many events a slow operator socket may fall behind before it is told it lagged.
 const CAPACITY: usize = 1024;
+/// The same for a visitor session. tokio's broadcast channel allocates every slot up front
+/// (about 32 bytes each), and a website keeps thousands of mostly idle visitor sockets open;
+/// one session sees a few events a second.
+const SESSION_CAPACITY: usize = 64;
 
 type Senders = Mutex<HashMap<Uuid, broadcast::Sender<Arc<str>>>>;
 
@@ -44,11 +48,11 @@ impl Drop for OpenSocket {
     }
 }
 
-fn subscribe(map: &Senders, key: Uuid) -> broadcast::Receiver<Arc<str>> {
+fn subscribe(map: &Senders, key: Uuid, capacity: usize) -> broadcast::Receiver<Arc<str>> {
     match map.lock() {
         Ok(mut m) => m
             .entry(key)
-            .or_insert_with(|| broadcast::channel(CAPACITY).0)
+            .or_insert_with(|| broadcast::channel(capacity).0)
             .subscribe(),
         Err(_) => broadcast::channel(1).1,
     }
@@ -87,12 +91,12 @@ impl Hub {
 
     /// Events of one visitor session.
     pub fn subscribe_session(&self, session: Uuid) -> broadcast::Receiver<Arc<str>> {
-        subscribe(&self.sessions, session)
+        subscribe(&self.sessions, session, SESSION_CAPACITY)
     }
 
     /// Events for one operator.
     pub fn subscribe_operator(&self, operator: Uuid) -> broadcast::Receiver<Arc<str>> {
-        subscribe(&self.operators, operator)
+        subscribe(&self.operators, operator, CAPACITY)
     }
 
     /// Pushes an event to a session's visitor sockets.

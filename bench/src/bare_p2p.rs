@@ -1,0 +1,225 @@
+//! The federation baseline: bare libp2p request-response on the same transport as the node
+//! (TCP + Noise + Yamux, nodelay), carrying opaque bytes of the same size, answered at once:
+//! no crypto beyond the transport's, no storage.
+
+use std::collections::HashMap;
+use std::io;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures::prelude::*;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
+use tokio::sync::{mpsc, oneshot};
+
+const PROTOCOL: &str = "/ochat-bench/bare/1";
+/// Largest frame either side accepts.
+const MAX_FRAME: usize = 1 << 20;
+
+/// Length-prefixed opaque bytes.
+#[derive(Debug, Clone, Default)]
+pub struct BytesCodec;
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut body = vec![0u8; len];
+    io.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: &[u8]) -> io::Result<()> {
+    io.write_all(&(body.len() as u32).to_be_bytes()).await?;
+    io.write_all(body).await?;
+    io.close().await
+}
+
+impl request_response::Codec for BytesCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        resp: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &resp).await
+    }
+}
+
+type Behaviour = request_response::Behaviour<BytesCodec>;
+
+fn swarm() -> Result<Swarm<Behaviour>> {
+    Ok(SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                BytesCodec,
+                [(StreamProtocol::new(PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(30))
+                    .with_max_concurrent_streams(256),
+            )
+        })?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build())
+}
+
+/// A responder that answers every request with `response_size` bytes; runs until dropped.
+#[derive(Debug)]
+pub struct Server {
+    /// Its peer id.
+    pub peer: PeerId,
+    /// Where it listens.
+    pub addr: Multiaddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    /// Starts listening on 127.0.0.1.
+    pub async fn start(response_size: usize) -> Result<Self> {
+        let mut swarm = swarm()?;
+        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+        let addr = loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                break address;
+            }
+        };
+        let peer = *swarm.local_peer_id();
+        let response = vec![0xa5u8; response_size];
+        let task = tokio::spawn(async move {
+            loop {
+                if let SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Request { channel, .. },
+                    ..
+                }) = swarm.select_next_some().await
+                {
+                    let _ = swarm
+                        .behaviour_mut()
+                        .send_response(channel, response.clone());
+                }
+            }
+        });
+        Ok(Server { peer, addr, task })
+    }
+}
+
+type Reply = oneshot::Sender<Result<Vec<u8>>>;
+
+/// A requester driven by its own task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    tx: mpsc::Sender<(Vec<u8>, Reply)>,
+}
+
+impl Client {
+    /// A client with a fresh identity that knows `server`'s address (it dials on first use).
+    pub fn new(server: &Server) -> Result<Self> {
+        let mut swarm = swarm()?;
+        swarm.add_peer_address(server.peer, server.addr.clone());
+        let peer = server.peer;
+        let (tx, mut rx) = mpsc::channel::<(Vec<u8>, Reply)>(1024);
+        tokio::spawn(async move {
+            let mut pending: HashMap<OutboundRequestId, Reply> = HashMap::new();
+            loop {
+                tokio::select! {
+                    cmd = rx.recv() => match cmd {
+                        Some((body, reply)) => {
+                            let id = swarm.behaviour_mut().send_request(&peer, body);
+                            pending.insert(id, reply);
+                        }
+                        None => return,
+                    },
+                    event = swarm.select_next_some() => {
+                        if let SwarmEvent::Behaviour(event) = event {
+                            match event {
+                                request_response::Event::Message {
+                                    message: request_response::Message::Response { request_id, response },
+                                    ..
+                                } => {
+                                    if let Some(r) = pending.remove(&request_id) {
+                                        let _ = r.send(Ok(response));
+                                    }
+                                }
+                                request_response::Event::OutboundFailure { request_id, error, .. } => {
+                                    if let Some(r) = pending.remove(&request_id) {
+                                        let _ = r.send(Err(anyhow!("request failed: {error}")));
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Client { tx })
+    }
+
+    /// One request-response round trip.
+    pub async fn request(&self, body: Vec<u8>) -> Result<Vec<u8>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((body, reply))
+            .await
+            .map_err(|_| anyhow!("the client task stopped"))?;
+        let answer = tokio::time::timeout(Duration::from_secs(30), rx)
+            .await
+            .context("no answer within 30 s")?
+            .context("the client task dropped the request")??;
+        if answer.is_empty() {
+            bail!("empty answer");
+        }
+        Ok(answer)
+    }
+}

@@ -1,0 +1,373 @@
+//! Group `federation`: two real nodes on 127.0.0.1 driven through their HTTP API against bare
+//! libp2p request-response ([`crate::bare_p2p`]) on the same transport.
+//!
+//! - throughput: 16 API clients post messages on Acme's channel at once; the figure is messages
+//!   per second until every one is *delivered* (Bolt opened it, stored it durably and
+//!   acknowledged it, and Acme recorded the acknowledgement durably). Baseline: 16 requests of
+//!   the same size in flight, answered at once.
+//! - latency: one message at a time, POST → Acme's event socket reports it delivered.
+//!   Baseline: one request-response at a time.
+//! - handshake: a fresh node sends a connection request; the bench accepts on the other side
+//!   as soon as its event socket shows it; the figure ends when both sides are Accepted.
+//!   Baseline: a fresh libp2p peer dials and makes one request-response.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use ochat_tests::node::{TestNode, link, test_config};
+use reqwest::Method;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::bare_p2p;
+use crate::measure::{Sample, alternate, histogram, record};
+use crate::opts::Opts;
+use crate::table::{Row, Target};
+use crate::ws::Socket;
+
+const GROUP: &str = "federation";
+/// Messages in flight for the throughput figure.
+const IN_FLIGHT: usize = 16;
+/// Text of each message.
+const TEXT_LEN: usize = 200;
+/// Bytes of a baseline request: the sealed wire form of a 200-byte text (header, ids, tag,
+/// CBOR framing) is about this large.
+const WIRE_LEN: usize = 400;
+/// Bytes of a baseline answer (an acknowledgement).
+const ACK_LEN: usize = 40;
+
+fn text(n: usize) -> String {
+    let head = format!("m{n}-");
+    format!("{head}{}", "x".repeat(TEXT_LEN - head.len()))
+}
+
+/// Two linked nodes: Acme sends on `channel`.
+#[derive(Debug)]
+pub struct Pair {
+    /// The sender.
+    pub acme: Arc<TestNode>,
+    /// The receiver.
+    pub bolt: TestNode,
+    /// Acme's channel to Bolt.
+    pub channel: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts Acme and Bolt in folders of their own and links them.
+pub async fn pair() -> Result<Pair> {
+    let dir = tempfile::tempdir()?;
+    let acme = TestNode::start(test_config(&dir.path().join("acme"), "Acme", None)).await?;
+    let bolt = TestNode::start(peer_config(&dir.path().join("bolt"), "Bolt", &acme).await?).await?;
+    let (_, channel) = link(&bolt, &acme).await?;
+    Ok(Pair {
+        acme: Arc::new(acme),
+        bolt,
+        channel,
+        _dir: dir,
+    })
+}
+
+/// A config that knows `acme` by address.
+async fn peer_config(
+    dir: &std::path::Path,
+    name: &str,
+    acme: &TestNode,
+) -> Result<ochat_node::NodeConfig> {
+    let me = acme.ok(Method::GET, "/api/v1/instance", None).await?;
+    let addr = me["addresses"][0]
+        .as_str()
+        .context("acme has no address")?
+        .to_string();
+    let mut config = test_config(dir, name, None);
+    config.peers = vec![(acme.uuid.clone(), addr)];
+    Ok(config)
+}
+
+async fn queued(node: &TestNode) -> Result<u64> {
+    let list = node.ok(Method::GET, "/api/v1/channels", None).await?;
+    Ok(list
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["queued"].as_u64()).sum())
+        .unwrap_or(0))
+}
+
+/// `count` messages by 16 concurrent API clients, until all are delivered.
+async fn ours_throughput(p: &Pair, count: usize) -> Result<Sample> {
+    let start = Instant::now();
+    send_all(p, count, Arc::new(text)).await?;
+    Ok(Sample::rate(count, start.elapsed()))
+}
+
+/// Acme sends `count` messages (`text(n)`) with 16 API clients at once and waits until every
+/// one is delivered: its event socket reports each one `delivered` (if the socket lags, the
+/// channel's queue is polled until it is empty).
+pub async fn send_all(
+    p: &Pair,
+    count: usize,
+    text: Arc<dyn Fn(usize) -> String + Send + Sync>,
+) -> Result<()> {
+    let mut events = Socket::bearer(&p.acme.api, "/api/v1/events", &p.acme.token).await?;
+    let mut tasks = Vec::new();
+    for lane in 0..IN_FLIGHT {
+        let node = p.acme.clone();
+        let channel = p.channel.clone();
+        let text = text.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = lane;
+            while n < count {
+                node.send(&channel, &text(n)).await?;
+                n += IN_FLIGHT;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let mut delivered = 0;
+    let mut lagged = false;
+    while delivered < count {
+        let e = events.next().await?;
+        if e["type"] == "lagged" {
+            lagged = true;
+            break;
+        }
+        if e["event"] == "state"
+            && e["message"]["direction"] == "out"
+            && e["message"]["state"] == "delivered"
+        {
+            delivered += 1;
+        }
+    }
+    for t in tasks {
+        t.await??;
+    }
+    if lagged {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while queued(&p.acme).await? > 0 {
+            if Instant::now() > deadline {
+                bail!("messages still queued after 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn base_throughput(client: &bare_p2p::Client, count: usize) -> Result<Sample> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for lane in 0..IN_FLIGHT {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = lane;
+            while n < count {
+                client.request(vec![0x42; WIRE_LEN]).await?;
+                n += IN_FLIGHT;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(Sample::rate(count, start.elapsed()))
+}
+
+/// One message at a time: POST → "delivered" on Acme's event socket.
+async fn ours_latency(p: &Pair, events: &mut Socket, count: usize) -> Result<Sample> {
+    let mut h = histogram();
+    for n in 0..count {
+        let start = Instant::now();
+        let sent = p.acme.send(&p.channel, &text(n)).await?;
+        let id = sent["id"].as_str().context("message id")?.to_string();
+        events
+            .until(|e| e["message"]["id"] == id.as_str() && e["message"]["state"] == "delivered")
+            .await?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+async fn base_latency(client: &bare_p2p::Client, count: usize) -> Result<Sample> {
+    let mut h = histogram();
+    for _ in 0..count {
+        let start = Instant::now();
+        client.request(vec![0x42; WIRE_LEN]).await?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+/// Accepts every incoming request on `acme` as soon as its event socket shows it; reports
+/// (requester uuid, when the accept was answered).
+async fn auto_accept(acme: Arc<TestNode>, done: mpsc::Sender<(String, Instant)>) -> Result<()> {
+    let mut events = Socket::bearer(&acme.api, "/api/v1/events", &acme.token).await?;
+    loop {
+        let e = match events.next().await {
+            Ok(e) => e,
+            Err(_) if done.is_closed() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if e["type"] == "connection" && e["event"] == "incoming_request" {
+            let id = e["connection"]["id"].as_str().unwrap_or_default();
+            let remote = e["connection"]["remote_uuid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            acme.ok(
+                Method::POST,
+                &format!("/api/v1/connections/{id}/accept"),
+                Some(json!({"contact": "bench"})),
+            )
+            .await?;
+            if done.send((remote, Instant::now())).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `count` fresh nodes each connect to Acme; request → Accepted on both sides.
+async fn ours_handshakes(
+    acme: &TestNode,
+    accepted: &mut mpsc::Receiver<(String, Instant)>,
+    count: usize,
+) -> Result<Sample> {
+    let mut h = histogram();
+    for _ in 0..count {
+        let dir = tempfile::tempdir()?;
+        let mut node = TestNode::start(peer_config(dir.path(), "Fresh", acme).await?).await?;
+        let mut events = Socket::bearer(&node.api, "/api/v1/events", &node.token).await?;
+        let start = Instant::now();
+        node.ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": acme.uuid, "contact": "acme", "send": true})),
+        )
+        .await?;
+        events
+            .until(|e| e["type"] == "connection" && e["event"] == "accepted")
+            .await?;
+        let mine = Instant::now();
+        let (remote, theirs) = tokio::time::timeout(Duration::from_secs(30), accepted.recv())
+            .await
+            .context("acme did not accept")?
+            .context("the accepting task stopped")?;
+        if remote != node.uuid {
+            bail!("acme accepted {remote}, expected {}", node.uuid);
+        }
+        record(&mut h, mine.max(theirs) - start);
+        node.stop().await?;
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+async fn base_handshakes(server: &bare_p2p::Server, count: usize) -> Result<Sample> {
+    let mut h = histogram();
+    for _ in 0..count {
+        let client = bare_p2p::Client::new(server)?;
+        let start = Instant::now();
+        client.request(vec![0x42; WIRE_LEN]).await?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+/// Runs the group.
+pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
+    let p = pair().await.context("starting two linked nodes")?;
+    let server = bare_p2p::Server::start(ACK_LEN).await?;
+    let client = bare_p2p::Client::new(&server)?;
+    let mut rows = Vec::new();
+
+    let count = opts.scale(3000);
+    let tput = alternate(
+        opts,
+        async || ours_throughput(&p, count).await,
+        async || base_throughput(&client, count * 4).await,
+    )
+    .await
+    .context("throughput")?;
+    rows.push(Row::new(
+        GROUP,
+        "messages/s, 16 in flight, delivered (durably acked)",
+        "msg/s",
+        true,
+        tput.medians(),
+        Target::AtLeast(1.0),
+    ));
+
+    let mut events = Socket::bearer(&p.acme.api, "/api/v1/events", &p.acme.token).await?;
+    let n = opts.scale(200);
+    let lat = alternate(
+        opts,
+        async || ours_latency(&p, &mut events, n).await,
+        async || base_latency(&client, n).await,
+    )
+    .await
+    .context("latency")?;
+    let l = lat.latency();
+    let met = l.ours_p50 <= 1.5 * l.base_p50 && l.ours_p99 <= 2.0 * l.base_p99;
+    let mut row = Row::new(
+        GROUP,
+        "one message, one in flight: POST → delivered (p50)",
+        "ms",
+        false,
+        (l.ours_p50, l.base_p50),
+        Target::AtMost(1.5),
+    )
+    .with_latency(l);
+    row.target = "p50 ≤ 1.5×, p99 ≤ 2×".into();
+    row.met = met;
+    rows.push(row);
+
+    let (tx, mut rx) = mpsc::channel(16);
+    let acceptor = tokio::spawn(auto_accept(p.acme.clone(), tx));
+    let hs = opts.scale(20).clamp(2, 6);
+    let shakes = alternate(
+        opts,
+        async || ours_handshakes(&p.acme, &mut rx, hs).await,
+        async || base_handshakes(&server, hs * 5).await,
+    )
+    .await
+    .context("handshakes")?;
+    drop(rx);
+    acceptor.abort();
+    let _ = acceptor.await;
+    let l = shakes.latency();
+    rows.push(
+        Row::new(
+            GROUP,
+            "handshake: request → Accepted on both sides (p50)",
+            "ms",
+            false,
+            (l.ours_p50, l.base_p50),
+            Target::AtMost(3.0),
+        )
+        .with_latency(l),
+    );
+
+    stop(p).await?;
+    Ok(rows)
+}
+
+/// Stops both nodes.
+pub async fn stop(p: Pair) -> Result<()> {
+    let Pair { acme, mut bolt, .. } = p;
+    bolt.stop().await?;
+    if let Ok(mut acme) = Arc::try_unwrap(acme) {
+        acme.stop().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Group `storage`: what a stored message costs on disk, and how long a node takes to answer
+//! again after SIGKILL with many stored messages.
+//!
+//! - storage per 1 KiB message: 1 KiB texts sent between two real nodes; the figure is the
+//!   growth of the receiver's sled folder (allocated blocks) per delivered message. Baseline:
+//!   raw sled inserts of 1 KiB values under 16-byte keys, flushed.
+//! - recovery: a node in its own process holds 300,000 visitor messages (32 sessions, each
+//!   message acknowledged by the API); it is killed with SIGKILL and started again; the figure
+//!   is spawn → `GET /api/v1/instance` answers. Baseline: raw `sled::open` of the same folder
+//!   after the same SIGKILL. Afterwards every acknowledged message must be in its transcript.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::Mutex;
+
+use crate::federation;
+use crate::measure::{Sample, alternate, histogram, record};
+use crate::opts::Opts;
+use crate::process::{NodeProcess, disk_usage};
+use crate::shop::{Api, Visitor};
+use crate::table::{Row, Target};
+
+const GROUP: &str = "storage";
+const VISITORS: usize = 32;
+
+/// Bytes per message the receiver's folder grew by for `count` more 1 KiB messages.
+async fn ours_per_message(p: &federation::Pair, count: usize, round: usize) -> Result<Sample> {
+    let db = p.bolt.data_dir.join("db");
+    let before = disk_usage(&db)?;
+    let text = "k".repeat(1024);
+    federation::send_all(
+        p,
+        count,
+        Arc::new(move |n| {
+            let mut t = format!("{round}-{n}-{text}");
+            t.truncate(1024);
+            t
+        }),
+    )
+    .await?;
+    let after = disk_usage(&db)?;
+    Ok(Sample::value(
+        after.saturating_sub(before) as f64 / count as f64 / 1024.0,
+    ))
+}
+
+fn base_per_message(db: &sled::Db, path: &std::path::Path, count: usize) -> Result<Sample> {
+    let before = disk_usage(path)?;
+    let value = vec![0x6bu8; 1024];
+    for _ in 0..count {
+        db.insert(uuid::Uuid::new_v4().as_bytes(), value.as_slice())?;
+    }
+    db.flush()?;
+    let after = disk_usage(path)?;
+    Ok(Sample::value(
+        after.saturating_sub(before) as f64 / count as f64 / 1024.0,
+    ))
+}
+
+/// `count` durable writes one after the other through the node's store: a 1 KiB insert, then
+/// `Store::flush` (sled's flush, then fdatasync of sled's log). p50 in ms.
+async fn ours_durable(
+    store: &ochat_node::store::Store,
+    tree: &sled::Tree,
+    count: usize,
+) -> Result<Sample> {
+    let mut h = histogram();
+    let value = vec![0x6bu8; 1024];
+    for _ in 0..count {
+        let start = Instant::now();
+        tree.insert(uuid::Uuid::new_v4().as_bytes(), value.as_slice())?;
+        store.flush().await?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+/// The same with raw sled: insert, then `flush` (which only calls `sync_file_range`).
+fn base_durable(db: &sled::Db, count: usize) -> Result<Sample> {
+    let mut h = histogram();
+    let value = vec![0x6bu8; 1024];
+    for _ in 0..count {
+        let start = Instant::now();
+        db.insert(uuid::Uuid::new_v4().as_bytes(), value.as_slice())?;
+        db.flush()?;
+        record(&mut h, start.elapsed());
+    }
+    Ok(Sample {
+        value: h.value_at_quantile(0.5) as f64 / 1000.0,
+        hist: Some(h),
+    })
+}
+
+/// Fills a node with `total` visitor messages; answers the acknowledged ids per visitor.
+async fn fill(api: &Api, visitors: &[Visitor], total: usize) -> Result<Vec<HashSet<String>>> {
+    let per = total / visitors.len();
+    let mut tasks = Vec::new();
+    for (i, v) in visitors.iter().enumerate() {
+        let api = api.clone();
+        let v = v.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut acked = HashSet::new();
+            for n in 0..per {
+                acked.insert(api.say(&v, &format!("visitor {i} message {n}")).await?);
+            }
+            anyhow::Ok(acked)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.push(t.await??);
+    }
+    Ok(all)
+}
+
+/// Runs the group.
+pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+
+    // Storage per message.
+    let p = federation::pair().await?;
+    let base_dir = tempfile::tempdir()?;
+    let base_path = base_dir.path().join("raw");
+    let raw = sled::Config::new().path(&base_path).open()?;
+    let count = opts.scale(3000);
+    let mut round = 0;
+    let per = alternate(
+        opts,
+        async || {
+            round += 1;
+            ours_per_message(&p, count, round).await
+        },
+        async || base_per_message(&raw, &base_path, count),
+    )
+    .await
+    .context("storage per message")?;
+    rows.push(Row::new(
+        GROUP,
+        "disk per 1 KiB message (receiver's sled folder)",
+        "KiB",
+        false,
+        per.medians(),
+        Target::AtMost(1.3),
+    ));
+    federation::stop(p).await?;
+
+    // What one durable write costs: ours (flush + fdatasync) against sled's own flush.
+    let store_dir = tempfile::tempdir()?;
+    let store = ochat_node::store::Store::open(store_dir.path())?;
+    let tree = store.tree("bench")?;
+    let n = opts.scale(200);
+    let durable = alternate(
+        opts,
+        async || ours_durable(&store, &tree, n).await,
+        async || base_durable(&raw, n),
+    )
+    .await
+    .context("durable writes")?;
+    let l = durable.latency();
+    rows.push(
+        Row::new(
+            GROUP,
+            "one durable 1 KiB write: insert + flush + fdatasync vs sled flush (p50)",
+            "ms",
+            false,
+            (l.ours_p50, l.base_p50),
+            Target::AtMost(f64::INFINITY),
+        )
+        .with_latency(l),
+    );
+    if let Some(r) = rows.last_mut() {
+        r.target = "(informative)".into();
+    }
+    drop(tree);
+    drop(store);
+    drop(raw);
+
+    // Recovery after SIGKILL.
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("shop");
+    let first = NodeProcess::start(&data).await?;
+    let api = Api::new(&first.api);
+    let shop = api.shop(&first.token).await?;
+    let visitors = api.visitors(&shop, VISITORS).await?;
+    let total = opts.scale(300_000);
+    let started = Instant::now();
+    let acked = fill(&api, &visitors, total).await.context("filling")?;
+    let stored: usize = acked.iter().map(HashSet::len).sum();
+    eprintln!(
+        "storage: {stored} messages stored in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let node = Arc::new(Mutex::new(Some(first)));
+    let db = data.join("db");
+    let rec = alternate(
+        opts,
+        async || {
+            let mut slot = node.lock().await;
+            if let Some(n) = slot.take() {
+                n.kill9()?;
+            }
+            let n = NodeProcess::start(&data).await?;
+            let secs = n.startup.as_secs_f64();
+            *slot = Some(n);
+            Ok(Sample::value(secs))
+        },
+        async || {
+            let mut slot = node.lock().await;
+            if let Some(n) = slot.take() {
+                n.kill9()?;
+            }
+            let start = Instant::now();
+            let raw = sled::Config::new().path(&db).open()?;
+            let secs = start.elapsed().as_secs_f64();
+            drop(raw);
+            Ok(Sample::value(secs))
+        },
+    )
+    .await
+    .context("recovery")?;
+    // The last round was the baseline: start the node once more and check every message.
+    let after = NodeProcess::start(&data).await?;
+    let api = Api::new(&after.api);
+    let mut lost = 0;
+    for (v, ids) in visitors.iter().zip(&acked) {
+        let present: HashSet<String> = api
+            .transcript_ids(&shop.operator_token, &v.session)
+            .await?
+            .into_iter()
+            .collect();
+        lost += ids.iter().filter(|id| !present.contains(*id)).count();
+    }
+    after.kill9()?;
+    if lost > 0 {
+        bail!("{lost} of {stored} acknowledged messages were lost after SIGKILL");
+    }
+    rows.push(Row::new(
+        GROUP,
+        &format!("SIGKILL with {stored} messages → API answers (none lost)"),
+        "s",
+        false,
+        rec.medians(),
+        Target::WithinPlus(0.5),
+    ));
+    Ok(rows)
+}
