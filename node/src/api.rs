@@ -19,7 +19,7 @@ pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
-mod livechat_sessions;
+pub(crate) mod livechat_sessions;
 mod livechat_ws;
 
 use std::sync::Arc;

@@ -76,14 +76,13 @@ fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
         .or(peer.map(|p| p.ip()))
 }
 
-async fn start(
-    State(node): Shared,
-    Path(channel): Path<Uuid>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Json(body): Json<StartInput>,
-) -> Result<(StatusCode, Json<StartAnswer>), ApiError> {
-    let chat = &node.livechat;
+/// What the request tells about the visitor: the browser's language, and the country from the
+/// configured proxy header or GeoIP of their address.
+pub(crate) fn visitor_context(
+    chat: &crate::livechat::LiveChat,
+    headers: &HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> StartContext {
     let language = headers
         .get(ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
@@ -92,11 +91,23 @@ async fn start(
         .country_header()
         .and_then(|h| headers.get(h))
         .and_then(|v| v.to_str().ok());
-    let ip = client_ip(&headers, connect.map(|Extension(ConnectInfo(addr))| addr));
-    let country = chat.country(header_value, ip);
-    let answer = chat
-        .start_session(channel, body, StartContext { language, country })
-        .await?;
+    let ip = client_ip(headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+    StartContext {
+        language,
+        country: chat.country(header_value, ip),
+    }
+}
+
+async fn start(
+    State(node): Shared,
+    Path(channel): Path<Uuid>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Json(body): Json<StartInput>,
+) -> Result<(StatusCode, Json<StartAnswer>), ApiError> {
+    let chat = &node.livechat;
+    let ctx = visitor_context(chat, &headers, connect);
+    let answer = chat.start_session(channel, body, ctx).await?;
     let status = if answer.available {
         StatusCode::CREATED
     } else {

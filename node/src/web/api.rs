@@ -6,11 +6,11 @@
 //! | POST | /api/v1/livechat/sessions/{id}/typing `{"typing": bool}` | its visitor, its operators |
 //! | GET | /api/v1/livechat/channels/{id}/widget | admin: the embed snippet and the direct link |
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::header::{ACCEPT_LANGUAGE, HOST};
+use axum::http::header::HOST;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::api::ApiError;
 use crate::api::error::ApiJson;
 use crate::api::livechat::Caller;
-use crate::livechat::sessions::{StartContext, language_from_header};
+use crate::api::livechat_sessions::visitor_context;
 use crate::livechat::widget::{CheckAnswer, CheckInput};
 use crate::node::NodeShared;
 
@@ -33,16 +33,6 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/channels/{id}/widget", get(snippet))
 }
 
-/// The visitor's address: the first `X-Forwarded-For` hop (behind a proxy), else the peer.
-fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .or(peer.map(|p| p.ip()))
-}
-
 async fn check(
     State(node): Shared,
     Path(channel): Path<Uuid>,
@@ -51,19 +41,7 @@ async fn check(
     ApiJson(body): ApiJson<CheckInput>,
 ) -> Result<Json<CheckAnswer>, ApiError> {
     let chat = &node.livechat;
-    let language = headers
-        .get(ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(language_from_header);
-    let header_value = chat
-        .country_header()
-        .and_then(|h| headers.get(h))
-        .and_then(|v| v.to_str().ok());
-    let ip = client_ip(&headers, connect.map(|Extension(ConnectInfo(addr))| addr));
-    let ctx = StartContext {
-        language,
-        country: chat.country(header_value, ip),
-    };
+    let ctx = visitor_context(chat, &headers, connect);
     Ok(Json(chat.check_page(channel, &body, &ctx)?))
 }
 
