@@ -174,17 +174,22 @@ pub(super) fn kdf_rk(
     Ok((RootKey(rk), ChainKey(ck)))
 }
 
-fn hmac(key: &[u8; 32], constant: u8) -> Result<[u8; 32], RatchetError> {
-    let mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_err(|_| RatchetError::KeyDerivation)?;
-    Ok(mac.chain_update([constant]).finalize().into_bytes().into())
-}
-
-/// `KDF_CK`: the next chain key and this step's message key.
+/// `KDF_CK`: the next chain key and this step's message key, both HMAC-SHA256 under the chain
+/// key (keyed once, then finished with each constant).
 pub(super) fn kdf_ck(chain: &ChainKey) -> Result<(ChainKey, MessageKey), RatchetError> {
+    let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&chain.0)
+        .map_err(|_| RatchetError::KeyDerivation)?;
+    let step = |constant: u8| -> [u8; 32] {
+        keyed
+            .clone()
+            .chain_update([constant])
+            .finalize()
+            .into_bytes()
+            .into()
+    };
     Ok((
-        ChainKey(hmac(&chain.0, CHAIN_KEY_CONSTANT)?),
-        MessageKey(hmac(&chain.0, MESSAGE_KEY_CONSTANT)?),
+        ChainKey(step(CHAIN_KEY_CONSTANT)),
+        MessageKey(step(MESSAGE_KEY_CONSTANT)),
     ))
 }
 
