@@ -102,14 +102,20 @@ async fn data(node: &NodeShared, c: &Caller, q: &ReportQuery) -> Result<Dataset,
 
 fn csv_response<R: CsvRow>(rows: &[R], name: &str) -> Result<Response, ApiError> {
     let body = to_csv(rows).map_err(ApiError::internal)?;
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
+    download("text/csv; charset=utf-8", &format!("{name}.csv"), body)
+}
+
+/// A file the browser saves: its type, its name, its bytes.
+fn download(
+    content_type: &'static str,
+    filename: &str,
+    body: impl IntoResponse,
+) -> Result<Response, ApiError> {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
         .map_err(ApiError::internal)?;
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
@@ -140,20 +146,11 @@ async fn transcript(
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::bad_request(format!("{id:?} is not a session id")))?;
     let text = node.livechat.transcript_text(c.who, id)?;
-    let disposition =
-        HeaderValue::from_str(&format!("attachment; filename=\"transcript-{id}.txt\""))
-            .map_err(ApiError::internal)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+    download(
+        "text/plain; charset=utf-8",
+        &format!("transcript-{id}.txt"),
         text,
     )
-        .into_response())
 }
 
 async fn statistics(
