@@ -1,9 +1,10 @@
 //! Channel messaging between connected instances: end-to-end encrypted, durable, exactly once.
 //!
-//! - this file — the [`Messaging`] service and sending (text and attachments): the message is
-//!   sealed with the channel's Double Ratchet once, and the new ratchet state, the message and
-//!   its sealed outbox entry are written in ONE sled transaction, made durable by a grouped
-//!   flush, before the API answers.
+//! - this file — the [`Messaging`] service and the sends it accepts (text, attachments, read
+//!   receipts), checked before they are queued.
+//! - [`sending`] — group commit: the sends waiting on a channel are sealed with its Double
+//!   Ratchet together, and the new ratchet state, the messages and their sealed outbox entries
+//!   are written in ONE sled transaction, made durable by a grouped flush, before the API answers.
 //! - [`delivery`] — the worker that sends outbox entries in batches (send order), retries with
 //!   backoff, and records acknowledgements (delivered) or failure after the give-up time.
 //! - [`inbound`] — batches from peers: authenticate the peer, drop duplicates by id, open with
@@ -15,6 +16,7 @@
 pub mod delivery;
 pub mod history;
 pub mod inbound;
+pub(crate) mod sending;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -22,13 +24,8 @@ use std::time::Duration;
 
 use ochat_protocol::connection::Status;
 use ochat_protocol::identity::InstanceId;
-use ochat_protocol::message::{
-    Body, CHUNK_SIZE, Content, MAX_ATTACHMENT, MAX_TEXT, WireMessage, associated_data,
-};
-use ochat_protocol::ratchet::Ratchet;
+use ochat_protocol::message::{Body, CHUNK_SIZE, MAX_ATTACHMENT, MAX_TEXT};
 use sha2::{Digest, Sha256};
-use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
 use thiserror::Error;
 use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
@@ -36,12 +33,10 @@ use uuid::Uuid;
 use crate::durable::GroupFlush;
 use crate::events::Events;
 use crate::federation::Federation;
-use crate::model::{
-    AttachmentMeta, ChannelRecord, ConnectionRecord, MessageRecord, MessageState, MessageView,
-    QueuedMessage, now_ms,
-};
+use crate::model::{ChannelRecord, ConnectionRecord, MessageView};
 use crate::network::NetworkHandle;
-use crate::store::{Store, StoreError, decode, encode, key, trees};
+use crate::store::{Store, StoreError, trees};
+use sending::{Job, Queues};
 
 /// Why a messaging action failed.
 #[derive(Debug, Error)]
@@ -132,6 +127,8 @@ pub(crate) struct Inner {
     locks: StdMutex<HashMap<Uuid, Arc<Mutex<()>>>>,
     /// Wakes the delivery worker.
     pub(crate) wake: Notify,
+    /// Sends waiting for their channel's next group commit.
+    pub(crate) queues: Queues,
     pub(crate) me: InstanceId,
 }
 
@@ -156,6 +153,7 @@ impl Messaging {
                 config,
                 locks: StdMutex::new(HashMap::new()),
                 wake: Notify::new(),
+                queues: Queues::default(),
                 me,
             }),
         }
@@ -221,16 +219,16 @@ impl Messaging {
                 text.len()
             )));
         }
-        let view = self
-            .seal_and_store(
-                channel,
+        self.submit(
+            channel,
+            Job {
                 viewer,
-                author,
-                vec![Body::Text(text.to_string())],
-                None,
-            )
-            .await?;
-        Ok(view)
+                author: author.to_string(),
+                bodies: vec![Body::Text(text.to_string())],
+                file: None,
+            },
+        )
+        .await
     }
 
     /// Sends a file (up to 25 MiB) in chunks, then the attachment message that shows it.
@@ -279,8 +277,16 @@ impl Messaging {
             sha256: digest,
             chunks: pieces.len() as u32,
         });
-        self.seal_and_store(channel, viewer, author, bodies, Some((attachment, data)))
-            .await
+        self.submit(
+            channel,
+            Job {
+                viewer,
+                author: author.to_string(),
+                bodies,
+                file: Some((attachment, data.to_vec())),
+            },
+        )
+        .await
     }
 
     /// Sends read receipts for incoming messages (not shown in history).
@@ -292,177 +298,16 @@ impl Messaging {
         if read.is_empty() {
             return Ok(());
         }
-        self.seal_and_store(
+        self.submit(
             channel,
-            Viewer::Admin,
-            "",
-            vec![Body::Receipt { read }],
-            None,
+            Job {
+                viewer: Viewer::Admin,
+                author: String::new(),
+                bodies: vec![Body::Receipt { read }],
+                file: None,
+            },
         )
         .await
         .map(|_| ())
-    }
-
-    /// Seals each body in order and stores messages, ratchet and outbox in one transaction.
-    /// The last body is the one shown (and returned), unless it is a receipt.
-    async fn seal_and_store(
-        &self,
-        channel: Uuid,
-        viewer: Viewer,
-        author: &str,
-        bodies: Vec<Body>,
-        local_file: Option<(Uuid, &[u8])>,
-    ) -> Result<MessageView, MessagingError> {
-        let lock = self.channel_lock(channel);
-        let guard = lock.lock().await;
-        let (mut ch, conn) = self.channel_for(channel, viewer)?;
-        let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet)?;
-        let now = now_ms();
-        let mut queued = Vec::with_capacity(bodies.len());
-        let mut shown: Option<MessageRecord> = None;
-        for body in bodies {
-            let id = Uuid::now_v7();
-            let record = match &body {
-                Body::Text(text) => Some(MessageRecord {
-                    id,
-                    channel_id: channel,
-                    outgoing: true,
-                    author: author.to_string(),
-                    text: text.clone(),
-                    attachment: None,
-                    sent_at_ms: now,
-                    stored_at_ms: now,
-                    state: MessageState::Pending,
-                    failure: None,
-                    read: false,
-                }),
-                Body::Attachment {
-                    attachment,
-                    name,
-                    mime,
-                    size,
-                    sha256,
-                    ..
-                } => Some(MessageRecord {
-                    id,
-                    channel_id: channel,
-                    outgoing: true,
-                    author: author.to_string(),
-                    text: String::new(),
-                    attachment: Some(AttachmentMeta {
-                        id: *attachment,
-                        name: name.clone(),
-                        mime: mime.clone(),
-                        size: *size,
-                        sha256: hex::encode(sha256),
-                        complete: true,
-                    }),
-                    sent_at_ms: now,
-                    stored_at_ms: now,
-                    state: MessageState::Pending,
-                    failure: None,
-                    read: false,
-                }),
-                Body::Chunk { .. } | Body::Receipt { .. } => None,
-            };
-            let content = Content {
-                author: author.to_string(),
-                sent_at_ms: now,
-                body,
-            };
-            let plain = zeroize::Zeroizing::new(encode(trees::MESSAGES, &content)?);
-            let ad = associated_data(&conn.request_id, &self.inner.me, &id);
-            let sealed = ratchet
-                .seal(&plain, &ad)
-                .map_err(|e| MessagingError::Internal(format!("cannot seal: {e}")))?;
-            let wire = WireMessage {
-                conversation: conn.request_id,
-                sender: self.inner.me,
-                id,
-                sealed,
-            };
-            let size = wire.sealed.ciphertext.len() + 128;
-            queued.push(QueuedMessage {
-                wire,
-                remote: ch.remote,
-                tracked: record.is_some(),
-                queued_at_ms: now,
-                size,
-            });
-            if record.is_some() {
-                shown = record;
-            }
-        }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
-        let ch_bytes = encode(trees::CHANNELS, &ch)?;
-        let msg_bytes = match &shown {
-            Some(m) => Some((
-                key(&[channel.as_bytes(), m.id.as_bytes()]),
-                encode(trees::MESSAGES, m)?,
-            )),
-            None => None,
-        };
-        let outbox = queued
-            .iter()
-            .map(|q| {
-                Ok((
-                    key(&[channel.as_bytes(), q.wire.id.as_bytes()]),
-                    encode(trees::MSG_OUTBOX, q)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let chunks: Vec<(Vec<u8>, Vec<u8>)> = match local_file {
-            Some((att, data)) => data
-                .chunks(CHUNK_SIZE)
-                .enumerate()
-                .map(|(i, c)| {
-                    (
-                        key(&[att.as_bytes(), &(i as u32).to_be_bytes()]),
-                        c.to_vec(),
-                    )
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let s = &self.inner.store;
-        (&s.channels, &s.messages, &s.msg_outbox, &s.attachments)
-            .transaction(|(channels, messages, msg_outbox, attachments)| {
-                channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
-                if let Some((k, v)) = &msg_bytes {
-                    messages.insert(k.as_slice(), v.as_slice())?;
-                }
-                for (k, v) in &outbox {
-                    msg_outbox.insert(k.as_slice(), v.as_slice())?;
-                }
-                for (k, v) in &chunks {
-                    attachments.insert(k.as_slice(), v.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(StoreError::from)?;
-        drop(guard);
-        self.inner.flush.wait().await?;
-        self.inner.wake.notify_one();
-        match shown {
-            Some(m) => {
-                let view = MessageView::from(&m);
-                self.inner
-                    .events
-                    .message(crate::events::EventKind::New, view.clone());
-                Ok(view)
-            }
-            None => Ok(MessageView {
-                id: queued.last().map(|q| q.wire.id).unwrap_or_default(),
-                channel_id: channel,
-                direction: "out".into(),
-                author: String::new(),
-                text: String::new(),
-                attachment: None,
-                sent_at_ms: now,
-                state: MessageState::Pending,
-                failure: None,
-                read: false,
-            }),
-        }
     }
 }

@@ -161,7 +161,7 @@ impl Messaging {
         };
         let remote = first.remote;
         let ids: Vec<Uuid> = batch.iter().map(|q| q.wire.id).collect();
-        self.mark_sent(channel, &batch);
+        self.mark_sent(channel, &batch).await;
         let target = match self.inner.federation.target(remote, failing).await {
             Ok(t) => t,
             Err(e) => {
@@ -237,25 +237,33 @@ impl Messaging {
         Ok((batch, expired))
     }
 
-    /// Pending → sent for the tracked messages of a batch (not flushed: a lost "sent" only
-    /// shows the message as pending until its acknowledgement).
-    fn mark_sent(&self, channel: Uuid, batch: &[QueuedMessage]) {
+    /// Pending → sent for the tracked messages of a batch, in one sled batch under the
+    /// channel's lock (not flushed: a lost "sent" only shows the message as pending until its
+    /// acknowledgement).
+    async fn mark_sent(&self, channel: Uuid, batch: &[QueuedMessage]) {
+        let lock = self.channel_lock(channel);
+        let _guard = lock.lock().await;
+        let mut writes = sled::Batch::default();
         for q in batch.iter().filter(|q| q.tracked) {
             let k = key(&[channel.as_bytes(), q.wire.id.as_bytes()]);
-            let _ = self.inner.store.messages.update_and_fetch(&k, |old| {
-                let bytes = old?;
-                match decode::<MessageRecord>(trees::MESSAGES, bytes) {
-                    Ok(mut m) if m.state == MessageState::Pending => {
-                        m.state = MessageState::Sent;
-                        encode(trees::MESSAGES, &m).ok()
+            match Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k) {
+                Ok(Some(mut m)) if m.state == MessageState::Pending => {
+                    m.state = MessageState::Sent;
+                    if let Ok(bytes) = encode(trees::MESSAGES, &m) {
+                        writes.insert(k, bytes);
                     }
-                    _ => Some(bytes.to_vec()),
                 }
-            });
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%channel, error = %e, "cannot mark a message sent"),
+            }
+        }
+        if let Err(e) = self.inner.store.messages.apply_batch(writes) {
+            tracing::warn!(%channel, error = %e, "cannot mark messages sent");
         }
     }
 
-    /// Removes settled messages from the outbox and records delivered / failed.
+    /// Removes settled messages from the outbox and records delivered / failed, in one sled
+    /// batch per tree under the channel's lock.
     /// `outcome(id)`: `Some(Ok)` delivered, `Some(Err(reason))` failed, `None` keep queued.
     async fn settle(
         &self,
@@ -263,11 +271,14 @@ impl Messaging {
         ids: &[Uuid],
         mut outcome: impl FnMut(&Uuid) -> Option<Result<(), String>>,
     ) -> Result<(), MessagingError> {
+        let lock = self.channel_lock(channel);
+        let guard = lock.lock().await;
         let mut changed = Vec::new();
+        let mut removed = sled::Batch::default();
+        let mut updated = sled::Batch::default();
         for id in ids {
             let Some(result) = outcome(id) else { continue };
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
-            self.inner.store.msg_outbox.remove(&k)?;
             if let Some(mut m) =
                 Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k)?
             {
@@ -279,13 +290,16 @@ impl Messaging {
                         m.failure = Some(reason);
                     }
                 }
-                self.inner
-                    .store
-                    .messages
-                    .insert(&k, encode(trees::MESSAGES, &m)?)?;
+                updated.insert(k.clone(), encode(trees::MESSAGES, &m)?);
                 changed.push(MessageView::from(&m));
             }
+            removed.remove(k);
         }
+        // The state first: a crash in between leaves the message queued, so it is sent again
+        // and acknowledged as a duplicate.
+        self.inner.store.messages.apply_batch(updated)?;
+        self.inner.store.msg_outbox.apply_batch(removed)?;
+        drop(guard);
         for view in changed {
             self.inner.events.message(EventKind::State, view);
         }

@@ -1,6 +1,9 @@
-//! Message batches from peers. Each message is checked and stored on its own (one bad message
-//! does not sink the batch); the acknowledgements go back only after a grouped flush has made
+//! Message batches from peers. Each message is checked on its own (one bad message does not sink
+//! the batch); the messages of one channel are opened in order with the ratchet decoded once and
+//! stored in one transaction; the acknowledgements go back only after a grouped flush has made
 //! every stored message durable.
+
+use std::collections::{HashMap, HashSet};
 
 use libp2p::PeerId;
 use ochat_protocol::codec::Limits;
@@ -30,30 +33,84 @@ enum Stored {
     Quiet,
 }
 
+/// Where a message of a batch goes: its channel, or an answer without opening it.
+type Route = Result<Uuid, AckStatus>;
+
+/// The writes of one channel's share of a batch, made in one transaction.
+#[derive(Default)]
+struct GroupWrites {
+    seen: Vec<Vec<u8>>,
+    messages: Vec<(Vec<u8>, Vec<u8>)>,
+    chunks: HashMap<Vec<u8>, Vec<u8>>,
+}
+
 impl Messaging {
-    /// Handles a batch from `peer` (the Noise-authenticated peer id).
+    /// Handles a batch from `peer` (the Noise-authenticated peer id). The messages of each
+    /// channel are opened in order under the channel's lock with the ratchet decoded once, and
+    /// stored in one transaction; the acknowledgements go back after one grouped flush.
     pub async fn handle_batch(&self, peer: PeerId, batch: MessageBatch) -> MessageResponse {
-        let mut acks = Vec::with_capacity(batch.messages.len());
+        let total = batch.messages.len();
+        let mut acks: Vec<Option<AckStatus>> = vec![None; total];
+        let mut ids = Vec::with_capacity(total);
+        let mut groups: Vec<(Uuid, Vec<(usize, WireMessage)>)> = Vec::new();
+        let mut routes: HashMap<(Uuid, Uuid), Route> = HashMap::new();
+        for (i, wire) in batch.messages.into_iter().enumerate() {
+            ids.push(wire.id);
+            let route =
+                match routes.get(&(wire.sender.0, wire.conversation)) {
+                    Some(route) => route.clone(),
+                    None => {
+                        let route = self.route(peer, &wire).unwrap_or_else(|e| {
+                        tracing::error!(%peer, error = %e, "could not route an incoming message");
+                        Err(AckStatus::Retry("the receiver failed; send it again".into()))
+                    });
+                        routes.insert((wire.sender.0, wire.conversation), route.clone());
+                        route
+                    }
+                };
+            match route {
+                Ok(channel) => match groups.iter_mut().find(|(c, _)| *c == channel) {
+                    Some((_, items)) => items.push((i, wire)),
+                    None => groups.push((channel, vec![(i, wire)])),
+                },
+                Err(status) => acks[i] = Some(status),
+            }
+        }
         let mut after_flush = Vec::new();
-        for wire in batch.messages {
-            let id = wire.id;
-            let status = match self.receive(peer, wire).await {
-                Ok((status, stored)) => {
-                    after_flush.push(stored);
-                    status
+        for (channel, items) in groups {
+            let indices: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
+            match self.receive_group(channel, items).await {
+                Ok(done) => {
+                    for (i, status, stored) in done {
+                        acks[i] = Some(status);
+                        after_flush.push(stored);
+                    }
                 }
                 Err(e) => {
-                    tracing::error!(%peer, error = %e, "could not store an incoming message");
-                    AckStatus::Retry("the receiver failed; send it again".into())
+                    tracing::error!(%peer, %channel, error = %e, "could not store incoming messages");
+                    for i in indices {
+                        acks[i] = Some(AckStatus::Retry(
+                            "the receiver failed; send it again".into(),
+                        ));
+                    }
                 }
-            };
-            if let AckStatus::Rejected(reason) = &status {
-                tracing::warn!(%peer, message = %id, %reason, "rejected an incoming message");
+            }
+        }
+        let acks: Vec<MessageAck> = ids
+            .into_iter()
+            .zip(acks)
+            .map(|(id, status)| MessageAck {
+                id,
+                status: status.unwrap_or(AckStatus::Retry("not handled; send it again".into())),
+            })
+            .collect();
+        for ack in &acks {
+            if let AckStatus::Rejected(reason) = &ack.status {
+                tracing::warn!(%peer, message = %ack.id, %reason, "rejected an incoming message");
                 if let Err(e) = self.inner.store.next_counter("rejected_messages") {
                     tracing::error!(error = %e, "cannot count a rejected message");
                 }
             }
-            acks.push(MessageAck { id, status });
         }
         if let Err(e) = self.inner.flush.wait().await {
             tracing::error!(error = %e, "flush failed: acknowledging nothing");
@@ -86,33 +143,36 @@ impl Messaging {
             .unwrap_or(0)
     }
 
-    async fn receive(
-        &self,
-        peer: PeerId,
-        wire: WireMessage,
-    ) -> Result<(AckStatus, Stored), MessagingError> {
-        let reject = |why: &str| Ok((AckStatus::Rejected(why.to_string()), Stored::Quiet));
+    /// The channel of a message's conversation, checked against the authenticated peer.
+    fn route(&self, peer: PeerId, wire: &WireMessage) -> Result<Route, MessagingError> {
         // Not (yet) a channel here: the handshake's answer may still be on its way, so the
         // sender keeps the message and tries again later (until its give-up time).
-        let later = |why: &str| Ok((AckStatus::Retry(why.to_string()), Stored::Quiet));
-        // Which channel: the conversation is the handshake's request id, known to both sides.
         let Some(conn) = repo::by_request(&self.inner.store, &wire.sender.0, &wire.conversation)?
         else {
-            return later("unknown conversation");
+            return Ok(Err(AckStatus::Retry("unknown conversation".into())));
         };
         let (Some(channel), Status::Accepted) = (conn.channel_id, conn.state.status) else {
-            return later("the connection is not accepted here yet");
+            return Ok(Err(AckStatus::Retry(
+                "the connection is not accepted here yet".into(),
+            )));
         };
         // The Noise-authenticated peer must be the key pinned for the sender's UUID.
         if self.inner.federation.pinned_peer(wire.sender) != Some(peer) {
-            return reject("sent by a peer that does not hold the sender's key");
+            return Ok(Err(AckStatus::Rejected(
+                "sent by a peer that does not hold the sender's key".into(),
+            )));
         }
-        let k = key(&[channel.as_bytes(), wire.id.as_bytes()]);
+        Ok(Ok(channel))
+    }
+
+    /// Opens and stores one channel's messages of a batch, in order.
+    async fn receive_group(
+        &self,
+        channel: Uuid,
+        items: Vec<(usize, WireMessage)>,
+    ) -> Result<Vec<(usize, AckStatus, Stored)>, MessagingError> {
         let lock = self.channel_lock(channel);
         let _guard = lock.lock().await;
-        if self.inner.store.msg_seen.contains_key(&k)? {
-            return Ok((AckStatus::Duplicate, Stored::Quiet));
-        }
         let mut ch: ChannelRecord = Store::get(
             &self.inner.store.channels,
             trees::CHANNELS,
@@ -120,6 +180,53 @@ impl Messaging {
         )?
         .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet)?;
+        let mut writes = GroupWrites::default();
+        let mut here: HashSet<Uuid> = HashSet::new();
+        let mut done = Vec::with_capacity(items.len());
+        for (i, wire) in items {
+            let id = wire.id;
+            let k = key(&[channel.as_bytes(), id.as_bytes()]);
+            if here.contains(&id) || self.inner.store.msg_seen.contains_key(&k)? {
+                done.push((i, AckStatus::Duplicate, Stored::Quiet));
+                continue;
+            }
+            let (status, stored) = self.receive(channel, &mut ratchet, &mut writes, wire)?;
+            if matches!(status, AckStatus::Stored) {
+                here.insert(id);
+                writes.seen.push(k);
+            }
+            done.push((i, status, stored));
+        }
+        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
+        let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        let s = &self.inner.store;
+        (&s.channels, &s.messages, &s.msg_seen, &s.attachments)
+            .transaction(|(channels, messages, seen, attachments)| {
+                channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
+                for k in &writes.seen {
+                    seen.insert(k.as_slice(), &[][..])?;
+                }
+                for (mk, mv) in &writes.messages {
+                    messages.insert(mk.as_slice(), mv.as_slice())?;
+                }
+                for (ck, cv) in &writes.chunks {
+                    attachments.insert(ck.as_slice(), cv.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(StoreError::from)?;
+        Ok(done)
+    }
+
+    /// Opens one message with the group's ratchet and adds its writes to the group's.
+    fn receive(
+        &self,
+        channel: Uuid,
+        ratchet: &mut Ratchet,
+        writes: &mut GroupWrites,
+        wire: WireMessage,
+    ) -> Result<(AckStatus, Stored), MessagingError> {
+        let reject = |why: &str| Ok((AckStatus::Rejected(why.to_string()), Stored::Quiet));
         let ad = associated_data(&wire.conversation, &wire.sender, &wire.id);
         let plain = match ratchet.open(&wire.sealed, &ad) {
             Ok(p) => zeroize::Zeroizing::new(p),
@@ -133,10 +240,9 @@ impl Messaging {
             Ok(c) => c,
             Err(_) => return reject("the content is malformed"),
         };
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
+        let k = key(&[channel.as_bytes(), wire.id.as_bytes()]);
         let now = now_ms();
         let mut message: Option<MessageRecord> = None;
-        let mut chunk: Option<(Vec<u8>, Vec<u8>)> = None;
         let mut receipts = Vec::new();
         let author: String = content.author.chars().take(200).collect();
         match content.body {
@@ -156,7 +262,9 @@ impl Messaging {
                 index,
                 data,
             } => {
-                chunk = Some((key(&[attachment.as_bytes(), &index.to_be_bytes()]), data));
+                writes
+                    .chunks
+                    .insert(key(&[attachment.as_bytes(), &index.to_be_bytes()]), data);
             }
             Body::Attachment {
                 attachment,
@@ -166,7 +274,8 @@ impl Messaging {
                 sha256,
                 chunks,
             } => {
-                let complete = self.verify_attachment(attachment, chunks, size, &sha256)?;
+                let complete =
+                    self.verify_attachment(&writes.chunks, attachment, chunks, size, &sha256)?;
                 let meta = AttachmentMeta {
                     id: attachment,
                     name,
@@ -196,36 +305,15 @@ impl Messaging {
                         && m.state != MessageState::Read
                     {
                         m.state = MessageState::Read;
+                        writes.messages.push((mk, encode(trees::MESSAGES, &m)?));
                         receipts.push(m);
                     }
                 }
             }
         }
-        let ch_bytes = encode(trees::CHANNELS, &ch)?;
-        let mut writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         if let Some(m) = &message {
-            writes.push((k.clone(), encode(trees::MESSAGES, m)?));
+            writes.messages.push((k, encode(trees::MESSAGES, m)?));
         }
-        for m in &receipts {
-            writes.push((
-                key(&[channel.as_bytes(), m.id.as_bytes()]),
-                encode(trees::MESSAGES, m)?,
-            ));
-        }
-        let s = &self.inner.store;
-        (&s.channels, &s.messages, &s.msg_seen, &s.attachments)
-            .transaction(|(channels, messages, seen, attachments)| {
-                channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
-                seen.insert(k.as_slice(), &[][..])?;
-                for (mk, mv) in &writes {
-                    messages.insert(mk.as_slice(), mv.as_slice())?;
-                }
-                if let Some((ck, cv)) = &chunk {
-                    attachments.insert(ck.as_slice(), cv.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(StoreError::from)?;
         let stored = match message {
             Some(m) => Stored::Shown(Box::new(MessageView::from(&m))),
             None if !receipts.is_empty() => {
@@ -262,9 +350,11 @@ impl Messaging {
         }
     }
 
-    /// Whether every chunk of an attachment is here and the whole hashes to `sha256`.
+    /// Whether every chunk of an attachment is here (stored, or `pending` in this group) and the
+    /// whole hashes to `sha256`.
     fn verify_attachment(
         &self,
+        pending: &HashMap<Vec<u8>, Vec<u8>>,
         attachment: Uuid,
         chunks: u32,
         size: u64,
@@ -274,6 +364,11 @@ impl Messaging {
         let mut total = 0u64;
         for index in 0..chunks {
             let ck = key(&[attachment.as_bytes(), &index.to_be_bytes()]);
+            if let Some(bytes) = pending.get(&ck) {
+                total += bytes.len() as u64;
+                hasher.update(bytes);
+                continue;
+            }
             match self.inner.store.attachments.get(ck)? {
                 Some(bytes) => {
                     total += bytes.len() as u64;

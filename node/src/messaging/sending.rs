@@ -1,0 +1,337 @@
+//! Group commit of sends: every send on a channel (text, attachment, read receipt) becomes a job
+//! in the channel's queue; one committer task per channel takes all waiting jobs at once, seals
+//! them with the ratchet (decoded once per group), writes messages, ratchet and outbox in ONE sled
+//! transaction, and goes on with the next group while a grouped flush makes this one durable.
+//! Each sender gets its answer only after that flush.
+//!
+//! The committer is a task of its own, so a caller that goes away (an HTTP client hanging up)
+//! cannot leave the other jobs of its group half done.
+
+use std::collections::HashMap;
+use std::sync::Mutex as StdMutex;
+
+use ochat_protocol::message::{Body, CHUNK_SIZE, Content, WireMessage, associated_data};
+use ochat_protocol::ratchet::Ratchet;
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{Messaging, MessagingError, Viewer};
+use crate::events::EventKind;
+use crate::model::{
+    AttachmentMeta, MessageRecord, MessageState, MessageView, QueuedMessage, now_ms,
+};
+use crate::store::{StoreError, encode, key, trees};
+
+/// One send: the bodies to seal in order; the last shown body is the one answered.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) viewer: Viewer,
+    pub(crate) author: String,
+    pub(crate) bodies: Vec<Body>,
+    /// The whole file of an attachment, kept locally in chunks.
+    pub(crate) file: Option<(Uuid, Vec<u8>)>,
+}
+
+type Reply = oneshot::Sender<Result<MessageView, MessagingError>>;
+
+/// The waiting jobs of every channel, and whether its committer runs.
+#[derive(Debug, Default)]
+pub(crate) struct Queues {
+    map: StdMutex<HashMap<Uuid, Queue>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    jobs: Vec<(Job, Reply)>,
+    running: bool,
+}
+
+impl Queues {
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<Uuid, Queue>) -> R) -> R {
+        match self.map.lock() {
+            Ok(mut map) => f(&mut map),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+}
+
+/// What one job stored, answered after the flush.
+struct Committed {
+    shown: Option<MessageRecord>,
+    fallback: MessageView,
+}
+
+/// Resets a channel's queue if its committer stops without emptying it (a panic): the waiting
+/// senders get an error instead of waiting forever, and the next send starts a new committer.
+struct RunningGuard<'a> {
+    queues: &'a Queues,
+    channel: Uuid,
+    finished: bool,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.queues.with(|map| map.remove(&self.channel));
+        }
+    }
+}
+
+impl MessagingError {
+    /// The same error for another job of a failed group.
+    fn for_each_job(&self) -> MessagingError {
+        match self {
+            MessagingError::NotFound(m) => MessagingError::NotFound(m.clone()),
+            MessagingError::Forbidden(m) => MessagingError::Forbidden(m.clone()),
+            MessagingError::BadInput(m) => MessagingError::BadInput(m.clone()),
+            other => MessagingError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl Messaging {
+    /// Queues a send and waits until it is sealed, stored and durable.
+    pub(crate) async fn submit(
+        &self,
+        channel: Uuid,
+        job: Job,
+    ) -> Result<MessageView, MessagingError> {
+        let (tx, rx) = oneshot::channel();
+        let start = self.inner.queues.with(|map| {
+            let queue = map.entry(channel).or_default();
+            queue.jobs.push((job, tx));
+            !std::mem::replace(&mut queue.running, true)
+        });
+        if start {
+            let me = self.clone();
+            tokio::spawn(async move { me.commit_loop(channel).await });
+        }
+        rx.await
+            .map_err(|_| MessagingError::Internal("the sender stopped; try again".into()))?
+    }
+
+    /// Commits groups until the channel's queue is empty.
+    async fn commit_loop(&self, channel: Uuid) {
+        let mut guard = RunningGuard {
+            queues: &self.inner.queues,
+            channel,
+            finished: false,
+        };
+        loop {
+            let jobs = self.inner.queues.with(|map| {
+                let queue = map.entry(channel).or_default();
+                if queue.jobs.is_empty() {
+                    map.remove(&channel);
+                    None
+                } else {
+                    Some(std::mem::take(&mut queue.jobs))
+                }
+            });
+            let Some(jobs) = jobs else {
+                guard.finished = true;
+                return;
+            };
+            let (jobs, replies): (Vec<Job>, Vec<Reply>) = jobs.into_iter().unzip();
+            let lock = self.channel_lock(channel);
+            let held = lock.lock().await;
+            let outcome = self.seal_group(channel, &jobs);
+            drop(held);
+            let me = self.clone();
+            tokio::spawn(async move { me.answer_group(outcome, replies).await });
+        }
+    }
+
+    /// After the grouped flush: events for the shown messages, then each sender's answer.
+    async fn answer_group(
+        &self,
+        outcome: Result<Vec<Result<Committed, MessagingError>>, MessagingError>,
+        replies: Vec<Reply>,
+    ) {
+        let results = match outcome {
+            Ok(results) => results,
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.for_each_job()));
+                }
+                return;
+            }
+        };
+        if let Err(e) = self.inner.flush.wait().await {
+            let e = MessagingError::from(e);
+            for reply in replies {
+                let _ = reply.send(Err(e.for_each_job()));
+            }
+            return;
+        }
+        self.inner.wake.notify_one();
+        for (result, reply) in results.into_iter().zip(replies) {
+            let answer = result.map(|c| match c.shown {
+                Some(m) => {
+                    let view = MessageView::from(&m);
+                    self.inner.events.message(EventKind::New, view.clone());
+                    view
+                }
+                None => c.fallback,
+            });
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Seals every job's bodies in order and stores them with the new ratchet state and their
+    /// outbox entries in one transaction. A job whose viewer may not send fails alone; a channel
+    /// that cannot be used or a failed write fails the whole group (nothing is stored).
+    fn seal_group(
+        &self,
+        channel: Uuid,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<Committed, MessagingError>>, MessagingError> {
+        let (mut ch, conn) = self.channel_for(channel, Viewer::Admin)?;
+        let mut ratchet: Ratchet = crate::store::decode(trees::CHANNELS, &ch.ratchet)?;
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut messages: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut outbox: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut chunks: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for job in jobs {
+            if let Viewer::User(user) = job.viewer
+                && !conn.members.contains(&user)
+            {
+                results.push(Err(MessagingError::Forbidden(
+                    "only members of the connection can use its channel".into(),
+                )));
+                continue;
+            }
+            let now = now_ms();
+            let mut shown: Option<MessageRecord> = None;
+            let mut last_id = Uuid::nil();
+            for body in &job.bodies {
+                let id = Uuid::now_v7();
+                last_id = id;
+                if let Some(record) = record_of(channel, id, &job.author, body, now) {
+                    shown = Some(record);
+                }
+                let content = Content {
+                    author: job.author.clone(),
+                    sent_at_ms: now,
+                    body: body.clone(),
+                };
+                let plain = zeroize::Zeroizing::new(encode(trees::MESSAGES, &content)?);
+                let ad = associated_data(&conn.request_id, &self.inner.me, &id);
+                let sealed = ratchet
+                    .seal(&plain, &ad)
+                    .map_err(|e| MessagingError::Internal(format!("cannot seal: {e}")))?;
+                let size = sealed.ciphertext.len() + 128;
+                let queued = QueuedMessage {
+                    wire: WireMessage {
+                        conversation: conn.request_id,
+                        sender: self.inner.me,
+                        id,
+                        sealed,
+                    },
+                    remote: ch.remote,
+                    tracked: !matches!(body, Body::Chunk { .. } | Body::Receipt { .. }),
+                    queued_at_ms: now,
+                    size,
+                };
+                outbox.push((
+                    key(&[channel.as_bytes(), id.as_bytes()]),
+                    encode(trees::MSG_OUTBOX, &queued)?,
+                ));
+            }
+            if let Some(m) = &shown {
+                messages.push((
+                    key(&[channel.as_bytes(), m.id.as_bytes()]),
+                    encode(trees::MESSAGES, m)?,
+                ));
+            }
+            if let Some((attachment, data)) = &job.file {
+                for (i, piece) in data.chunks(CHUNK_SIZE).enumerate() {
+                    chunks.push((
+                        key(&[attachment.as_bytes(), &(i as u32).to_be_bytes()]),
+                        piece.to_vec(),
+                    ));
+                }
+            }
+            results.push(Ok(Committed {
+                fallback: MessageView {
+                    id: last_id,
+                    channel_id: channel,
+                    direction: "out".into(),
+                    author: String::new(),
+                    text: String::new(),
+                    attachment: None,
+                    sent_at_ms: now,
+                    state: MessageState::Pending,
+                    failure: None,
+                    read: false,
+                },
+                shown,
+            }));
+        }
+        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
+        let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        let s = &self.inner.store;
+        (&s.channels, &s.messages, &s.msg_outbox, &s.attachments)
+            .transaction(|(channels, msgs, msg_outbox, attachments)| {
+                channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
+                for (k, v) in &messages {
+                    msgs.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &outbox {
+                    msg_outbox.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &chunks {
+                    attachments.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(StoreError::from)?;
+        Ok(results)
+    }
+}
+
+/// The history record of a shown body (text or attachment); chunks and receipts have none.
+fn record_of(
+    channel: Uuid,
+    id: Uuid,
+    author: &str,
+    body: &Body,
+    now: u64,
+) -> Option<MessageRecord> {
+    let (text, attachment) = match body {
+        Body::Text(text) => (text.clone(), None),
+        Body::Attachment {
+            attachment,
+            name,
+            mime,
+            size,
+            sha256,
+            ..
+        } => (
+            String::new(),
+            Some(AttachmentMeta {
+                id: *attachment,
+                name: name.clone(),
+                mime: mime.clone(),
+                size: *size,
+                sha256: hex::encode(sha256),
+                complete: true,
+            }),
+        ),
+        Body::Chunk { .. } | Body::Receipt { .. } => return None,
+    };
+    Some(MessageRecord {
+        id,
+        channel_id: channel,
+        outgoing: true,
+        author: author.to_string(),
+        text,
+        attachment,
+        sent_at_ms: now,
+        stored_at_ms: now,
+        state: MessageState::Pending,
+        failure: None,
+        read: false,
+    })
+}
