@@ -384,8 +384,20 @@ impl Ratchet {
             _ => true,
         };
 
-        let mut next = self.chains.clone();
         let mut staged = Vec::new();
+        if !new_turn {
+            // The common case, the peer's current chain: only the receiving chain changes.
+            if let Some(current) = &self.chains.receiving {
+                let mut receiving = current.clone();
+                receiving.skip_until(header.n, &mut staged)?;
+                let plaintext = receiving.next_key()?.open(&sealed.ciphertext, &aad)?;
+                self.chains.receiving = Some(receiving);
+                self.skipped.extend(staged, MAX_SKIPPED_KEYS);
+                return Ok(plaintext);
+            }
+        }
+
+        let mut next = self.chains.clone();
         let mut receiving = match next.receiving.take() {
             Some(receiving) if !new_turn => receiving,
             previous => {

@@ -16,8 +16,10 @@ use std::fmt;
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
-use hkdf::Hkdf;
+use std::sync::OnceLock;
+
 use hkdf::hmac::{Hmac, Mac};
+use hkdf::{Hkdf, HkdfExtract};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, SharedSecret, StaticSecret};
@@ -193,9 +195,21 @@ pub(super) fn kdf_ck(chain: &ChainKey) -> Result<(ChainKey, MessageKey), Ratchet
     ))
 }
 
+/// HKDF-Extract keyed with the empty salt (32 zero bytes), which every message key uses:
+/// keyed once per process and cloned, instead of hashing the same salt for every message.
+fn unsalted_extract() -> HkdfExtract<Sha256> {
+    static KEYED: OnceLock<HkdfExtract<Sha256>> = OnceLock::new();
+    KEYED.get_or_init(|| HkdfExtract::new(None)).clone()
+}
+
 impl MessageKey {
     fn cipher(&self) -> Result<(ChaCha20Poly1305, Nonce), RatchetError> {
-        let okm = hkdf_64(None, &self.0, MESSAGE_INFO)?;
+        let mut extract = unsalted_extract();
+        extract.input_ikm(&self.0);
+        let (_, hkdf) = extract.finalize();
+        let mut okm = Zeroizing::new([0u8; 44]);
+        hkdf.expand(MESSAGE_INFO, okm.as_mut_slice())
+            .map_err(|_| RatchetError::KeyDerivation)?;
         let mut key = Zeroizing::new([0u8; 32]);
         let mut nonce = [0u8; 12];
         key.copy_from_slice(&okm[..32]);
