@@ -21,6 +21,7 @@
 //! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
+//! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
 //! - [`widget`] — the website widget's page check and the typing indicator.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
@@ -41,6 +42,7 @@ pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod sessions;
+pub mod transcripts;
 pub mod widget;
 
 use std::path::PathBuf;

@@ -329,3 +329,152 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
         .unwrap();
     assert_eq!(status, 401);
 }
+
+/// Texts of a transcript as `token` reads it.
+async fn texts(shop: &ChatNode, token: &str, sid: &str) -> Vec<String> {
+    let t = shop
+        .ok(
+            token,
+            Method::GET,
+            &format!("/api/v1/livechat/sessions/{sid}/messages"),
+            None,
+        )
+        .await
+        .unwrap();
+    t.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transcript_read_again_and_again_shows_every_new_message_and_private_answers_only_to_their_operator()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::new());
+    let shop = Arc::new(
+        ChatNode::start(&tmp.path().join("shop"), clock.clone())
+            .await
+            .unwrap(),
+    );
+    let ann = shop
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let bob = shop
+        .operator("bob", json!({"chat_name": "Bob"}))
+        .await
+        .unwrap();
+    let channel = shop
+        .channel("Website", &[&ann, &bob], json!({}))
+        .await
+        .unwrap();
+    let visit = shop
+        .visit(&channel, "https://shop.test/", "en", None, None)
+        .await
+        .unwrap();
+    let sid = visit.session.clone();
+    let (first, second) = if ChatNode::operator_of(&visit) == ann.id {
+        (&ann, &bob)
+    } else {
+        (&bob, &ann)
+    };
+    shop.ok(
+        &second.token,
+        Method::POST,
+        &format!("/api/v1/livechat/sessions/{sid}/join"),
+        None,
+    )
+    .await
+    .unwrap();
+
+    // Everyone reads the conversation once, so it is answered from memory from now on.
+    shop.say(&visit.token, &sid, "one").await.unwrap();
+    let before = texts(&shop, &visit.token, &sid).await;
+    assert_eq!(before.last().map(String::as_str), Some("one"));
+    assert_eq!(texts(&shop, &first.token, &sid).await, before);
+    assert_eq!(texts(&shop, &second.token, &sid).await, before);
+
+    // A command's answer is for the operator who typed it; the visitor keeps writing.
+    let answer = shop.say(&first.token, &sid, "/help").await.unwrap();
+    let private = answer["text"].as_str().unwrap().to_string();
+    shop.say(&visit.token, &sid, "two").await.unwrap();
+
+    let visitor = texts(&shop, &visit.token, &sid).await;
+    assert_eq!(visitor[visitor.len() - 2..], ["one", "two"]);
+    assert!(!visitor.contains(&private), "the visitor never sees it");
+    let theirs = texts(&shop, &second.token, &sid).await;
+    assert_eq!(theirs, visitor, "the other operator does not see it either");
+    let mine = texts(&shop, &first.token, &sid).await;
+    assert!(mine.contains(&private));
+    assert_eq!(mine.len(), visitor.len() + 1);
+    let admin = shop
+        .admin(
+            Method::GET,
+            &format!("/api/v1/livechat/sessions/{sid}/messages"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(admin.as_array().unwrap().len(), mine.len());
+
+    // Writers and readers at once: every acknowledged message is in the next read, in order.
+    let mut writers = Vec::new();
+    for n in 0..20 {
+        let shop = shop.clone();
+        let token = visit.token.clone();
+        let sid = sid.clone();
+        writers.push(tokio::spawn(async move {
+            shop.say(&token, &sid, &format!("burst {n}")).await.unwrap();
+            texts(&shop, &token, &sid).await
+        }));
+    }
+    for (n, w) in writers.into_iter().enumerate() {
+        let seen = w.await.unwrap();
+        assert!(
+            seen.contains(&format!("burst {n}")),
+            "a read after the POST shows it"
+        );
+    }
+    let after = shop
+        .ok(
+            &visit.token,
+            Method::GET,
+            &format!("/api/v1/livechat/sessions/{sid}/messages"),
+            None,
+        )
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "in order, no repeats: {seqs:?}"
+    );
+    let everything = texts(&shop, &first.token, &sid).await;
+    assert_eq!(everything.len(), mine.len() + 20);
+
+    // Closed, and after a restart, the same transcript comes from disk.
+    shop.ok(
+        &visit.token,
+        Method::POST,
+        &format!("/api/v1/livechat/sessions/{sid}/close"),
+        None,
+    )
+    .await
+    .unwrap();
+    let closed = texts(&shop, &first.token, &sid).await;
+    assert_eq!(closed[..everything.len()], everything[..]);
+    let mut shop = Arc::into_inner(shop).unwrap();
+    shop.node.stop().await.unwrap();
+    let shop = ChatNode::start(&tmp.path().join("shop"), clock)
+        .await
+        .unwrap();
+    assert_eq!(texts(&shop, &first.token, &sid).await, closed);
+    assert!(!texts(&shop, &visit.token, &sid).await.contains(&private));
+}

@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::header::ACCEPT_LANGUAGE;
+use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -154,8 +155,9 @@ async fn messages(
     State(node): Shared,
     c: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<Vec<Message>>, ApiError> {
-    Ok(Json(node.livechat.transcript(c.who, id)?))
+) -> Result<Response, ApiError> {
+    let json = node.livechat.transcript_json(c.who, id)?;
+    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,8 +13,9 @@ use uuid::Uuid;
 const CAPACITY: usize = 1024;
 /// The same for a visitor session. tokio's broadcast channel allocates every slot up front
 /// (about 32 bytes each), and a website keeps thousands of mostly idle visitor sockets open;
-/// one session sees a few events a second.
-const SESSION_CAPACITY: usize = 64;
+/// one session sees a few events a second, and a widget told it lagged reads the transcript
+/// again.
+const SESSION_CAPACITY: usize = 16;
 
 type Senders = Mutex<HashMap<Uuid, broadcast::Sender<Arc<str>>>>;
 

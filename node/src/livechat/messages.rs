@@ -2,11 +2,13 @@
 //! `:shortcuts` are handled, every message is stored (session id ‖ sequence) and pushed to
 //! whoever may see it; the visitor's visited pages; leaving and closing.
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::SessionView;
+use super::transcripts::{Cached, shown_to};
 use super::{LiveChat, LiveChatError, Who, put};
 use crate::store::{decode, key, trees};
 
@@ -64,17 +66,53 @@ impl LiveChat {
     /// The transcript as the caller may see it (command answers only to their operator).
     pub fn transcript(&self, who: Who, id: Uuid) -> Result<Vec<Message>, LiveChatError> {
         self.session_for(who, id)?;
+        Ok(self
+            .stored_messages(id)?
+            .into_iter()
+            .filter(|m| shown_to(m, who))
+            .collect())
+    }
+
+    /// The transcript as the caller may see it, as the JSON array the API answers. Open
+    /// sessions are answered from memory ([`super::transcripts`]).
+    pub fn transcript_json(&self, who: Who, id: Uuid) -> Result<Bytes, LiveChatError> {
+        let session = self.session_for(who, id)?;
+        let cached = if session.closed_at_ms.is_some() {
+            Cached::Missing
+        } else {
+            let mut state = self.state()?;
+            if matches!(state.transcripts.read(id, who), Cached::Missing)
+                && state.open.contains_key(&id)
+            {
+                // Loaded under the lock that appends take: no message slips in between.
+                let stored = self.stored_messages(id)?;
+                state.transcripts.insert(id, stored);
+            }
+            state.transcripts.read(id, who)
+        };
+        match cached {
+            Cached::Json(json) => Ok(json),
+            Cached::Messages { all, public_view } => {
+                let json = messages_json(all.iter().filter(|m| shown_to(m, who)))?;
+                if public_view {
+                    self.state()?
+                        .transcripts
+                        .store_public_json(id, all.len(), json.clone());
+                }
+                Ok(json)
+            }
+            Cached::Missing => {
+                let stored = self.stored_messages(id)?;
+                messages_json(stored.iter().filter(|m| shown_to(m, who)))
+            }
+        }
+    }
+
+    /// Every stored message of a session, in order.
+    fn stored_messages(&self, id: Uuid) -> Result<Vec<Message>, LiveChatError> {
         let mut out = Vec::new();
         for value in self.trees().messages.scan_prefix(id.as_bytes()).values() {
-            let m: Message = decode(trees::LC_MESSAGES, &value?)?;
-            let shown = match (m.only_for, who) {
-                (None, _) | (_, Who::Admin) => true,
-                (Some(owner), Who::Operator(op)) => owner == op,
-                (Some(_), Who::Visitor(_)) => false,
-            };
-            if shown {
-                out.push(m);
-            }
+            out.push(decode(trees::LC_MESSAGES, &value?)?);
         }
         Ok(out)
     }
@@ -177,7 +215,9 @@ impl LiveChat {
             let k = key(&[id.as_bytes(), &message.seq.to_be_bytes()]);
             put(&self.trees().messages, trees::LC_MESSAGES, &k, &message)?;
             self.save_session(&*session)?;
-            (message, session.operators.clone())
+            let operators = session.operators.clone();
+            state.transcripts.append(id, &message);
+            (message, operators)
         };
         let event = json!({"type": "message", "session_id": id, "message": message});
         match message.only_for {
@@ -233,6 +273,7 @@ impl LiveChat {
             let Some(mut s) = state.open.remove(&id) else {
                 return Err(LiveChatError::Conflict("this session is closed".into()));
             };
+            state.transcripts.remove(id);
             s.closed_at_ms = Some(self.now_ms());
             self.save_session(&s)?;
             s
@@ -278,4 +319,12 @@ impl LiveChat {
         }
         Ok(last)
     }
+}
+
+/// Encodes messages as the API's JSON array.
+fn messages_json<'a>(messages: impl Iterator<Item = &'a Message>) -> Result<Bytes, LiveChatError> {
+    let shown: Vec<&Message> = messages.collect();
+    serde_json::to_vec(&shown)
+        .map(Bytes::from)
+        .map_err(|e| LiveChatError::Internal(format!("encoding a transcript: {e}")))
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::routing::Candidate;
 use super::sessions::{OpenSessions, Session};
+use super::transcripts::Transcripts;
 use super::{LiveChat, LiveChatError, Trees};
 use crate::model::UserRecord;
 use crate::store::{decode, trees};
@@ -38,6 +39,8 @@ pub struct State {
     pub presence: HashMap<Uuid, Presence>,
     /// Open sessions by id.
     pub open: OpenSessions,
+    /// Open sessions' transcripts read since they opened.
+    pub transcripts: Transcripts,
 }
 
 impl State {
@@ -53,6 +56,7 @@ impl State {
         Ok(State {
             presence: HashMap::new(),
             open,
+            transcripts: Transcripts::default(),
         })
     }
 
