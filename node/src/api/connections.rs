@@ -71,12 +71,9 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
     let fed = &node.federation;
-    let mut view = fed
-        .create(&body.remote_uuid, body.contact, body.message)
+    let view = fed
+        .create(&body.remote_uuid, body.contact, body.message, body.send)
         .await?;
-    if body.send {
-        view = fed.send(&view.id.to_string()).await?;
-    }
     Ok((StatusCode::CREATED, Json(view)))
 }
 

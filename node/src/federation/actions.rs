@@ -87,12 +87,14 @@ impl Federation {
         }
     }
 
-    /// Creates an outgoing connection in Draft.
+    /// Creates an outgoing connection in Draft; with `send`, sends the request at once (one
+    /// flush covers both writes).
     pub async fn create(
         &self,
         remote: &str,
         contact: Option<String>,
         message: Option<String>,
+        send: bool,
     ) -> Result<ConnectionView, FederationError> {
         let remote: InstanceId =
             remote
@@ -107,7 +109,7 @@ impl Federation {
         }
         check_len("contact", &contact, MAX_CONTACT)?;
         check_len("message", &message, MAX_REQUEST_MESSAGE)?;
-        let _guard = self.inner.lock.lock().await;
+        let guard = self.inner.lock.lock().await;
         self.check_unique(remote, None)?;
         let now = now_ms();
         let record = ConnectionRecord {
@@ -127,8 +129,21 @@ impl Federation {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        repo::write(&self.inner.store, Change::save(record.clone()))?;
+        drop(guard);
         let view = ConnectionView::from(&record);
+        if send {
+            // The request's commit makes the draft durable too; its event comes after this one.
+            self.inner
+                .events
+                .connection(EventKind::Created, view.clone());
+            let sent = self.send(&record.id.to_string()).await;
+            if sent.is_err() {
+                self.inner.store.flush().await?;
+            }
+            return sent;
+        }
+        self.inner.store.flush().await?;
         self.inner
             .events
             .connection(EventKind::Created, view.clone());

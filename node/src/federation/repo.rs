@@ -94,6 +94,13 @@ pub(crate) fn peer_record(
 
 /// Applies a change atomically, then flushes it to disk.
 pub(crate) async fn commit(store: &Store, change: Change) -> Result<(), StoreError> {
+    write(store, change)?;
+    store.flush().await
+}
+
+/// Applies a change in one transaction without waiting for it to be durable: only for a write
+/// that a later [`commit`] (or flush) covers before anything is acknowledged.
+pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
     let save = match &change.save {
         Some(c) => Some((
             c.id,
@@ -149,7 +156,7 @@ pub(crate) async fn commit(store: &Store, change: Change) -> Result<(), StoreErr
             }
             Ok::<(), ConflictableTransactionError<StoreError>>(())
         })?;
-    store.flush().await
+    Ok(())
 }
 
 /// Stores a peer's record if it is new or newer than the one known.
