@@ -154,6 +154,14 @@ async fn messages_queued_for_an_offline_peer_arrive_in_order_when_it_returns() {
         .await
         .unwrap();
     assert_eq!(queued[0]["queued"], 30);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waiting = acme.history(&a_ch).await.unwrap();
+    let outgoing: Vec<&Value> = waiting.iter().filter(|m| m["direction"] == "out").collect();
+    assert_eq!(outgoing.len(), 30);
+    assert!(
+        outgoing.iter().all(|m| m["state"] == "pending"),
+        "nothing was handed to a peer that is not there: {outgoing:?}"
+    );
     let bolt = TestNode::start(bolt_config).await.unwrap();
     let history = bolt
         .wait_history(&b_ch, 30, Duration::from_secs(30))

@@ -24,6 +24,9 @@ struct Backoff {
 }
 
 /// The last 16 bytes after a 16-byte prefix: the id part of an outbox key.
+/// How long a batch may go unanswered before its messages are shown as sent.
+const SENT_AFTER: Duration = Duration::from_millis(100);
+
 fn split(k: &[u8]) -> Option<(Uuid, Uuid)> {
     if k.len() != 32 {
         return None;
@@ -161,7 +164,11 @@ impl Messaging {
         };
         let remote = first.remote;
         let ids: Vec<Uuid> = batch.iter().map(|q| q.wire.id).collect();
-        self.mark_sent(channel, &batch).await;
+        let tracked: Vec<Uuid> = batch
+            .iter()
+            .filter(|q| q.tracked)
+            .map(|q| q.wire.id)
+            .collect();
         let target = match self.inner.federation.target(remote, failing).await {
             Ok(t) => t,
             Err(e) => {
@@ -172,12 +179,18 @@ impl Messaging {
         let request = MessageBatch {
             messages: batch.into_iter().map(|q| q.wire).collect(),
         };
-        match self
-            .inner
-            .network
-            .deliver(target.0, target.1, request)
-            .await
-        {
+        let delivery = self.inner.network.deliver(target.0, target.1, request);
+        tokio::pin!(delivery);
+        // Most batches are acknowledged within a millisecond and go straight from pending to
+        // delivered; "sent" is written only for those still unanswered after a while.
+        let answer = tokio::select! {
+            answer = &mut delivery => answer,
+            () = tokio::time::sleep(SENT_AFTER) => {
+                self.mark_sent(channel, &tracked).await;
+                delivery.await
+            }
+        };
+        match answer {
             Ok(MessageResponse::Acks(acks)) => {
                 let by_id: HashMap<Uuid, AckStatus> =
                     acks.into_iter().map(|a| (a.id, a.status)).collect();
@@ -240,12 +253,12 @@ impl Messaging {
     /// Pending → sent for the tracked messages of a batch, in one sled batch under the
     /// channel's lock (not flushed: a lost "sent" only shows the message as pending until its
     /// acknowledgement).
-    async fn mark_sent(&self, channel: Uuid, batch: &[QueuedMessage]) {
+    async fn mark_sent(&self, channel: Uuid, ids: &[Uuid]) {
         let lock = self.channel_lock(channel);
         let _guard = lock.lock().await;
         let mut writes = sled::Batch::default();
-        for q in batch.iter().filter(|q| q.tracked) {
-            let k = key(&[channel.as_bytes(), q.wire.id.as_bytes()]);
+        for id in ids {
+            let k = key(&[channel.as_bytes(), id.as_bytes()]);
             match Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k) {
                 Ok(Some(mut m)) if m.state == MessageState::Pending => {
                     m.state = MessageState::Sent;
