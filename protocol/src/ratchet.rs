@@ -332,7 +332,7 @@ impl Ratchet {
             .checked_add(1)
             .ok_or(RatchetError::CounterOverflow)?;
         let (next_chain, key) = kdf_ck(&sending.chain)?;
-        let ciphertext = key.seal(plaintext, &associated_data(ad, &header))?;
+        let ciphertext = key.seal(plaintext, associated_data(ad, &header).as_slice())?;
         let sending = &mut self.chains.sending;
         sending.chain = next_chain;
         sending.n = next_n;
@@ -365,9 +365,10 @@ impl Ratchet {
     ) -> Result<Vec<u8>, RatchetError> {
         let header = &sealed.header;
         let aad = associated_data(ad, header);
+        let aad = aad.as_slice();
 
         if let Some((position, key)) = self.skipped.find(&header.dh, header.n) {
-            let plaintext = key.open(&sealed.ciphertext, &aad)?;
+            let plaintext = key.open(&sealed.ciphertext, aad)?;
             self.skipped.remove(position);
             return Ok(plaintext);
         }
@@ -390,7 +391,7 @@ impl Ratchet {
             if let Some(current) = &self.chains.receiving {
                 let mut receiving = current.clone();
                 receiving.skip_until(header.n, &mut staged)?;
-                let plaintext = receiving.next_key()?.open(&sealed.ciphertext, &aad)?;
+                let plaintext = receiving.next_key()?.open(&sealed.ciphertext, aad)?;
                 self.chains.receiving = Some(receiving);
                 self.skipped.extend(staged, MAX_SKIPPED_KEYS);
                 return Ok(plaintext);
@@ -408,7 +409,7 @@ impl Ratchet {
             }
         };
         receiving.skip_until(header.n, &mut staged)?;
-        let plaintext = receiving.next_key()?.open(&sealed.ciphertext, &aad)?;
+        let plaintext = receiving.next_key()?.open(&sealed.ciphertext, aad)?;
         next.receiving = Some(receiving);
         if new_turn {
             next.new_sending(&keys.next_ratchet_secret()?, &header.dh)?;

@@ -66,13 +66,41 @@ pub struct Sealed {
     pub ciphertext: Vec<u8>,
 }
 
+/// Callers' associated data up to this length is joined with the header on the stack.
+const INLINE_AD: usize = 128;
+
 /// The AEAD associated data: the caller's associated data followed by the encoded header.
-/// The header has a fixed length, so the split point is unambiguous.
-pub(super) fn associated_data(caller_ad: &[u8], header: &Header) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(caller_ad.len() + HEADER_LEN);
-    aad.extend_from_slice(caller_ad);
-    aad.extend_from_slice(&header.to_bytes());
-    aad
+/// The header has a fixed length, so the split point is unambiguous. Kept on the stack when
+/// the caller's part is short (channel ids and senders are), so no message allocates for it.
+pub(super) enum AssociatedData {
+    /// Short: a buffer and the length used.
+    Inline([u8; INLINE_AD + HEADER_LEN], usize),
+    /// Longer caller data.
+    Heap(Vec<u8>),
+}
+
+impl AssociatedData {
+    pub(super) fn as_slice(&self) -> &[u8] {
+        match self {
+            AssociatedData::Inline(buf, len) => &buf[..*len],
+            AssociatedData::Heap(v) => v,
+        }
+    }
+}
+
+pub(super) fn associated_data(caller_ad: &[u8], header: &Header) -> AssociatedData {
+    let n = caller_ad.len();
+    if n <= INLINE_AD {
+        let mut buf = [0u8; INLINE_AD + HEADER_LEN];
+        buf[..n].copy_from_slice(caller_ad);
+        buf[n..n + HEADER_LEN].copy_from_slice(&header.to_bytes());
+        AssociatedData::Inline(buf, n + HEADER_LEN)
+    } else {
+        let mut aad = Vec::with_capacity(n + HEADER_LEN);
+        aad.extend_from_slice(caller_ad);
+        aad.extend_from_slice(&header.to_bytes());
+        AssociatedData::Heap(aad)
+    }
 }
 
 #[cfg(test)]
