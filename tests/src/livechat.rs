@@ -247,6 +247,21 @@ impl ChatNode {
         .await
     }
 
+    /// A session's transcript as `token` may read it.
+    pub async fn transcript(&self, token: &str, session: &str) -> Result<Vec<Value>> {
+        let all = self
+            .ok(
+                token,
+                Method::GET,
+                &format!("/api/v1/livechat/sessions/{session}/messages"),
+                None,
+            )
+            .await?;
+        all.as_array()
+            .cloned()
+            .context("a transcript is a JSON array")
+    }
+
     /// Opens a WebSocket on `path` with `token`.
     pub async fn socket(&self, path: &str, token: &str) -> Result<Socket> {
         let url = format!(

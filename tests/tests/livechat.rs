@@ -332,16 +332,8 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
 
 /// Texts of a transcript as `token` reads it.
 async fn texts(shop: &ChatNode, token: &str, sid: &str) -> Vec<String> {
-    let t = shop
-        .ok(
-            token,
-            Method::GET,
-            &format!("/api/v1/livechat/sessions/{sid}/messages"),
-            None,
-        )
+    shop.transcript(token, sid)
         .await
-        .unwrap();
-    t.as_array()
         .unwrap()
         .iter()
         .map(|m| m["text"].as_str().unwrap().to_string())
@@ -437,21 +429,8 @@ async fn a_transcript_read_again_and_again_shows_every_new_message_and_private_a
             "a read after the POST shows it"
         );
     }
-    let after = shop
-        .ok(
-            &visit.token,
-            Method::GET,
-            &format!("/api/v1/livechat/sessions/{sid}/messages"),
-            None,
-        )
-        .await
-        .unwrap();
-    let seqs: Vec<u64> = after
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_u64().unwrap())
-        .collect();
+    let after = shop.transcript(&visit.token, &sid).await.unwrap();
+    let seqs: Vec<u64> = after.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
     assert!(
         seqs.windows(2).all(|w| w[0] < w[1]),
         "in order, no repeats: {seqs:?}"
