@@ -74,6 +74,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(livechat_reports::router())
         .merge(crate::web::router())
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(error::json_rejections))
         .layer(crate::web::cors())
         .with_state(shared)
 }

@@ -291,6 +291,33 @@ async fn bad_input_is_refused_with_clear_errors() {
         .await
         .unwrap();
     assert_eq!(anon.status(), 401);
+
+    // Malformed path segments and query strings get the API's JSON errors too.
+    for (method, path, status) in [
+        (
+            Method::GET,
+            "/api/v1/channels/not-a-uuid/messages".to_string(),
+            400,
+        ),
+        (Method::GET, "/api/v1/connections/42".to_string(), 400),
+        (
+            Method::GET,
+            format!("/api/v1/channels/{a_ch}/messages?limit=lots"),
+            400,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/channels/{a_ch}/messages"),
+            405,
+        ),
+        (Method::GET, "/api/v1/events".to_string(), 400),
+    ] {
+        let (got, body) = acme.call(method.clone(), &path, None).await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{method} {path}: {body}");
+        assert!(body["error"]["code"].is_string(), "{method} {path}: {body}");
+    }
     assert!(acme.history(&a_ch).await.unwrap().is_empty());
 }
 
