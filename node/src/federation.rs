@@ -11,6 +11,7 @@
 //! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory).
 //! - `repo` — the connection's sled records, always changed in one transaction.
 //! - `keys` — the channel's ratchet from the finished handshake.
+//! - `verified` — signed records already verified, so a peer's record is checked once.
 
 pub mod actions;
 pub mod inbound;
@@ -18,6 +19,7 @@ pub(crate) mod keys;
 pub mod outbox;
 pub mod repo;
 pub(crate) mod resolve;
+mod verified;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -226,8 +228,7 @@ impl Federation {
 
     /// The pinned key of a peer (from its latest record we hold).
     pub fn pinned_peer(&self, remote: InstanceId) -> Option<PeerId> {
-        let record = repo::peer_record(&self.inner.store, &remote).ok()??;
-        let record = ochat_protocol::record::verify_record(&record).ok()?;
+        let record = self.inner.resolver.stored(&remote)?;
         crate::network::peer_id_of(&record.identity).ok()
     }
 

@@ -4,7 +4,7 @@
 use libp2p::PeerId;
 use ochat_protocol::agreement::Role;
 use ochat_protocol::connection::{self, Direction, Event as Transition, Status};
-use ochat_protocol::record::{InstanceRecord, verify_record};
+use ochat_protocol::record::InstanceRecord;
 use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
     ConnectionAnswer, Envelope, HandshakeBody, HandshakeResponse, MAX_REASON, MAX_REQUEST_MESSAGE,
@@ -78,7 +78,7 @@ impl Federation {
         peer: PeerId,
         envelope: &Envelope,
     ) -> Result<InstanceRecord, HandshakeResponse> {
-        let record = verify_record(&envelope.record).map_err(|e| {
+        let record = self.inner.resolver.verify(&envelope.record).map_err(|e| {
             tracing::warn!(%peer, error = %e, "refused a handshake message with an invalid record");
             refused(RefusalCode::Unauthenticated, "invalid instance record")
         })?;
@@ -89,10 +89,7 @@ impl Federation {
                 "the record's key is not the key of this connection",
             ));
         }
-        let known = repo::peer_record(&self.inner.store, &record.uuid)
-            .ok()
-            .flatten()
-            .and_then(|r| verify_record(&r).ok());
+        let known = self.inner.resolver.stored(&record.uuid);
         // The key pinned for this UUID: ours from an earlier contact, else the directory's.
         let pinned = match &known {
             Some(known) => Some(known.identity),

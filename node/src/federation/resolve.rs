@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use libp2p::{Multiaddr, PeerId};
 use ochat_protocol::identity::InstanceId;
-use ochat_protocol::record::{SignedRecord, verify_record, verify_record_for};
+use ochat_protocol::record::{InstanceRecord, RecordError, SignedRecord, verify_record_for};
 
 use crate::directory::client::DirectoryClient;
 use crate::federation::repo;
+use crate::federation::verified::VerifiedRecords;
 use crate::network::peer_id_of;
 use crate::store::Store;
 
@@ -43,6 +44,7 @@ pub(crate) struct Resolver {
     store: Store,
     directory: Option<DirectoryClient>,
     manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
+    verified: VerifiedRecords,
 }
 
 fn target_of(record: &ochat_protocol::record::InstanceRecord) -> Option<Target> {
@@ -66,6 +68,7 @@ impl Resolver {
             store,
             directory,
             manual,
+            verified: VerifiedRecords::default(),
         }
     }
 
@@ -79,7 +82,7 @@ impl Resolver {
             });
         }
         let cached = match repo::peer_record(&self.store, &uuid) {
-            Ok(Some(signed)) => verify_record(&signed).ok(),
+            Ok(Some(signed)) => self.verified.verify(&signed).ok(),
             Ok(None) => None,
             Err(e) => return Resolution::Unavailable(e.to_string()),
         };
@@ -120,6 +123,17 @@ impl Resolver {
                 None => Resolution::Unavailable(format!("the directory is unreachable: {e}")),
             },
         }
+    }
+
+    /// Verifies a signed record, from memory when these exact bytes were verified before.
+    pub(crate) fn verify(&self, signed: &SignedRecord) -> Result<InstanceRecord, RecordError> {
+        self.verified.verify(signed)
+    }
+
+    /// The stored record of `uuid`, verified; `None` when unknown or no longer valid.
+    pub(crate) fn stored(&self, uuid: &InstanceId) -> Option<InstanceRecord> {
+        let signed = repo::peer_record(&self.store, uuid).ok()??;
+        self.verify(&signed).ok()
     }
 
     fn remember(
