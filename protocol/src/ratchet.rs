@@ -373,22 +373,13 @@ impl Ratchet {
             return Ok(plaintext);
         }
 
-        let current_remote = self.chains.receiving.as_ref().map(|r| (r.remote, r.n));
-        let new_turn = match current_remote {
-            Some((remote, received)) if remote == header.dh => {
-                if header.n < received {
+        let mut staged = Vec::new();
+        match &self.chains.receiving {
+            // The common case, the peer's current chain: only the receiving chain changes.
+            Some(current) if current.remote == header.dh => {
+                if header.n < current.n {
                     return Err(RatchetError::Replay);
                 }
-                false
-            }
-            _ if self.previous_remotes.contains(&header.dh) => return Err(RatchetError::Replay),
-            _ => true,
-        };
-
-        let mut staged = Vec::new();
-        if !new_turn {
-            // The common case, the peer's current chain: only the receiving chain changes.
-            if let Some(current) = &self.chains.receiving {
                 let mut receiving = current.clone();
                 receiving.skip_until(header.n, &mut staged)?;
                 let plaintext = receiving.next_key()?.open(&sealed.ciphertext, aad)?;
@@ -396,28 +387,25 @@ impl Ratchet {
                 self.skipped.extend(staged, MAX_SKIPPED_KEYS);
                 return Ok(plaintext);
             }
+            _ if self.previous_remotes.contains(&header.dh) => return Err(RatchetError::Replay),
+            _ => {}
         }
 
+        // A new turn: finish the peer's previous chain, then a DH ratchet step.
         let mut next = self.chains.clone();
-        let mut receiving = match next.receiving.take() {
-            Some(receiving) if !new_turn => receiving,
-            previous => {
-                if let Some(mut previous) = previous {
-                    previous.skip_until(header.prev_chain_len, &mut staged)?;
-                }
-                next.new_receiving(header.dh)?
-            }
-        };
+        let old_remote = next.receiving.as_ref().map(|r| r.remote);
+        if let Some(mut previous) = next.receiving.take() {
+            previous.skip_until(header.prev_chain_len, &mut staged)?;
+        }
+        let mut receiving = next.new_receiving(header.dh)?;
         receiving.skip_until(header.n, &mut staged)?;
         let plaintext = receiving.next_key()?.open(&sealed.ciphertext, aad)?;
         next.receiving = Some(receiving);
-        if new_turn {
-            next.new_sending(&keys.next_ratchet_secret()?, &header.dh)?;
-            if let Some((old_remote, _)) = current_remote {
-                self.previous_remotes.push_back(old_remote);
-                if self.previous_remotes.len() > MAX_PREVIOUS_REMOTES {
-                    self.previous_remotes.pop_front();
-                }
+        next.new_sending(&keys.next_ratchet_secret()?, &header.dh)?;
+        if let Some(old_remote) = old_remote {
+            self.previous_remotes.push_back(old_remote);
+            if self.previous_remotes.len() > MAX_PREVIOUS_REMOTES {
+                self.previous_remotes.pop_front();
             }
         }
         self.chains = next;

@@ -13,11 +13,10 @@
 //! Every secret type here zeroizes on drop and prints `Name(REDACTED)` in `Debug`.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
-use std::sync::OnceLock;
-
 use hkdf::hmac::{Hmac, Mac};
 use hkdf::{Hkdf, HkdfExtract};
 use serde::{Deserialize, Serialize};
