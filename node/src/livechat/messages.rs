@@ -81,14 +81,14 @@ impl LiveChat {
             Cached::Missing
         } else {
             let mut state = self.state()?;
-            if matches!(state.transcripts.read(id, who), Cached::Missing)
-                && state.open.contains_key(&id)
-            {
-                // Loaded under the lock that appends take: no message slips in between.
-                let stored = self.stored_messages(id)?;
-                state.transcripts.insert(id, stored);
+            match state.transcripts.read(id, who) {
+                Cached::Missing if state.open.contains_key(&id) => {
+                    // Loaded under the lock that appends take: no message slips in between.
+                    let stored = self.stored_messages(id)?;
+                    state.transcripts.load(id, who, stored)
+                }
+                cached => cached,
             }
-            state.transcripts.read(id, who)
         };
         match cached {
             Cached::Json(json) => Ok(json),

@@ -43,7 +43,7 @@ pub enum Cached {
     Missing,
     /// The JSON the caller sees, ready to send.
     Json(Bytes),
-    /// The messages as of now; [`Cached::Messages::len`] is the version to store JSON for.
+    /// The messages as of now; the length of `all` is the version to store JSON for.
     Messages {
         /// All of the session's messages.
         all: Arc<Vec<Message>>,
@@ -77,10 +77,14 @@ impl Transcripts {
         }
     }
 
-    /// Starts caching a session from its stored messages (unless too long).
-    pub fn insert(&mut self, id: Uuid, messages: Vec<Message>) {
+    /// Starts caching a session from its stored messages, and answers what `who` reads of them.
+    /// A transcript too long to cache is answered once without being kept.
+    pub fn load(&mut self, id: Uuid, who: Who, messages: Vec<Message>) -> Cached {
         if messages.len() > MAX_CACHED {
-            return;
+            return Cached::Messages {
+                all: Arc::new(messages),
+                public_view: false,
+            };
         }
         let private = messages.iter().any(|m| m.only_for.is_some());
         self.by_session.insert(
@@ -91,6 +95,7 @@ impl Transcripts {
                 public_json: None,
             },
         );
+        self.read(id, who)
     }
 
     /// Keeps the public JSON built from the first `version` messages, if nothing was added since.
@@ -148,7 +153,7 @@ mod tests {
     fn a_stored_json_is_dropped_when_a_public_message_arrives() {
         let id = Uuid::now_v7();
         let mut t = Transcripts::default();
-        t.insert(id, vec![message(0, None)]);
+        t.load(id, Who::Admin, vec![message(0, None)]);
         t.store_public_json(id, 1, Bytes::from_static(b"[0]"));
         assert!(matches!(t.read(id, Who::Admin), Cached::Json(_)));
         t.append(id, &message(1, None));
@@ -165,7 +170,7 @@ mod tests {
     fn json_built_before_a_change_is_not_kept() {
         let id = Uuid::now_v7();
         let mut t = Transcripts::default();
-        t.insert(id, vec![message(0, None)]);
+        t.load(id, Who::Admin, vec![message(0, None)]);
         t.append(id, &message(1, None));
         t.store_public_json(id, 1, Bytes::from_static(b"[0]"));
         assert!(matches!(t.read(id, Who::Admin), Cached::Messages { .. }));
@@ -176,7 +181,7 @@ mod tests {
         let id = Uuid::now_v7();
         let op = Uuid::now_v7();
         let mut t = Transcripts::default();
-        t.insert(id, vec![message(0, None)]);
+        t.load(id, Who::Admin, vec![message(0, None)]);
         t.store_public_json(id, 1, Bytes::from_static(b"[0]"));
         t.append(id, &message(1, Some(op)));
         assert!(matches!(t.read(id, Who::Visitor(id)), Cached::Json(_)));
@@ -193,10 +198,18 @@ mod tests {
     fn a_transcript_too_long_is_not_cached() {
         let id = Uuid::now_v7();
         let mut t = Transcripts::default();
-        t.insert(
+        let first = t.load(
             id,
+            Who::Admin,
             (0..=MAX_CACHED as u64).map(|s| message(s, None)).collect(),
         );
+        assert!(matches!(
+            first,
+            Cached::Messages {
+                public_view: false,
+                ..
+            }
+        ));
         assert!(matches!(t.read(id, Who::Admin), Cached::Missing));
     }
 
