@@ -23,10 +23,10 @@ struct Backoff {
     not_before: Option<Instant>,
 }
 
-/// The last 16 bytes after a 16-byte prefix: the id part of an outbox key.
 /// How long a batch may go unanswered before its messages are shown as sent.
 const SENT_AFTER: Duration = Duration::from_millis(100);
 
+/// The last 16 bytes after a 16-byte prefix: the id part of an outbox key.
 fn split(k: &[u8]) -> Option<(Uuid, Uuid)> {
     if k.len() != 32 {
         return None;
