@@ -73,7 +73,7 @@ pub struct NetworkConfig {
     pub max_requests_per_peer_per_minute: u32,
     /// Size and nesting limits of handshake frames, both directions.
     pub frame_limits: Limits,
-    /// Size and nesting limits of message batches (`/ochat/msg/1`).
+    /// Size and nesting limits of message batches (`/ochat/msg/2`).
     pub message_limits: Limits,
     /// Message batches accepted per peer per minute (`0` disables the limit).
     pub max_message_batches_per_peer_per_minute: u32,
@@ -143,8 +143,8 @@ pub enum NetworkError {
     /// dropped the request).
     #[error("the peer closed the stream without answering")]
     NoResponse,
-    /// The peer does not speak the handshake protocol.
-    #[error("the peer does not support the handshake protocol")]
+    /// The peer does not speak this protocol or this version of it (another ochat release).
+    #[error("the peer does not support this protocol version (is it another ochat release?)")]
     UnsupportedProtocol,
     /// A stream failed (includes a request over our own frame limit).
     #[error("stream error: {0}")]
@@ -266,7 +266,7 @@ pub async fn start(
     Ok((handle, inbound))
 }
 
-/// Like [`start`], with a second stream for inbound message batches (`/ochat/msg/1`).
+/// Like [`start`], with a second stream for inbound message batches (`/ochat/msg/2`).
 pub async fn start_with_messages(
     identity_secret: &[u8; 32],
     config: NetworkConfig,

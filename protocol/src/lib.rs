@@ -13,7 +13,7 @@
 //!   pre-keys, HKDF-SHA256 over the transcript hash, giving a channel's root secret.
 //! - [`ratchet`] — the Double Ratchet (Signal's public specification) sealing channel messages
 //!   with ChaCha20-Poly1305, the header bound as associated data.
-//! - [`message`] — channel messages (`/ochat/msg/1`): routing facts in the clear, the rest sealed.
+//! - [`message`] — channel messages (`/ochat/msg/2`): routing facts in the clear, the rest sealed.
 //! - [`wire`] — the handshake messages that travel between nodes (`/ochat/handshake/1`).
 //! - [`random`] — the one place that asks the operating system for random bytes.
 //!

@@ -1,4 +1,4 @@
-//! Channel messages between two connected instances (`/ochat/msg/1`).
+//! Channel messages between two connected instances (`/ochat/msg/2`).
 //!
 //! On the wire only routing facts travel in the clear: the conversation (the handshake's
 //! request id, known to both sides), the sender's UUID and the message id (UUIDv7, so the
@@ -14,14 +14,14 @@ use crate::identity::InstanceId;
 use crate::ratchet::Sealed;
 
 /// Protocol id of the message protocol.
-pub const MESSAGE_PROTOCOL: &str = "/ochat/msg/1";
+pub const MESSAGE_PROTOCOL: &str = "/ochat/msg/2";
 /// Longest text of one message, in bytes.
 pub const MAX_TEXT: usize = 64 * 1024;
 /// Size of one attachment chunk.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 /// Largest attachment.
 pub const MAX_ATTACHMENT: usize = 25 * 1024 * 1024;
-/// Largest frame on `/ochat/msg/1` (a batch of messages).
+/// Largest frame on `/ochat/msg/2` (a batch of messages).
 pub const MAX_MESSAGE_FRAME: usize = 2 * 1024 * 1024;
 
 /// A sealed message as it travels.

@@ -32,13 +32,12 @@ for each part: u64be(len(part)) || part), the parts being the signed request byt
 bytes. root_secret = HKDF-SHA256(salt = transcript_hash, ikm = DH1 || DH2 || DH3, info = root_info), 32 bytes. \
 Any all-zero DH output (for example with one of non_contributory_public_keys) must abort the agreement.";
 
-const RATCHET_DESCRIPTION: &str = "ochat v1 Double Ratchet (Signal specification) over the root_secret of \
+const RATCHET_DESCRIPTION: &str = "ochat Double Ratchet, message construction 2 (/ochat/msg/2) (Signal specification) over the root_secret of \
 handshake.json. All byte strings are hex. KDF_INIT(SK) = HKDF-SHA256(salt = none, ikm = SK, \
 info = 'ochat/v1/ratchet-init') -> 64 bytes: RK0 || responder chain key. KDF_RK(RK, dh) = HKDF-SHA256(salt = RK, \
 ikm = dh, info = 'ochat/v1/ratchet') -> 64 bytes: new RK || chain key. KDF_CK(CK): message key = \
-HMAC-SHA256(CK, 0x01), next CK = HMAC-SHA256(CK, 0x02). Message key MK -> HKDF-SHA256(salt = none, ikm = MK, \
-info = 'ochat/v1/message-key') -> 44 bytes: ChaCha20-Poly1305 key (32) || nonce (12); ciphertext includes the \
-16-byte tag; AEAD associated data = ad || header, header = dh (32) || u32be(prev_chain_len) || u32be(n). \
+HMAC-SHA256(CK, 0x01), next CK = HMAC-SHA256(CK, 0x02). The message key MK is the ChaCha20-Poly1305 key \
+and the nonce is 12 zero bytes (each key seals one message); ciphertext includes the 16-byte tag; AEAD associated data = ad || header, header = dh (32) || u32be(prev_chain_len) || u32be(n). \
 Alice (initiator) starts with RK0, her initial ratchet secret, Bob's ratchet public = responder's handshake \
 ephemeral: (RK, sending CK) = KDF_RK(RK0, X25519(alice_initial, bob_initial_public)), receiving chain = the \
 responder chain key under Bob's initial public key. Bob (responder) starts with RK = RK0, sending chain = the \
@@ -423,6 +422,40 @@ fn a_flipped_ciphertext_bit_in_the_vector_does_not_open() {
             )
             .is_err()
     );
+}
+
+/// Recomputes the first message from the documented formulas alone, without the ratchet: Bob
+/// speaks first on the responder chain key, so its key is HMAC(KDF_INIT(SK)[32..], 0x01).
+#[test]
+fn the_first_message_is_chacha20_poly1305_under_the_message_key_with_a_zero_nonce() {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    use hkdf::hmac::{Hmac, Mac};
+
+    let v = published(RATCHET_JSON);
+    let mut okm = [0u8; 64];
+    hkdf::Hkdf::<Sha256>::new(None, &unhex(&v["root_secret"]))
+        .expand(b"ochat/v1/ratchet-init", &mut okm)
+        .unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&okm[32..]).unwrap();
+    mac.update(&[0x01]);
+    let message_key = mac.finalize().into_bytes();
+
+    let first = &v["messages"][0];
+    assert_eq!(first["sender"], "bob");
+    let mut aad = unhex(&first["ad"]);
+    aad.extend_from_slice(&unhex(&first["header"]));
+    let cipher = ChaCha20Poly1305::new_from_slice(&message_key).unwrap();
+    let sealed = cipher
+        .encrypt(
+            &Nonce::default(),
+            Payload {
+                msg: &unhex(&first["plaintext"]),
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    assert_eq!(hx(&sealed), first["ciphertext"].as_str().unwrap());
 }
 
 #[test]

@@ -25,7 +25,7 @@ const MAX_LISTED_FAILURES: usize = 4;
 pub(crate) struct Behaviour {
     /// `/ochat/handshake/1`.
     pub(crate) handshake: request_response::Behaviour<HandshakeCodec>,
-    /// `/ochat/msg/1`.
+    /// `/ochat/msg/2`.
     pub(crate) messages: request_response::Behaviour<MessageCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,

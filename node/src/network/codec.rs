@@ -8,7 +8,7 @@
 //! `InvalidData` carrying a [`FrameError`], which makes libp2p drop that stream: the frame never
 //! reaches the service. Error messages never quote the frame's contents.
 //!
-//! [`CborCodec`] is generic over the request and response types, so `/ochat/msg/1` can reuse it.
+//! [`CborCodec`] is generic over the request and response types, so `/ochat/msg/2` can reuse it.
 
 use std::io;
 use std::marker::PhantomData;
@@ -24,7 +24,7 @@ use thiserror::Error;
 /// The codec of `/ochat/handshake/1`.
 pub type HandshakeCodec = CborCodec<Envelope, HandshakeResponse>;
 
-/// The codec of `/ochat/msg/1`.
+/// The codec of `/ochat/msg/2`.
 pub type MessageCodec =
     CborCodec<ochat_protocol::message::MessageBatch, ochat_protocol::message::MessageResponse>;
 

@@ -1,4 +1,4 @@
-//! The actor's side of `/ochat/msg/1`: sending message batches and handing inbound ones to the
+//! The actor's side of `/ochat/msg/2`: sending message batches and handing inbound ones to the
 //! messaging service, whose acknowledgements go back only once its writes are durable.
 
 use std::collections::HashMap;

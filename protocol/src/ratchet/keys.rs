@@ -6,19 +6,17 @@
 //! KDF_RK(RK, dh)   = HKDF-SHA256(salt = RK, ikm = dh, info = "ochat/v1/ratchet")
 //!                    -> 64 bytes = new root key || new chain key
 //! KDF_CK(CK)       = (HMAC-SHA256(CK, 0x02) as next chain key, HMAC-SHA256(CK, 0x01) as message key)
-//! message key MK   -> HKDF-SHA256(salt = none, ikm = MK, info = "ochat/v1/message-key")
-//!                    -> 44 bytes = ChaCha20-Poly1305 key (32) || nonce (12)
+//! message key MK   =  the ChaCha20-Poly1305 key; the nonce is 12 zero bytes (one message per key)
 //! ```
 //!
 //! Every secret type here zeroizes on drop and prints `Name(REDACTED)` in `Debug`.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
+use hkdf::Hkdf;
 use hkdf::hmac::{Hmac, Mac};
-use hkdf::{Hkdf, HkdfExtract};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use x25519_dalek::{PublicKey, SharedSecret, StaticSecret};
@@ -29,7 +27,6 @@ use crate::agreement::RootSecret;
 
 const INIT_INFO: &[u8] = b"ochat/v1/ratchet-init";
 const ROOT_INFO: &[u8] = b"ochat/v1/ratchet";
-const MESSAGE_INFO: &[u8] = b"ochat/v1/message-key";
 const MESSAGE_KEY_CONSTANT: u8 = 0x01;
 const CHAIN_KEY_CONSTANT: u8 = 0x02;
 
@@ -196,25 +193,12 @@ pub(super) fn kdf_ck(chain: &ChainKey) -> Result<(ChainKey, MessageKey), Ratchet
 
 /// HKDF-Extract keyed with the empty salt (32 zero bytes), which every message key uses:
 /// keyed once per process and cloned, instead of hashing the same salt for every message.
-fn unsalted_extract() -> HkdfExtract<Sha256> {
-    static KEYED: OnceLock<HkdfExtract<Sha256>> = OnceLock::new();
-    KEYED.get_or_init(|| HkdfExtract::new(None)).clone()
-}
-
 impl MessageKey {
+    /// The message key is the ChaCha20-Poly1305 key itself and the nonce is all zeros: each
+    /// message key seals exactly one message, which the Signal specification allows (§5.2).
     fn cipher(&self) -> Result<(ChaCha20Poly1305, Nonce), RatchetError> {
-        let mut extract = unsalted_extract();
-        extract.input_ikm(&self.0);
-        let (_, hkdf) = extract.finalize();
-        let mut okm = Zeroizing::new([0u8; 44]);
-        hkdf.expand(MESSAGE_INFO, okm.as_mut_slice())
-            .map_err(|_| RatchetError::KeyDerivation)?;
-        let mut key = Zeroizing::new([0u8; 32]);
-        let mut nonce = [0u8; 12];
-        key.copy_from_slice(&okm[..32]);
-        nonce.copy_from_slice(&okm[32..44]);
-        let key: &Key = (&*key).into();
-        Ok((ChaCha20Poly1305::new(key), Nonce::from(nonce)))
+        let key: &Key = (&self.0).into();
+        Ok((ChaCha20Poly1305::new(key), Nonce::default()))
     }
 
     /// Encrypts with ChaCha20-Poly1305 under this message key.
