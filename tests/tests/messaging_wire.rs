@@ -1,6 +1,7 @@
 //! What crosses the network: a TCP relay between two nodes sees no plaintext; a peer holding
 //! the sender's key replays, tampers and re-labels sealed messages, and the receiver rejects
-//! and counts them instead of showing them.
+//! and counts them instead of showing them; a peer of the first message construction
+//! (`/ochat/msg/1`) is refused at protocol negotiation with a clear error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -256,4 +257,78 @@ async fn tampered_replayed_and_relabelled_messages_are_rejected_and_counted() {
     }
     assert_eq!(bolt.history(&b_ch).await.unwrap().len(), 1);
     assert_eq!(stats().await, 2);
+}
+
+/// A peer that speaks only the first message construction's protocol, `/ochat/msg/1`,
+/// listening on 127.0.0.1 until the test ends.
+async fn first_construction_peer() -> (libp2p::PeerId, libp2p::Multiaddr) {
+    use futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{StreamProtocol, SwarmBuilder, noise, tcp, yamux};
+    use ochat_node::network::MessageCodec;
+    use ochat_protocol::codec::Limits;
+
+    let mut swarm = SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                MessageCodec::new(Limits::default()),
+                [(StreamProtocol::new("/ochat/msg/1"), ProtocolSupport::Full)],
+                request_response::Config::default(),
+            )
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
+        .build();
+    swarm
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+        .unwrap();
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+            break address;
+        }
+    };
+    let peer = *swarm.local_peer_id();
+    tokio::spawn(async move {
+        loop {
+            swarm.select_next_some().await;
+        }
+    });
+    (peer, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_of_the_first_message_construction_is_refused_with_a_clear_error() {
+    let (old_peer, old_addr) = first_construction_peer().await;
+    let (net, _inbound) = network::start(
+        &[9u8; 32],
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..NetworkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let refused = net
+        .deliver(old_peer, vec![old_addr], MessageBatch { messages: vec![] })
+        .await
+        .expect_err("no message protocol in common");
+
+    assert!(
+        matches!(refused, network::NetworkError::UnsupportedProtocol),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "the peer does not support this protocol version (is it another ochat release?)"
+    );
+    net.shutdown().await;
 }
