@@ -32,12 +32,13 @@ for each part: u64be(len(part)) || part), the parts being the signed request byt
 bytes. root_secret = HKDF-SHA256(salt = transcript_hash, ikm = DH1 || DH2 || DH3, info = root_info), 32 bytes. \
 Any all-zero DH output (for example with one of non_contributory_public_keys) must abort the agreement.";
 
-const RATCHET_DESCRIPTION: &str = "ochat Double Ratchet, message construction 2 (/ochat/msg/2) (Signal specification) over the root_secret of \
-handshake.json. All byte strings are hex. KDF_INIT(SK) = HKDF-SHA256(salt = none, ikm = SK, \
+const RATCHET_DESCRIPTION: &str = "ochat Double Ratchet (Signal specification), message construction 2 (/ochat/msg/2), over \
+the root_secret of handshake.json. All byte strings are hex. KDF_INIT(SK) = HKDF-SHA256(salt = none, ikm = SK, \
 info = 'ochat/v1/ratchet-init') -> 64 bytes: RK0 || responder chain key. KDF_RK(RK, dh) = HKDF-SHA256(salt = RK, \
 ikm = dh, info = 'ochat/v1/ratchet') -> 64 bytes: new RK || chain key. KDF_CK(CK): message key = \
 HMAC-SHA256(CK, 0x01), next CK = HMAC-SHA256(CK, 0x02). The message key MK is the ChaCha20-Poly1305 key \
-and the nonce is 12 zero bytes (each key seals one message); ciphertext includes the 16-byte tag; AEAD associated data = ad || header, header = dh (32) || u32be(prev_chain_len) || u32be(n). \
+and the nonce is 12 zero bytes (each key seals one message); ciphertext includes the 16-byte tag; \
+AEAD associated data = ad || header, header = dh (32) || u32be(prev_chain_len) || u32be(n). \
 Alice (initiator) starts with RK0, her initial ratchet secret, Bob's ratchet public = responder's handshake \
 ephemeral: (RK, sending CK) = KDF_RK(RK0, X25519(alice_initial, bob_initial_public)), receiving chain = the \
 responder chain key under Bob's initial public key. Bob (responder) starts with RK = RK0, sending chain = the \

@@ -191,19 +191,17 @@ pub(super) fn kdf_ck(chain: &ChainKey) -> Result<(ChainKey, MessageKey), Ratchet
     ))
 }
 
-/// HKDF-Extract keyed with the empty salt (32 zero bytes), which every message key uses:
-/// keyed once per process and cloned, instead of hashing the same salt for every message.
 impl MessageKey {
     /// The message key is the ChaCha20-Poly1305 key itself and the nonce is all zeros: each
     /// message key seals exactly one message, which the Signal specification allows (§5.2).
-    fn cipher(&self) -> Result<(ChaCha20Poly1305, Nonce), RatchetError> {
+    fn cipher(&self) -> (ChaCha20Poly1305, Nonce) {
         let key: &Key = (&self.0).into();
-        Ok((ChaCha20Poly1305::new(key), Nonce::default()))
+        (ChaCha20Poly1305::new(key), Nonce::default())
     }
 
     /// Encrypts with ChaCha20-Poly1305 under this message key.
     pub(super) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
-        let (cipher, nonce) = self.cipher()?;
+        let (cipher, nonce) = self.cipher();
         cipher
             .encrypt(
                 &nonce,
@@ -217,7 +215,7 @@ impl MessageKey {
 
     /// Decrypts and authenticates; any mismatch is [`RatchetError::Tampered`].
     pub(super) fn open(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
-        let (cipher, nonce) = self.cipher()?;
+        let (cipher, nonce) = self.cipher();
         cipher
             .decrypt(
                 &nonce,
