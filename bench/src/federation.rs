@@ -7,15 +7,17 @@
 //!   the same size in flight, answered at once.
 //! - latency: one message at a time, POST → Acme's event socket reports it delivered.
 //!   Baseline: one request-response at a time.
-//! - handshake: a fresh node sends a connection request; the bench accepts on the other side
-//!   as soon as its event socket shows it; the figure ends when both sides are Accepted.
+//! - handshake: a fresh node sends a connection request; Acme accepts it by itself
+//!   (`--auto-accept any`) and answers with the decision; the figure ends when both sides are
+//!   Accepted.
 //!   Baseline: a fresh libp2p peer dials and makes one request-response.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use ochat_tests::node::{TestNode, link, test_config};
+use ochat_node::federation::AutoAccept;
+use ochat_tests::node::{TestNode, link_auto, test_config};
 use reqwest::Method;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -57,9 +59,12 @@ pub struct Pair {
 /// Starts Acme and Bolt in folders of their own and links them.
 pub async fn pair() -> Result<Pair> {
     let dir = tempfile::tempdir()?;
-    let acme = TestNode::start(test_config(&dir.path().join("acme"), "Acme", None)).await?;
+    // Acme accepts every request by itself (`--auto-accept any`), as the handshake figure asks.
+    let mut config = test_config(&dir.path().join("acme"), "Acme", None);
+    config.federation.auto_accept = AutoAccept::Any;
+    let acme = TestNode::start(config).await?;
     let bolt = TestNode::start(peer_config(&dir.path().join("bolt"), "Bolt", &acme).await?).await?;
-    let (_, channel) = link(&bolt, &acme).await?;
+    let (_, channel) = link_auto(&bolt, &acme).await?;
     Ok(Pair {
         acme: Arc::new(acme),
         bolt,
@@ -203,9 +208,9 @@ async fn base_latency(client: &bare_p2p::Client, count: usize) -> Result<Sample>
     })
 }
 
-/// Accepts every incoming request on `acme` as soon as its event socket shows it; reports
-/// (requester uuid, when the accept was answered).
-async fn auto_accept(acme: Arc<TestNode>, done: mpsc::Sender<(String, Instant)>) -> Result<()> {
+/// Reports (requester uuid, when Acme's event socket showed the acceptance) for every request
+/// Acme accepted by itself.
+async fn accepted_by_acme(acme: Arc<TestNode>, done: mpsc::Sender<(String, Instant)>) -> Result<()> {
     let mut events = Socket::bearer(&acme.api, "/api/v1/events", &acme.token).await?;
     loop {
         let e = match events.next().await {
@@ -213,18 +218,14 @@ async fn auto_accept(acme: Arc<TestNode>, done: mpsc::Sender<(String, Instant)>)
             Err(_) if done.is_closed() => return Ok(()),
             Err(e) => return Err(e),
         };
-        if e["type"] == "connection" && e["event"] == "incoming_request" {
-            let id = e["connection"]["id"].as_str().unwrap_or_default();
+        if e["type"] == "connection"
+            && e["event"] == "accepted"
+            && e["connection"]["direction"] == "incoming"
+        {
             let remote = e["connection"]["remote_uuid"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            acme.ok(
-                Method::POST,
-                &format!("/api/v1/connections/{id}/accept"),
-                Some(json!({"contact": "bench"})),
-            )
-            .await?;
             if done.send((remote, Instant::now())).await.is_err() {
                 return Ok(());
             }
@@ -333,7 +334,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     rows.push(row);
 
     let (tx, mut rx) = mpsc::channel(16);
-    let acceptor = tokio::spawn(auto_accept(p.acme.clone(), tx));
+    let acceptor = tokio::spawn(accepted_by_acme(p.acme.clone(), tx));
     let hs = opts.scale(20).clamp(2, 6);
     let shakes = alternate(
         opts,

@@ -1,6 +1,7 @@
 //! `ochat run`: start a node and keep it running until Ctrl-C or SIGTERM.
 
 use anyhow::Context;
+use ochat_node::federation::AutoAccept;
 use ochat_node::{NodeConfig, RunningNode};
 
 use crate::args::RunArgs;
@@ -15,11 +16,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.name = args.name.clone();
     config.directory = args.directory.clone();
     config.peers = args.peers.clone();
+    config.federation.auto_accept = AutoAccept::from_values(&args.auto_accept)
+        .context("invalid --auto-accept")?;
     config.federation.sync_interval = std::time::Duration::from_secs(args.sync_interval.max(1));
     config.federation.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.give_up_after = std::time::Duration::from_secs(args.give_up_after.max(1));
     config.livechat.retention_days = args.retention_days;
+    let auto_accept = config.federation.auto_accept.clone();
     let node = RunningNode::start(config)
         .await
         .with_context(|| format!("cannot start the node in {}", args.data.data_dir.display()))?;
@@ -31,6 +35,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     println!("Name:          {}", shared.instance.name);
     println!("Peer id:       {}", shared.peer_id);
     println!("API:           http://{}", node.api_addr);
+    if auto_accept != AutoAccept::Off {
+        println!("Auto-accept:   {auto_accept}");
+    }
     if let Some(dir) = &args.directory {
         println!("Directory:     {dir}");
     }

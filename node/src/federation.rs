@@ -3,6 +3,7 @@
 //! - [`actions`] — what a local user does (create, send, sync, cancel, accept, reject, retry,
 //!   edit UUID, delete, members), each a transition of the pure state machine in
 //!   `ochat_protocol::connection`, stored atomically with the outbox steps it causes.
+//! - [`auto_accept`] — which incoming requests are accepted without an administrator.
 //! - [`inbound`] — what a peer sends us over `/ochat/handshake/1`: every envelope is checked
 //!   (record signature, Noise peer id = record key, known UUID → key, body signature) before
 //!   anything changes.
@@ -14,6 +15,7 @@
 //! - `verified` — signed records already verified, so a peer's record is checked once.
 
 pub mod actions;
+pub mod auto_accept;
 pub mod inbound;
 pub(crate) mod keys;
 pub mod outbox;
@@ -37,6 +39,7 @@ use crate::events::Events;
 use crate::model::{StoredSecret, now_ms};
 use crate::network::NetworkHandle;
 use crate::store::{Store, StoreError};
+pub use auto_accept::AutoAccept;
 use resolve::Resolver;
 
 /// Why a federation action failed.
@@ -68,9 +71,11 @@ pub enum FederationError {
     Internal(String),
 }
 
-/// Timings of the federation service.
+/// Timings and policy of the federation service.
 #[derive(Debug, Clone)]
 pub struct FederationConfig {
+    /// Which incoming requests are accepted without an administrator (default: none).
+    pub auto_accept: AutoAccept,
     /// The first retry delay of an undelivered step.
     pub retry_base: Duration,
     /// The longest retry delay.
@@ -82,6 +87,7 @@ pub struct FederationConfig {
 impl Default for FederationConfig {
     fn default() -> Self {
         FederationConfig {
+            auto_accept: AutoAccept::Off,
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(60),
             sync_interval: Duration::from_secs(300),

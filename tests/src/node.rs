@@ -73,6 +73,25 @@ pub async fn link(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
     ))
 }
 
+/// Links `a` to `b` when `b` accepts requests by itself (`--auto-accept`): `a` requests, both
+/// become Accepted without a click; returns their channel ids (a's, b's).
+pub async fn link_auto(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
+    let c = a
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": b.uuid, "send": true})),
+        )
+        .await?;
+    let id = c["id"].as_str().unwrap_or_default().to_string();
+    let mine = a.wait_status(&id, "Accepted").await?;
+    let theirs = b.wait_incoming_from(&a.uuid, "Accepted").await?;
+    Ok((
+        mine["channel_id"].as_str().unwrap_or_default().to_string(),
+        theirs["channel_id"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
 impl TestNode {
     /// Starts a node with `config`.
     pub async fn start(config: NodeConfig) -> Result<Self> {

@@ -357,7 +357,7 @@ impl Federation {
     }
 
     /// Signs our answer to an incoming request; for an acceptance also creates the channel.
-    fn answer(
+    pub(super) fn answer(
         &self,
         record: &mut ConnectionRecord,
         change: &mut Change,

@@ -1,5 +1,6 @@
 //! What peers send us on `/ochat/handshake/1`. Nothing changes until the envelope is fully
-//! authenticated; the answer goes back only after our own write is durable.
+//! authenticated; the answer goes back only after our own write is durable. A request that
+//! the [`super::AutoAccept`] policy accepts is answered with the decision itself.
 
 use libp2p::PeerId;
 use ochat_protocol::agreement::Role;
@@ -16,6 +17,15 @@ use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, Step, now_ms};
 use crate::network::peer_id_of;
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 fn refused(code: RefusalCode, message: impl Into<String>) -> HandshakeResponse {
     HandshakeResponse::Refused {
@@ -136,12 +146,18 @@ impl Federation {
             return Ok(refused(RefusalCode::Malformed, "the message is too long"));
         }
         let _guard = self.inner.lock.lock().await;
-        if repo::by_request(&self.inner.store, &from.uuid.0, &request.request_id)?.is_some() {
-            // A retry after a lost answer: already stored, nothing new.
-            return Ok(HandshakeResponse::Stored);
+        if let Some(known) =
+            repo::by_request(&self.inner.store, &from.uuid.0, &request.request_id)?
+        {
+            // A retry after a lost answer: already stored, nothing new; if it is decided,
+            // the decision goes back at once.
+            return Ok(match (&known.answer, known.state.status) {
+                (Some(answer), Status::Accepted | Status::Rejected) => self.decided(answer),
+                _ => HandshakeResponse::Stored,
+            });
         }
         let now = now_ms();
-        let record = ConnectionRecord {
+        let mut record = ConnectionRecord {
             id: uuid::Uuid::now_v7(),
             request_id: request.request_id,
             state: connection::new_incoming(from.uuid.0, request.message.clone()),
@@ -158,11 +174,60 @@ impl Federation {
             created_at_ms: now,
             updated_at_ms: now,
         };
-        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        let incoming = ConnectionView::from(&record);
+        let mut change = Change::default();
+        let automatic = self.inner.config.auto_accept.accepts(&from.uuid);
+        if automatic {
+            self.accept_at_once(&mut record, &request.from_name, &mut change)?;
+        }
+        change.save = Some(record.clone());
+        repo::commit(&self.inner.store, change).await?;
         self.inner
             .events
-            .connection(EventKind::IncomingRequest, ConnectionView::from(&record));
-        Ok(HandshakeResponse::Stored)
+            .connection(EventKind::IncomingRequest, incoming);
+        match (&record.answer, automatic) {
+            (Some(answer), true) => {
+                self.inner.wake.notify_one();
+                self.inner
+                    .events
+                    .connection(EventKind::Accepted, ConnectionView::from(&record));
+                Ok(self.decided(answer))
+            }
+            _ => Ok(HandshakeResponse::Stored),
+        }
+    }
+
+    /// The automatic acceptance: the Accept transition with the requester's name as contact,
+    /// in the same `change` as the request. The signed answer travels back in the response;
+    /// the outbox pushes it again only after the first retry delay, in case that response
+    /// was lost (a repeated answer changes nothing at the requester).
+    fn accept_at_once(
+        &self,
+        record: &mut ConnectionRecord,
+        from_name: &str,
+        change: &mut Change,
+    ) -> Result<(), FederationError> {
+        let contact = truncate(from_name, super::actions::MAX_CONTACT).to_string();
+        let outcome = connection::apply(&record.state, &Transition::Accept { contact })?;
+        if let Some(next) = outcome.next {
+            record.state = next;
+        }
+        self.answer(record, change)?;
+        let retry_at = now_ms() + self.inner.config.retry_base.as_millis() as u64;
+        for item in &mut change.enqueue {
+            item.next_attempt_ms = retry_at;
+        }
+        tracing::info!(remote = %record.state.remote, connection = %record.id, "accepted a connection request automatically");
+        Ok(())
+    }
+
+    /// The response that carries a decision already taken: our record (the requester needs
+    /// our pre-key for the key agreement) and the signed answer.
+    fn decided(&self, answer: &Signed<ConnectionAnswer>) -> HandshakeResponse {
+        HandshakeResponse::Status {
+            record: self.record(),
+            view: RemoteView::Decided(answer.clone()),
+        }
     }
 
     /// An answer to one of our requests, pushed by the peer or fetched by Sync Status.

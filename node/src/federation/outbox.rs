@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use ochat_protocol::connection::{self, Direction, Event as Transition, Status};
 use ochat_protocol::identity::InstanceId;
-use ochat_protocol::record::verify_record;
 use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
     ConnectionCancel, Envelope, HandshakeBody, HandshakeResponse, RefusalCode, RemoteView,
@@ -30,6 +29,8 @@ use crate::network::peer_id_of;
 /// What became of one delivery attempt.
 enum Attempt {
     Delivered,
+    /// Delivered, and the peer's decision came back with it and is stored (the step is gone).
+    Answered,
     /// Give up on this step for good, with a reason for people.
     Dropped(String),
     /// The UUID is unknown: the request goes to Not Found.
@@ -138,6 +139,7 @@ impl Federation {
         let attempt = self.attempt(&item).await;
         let result = match attempt {
             Attempt::Delivered => self.delivered(&item).await,
+            Attempt::Answered => Ok(()),
             Attempt::Dropped(reason) => {
                 tracing::warn!(connection = %item.connection_id, step = ?item.step, %reason, "gave up delivering a handshake step");
                 self.finish(&item, Some(reason), false).await
@@ -195,6 +197,7 @@ impl Federation {
             record: self.record(),
             body,
         };
+        let expected_peer = target.peer;
         match self
             .inner
             .network
@@ -202,6 +205,10 @@ impl Federation {
             .await
         {
             Ok(HandshakeResponse::Stored) => Attempt::Delivered,
+            Ok(HandshakeResponse::Status { record, view }) if item.step == Step::Request => {
+                self.decided_at_once(item, expected_peer, &record, view)
+                    .await
+            }
             Ok(HandshakeResponse::Refused { code, message }) => match code {
                 RefusalCode::RateLimited | RefusalCode::Internal => {
                     Attempt::Retry(format!("the peer refused for now: {message}"))
@@ -213,6 +220,58 @@ impl Federation {
             }
             Err(e) => Attempt::Retry(format!("the peer is unreachable: {e}")),
         }
+    }
+
+    /// The peer answered our request with its decision (an automatic acceptance, or a retried
+    /// request that was decided meanwhile): store it as if it had been pushed.
+    async fn decided_at_once(
+        &self,
+        item: &OutboxItem,
+        expected_peer: libp2p::PeerId,
+        record: &ochat_protocol::record::SignedRecord,
+        view: RemoteView,
+    ) -> Attempt {
+        let their = match self.peer_record(record, expected_peer, item.remote) {
+            Ok(their) => their,
+            Err(e) => return Attempt::Retry(e.to_string()),
+        };
+        // As for a pushed answer: keep the record (its addresses and pre-key) for later contact.
+        if let Err(e) = repo::remember_peer(&self.inner.store, &their.uuid, record, their.seq) {
+            tracing::warn!(error = %e, "could not cache a peer record");
+        }
+        match view {
+            RemoteView::Decided(answer) => match self.on_answer(&their, &answer).await {
+                Ok(HandshakeResponse::Stored) => Attempt::Answered,
+                Ok(HandshakeResponse::Refused { message, .. }) => {
+                    Attempt::Retry(format!("the peer's decision was refused: {message}"))
+                }
+                Ok(HandshakeResponse::Status { .. }) => Attempt::Delivered,
+                Err(e) => Attempt::Retry(e.to_string()),
+            },
+            RemoteView::Pending => Attempt::Delivered,
+            RemoteView::Unknown => Attempt::Retry("the peer does not know the request".into()),
+        }
+    }
+
+    /// Verifies a record the peer sent in a response: valid, of the instance we asked, and of
+    /// the key Noise authenticated.
+    fn peer_record(
+        &self,
+        record: &ochat_protocol::record::SignedRecord,
+        expected_peer: libp2p::PeerId,
+        remote: InstanceId,
+    ) -> Result<ochat_protocol::record::InstanceRecord, FederationError> {
+        let their = self
+            .inner
+            .resolver
+            .verify(record)
+            .map_err(|e| FederationError::Unavailable(format!("invalid peer record: {e}")))?;
+        if peer_id_of(&their.identity).ok() != Some(expected_peer) || their.uuid != remote {
+            return Err(FederationError::Unavailable(
+                "the peer's record does not match the instance asked".into(),
+            ));
+        }
+        Ok(their)
     }
 
     fn step_body(
@@ -371,13 +430,7 @@ impl Federation {
                 ));
             }
         };
-        let their = verify_record(&their_record)
-            .map_err(|e| FederationError::Unavailable(format!("invalid peer record: {e}")))?;
-        if peer_id_of(&their.identity).ok() != Some(expected_peer) || their.uuid != remote {
-            return Err(FederationError::Unavailable(
-                "the peer's record does not match the instance asked".into(),
-            ));
-        }
+        let their = self.peer_record(&their_record, expected_peer, remote)?;
         match view {
             RemoteView::Decided(answer) => {
                 self.on_answer(&their, &answer).await?;
