@@ -210,7 +210,10 @@ async fn base_latency(client: &bare_p2p::Client, count: usize) -> Result<Sample>
 
 /// Reports (requester uuid, when Acme's event socket showed the acceptance) for every request
 /// Acme accepted by itself.
-async fn accepted_by_acme(acme: Arc<TestNode>, done: mpsc::Sender<(String, Instant)>) -> Result<()> {
+async fn accepted_by_acme(
+    acme: Arc<TestNode>,
+    done: mpsc::Sender<(String, Instant)>,
+) -> Result<()> {
     let mut events = Socket::bearer(&acme.api, "/api/v1/events", &acme.token).await?;
     loop {
         let e = match events.next().await {
@@ -244,6 +247,8 @@ async fn ours_handshakes(
         let dir = tempfile::tempdir()?;
         let mut node = TestNode::start(peer_config(dir.path(), "Fresh", acme).await?).await?;
         let mut events = Socket::bearer(&node.api, "/api/v1/events", &node.token).await?;
+        // The API connection is open before the clock starts, as in an operator's console.
+        node.ok(Method::GET, "/api/v1/instance", None).await?;
         let start = Instant::now();
         node.ok(
             Method::POST,

@@ -238,7 +238,12 @@ pub struct RunArgs {
     /// Accept incoming connection requests without an administrator: an Instance UUID of a
     /// known partner (repeatable), or `any` for every authenticated instance. The default is
     /// `off`: every request waits for Accept or Reject. The new channel has no members.
-    #[arg(long = "auto-accept", value_name = "UUID|any", env = "OCHAT_AUTO_ACCEPT", value_delimiter = ',')]
+    #[arg(
+        long = "auto-accept",
+        value_name = "UUID|any",
+        env = "OCHAT_AUTO_ACCEPT",
+        value_delimiter = ','
+    )]
     pub auto_accept: Vec<String>,
     /// Seconds between automatic Sync Status of pending requests.
     #[arg(long, default_value_t = 300)]

@@ -16,8 +16,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.name = args.name.clone();
     config.directory = args.directory.clone();
     config.peers = args.peers.clone();
-    config.federation.auto_accept = AutoAccept::from_values(&args.auto_accept)
-        .context("invalid --auto-accept")?;
+    config.federation.auto_accept =
+        AutoAccept::from_values(&args.auto_accept).context("invalid --auto-accept")?;
     config.federation.sync_interval = std::time::Duration::from_secs(args.sync_interval.max(1));
     config.federation.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));

@@ -9,7 +9,7 @@
 //! - Transport: TCP + Noise + Yamux, and QUIC (TLS 1.3). The libp2p identity is the instance's
 //!   Ed25519 identity key, so the [`PeerId`] the secure handshake authenticates *is* the key in
 //!   the instance record ([`peer_id_of`] converts one into the other).
-//! - Behaviour: identify, ping and request-response on
+//! - Behaviour: request-response (no identify, no ping) on
 //!   [`HANDSHAKE_PROTOCOL`](ochat_protocol::wire::HANDSHAKE_PROTOCOL) with our own
 //!   length-prefixed CBOR codec ([`CborCodec`]) whose size limit is checked before the body is
 //!   read.
@@ -354,6 +354,14 @@ impl NetworkHandle {
     pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetworkError> {
         self.ask(|reply| Command::AddAddress { peer, addr, reply })
             .await
+    }
+
+    /// Starts connecting to `peer` (if no connection is open or being dialled) without waiting,
+    /// so that a request sent soon after finds the connection up.
+    pub fn connect_ahead(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if let Err(e) = self.commands.try_send(Command::Connect { peer, addrs }) {
+            tracing::debug!(%peer, error = %e, "could not start connecting ahead");
+        }
     }
 
     /// The peers with at least one open connection.

@@ -88,7 +88,10 @@ pub async fn link_auto(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
     let theirs = b.wait_incoming_from(&a.uuid, "Accepted").await?;
     Ok((
         mine["channel_id"].as_str().unwrap_or_default().to_string(),
-        theirs["channel_id"].as_str().unwrap_or_default().to_string(),
+        theirs["channel_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     ))
 }
 

@@ -166,3 +166,67 @@ fn wait_until_sent(a: &Path, uuid: &str) -> Value {
     });
     now
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_listed_with_auto_accept_is_linked_without_a_click() {
+    let tmp = tempfile::tempdir().unwrap();
+    let directory = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", directory.addr);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let common = ["--directory", &url, "--listen", "/ip4/127.0.0.1/tcp/0"];
+    let _acme =
+        NodeProcess::start(&a, &[&common[..], &["--name", "Acme"]].concat(), START).unwrap();
+    let acme_uuid = run(&a, &["uuid"]).1.trim().to_string();
+
+    // A value that is no UUID is refused before anything is created.
+    let refused = tmp.path().join("refused");
+    let out = ochat(&[
+        "run",
+        "--data-dir",
+        refused.to_str().unwrap(),
+        "--auto-accept",
+        "acme",
+    ])
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'acme' is not an Instance UUID, 'any' or 'off'"),
+        "{err}"
+    );
+    assert!(
+        !refused.exists(),
+        "nothing may be created for a refused start"
+    );
+
+    // Bolt accepts Acme by itself; the start banner says so.
+    let bolt_flags = [
+        &common[..],
+        &["--name", "Bolt", "--auto-accept", &acme_uuid],
+    ]
+    .concat();
+    let bolt = NodeProcess::start(&b, &bolt_flags, START).unwrap();
+    let bolt_uuid = run(&b, &["uuid"]).1.trim().to_string();
+    let id = wait_until_sent(&a, &bolt_uuid)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("Acme's connection to be accepted", || {
+        json(&a, &["connection", "show", &id])["status"] == "Accepted"
+    });
+    let at_bolt = json(&b, &["connections", "--incoming"])[0].clone();
+    assert_eq!(at_bolt["status"], "Accepted");
+    assert_eq!(
+        at_bolt["contact"], "Acme",
+        "the requester's name is the contact"
+    );
+    assert!(at_bolt["channel_id"].is_string());
+    let out = bolt.terminate(Duration::from_secs(15)).unwrap();
+    let banner = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        banner.contains(&format!("Auto-accept:   {acme_uuid}")),
+        "{banner}"
+    );
+}

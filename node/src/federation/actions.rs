@@ -257,6 +257,12 @@ impl Federation {
         } else {
             None
         };
+        // The dial runs while the request is committed: it is up when the outbox sends.
+        if let Some(Resolution::Found(target)) = &resolution {
+            self.inner
+                .network
+                .connect_ahead(target.peer, target.addrs.clone());
+        }
         let _guard = self.inner.lock.lock().await;
         let mut record = repo::load(&self.inner.store, &current.id)?
             .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;

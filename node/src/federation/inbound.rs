@@ -146,8 +146,7 @@ impl Federation {
             return Ok(refused(RefusalCode::Malformed, "the message is too long"));
         }
         let _guard = self.inner.lock.lock().await;
-        if let Some(known) =
-            repo::by_request(&self.inner.store, &from.uuid.0, &request.request_id)?
+        if let Some(known) = repo::by_request(&self.inner.store, &from.uuid.0, &request.request_id)?
         {
             // A retry after a lost answer: already stored, nothing new; if it is decided,
             // the decision goes back at once.

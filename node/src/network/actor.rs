@@ -55,6 +55,10 @@ pub(crate) enum Command {
         batch: MessageBatch,
         reply: oneshot::Sender<Result<MessageResponse, NetworkError>>,
     },
+    Connect {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -181,6 +185,17 @@ impl Actor {
                 batch,
                 reply,
             } => self.deliver(peer, addrs, batch, reply),
+            Command::Connect { peer, addrs } => {
+                if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
+                    return;
+                }
+                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .addresses(addrs)
+                    .build();
+                if let Err(e) = self.swarm.dial(opts) {
+                    tracing::debug!(%peer, error = %e, "dial ahead failed");
+                }
+            }
             Command::Shutdown { reply } => {
                 // Handled by the loop; answering here keeps the match exhaustive and honest.
                 let _ = reply.send(());
@@ -192,16 +207,6 @@ impl Actor {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Handshake(event)) => self.on_handshake(event),
             SwarmEvent::Behaviour(BehaviourEvent::Messages(event)) => self.on_messages(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(event)) => {
-                if let libp2p::identify::Event::Error { peer_id, error, .. } = *event {
-                    tracing::debug!(peer = %peer_id, %error, "identify failed");
-                }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(event)) => {
-                if let Err(error) = event.result {
-                    tracing::trace!(peer = %event.peer, %error, "ping failed");
-                }
-            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
                 self.publish_listen_addrs();
