@@ -1,5 +1,6 @@
-//! The HTTP baselines: bare axum servers on 127.0.0.1 — a WebSocket echo, a route that answers
-//! fixed JSON from memory, and an idle WebSocket route with chosen buffer sizes.
+//! The HTTP baselines: bare axum servers on 127.0.0.1 — a WebSocket echo, a POST route relayed
+//! to WebSockets, a route that answers fixed JSON from memory, and an idle WebSocket route with
+//! chosen buffer sizes.
 
 use std::net::SocketAddr;
 
@@ -7,9 +8,10 @@ use anyhow::Result;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// A server running on a spawned task; stops when dropped.
@@ -58,6 +60,49 @@ pub fn echo_router() -> Router {
         "/ws",
         get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }),
     )
+}
+
+async fn relay(mut socket: WebSocket, mut said: broadcast::Receiver<Bytes>) {
+    loop {
+        let text = match said.recv().await {
+            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+            // A reader that falls behind is told so, as the node tells its operators.
+            Err(broadcast::error::RecvError::Lagged(n)) => format!("{{\"type\":\"lagged\",\"missed\":{n}}}"),
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `POST /say` answers 201 with its JSON body and pushes the body to every `GET /ws` socket:
+/// the shape of a visitor's message reaching an operator, with nothing stored or checked.
+pub fn relay_router() -> Router {
+    let (said, _) = broadcast::channel::<Bytes>(1024);
+    let to_sockets = said.clone();
+    Router::new()
+        .route(
+            "/say",
+            post(move |body: Bytes| {
+                let said = said.clone();
+                async move {
+                    let _ = said.send(body.clone());
+                    (
+                        StatusCode::CREATED,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/ws",
+            get(move |ws: WebSocketUpgrade| {
+                let said = to_sockets.subscribe();
+                async move { ws.on_upgrade(move |socket| relay(socket, said)) }
+            }),
+        )
 }
 
 /// `GET /messages`: answers `body` as JSON.

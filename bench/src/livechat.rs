@@ -4,6 +4,8 @@
 //! - 32 visitors each post messages one after the other (HTTP POST); the figure is messages per
 //!   second that the operator's WebSocket receives. Baseline: 32 WebSocket clients of a bare
 //!   axum echo route, one message in flight each.
+//! - The same figure against a bare axum POST route whose body is pushed to a WebSocket
+//!   (informative: how much of the gap is HTTP and the push, how much the node's work).
 //! - 16 clients GET one session's messages (operator token) as fast as they can; baseline: a
 //!   bare axum route answering the same JSON bytes from memory.
 
@@ -93,6 +95,47 @@ async fn base_messages(echo: &bare_http::Server, per_client: usize) -> Result<Sa
     Ok(Sample::rate(VISITORS * per_client, start.elapsed()))
 }
 
+/// 32 clients POST `per_client` messages each to the bare relay, counted on its WebSocket.
+async fn relay_messages(
+    http: &reqwest::Client,
+    relay: &bare_http::Server,
+    per_client: usize,
+) -> Result<Sample> {
+    let mut socket = Socket::query(&relay.base, "/ws", "none").await?;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..VISITORS {
+        let http = http.clone();
+        let url = format!("{}/say", relay.base);
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per_client {
+                let resp = http
+                    .post(&url)
+                    .json(&json!({"text": text(i, n)}))
+                    .send()
+                    .await?;
+                if resp.status() != reqwest::StatusCode::CREATED {
+                    bail!("the relay answered {}", resp.status());
+                }
+                resp.json::<serde_json::Value>().await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let expected = VISITORS * per_client;
+    for _ in 0..expected {
+        let e = socket.next().await.context("relay socket")?;
+        if e["type"] == "lagged" {
+            bail!("the relay socket lagged: {e}");
+        }
+    }
+    let elapsed = start.elapsed();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(Sample::rate(expected, elapsed))
+}
+
 /// 16 clients GET `url` `count` times in all (with `token` when given).
 async fn gets(
     http: &reqwest::Client,
@@ -165,6 +208,26 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         msgs.medians(),
         Target::AtLeast(0.5),
     )];
+    let relay = bare_http::serve(bare_http::relay_router()).await?;
+    let http = reqwest::Client::new();
+    let relayed = alternate(
+        opts,
+        async || ours_messages(&shop, &visits, &mut operator, per).await,
+        async || relay_messages(&http, &relay, per).await,
+    )
+    .await
+    .context("visitor messages against the bare relay")?;
+    rows.push(Row::new(
+        GROUP,
+        "the same, against a bare axum POST pushed to a WebSocket",
+        "msg/s",
+        true,
+        relayed.medians(),
+        Target::AtLeast(0.0),
+    ));
+    if let Some(r) = rows.last_mut() {
+        r.target = "(informative)".into();
+    }
 
     // A session with a fixed transcript: the greeting and 20 visitor messages.
     let reader = shop
@@ -179,7 +242,6 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         "{}/api/v1/livechat/sessions/{session}/messages",
         shop.node.api
     );
-    let http = reqwest::Client::new();
     let body = http
         .get(&url)
         .bearer_auth(&op.token)
