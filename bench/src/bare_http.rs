@@ -67,7 +67,9 @@ async fn relay(mut socket: WebSocket, mut said: broadcast::Receiver<Bytes>) {
         let text = match said.recv().await {
             Ok(body) => String::from_utf8_lossy(&body).into_owned(),
             // A reader that falls behind is told so, as the node tells its operators.
-            Err(broadcast::error::RecvError::Lagged(n)) => format!("{{\"type\":\"lagged\",\"missed\":{n}}}"),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                format!("{{\"type\":\"lagged\",\"missed\":{n}}}")
+            }
             Err(broadcast::error::RecvError::Closed) => return,
         };
         if socket.send(Message::Text(text.into())).await.is_err() {

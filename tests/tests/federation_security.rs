@@ -245,3 +245,122 @@ async fn a_node_that_claims_another_uuid_cannot_register_or_complete_a_handshake
         real["peer_id"].as_str().unwrap()
     );
 }
+
+/// Mallory, a real instance here (her own UUID, key and record), answers Acme's request at once
+/// with a decision: first one signed by another key, then one signed by her.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_sent_back_with_the_request_must_be_signed_by_the_peer() {
+    use ochat_protocol::wire::{ConnectionAnswer, RemoteView, Verdict};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (mallory, mut inbound) = {
+        let key = IdentityKey::generate().unwrap();
+        let (net, inbound) = network::start(
+            &key.secret_bytes(),
+            NetworkConfig {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+                ..NetworkConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        (Mallory { key, net }, inbound)
+    };
+    let uuid = InstanceId::generate();
+    let addr = tokio::time::timeout(Duration::from_secs(10), mallory.net.wait_listening())
+        .await
+        .unwrap()
+        .unwrap()[0]
+        .clone();
+    let peer = network::peer_id_of(&mallory.key.public()).unwrap();
+    let mut config = test_config(&tmp.path().join("acme"), "Acme", None);
+    config.peers = vec![(uuid.to_string(), format!("{addr}/p2p/{peer}"))];
+    let acme = TestNode::start(config).await.unwrap();
+    let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
+
+    let answer_to = |envelope: &Envelope, signer: &IdentityKey| {
+        let HandshakeBody::Request(signed) = &envelope.body else {
+            panic!("expected a request");
+        };
+        let request: ConnectionRequest = signed.open(&envelope_identity(envelope)).unwrap();
+        let answer = ConnectionAnswer {
+            request_id: request.request_id,
+            from: uuid,
+            to: acme_uuid,
+            verdict: Verdict::Accepted { ephemeral: [5; 32] },
+            sent_at_ms: 1,
+        };
+        HandshakeResponse::Status {
+            record: record(uuid, &mallory.key),
+            view: RemoteView::Decided(Signed::seal(&answer, signer).unwrap()),
+        }
+    };
+
+    // A decision signed by another key: refused, the request ends with the reason, no channel.
+    let sent = acme
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": uuid.to_string(), "send": true})),
+        )
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap().to_string();
+    let first = tokio::time::timeout(Duration::from_secs(20), inbound.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let forged = answer_to(&first.envelope, &IdentityKey::generate().unwrap());
+    let genuine = answer_to(&first.envelope, &mallory.key);
+    assert!(first.respond(forged));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let ended = loop {
+        let now = acme.connection(&id).await.unwrap();
+        if now["delivery_error"].is_string() {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(ended["status"], "Pending");
+    assert!(ended["channel_id"].is_null());
+    assert!(
+        ended["delivery_error"]
+            .as_str()
+            .unwrap()
+            .contains("the peer's decision was refused: the signature does not verify"),
+        "{ended}"
+    );
+
+    // Sync Status asks again; this time Mallory's own key signs: Accepted with a channel.
+    let sync = {
+        let acme_api = acme.api.clone();
+        let token = acme.token.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{acme_api}/api/v1/connections/{id}/sync"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let query = tokio::time::timeout(Duration::from_secs(20), inbound.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(query.envelope.body, HandshakeBody::Query(_)));
+    assert!(query.respond(genuine));
+    assert!(sync.await.unwrap().is_success());
+    let accepted = acme.wait_status(&id, "Accepted").await.unwrap();
+    assert!(accepted["channel_id"].is_string());
+}
+
+/// The identity key in an envelope's record.
+fn envelope_identity(envelope: &Envelope) -> ochat_protocol::identity::PublicIdentity {
+    ochat_protocol::record::verify_record(&envelope.record)
+        .unwrap()
+        .identity
+}

@@ -242,10 +242,15 @@ impl Federation {
         match view {
             RemoteView::Decided(answer) => match self.on_answer(&their, &answer).await {
                 Ok(HandshakeResponse::Stored) => Attempt::Answered,
+                // A decision that does not verify or fit is not retried into a loop: the
+                // request is ended with the reason (Sync Status can still ask later).
                 Ok(HandshakeResponse::Refused { message, .. }) => {
-                    Attempt::Retry(format!("the peer's decision was refused: {message}"))
+                    Attempt::Dropped(format!("the peer's decision was refused: {message}"))
                 }
                 Ok(HandshakeResponse::Status { .. }) => Attempt::Delivered,
+                // The connection changed here meanwhile (cancelled, say): the request itself
+                // was delivered, and the decision no longer applies.
+                Err(FederationError::Transition(_)) => Attempt::Delivered,
                 Err(e) => Attempt::Retry(e.to_string()),
             },
             RemoteView::Pending => Attempt::Delivered,
