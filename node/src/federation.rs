@@ -180,6 +180,11 @@ impl Federation {
         })
     }
 
+    /// Which incoming requests are accepted without an administrator.
+    pub fn auto_accept(&self) -> &AutoAccept {
+        &self.inner.config.auto_accept
+    }
+
     /// Our current signed record.
     pub fn record(&self) -> SignedRecord {
         match self.inner.record.read() {

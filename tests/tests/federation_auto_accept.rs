@@ -50,6 +50,17 @@ async fn a_listed_partner_is_accepted_at_once_and_an_unlisted_instance_waits() {
     config.federation.auto_accept =
         AutoAccept::Listed(BTreeSet::from([acme.uuid.parse().unwrap()]));
     let bolt = TestNode::start(config).await.unwrap();
+    // The administrators can read the policy: Bolt lists Acme, Acme accepts nobody by itself.
+    let me = bolt
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    assert_eq!(me["auto_accept"], json!([acme.uuid]));
+    let me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    assert_eq!(me["auto_accept"], "off");
 
     let mut request = format!("{}/api/v1/events", bolt.api.replace("http://", "ws://"))
         .into_client_request()

@@ -7,6 +7,7 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::auth::Admin;
+use crate::federation::AutoAccept;
 use crate::node::NodeShared;
 
 /// The answer of `GET /api/v1/instance`.
@@ -20,6 +21,31 @@ pub struct InstanceView {
     pub peer_id: String,
     /// Where peers can reach this node.
     pub addresses: Vec<String>,
+    /// Incoming requests accepted without an administrator: "off", "any", or the listed
+    /// Instance UUIDs.
+    pub auto_accept: AutoAcceptView,
+}
+
+/// The automatic-accept policy as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AutoAcceptView {
+    /// "off" or "any".
+    Word(&'static str),
+    /// The partners accepted automatically.
+    Listed(Vec<String>),
+}
+
+impl From<&AutoAccept> for AutoAcceptView {
+    fn from(policy: &AutoAccept) -> Self {
+        match policy {
+            AutoAccept::Off => AutoAcceptView::Word("off"),
+            AutoAccept::Any => AutoAcceptView::Word("any"),
+            AutoAccept::Listed(listed) => {
+                AutoAcceptView::Listed(listed.iter().map(ToString::to_string).collect())
+            }
+        }
+    }
 }
 
 /// Returns the instance's identity (admin token required).
@@ -32,5 +58,6 @@ pub(crate) async fn get_instance(
         name: node.instance.name.clone(),
         peer_id: node.peer_id.clone(),
         addresses: node.addresses(),
+        auto_accept: node.federation.auto_accept().into(),
     })
 }
