@@ -209,12 +209,16 @@ async fn a_partner_listed_with_auto_accept_is_linked_without_a_click() {
     .concat();
     let bolt = NodeProcess::start(&b, &bolt_flags, START).unwrap();
     let bolt_uuid = run(&b, &["uuid"]).1.trim().to_string();
-    let id = wait_until_sent(&a, &bolt_uuid)["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Bolt may still be registering: a Not Found is retried. The request goes from Pending to
+    // Accepted within milliseconds, so only Accepted is waited for.
+    let sent = json(&a, &["connect", &bolt_uuid]);
+    let id = sent["id"].as_str().unwrap().to_string();
     wait_for("Acme's connection to be accepted", || {
-        json(&a, &["connection", "show", &id])["status"] == "Accepted"
+        let now = json(&a, &["connection", "show", &id]);
+        if now["status"] == "Not Found" {
+            json(&a, &["connection", "retry", &id]);
+        }
+        now["status"] == "Accepted"
     });
     let at_bolt = json(&b, &["connections", "--incoming"])[0].clone();
     assert_eq!(at_bolt["status"], "Accepted");
