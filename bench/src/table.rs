@@ -108,6 +108,26 @@ impl Row {
         }
     }
 
+    /// A row shown for information: no target, always "met".
+    pub fn informative(
+        group: &str,
+        figure: &str,
+        unit: &str,
+        higher_is_better: bool,
+        values: (f64, f64),
+    ) -> Self {
+        let mut row = Row::new(
+            group,
+            figure,
+            unit,
+            higher_is_better,
+            values,
+            Target::AtMost(f64::INFINITY),
+        );
+        row.target = "(informative)".into();
+        row
+    }
+
     /// The same row with latency percentiles.
     pub fn with_latency(mut self, latency: Latency) -> Self {
         self.latency = Some(latency);

@@ -23,9 +23,10 @@ struct Mallory {
     net: NetworkHandle,
 }
 
-async fn mallory() -> Mallory {
+/// Mallory's node, and what peers send her.
+async fn mallory() -> (Mallory, tokio::sync::mpsc::Receiver<network::Inbound>) {
     let key = IdentityKey::generate().unwrap();
-    let (net, _inbound) = network::start(
+    let (net, inbound) = network::start(
         &key.secret_bytes(),
         NetworkConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
@@ -34,7 +35,7 @@ async fn mallory() -> Mallory {
     )
     .await
     .unwrap();
-    Mallory { key, net }
+    (Mallory { key, net }, inbound)
 }
 
 fn record(uuid: InstanceId, key: &IdentityKey) -> SignedRecord {
@@ -113,7 +114,7 @@ async fn forged_messages_and_borrowed_identities_are_refused_and_change_nothing(
     .await
     .expect("Acme registered");
     let (bolt_peer, bolt_addrs) = target(&bolt).await;
-    let m = mallory().await;
+    let (m, _inbound) = mallory().await;
     let own_uuid = InstanceId::generate();
 
     // 1. A request whose signature was made by another key.
@@ -253,19 +254,7 @@ async fn a_decision_sent_back_with_the_request_must_be_signed_by_the_peer() {
     use ochat_protocol::wire::{ConnectionAnswer, RemoteView, Verdict};
 
     let tmp = tempfile::tempdir().unwrap();
-    let (mallory, mut inbound) = {
-        let key = IdentityKey::generate().unwrap();
-        let (net, inbound) = network::start(
-            &key.secret_bytes(),
-            NetworkConfig {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-                ..NetworkConfig::default()
-            },
-        )
-        .await
-        .unwrap();
-        (Mallory { key, net }, inbound)
-    };
+    let (mallory, mut inbound) = mallory().await;
     let uuid = InstanceId::generate();
     let addr = tokio::time::timeout(Duration::from_secs(10), mallory.net.wait_listening())
         .await

@@ -259,8 +259,8 @@ impl Federation {
         let (event, kind) = match &answer.verdict {
             Verdict::Accepted { .. } => (Transition::RemoteAccepted, EventKind::Accepted),
             Verdict::Rejected { reason } => {
-                let mut reason = reason.clone();
-                reason.truncate(MAX_REASON);
+                // A peer's reason may be longer than ours, and cut inside a character.
+                let reason = truncate(reason, MAX_REASON).to_string();
                 (Transition::RemoteRejected { reason }, EventKind::Rejected)
             }
         };
@@ -366,5 +366,17 @@ impl Federation {
             record: self.record(),
             view,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn a_long_text_is_cut_on_a_character_boundary() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("short", 200), "short");
     }
 }
