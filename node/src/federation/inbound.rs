@@ -304,10 +304,16 @@ impl Federation {
         record.updated_at_ms = now_ms();
         change.dequeue.push((record.id, Step::Request));
         change.save = Some(record.clone());
-        repo::commit(&self.inner.store, change).await?;
+        // The event goes out as soon as the change is written, while it is flushed: it shows
+        // what the API already reads. What waits for the flush is the acknowledgement to the
+        // peer (`Stored`), and the lock, so a repeated answer cannot be acknowledged before
+        // this one is durable. Anything acknowledged later (a message on the new channel, say)
+        // waits for a flush that covers this write too: sled's log is written in order.
+        repo::write(&self.inner.store, change)?;
         self.inner
             .events
             .connection(kind, ConnectionView::from(&record));
+        self.inner.store.flush().await?;
         Ok(HandshakeResponse::Stored)
     }
 
