@@ -340,7 +340,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
 
     let (tx, mut rx) = mpsc::channel(16);
     let acceptor = tokio::spawn(accepted_by_acme(p.acme.clone(), tx));
-    let hs = opts.scale(20).clamp(2, 6);
+    let hs = opts.scale(20).clamp(2, 20);
     let shakes = alternate(
         opts,
         async || ours_handshakes(&p.acme, &mut rx, hs).await,
