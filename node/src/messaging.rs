@@ -3,8 +3,9 @@
 //! - this file — the [`Messaging`] service and the sends it accepts (text, attachments, read
 //!   receipts), checked before they are queued.
 //! - [`sending`] — group commit: the sends waiting on a channel are sealed with its Double
-//!   Ratchet together, and the new ratchet state, the messages and their sealed outbox entries
-//!   are written in ONE sled transaction, made durable by a grouped flush, before the API answers.
+//!   Ratchet together, and the new ratchet state, their sealed outbox entries and the messages
+//!   are written in that order, made durable by a grouped flush, before the API answers.
+//! - `unflushed` — outbox entries written but not yet durable, which delivery leaves alone.
 //! - [`delivery`] — the worker that sends outbox entries in batches (send order), retries with
 //!   backoff, and records acknowledgements (delivered) or failure after the give-up time.
 //! - [`inbound`] — batches from peers: authenticate the peer, drop duplicates by id, open with
@@ -17,6 +18,7 @@ pub mod delivery;
 pub mod history;
 pub mod inbound;
 pub(crate) mod sending;
+mod unflushed;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -129,6 +131,8 @@ pub(crate) struct Inner {
     pub(crate) wake: Notify,
     /// Sends waiting for their channel's next group commit.
     pub(crate) queues: Queues,
+    /// Outbox entries not yet durable, which the delivery worker leaves alone.
+    pub(crate) unflushed: unflushed::Unflushed,
     pub(crate) me: InstanceId,
 }
 
@@ -154,6 +158,7 @@ impl Messaging {
                 locks: StdMutex::new(HashMap::new()),
                 wake: Notify::new(),
                 queues: Queues::default(),
+                unflushed: unflushed::Unflushed::default(),
                 me,
             }),
         }

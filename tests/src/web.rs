@@ -146,6 +146,27 @@ impl Browser {
             .with_context(|| format!("{}: no element {css} within {WAIT:?}", self.name))
     }
 
+    /// Clicks the element matching `css`, finding it again if the page re-rendered it between
+    /// the find and the click (a list that redraws on every event, say).
+    pub async fn click(&self, css: &str) -> Result<()> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let element = self.find(css).await?;
+            match element.click().await {
+                Ok(_) => return Ok(()),
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("{}: clicking {css}", self.name));
+                }
+            }
+        }
+    }
+
     /// Every element matching a CSS selector now.
     pub async fn all(&self, css: &str) -> Result<Vec<Element>> {
         Ok(self.client.find_all(Locator::Css(css)).await?)

@@ -217,7 +217,7 @@ async fn an_operator_takes_over_from_the_chatbot_in_the_console() {
             .send_keys("pw-ann")
             .await?;
         console.find("#login-submit").await?.click().await?;
-        console.find("#sessions li button").await?.click().await?;
+        console.click("#sessions li button").await?;
         console
             .wait_text(
                 "#conv-log [data-author=bot] .text",

@@ -64,8 +64,7 @@ async fn a_visitor_on_another_website_chats_live_with_an_operator_in_the_console
         input.send_keys("\u{E007}").await?; // Enter
 
         // Ann sees a new conversation in bold, opens it and reads the payload as text.
-        let fresh = console.find("#sessions li.new button").await?;
-        fresh.click().await?;
+        console.click("#sessions li.new button").await?;
         console
             .wait_text("#conv-log [data-author=visitor] .text", VISITOR_XSS)
             .await?;

@@ -129,7 +129,7 @@ async fn a_visitor_answers_the_chatbot_by_clicking_and_is_handed_to_the_operator
 
         // The forward finds Ann: the visitor sees her join, she sees the conversation.
         visitor.wait_text("[data-ochat=operator]", "Ann").await?;
-        console.find("#sessions li.new button").await?.click().await?;
+        console.click("#sessions li.new button").await?;
         console
             .wait_text("#conv-log [data-author=visitor] .text", "I need help")
             .await?;

@@ -224,16 +224,22 @@ impl Messaging {
         }
     }
 
-    /// The oldest queued messages of a channel, within the batch limits, and those expired.
+    /// The oldest queued messages of a channel, within the batch limits, up to the first that
+    /// is not durable yet; and those expired.
     fn next_batch(&self, channel: Uuid) -> Result<(Vec<QueuedMessage>, Vec<Uuid>), MessagingError> {
         let give_up = self.inner.config.give_up_after.as_millis() as u64;
         let now = now_ms();
         let mut batch = Vec::new();
         let mut expired = Vec::new();
         let mut bytes = 0usize;
+        let unflushed = self.inner.unflushed.held(channel);
         for item in self.inner.store.msg_outbox.scan_prefix(channel.as_bytes()) {
             let (_, v) = item?;
             let q: QueuedMessage = decode(trees::MSG_OUTBOX, &v)?;
+            if unflushed.contains(&q.wire.id) {
+                // Not durable yet, and nothing after it is sent before it (send order).
+                break;
+            }
             if now.saturating_sub(q.queued_at_ms) > give_up {
                 expired.push(q.wire.id);
                 continue;
@@ -250,33 +256,35 @@ impl Messaging {
         Ok((batch, expired))
     }
 
-    /// Pending → sent for the tracked messages of a batch, in one sled batch under the
-    /// channel's lock (not flushed: a lost "sent" only shows the message as pending until its
-    /// acknowledgement).
+    /// Pending → sent for the tracked messages of a batch, under the channel's lock (not
+    /// flushed: a lost "sent" only shows the message as pending until its acknowledgement).
     async fn mark_sent(&self, channel: Uuid, ids: &[Uuid]) {
         let lock = self.channel_lock(channel);
         let _guard = lock.lock().await;
-        let mut writes = sled::Batch::default();
+        let mut writes = Vec::new();
         for id in ids {
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
             match Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k) {
                 Ok(Some(mut m)) if m.state == MessageState::Pending => {
                     m.state = MessageState::Sent;
                     if let Ok(bytes) = encode(trees::MESSAGES, &m) {
-                        writes.insert(k, bytes);
+                        writes.push((k, bytes));
                     }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(%channel, error = %e, "cannot mark a message sent"),
             }
         }
-        if let Err(e) = self.inner.store.messages.apply_batch(writes) {
-            tracing::warn!(%channel, error = %e, "cannot mark messages sent");
+        for (k, v) in writes {
+            if let Err(e) = self.inner.store.messages.insert(k, v) {
+                tracing::warn!(%channel, error = %e, "cannot mark messages sent");
+                break;
+            }
         }
     }
 
-    /// Removes settled messages from the outbox and records delivered / failed, in one sled
-    /// batch per tree under the channel's lock.
+    /// Removes settled messages from the outbox and records delivered / failed, under the
+    /// channel's lock.
     /// `outcome(id)`: `Some(Ok)` delivered, `Some(Err(reason))` failed, `None` keep queued.
     async fn settle(
         &self,
@@ -287,8 +295,8 @@ impl Messaging {
         let lock = self.channel_lock(channel);
         let guard = lock.lock().await;
         let mut changed = Vec::new();
-        let mut removed = sled::Batch::default();
-        let mut updated = sled::Batch::default();
+        let mut removed = Vec::new();
+        let mut updated = Vec::new();
         for id in ids {
             let Some(result) = outcome(id) else { continue };
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
@@ -303,15 +311,21 @@ impl Messaging {
                         m.failure = Some(reason);
                     }
                 }
-                updated.insert(k.clone(), encode(trees::MESSAGES, &m)?);
+                updated.push((k.clone(), encode(trees::MESSAGES, &m)?));
                 changed.push(MessageView::from(&m));
             }
-            removed.remove(k);
+            removed.push(k);
         }
-        // The state first: a crash in between leaves the message queued, so it is sent again
-        // and acknowledged as a duplicate.
-        self.inner.store.messages.apply_batch(updated)?;
-        self.inner.store.msg_outbox.apply_batch(removed)?;
+        // Plain inserts in order, the state first (sled recovers a prefix of its log): a crash
+        // in between leaves the message queued, so it is sent again and acknowledged as a
+        // duplicate.
+        let s = &self.inner.store;
+        for (k, v) in updated {
+            s.messages.insert(k, v)?;
+        }
+        for k in removed {
+            s.msg_outbox.remove(k)?;
+        }
         drop(guard);
         for view in changed {
             self.inner.events.message(EventKind::State, view);

@@ -1,8 +1,19 @@
 //! Group commit of sends: every send on a channel (text, attachment, read receipt) becomes a job
 //! in the channel's queue; one committer task per channel takes all waiting jobs at once, seals
-//! them with the ratchet (decoded once per group), writes messages, ratchet and outbox in ONE sled
-//! transaction, and goes on with the next group while a grouped flush makes this one durable.
-//! Each sender gets its answer only after that flush.
+//! them with the ratchet (decoded once per group), writes the ratchet, the outbox entries and the
+//! messages, and goes on with the next group while a grouped flush makes this one durable.
+//! Each sender gets its answer only after that flush; until then the group's outbox entries
+//! are held back from delivery ([`super::unflushed`]).
+//!
+//! The writes are plain sled inserts in that order, not a transaction: sled's transactions and
+//! batches each seal and write its IO buffer twice, and every such write wakes all of sled's
+//! idle IO threads, which cost more than a third of the CPU of a message in flight. sled
+//! recovers its log as a prefix (it stops at the first message that is not whole), so a crash
+//! before the flush leaves a prefix of the group: the ratchet advanced with none, some or all
+//! of the group's messages. None of them was answered, so the caller sends again; a message
+//! whose outbox entry came back is delivered, and the peer skips the keys of those that did not
+//! (it keeps skipped keys, up to a limit far above a group). The ratchet is never behind a
+//! message that exists, so no key seals two messages.
 //!
 //! The committer is a task of its own, so a caller that goes away (an HTTP client hanging up)
 //! cannot leave the other jobs of its group half done.
@@ -12,8 +23,6 @@ use std::sync::Mutex as StdMutex;
 
 use ochat_protocol::message::{Body, CHUNK_SIZE, Content, WireMessage, associated_data};
 use ochat_protocol::ratchet::Ratchet;
-use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -22,7 +31,7 @@ use crate::events::EventKind;
 use crate::model::{
     AttachmentMeta, MessageRecord, MessageState, MessageView, QueuedMessage, now_ms,
 };
-use crate::store::{StoreError, encode, key, trees};
+use crate::store::{encode, key, trees};
 
 /// One send: the bodies to seal in order; the last shown body is the one answered.
 #[derive(Debug)]
@@ -55,6 +64,12 @@ impl Queues {
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
     }
+}
+
+/// What a group stored: each job's outcome, and the outbox ids held back until the flush.
+struct Sealed {
+    results: Vec<Result<Committed, MessagingError>>,
+    ids: Vec<Uuid>,
 }
 
 /// What one job stored, answered after the flush.
@@ -139,18 +154,19 @@ impl Messaging {
             let outcome = self.seal_group(channel, &jobs);
             drop(held);
             let me = self.clone();
-            tokio::spawn(async move { me.answer_group(outcome, replies).await });
+            tokio::spawn(async move { me.answer_group(channel, outcome, replies).await });
         }
     }
 
     /// After the grouped flush: events for the shown messages, then each sender's answer.
     async fn answer_group(
         &self,
-        outcome: Result<Vec<Result<Committed, MessagingError>>, MessagingError>,
+        channel: Uuid,
+        outcome: Result<Sealed, MessagingError>,
         replies: Vec<Reply>,
     ) {
-        let results = match outcome {
-            Ok(results) => results,
+        let Sealed { results, ids } = match outcome {
+            Ok(sealed) => sealed,
             Err(e) => {
                 for reply in replies {
                     let _ = reply.send(Err(e.for_each_job()));
@@ -159,12 +175,14 @@ impl Messaging {
             }
         };
         if let Err(e) = self.inner.flush.wait().await {
+            // Not known to be durable: the group stays held back from delivery.
             let e = MessagingError::from(e);
             for reply in replies {
                 let _ = reply.send(Err(e.for_each_job()));
             }
             return;
         }
+        self.inner.unflushed.release(channel, &ids);
         self.inner.wake.notify_one();
         for (result, reply) in results.into_iter().zip(replies) {
             let answer = result.map(|c| match c.shown {
@@ -180,13 +198,11 @@ impl Messaging {
     }
 
     /// Seals every job's bodies in order and stores them with the new ratchet state and their
-    /// outbox entries in one transaction. A job whose viewer may not send fails alone; a channel
-    /// that cannot be used or a failed write fails the whole group (nothing is stored).
-    fn seal_group(
-        &self,
-        channel: Uuid,
-        jobs: &[Job],
-    ) -> Result<Vec<Result<Committed, MessagingError>>, MessagingError> {
+    /// outbox entries. A job whose viewer may not send fails alone; a channel that cannot be
+    /// used fails the whole group before anything is written, and a failed write fails it
+    /// with what was written held back from delivery. Answers the outcome of each job and the
+    /// ids held back until the flush.
+    fn seal_group(&self, channel: Uuid, jobs: &[Job]) -> Result<Sealed, MessagingError> {
         let (mut ch, conn) = self.channel_for(channel, Viewer::Admin)?;
         let mut ratchet: Ratchet = crate::store::decode(trees::CHANNELS, &ch.ratchet)?;
         let mut results = Vec::with_capacity(jobs.len());
@@ -271,23 +287,25 @@ impl Messaging {
         }
         ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
         let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        let ids: Vec<Uuid> = outbox
+            .iter()
+            .filter_map(|(k, _)| k.get(16..).and_then(|id| Uuid::from_slice(id).ok()))
+            .collect();
+        self.inner.unflushed.hold(channel, &ids);
+        // In this order (see the module's notes): the ratchet first, so it is never behind a
+        // message that survives a crash; then the file's chunks, the outbox, the history.
         let s = &self.inner.store;
-        (&s.channels, &s.messages, &s.msg_outbox, &s.attachments)
-            .transaction(|(channels, msgs, msg_outbox, attachments)| {
-                channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
-                for (k, v) in &messages {
-                    msgs.insert(k.as_slice(), v.as_slice())?;
-                }
-                for (k, v) in &outbox {
-                    msg_outbox.insert(k.as_slice(), v.as_slice())?;
-                }
-                for (k, v) in &chunks {
-                    attachments.insert(k.as_slice(), v.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(StoreError::from)?;
-        Ok(results)
+        s.channels.insert(channel.as_bytes(), ch_bytes)?;
+        for (k, v) in chunks {
+            s.attachments.insert(k, v)?;
+        }
+        for (k, v) in outbox {
+            s.msg_outbox.insert(k, v)?;
+        }
+        for (k, v) in messages {
+            s.messages.insert(k, v)?;
+        }
+        Ok(Sealed { results, ids })
     }
 }
 
