@@ -484,3 +484,25 @@ fn os_randomness_works_for_a_real_channel() {
     let r = bob.seal(b"hey", b"ad").expect("seal");
     assert_eq!(alice.open(&r, b"ad").expect("open"), b"hey");
 }
+
+#[test]
+fn a_stored_key_pair_keeps_its_public_key_and_the_older_form_still_reads() {
+    let pair = keys::RatchetKeyPair::from_secret(&StaticSecret::from([7u8; 32]));
+    let mut cbor = Vec::new();
+    ciborium::into_writer(&pair, &mut cbor).expect("encode");
+    let back: keys::RatchetKeyPair = ciborium::from_reader(cbor.as_slice()).expect("decode");
+    assert_eq!(back.public(), pair.public());
+    assert_eq!(back.secret().expose(), pair.secret().expose());
+
+    // Written by an earlier version: the private key alone.
+    let mut old = Vec::new();
+    ciborium::into_writer(&serde_bytes::Bytes::new(&[7u8; 32]), &mut old).expect("encode");
+    let read: keys::RatchetKeyPair = ciborium::from_reader(old.as_slice()).expect("decode");
+    assert_eq!(read.public(), pair.public());
+
+    // Anything else is refused, not guessed at.
+    let mut bad = Vec::new();
+    ciborium::into_writer(&serde_bytes::Bytes::new(&[7u8; 40]), &mut bad).expect("encode");
+    let refused: Result<keys::RatchetKeyPair, _> = ciborium::from_reader(bad.as_slice());
+    assert!(refused.is_err());
+}
