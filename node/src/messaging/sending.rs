@@ -209,6 +209,7 @@ impl Messaging {
         let mut messages: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut outbox: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut chunks: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut ids: Vec<Uuid> = Vec::new();
         for job in jobs {
             if let Viewer::User(user) = job.viewer
                 && !conn.members.contains(&user)
@@ -250,6 +251,7 @@ impl Messaging {
                     queued_at_ms: now,
                     size,
                 };
+                ids.push(id);
                 outbox.push((
                     key(&[channel.as_bytes(), id.as_bytes()]),
                     encode(trees::MSG_OUTBOX, &queued)?,
@@ -287,10 +289,6 @@ impl Messaging {
         }
         ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
         let ch_bytes = encode(trees::CHANNELS, &ch)?;
-        let ids: Vec<Uuid> = outbox
-            .iter()
-            .filter_map(|(k, _)| k.get(16..).and_then(|id| Uuid::from_slice(id).ok()))
-            .collect();
         self.inner.unflushed.hold(channel, &ids);
         // In this order (see the module's notes): the ratchet first, so it is never behind a
         // message that survives a crash; then the file's chunks, the outbox, the history.
