@@ -4,13 +4,27 @@
 //! the flusher and waits until a flush that *started after the ticket was taken* has finished.
 //! Every write made before a ticket is therefore on disk when `wait` returns. Under load one
 //! flush covers every writer that arrived while the previous flush ran.
+//!
+//! Up to [`MAX_FLUSHES`] flushes run at once. That is safe because each flush is complete on
+//! its own: sled's flush returns only when everything logged before it started is written
+//! (whoever wrote it), and the `fdatasync` that follows covers the whole file. So a flush
+//! that started after a ticket makes that ticket durable, whichever flush finishes first, and
+//! the highest finished target is what the waiters see.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use crate::store::{Store, StoreError};
+
+/// Flushes that may run at once. With one, a writer that arrives just after a flush started
+/// waits for it and then for a whole flush of its own (1.5 flushes on average); with two, the
+/// next flush starts at once and shares the disk's queue with the running one. Measured in
+/// the `federation` bench, alternating runs on the same machine: 16 in flight 0.53× → 0.61×
+/// of the baseline (mean of four pairs), one in flight p50 better in three pairs of four.
+const MAX_FLUSHES: usize = 2;
 
 /// The group-flush service of a store.
 #[derive(Debug, Clone)]
@@ -37,20 +51,35 @@ impl GroupFlush {
             done: done_rx,
         });
         tokio::spawn(async move {
+            let mut running: JoinSet<(u64, Option<String>)> = JoinSet::new();
+            let mut started = 0u64;
             loop {
                 let target = requested.load(Ordering::SeqCst);
-                if done_tx.borrow().0 >= target {
-                    tokio::select! {
-                        _ = wake.notified() => continue,
-                        _ = done_tx.closed() => return,
+                if target > started && running.len() < MAX_FLUSHES {
+                    started = target;
+                    let store = store.clone();
+                    running.spawn(async move {
+                        let error = store.flush().await.err().map(|e| e.to_string());
+                        (target, error)
+                    });
+                    continue;
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    Some(joined) = running.join_next(), if !running.is_empty() => {
+                        // A flush task that panicked reports for no ticket: its waiters wait
+                        // for the next flush.
+                        let (target, error) =
+                            joined.unwrap_or_else(|e| (0, Some(e.to_string())));
+                        if let Some(e) = &error {
+                            tracing::error!(error = %e, "flush failed");
+                        }
+                        let flushed = done_tx.borrow().0;
+                        if target >= flushed || error.is_some() {
+                            let _ = done_tx.send((target.max(flushed), error));
+                        }
                     }
-                }
-                let error = store.flush().await.err().map(|e| e.to_string());
-                if let Some(e) = &error {
-                    tracing::error!(error = %e, "flush failed");
-                }
-                if done_tx.send((target, error)).is_err() {
-                    return;
+                    _ = done_tx.closed() => return,
                 }
             }
         });
