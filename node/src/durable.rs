@@ -22,8 +22,9 @@ use crate::store::{Store, StoreError};
 /// Flushes that may run at once. With one, a writer that arrives just after a flush started
 /// waits for it and then for a whole flush of its own (1.5 flushes on average); with two, the
 /// next flush starts at once and shares the disk's queue with the running one. Measured in
-/// the `federation` bench, alternating runs on the same machine: 16 in flight 0.53× → 0.61×
-/// of the baseline (mean of four pairs), one in flight p50 better in three pairs of four.
+/// the `federation` bench, four strictly alternating pairs on one machine: 16 in flight
+/// 0.53× → 0.61× of the baseline (means), one in flight p50 better in three pairs of four; a
+/// small gain against that machine's noise (README, "Latest table").
 const MAX_FLUSHES: usize = 2;
 
 /// The group-flush service of a store.
