@@ -37,6 +37,17 @@ fn split(k: &[u8]) -> Option<(Uuid, Uuid)> {
     ))
 }
 
+/// What one delivery attempt on a channel came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// A batch went and every message in it was settled.
+    Sent,
+    /// Nothing could go: the outbox was empty, or what is left is still being flushed.
+    NothingReady,
+    /// The peer could not be reached or asked for some again: the channel backs off.
+    Failed,
+}
+
 /// The smallest key after every key starting with `channel`.
 fn after(channel: &Uuid) -> Vec<u8> {
     let next = channel.as_u128().wrapping_add(1);
@@ -111,7 +122,9 @@ impl Messaging {
             let in_flight = in_flight.clone();
             let backoff = backoff.clone();
             tokio::spawn(async move {
-                let ok = me.deliver_batch(channel, failing).await;
+                let releases = me.inner.unflushed.releases();
+                let attempt = me.deliver_batch(channel, failing).await;
+                let ok = attempt != Attempt::Failed;
                 if let Ok(mut b) = backoff.lock() {
                     if ok {
                         b.remove(&channel);
@@ -124,7 +137,12 @@ impl Messaging {
                 if let Ok(mut s) = in_flight.lock() {
                     s.remove(&channel);
                 }
-                me.inner.wake.notify_one();
+                // When everything left was still being flushed, the release that ends the
+                // flush wakes the worker; looking again now would only spin until then. Unless
+                // a release came while this task looked (and its wake found the channel busy).
+                if attempt != Attempt::NothingReady || me.inner.unflushed.releases() != releases {
+                    me.inner.wake.notify_one();
+                }
             });
         }
         wait
@@ -136,15 +154,15 @@ impl Messaging {
             .min(self.inner.config.retry_max)
     }
 
-    /// Sends the oldest queued messages of one channel. Returns false when the peer could
-    /// not be reached (the channel then backs off).
+    /// Sends the oldest queued messages of one channel. Answers [`Attempt::Failed`] when the
+    /// peer could not be reached or asked for some again (the channel then backs off).
     /// `failing`: earlier attempts failed, so the peer's address is looked up afresh.
-    async fn deliver_batch(&self, channel: Uuid, failing: bool) -> bool {
+    async fn deliver_batch(&self, channel: Uuid, failing: bool) -> Attempt {
         let (batch, expired) = match self.next_batch(channel) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(%channel, error = %e, "cannot read a channel's outbox");
-                return false;
+                return Attempt::Failed;
             }
         };
         if !expired.is_empty() {
@@ -160,7 +178,7 @@ impl Messaging {
             }
         }
         let Some(first) = batch.first() else {
-            return true;
+            return Attempt::NothingReady;
         };
         let remote = first.remote;
         let ids: Vec<Uuid> = batch.iter().map(|q| q.wire.id).collect();
@@ -173,7 +191,7 @@ impl Messaging {
             Ok(t) => t,
             Err(e) => {
                 tracing::debug!(%channel, error = %e, "peer not resolvable now");
-                return false;
+                return Attempt::Failed;
             }
         };
         let request = MessageBatch {
@@ -209,17 +227,21 @@ impl Messaging {
                     .await;
                 if let Err(e) = result {
                     tracing::error!(%channel, error = %e, "cannot record acknowledgements");
-                    return false;
+                    return Attempt::Failed;
                 }
-                !retry
+                if retry {
+                    Attempt::Failed
+                } else {
+                    Attempt::Sent
+                }
             }
             Ok(MessageResponse::Refused(reason)) => {
                 tracing::debug!(%channel, %reason, "the peer refused a batch for now");
-                false
+                Attempt::Failed
             }
             Err(e) => {
                 tracing::debug!(%channel, error = %e, "message delivery failed; will retry");
-                false
+                Attempt::Failed
             }
         }
     }
@@ -328,6 +350,7 @@ impl Messaging {
         }
         drop(guard);
         for view in changed {
+
             self.inner.events.message(EventKind::State, view);
         }
         Ok(())

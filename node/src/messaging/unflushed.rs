@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
@@ -14,6 +15,9 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 pub(crate) struct Unflushed {
     map: StdMutex<HashMap<Uuid, HashSet<Uuid>>>,
+    /// Counts releases, so a delivery that found only held entries can tell whether any was
+    /// let go while it looked (then it must look again) or not (the release will wake it).
+    releases: AtomicU64,
 }
 
 impl Unflushed {
@@ -43,7 +47,15 @@ impl Unflushed {
                     map.remove(&channel);
                 }
             }
+            // Under the lock, so a reader of `held` after this sees the new count too.
+            self.releases.fetch_add(1, Ordering::SeqCst);
         });
+    }
+
+    /// How many releases there have been. Read it before [`Unflushed::held`]: if it has not
+    /// changed afterwards, nothing was released in between.
+    pub(crate) fn releases(&self) -> u64 {
+        self.releases.load(Ordering::SeqCst)
     }
 
     /// The ids of `channel` still held (usually none).
@@ -67,7 +79,9 @@ mod tests {
         unflushed.release(a, &[m1]);
         assert_eq!(unflushed.held(a), HashSet::from([m2]));
         assert_eq!(unflushed.held(b), HashSet::from([m3]));
+        let before = unflushed.releases();
         unflushed.release(a, &[m2]);
+        assert_eq!(unflushed.releases(), before + 1);
         assert!(unflushed.held(a).is_empty());
         assert!(unflushed.map.lock().unwrap().get(&a).is_none());
     }
