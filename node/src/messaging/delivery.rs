@@ -350,7 +350,6 @@ impl Messaging {
         }
         drop(guard);
         for view in changed {
-
             self.inner.events.message(EventKind::State, view);
         }
         Ok(())
