@@ -68,16 +68,25 @@ impl GroupFlush {
                 tokio::select! {
                     _ = wake.notified() => {}
                     Some(joined) = running.join_next(), if !running.is_empty() => {
-                        // A flush task that panicked reports for no ticket: its waiters wait
-                        // for the next flush.
-                        let (target, error) =
-                            joined.unwrap_or_else(|e| (0, Some(e.to_string())));
-                        if let Some(e) = &error {
-                            tracing::error!(error = %e, "flush failed");
-                        }
                         let flushed = done_tx.borrow().0;
-                        if target >= flushed || error.is_some() {
-                            let _ = done_tx.send((target.max(flushed), error));
+                        match joined {
+                            Ok((target, error)) => {
+                                if let Some(e) = &error {
+                                    tracing::error!(error = %e, "flush failed");
+                                }
+                                // A flush that reaches no further than one already finished
+                                // changes nothing its waiters see: the later one covered
+                                // them, and its outcome must not be overwritten.
+                                if target > flushed {
+                                    let _ = done_tx.send((target, error));
+                                }
+                            }
+                            Err(e) => {
+                                // The task stopped before reporting, so its target is
+                                // unknown: flush again for every ticket not yet covered.
+                                tracing::error!(error = %e, "a flush task stopped");
+                                started = flushed;
+                            }
                         }
                     }
                     _ = done_tx.closed() => return,
