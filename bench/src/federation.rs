@@ -36,7 +36,7 @@ use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::bare_p2p;
-use crate::measure::{Sample, alternate, histogram, record};
+use crate::measure::{Sample, alternate, histogram, lanes, record};
 use crate::opts::Opts;
 use crate::table::{Row, Target};
 use crate::ws::Socket;
@@ -138,18 +138,10 @@ async fn ours_throughput(p: &Pair, count: usize) -> Result<Sample> {
     let (node, channel) = inside(p)?;
     let mut events = node.federation.events().subscribe();
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for lane in 0..IN_FLIGHT {
+    let senders = lanes(IN_FLIGHT, count, move |n| {
         let node = node.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = lane;
-            while n < count {
-                send_inside(&node, channel, &text(n)).await?;
-                n += IN_FLIGHT;
-            }
-            anyhow::Ok(())
-        }));
-    }
+        async move { send_inside(&node, channel, &text(n)).await.map(drop) }
+    });
     let mut count_left = count;
     let mut lagged = false;
     while count_left > 0 {
@@ -163,9 +155,7 @@ async fn ours_throughput(p: &Pair, count: usize) -> Result<Sample> {
             Err(e) => bail!("acme's event bus closed: {e}"),
         }
     }
-    for t in tasks {
-        t.await??;
-    }
+    senders.await??;
     if lagged {
         until_queue_empty(p).await?;
     }
@@ -200,20 +190,11 @@ pub async fn send_all(
     text: Arc<dyn Fn(usize) -> String + Send + Sync>,
 ) -> Result<()> {
     let mut events = Socket::bearer(&p.acme.api, "/api/v1/events", &p.acme.token).await?;
-    let mut tasks = Vec::new();
-    for lane in 0..IN_FLIGHT {
-        let node = p.acme.clone();
-        let channel = p.channel.clone();
-        let text = text.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = lane;
-            while n < count {
-                node.send(&channel, &text(n)).await?;
-                n += IN_FLIGHT;
-            }
-            anyhow::Ok(())
-        }));
-    }
+    let (node, channel) = (p.acme.clone(), p.channel.clone());
+    let senders = lanes(IN_FLIGHT, count, move |n| {
+        let (node, channel, text) = (node.clone(), channel.clone(), text.clone());
+        async move { node.send(&channel, &text(n)).await.map(drop) }
+    });
     let mut delivered = 0;
     let mut lagged = false;
     while delivered < count {
@@ -229,9 +210,7 @@ pub async fn send_all(
             delivered += 1;
         }
     }
-    for t in tasks {
-        t.await??;
-    }
+    senders.await??;
     if lagged {
         until_queue_empty(p).await?;
     }
@@ -240,21 +219,12 @@ pub async fn send_all(
 
 async fn base_throughput(client: &bare_p2p::Client, count: usize) -> Result<Sample> {
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for lane in 0..IN_FLIGHT {
+    let client = client.clone();
+    lanes(IN_FLIGHT, count, move |_| {
         let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = lane;
-            while n < count {
-                client.request(vec![0x42; WIRE_LEN]).await?;
-                n += IN_FLIGHT;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
+        async move { client.request(vec![0x42; WIRE_LEN]).await.map(drop) }
+    })
+    .await??;
     Ok(Sample::rate(count, start.elapsed()))
 }
 

@@ -79,6 +79,35 @@ where
     Ok(pair)
 }
 
+/// Runs jobs `0..count` on `lanes` tasks at once: lane `l` does jobs `l`, `l + lanes`, … one
+/// after the other, so at most `lanes` are in flight. The handle ends when every lane has, with
+/// the first error of any.
+pub fn lanes<F, Fut>(lanes: usize, count: usize, job: F) -> tokio::task::JoinHandle<Result<()>>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..lanes)
+        .map(|lane| {
+            let job = job.clone();
+            tokio::spawn(async move {
+                let mut n = lane;
+                while n < count {
+                    job(n).await?;
+                    n += lanes;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    tokio::spawn(async move {
+        for t in tasks {
+            t.await??;
+        }
+        Ok(())
+    })
+}
+
 /// The median of the values.
 pub fn median(samples: &[Sample]) -> f64 {
     let mut v: Vec<f64> = samples.iter().map(|s| s.value).collect();

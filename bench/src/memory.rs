@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 
 use crate::federation;
-use crate::measure::{Sample, alternate};
+use crate::measure::{Sample, alternate, lanes};
 use crate::opts::Opts;
 use crate::process::{BareWsProcess, NodeProcess};
 use crate::shop::{Api, Visitor};
@@ -182,23 +182,19 @@ async fn paced(rate: usize, secs: u64) -> Result<Row> {
     let p = Arc::new(federation::pair().await?);
     let total = rate * secs as usize;
     let start = tokio::time::Instant::now();
-    let mut tasks = Vec::new();
-    for lane in 0..LANES {
-        let p = p.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut n = lane;
-            while n < total {
-                let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
-                tokio::time::sleep_until(due).await;
-                p.acme.send(&p.channel, &format!("load-{n}")).await?;
-                n += LANES;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
+    let sender = p.clone();
+    lanes(LANES, total, move |n| {
+        let p = sender.clone();
+        async move {
+            let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+            tokio::time::sleep_until(due).await;
+            p.acme
+                .send(&p.channel, &format!("load-{n}"))
+                .await
+                .map(drop)
+        }
+    })
+    .await??;
     let sent = start.elapsed();
     federation::send_all(&p, 0, Arc::new(|n| n.to_string())).await?;
     let delivered = start.elapsed();
