@@ -149,9 +149,24 @@ impl Browser {
     /// Clicks the element matching `css`, finding it again if the page re-rendered it between
     /// the find and the click (a list that redraws on every event, say).
     pub async fn click(&self, css: &str) -> Result<()> {
+        self.click_fresh(css, || self.find(css)).await
+    }
+
+    /// Waits until an element matching `css` shows exactly `text` and clicks it, finding it
+    /// again the same way if the page re-rendered it before the click.
+    pub async fn click_text(&self, css: &str, text: &str) -> Result<()> {
+        self.click_fresh(css, || self.wait_text(css, text)).await
+    }
+
+    /// Clicks what `find` answers; finds it again while the click meets a stale element.
+    async fn click_fresh<F, Fut>(&self, css: &str, find: F) -> Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Element>>,
+    {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
-            let element = self.find(css).await?;
+            let element = find().await?;
             match element.click().await {
                 Ok(_) => return Ok(()),
                 Err(fantoccini::error::CmdError::Standard(e))

@@ -85,9 +85,7 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
         // The request is in the sidebar, in bold; its message is shown as text.
         // Core's request is rejected with a reason, which Core reads.
         console
-            .wait_text("#requests li.new button .label", "Core")
-            .await?
-            .click()
+            .click_text("#requests li.new button .label", "Core")
             .await?;
         console.wait_text("#req-message", "Buy our stuff").await?;
         console
@@ -105,9 +103,7 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
 
         // Bolt's request is in the sidebar, in bold; its message is shown as text.
         console
-            .wait_text("#requests li.new button .label", "Bolt")
-            .await?
-            .click()
+            .click_text("#requests li.new button .label", "Bolt")
             .await?;
         console.wait_text("#req-message", REQUEST_XSS).await?;
         console.wait_text("#req-uuid", &bolt.uuid).await?;
@@ -122,9 +118,7 @@ async fn the_console_accepts_an_incoming_connection_request_and_talks_in_the_cha
 
         // The new channel appears; Acme writes and sees the message delivered.
         console
-            .wait_text("#channels li button .label", "Bolt Ltd")
-            .await?
-            .click()
+            .click_text("#channels li button .label", "Bolt Ltd")
             .await?;
         let composer = console.find("#composer-input").await?;
         composer.send_keys("Welcome aboard <b>Bolt</b>").await?;

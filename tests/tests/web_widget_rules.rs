@@ -112,9 +112,7 @@ async fn a_visitor_answers_the_chatbot_by_clicking_and_is_handed_to_the_operator
         let answers = visitor.texts("[data-ochat=answer]").await?;
         ensure!(answers == ["I want to buy", "I need help"], "{answers:?}");
         visitor
-            .wait_text("[data-ochat=answer]", "I need help")
-            .await?
-            .click()
+            .click_text("[data-ochat=answer]", "I need help")
             .await?;
         visitor
             .wait_text(
