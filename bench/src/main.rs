@@ -33,6 +33,11 @@ use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
 use ochat_bench::{crypto, federation, livechat, memory, process, reports, storage};
 
+/// The node's allocator (the one the `ochat` binary uses), so that the node processes this
+/// program starts as `ochat` and the baselines it measures in-process run on the same one.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The groups `all` runs, in order.
 const GROUPS: &[&str] = &[
     "crypto",

@@ -11,23 +11,28 @@
 //! that started after a ticket makes that ticket durable, whichever flush finishes first, and
 //! the highest finished target is what the waiters see.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
 use crate::store::{Store, StoreError};
 
-/// Flushes that may run at once. With one, a writer that arrives just after a flush started
-/// waits for it and then for a whole flush of its own (1.5 flushes on average); with two, the
-/// next flush starts at once and shares the disk's queue with the running one. Measured in
-/// the `federation` bench, four strictly alternating pairs on one machine: 16 in flight
-/// 0.53× → 0.61× of the baseline (means), one in flight p50 better in three pairs of four; a
-/// small gain against that machine's noise (README, "Latest table").
+/// Flushes that may run at once, each on a flusher thread of its own. With one, a writer that
+/// arrives just after a flush started waits for it and then for a whole flush of its own (1.5
+/// flushes on average); with two, the next flush starts at once and shares the disk's queue
+/// with the running one. Measured in the `federation` bench, four strictly alternating pairs
+/// on one machine: 16 in flight 0.53× → 0.61× of the baseline (means), one in flight p50
+/// better in three pairs of four; a small gain against that machine's noise (README, "Latest
+/// table").
 const MAX_FLUSHES: usize = 2;
 
 /// The group-flush service of a store.
+///
+/// The flushes run on plain threads, not on tokio's blocking pool: a writer's ticket wakes a
+/// waiting flusher thread directly, and the finished flush wakes the writers through a
+/// `watch`, with no task in between. Under load the tokio workers are busy, and every task
+/// hop on the way to a flush and back added to each writer's wait.
 #[derive(Debug, Clone)]
 pub struct GroupFlush {
     inner: Arc<Inner>,
@@ -35,71 +40,123 @@ pub struct GroupFlush {
 
 #[derive(Debug)]
 struct Inner {
-    requested: Arc<AtomicU64>,
-    wake: Arc<Notify>,
+    shared: Arc<Shared>,
     done: watch::Receiver<(u64, Option<String>)>,
 }
 
-impl GroupFlush {
-    /// Starts the flusher task for `store`. It stops when every handle is dropped.
-    pub fn start(store: Store) -> Self {
-        let (done_tx, done_rx) = watch::channel((0u64, None));
-        let requested = Arc::new(AtomicU64::new(0));
-        let wake = Arc::new(Notify::new());
-        let inner = Arc::new(Inner {
-            requested: requested.clone(),
-            wake: wake.clone(),
-            done: done_rx,
-        });
-        tokio::spawn(async move {
-            let mut running: JoinSet<(u64, Option<String>)> = JoinSet::new();
-            let mut started = 0u64;
-            loop {
-                let target = requested.load(Ordering::SeqCst);
-                if target > started && running.len() < MAX_FLUSHES {
-                    started = target;
-                    let store = store.clone();
-                    running.spawn(async move {
-                        let error = store.flush().await.err().map(|e| e.to_string());
-                        (target, error)
-                    });
-                    continue;
-                }
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    Some(joined) = running.join_next(), if !running.is_empty() => {
-                        let flushed = done_tx.borrow().0;
-                        match joined {
-                            Ok((target, error)) => {
-                                if let Some(e) = &error {
-                                    tracing::error!(error = %e, "flush failed");
-                                }
-                                // A flush that reaches no further than one already finished
-                                // changes nothing its waiters see: the later one covered
-                                // them, and its outcome must not be overwritten.
-                                if target > flushed {
-                                    let _ = done_tx.send((target, error));
-                                }
-                            }
-                            Err(e) => {
-                                // The task stopped before reporting, so its target is
-                                // unknown: flush again for every ticket not yet covered.
-                                tracing::error!(error = %e, "a flush task stopped");
-                                started = flushed;
-                            }
-                        }
-                    }
-                    _ = done_tx.closed() => return,
-                }
+/// What the writers and the flusher threads share.
+#[derive(Debug)]
+struct Shared {
+    /// The last ticket taken.
+    requested: AtomicU64,
+    /// The highest ticket a running or finished flush covers, and whether to stop.
+    started: Mutex<Started>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Started {
+    ticket: u64,
+    stop: bool,
+}
+
+impl Shared {
+    fn started(&self) -> MutexGuard<'_, Started> {
+        match self.started.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Waits until a ticket is not covered yet and claims every ticket taken so far; `None`
+    /// when the service stops.
+    fn next_target(&self) -> Option<u64> {
+        let mut started = self.started();
+        loop {
+            if started.stop {
+                return None;
+            }
+            let target = self.requested.load(Ordering::SeqCst);
+            if target > started.ticket {
+                started.ticket = target;
+                return Some(target);
+            }
+            started = match self.wake.wait(started) {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.started().stop = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+/// One flusher thread: flushes for every ticket not yet covered, until the service stops.
+fn flusher(store: Store, shared: Arc<Shared>, done: Arc<watch::Sender<(u64, Option<String>)>>) {
+    while let Some(target) = shared.next_target() {
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.flush_blocking()));
+        let error = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("the flush panicked".to_string()),
+        };
+        if let Some(e) = &error {
+            tracing::error!(error = %e, "flush failed");
+        }
+        // A flush that reaches no further than one already finished changes nothing its
+        // waiters see: the later one covered them, and its outcome must not be overwritten.
+        done.send_if_modified(|(flushed, outcome)| {
+            if target > *flushed {
+                *flushed = target;
+                *outcome = error;
+                true
+            } else {
+                false
             }
         });
-        GroupFlush { inner }
+    }
+}
+
+impl GroupFlush {
+    /// Starts the flusher threads for `store`. They stop when every handle is dropped.
+    pub fn start(store: Store) -> Self {
+        let (done_tx, done_rx) = watch::channel((0u64, None));
+        let done_tx = Arc::new(done_tx);
+        let shared = Arc::new(Shared {
+            requested: AtomicU64::new(0),
+            started: Mutex::new(Started::default()),
+            wake: Condvar::new(),
+        });
+        for n in 0..MAX_FLUSHES {
+            let (store, shared, done) = (store.clone(), shared.clone(), done_tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("ochat-flush-{n}"))
+                .spawn(move || flusher(store, shared, done));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a flusher thread");
+            }
+        }
+        GroupFlush {
+            inner: Arc::new(Inner {
+                shared,
+                done: done_rx,
+            }),
+        }
     }
 
     /// Waits until everything written before this call is durable.
     pub async fn wait(&self) -> Result<(), StoreError> {
-        let ticket = self.inner.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.wake.notify_one();
+        let shared = &self.inner.shared;
+        let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        // Taking the lock orders this ticket with a flusher's check before it sleeps.
+        drop(shared.started());
+        shared.wake.notify_one();
         let mut done = self.inner.done.clone();
         let (_, error) = done
             .wait_for(|(flushed, _)| *flushed >= ticket)

@@ -163,6 +163,8 @@ pub struct StoreInner {
     db: sled::Db,
     /// sled's log file, fsynced after each flush (see [`Store::flush`]).
     log_file: std::path::PathBuf,
+    /// The log file, open once it exists (opening it for every flush costs a path lookup).
+    log: std::sync::OnceLock<std::fs::File>,
     /// Node-wide facts.
     pub meta: sled::Tree,
     /// Connections.
@@ -217,6 +219,7 @@ impl Store {
             read_marks: db.open_tree(trees::READ_MARKS)?,
             db,
             log_file: path.join("db"),
+            log: std::sync::OnceLock::new(),
         })))
     }
 
@@ -246,24 +249,35 @@ impl Store {
     /// or a kernel crash), and we `fdatasync` the log file so it survives those too.
     ///
     /// The flush runs on a blocking thread: sled 0.34's `flush_async` can hang when several
-    /// run at once (sled issues #1241, #1308); its blocking `flush` does not.
+    /// run at once (sled issues #1241, #1308); its blocking `flush` does not. Writers that
+    /// flush often share flushes through [`crate::durable::GroupFlush`] instead.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-            store.db.flush()?;
-            match std::fs::File::open(&store.log_file) {
-                Ok(f) => f
-                    .sync_data()
-                    .map_err(|e| StoreError::Sled(sled::Error::Io(e))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(StoreError::Sled(sled::Error::Io(e))),
+        tokio::task::spawn_blocking(move || store.flush_blocking())
+            .await
+            .map_err(|e| StoreError::Corrupt {
+                tree: "flush",
+                reason: e.to_string(),
+            })?
+    }
+
+    /// [`Store::flush`] on the calling thread (which it blocks for the flush).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        let io = |e| StoreError::Sled(sled::Error::Io(e));
+        if let Some(file) = self.log.get() {
+            return file.sync_data().map_err(io);
+        }
+        match std::fs::File::open(&self.log_file) {
+            Ok(file) => {
+                file.sync_data().map_err(io)?;
+                // Kept open for the next flushes (a race that opens it twice keeps one).
+                let _ = self.log.set(file);
+                Ok(())
             }
-        })
-        .await
-        .map_err(|e| StoreError::Corrupt {
-            tree: "flush",
-            reason: e.to_string(),
-        })?
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// Reads and decodes one value.
