@@ -472,6 +472,22 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// Only our side of the 16-in-flight figure, `count` messages after a warm-up, for a profiler
+/// (`ochat-bench federation-profile`; README, "Where the federation time goes"). Prints the
+/// rate to stderr and adds no row: there is no baseline to compare with.
+pub async fn profile(opts: &Opts) -> Result<Vec<Row>> {
+    let p = pair().await.context("starting two linked nodes")?;
+    ours_throughput(&p, opts.scale(3000)).await?;
+    let count = opts.scale(30_000);
+    let sample = ours_throughput(&p, count).await?;
+    eprintln!(
+        "federation-profile: {count} messages, 16 in flight, {:.0} msg/s",
+        sample.value
+    );
+    stop(p).await?;
+    Ok(Vec::new())
+}
+
 /// Stops both nodes.
 pub async fn stop(p: Pair) -> Result<()> {
     let Pair { acme, mut bolt, .. } = p;
