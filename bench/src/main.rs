@@ -126,6 +126,10 @@ async fn bench() -> Result<()> {
         eprintln!("{name}: {:.1} s", start.elapsed().as_secs_f64());
         rows.extend(group_rows);
     }
+    if rows.is_empty() {
+        // `federation-profile` measures without a baseline and reports on stderr.
+        return Ok(());
+    }
     print!("{}", table::render(&rows));
     if let Some(path) = &args.json {
         table::write_json(&rows, path)?;
