@@ -5,11 +5,19 @@
 //! Every write made before a ticket is therefore on disk when `wait` returns. Under load one
 //! flush covers every writer that arrived while the previous flush ran.
 //!
-//! Up to [`MAX_FLUSHES`] flushes may run at once (one, as it stands). That is safe because each flush is complete on
-//! its own: sled's flush returns only when everything logged before it started is written
-//! (whoever wrote it), and the `fdatasync` that follows covers the whole file. So a flush
-//! that started after a ticket makes that ticket durable, whichever flush finishes first, and
-//! the highest finished target is what the waiters see.
+//! The flush runs on one thread of its own (`ochat-flush-0`), not on tokio's blocking pool: a
+//! writer's ticket wakes it directly, and the finished flush wakes the writers through a
+//! `watch`, with no task in between. Under load the tokio workers are busy, and every task hop
+//! on the way to a flush and back added to each writer's wait.
+//!
+//! One flush at a time. Two at once helped while flushes ran on the blocking pool (a writer
+//! arriving just after a flush started no longer waited for it and then for one of its own),
+//! and would be safe, since each flush makes durable everything logged before it started. On
+//! a thread of its own one is faster: every sled flush seals and writes an IO buffer through
+//! sled's IO pool, which wakes all of its idle threads, so two small flushes cost more
+//! wake-ups than one that covers both. Measured in the `federation` bench, three strictly
+//! alternating pairs on 2026-12-04: 16 in flight 13,117–13,646 msg/s with two flusher threads,
+//! 14,564–15,151 with one (README, "What the benchmarks changed in the node").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -18,22 +26,7 @@ use tokio::sync::watch;
 
 use crate::store::{Store, StoreError};
 
-/// Flushes that may run at once, each on a flusher thread of its own. Two at once helped while
-/// flushes ran on tokio's blocking pool (a writer arriving just after a flush started no longer
-/// waited for it and then for one of its own). With the flusher on a thread of its own that
-/// the writers wake directly, one is faster: every sled flush seals and writes an IO buffer
-/// through sled's IO pool, which wakes all of its idle threads, so two small flushes cost more
-/// wake-ups than one that covers both. Measured in the `federation` bench, three strictly
-/// alternating pairs on 2026-12-04: 16 in flight 13,117–13,646 msg/s with two, 14,564–15,151
-/// with one (README, "Latest table").
-const MAX_FLUSHES: usize = 1;
-
 /// The group-flush service of a store.
-///
-/// The flushes run on plain threads, not on tokio's blocking pool: a writer's ticket wakes a
-/// waiting flusher thread directly, and the finished flush wakes the writers through a
-/// `watch`, with no task in between. Under load the tokio workers are busy, and every task
-/// hop on the way to a flush and back added to each writer's wait.
 #[derive(Debug, Clone)]
 pub struct GroupFlush {
     inner: Arc<Inner>,
@@ -45,12 +38,12 @@ struct Inner {
     done: watch::Receiver<(u64, Option<String>)>,
 }
 
-/// What the writers and the flusher threads share.
+/// What the writers and the flusher thread share.
 #[derive(Debug)]
 struct Shared {
     /// The last ticket taken.
     requested: AtomicU64,
-    /// The highest ticket a running or finished flush covers, and whether to stop.
+    /// The highest ticket the running or last flush covers, and whether to stop.
     started: Mutex<Started>,
     wake: Condvar,
 }
@@ -97,8 +90,8 @@ impl Drop for Inner {
     }
 }
 
-/// One flusher thread: flushes for every ticket not yet covered, until the service stops.
-fn flusher(store: Store, shared: Arc<Shared>, done: Arc<watch::Sender<(u64, Option<String>)>>) {
+/// The flusher thread: flushes for every ticket not yet covered, until the service stops.
+fn flusher(store: Store, shared: Arc<Shared>, done: watch::Sender<(u64, Option<String>)>) {
     while let Some(target) = shared.next_target() {
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.flush_blocking()));
@@ -110,38 +103,27 @@ fn flusher(store: Store, shared: Arc<Shared>, done: Arc<watch::Sender<(u64, Opti
         if let Some(e) = &error {
             tracing::error!(error = %e, "flush failed");
         }
-        // A flush that reaches no further than one already finished changes nothing its
-        // waiters see: the later one covered them, and its outcome must not be overwritten.
-        done.send_if_modified(|(flushed, outcome)| {
-            if target > *flushed {
-                *flushed = target;
-                *outcome = error;
-                true
-            } else {
-                false
-            }
-        });
+        done.send_replace((target, error));
     }
 }
 
 impl GroupFlush {
-    /// Starts the flusher threads for `store`. They stop when every handle is dropped.
+    /// Starts the flusher thread for `store`. It stops when every handle is dropped.
     pub fn start(store: Store) -> Self {
         let (done_tx, done_rx) = watch::channel((0u64, None));
-        let done_tx = Arc::new(done_tx);
         let shared = Arc::new(Shared {
             requested: AtomicU64::new(0),
             started: Mutex::new(Started::default()),
             wake: Condvar::new(),
         });
-        for n in 0..MAX_FLUSHES {
-            let (store, shared, done) = (store.clone(), shared.clone(), done_tx.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("ochat-flush-{n}"))
-                .spawn(move || flusher(store, shared, done));
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a flusher thread");
-            }
+        let for_thread = shared.clone();
+        // If the thread cannot start, `done_tx` is dropped with its closure and every waiter
+        // gets "the flusher stopped" instead of waiting forever.
+        let spawned = std::thread::Builder::new()
+            .name("ochat-flush-0".into())
+            .spawn(move || flusher(store, for_thread, done_tx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the flusher thread");
         }
         GroupFlush {
             inner: Arc::new(Inner {
