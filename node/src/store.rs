@@ -11,7 +11,7 @@
 //! | `users`       | user id (UUIDv7, 16 B)                  | [`UserRecord`]                  |
 //! | `messages`    | channel id ‖ message id (16 B + 16 B)   | [`MessageRecord`]               |
 //! | `msg_outbox`  | channel id ‖ message id                 | [`QueuedMessage`] (sealed)      |
-//! | `msg_seen`    | channel id ‖ message id                 | empty: incoming ids, for de-duplication |
+//! | `msg_seen`    | channel id ‖ message id                 | empty: incoming chunk and receipt ids (a message's record is its own mark) |
 //! | `attachments` | attachment id ‖ chunk index (4 B BE)    | chunk bytes                     |
 //! | `read_marks`  | channel id ‖ user id (nil = admin)      | last message id read            |
 //!

@@ -1,7 +1,8 @@
 //! What crosses the network: a TCP relay between two nodes sees no plaintext; a peer holding
 //! the sender's key replays, tampers and re-labels sealed messages, and the receiver rejects
-//! and counts them instead of showing them; a peer of the first message construction
-//! (`/ochat/msg/1`) is refused at protocol negotiation with a clear error.
+//! and counts them instead of showing them; a peer that seals a message under the id of one of
+//! ours cannot overwrite it; a peer of the first message construction (`/ochat/msg/1`) is
+//! refused at protocol negotiation with a clear error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -10,10 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ochat_node::data_dir::DataDir;
-use ochat_node::model::QueuedMessage;
+use ochat_node::model::{ChannelRecord, ConnectionRecord, QueuedMessage};
 use ochat_node::network::{self, NetworkConfig};
-use ochat_node::store::{Store, decode, trees};
-use ochat_protocol::message::{AckStatus, MessageBatch, MessageResponse};
+use ochat_node::store::{Store, decode, encode, trees};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::message::{
+    AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
+};
+use ochat_protocol::ratchet::Ratchet;
 use ochat_tests::node::{TestNode, link, test_config};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -330,5 +335,113 @@ async fn a_peer_of_the_first_message_construction_is_refused_with_a_clear_error(
         refused.to_string(),
         "the peer does not support this protocol version (is it another ochat release?)"
     );
+    net.shutdown().await;
+}
+
+/// Opens a stopped node's database (its tasks may hold it for a moment longer).
+fn open_stopped(dir: &std::path::Path) -> (Store, DataDir) {
+    let data = DataDir::open(dir, None).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match Store::open(&data.db_path()) {
+            Ok(s) => return (s, data),
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    let acme = TestNode::start(test_config(&a_dir, "Acme", None))
+        .await
+        .unwrap();
+    let acme_me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    let mut b_config = test_config(&b_dir, "Bolt", None);
+    b_config.peers = vec![(
+        acme.uuid.clone(),
+        acme_me["addresses"][0].as_str().unwrap().to_string(),
+    )];
+    let mut bolt = TestNode::start(b_config).await.unwrap();
+    let (b_ch, a_ch) = link(&bolt, &acme).await.unwrap();
+
+    // Acme writes to Bolt; Bolt (and so its side of the ratchet) knows the message's id.
+    let sent = acme.send(&a_ch, "the genuine message").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while bolt.history(&b_ch).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ours: uuid::Uuid = sent["id"].as_str().unwrap().parse().unwrap();
+
+    // A modified Bolt, with its real key and ratchet, seals a message under that id.
+    bolt.stop().await.unwrap();
+    let (forged, secret) = {
+        let (store, data) = open_stopped(&b_dir);
+        let channel: uuid::Uuid = b_ch.parse().unwrap();
+        let ch: ChannelRecord = Store::get(&store.channels, trees::CHANNELS, channel.as_bytes())
+            .unwrap()
+            .unwrap();
+        let conn: ConnectionRecord = Store::get(
+            &store.connections,
+            trees::CONNECTIONS,
+            ch.connection_id.as_bytes(),
+        )
+        .unwrap()
+        .unwrap();
+        let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet).unwrap();
+        let sender: InstanceId = bolt.uuid.parse().unwrap();
+        let content = Content {
+            author: "Acme".into(),
+            sent_at_ms: 1,
+            body: Body::Text("a forged text in Acme's name".into()),
+        };
+        let plain = encode(trees::MESSAGES, &content).unwrap();
+        let ad = associated_data(&conn.request_id, &sender, &ours);
+        let wire = WireMessage {
+            conversation: conn.request_id,
+            sender,
+            id: ours,
+            sealed: ratchet.seal(&plain, &ad).unwrap(),
+        };
+        (wire, data.secrets.identity.secret_bytes())
+    };
+    let (net, _inbound) = network::start(
+        &secret,
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..NetworkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let acme_peer: libp2p::PeerId = acme_me["peer_id"].as_str().unwrap().parse().unwrap();
+    let acme_addr: libp2p::Multiaddr = acme_me["addresses"][0].as_str().unwrap().parse().unwrap();
+    let answer = net
+        .deliver(
+            acme_peer,
+            vec![acme_addr],
+            MessageBatch {
+                messages: vec![forged],
+            },
+        )
+        .await
+        .unwrap();
+
+    let MessageResponse::Acks(acks) = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(acks[0].status, AckStatus::Duplicate);
+    let history = acme.history(&a_ch).await.unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["text"], "the genuine message");
+    assert_eq!(history[0]["direction"], "out");
     net.shutdown().await;
 }

@@ -3,13 +3,18 @@
 //! stored; the acknowledgements go back only after a grouped flush has made every stored message
 //! durable.
 //!
+//! A message is new when its id is neither in `messages` (a text or an attachment: its own
+//! record is its mark) nor in `msg_seen` (the marks of what leaves no record under its id: file
+//! chunks and read receipts). A peer's id that names one of our own messages is therefore a
+//! duplicate too, and cannot overwrite it.
+//!
 //! A channel's share is written with plain sled inserts in this order: file chunks, messages,
-//! their "seen" marks, and the ratchet last (sled's transactions cost far more, see
+//! the "seen" marks, and the ratchet last (sled's transactions cost far more, see
 //! `sending`). sled recovers a prefix of its log, so a crash before the flush (nothing was
-//! acknowledged yet) leaves some of the messages, then some of their marks, with the ratchet
-//! as before: the sender sends the batch again; a message already marked is acknowledged as a
-//! duplicate, the others open again with the old ratchet (and overwrite their own copy), and the
-//! ratchet skips past the keys of those marked. No message is marked seen without being stored.
+//! acknowledged yet) leaves some of the messages, then some of the marks, with the ratchet
+//! as before: the sender sends the batch again; a message already stored or marked is
+//! acknowledged as a duplicate, the others open again with the old ratchet, and the ratchet
+//! skips past the keys of those already there. No id is marked seen without being stored.
 
 use std::collections::{HashMap, HashSet};
 
@@ -192,14 +197,17 @@ impl Messaging {
         for (i, wire) in items {
             let id = wire.id;
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
-            if here.contains(&id) || self.inner.store.msg_seen.contains_key(&k)? {
+            if here.contains(&id) || self.already_here(&k)? {
                 done.push((i, AckStatus::Duplicate, Stored::Quiet));
                 continue;
             }
             let (status, stored) = self.receive(channel, &mut ratchet, &mut writes, wire)?;
             if matches!(status, AckStatus::Stored) {
                 here.insert(id);
-                writes.seen.push(k);
+                // A shown message's record (written under `k`) is its mark.
+                if !matches!(stored, Stored::Shown(_)) {
+                    writes.seen.push(k);
+                }
             }
             done.push((i, status, stored));
         }
@@ -221,6 +229,13 @@ impl Messaging {
             .insert(channel.as_bytes(), ch_bytes)
             .map_err(StoreError::from)?;
         Ok(done)
+    }
+
+    /// Whether the message under `k` (channel ‖ id) was stored before: as a record, or marked.
+    fn already_here(&self, k: &[u8]) -> Result<bool, MessagingError> {
+        let s = &self.inner.store;
+        Ok(s.messages.contains_key(k).map_err(StoreError::from)?
+            || s.msg_seen.contains_key(k).map_err(StoreError::from)?)
     }
 
     /// Opens one message with the group's ratchet and adds its writes to the group's.
