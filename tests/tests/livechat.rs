@@ -1,5 +1,6 @@
 //! Live chat stories: an operator answers a shop's visitor with canned responses and
-//! commands, the visitor rates the chat, and everything survives a restart.
+//! commands, the visitor rates the chat, and everything survives a restart; a conversation
+//! goes on after a restart where it stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::sync::Arc;
@@ -456,4 +457,60 @@ async fn a_transcript_read_again_and_again_shows_every_new_message_and_private_a
         .unwrap();
     assert_eq!(texts(&shop, &first.token, &sid).await, closed);
     assert!(!texts(&shop, &visit.token, &sid).await.contains(&private));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_goes_on_after_a_restart_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::fixed_at(1_800_000_000_000));
+    let mut shop = ChatNode::start(&tmp.path().join("shop"), clock.clone())
+        .await
+        .unwrap();
+    let ann = shop
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = shop.channel("Website", &[&ann], json!({})).await.unwrap();
+    let v = shop.visit(&channel, "/", "en", None, None).await.unwrap();
+    let session = format!("/api/v1/livechat/sessions/{}", v.session);
+
+    // Ten minutes later the visitor writes twice and Ann answers.
+    clock.advance_minutes(10);
+    shop.say(&v.token, &v.session, "is the blue one in stock?")
+        .await
+        .unwrap();
+    shop.say(&v.token, &v.session, "size 42").await.unwrap();
+    clock.advance_minutes(1);
+    shop.say(&ann.token, &v.session, "yes, two left")
+        .await
+        .unwrap();
+    let before = shop
+        .ok(&ann.token, Method::GET, &session, None)
+        .await
+        .unwrap();
+    let written = texts(&shop, &v.token, &v.session).await;
+    assert_eq!(written.len(), 3, "{written:?}");
+
+    // The node restarts; the session's last activity is Ann's answer, not the visit's start.
+    shop.node.stop().await.unwrap();
+    let shop = ChatNode::start(&tmp.path().join("shop"), clock.clone())
+        .await
+        .unwrap();
+    let after = shop
+        .ok(&ann.token, Method::GET, &session, None)
+        .await
+        .unwrap();
+    assert_eq!(after["last_activity_ms"], before["last_activity_ms"]);
+    assert_eq!(
+        after["last_activity_ms"].as_u64().unwrap(),
+        1_800_000_000_000 + 11 * 60_000
+    );
+
+    // The next message comes after the others instead of taking the place of one.
+    shop.say(&v.token, &v.session, "I'll take both")
+        .await
+        .unwrap();
+    let mut expected = written;
+    expected.push("I'll take both".to_string());
+    assert_eq!(texts(&shop, &v.token, &v.session).await, expected);
 }

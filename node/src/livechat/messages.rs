@@ -1,15 +1,17 @@
 //! Messages of a session: the visitor and its operators write, operators' `/commands` and
 //! `:shortcuts` are handled, every message is stored (session id ‖ sequence) and pushed to
-//! whoever may see it; the visitor's visited pages; leaving and closing.
+//! whoever may see it (the session's record is not rewritten: [`caught_up`] reads its next
+//! sequence number and activity back from the messages at start); the visitor's visited
+//! pages; leaving and closing.
 
 use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::sessions::SessionView;
+use super::sessions::{Session, SessionView};
 use super::transcripts::{Cached, shown_to};
-use super::{LiveChat, LiveChatError, Who, put};
+use super::{LiveChat, LiveChatError, Trees, Who, put};
 use crate::store::{decode, key, trees};
 
 /// Pages kept for `/history`.
@@ -183,7 +185,8 @@ impl LiveChat {
         )
     }
 
-    /// Stores a message (with a question's answers, for the bot) and pushes it.
+    /// Stores a message (with a question's answers, for the bot) and pushes it. The session's
+    /// next sequence number and last activity change in memory only (see [`caught_up`]).
     pub(crate) fn append_message(
         &self,
         id: Uuid,
@@ -212,9 +215,11 @@ impl LiveChat {
             if message.only_for.is_none() {
                 session.last_activity_ms = now;
             }
+            // Only the message is written: the session's record is not rewritten for its
+            // new sequence number and activity, which `caught_up` reads back from the
+            // messages when the node starts.
             let k = key(&[id.as_bytes(), &message.seq.to_be_bytes()]);
             put(&self.trees().messages, trees::LC_MESSAGES, &k, &message)?;
-            self.save_session(&*session)?;
             let operators = session.operators.clone();
             state.transcripts.append(id, &message);
             (message, operators)
@@ -327,4 +332,25 @@ fn messages_json<'a>(messages: impl Iterator<Item = &'a Message>) -> Result<Byte
     serde_json::to_vec(&shown)
         .map(Bytes::from)
         .map_err(|e| LiveChatError::Internal(format!("encoding a transcript: {e}")))
+}
+
+/// An open session as its stored messages leave it. A message does not rewrite its session's
+/// record, so after a restart (or a crash) the next sequence number follows the session's
+/// last message, and its last activity is that of its last message shown to everyone
+/// (answers only for one operator do not count as activity).
+pub(crate) fn caught_up(t: &Trees, mut s: Session) -> Result<Session, LiveChatError> {
+    let mut newest = true;
+    for item in t.messages.scan_prefix(s.id.as_bytes()).rev() {
+        let (_, v) = item?;
+        let m: Message = decode(trees::LC_MESSAGES, &v)?;
+        if newest {
+            s.next_seq = s.next_seq.max(m.seq + 1);
+            newest = false;
+        }
+        if m.only_for.is_none() {
+            s.last_activity_ms = s.last_activity_ms.max(m.at_ms);
+            break;
+        }
+    }
+    Ok(s)
 }

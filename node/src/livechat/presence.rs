@@ -50,6 +50,7 @@ impl State {
         for value in t.sessions.iter().values() {
             let s: Session = decode(trees::LC_SESSIONS, &value?)?;
             if s.closed_at_ms.is_none() {
+                let s = super::messages::caught_up(t, s)?;
                 open.insert(s.id, s);
             }
         }
