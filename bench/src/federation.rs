@@ -92,11 +92,18 @@ async fn peer_config(
     name: &str,
     acme: &TestNode,
 ) -> Result<ochat_node::NodeConfig> {
-    let me = acme.ok(Method::GET, "/api/v1/instance", None).await?;
-    let addr = me["addresses"][0]
-        .as_str()
-        .context("acme has no address")?
-        .to_string();
+    // The listener may report its address a moment after the API answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr = loop {
+        let me = acme.ok(Method::GET, "/api/v1/instance", None).await?;
+        if let Some(addr) = me["addresses"][0].as_str() {
+            break addr.to_string();
+        }
+        if Instant::now() > deadline {
+            bail!("acme reports no listening address after 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let mut config = test_config(dir, name, None);
     config.peers = vec![(acme.uuid.clone(), addr)];
     Ok(config)

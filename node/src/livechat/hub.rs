@@ -1,6 +1,6 @@
 //! Live delivery: one broadcast channel per visitor session and one per operator. Events are
-//! serialized once and pushed as JSON text; nobody listening is fine (the transcript is in
-//! sled). WebSocket handlers subscribe; the service publishes.
+//! serialized once, only if someone is listening, and pushed as JSON text; nobody listening
+//! is fine (the transcript is in sled). WebSocket handlers subscribe; the service publishes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,13 +59,40 @@ fn subscribe(map: &Senders, key: Uuid, capacity: usize) -> broadcast::Receiver<A
     }
 }
 
-fn publish(map: &Senders, key: Uuid, event: &impl Serialize) {
-    let Ok(text) = serde_json::to_string(event) else {
+/// An event on its way: serialized at most once, when the first recipient that has a socket
+/// listening needs it (nobody listening costs no serialization).
+struct Text<'a, T: Serialize> {
+    event: &'a T,
+    text: Option<Arc<str>>,
+}
+
+impl<'a, T: Serialize> Text<'a, T> {
+    fn new(event: &'a T) -> Self {
+        Text { event, text: None }
+    }
+
+    fn get(&mut self) -> Option<Arc<str>> {
+        if self.text.is_none() {
+            self.text = serde_json::to_string(self.event).ok().map(Arc::from);
+        }
+        self.text.clone()
+    }
+}
+
+fn publish<T: Serialize>(map: &Senders, key: Uuid, text: &mut Text<'_, T>) {
+    let Ok(mut m) = map.lock() else {
         return;
     };
-    if let Ok(mut m) = map.lock()
-        && let Some(tx) = m.get(&key)
-        && tx.send(Arc::from(text)).is_err()
+    let Some(tx) = m.get(&key) else {
+        return;
+    };
+    // Sending fails only when every receiver is gone: forget the channel then.
+    if tx.receiver_count() == 0 {
+        m.remove(&key);
+        return;
+    }
+    if let Some(text) = text.get()
+        && tx.send(text).is_err()
     {
         m.remove(&key);
     }
@@ -102,12 +129,27 @@ impl Hub {
 
     /// Pushes an event to a session's visitor sockets.
     pub fn to_session(&self, session: Uuid, event: &impl Serialize) {
-        publish(&self.sessions, session, event);
+        publish(&self.sessions, session, &mut Text::new(event));
     }
 
     /// Pushes an event to an operator's sockets.
     pub fn to_operator(&self, operator: Uuid, event: &impl Serialize) {
-        publish(&self.operators, operator, event);
+        publish(&self.operators, operator, &mut Text::new(event));
+    }
+
+    /// Pushes one event to a session's visitor sockets and to operators' sockets, serialized
+    /// once for all of them.
+    pub fn to_session_and_operators(
+        &self,
+        session: Uuid,
+        operators: &[Uuid],
+        event: &impl Serialize,
+    ) {
+        let mut text = Text::new(event);
+        publish(&self.sessions, session, &mut text);
+        for op in operators {
+            publish(&self.operators, *op, &mut text);
+        }
     }
 }
 
@@ -136,5 +178,36 @@ mod tests {
         let rx = hub.subscribe_operator(Uuid::from_u128(9));
         drop(rx);
         hub.to_operator(Uuid::from_u128(9), &"again");
+    }
+
+    /// Counts how often it is serialized.
+    struct Counted(std::sync::atomic::AtomicUsize);
+
+    impl Serialize for Counted {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            s.serialize_str("m")
+        }
+    }
+
+    #[tokio::test]
+    async fn one_event_for_a_session_and_its_operators_is_serialized_once_and_only_if_heard() {
+        let hub = Hub::default();
+        let (session, ann, bea) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let event = Counted(std::sync::atomic::AtomicUsize::new(0));
+        let times = || event.0.load(std::sync::atomic::Ordering::SeqCst);
+
+        hub.to_session_and_operators(session, &[ann, bea], &event);
+        assert_eq!(times(), 0, "nobody listens");
+
+        let mut visitor = hub.subscribe_session(session);
+        let mut ann_rx = hub.subscribe_operator(ann);
+        let mut bea_rx = hub.subscribe_operator(bea);
+        drop(hub.subscribe_operator(Uuid::from_u128(4)));
+        hub.to_session_and_operators(session, &[ann, bea, Uuid::from_u128(4)], &event);
+        assert_eq!(times(), 1);
+        for rx in [&mut visitor, &mut ann_rx, &mut bea_rx] {
+            assert_eq!(&*rx.recv().await.unwrap(), "\"m\"");
+        }
     }
 }

@@ -18,6 +18,15 @@ use crate::store::{decode, key, trees};
 pub const HISTORY_PAGES: usize = 15;
 const MAX_MESSAGE: usize = 10_000;
 
+/// The event that pushes a new message: `{"type": "message", "session_id", "message"}`.
+#[derive(Serialize)]
+struct MessageEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session_id: Uuid,
+    message: &'a Message,
+}
+
 /// One message of a conversation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Message {
@@ -224,15 +233,14 @@ impl LiveChat {
             state.transcripts.append(id, &message);
             (message, operators)
         };
-        let event = json!({"type": "message", "session_id": id, "message": message});
+        let event = MessageEvent {
+            kind: "message",
+            session_id: id,
+            message: &message,
+        };
         match message.only_for {
             Some(op) => self.hub().to_operator(op, &event),
-            None => {
-                self.hub().to_session(id, &event);
-                for op in operators {
-                    self.hub().to_operator(op, &event);
-                }
-            }
+            None => self.hub().to_session_and_operators(id, &operators, &event),
         }
         Ok(message)
     }
