@@ -140,15 +140,7 @@ async fn tampered_replayed_and_relabelled_messages_are_rejected_and_counted() {
     let mut acme = TestNode::start(test_config(&a_dir, "Acme", None))
         .await
         .unwrap();
-    let me = acme
-        .ok(Method::GET, "/api/v1/instance", None)
-        .await
-        .unwrap();
-    let mut b_config = test_config(&b_dir, "Bolt", None);
-    b_config.peers = vec![(
-        acme.uuid.clone(),
-        me["addresses"][0].as_str().unwrap().to_string(),
-    )];
+    let (b_config, _) = reaching(&acme, &b_dir, "Bolt").await;
     let mut bolt = TestNode::start(b_config.clone()).await.unwrap();
     let (b_ch, a_ch) = link(&bolt, &acme).await.unwrap();
     let bolt_me = bolt
@@ -163,18 +155,7 @@ async fn tampered_replayed_and_relabelled_messages_are_rejected_and_counted() {
     acme.send(&a_ch, "the genuine message").await.unwrap();
     acme.stop().await.unwrap();
     let (queued, secret) = {
-        let data = DataDir::open(&a_dir, None).unwrap();
-        // Tasks of the stopped node may hold the database for a moment longer.
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let store = loop {
-            match Store::open(&data.db_path()) {
-                Ok(s) => break s,
-                Err(e) => {
-                    assert!(std::time::Instant::now() < deadline, "{e}");
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        };
+        let (store, data) = open_stopped(&a_dir);
         let (_, v) = store.msg_outbox.iter().next().unwrap().unwrap();
         let q: QueuedMessage = decode(trees::MSG_OUTBOX, &v).unwrap();
         (q, data.secrets.identity.secret_bytes())
@@ -338,6 +319,24 @@ async fn a_peer_of_the_first_message_construction_is_refused_with_a_clear_error(
     net.shutdown().await;
 }
 
+/// A config for a node in `dir` that knows where `target` listens; and `target`'s instance.
+async fn reaching(
+    target: &TestNode,
+    dir: &std::path::Path,
+    name: &str,
+) -> (ochat_node::NodeConfig, serde_json::Value) {
+    let me = target
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    let mut config = test_config(dir, name, None);
+    config.peers = vec![(
+        target.uuid.clone(),
+        me["addresses"][0].as_str().unwrap().to_string(),
+    )];
+    (config, me)
+}
+
 /// Opens a stopped node's database (its tasks may hold it for a moment longer).
 fn open_stopped(dir: &std::path::Path) -> (Store, DataDir) {
     let data = DataDir::open(dir, None).unwrap();
@@ -360,15 +359,7 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
     let acme = TestNode::start(test_config(&a_dir, "Acme", None))
         .await
         .unwrap();
-    let acme_me = acme
-        .ok(Method::GET, "/api/v1/instance", None)
-        .await
-        .unwrap();
-    let mut b_config = test_config(&b_dir, "Bolt", None);
-    b_config.peers = vec![(
-        acme.uuid.clone(),
-        acme_me["addresses"][0].as_str().unwrap().to_string(),
-    )];
+    let (b_config, acme_me) = reaching(&acme, &b_dir, "Bolt").await;
     let mut bolt = TestNode::start(b_config).await.unwrap();
     let (b_ch, a_ch) = link(&bolt, &acme).await.unwrap();
 
