@@ -1,14 +1,24 @@
 //! The federation baseline: bare libp2p request-response on the same transport as the node
 //! (TCP + Noise + Yamux, nodelay), carrying opaque bytes of the same size, answered at once:
 //! no crypto beyond the transport's, no storage.
+//!
+//! [`Server::start_durable`] is the floor of a durable acknowledgement on this machine's disk:
+//! the same responder answers a request only once its bytes are written to a log file and
+//! `fdatasync`ed (requests that arrive while a sync runs share the next one), and the file is
+//! written in full beforehand, so a sync flushes data alone, never the file's size or blocks.
+//! No design that syncs the receiver's disk before it acknowledges can do better.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::prelude::*;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
@@ -126,8 +136,19 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Starts listening on 127.0.0.1.
+    /// Starts listening on 127.0.0.1; answers every request at once.
     pub async fn start(response_size: usize) -> Result<Self> {
+        Self::listen(response_size, None).await
+    }
+
+    /// Starts listening on 127.0.0.1; answers a request once it is durable in a log file of
+    /// `log_size` bytes under `dir`, written in full first and then used as a ring.
+    pub async fn start_durable(response_size: usize, dir: &Path, log_size: u64) -> Result<Self> {
+        let log = DurableLog::create(&dir.join("bare-durable.log"), log_size)?;
+        Self::listen(response_size, Some(log)).await
+    }
+
+    async fn listen(response_size: usize, log: Option<DurableLog>) -> Result<Self> {
         let mut swarm = swarm()?;
         swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
         let addr = loop {
@@ -137,20 +158,118 @@ impl Server {
         };
         let peer = *swarm.local_peer_id();
         let response = vec![0xa5u8; response_size];
-        let task = tokio::spawn(async move {
-            loop {
-                if let SwarmEvent::Behaviour(request_response::Event::Message {
-                    message: request_response::Message::Request { channel, .. },
-                    ..
-                }) = swarm.select_next_some().await
-                {
-                    let _ = swarm
-                        .behaviour_mut()
-                        .send_response(channel, response.clone());
+        let task = match log {
+            None => tokio::spawn(async move {
+                loop {
+                    if let Some((channel, _)) = next_request(&mut swarm).await {
+                        let _ = swarm
+                            .behaviour_mut()
+                            .send_response(channel, response.clone());
+                    }
                 }
-            }
-        });
+            }),
+            Some(log) => tokio::spawn(answer_when_durable(swarm, log, response)),
+        };
         Ok(Server { peer, addr, task })
+    }
+}
+
+type Channel = ResponseChannel<Vec<u8>>;
+
+/// The next event of the swarm, if it is a request.
+async fn next_request(swarm: &mut Swarm<Behaviour>) -> Option<(Channel, Vec<u8>)> {
+    match swarm.select_next_some().await {
+        SwarmEvent::Behaviour(request_response::Event::Message {
+            message:
+                request_response::Message::Request {
+                    channel, request, ..
+                },
+            ..
+        }) => Some((channel, request)),
+        _ => None,
+    }
+}
+
+/// Group commit at its simplest: one sync at a time; the requests that arrive meanwhile are
+/// written and synced together by the next one, then answered.
+async fn answer_when_durable(mut swarm: Swarm<Behaviour>, log: DurableLog, response: Vec<u8>) {
+    let log = Arc::new(log);
+    let mut waiting: Vec<(Channel, Vec<u8>)> = Vec::new();
+    let mut syncing: Option<(Vec<Channel>, tokio::task::JoinHandle<io::Result<()>>)> = None;
+    loop {
+        if syncing.is_none() && !waiting.is_empty() {
+            let (channels, bodies): (Vec<Channel>, Vec<Vec<u8>>) = waiting.drain(..).unzip();
+            let log = log.clone();
+            let sync = tokio::task::spawn_blocking(move || log.append(&bodies.concat()));
+            syncing = Some((channels, sync));
+        }
+        tokio::select! {
+            request = next_request(&mut swarm) => waiting.extend(request),
+            done = async { (&mut syncing.as_mut()?.1).await.ok() }, if syncing.is_some() => {
+                let Some((channels, _)) = syncing.take() else { continue };
+                if matches!(done, Some(Ok(()))) {
+                    for channel in channels {
+                        let _ = swarm.behaviour_mut().send_response(channel, response.clone());
+                    }
+                }
+                // A failed sync answers nobody: the requesters time out, as they would with
+                // a responder whose disk failed.
+            }
+        }
+    }
+}
+
+/// A log file written in full at creation, then overwritten as a ring and `fdatasync`ed.
+#[derive(Debug)]
+struct DurableLog {
+    file: File,
+    size: u64,
+    offset: std::sync::Mutex<u64>,
+}
+
+impl DurableLog {
+    fn create(path: &Path, size: u64) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        let block = vec![0u8; 1 << 20];
+        let mut at = 0;
+        while at < size {
+            file.write_all_at(&block, at)?;
+            at += block.len() as u64;
+        }
+        file.sync_all()?;
+        Ok(DurableLog {
+            file,
+            size: at,
+            offset: std::sync::Mutex::new(0),
+        })
+    }
+
+    /// Writes `bytes` at the ring's next offset and waits until they are on the disk.
+    fn append(&self, bytes: &[u8]) -> io::Result<()> {
+        let len = bytes.len() as u64;
+        if len > self.size {
+            return Err(io::Error::other("a group larger than the log"));
+        }
+        let at = {
+            let mut offset = self
+                .offset
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?;
+            if *offset + len > self.size {
+                *offset = 0;
+            }
+            let at = *offset;
+            *offset += len;
+            at
+        };
+        self.file.write_all_at(bytes, at)?;
+        self.file.sync_data()
     }
 }
 

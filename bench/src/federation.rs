@@ -15,6 +15,12 @@
 //!   answered at once.
 //! - latency: one message at a time, send → Acme reports it delivered.
 //!   Baseline: one request-response at a time.
+//! - the floor of a durable acknowledgement on this disk (informative, not ochat): the same
+//!   bare request-response, 16 in flight and one in flight, against a bare responder that
+//!   answers only once the request is `fdatasync`ed to a log file written in full beforehand
+//!   (grouped: one sync covers every request that arrived while the previous one ran;
+//!   [`bare_p2p::Server::start_durable`]). If the floor itself misses a target, no design that
+//!   syncs the receiver's disk before acknowledging can meet it here.
 //! - handshake: a fresh node sends a connection request; Acme accepts it by itself
 //!   (`--auto-accept any`) and answers with the decision; the figure ends when both sides are
 //!   Accepted.
@@ -408,7 +414,45 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         tput.medians(),
     ));
 
+    let floor_dir = tempfile::tempdir()?;
+    let durable = bare_p2p::Server::start_durable(ACK_LEN, floor_dir.path(), 64 << 20).await?;
+    let durable_client = bare_p2p::Client::new(&durable)?;
+    let floor = alternate(
+        opts,
+        async || base_throughput(&durable_client, count).await,
+        async || base_throughput(&client, count * 4).await,
+    )
+    .await
+    .context("the durable floor's throughput")?;
+    rows.push(Row::informative(
+        GROUP,
+        "floor (not ochat): bare, answered after a grouped fdatasync, 16 in flight",
+        "msg/s",
+        true,
+        floor.medians(),
+    ));
+
     let n = opts.scale(200);
+    let floor = alternate(
+        opts,
+        async || base_latency(&durable_client, n).await,
+        async || base_latency(&client, n).await,
+    )
+    .await
+    .context("the durable floor's latency")?;
+    rows.push(
+        Row::informative(
+            GROUP,
+            "floor (not ochat): the same, one in flight (p50)",
+            "ms",
+            false,
+            (floor.latency().ours_p50, floor.latency().base_p50),
+        )
+        .with_latency(floor.latency()),
+    );
+    drop(durable_client);
+    drop(durable);
+
     let lat = alternate(
         opts,
         async || ours_latency(&p, n).await,

@@ -34,28 +34,23 @@ fn text(v: usize, n: usize) -> String {
 }
 
 /// Every visitor posts `per_visitor` messages; counts them on the operator's socket.
-async fn ours_messages(
-    shop: &Arc<ChatNode>,
-    visits: &[Visit],
-    operator: &mut Socket,
-    per_visitor: usize,
-) -> Result<Sample> {
+async fn ours_messages(shop: &mut Shop, per_visitor: usize) -> Result<Sample> {
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for (i, v) in visits.iter().enumerate() {
-        let shop = shop.clone();
+    for (i, v) in shop.visits.iter().enumerate() {
+        let node = shop.node.clone();
         let v = v.clone();
         tasks.push(tokio::spawn(async move {
             for n in 0..per_visitor {
-                shop.say(&v.token, &v.session, &text(i, n)).await?;
+                node.say(&v.token, &v.session, &text(i, n)).await?;
             }
             anyhow::Ok(())
         }));
     }
-    let expected = visits.len() * per_visitor;
+    let expected = shop.visits.len() * per_visitor;
     let mut seen = 0;
     while seen < expected {
-        let e = operator.next().await.context("operator socket")?;
+        let e = shop.operator.next().await.context("operator socket")?;
         if e["type"] == "lagged" {
             bail!("the operator socket lagged: {e}");
         }
@@ -167,35 +162,61 @@ async fn gets(
     Ok(Sample::rate(count, start.elapsed()))
 }
 
-async fn setup(dir: &std::path::Path) -> Result<(Arc<ChatNode>, Operator, String, Vec<Visit>)> {
-    let shop = Arc::new(ChatNode::start(&dir.join("shop"), Arc::new(TestClock::new())).await?);
-    let op = shop.operator("alice", json!({"language": "en"})).await?;
-    let channel = shop.channel("Website", &[&op], json!({})).await?;
-    Ok((shop, op, channel, Vec::new()))
+/// A shop with one operator on one channel: the operator's event socket and 32 visitors.
+struct Shop {
+    node: Arc<ChatNode>,
+    op: Operator,
+    channel: String,
+    operator: Socket,
+    visits: Vec<Visit>,
 }
 
-/// Runs the group.
-pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
-    let dir = tempfile::tempdir()?;
-    let (shop, op, channel, mut visits) = setup(dir.path()).await?;
-    let mut operator = Socket::query(
-        &shop.node.api,
+async fn setup(dir: &std::path::Path) -> Result<Shop> {
+    let node = Arc::new(ChatNode::start(&dir.join("shop"), Arc::new(TestClock::new())).await?);
+    let op = node.operator("alice", json!({"language": "en"})).await?;
+    let channel = node.channel("Website", &[&op], json!({})).await?;
+    let operator = Socket::query(
+        &node.node.api,
         "/api/v1/livechat/operator/events",
         &op.token,
     )
     .await
     .context("operator socket")?;
+    let mut visits = Vec::new();
     for i in 0..VISITORS {
         visits.push(
-            shop.visit(&channel, &format!("/shop/{i}"), "en", None, None)
+            node.visit(&channel, &format!("/shop/{i}"), "en", None, None)
                 .await?,
         );
     }
+    Ok(Shop {
+        node,
+        op,
+        channel,
+        operator,
+        visits,
+    })
+}
+
+/// Stops the shop's node.
+async fn stop(shop: Shop) -> Result<()> {
+    drop(shop.operator);
+    if let Ok(node) = Arc::try_unwrap(shop.node) {
+        let mut node = node.node;
+        node.stop().await?;
+    }
+    Ok(())
+}
+
+/// Runs the group.
+pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
+    let dir = tempfile::tempdir()?;
+    let mut shop = setup(dir.path()).await?;
     let echo = bare_http::serve(bare_http::echo_router()).await?;
     let per = opts.scale(60);
     let msgs = alternate(
         opts,
-        async || ours_messages(&shop, &visits, &mut operator, per).await,
+        async || ours_messages(&mut shop, per).await,
         async || base_messages(&echo, per).await,
     )
     .await
@@ -212,7 +233,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     let http = reqwest::Client::new();
     let relayed = alternate(
         opts,
-        async || ours_messages(&shop, &visits, &mut operator, per).await,
+        async || ours_messages(&mut shop, per).await,
         async || relay_messages(&http, &relay, per).await,
     )
     .await
@@ -227,20 +248,22 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
 
     // A session with a fixed transcript: the greeting and 20 visitor messages.
     let reader = shop
-        .visit(&channel, "/shop/reader", "en", None, None)
+        .node
+        .visit(&shop.channel, "/shop/reader", "en", None, None)
         .await?;
     for n in 0..20 {
-        shop.say(&reader.token, &reader.session, &text(VISITORS, n))
+        shop.node
+            .say(&reader.token, &reader.session, &text(VISITORS, n))
             .await?;
     }
     let session = &reader.session;
     let url = format!(
         "{}/api/v1/livechat/sessions/{session}/messages",
-        shop.node.api
+        shop.node.node.api
     );
     let body = http
         .get(&url)
-        .bearer_auth(&op.token)
+        .bearer_auth(&shop.op.token)
         .send()
         .await?
         .bytes()
@@ -250,7 +273,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     let count = opts.scale(5000);
     let reads = alternate(
         opts,
-        async || gets(&http, &url, Some(&op.token), count).await,
+        async || gets(&http, &url, Some(&shop.op.token), count).await,
         async || gets(&http, &same_url, None, count).await,
     )
     .await
@@ -266,10 +289,23 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         reads.medians(),
         Target::AtLeast(0.5),
     ));
-    drop(operator);
-    if let Ok(shop) = Arc::try_unwrap(shop) {
-        let mut node = shop.node;
-        node.stop().await?;
-    }
+    stop(shop).await?;
     Ok(rows)
+}
+
+/// Only our side of the visitor POST → operator figure, many rounds, to run under a profiler
+/// (`livechat-profile`; not part of `all`). Reports its rate on stderr.
+pub async fn profile(opts: &Opts) -> Result<Vec<Row>> {
+    let dir = tempfile::tempdir()?;
+    let mut shop = setup(dir.path()).await?;
+    ours_messages(&mut shop, opts.scale(60)).await?;
+    let per = opts.scale(600);
+    let sample = ours_messages(&mut shop, per).await?;
+    eprintln!(
+        "livechat-profile: {} messages from {VISITORS} visitors, {:.0} msg/s",
+        per * VISITORS,
+        sample.value
+    );
+    stop(shop).await?;
+    Ok(Vec::new())
 }

@@ -55,7 +55,8 @@ struct Args {
     /// `all`, or one group: crypto, federation, livechat, storage, memory, reports; or `load`
     /// (10,000 visitor WebSockets and 2,000 msg/s for 60 s; not part of `all`); or
     /// `federation-profile` (only our side of the 16-in-flight figure, 30,000 messages, to run
-    /// under a profiler; not part of `all`).
+    /// under a profiler; not part of `all`); or `livechat-profile` (only our side of the
+    /// visitor POST → operator figure, 19,200 messages, likewise).
     group: String,
     /// Also write the table as JSON to this file.
     #[arg(long)]
@@ -75,6 +76,7 @@ async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
         "reports" => reports::run(opts).await,
         "load" => memory::load(opts).await,
         "federation-profile" => federation::profile(opts).await,
+        "livechat-profile" => livechat::profile(opts).await,
         other => bail!(
             "unknown group {other:?}; groups: all, {}",
             GROUPS.join(", ")

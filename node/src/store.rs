@@ -14,9 +14,12 @@
 //! | `msg_seen`    | channel id ‖ message id                 | empty: incoming chunk and receipt ids (a message's record is its own mark) |
 //! | `attachments` | attachment id ‖ chunk index (4 B BE)    | chunk bytes                     |
 //! | `read_marks`  | channel id ‖ user id (nil = admin)      | last message id read            |
+//! | `intents`     | UUIDv7                                  | an atomic write under way ([`atomic`]) |
 //!
 //! Keys are big-endian so ranges sort by time (UUIDv7 ids). Writes that must survive a crash
-//! are one sled transaction followed by a flush before they are acknowledged.
+//! are followed by a flush before they are acknowledged; writes to several keys that must land
+//! together go through [`Store::write_atomically`] (a redo intent, not a sled transaction), or
+//! are plain inserts in an order whose every prefix is safe (messaging, see its module notes).
 //!
 //! [`ConnectionRecord`]: crate::model::ConnectionRecord
 //! [`OutboxItem`]: crate::model::OutboxItem
@@ -24,6 +27,8 @@
 //! [`UserRecord`]: crate::model::UserRecord
 //! [`MessageRecord`]: crate::model::MessageRecord
 //! [`QueuedMessage`]: crate::model::QueuedMessage
+
+pub mod atomic;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -118,6 +123,37 @@ pub mod trees {
     pub const LC_CHATBOTS: &str = "lc_chatbots";
     /// Live chat reports: closed session id → its report facts (see `livechat::reports`).
     pub const LC_REPORT_FACTS: &str = "lc_report_facts";
+    /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
+    pub const INTENTS: &str = "intents";
+
+    /// Every tree above but `intents`: the trees an atomic write may change.
+    pub const ALL: &[&str] = &[
+        META,
+        CONNECTIONS,
+        REQUESTS,
+        OUTBOX,
+        PEERS,
+        CHANNELS,
+        USERS,
+        MESSAGES,
+        MSG_OUTBOX,
+        MSG_SEEN,
+        ATTACHMENTS,
+        READ_MARKS,
+        LC_PASSWORDS,
+        LC_TOKENS,
+        LC_GROUPS,
+        LC_CHANNELS,
+        LC_SESSIONS,
+        LC_MESSAGES,
+        LC_VISITORS,
+        LC_CANNED,
+        LC_RATINGS,
+        LC_LEADS,
+        LC_TICKETS,
+        LC_CHATBOTS,
+        LC_REPORT_FACTS,
+    ];
 }
 
 /// Encodes a value for storage.
@@ -198,13 +234,14 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `path`.
+    /// Opens (or creates) the database in `path`, and completes the atomic writes a crash
+    /// interrupted ([`atomic`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()?;
-        Ok(Store(Arc::new(StoreInner {
+        let store = Store(Arc::new(StoreInner {
             meta: db.open_tree(trees::META)?,
             connections: db.open_tree(trees::CONNECTIONS)?,
             requests: db.open_tree(trees::REQUESTS)?,
@@ -220,7 +257,9 @@ impl Store {
             db,
             log_file: path.join("db"),
             log: std::sync::OnceLock::new(),
-        })))
+        }));
+        store.replay_intents()?;
+        Ok(store)
     }
 
     /// Waits (at most `limit`) until this is the last handle of the database, then drops it,

@@ -9,6 +9,35 @@ use ochat_node::{NodeConfig, RunningNode};
 use reqwest::Method;
 use serde_json::Value;
 
+/// A config for a node in `dir` that knows where `target` listens; and `target`'s instance.
+pub async fn reaching(target: &TestNode, dir: &Path, name: &str) -> Result<(NodeConfig, Value)> {
+    let me = target.ok(Method::GET, "/api/v1/instance", None).await?;
+    let mut config = test_config(dir, name, None);
+    let addr = me["addresses"][0]
+        .as_str()
+        .context("the target has no listening address")?;
+    config.peers = vec![(target.uuid.clone(), addr.to_string())];
+    Ok((config, me))
+}
+
+/// Opens a stopped node's database and data folder, waiting (up to 30 s) for its tasks to let
+/// go of the database.
+pub fn open_stopped(
+    dir: &Path,
+) -> Result<(ochat_node::store::Store, ochat_node::data_dir::DataDir)> {
+    let data = ochat_node::data_dir::DataDir::open(dir, None)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match ochat_node::store::Store::open(&data.db_path()) {
+            Ok(s) => return Ok((s, data)),
+            Err(e) if std::time::Instant::now() > deadline => {
+                bail!("the stopped node's database stays locked: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 /// How long any wait in a test may last before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 

@@ -10,7 +10,6 @@ use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ochat_node::data_dir::DataDir;
 use ochat_node::model::{ChannelRecord, ConnectionRecord, QueuedMessage};
 use ochat_node::network::{self, NetworkConfig};
 use ochat_node::store::{Store, decode, encode, trees};
@@ -19,7 +18,7 @@ use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
 };
 use ochat_protocol::ratchet::Ratchet;
-use ochat_tests::node::{TestNode, link, test_config};
+use ochat_tests::node::{TestNode, link, open_stopped, reaching, test_config};
 use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -140,7 +139,7 @@ async fn tampered_replayed_and_relabelled_messages_are_rejected_and_counted() {
     let mut acme = TestNode::start(test_config(&a_dir, "Acme", None))
         .await
         .unwrap();
-    let (b_config, _) = reaching(&acme, &b_dir, "Bolt").await;
+    let (b_config, _) = reaching(&acme, &b_dir, "Bolt").await.unwrap();
     let mut bolt = TestNode::start(b_config.clone()).await.unwrap();
     let (b_ch, a_ch) = link(&bolt, &acme).await.unwrap();
     let bolt_me = bolt
@@ -155,7 +154,7 @@ async fn tampered_replayed_and_relabelled_messages_are_rejected_and_counted() {
     acme.send(&a_ch, "the genuine message").await.unwrap();
     acme.stop().await.unwrap();
     let (queued, secret) = {
-        let (store, data) = open_stopped(&a_dir);
+        let (store, data) = open_stopped(&a_dir).unwrap();
         let (_, v) = store.msg_outbox.iter().next().unwrap().unwrap();
         let q: QueuedMessage = decode(trees::MSG_OUTBOX, &v).unwrap();
         (q, data.secrets.identity.secret_bytes())
@@ -319,39 +318,6 @@ async fn a_peer_of_the_first_message_construction_is_refused_with_a_clear_error(
     net.shutdown().await;
 }
 
-/// A config for a node in `dir` that knows where `target` listens; and `target`'s instance.
-async fn reaching(
-    target: &TestNode,
-    dir: &std::path::Path,
-    name: &str,
-) -> (ochat_node::NodeConfig, serde_json::Value) {
-    let me = target
-        .ok(Method::GET, "/api/v1/instance", None)
-        .await
-        .unwrap();
-    let mut config = test_config(dir, name, None);
-    config.peers = vec![(
-        target.uuid.clone(),
-        me["addresses"][0].as_str().unwrap().to_string(),
-    )];
-    (config, me)
-}
-
-/// Opens a stopped node's database (its tasks may hold it for a moment longer).
-fn open_stopped(dir: &std::path::Path) -> (Store, DataDir) {
-    let data = DataDir::open(dir, None).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match Store::open(&data.db_path()) {
-            Ok(s) => return (s, data),
-            Err(e) => {
-                assert!(std::time::Instant::now() < deadline, "{e}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -359,7 +325,7 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
     let acme = TestNode::start(test_config(&a_dir, "Acme", None))
         .await
         .unwrap();
-    let (b_config, acme_me) = reaching(&acme, &b_dir, "Bolt").await;
+    let (b_config, acme_me) = reaching(&acme, &b_dir, "Bolt").await.unwrap();
     let mut bolt = TestNode::start(b_config).await.unwrap();
     let (b_ch, a_ch) = link(&bolt, &acme).await.unwrap();
 
@@ -375,7 +341,7 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
     // A modified Bolt, with its real key and ratchet, seals a message under that id.
     bolt.stop().await.unwrap();
     let (forged, secret) = {
-        let (store, data) = open_stopped(&b_dir);
+        let (store, data) = open_stopped(&b_dir).unwrap();
         let channel: uuid::Uuid = b_ch.parse().unwrap();
         let ch: ChannelRecord = Store::get(&store.channels, trees::CHANNELS, channel.as_bytes())
             .unwrap()

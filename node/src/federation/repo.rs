@@ -1,12 +1,14 @@
-//! Reading and writing connections, their request index and their outbox steps, always in one
-//! sled transaction so a crash leaves either the old or the new state of a connection.
+//! Reading and writing connections, their request index and their outbox steps, always as one
+//! atomic write ([`Store::write_atomically`]) so a crash leaves either the old or the new state
+//! of a connection. Every change is made under the federation's lock, so no one else writes
+//! these keys while a change is applied; the one key shared with others, a new channel (which
+//! messaging then writes on its own), is created only if a replay still finds it absent.
 
 use ochat_protocol::identity::InstanceId;
-use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
 use uuid::Uuid;
 
 use crate::model::{ChannelRecord, ConnectionRecord, OutboxItem, Step};
+use crate::store::atomic::AtomicWrite;
 use crate::store::{Store, StoreError, decode, encode, key, trees};
 
 /// The request index key: remote UUID ‖ request id.
@@ -98,65 +100,57 @@ pub(crate) async fn commit(store: &Store, change: Change) -> Result<(), StoreErr
     store.flush().await
 }
 
-/// Applies a change in one transaction without waiting for it to be durable: only for a write
-/// that a later [`commit`] (or flush) covers before anything is acknowledged.
+/// Applies a change atomically without waiting for it to be durable: only for a write that a
+/// later [`commit`] (or flush) covers before anything is acknowledged.
+///
+/// The operations come in an order that readers outside the lock can live with: a removed
+/// connection loses its outbox steps and index entry before itself; a new channel exists before
+/// the connection that names it, and a connection before its index entry and outbox steps.
 pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
-    let save = match &change.save {
-        Some(c) => Some((
-            c.id,
-            c.state.remote,
-            c.request_id,
+    let mut w = AtomicWrite::default();
+    if let Some(gone) = &change.delete {
+        for step in [Step::Request, Step::Answer, Step::Cancel] {
+            w.remove(trees::OUTBOX, OutboxItem::key(gone.id, step));
+        }
+        w.remove(
+            trees::REQUESTS,
+            request_key(&gone.state.remote, &gone.request_id),
+        );
+        w.remove(trees::CONNECTIONS, gone.id.as_bytes().to_vec());
+    }
+    if let Some(old) = &change.drop_index {
+        w.remove(trees::REQUESTS, old.clone());
+    }
+    if let Some(ch) = &change.channel {
+        w.create(
+            trees::CHANNELS,
+            ch.id.as_bytes().to_vec(),
+            encode(trees::CHANNELS, ch)?,
+        );
+    }
+    if let Some(c) = &change.save {
+        w.put(
+            trees::CONNECTIONS,
+            c.id.as_bytes().to_vec(),
             encode(trees::CONNECTIONS, c)?,
-        )),
-        None => None,
-    };
-    let enqueue = change
-        .enqueue
-        .iter()
-        .map(|i| {
-            Ok((
-                OutboxItem::key(i.connection_id, i.step),
-                encode(trees::OUTBOX, i)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let channel = match &change.channel {
-        Some(ch) => Some((ch.id, encode(trees::CHANNELS, ch)?)),
-        None => None,
-    };
-    (
-        &store.connections,
-        &store.requests,
-        &store.outbox,
-        &store.channels,
-    )
-        .transaction(|(connections, requests, outbox, channels)| {
-            if let Some(gone) = &change.delete {
-                connections.remove(gone.id.as_bytes())?;
-                requests.remove(request_key(&gone.state.remote, &gone.request_id))?;
-                for step in [Step::Request, Step::Answer, Step::Cancel] {
-                    outbox.remove(OutboxItem::key(gone.id, step))?;
-                }
-            }
-            if let Some(old) = &change.drop_index {
-                requests.remove(old.as_slice())?;
-            }
-            if let Some((id, remote, request_id, bytes)) = &save {
-                connections.insert(id.as_bytes(), bytes.as_slice())?;
-                requests.insert(request_key(remote, request_id), id.as_bytes())?;
-            }
-            for (id, step) in &change.dequeue {
-                outbox.remove(OutboxItem::key(*id, *step))?;
-            }
-            for (k, v) in &enqueue {
-                outbox.insert(k.as_slice(), v.as_slice())?;
-            }
-            if let Some((id, bytes)) = &channel {
-                channels.insert(id.as_bytes(), bytes.as_slice())?;
-            }
-            Ok::<(), ConflictableTransactionError<StoreError>>(())
-        })?;
-    Ok(())
+        );
+        w.put(
+            trees::REQUESTS,
+            request_key(&c.state.remote, &c.request_id),
+            c.id.as_bytes().to_vec(),
+        );
+    }
+    for (id, step) in &change.dequeue {
+        w.remove(trees::OUTBOX, OutboxItem::key(*id, *step));
+    }
+    for item in &change.enqueue {
+        w.put(
+            trees::OUTBOX,
+            OutboxItem::key(item.connection_id, item.step),
+            encode(trees::OUTBOX, item)?,
+        );
+    }
+    store.write_atomically(&w)
 }
 
 /// Stores a peer's record if it is new or newer than the one known.
