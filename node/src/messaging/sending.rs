@@ -16,7 +16,9 @@
 //! message that exists, so no key seals two messages.
 //!
 //! The committer is a task of its own, so a caller that goes away (an HTTP client hanging up)
-//! cannot leave the other jobs of its group half done.
+//! cannot leave the other jobs of its group half done. Before it takes a group it yields once
+//! to the runtime, so that senders woken at the same moment (by the answers of the previous
+//! flush) join the group instead of each starting one of their own.
 
 use std::collections::HashMap;
 use std::sync::Mutex as StdMutex;
@@ -135,6 +137,11 @@ impl Messaging {
             finished: false,
         };
         loop {
+            // Senders whose previous message was just answered are woken together, each in a
+            // task of its own; letting them run first puts their sends in this group instead
+            // of one group each (1.4 → 9 sends per group at 16 in flight, and each group
+            // writes the channel's ratchet once).
+            tokio::task::yield_now().await;
             let jobs = self.inner.queues.with(|map| {
                 let queue = map.entry(channel).or_default();
                 if queue.jobs.is_empty() {
