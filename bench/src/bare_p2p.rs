@@ -6,7 +6,8 @@
 //! the same responder answers a request only once its bytes are written to a log file and
 //! `fdatasync`ed (requests that arrive while a sync runs share the next one), and the file is
 //! written in full beforehand, so a sync flushes data alone, never the file's size or blocks.
-//! No design that syncs the receiver's disk before it acknowledges can do better.
+//! A design that syncs the receiver's disk before it acknowledges could save little more than
+//! the hop to a blocking thread, not the sync itself.
 
 use std::collections::HashMap;
 use std::fs::File;
