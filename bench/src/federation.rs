@@ -42,7 +42,7 @@ use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::bare_p2p;
-use crate::measure::{Sample, alternate, histogram, lanes, record};
+use crate::measure::{self, Sample, alternate, histogram, lanes, record};
 use crate::opts::Opts;
 use crate::table::{Row, Target};
 use crate::ws::Socket;
@@ -376,6 +376,12 @@ async fn base_handshakes(server: &bare_p2p::Server, count: usize) -> Result<Samp
     })
 }
 
+/// An informative row of p50 latencies in ms, with both sides' p50/p99.
+fn informative_latency(figure: &str, pair: &measure::Pair) -> Row {
+    let l = pair.latency();
+    Row::informative(GROUP, figure, "ms", false, (l.ours_p50, l.base_p50)).with_latency(l)
+}
+
 /// Runs the group.
 pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     let p = pair().await.context("starting two linked nodes")?;
@@ -440,16 +446,10 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     )
     .await
     .context("the durable floor's latency")?;
-    rows.push(
-        Row::informative(
-            GROUP,
-            "floor (not ochat): the same, one in flight (p50)",
-            "ms",
-            false,
-            (floor.latency().ours_p50, floor.latency().base_p50),
-        )
-        .with_latency(floor.latency()),
-    );
+    rows.push(informative_latency(
+        "floor (not ochat): the same, one in flight (p50)",
+        &floor,
+    ));
     drop(durable_client);
     drop(durable);
 
@@ -482,16 +482,10 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     )
     .await
     .context("latency through the HTTP API")?;
-    rows.push(
-        Row::informative(
-            GROUP,
-            "the same, POST → the event WebSocket (p50)",
-            "ms",
-            false,
-            (lat.latency().ours_p50, lat.latency().base_p50),
-        )
-        .with_latency(lat.latency()),
-    );
+    rows.push(informative_latency(
+        "the same, POST → the event WebSocket (p50)",
+        &lat,
+    ));
 
     let (tx, mut rx) = mpsc::channel(16);
     let acceptor = tokio::spawn(accepted_by_acme(p.acme.clone(), tx));

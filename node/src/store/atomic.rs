@@ -66,6 +66,15 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The catalog name of the tree it changes.
+    fn tree(&self) -> &str {
+        match self {
+            Op::Put { tree, .. } | Op::Create { tree, .. } | Op::Remove { tree, .. } => tree,
+        }
+    }
+}
+
 /// The operations of one atomic write, applied in this order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AtomicWrite {
@@ -112,15 +121,12 @@ impl Store {
         if write.is_empty() {
             return Ok(());
         }
-        // Checked first: an intent that cannot be applied would stop every later opening.
-        for op in &write.ops {
-            let (Op::Put { tree, .. } | Op::Create { tree, .. } | Op::Remove { tree, .. }) = op;
-            self.tree_named(tree)?;
-        }
+        // Resolved first: an intent that cannot be applied would stop every later opening.
+        let targets = self.targets(write)?;
         let intents = self.tree(trees::INTENTS)?;
         let id = Uuid::now_v7();
         intents.insert(id.as_bytes(), encode(trees::INTENTS, write)?)?;
-        self.apply(write, false)?;
+        apply(write, &targets, false)?;
         intents.remove(id.as_bytes())?;
         Ok(())
     }
@@ -133,7 +139,7 @@ impl Store {
         for entry in intents.iter() {
             let (id, bytes) = entry?;
             let write: AtomicWrite = decode(trees::INTENTS, &bytes)?;
-            self.apply(&write, true)?;
+            apply(&write, &self.targets(&write)?, true)?;
             intents.remove(id)?;
             replayed += 1;
         }
@@ -145,37 +151,41 @@ impl Store {
         Ok(replayed)
     }
 
-    fn apply(&self, write: &AtomicWrite, replay: bool) -> Result<(), StoreError> {
-        for op in &write.ops {
-            match op {
-                Op::Put { tree, key, value } => {
-                    self.tree_named(tree)?
-                        .insert(key.as_slice(), value.as_slice())?;
-                }
-                Op::Create { tree, key, value } => {
-                    let tree = self.tree_named(tree)?;
-                    if !(replay && tree.contains_key(key)?) {
-                        tree.insert(key.as_slice(), value.as_slice())?;
-                    }
-                }
-                Op::Remove { tree, key } => {
-                    self.tree_named(tree)?.remove(key.as_slice())?;
+    /// The tree of each operation, in order; a name outside the catalog is a damaged intent.
+    fn targets(&self, write: &AtomicWrite) -> Result<Vec<sled::Tree>, StoreError> {
+        write
+            .ops
+            .iter()
+            .map(|op| match trees::ALL.iter().find(|t| **t == op.tree()) {
+                Some(known) => self.tree(known),
+                None => Err(StoreError::Corrupt {
+                    tree: trees::INTENTS,
+                    reason: format!("an intent names an unknown tree {:?}", op.tree()),
+                }),
+            })
+            .collect()
+    }
+}
+
+/// Applies each operation to its tree (`targets`, from [`Store::targets`]); on `replay` a
+/// create leaves a key that exists alone.
+fn apply(write: &AtomicWrite, targets: &[sled::Tree], replay: bool) -> Result<(), StoreError> {
+    for (op, tree) in write.ops.iter().zip(targets) {
+        match op {
+            Op::Put { key, value, .. } => {
+                tree.insert(key.as_slice(), value.as_slice())?;
+            }
+            Op::Create { key, value, .. } => {
+                if !(replay && tree.contains_key(key)?) {
+                    tree.insert(key.as_slice(), value.as_slice())?;
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// A tree by its catalog name; a name outside the catalog is a damaged intent.
-    fn tree_named(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        match trees::ALL.iter().find(|t| **t == name) {
-            Some(known) => self.tree(known),
-            None => Err(StoreError::Corrupt {
-                tree: trees::INTENTS,
-                reason: format!("an intent names an unknown tree {name:?}"),
-            }),
+            Op::Remove { key, .. } => {
+                tree.remove(key.as_slice())?;
+            }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
