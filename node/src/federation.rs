@@ -237,9 +237,10 @@ impl Federation {
         }
     }
 
-    /// The pinned key of a peer (from its latest record we hold).
+    /// The pinned key of a peer (from its latest record we hold); `None` when none is pinned or
+    /// the store cannot be read (callers refuse in both cases).
     pub fn pinned_peer(&self, remote: InstanceId) -> Option<PeerId> {
-        let record = self.inner.resolver.stored(&remote)?;
+        let record = self.inner.resolver.stored(&remote).ok()??;
         crate::network::peer_id_of(&record.identity).ok()
     }
 

@@ -99,11 +99,25 @@ impl Federation {
                 "the record's key is not the key of this connection",
             ));
         }
-        let known = self.inner.resolver.stored(&record.uuid);
-        // The key pinned for this UUID: ours from an earlier contact, else the directory's.
+        // The key pinned for this UUID: ours from an earlier contact, else the directory's. A
+        // lookup that fails is not "unknown": nothing is pinned and the sender is told to try
+        // later (its outbox retries), so a directory that is down or rate-limits us can never
+        // let a stranger's key become the partner's.
+        let known = self.inner.resolver.stored(&record.uuid).map_err(|e| {
+            tracing::warn!(%peer, uuid = %record.uuid, error = %e, "cannot read the pinned key of a UUID; the sender will retry");
+            refused(RefusalCode::Internal, "the receiver cannot check this UUID's key now; try again later")
+        })?;
         let pinned = match &known {
             Some(known) => Some(known.identity),
-            None => self.inner.resolver.directory_key(record.uuid).await,
+            None => self
+                .inner
+                .resolver
+                .directory_key(record.uuid)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(%peer, uuid = %record.uuid, error = %e, "the directory lookup of a new peer's UUID failed; nothing pinned, the sender will retry");
+                    refused(RefusalCode::Internal, "the receiver cannot check this UUID's key with its directory now; try again later")
+                })?,
         };
         if pinned.is_some_and(|key| key != record.identity) {
             tracing::warn!(%peer, uuid = %record.uuid, "refused a peer claiming a UUID that belongs to another key");

@@ -130,10 +130,13 @@ impl Resolver {
         self.verified.verify(signed)
     }
 
-    /// The stored record of `uuid`, verified; `None` when unknown or no longer valid.
-    pub(crate) fn stored(&self, uuid: &InstanceId) -> Option<InstanceRecord> {
-        let signed = repo::peer_record(&self.store, uuid).ok()??;
-        self.verify(&signed).ok()
+    /// The stored record of `uuid`, verified: `Ok(None)` when unknown or no longer valid, an
+    /// error when the store could not be read (which must never count as "unknown").
+    pub(crate) fn stored(
+        &self,
+        uuid: &InstanceId,
+    ) -> Result<Option<InstanceRecord>, crate::store::StoreError> {
+        Ok(repo::peer_record(&self.store, uuid)?.and_then(|signed| self.verify(&signed).ok()))
     }
 
     fn remember(
@@ -145,17 +148,24 @@ impl Resolver {
         repo::remember_peer(&self.store, &uuid, signed, seq)
     }
 
-    /// The key the directory has for `uuid`, if a directory is configured and knows it (a
-    /// directory that cannot be reached or lies gives `None`: peers then rely on their own pins).
+    /// The key the directory has for `uuid`: `Ok(None)` only when no directory is configured or
+    /// the directory answered that it does not know the UUID. Anything else (unreachable, 429,
+    /// 5xx, an answer that does not verify) is an error: the caller cannot tell whom the UUID
+    /// belongs to and must not pin a key on such a lookup.
     pub(crate) async fn directory_key(
         &self,
         uuid: InstanceId,
-    ) -> Option<ochat_protocol::identity::PublicIdentity> {
-        let directory = self.directory.as_ref()?;
-        let signed = directory.lookup(uuid).await.ok()??;
+    ) -> Result<Option<ochat_protocol::identity::PublicIdentity>, crate::directory::DirectoryError>
+    {
+        let Some(directory) = self.directory.as_ref() else {
+            return Ok(None);
+        };
+        let Some(signed) = directory.lookup(uuid).await? else {
+            return Ok(None);
+        };
         verify_record_for(&signed, uuid, None)
-            .ok()
-            .map(|record| record.identity)
+            .map(|record| Some(record.identity))
+            .map_err(|source| crate::directory::DirectoryError::Forged { uuid, source })
     }
 
     /// Publishes our own record to the directory, if one is configured.
