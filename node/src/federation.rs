@@ -82,6 +82,10 @@ pub struct FederationConfig {
     pub retry_max: Duration,
     /// How often pending outgoing requests are synchronised automatically.
     pub sync_interval: Duration,
+    /// Incoming requests that may wait for a decision at once; more are refused "try later".
+    pub max_pending_incoming: usize,
+    /// Incoming requests from one Instance UUID that may wait for a decision at once.
+    pub max_pending_per_peer: usize,
 }
 
 impl Default for FederationConfig {
@@ -91,6 +95,8 @@ impl Default for FederationConfig {
             retry_base: Duration::from_millis(500),
             retry_max: Duration::from_secs(60),
             sync_interval: Duration::from_secs(300),
+            max_pending_incoming: 1_000,
+            max_pending_per_peer: 5,
         }
     }
 }

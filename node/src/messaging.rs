@@ -13,8 +13,10 @@
 //!   durably, then acknowledge.
 //! - [`history`] — channel list with unread counts, paginated history, read marks and receipts,
 //!   attachment download.
+//! - `files` — attachment chunks keyed by channel, written once, checked on every download.
 
 pub mod delivery;
+mod files;
 pub mod history;
 pub mod inbound;
 pub(crate) mod sending;
@@ -147,6 +149,9 @@ impl Messaging {
         config: MessagingConfig,
     ) -> Self {
         let me = federation.uuid();
+        if let Err(e) = files::migrate_legacy_chunks(&store) {
+            tracing::error!(error = %e, "could not move file chunks to the per-channel layout; those files cannot be downloaded until it succeeds");
+        }
         Messaging {
             inner: Arc::new(Inner {
                 store,

@@ -12,7 +12,7 @@
 //! | `messages`    | channel id ‖ message id (16 B + 16 B)   | [`MessageRecord`]               |
 //! | `msg_outbox`  | channel id ‖ message id                 | [`QueuedMessage`] (sealed)      |
 //! | `msg_seen`    | channel id ‖ message id                 | empty: incoming chunk and receipt ids (a message's record is its own mark) |
-//! | `attachments` | attachment id ‖ chunk index (4 B BE)    | chunk bytes                     |
+//! | `attachments` | channel id ‖ attachment id ‖ chunk index (4 B BE) | chunk bytes (written once) |
 //! | `read_marks`  | channel id ‖ user id (nil = admin)      | last message id read            |
 //! | `intents`     | UUIDv7                                  | an atomic write under way ([`atomic`]) |
 //!
@@ -201,6 +201,8 @@ pub struct StoreInner {
     log_file: std::path::PathBuf,
     /// The log file, open once it exists (opening it for every flush costs a path lookup).
     log: std::sync::OnceLock<std::fs::File>,
+    /// Disk flushes made since the store was opened (`/api/v1/stats`).
+    flushes: std::sync::atomic::AtomicU64,
     /// Node-wide facts.
     pub meta: sled::Tree,
     /// Connections.
@@ -257,6 +259,7 @@ impl Store {
             db,
             log_file: path.join("db"),
             log: std::sync::OnceLock::new(),
+            flushes: std::sync::atomic::AtomicU64::new(0),
         }));
         store.replay_intents()?;
         Ok(store)
@@ -302,6 +305,8 @@ impl Store {
 
     /// [`Store::flush`] on the calling thread (which it blocks for the flush).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.db.flush()?;
         let io = |e| StoreError::Sled(sled::Error::Io(e));
         if let Some(file) = self.log.get() {
@@ -317,6 +322,11 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(e)),
         }
+    }
+
+    /// How many disk flushes this store made since it was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads and decodes one value.

@@ -106,9 +106,13 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
     let (flaky_url, flaky) = start_flaky(&real_url).await;
 
     // P, the real partner, is listed in the directory.
-    let mut p = TestNode::start(test_config(&tmp.path().join("p"), "Partner", Some(&real_url)))
-        .await
-        .unwrap();
+    let mut p = TestNode::start(test_config(
+        &tmp.path().join("p"),
+        "Partner",
+        Some(&real_url),
+    ))
+    .await
+    .unwrap();
     let p_uuid: InstanceId = p.uuid.parse().unwrap();
     let directory = DirectoryClient::new(&real_url).unwrap();
     tokio::time::timeout(Duration::from_secs(20), async {
@@ -138,29 +142,7 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
     assert_eq!(m.uuid, p.uuid);
 
     // The directory answers 503, then 429: M is told to try later, V pins nothing.
-    for status in [503, 429] {
-        flaky.failing_with.store(status, Ordering::SeqCst);
-        let before = flaky.failed_lookups.load(Ordering::SeqCst);
-        let sent = m
-            .ok(
-                Method::POST,
-                "/api/v1/connections",
-                Some(serde_json::json!({"remote_uuid": v.uuid, "send": true})),
-            )
-            .await
-            .unwrap();
-        let id = sent["id"].as_str().unwrap().to_string();
-        let waiting = wait_delivery_error(&m, &id, "try again later").await;
-        assert_eq!(waiting["status"], "Pending", "{waiting}");
-        assert!(flaky.failed_lookups.load(Ordering::SeqCst) > before);
-        assert_eq!(connections_with(&v, &p.uuid).await, 0, "with {status}");
-        m.ok(Method::DELETE, &format!("/api/v1/connections/{id}"), None)
-            .await
-            .unwrap();
-    }
-
-    // The directory is back: M's next request is refused for good, V still has nothing.
-    flaky.failing_with.store(0, Ordering::SeqCst);
+    flaky.failing_with.store(503, Ordering::SeqCst);
     let sent = m
         .ok(
             Method::POST,
@@ -169,7 +151,25 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
         )
         .await
         .unwrap();
-    wait_delivery_error(&m, sent["id"].as_str().unwrap(), "belongs to another key").await;
+    let id = sent["id"].as_str().unwrap().to_string();
+    let waiting = wait_delivery_error(&m, &id, "try again later").await;
+    assert_eq!(waiting["status"], "Pending", "{waiting}");
+    assert_eq!(connections_with(&v, &p.uuid).await, 0);
+    flaky.failing_with.store(429, Ordering::SeqCst);
+    let before = flaky.failed_lookups.load(Ordering::SeqCst);
+    // M's outbox keeps retrying; each retry makes V ask the (rate-limited) directory again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while flaky.failed_lookups.load(Ordering::SeqCst) < before + 2 {
+        assert!(tokio::time::Instant::now() < deadline, "V stopped asking");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let waiting = wait_delivery_error(&m, &id, "try again later").await;
+    assert_eq!(waiting["status"], "Pending", "{waiting}");
+    assert_eq!(connections_with(&v, &p.uuid).await, 0);
+
+    // The directory is back: M's next retry is refused for good, V still has nothing.
+    flaky.failing_with.store(0, Ordering::SeqCst);
+    wait_delivery_error(&m, &id, "belongs to another key").await;
     assert_eq!(connections_with(&v, &p.uuid).await, 0);
 
     // The real P, told where V listens, links and is accepted by V's policy.

@@ -240,5 +240,8 @@ pub(crate) async fn stats(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
 ) -> Json<serde_json::Value> {
-    Json(json!({"rejected_messages": node.messaging.rejected_count()}))
+    Json(json!({
+        "rejected_messages": node.messaging.rejected_count(),
+        "disk_flushes": node.store.flush_count(),
+    }))
 }

@@ -5,6 +5,7 @@
 use libp2p::PeerId;
 use ochat_protocol::agreement::Role;
 use ochat_protocol::connection::{self, Direction, Event as Transition, Status};
+use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::InstanceRecord;
 use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
@@ -169,6 +170,11 @@ impl Federation {
                 _ => HandshakeResponse::Stored,
             });
         }
+        let automatic = self.inner.config.auto_accept.accepts(&from.uuid);
+        if !automatic && let Some(full) = self.pending_incoming_full(&from.uuid)? {
+            tracing::warn!(remote = %from.uuid, "refused a connection request: {full}");
+            return Ok(refused(RefusalCode::RateLimited, full));
+        }
         let now = now_ms();
         let mut record = ConnectionRecord {
             id: uuid::Uuid::now_v7(),
@@ -189,7 +195,6 @@ impl Federation {
         };
         let incoming = ConnectionView::from(&record);
         let mut change = Change::default();
-        let automatic = self.inner.config.auto_accept.accepts(&from.uuid);
         if automatic {
             self.accept_at_once(&mut record, &request.from_name, &mut change)?;
         }
@@ -208,6 +213,34 @@ impl Federation {
             }
             _ => Ok(HandshakeResponse::Stored),
         }
+    }
+
+    /// Why a new incoming request from `remote` cannot be stored now, if it cannot: too many
+    /// incoming requests wait for a decision, in all or from this UUID. Request ids, UUIDs and
+    /// peer ids cost a sender nothing, so only these caps bound what strangers can make us keep.
+    fn pending_incoming_full(
+        &self,
+        remote: &InstanceId,
+    ) -> Result<Option<String>, FederationError> {
+        let (mut total, mut theirs) = (0usize, 0usize);
+        for c in repo::all(&self.inner.store)? {
+            if c.state.direction == Direction::Incoming && c.state.status == Status::Pending {
+                total += 1;
+                theirs += usize::from(c.state.remote == remote.0);
+            }
+        }
+        let config = &self.inner.config;
+        Ok(if theirs >= config.max_pending_per_peer {
+            Some(format!(
+                "{theirs} requests from this instance already wait for a decision; try again later"
+            ))
+        } else if total >= config.max_pending_incoming {
+            Some(format!(
+                "{total} incoming requests already wait for a decision; try again later"
+            ))
+        } else {
+            None
+        })
     }
 
     /// The automatic acceptance: the Accept transition with the requester's name as contact,

@@ -205,7 +205,8 @@ impl Messaging {
         Ok(count)
     }
 
-    /// An attachment's bytes and facts (only when complete).
+    /// An attachment's bytes and facts (only when complete, and checked again against its size
+    /// and hash).
     pub fn attachment(
         &self,
         channel: Uuid,
@@ -229,16 +230,7 @@ impl Messaging {
                 "the attachment did not arrive complete (hash mismatch or missing pieces)".into(),
             ));
         }
-        let mut data = Vec::with_capacity(meta.size as usize);
-        for item in self
-            .inner
-            .store
-            .attachments
-            .scan_prefix(attachment.as_bytes())
-        {
-            let (_, v) = item?;
-            data.extend_from_slice(&v);
-        }
+        let data = super::files::read_file(&self.inner.store, channel, &meta)?;
         Ok((meta, data))
     }
 }

@@ -29,7 +29,7 @@ use ochat_protocol::ratchet::Ratchet;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Messaging, MessagingError};
+use super::{Messaging, MessagingError, files};
 use crate::events::EventKind;
 use crate::federation::repo;
 use crate::model::{
@@ -87,6 +87,9 @@ impl Messaging {
                 Err(status) => acks[i] = Some(status),
             }
         }
+        // Only a batch that reached a channel (sent by the partner's own key) may cost us a disk
+        // flush: a stranger's batch, refused message by message, never does.
+        let must_flush = !groups.is_empty();
         let mut after_flush = Vec::new();
         for (channel, items) in groups {
             let indices: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
@@ -123,7 +126,7 @@ impl Messaging {
                 }
             }
         }
-        if let Err(e) = self.inner.flush.wait().await {
+        if must_flush && let Err(e) = self.inner.flush.wait().await {
             tracing::error!(error = %e, "flush failed: acknowledging nothing");
             return MessageResponse::Refused("the receiver could not store the messages".into());
         }
@@ -282,9 +285,12 @@ impl Messaging {
                 index,
                 data,
             } => {
-                writes
-                    .chunks
-                    .insert(key(&[attachment.as_bytes(), &index.to_be_bytes()]), data);
+                // Chunks are written once: a file that is here cannot be changed or extended.
+                let ck = files::chunk_key(channel, attachment, index);
+                if writes.chunks.contains_key(&ck) || files::has_chunk(&self.inner.store, &ck)? {
+                    return reject("this piece of the file is already here; files cannot change");
+                }
+                writes.chunks.insert(ck, data);
             }
             Body::Attachment {
                 attachment,
@@ -294,8 +300,14 @@ impl Messaging {
                 sha256,
                 chunks,
             } => {
-                let complete =
-                    self.verify_attachment(&writes.chunks, attachment, chunks, size, &sha256)?;
+                let complete = self.verify_attachment(
+                    &writes.chunks,
+                    channel,
+                    attachment,
+                    chunks,
+                    size,
+                    &sha256,
+                )?;
                 let meta = AttachmentMeta {
                     id: attachment,
                     name,
@@ -370,11 +382,12 @@ impl Messaging {
         }
     }
 
-    /// Whether every chunk of an attachment is here (stored, or `pending` in this group) and the
-    /// whole hashes to `sha256`.
+    /// Whether every chunk of an attachment is here on `channel` (stored, or `pending` in this
+    /// group) and the whole hashes to `sha256`.
     fn verify_attachment(
         &self,
         pending: &HashMap<Vec<u8>, Vec<u8>>,
+        channel: Uuid,
         attachment: Uuid,
         chunks: u32,
         size: u64,
@@ -383,13 +396,13 @@ impl Messaging {
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         for index in 0..chunks {
-            let ck = key(&[attachment.as_bytes(), &index.to_be_bytes()]);
+            let ck = files::chunk_key(channel, attachment, index);
             if let Some(bytes) = pending.get(&ck) {
                 total += bytes.len() as u64;
                 hasher.update(bytes);
                 continue;
             }
-            match self.inner.store.attachments.get(ck)? {
+            match files::chunk(&self.inner.store, &ck)? {
                 Some(bytes) => {
                     total += bytes.len() as u64;
                     hasher.update(&bytes);

@@ -273,7 +273,7 @@ impl Messaging {
             if let Some((attachment, data)) = &job.file {
                 for (i, piece) in data.chunks(CHUNK_SIZE).enumerate() {
                     chunks.push((
-                        key(&[attachment.as_bytes(), &(i as u32).to_be_bytes()]),
+                        super::files::chunk_key(channel, *attachment, i as u32),
                         piece.to_vec(),
                     ));
                 }
