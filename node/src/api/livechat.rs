@@ -60,6 +60,8 @@ impl From<LiveChatError> for ApiError {
             LiveChatError::Unauthorized => return ApiError::unauthorized(),
             LiveChatError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             LiveChatError::NoOperator => (StatusCode::SERVICE_UNAVAILABLE, "no_operator"),
+            LiveChatError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            LiveChatError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         };
         ApiError {
             status,
