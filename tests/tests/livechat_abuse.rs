@@ -21,9 +21,14 @@ use serde_json::{Value, json};
 
 /// The node's session counters (`/api/v1/stats`): (open in memory, of which nobody wrote in).
 async fn session_counts(shop: &ChatNode) -> (u64, u64) {
-    let stats = shop.admin(Method::GET, "/api/v1/stats", None).await.unwrap();
+    let stats = shop
+        .admin(Method::GET, "/api/v1/stats", None)
+        .await
+        .unwrap();
     (
-        stats["livechat_open_sessions"].as_u64().expect("open sessions counter"),
+        stats["livechat_open_sessions"]
+            .as_u64()
+            .expect("open sessions counter"),
         stats["livechat_unwritten_sessions"]
             .as_u64()
             .expect("unwritten sessions counter"),
@@ -37,7 +42,10 @@ async fn start(
     visitor_id: Option<&str>,
 ) -> (u16, Option<u64>, Value) {
     let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/livechat/{channel}/sessions", shop.node.api))
+        .post(format!(
+            "{}/api/v1/livechat/{channel}/sessions",
+            shop.node.api
+        ))
         .json(&json!({"page_url": "https://shop.example/", "visitor_id": visitor_id}))
         .timeout(WAIT)
         .send()
@@ -59,7 +67,10 @@ async fn anonymous_sessions_do_not_use_up_operators_and_vanish_unwritten() {
     let shop = ChatNode::start(&tmp.path().join("shop"), clock.clone())
         .await
         .unwrap();
-    let ann = shop.operator("ann", json!({"chat_name": "Ann"})).await.unwrap();
+    let ann = shop
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
     let channel = shop
         .channel("Website", &[&ann], json!({"max_sessions_per_operator": 2}))
         .await
@@ -80,7 +91,13 @@ async fn anonymous_sessions_do_not_use_up_operators_and_vanish_unwritten() {
 
     // A real visitor still gets Ann, and Ann hears of the session once the visitor writes.
     let real = shop
-        .visit(&channel, "https://shop.example/chairs", "en", None, Some("v-real"))
+        .visit(
+            &channel,
+            "https://shop.example/chairs",
+            "en",
+            None,
+            Some("v-real"),
+        )
         .await
         .unwrap();
     assert_eq!(ChatNode::operator_of(&real), ann.id);
@@ -136,7 +153,10 @@ async fn anonymous_sessions_do_not_use_up_operators_and_vanish_unwritten() {
         .to_string();
     assert!(report.contains(&real.session), "{report}");
     for id in &idle {
-        assert!(!report.contains(id.as_str()), "no trace of {id} in {report}");
+        assert!(
+            !report.contains(id.as_str()),
+            "no trace of {id} in {report}"
+        );
     }
 }
 
@@ -171,7 +191,11 @@ async fn a_thousand_quick_sessions_from_one_address_meet_429_after_the_limit() {
     assert_eq!(accepted, 60, "the burst one address may start");
     assert_eq!(refused, 940);
     assert_eq!(retry_after, Some(10), "429 says when to come back");
-    assert_eq!(session_counts(&shop).await.0, 60, "memory holds only the accepted");
+    assert_eq!(
+        session_counts(&shop).await.0,
+        60,
+        "memory holds only the accepted"
+    );
 
     // Ten seconds later, one more.
     clock.advance_ms(10_000);
@@ -214,7 +238,9 @@ async fn after_a_restart_only_written_open_sessions_are_in_memory() {
     let ann = shop.operator("ann", json!({})).await.unwrap();
     let channel = shop.channel("Website", &[&ann], json!({})).await.unwrap();
     let talking = shop.visit(&channel, "/", "en", None, None).await.unwrap();
-    shop.say(&talking.token, &talking.session, "hello").await.unwrap();
+    shop.say(&talking.token, &talking.session, "hello")
+        .await
+        .unwrap();
     let done = shop.visit(&channel, "/", "en", None, None).await.unwrap();
     shop.say(&done.token, &done.session, "bye").await.unwrap();
     shop.ok(
@@ -245,7 +271,10 @@ async fn after_a_restart_only_written_open_sessions_are_in_memory() {
         .admin(Method::GET, "/api/v1/livechat/sessions?status=closed", None)
         .await
         .unwrap();
-    assert_eq!(closed[0]["id"], done.session, "closed sessions stay readable from disk");
+    assert_eq!(
+        closed[0]["id"], done.session,
+        "closed sessions stay readable from disk"
+    );
 }
 
 /// Runs `/command` as `op` in `session`; answers the note only `op` sees.
@@ -267,9 +296,13 @@ async fn an_operator_of_one_channel_cannot_reach_into_another() {
 
     // Bob's visitor gives a secret; Bob files a ticket and a lead.
     let carol = shop.visit(&support, "/", "en", None, None).await.unwrap();
-    shop.say(&carol.token, &carol.session, "my card number is 4111-secret")
-        .await
-        .unwrap();
+    shop.say(
+        &carol.token,
+        &carol.session,
+        "my card number is 4111-secret",
+    )
+    .await
+    .unwrap();
     let made = command(&shop, &bob, &carol.session, "/ticket Card problem").await;
     assert!(made.contains("#1"), "{made}");
     command(&shop, &bob, &carol.session, "/lead Card upsell").await;
@@ -295,18 +328,30 @@ async fn an_operator_of_one_channel_cannot_reach_into_another() {
     for path in [
         format!("/api/v1/livechat/sessions/{}/messages", carol.session),
         format!("/api/v1/livechat/sessions/{}/history", carol.session),
-        format!("/api/v1/livechat/reports/sessions/{}/transcript", carol.session),
+        format!(
+            "/api/v1/livechat/reports/sessions/{}/transcript",
+            carol.session
+        ),
     ] {
-        let (status, body) = shop.call(Some(&ann.token), Method::GET, &path, None).await.unwrap();
+        let (status, body) = shop
+            .call(Some(&ann.token), Method::GET, &path, None)
+            .await
+            .unwrap();
         assert_eq!(status, 403, "{path}: {body}");
     }
 
     // Ann can neither join Support, nor its conversation, nor write to its visitor.
     let join = format!("/api/v1/livechat/channels/{support}/join");
-    let (status, body) = shop.call(Some(&ann.token), Method::POST, &join, None).await.unwrap();
+    let (status, body) = shop
+        .call(Some(&ann.token), Method::POST, &join, None)
+        .await
+        .unwrap();
     assert_eq!(status, 403, "{body}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("listed"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("listed"),
         "the refusal says why: {body}"
     );
     let (status, _) = shop
@@ -342,10 +387,17 @@ async fn an_operator_of_one_channel_cannot_reach_into_another() {
     assert_eq!(line["can_join"], false);
 
     // Bob leaves Support and may come back: he is listed.
-    shop.ok(&bob.token, Method::POST, &format!("/api/v1/livechat/channels/{support}/leave"), None)
+    shop.ok(
+        &bob.token,
+        Method::POST,
+        &format!("/api/v1/livechat/channels/{support}/leave"),
+        None,
+    )
+    .await
+    .unwrap();
+    shop.ok(&bob.token, Method::POST, &join, None)
         .await
         .unwrap();
-    shop.ok(&bob.token, Method::POST, &join, None).await.unwrap();
 
     // The admin opens Support to self-join: now Ann may join, and then reads its tickets.
     shop.admin(
@@ -355,7 +407,9 @@ async fn an_operator_of_one_channel_cannot_reach_into_another() {
     )
     .await
     .unwrap();
-    shop.ok(&ann.token, Method::POST, &join, None).await.unwrap();
+    shop.ok(&ann.token, Method::POST, &join, None)
+        .await
+        .unwrap();
     let seen = shop
         .ok(&ann.token, Method::GET, "/api/v1/livechat/tickets", None)
         .await
@@ -376,11 +430,19 @@ async fn canned_responses_are_shared_only_with_the_authors_groups() {
         json!({"name": name, "members": ids})
     };
     let finance = shop
-        .admin(Method::POST, "/api/v1/livechat/groups", Some(group("Finance", &[&bob])))
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/groups",
+            Some(group("Finance", &[&bob])),
+        )
         .await
         .unwrap();
     let sales = shop
-        .admin(Method::POST, "/api/v1/livechat/groups", Some(group("Sales", &[&ann])))
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/groups",
+            Some(group("Sales", &[&ann])),
+        )
         .await
         .unwrap();
 
@@ -390,14 +452,19 @@ async fn canned_responses_are_shared_only_with_the_authors_groups() {
             Some(&ann.token),
             Method::POST,
             "/api/v1/livechat/canned",
-            Some(json!({"shortcut": "refund", "substitution": "Send your card to ...",
-                        "groups": [finance["id"]]})),
+            Some(
+                json!({"shortcut": "refund", "substitution": "Send your card to ...",
+                        "groups": [finance["id"]]}),
+            ),
         )
         .await
         .unwrap();
     assert_eq!(status, 403, "{body}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("Finance"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Finance"),
         "{body}"
     );
     let all = shop
@@ -406,7 +473,12 @@ async fn canned_responses_are_shared_only_with_the_authors_groups() {
         .unwrap();
     assert_eq!(all, json!([]));
     let bobs = shop
-        .ok(&bob.token, Method::GET, "/api/v1/livechat/canned/matches?q=::", None)
+        .ok(
+            &bob.token,
+            Method::GET,
+            "/api/v1/livechat/canned/matches?q=::",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(bobs, json!([]));
@@ -423,13 +495,20 @@ async fn canned_responses_are_shared_only_with_the_authors_groups() {
     shop.admin(
         Method::POST,
         "/api/v1/livechat/canned",
-        Some(json!({"shortcut": "refund", "substitution": "Refunds take 5 days.",
-                    "groups": [finance["id"]]})),
+        Some(
+            json!({"shortcut": "refund", "substitution": "Refunds take 5 days.",
+                    "groups": [finance["id"]]}),
+        ),
     )
     .await
     .unwrap();
     let bobs = shop
-        .ok(&bob.token, Method::GET, "/api/v1/livechat/canned/matches?q=::", None)
+        .ok(
+            &bob.token,
+            Method::GET,
+            "/api/v1/livechat/canned/matches?q=::",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(bobs[0]["substitution"], "Refunds take 5 days.");
@@ -502,7 +581,9 @@ async fn restarting_the_chatbot_cannot_flood_leads_and_the_webhook() {
     for _ in 0..3 {
         let v = shop.visit(&channel, "/", "en", None, None).await.unwrap();
         for _ in 0..4 {
-            shop.say(&v.token, &v.session, "spam@example.com").await.unwrap();
+            shop.say(&v.token, &v.session, "spam@example.com")
+                .await
+                .unwrap();
             shop.say(&v.token, &v.session, "restart").await.unwrap();
         }
         sessions.push(v.session);
@@ -522,16 +603,27 @@ async fn restarting_the_chatbot_cannot_flood_leads_and_the_webhook() {
                 .count()
         })
         .collect();
-    assert_eq!(per_session, vec![2, 1, 0], "2 per session, 3 per address: {leads}");
+    assert_eq!(
+        per_session,
+        vec![2, 1, 0],
+        "2 per session, 3 per address: {leads}"
+    );
 
     // The webhook was called once per stored lead, and its redirect was not followed.
     let deadline = Instant::now() + WAIT;
     while hooks.load(Ordering::SeqCst) < 3 {
-        assert!(Instant::now() < deadline, "the webhook calls did not arrive");
+        assert!(
+            Instant::now() < deadline,
+            "the webhook calls did not arrive"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(hooks.load(Ordering::SeqCst), 3);
-    assert_eq!(elsewhere.load(Ordering::SeqCst), 0, "redirects are not followed");
+    assert_eq!(
+        elsewhere.load(Ordering::SeqCst),
+        0,
+        "redirects are not followed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,14 +655,22 @@ async fn oversized_scripts_and_rule_regexes_are_refused_and_nothing_is_stored() 
         assert!(message.contains(why), "{message}");
     }
     let c = shop
-        .admin(Method::GET, &format!("/api/v1/livechat/channels/{channel}"), None)
+        .admin(
+            Method::GET,
+            &format!("/api/v1/livechat/channels/{channel}"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(c["rules"], json!([]));
     // A sane one is still accepted.
-    shop.admin(Method::POST, &rules, Some(json!({"url_regex": "/shop/", "action": "hide"})))
-        .await
-        .unwrap();
+    shop.admin(
+        Method::POST,
+        &rules,
+        Some(json!({"url_regex": "/shop/", "action": "hide"})),
+    )
+    .await
+    .unwrap();
 
     // A step whose Only If lists 30 answers: refused with the reason, nothing stored.
     let answers = |q: usize| -> Vec<Value> {

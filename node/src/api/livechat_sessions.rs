@@ -34,9 +34,7 @@ use super::livechat::Caller;
 use crate::livechat::LiveChatError;
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::{PublicRating, Rating, RatingInput};
-use crate::livechat::sessions::{
-    SessionView, StartContext, StartInput, language_from_header,
-};
+use crate::livechat::sessions::{SessionView, StartContext, StartInput, language_from_header};
 use crate::node::NodeShared;
 
 type Shared = State<Arc<NodeShared>>;
@@ -126,9 +124,8 @@ async fn start(
 /// (429 rate limited, 503 busy).
 fn with_retry_after(e: LiveChatError) -> Response {
     let wait = match &e {
-        LiveChatError::RateLimited { retry_after_s, .. } | LiveChatError::Busy { retry_after_s } => {
-            Some(*retry_after_s)
-        }
+        LiveChatError::RateLimited { retry_after_s, .. }
+        | LiveChatError::Busy { retry_after_s } => Some(*retry_after_s),
         _ => None,
     };
     let mut response = ApiError::from(e).into_response();

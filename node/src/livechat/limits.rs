@@ -80,7 +80,10 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         match self.buckets.get(key) {
             Some(b) if self.refilled(*b, now).milli < 1000 => {
                 let missing = 1000 - self.refilled(*b, now).milli;
-                Err((missing * self.refill_ms).div_ceil(1000).div_ceil(1000).max(1))
+                Err((missing * self.refill_ms)
+                    .div_ceil(1000)
+                    .div_ceil(1000)
+                    .max(1))
             }
             _ => Ok(()),
         }
@@ -215,8 +218,12 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_share_their_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap_or(IpAddr::from([0; 16]));
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap_or(IpAddr::from([0; 16]));
+        let a: IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 16]));
+        let b: IpAddr = "2001:db8:1:2:bbbb::9"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 16]));
         assert_eq!(address_key(a), address_key(b));
         let v4: IpAddr = IpAddr::from([192, 0, 2, 1]);
         assert_eq!(address_key(v4), v4);

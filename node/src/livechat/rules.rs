@@ -157,7 +157,8 @@ impl Rule {
     }
 
     fn url_matches(&self, page_url: &str) -> bool {
-        self.url_regex.is_empty() || compiled(&self.url_regex).is_some_and(|re| re.is_match(page_url))
+        self.url_regex.is_empty()
+            || compiled(&self.url_regex).is_some_and(|re| re.is_match(page_url))
     }
 
     fn chatbot_holds(&self, operator_available: bool) -> bool {
@@ -267,7 +268,10 @@ mod tests {
     #[test]
     fn patterns_that_compile_too_big_or_are_too_long_are_refused() {
         let big = r"\w{50}\w{50}\w{50}\w{50}";
-        assert!(Regex::new(big).is_ok(), "regex's own default limits let it through");
+        assert!(
+            Regex::new(big).is_ok(),
+            "regex's own default limits let it through"
+        );
         let refused = rule(0, Action::Show, big, &[]).validated();
         assert!(
             matches!(&refused, Err(LiveChatError::BadInput(m)) if m.contains("too complex")),
@@ -275,7 +279,11 @@ mod tests {
         );
         let long = "(ab|cd)".repeat(200);
         assert!(rule(0, Action::Show, &long, &[]).validated().is_err());
-        assert!(rule(0, Action::Show, "^https://shop\\.", &[]).validated().is_ok());
+        assert!(
+            rule(0, Action::Show, "^https://shop\\.", &[])
+                .validated()
+                .is_ok()
+        );
     }
 
     #[test]

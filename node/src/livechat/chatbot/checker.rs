@@ -140,10 +140,7 @@ impl Walk<'_> {
                 self.truncated = true;
                 return;
             }
-            if self
-                .script
-                .only_if_holds_with(&self.index, j, &chosen)
-            {
+            if self.script.only_if_holds_with(&self.index, j, &chosen) {
                 next = Some(j);
                 break;
             }
@@ -272,6 +269,9 @@ mod tests {
             "took {:?}",
             started.elapsed()
         );
-        assert!(warnings.iter().any(|w| w.kind == "truncated"), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.kind == "truncated"),
+            "{warnings:?}"
+        );
     }
 }

@@ -166,8 +166,7 @@ impl LiveChat {
     fn bot_may_create(&self, id: Uuid) -> Result<bool, LiveChatError> {
         let now = self.now_ms();
         let mut state = self.state()?;
-        let Some((count, address)) = state.open.get(&id).map(|s| (s.bot_records, s.address))
-        else {
+        let Some((count, address)) = state.open.get(&id).map(|s| (s.bot_records, s.address)) else {
             return Ok(false);
         };
         if count >= BOT_RECORDS_PER_SESSION {

@@ -205,7 +205,9 @@ impl Script {
                 ));
             }
             if step.only_if.iter().any(|a| a.len() > 64) {
-                return bad(format!("step {n}: an Only If answer id has at most 64 bytes"));
+                return bad(format!(
+                    "step {n}: an Only If answer id has at most 64 bytes"
+                ));
             }
             let mut texts = HashSet::new();
             for (j, answer) in step.answers.iter_mut().enumerate() {
