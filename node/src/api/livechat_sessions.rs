@@ -3,7 +3,7 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
-//! | POST | /api/v1/livechat/{channel}/sessions | anyone (the widget) |
+//! | POST | /api/v1/livechat/{channel}/sessions | anyone (the widget); 429 + `Retry-After` past the per-address or per-visitor-id limit, 503 `busy` when memory for sessions is full |
 //! | GET | /api/v1/livechat/sessions?status=open\|closed&channel= | staff |
 //! | GET | /api/v1/livechat/sessions/{id} | its visitor, its operators, admin |
 //! | GET/POST | /api/v1/livechat/sessions/{id}/messages | same; posting: visitor, operators |
