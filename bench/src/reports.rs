@@ -98,6 +98,9 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 bot: None,
                 handover_at_ms: None,
                 no_operator: false,
+                written: true,
+                bot_records: 0,
+                address: None,
             };
             sb.insert(id.as_bytes(), encode(trees::LC_SESSIONS, &s)?);
             if i % 2 == 0 {

@@ -254,6 +254,10 @@ pub struct RunArgs {
     /// Seconds after which an undelivered channel message is marked failed (default 7 days).
     #[arg(long, default_value_t = 7 * 24 * 3600)]
     pub give_up_after: u64,
+    /// New live chat sessions one client address may start at once (then one more every 10 s).
+    /// Raise it when many visitors share one address (an office NAT).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub livechat_sessions_per_address: u32,
     /// Delete closed live chat sessions (messages, ratings) this many days after they closed.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,

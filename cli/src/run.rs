@@ -23,6 +23,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.messaging.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.give_up_after = std::time::Duration::from_secs(args.give_up_after.max(1));
     config.livechat.retention_days = args.retention_days;
+    config.livechat.visitor_limits = Some(ochat_node::livechat::limits::VisitorLimits {
+        sessions_per_address: args.livechat_sessions_per_address,
+        ..Default::default()
+    });
     let auto_accept = config.federation.auto_accept.clone();
     let node = RunningNode::start(config)
         .await

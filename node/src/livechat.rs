@@ -13,6 +13,9 @@
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
 //! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
 //! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
+//! - [`expiry`] — sessions nobody wrote in: not counted, not announced, deleted after 10 min;
+//!   the bound on open sessions in memory.
+//! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
 //! - [`joining`] — an operator joins a conversation (takes over from the bot).
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
 //! - [`canned`] — canned responses and their expansion.
@@ -33,8 +36,10 @@ pub mod channels;
 pub mod chatbot;
 pub mod clock;
 pub mod commands;
+pub mod expiry;
 pub mod hub;
 pub mod joining;
+pub mod limits;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -74,6 +79,9 @@ pub struct LiveChatConfig {
     pub retention_days: Option<u32>,
     /// How often the retention sweep runs (10 minutes when unset).
     pub retention_sweep_every: Option<std::time::Duration>,
+    /// Rate limits on anonymous visitors (new sessions per address and per visitor id,
+    /// chatbot leads and tickets per address); [`limits::VisitorLimits::default`] when unset.
+    pub visitor_limits: Option<limits::VisitorLimits>,
 }
 
 /// Live chat failures; the API maps each to a status.
@@ -100,6 +108,20 @@ pub enum LiveChatError {
     /// No operator can take the visitor.
     #[error("no operator is available in this channel right now; please try again later")]
     NoOperator,
+    /// Too many requests from this client: try again after `retry_after_s` seconds.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited.
+        message: String,
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
+    /// The live chat holds as many sessions as it may: try again later.
+    #[error("the live chat is busy; please try again in a minute")]
+    Busy {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
     /// Something that should not happen.
     #[error("{0}")]
     Internal(String),
@@ -216,8 +238,9 @@ impl LiveChat {
             Some(path) => Some(rules::GeoIp::open(path)?),
             None => None,
         };
-        let state = presence::State::load(&t)?;
-        Ok(LiveChat {
+        let mut state = presence::State::load(&t)?;
+        state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
+        let chat = LiveChat {
             inner: Arc::new(Inner {
                 store: store.clone(),
                 t,
@@ -232,10 +255,13 @@ impl LiveChat {
                 webhook_url: config.webhook_url.clone(),
                 state: Mutex::new(state),
                 hub: hub::Hub::default(),
-                http: reqwest::Client::new(),
+                http: webhook_client()?,
                 flush,
             }),
-        })
+        };
+        // Sessions nobody wrote in that timed out while the node was down go now.
+        chat.expire_unwritten()?;
+        Ok(chat)
     }
 
     /// Now, by the service's clock (ms).
@@ -283,6 +309,20 @@ impl LiveChat {
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
         Ok(self.inner.flush.wait().await?)
     }
+}
+
+/// How long a webhook call may take before it is given up.
+pub const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The webhook's HTTP client: a 5-second timeout, and redirects are not followed (a redirect
+/// could send the record, transcript included, somewhere the admin did not configure).
+fn webhook_client() -> Result<reqwest::Client, LiveChatError> {
+    reqwest::Client::builder()
+        .timeout(WEBHOOK_TIMEOUT)
+        .connect_timeout(WEBHOOK_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| LiveChatError::Internal(format!("building the webhook client: {e}")))
 }
 
 /// Reads one record.

@@ -102,8 +102,6 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
         )
         .await
         .unwrap();
-    let new = ann_ws.until(|e| e["type"] == "new_session").await.unwrap();
-    assert_eq!(new["session"]["id"], sid.as_str());
     for page in [
         "https://www.example.test/shop/chairs",
         "https://www.example.test/shop/tables",
@@ -121,6 +119,9 @@ async fn an_operator_answers_with_canned_responses_and_commands_and_the_visitor_
     shop.say(&visit.token, &sid, "I need a quote for 12 oak chairs")
         .await
         .unwrap();
+    // Ann hears of the session once the visitor writes (not when the widget opened it).
+    let new = ann_ws.until(|e| e["type"] == "new_session").await.unwrap();
+    assert_eq!(new["session"]["id"], sid.as_str());
     let got = ann_ws.until(|e| e["type"] == "message").await.unwrap();
     assert_eq!(got["message"]["text"], "I need a quote for 12 oak chairs");
 

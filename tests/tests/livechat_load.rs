@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::join_all;
 use ochat_node::livechat::TestClock;
+use ochat_node::livechat::limits::VisitorLimits;
 use ochat_tests::livechat::{ChatNode, Visit};
 use serde_json::json;
 
@@ -19,9 +20,15 @@ const QUESTIONS: usize = 2;
 async fn two_hundred_visitors_and_five_operators_each_message_arrives_once() {
     let tmp = tempfile::tempdir().unwrap();
     let shop = Arc::new(
-        ChatNode::start(&tmp.path().join("shop"), Arc::new(TestClock::new()))
-            .await
-            .unwrap(),
+        // 200 visitors, all from 127.0.0.1: the per-address limit is raised for them.
+        ChatNode::start_with(&tmp.path().join("shop"), Arc::new(TestClock::new()), |c| {
+            c.livechat.visitor_limits = Some(VisitorLimits {
+                sessions_per_address: 1_000,
+                ..VisitorLimits::default()
+            });
+        })
+        .await
+        .unwrap(),
     );
     let mut ops = Vec::new();
     for i in 0..OPERATORS {

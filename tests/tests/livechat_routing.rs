@@ -156,6 +156,14 @@ async fn visitors_reach_the_operator_who_fits_them_best() {
                 .await
                 .unwrap();
             assert_eq!(status, 201, "{answer}");
+            // The visitor writes: only then does the session count against the cap.
+            shop.say(
+                answer["token"].as_str().unwrap(),
+                answer["session"]["id"].as_str().unwrap(),
+                "hello",
+            )
+            .await
+            .unwrap();
             answer["session"]["operators"][0]
                 .as_str()
                 .unwrap()

@@ -137,7 +137,25 @@ async fn tokens_see_only_what_their_holder_may_see() {
         .await
         .unwrap();
     assert_eq!(status, 403);
-    // Bob joins Sales himself and then may read it.
+    // Bob may not join Sales by himself until the admin opens it to self-join; then he
+    // joins and may read it.
+    let (status, _) = shop
+        .call(
+            Some(&bob.token),
+            Method::POST,
+            &format!("/api/v1/livechat/channels/{sales}/join"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    shop.admin(
+        Method::PATCH,
+        &format!("/api/v1/livechat/channels/{sales}"),
+        Some(json!({"self_join": true})),
+    )
+    .await
+    .unwrap();
     shop.ok(
         &bob.token,
         Method::POST,

@@ -240,8 +240,11 @@ pub(crate) async fn stats(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
 ) -> Json<serde_json::Value> {
+    let (open, unwritten) = node.livechat.open_session_counts().unwrap_or_default();
     Json(json!({
         "rejected_messages": node.messaging.rejected_count(),
         "disk_flushes": node.store.flush_count(),
+        "livechat_open_sessions": open,
+        "livechat_unwritten_sessions": unwritten,
     }))
 }

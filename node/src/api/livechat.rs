@@ -17,12 +17,12 @@
 //! | POST/GET | /api/v1/livechat/groups, PUT …/{id} | admin (list: staff) |
 //! | POST/GET | /api/v1/livechat/channels | admin / staff |
 //! | GET/PATCH/DELETE | /api/v1/livechat/channels/{id} | member or admin / admin |
-//! | POST | /api/v1/livechat/channels/{id}/join, …/leave | operator |
+//! | POST | /api/v1/livechat/channels/{id}/join, …/leave | operator (join: listed by the admin, or the channel allows self-join) |
 //! | POST | /api/v1/livechat/channels/{id}/rules, PUT/DELETE …/{rule} | admin |
 //! | GET | /api/v1/livechat/channels/{id}/ratings | member or admin |
 //! | POST/GET | /api/v1/livechat/canned, DELETE …/{id} | staff |
 //! | GET | /api/v1/livechat/canned/matches?q=:: | staff |
-//! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | staff |
+//! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | admin: all; operator: their channels' |
 
 use std::sync::Arc;
 
@@ -60,6 +60,8 @@ impl From<LiveChatError> for ApiError {
             LiveChatError::Unauthorized => return ApiError::unauthorized(),
             LiveChatError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             LiveChatError::NoOperator => (StatusCode::SERVICE_UNAVAILABLE, "no_operator"),
+            LiveChatError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            LiveChatError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         };
         ApiError {
             status,

@@ -3,7 +3,7 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
-//! | POST | /api/v1/livechat/{channel}/sessions | anyone (the widget) |
+//! | POST | /api/v1/livechat/{channel}/sessions | anyone (the widget); 429 + `Retry-After` past the per-address or per-visitor-id limit, 503 `busy` when memory for sessions is full |
 //! | GET | /api/v1/livechat/sessions?status=open\|closed&channel= | staff |
 //! | GET | /api/v1/livechat/sessions/{id} | its visitor, its operators, admin |
 //! | GET/POST | /api/v1/livechat/sessions/{id}/messages | same; posting: visitor, operators |
@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -31,11 +31,10 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::livechat::Caller;
+use crate::livechat::LiveChatError;
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::{PublicRating, Rating, RatingInput};
-use crate::livechat::sessions::{
-    SessionView, StartAnswer, StartContext, StartInput, language_from_header,
-};
+use crate::livechat::sessions::{SessionView, StartContext, StartInput, language_from_header};
 use crate::node::NodeShared;
 
 type Shared = State<Arc<NodeShared>>;
@@ -96,6 +95,7 @@ pub(crate) fn visitor_context(
     StartContext {
         language,
         country: chat.country(header_value, ip),
+        address: ip,
     }
 }
 
@@ -105,16 +105,36 @@ async fn start(
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Json(body): Json<StartInput>,
-) -> Result<(StatusCode, Json<StartAnswer>), ApiError> {
+) -> Result<Response, ApiError> {
     let chat = &node.livechat;
     let ctx = visitor_context(chat, &headers, connect);
-    let answer = chat.start_session(channel, body, ctx).await?;
+    let answer = match chat.start_session(channel, body, ctx).await {
+        Ok(answer) => answer,
+        Err(e) => return Ok(with_retry_after(e)),
+    };
     let status = if answer.available {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(answer)))
+    Ok((status, Json(answer)).into_response())
+}
+
+/// An error as the API answers it, with `Retry-After` when the error says how long to wait
+/// (429 rate limited, 503 busy).
+fn with_retry_after(e: LiveChatError) -> Response {
+    let wait = match &e {
+        LiveChatError::RateLimited { retry_after_s, .. }
+        | LiveChatError::Busy { retry_after_s } => Some(*retry_after_s),
+        _ => None,
+    };
+    let mut response = ApiError::from(e).into_response();
+    if let Some(s) = wait
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        response.headers_mut().insert(RETRY_AFTER, v);
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,8 @@
 //! Canned responses: a shortcut and its substitution, owned by a user and shared with groups.
 //! In an operator's message `:shortcut` or `::shortcut` expands; `::` lists every response
 //! the operator may use, `::pre` (or `:pre`) those whose shortcut starts with `pre`.
-//! A second response with the same shortcut for the same audience is refused.
+//! A second response with the same shortcut for the same audience is refused. An operator
+//! shares only with groups they are a member of (the admin with any).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -70,7 +71,16 @@ impl LiveChat {
             ));
         }
         for g in &input.groups {
-            self.group(*g)?;
+            let group = self.group(*g)?;
+            // An operator shares only with groups they belong to; the admin with any group.
+            if let Some(op) = who.operator()
+                && !group.members.contains(&op)
+            {
+                return Err(LiveChatError::Forbidden(format!(
+                    "you are not a member of the group {:?}: only its members (or the admin) share canned responses with it",
+                    group.name
+                )));
+            }
         }
         let canned = Canned {
             id: Uuid::now_v7(),

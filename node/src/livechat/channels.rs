@@ -1,6 +1,7 @@
 //! Live chat channels: name, operators, the widget's texts and colours, the per-operator
 //! session cap, whether its ratings are published, and its rules. The admin manages channels
-//! and rules; operators join and leave by themselves and read only the channels they are in.
+//! and rules; operators read only the channels they are in, and join by themselves only where
+//! the admin listed them or allowed self-join (`self_join`, off by default).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -38,6 +39,20 @@ pub struct Channel {
     pub rules: Vec<Rule>,
     /// Created (ms).
     pub created_at_ms: u64,
+    /// Whether any operator may join by themselves (Odoo's behaviour). Off by default: only
+    /// the operators the admin listed ([`Channel::allowed`]) may join.
+    #[serde(default)]
+    pub self_join: bool,
+    /// Operators the admin listed: they may join (again) by themselves, e.g. after leaving.
+    #[serde(default)]
+    pub allowed: Vec<Uuid>,
+}
+
+impl Channel {
+    /// Whether `op` may join this channel by themselves.
+    pub fn may_join(&self, op: Uuid) -> bool {
+        self.self_join || self.allowed.contains(&op) || self.operators.contains(&op)
+    }
 }
 
 /// Body to create or change a channel; absent fields keep their value (or the default).
@@ -61,6 +76,11 @@ pub struct ChannelInput {
     pub max_sessions_per_operator: Option<u32>,
     /// Ratings published.
     pub published: Option<bool>,
+    /// Any operator may join by themselves (default false).
+    pub self_join: Option<bool>,
+    /// Operators who may join by themselves (the listed `operators` always may). Setting
+    /// `operators` without `allowed` makes the allowed list those operators.
+    pub allowed: Option<Vec<Uuid>>,
 }
 
 /// A line of the channel list: enough to find and join a channel.
@@ -74,6 +94,8 @@ pub struct ChannelListItem {
     pub joined: bool,
     /// How many operators it has.
     pub operators: usize,
+    /// Whether the caller may join it (always false for the admin token).
+    pub can_join: bool,
 }
 
 fn optional_text(field: &str, v: Option<String>, into: &mut String) -> Result<(), LiveChatError> {
@@ -126,6 +148,7 @@ impl LiveChat {
         Ok(channels
             .into_iter()
             .map(|c| ChannelListItem {
+                can_join: who.operator().is_some_and(|op| c.may_join(op)),
                 id: c.id,
                 name: c.name,
                 joined: who.operator().is_some_and(|op| c.operators.contains(&op)),
@@ -154,6 +177,8 @@ impl LiveChat {
             published: false,
             rules: Vec::new(),
             created_at_ms: self.now_ms(),
+            self_join: false,
+            allowed: Vec::new(),
         };
         if input.name.is_none() {
             return Err(LiveChatError::BadInput("a channel needs a name".into()));
@@ -189,6 +214,21 @@ impl LiveChat {
             }
             c.operators = ops;
             c.operators.dedup();
+            if input.allowed.is_none() {
+                c.allowed = c.operators.clone();
+            }
+        }
+        if let Some(allowed) = input.allowed {
+            for op in &allowed {
+                self.user(*op)?;
+            }
+            c.allowed = allowed;
+            c.allowed.extend(c.operators.iter().copied());
+            c.allowed.sort();
+            c.allowed.dedup();
+        }
+        if let Some(s) = input.self_join {
+            c.self_join = s;
         }
         optional_text("button_text", input.button_text, &mut c.button_text)?;
         optional_text(
@@ -233,9 +273,18 @@ impl LiveChat {
             ));
         };
         let mut channel = self.channel(id)?;
+        if joined && !channel.may_join(op) {
+            return Err(LiveChatError::Forbidden(
+                "only the operators the admin listed may join this channel".into(),
+            ));
+        }
+        let was_operator = channel.operators.contains(&op);
         channel.operators.retain(|o| *o != op);
         if joined {
             channel.operators.push(op);
+        } else if was_operator && !channel.allowed.contains(&op) {
+            // Whoever was an operator may come back after leaving.
+            channel.allowed.push(op);
         }
         self.save_channel(&channel)?;
         self.flush().await?;
@@ -251,6 +300,12 @@ impl LiveChat {
     ) -> Result<Rule, LiveChatError> {
         who.admin()?;
         let mut c = self.channel(channel)?;
+        if c.rules.len() >= super::rules::MAX_RULES {
+            return Err(LiveChatError::BadInput(format!(
+                "a channel has at most {} rules",
+                super::rules::MAX_RULES
+            )));
+        }
         let mut rule = rule.validated()?;
         self.check_rule_chatbot(rule.chatbot_id.as_deref())?;
         rule.id = Uuid::now_v7();

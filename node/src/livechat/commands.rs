@@ -1,7 +1,8 @@
 //! Operator commands, typed as messages and answered to the operator alone: `/help`,
 //! `/history`, `/lead [title]`, `/ticket [title]`, `/search_tickets <words|#number>`,
 //! `/leave`. Leads and tickets carry the transcript, are kept in the node's own trees
-//! (listable through the API) and are POSTed to the configured webhook, if any.
+//! (listable through the API) and are POSTed to the configured webhook, if any. Operators
+//! list and search only the records of the channels they operate; the admin sees all.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -102,10 +103,27 @@ impl LiveChat {
         }
     }
 
-    /// Every lead or ticket (staff only), by number.
+    /// The leads or tickets the caller may read, by number: the admin all of them, an
+    /// operator those of the channels they operate now.
     pub fn records(&self, who: Who, kind: Kind) -> Result<Vec<Record>, LiveChatError> {
         who.staff()?;
-        all(self.records_tree(kind), kind.tree())
+        let mut list: Vec<Record> = all(self.records_tree(kind), kind.tree())?;
+        if let Some(op) = who.operator() {
+            let mine = self.operated_channels(op)?;
+            list.retain(|r| mine.contains(&r.channel_id));
+        }
+        Ok(list)
+    }
+
+    /// The channels `op` is an operator of now.
+    pub(crate) fn operated_channels(&self, op: Uuid) -> Result<Vec<Uuid>, LiveChatError> {
+        let channels: Vec<super::channels::Channel> =
+            all(&self.trees().channels, trees::LC_CHANNELS)?;
+        Ok(channels
+            .into_iter()
+            .filter(|c| c.operators.contains(&op))
+            .map(|c| c.id)
+            .collect())
     }
 
     /// Runs an operator's command and answers them alone.
@@ -147,7 +165,7 @@ impl LiveChat {
                 let r = self.create_record(session, op, kind, args).await?;
                 format!("Created a new {} #{}: {}", kind.name(), r.number, r.title)
             }
-            "/search_tickets" => self.search_tickets(args)?,
+            "/search_tickets" => self.search_tickets(Who::Operator(op), args)?,
             "/leave" => {
                 let reply = self.append(
                     session.id,
@@ -235,19 +253,24 @@ impl LiveChat {
             let http = self.inner.http.clone();
             let body = json!({"kind": kind.name(), "record": record});
             tokio::spawn(async move {
-                if let Err(e) = http.post(&url).json(&body).send().await {
-                    tracing::warn!(error = %e, "live chat webhook failed");
+                // The client gives up after 5 s and follows no redirect (see `webhook_client`).
+                match http.post(&url).json(&body).send().await {
+                    Ok(r) if !r.status().is_success() => {
+                        tracing::warn!(status = %r.status(), "live chat webhook refused the record");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "live chat webhook failed"),
                 }
             });
         }
         Ok(record)
     }
 
-    fn search_tickets(&self, query: &str) -> Result<String, LiveChatError> {
+    fn search_tickets(&self, who: Who, query: &str) -> Result<String, LiveChatError> {
         if query.is_empty() {
             return Ok("Usage: /search_tickets <words|#number>".into());
         }
-        let tickets: Vec<Record> = all(&self.trees().tickets, trees::LC_TICKETS)?;
+        let tickets = self.records(who, Kind::Ticket)?;
         let found: Vec<&Record> = match query.strip_prefix('#').map(str::parse::<u64>) {
             Some(Ok(n)) => tickets.iter().filter(|t| t.number == n).collect(),
             _ => {

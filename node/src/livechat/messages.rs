@@ -202,8 +202,18 @@ impl LiveChat {
         new: NewMessage<'_>,
     ) -> Result<Message, LiveChatError> {
         let now = self.now_ms();
-        let (message, operators) = {
+        let (message, operators, announce) = {
             let mut state = self.state()?;
+            // The first message of the visitor or an operator makes the session count.
+            let announce = if matches!(new.author, "visitor" | "operator") {
+                let first = LiveChat::mark_written(&mut state, id);
+                if let Some(s) = first.as_ref().and_then(|_| state.open.get(&id)) {
+                    self.save_session(s)?;
+                }
+                first
+            } else {
+                None
+            };
             let session = state
                 .open
                 .get_mut(&id)
@@ -231,8 +241,14 @@ impl LiveChat {
             put(&self.trees().messages, trees::LC_MESSAGES, &k, &message)?;
             let operators = session.operators.clone();
             state.transcripts.append(id, &message);
-            (message, operators)
+            (message, operators, announce)
         };
+        if let Some(view) = announce {
+            let event = json!({"type": "new_session", "session": view});
+            for op in &operators {
+                self.hub().to_operator(*op, &event);
+            }
+        }
         let event = MessageEvent {
             kind: "message",
             session_id: id,
@@ -287,6 +303,7 @@ impl LiveChat {
                 return Err(LiveChatError::Conflict("this session is closed".into()));
             };
             state.transcripts.remove(id);
+            state.unwritten.remove(&(s.created_at_ms, id));
             s.closed_at_ms = Some(self.now_ms());
             self.save_session(&s)?;
             s
@@ -347,6 +364,16 @@ fn messages_json<'a>(messages: impl Iterator<Item = &'a Message>) -> Result<Byte
 /// last message, and its last activity is that of its last message shown to everyone
 /// (answers only for one operator do not count as activity).
 pub(crate) fn caught_up(t: &Trees, mut s: Session) -> Result<Session, LiveChatError> {
+    if !s.written {
+        // Records from before the flag existed: written if the visitor or an operator wrote.
+        for item in t.messages.scan_prefix(s.id.as_bytes()).values() {
+            let m: Message = decode(trees::LC_MESSAGES, &item?)?;
+            if m.author == "visitor" || m.author == "operator" {
+                s.written = true;
+                break;
+            }
+        }
+    }
     let mut newest = true;
     for item in t.messages.scan_prefix(s.id.as_bytes()).rev() {
         let (_, v) = item?;

@@ -1,12 +1,15 @@
 //! Who can take a visitor: operators are present while one of their WebSockets is connected
 //! or within 30 minutes of their last activity; their load is counted from the open sessions
-//! (15 minutes of activity for the cap, 30 for "least busy"). Kept in memory: after a restart
+//! (15 minutes of activity for the cap, counting only sessions someone wrote in; 30 for
+//! "least busy"). Kept in memory: after a restart
 //! nobody is present until they act again.
 
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use super::expiry::Unwritten;
+use super::limits::Limits;
 use super::routing::Candidate;
 use super::sessions::{OpenSessions, Session};
 use super::transcripts::Transcripts;
@@ -41,23 +44,31 @@ pub struct State {
     pub open: OpenSessions,
     /// Open sessions' transcripts read since they opened.
     pub transcripts: Transcripts,
+    /// Open sessions nobody wrote in yet, oldest first ([`super::expiry`]).
+    pub unwritten: Unwritten,
+    /// Rate limits on anonymous visitors.
+    pub limits: Limits,
 }
 
 impl State {
     /// Loads the sessions that are not closed.
     pub(crate) fn load(t: &Trees) -> Result<State, LiveChatError> {
         let mut open = OpenSessions::new();
+        let mut unwritten = Unwritten::new();
         for value in t.sessions.iter().values() {
             let s: Session = decode(trees::LC_SESSIONS, &value?)?;
             if s.closed_at_ms.is_none() {
                 let s = super::messages::caught_up(t, s)?;
+                if !s.written {
+                    unwritten.insert((s.created_at_ms, s.id));
+                }
                 open.insert(s.id, s);
             }
         }
         Ok(State {
-            presence: HashMap::new(),
             open,
-            transcripts: Transcripts::default(),
+            unwritten,
+            ..State::default()
         })
     }
 
@@ -78,8 +89,10 @@ impl State {
                         .values()
                         .filter(move |s| s.operators.contains(&u.id))
                 };
+                // Against the cap a session counts once someone wrote in it (see `expiry`);
+                // for "least busy" the tentative ones count too, so visitors spread evenly.
                 let ongoing = mine()
-                    .filter(|s| s.channel_id == channel)
+                    .filter(|s| s.written && s.channel_id == channel)
                     .filter(|s| now.saturating_sub(s.last_activity_ms) < ONGOING_MS)
                     .count();
                 let active = mine()

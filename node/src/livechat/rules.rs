@@ -5,13 +5,60 @@
 //! its URL regex is *found* in the page URL (an empty regex matches every page) and its chatbot
 //! condition holds. The first match wins. Also here: where the visitor's country comes from.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, LazyLock, Mutex};
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::LiveChatError;
+
+/// Longest `url_regex` accepted (bytes).
+pub const MAX_REGEX_LEN: usize = 1_000;
+/// Compiled size limit of one `url_regex` (bytes): bigger patterns are refused as too complex.
+pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+/// Lazy-DFA cache limit of one `url_regex` (bytes).
+pub const REGEX_DFA_SIZE_LIMIT: usize = 1024 * 1024;
+/// Most rules one channel may have.
+pub const MAX_RULES: usize = 100;
+/// Most countries one rule may name.
+pub const MAX_COUNTRIES: usize = 250;
+/// Compiled patterns kept; past this the cache starts again from empty.
+const MAX_CACHED: usize = 1_024;
+
+/// Compiled rule regexes by pattern, so an anonymous page check compiles nothing. A rule that
+/// changes gets its new pattern compiled once; the old one is dropped when the cache refills.
+static COMPILED: LazyLock<Mutex<HashMap<String, Arc<Regex>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Compiles a rule's pattern within the size limits.
+fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
+        .nest_limit(64)
+        .build()
+}
+
+/// The compiled pattern, from the cache or compiled now (None if it does not compile: rules
+/// are checked when saved, so only a record from an older version could get here).
+fn compiled(pattern: &str) -> Option<Arc<Regex>> {
+    if let Ok(cache) = COMPILED.lock()
+        && let Some(re) = cache.get(pattern)
+    {
+        return Some(re.clone());
+    }
+    let re = Arc::new(compile(pattern).ok()?);
+    if let Ok(mut cache) = COMPILED.lock() {
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re.clone());
+    }
+    Some(re)
+}
 
 /// What the widget does on a matching page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -73,9 +120,28 @@ pub struct Rule {
 impl Rule {
     /// Checks the regex and normalises country codes; invalid input is refused.
     pub fn validated(mut self) -> Result<Rule, LiveChatError> {
-        Regex::new(&self.url_regex).map_err(|e| {
-            LiveChatError::BadInput(format!("invalid url_regex {:?}: {e}", self.url_regex))
+        if self.url_regex.len() > MAX_REGEX_LEN {
+            return Err(LiveChatError::BadInput(format!(
+                "url_regex has at most {MAX_REGEX_LEN} bytes"
+            )));
+        }
+        compile(&self.url_regex).map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => LiveChatError::BadInput(format!(
+                "url_regex is too complex: compiled it would exceed {limit} bytes; \
+                 use a simpler pattern"
+            )),
+            e => LiveChatError::BadInput(format!("invalid url_regex {:?}: {e}", self.url_regex)),
         })?;
+        if self.countries.len() > MAX_COUNTRIES {
+            return Err(LiveChatError::BadInput(format!(
+                "a rule names at most {MAX_COUNTRIES} countries"
+            )));
+        }
+        if self.chatbot_id.as_ref().is_some_and(|c| c.len() > 100) {
+            return Err(LiveChatError::BadInput(
+                "chatbot_id has at most 100 bytes".into(),
+            ));
+        }
         for c in &mut self.countries {
             *c = c.trim().to_ascii_uppercase();
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
@@ -92,7 +158,7 @@ impl Rule {
 
     fn url_matches(&self, page_url: &str) -> bool {
         self.url_regex.is_empty()
-            || Regex::new(&self.url_regex).is_ok_and(|re| re.is_match(page_url))
+            || compiled(&self.url_regex).is_some_and(|re| re.is_match(page_url))
     }
 
     fn chatbot_holds(&self, operator_available: bool) -> bool {
@@ -197,6 +263,36 @@ mod tests {
             chatbot_id: None,
             chatbot_condition: ChatbotCondition::Always,
         }
+    }
+
+    #[test]
+    fn patterns_that_compile_too_big_or_are_too_long_are_refused() {
+        let big = r"\w{50}\w{50}\w{50}\w{50}";
+        assert!(
+            Regex::new(big).is_ok(),
+            "regex's own default limits let it through"
+        );
+        let refused = rule(0, Action::Show, big, &[]).validated();
+        assert!(
+            matches!(&refused, Err(LiveChatError::BadInput(m)) if m.contains("too complex")),
+            "{refused:?}"
+        );
+        let long = "(ab|cd)".repeat(200);
+        assert!(rule(0, Action::Show, &long, &[]).validated().is_err());
+        assert!(
+            rule(0, Action::Show, "^https://shop\\.", &[])
+                .validated()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_once_and_shared() {
+        let r = rule(0, Action::Show, "/cached-[0-9]+/", &[]);
+        assert!(r.url_matches("https://x.test/cached-12/"));
+        let first = compiled("/cached-[0-9]+/");
+        let again = compiled("/cached-[0-9]+/");
+        assert!(matches!((first, again), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b)));
     }
 
     #[test]

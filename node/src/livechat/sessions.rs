@@ -2,12 +2,15 @@
 //! session, and listing them. Messages, pages and closing are in [`messages`](super::messages).
 //!
 //! Open sessions and operator presence are kept in memory (and every change is written to
-//! sled, so a restart reloads open sessions); events go to the [`Hub`](super::hub::Hub).
+//! sled, so a restart reloads open sessions, never closed ones); events go to the
+//! [`Hub`](super::hub::Hub). New sessions are rate-limited per address and per visitor id
+//! ([`super::limits`]); a session's operator is told of it once someone writes
+//! ([`super::expiry`]).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use uuid::Uuid;
 
 use super::channels::Channel;
@@ -63,6 +66,16 @@ pub struct Session {
     /// when a chatbot's forward found nobody.
     #[serde(default)]
     pub no_operator: bool,
+    /// Someone (the visitor or an operator) wrote in it: it counts against its operators' cap
+    /// and does not expire ([`super::expiry`]).
+    #[serde(default)]
+    pub written: bool,
+    /// Leads and tickets a chatbot created in it.
+    #[serde(default)]
+    pub bot_records: u32,
+    /// The visitor's address as a rate-limit key, in memory only (never stored).
+    #[serde(skip)]
+    pub address: Option<IpAddr>,
 }
 
 /// How the API shows a session.
@@ -144,6 +157,8 @@ pub struct StartContext {
     pub language: Option<String>,
     /// From the country header or GeoIP.
     pub country: Option<String>,
+    /// The visitor's address (for the rate limits), when known.
+    pub address: Option<IpAddr>,
 }
 
 /// The answer to a visitor starting a chat.
@@ -218,6 +233,9 @@ impl LiveChat {
             ));
         }
         let now = self.now_ms();
+        self.expire_unwritten()?;
+        self.admit_visitor(ctx.address, input.visitor_id.as_deref(), now)?;
+        self.room_for_session()?;
         let previous = self.previous_operator(input.visitor_id.as_deref(), now)?;
         let profiles = self.operator_profiles(&channel);
         let facts = super::routing::VisitorFacts {
@@ -296,20 +314,22 @@ impl LiveChat {
                 handover_at_ms: None,
                 no_operator: chosen.is_none(),
                 bot: script.as_ref().map(|_| BotState::default()),
+                written: false,
+                bot_records: 0,
+                address: ctx.address.map(super::limits::address_key),
             };
             self.save_session(&session)?;
             if let Some(op) = assigned {
                 self.remember_operator(input.visitor_id.as_deref(), op, now)?;
                 state.presence.entry(op).or_default().last_assigned_ms = Some(now);
             }
+            // The operator is only tentatively chosen: they hear of the session (and it
+            // counts against their cap) once someone writes in it (see `expiry`).
+            state.unwritten.insert((now, id));
             state.open.insert(id, session.clone());
             (script, session)
         };
         let view = SessionView::from(&session);
-        for op in &session.operators {
-            self.hub()
-                .to_operator(*op, &json!({"type": "new_session", "session": view}));
-        }
         if let Some(script) = &script {
             self.bot_start(session.id, script).await?;
         }
@@ -323,6 +343,37 @@ impl LiveChat {
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
         Ok(answer)
+    }
+
+    /// Applies the per-address and per-visitor-id limits on new sessions (429 when over).
+    fn admit_visitor(
+        &self,
+        address: Option<IpAddr>,
+        visitor_id: Option<&str>,
+        now: u64,
+    ) -> Result<(), LiveChatError> {
+        let mut state = self.state()?;
+        let limits = &mut state.limits;
+        let address = address.map(super::limits::address_key);
+        let by_address = address.map_or(Ok(()), |a| limits.sessions_by_address.check(&a, now));
+        let by_visitor = visitor_id.map_or(Ok(()), |v| {
+            limits.sessions_by_visitor.check(&v.to_string(), now)
+        });
+        if let Err(retry_after_s) = by_address.and(by_visitor) {
+            return Err(LiveChatError::RateLimited {
+                message: format!(
+                    "too many new chat sessions from this visitor; try again in {retry_after_s} s"
+                ),
+                retry_after_s,
+            });
+        }
+        if let Some(a) = address {
+            limits.sessions_by_address.take(a, now);
+        }
+        if let Some(v) = visitor_id {
+            limits.sessions_by_visitor.take(v.to_string(), now);
+        }
+        Ok(())
     }
 
     /// Writes a session record (callers flush before they acknowledge).
@@ -438,6 +489,7 @@ impl LiveChat {
         if let Some(c) = channel {
             self.channel_for(who, c)?;
         }
+        self.expire_unwritten()?;
         let mut out = Vec::new();
         for value in self.trees().sessions.iter().values() {
             let stored: Session = decode(trees::LC_SESSIONS, &value?)?;

@@ -10,9 +10,10 @@
 //! - `only_if_later`: an Only If answer that belongs to a question at or after the step.
 //!
 //! States are (last step, answers selected so far), visited once each, and the walk stops
-//! after [`MAX_STATES`], so even a script with many questions is checked quickly.
+//! after [`MAX_STATES`] states or [`MAX_WORK`] Only If evaluations, so even a script with many
+//! questions is checked quickly (its cost is bounded whatever the script).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,8 @@ use super::script::{Script, StepType};
 
 /// How many distinct states the walk explores at most.
 pub const MAX_STATES: usize = 20_000;
+/// How many Only If answer checks the walk makes at most.
+pub const MAX_WORK: usize = 2_000_000;
 const MAX_WARNINGS: usize = 100;
 
 /// One finding.
@@ -40,6 +43,8 @@ pub struct Warning {
 pub fn check(script: &Script) -> Vec<Warning> {
     let mut walk = Walk {
         script,
+        index: script.answer_index(),
+        work: 0,
         seen: HashSet::new(),
         reached: vec![false; script.steps.len()],
         warnings: Vec::new(),
@@ -53,7 +58,7 @@ pub fn check(script: &Script) -> Vec<Warning> {
             step: 0,
             path: Vec::new(),
             message: format!(
-                "the script has more than {MAX_STATES} distinct paths; only the first were checked"
+                "the script has too many distinct paths (over {MAX_STATES}); only the first were checked"
             ),
         });
     } else {
@@ -75,7 +80,7 @@ pub fn check(script: &Script) -> Vec<Warning> {
     }
     for (i, step) in script.steps.iter().enumerate() {
         for a in &step.only_if {
-            if script.question_of(a).is_some_and(|q| q >= i) {
+            if walk.index.get(a.as_str()).is_some_and(|q| *q >= i) {
                 warnings.push(Warning {
                     kind: "only_if_later".into(),
                     step: i + 1,
@@ -103,6 +108,8 @@ enum Arrival {
 
 struct Walk<'a> {
     script: &'a Script,
+    index: HashMap<&'a str, usize>,
+    work: usize,
     seen: HashSet<(Option<usize>, BTreeSet<String>, Arrival)>,
     reached: Vec<bool>,
     warnings: Vec<Warning>,
@@ -126,8 +133,18 @@ impl Walk<'_> {
         }
         let chosen: Vec<String> = selected.iter().cloned().collect();
         let start = from.map_or(0, |i| i + 1);
-        let next =
-            (start..self.script.steps.len()).find(|&j| self.script.only_if_holds(j, &chosen));
+        let mut next = None;
+        for j in start..self.script.steps.len() {
+            self.work += 1 + self.script.steps[j].only_if.len() * (1 + chosen.len());
+            if self.work > MAX_WORK {
+                self.truncated = true;
+                return;
+            }
+            if self.script.only_if_holds_with(&self.index, j, &chosen) {
+                next = Some(j);
+                break;
+            }
+        }
         let Some(i) = next else {
             let last = from.map_or(0, |i| i + 1);
             match arrival {
@@ -197,4 +214,64 @@ fn short(text: &str) -> String {
         s.push('\u{2026}');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::livechat::chatbot::script::{Answer, ScriptInput, Step};
+
+    /// 100 questions of 20 answers, each followed by a step whose Only If names 20 earlier
+    /// answers: the paths explode; the check must still end quickly and say it stopped.
+    #[test]
+    fn the_checker_s_cost_is_bounded_whatever_the_script() {
+        let mut steps = Vec::new();
+        for q in 0..100 {
+            steps.push(Step {
+                kind: StepType::Question,
+                message: format!("Question {q}?"),
+                answers: (0..20)
+                    .map(|a| Answer {
+                        id: format!("q{q}a{a}"),
+                        text: format!("Answer {a}"),
+                        link: None,
+                    })
+                    .collect(),
+                only_if: Vec::new(),
+                expertise: Vec::new(),
+            });
+            if q > 0 {
+                steps.push(Step {
+                    kind: StepType::Text,
+                    message: format!("After {q}"),
+                    answers: Vec::new(),
+                    only_if: (0..20).map(|a| format!("q{}a{a}", q - 1)).collect(),
+                    expertise: Vec::new(),
+                });
+            }
+        }
+        let script = Script::from_input(
+            uuid::Uuid::nil(),
+            ScriptInput {
+                name: "Maze".into(),
+                operator_name: None,
+                avatar: None,
+                steps,
+            },
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let warnings = check(&script);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            warnings.iter().any(|w| w.kind == "truncated"),
+            "{warnings:?}"
+        );
+    }
 }

@@ -15,6 +15,7 @@ use super::engine::{self, BotState, Create, Effect};
 use super::script::Script;
 use super::simulator::record_title;
 use crate::livechat::commands::{Kind, RecordDraft};
+use crate::livechat::limits::BOT_RECORDS_PER_SESSION;
 use crate::livechat::messages::NewMessage;
 use crate::livechat::routing::{VisitorFacts, choose};
 use crate::livechat::sessions::SessionView;
@@ -160,6 +161,29 @@ impl LiveChat {
         Ok(chosen)
     }
 
+    /// Counts one more chatbot lead or ticket for the session and its visitor's address;
+    /// false when either is over its limit ([`crate::livechat::limits`]).
+    fn bot_may_create(&self, id: Uuid) -> Result<bool, LiveChatError> {
+        let now = self.now_ms();
+        let mut state = self.state()?;
+        let Some((count, address)) = state.open.get(&id).map(|s| (s.bot_records, s.address)) else {
+            return Ok(false);
+        };
+        if count >= BOT_RECORDS_PER_SESSION {
+            return Ok(false);
+        }
+        if let Some(a) = address
+            && state.limits.records_by_address.hit(a, now).is_err()
+        {
+            return Ok(false);
+        }
+        if let Some(open) = state.open.get_mut(&id) {
+            open.bot_records += 1;
+            self.save_session(&*open)?;
+        }
+        Ok(true)
+    }
+
     /// Tells the operator about their new session and the visitor who joined.
     pub(crate) fn announce_operator(&self, id: Uuid, op: Uuid) -> Result<(), LiveChatError> {
         let name = self.chat_name(op);
@@ -193,6 +217,12 @@ impl LiveChat {
         let Some(session) = self.load_session(id)? else {
             return Ok(());
         };
+        if !self.bot_may_create(id)? {
+            // Nothing is said: the visitor (maybe a script restarting the bot in a loop)
+            // learns nothing, and neither the store nor the webhook gets another record.
+            tracing::warn!(session = %id, "chatbot record refused: over the per-session or per-address limit");
+            return Ok(());
+        }
         let bot = session.bot.clone().unwrap_or_default();
         let draft = RecordDraft {
             title: record_title(script, &bot, kind),

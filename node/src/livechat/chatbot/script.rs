@@ -14,6 +14,10 @@ use crate::livechat::LiveChatError;
 pub const MAX_STEPS: usize = 200;
 /// Most answers to one question.
 pub const MAX_ANSWERS: usize = 20;
+/// Most answer ids in one step's "Only If".
+pub const MAX_ONLY_IF: usize = 20;
+/// Most expertise tags of one forward step.
+pub const MAX_EXPERTISE: usize = 20;
 const MAX_MESSAGE: usize = 4_000;
 const MAX_AVATAR: usize = 256 * 1024;
 
@@ -188,6 +192,23 @@ impl Script {
             if step.kind != StepType::ForwardToOperator && !step.expertise.is_empty() {
                 return bad(format!("step {n}: only forward_to_operator has expertise"));
             }
+            if step.only_if.len() > MAX_ONLY_IF {
+                return bad(format!(
+                    "step {n}: Only If names at most {MAX_ONLY_IF} answers"
+                ));
+            }
+            if step.expertise.len() > MAX_EXPERTISE
+                || step.expertise.iter().any(|e| e.is_empty() || e.len() > 100)
+            {
+                return bad(format!(
+                    "step {n}: at most {MAX_EXPERTISE} expertise tags of 1 to 100 bytes"
+                ));
+            }
+            if step.only_if.iter().any(|a| a.len() > 64) {
+                return bad(format!(
+                    "step {n}: an Only If answer id has at most 64 bytes"
+                ));
+            }
             let mut texts = HashSet::new();
             for (j, answer) in step.answers.iter_mut().enumerate() {
                 if answer.id.trim().is_empty() {
@@ -229,10 +250,28 @@ impl Script {
     /// Whether step `i`'s Only If holds for the answers selected so far: its triggering answers
     /// grouped by question, each group with at least one selected answer.
     pub fn only_if_holds(&self, i: usize, selected: &[String]) -> bool {
+        match self.steps.get(i) {
+            None => false,
+            Some(step) if step.only_if.is_empty() => true,
+            Some(_) => self.only_if_holds_with(&self.answer_index(), i, selected),
+        }
+    }
+
+    /// Answer id → index of its question (compute once, for [`Self::only_if_holds_with`]).
+    pub fn answer_index(&self) -> HashMap<&str, usize> {
+        answer_questions(&self.steps)
+    }
+
+    /// [`Self::only_if_holds`] with the answer index computed once by the caller.
+    pub fn only_if_holds_with(
+        &self,
+        questions: &HashMap<&str, usize>,
+        i: usize,
+        selected: &[String],
+    ) -> bool {
         let Some(step) = self.steps.get(i) else {
             return false;
         };
-        let questions = answer_questions(&self.steps);
         let mut groups: HashMap<usize, bool> = HashMap::new();
         for a in &step.only_if {
             let Some(q) = questions.get(a.as_str()) else {

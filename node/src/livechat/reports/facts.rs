@@ -238,6 +238,9 @@ mod tests {
             bot: None,
             handover_at_ms: None,
             no_operator: false,
+            written: true,
+            bot_records: 0,
+            address: None,
         }
     }
 

@@ -68,7 +68,11 @@ pub struct Erased {
 
 impl LiveChat {
     /// Deletes one stored session with its messages, rating and facts; counts what went.
-    fn delete_session(&self, id: Uuid, erased: &mut Erased) -> Result<(), LiveChatError> {
+    pub(crate) fn delete_session(
+        &self,
+        id: Uuid,
+        erased: &mut Erased,
+    ) -> Result<(), LiveChatError> {
         let t = self.trees();
         let keys: Vec<sled::IVec> = t
             .messages

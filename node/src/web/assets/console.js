@@ -230,7 +230,8 @@
       li.appendChild(el("span", "item", c.name + (c.joined ? " (joined)" : "")));
       li.firstChild.style.padding = "6px 16px";
       li.firstChild.style.flex = "1";
-      if (me) {
+      // Only channels the admin listed you in (or open to self-join) offer "Join".
+      if (me && (c.joined || c.can_join)) {
         var b = el("button", "join secondary", c.joined ? "Leave" : "Join");
         b.type = "button";
         b.setAttribute("aria-label", (c.joined ? "Leave " : "Join ") + c.name);
