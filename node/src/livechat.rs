@@ -7,6 +7,7 @@
 //!
 //! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
 //! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`login_guard`] — failure locks per login and address, bounded password hashing.
 //! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
 //! - [`rules`] — pure rule matching and the visitor's country.
 //! - [`routing`] — pure operator choice.
@@ -35,6 +36,7 @@ pub mod clock;
 pub mod commands;
 pub mod hub;
 pub mod joining;
+pub mod login_guard;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -74,6 +76,8 @@ pub struct LiveChatConfig {
     pub retention_days: Option<u32>,
     /// How often the retention sweep runs (10 minutes when unset).
     pub retention_sweep_every: Option<std::time::Duration>,
+    /// Operator login tokens unused for this many days expire (14 when unset).
+    pub token_idle_days: Option<u32>,
 }
 
 /// Live chat failures; the API maps each to a status.
@@ -188,6 +192,7 @@ struct Inner {
     hub: hub::Hub,
     http: reqwest::Client,
     flush: GroupFlush,
+    guard: login_guard::LoginGuard,
 }
 
 impl LiveChat {
@@ -234,6 +239,11 @@ impl LiveChat {
                 hub: hub::Hub::default(),
                 http: reqwest::Client::new(),
                 flush,
+                guard: login_guard::LoginGuard::new(
+                    config
+                        .token_idle_days
+                        .unwrap_or(accounts::DEFAULT_TOKEN_IDLE_DAYS),
+                ),
             }),
         })
     }
@@ -260,6 +270,10 @@ impl LiveChat {
     /// The live event hub.
     pub fn hub(&self) -> &hub::Hub {
         &self.inner.hub
+    }
+
+    pub(crate) fn guard(&self) -> &login_guard::LoginGuard {
+        &self.inner.guard
     }
 
     pub(crate) fn trees(&self) -> &Trees {
