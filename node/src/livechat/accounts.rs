@@ -13,7 +13,7 @@
 //! revoke, a password change) tells the [`hub`](super::hub), whose sockets re-check theirs.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -103,14 +103,6 @@ pub(crate) fn hash_password(password: &str) -> Result<String, LiveChatError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| LiveChatError::Internal(e.to_string()))
-}
-
-fn password_ok(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
 }
 
 impl LiveChat {
@@ -281,10 +273,8 @@ impl LiveChat {
             None => guard.dummy_hash()?,
         };
         let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || {
-            let _ticket = ticket;
-            password_ok(&password, &against)
-        })
+        let mut ticket = ticket;
+        let ok = tokio::task::spawn_blocking(move || ticket.verify(&password, &against))
         .await
         .map_err(|e| LiveChatError::Internal(e.to_string()))?;
         let (true, true, Some(user)) = (ok, known, user) else {

@@ -10,7 +10,10 @@
 //!   clears the login's count, not the address's.
 //! - **Bounded hashing.** argon2 takes about 19 MiB and tens of milliseconds per check; at most
 //!   one check per core runs at once, a few more wait, and the rest are answered 503 at once
-//!   (busy, retry in a second), so memory stays flat however many logins arrive.
+//!   (busy, retry in a second). Each running check works in one of a few argon2 memory areas
+//!   kept for reuse (one per core, made on first use), instead of asking the allocator for 19
+//!   MiB each time (which malloc's per-thread arenas keep), so memory stays flat however many
+//!   logins arrive.
 //! - **Same work for unknown logins.** A login that does not exist (or has no password) is
 //!   checked against a dummy hash made with the same parameters, so it takes as long as a
 //!   wrong password for a real login.
@@ -23,7 +26,10 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -145,11 +151,78 @@ fn login_key(login: &str) -> [u8; 32] {
     Sha256::digest(login.trim().as_bytes()).into()
 }
 
-/// Leave to run one password hash; holds a core until dropped.
-#[derive(Debug)]
+/// argon2 memory areas kept for reuse.
+type Pool = Arc<Mutex<Vec<Vec<Block>>>>;
+
+/// Leave to run one password hash; holds a core (and a memory area) until dropped.
 pub(crate) struct HashTicket {
+    memory: Vec<Block>,
+    pool: Pool,
     _permit: OwnedSemaphorePermit,
     _queued: Queued,
+}
+
+impl std::fmt::Debug for HashTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashTicket")
+            .field("memory_blocks", &self.memory.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for HashTicket {
+    fn drop(&mut self) {
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.push(std::mem::take(&mut self.memory));
+        }
+    }
+}
+
+/// Stored hashes asking for more than this many KiB are refused (ours use 19 MiB).
+const MAX_BLOCKS: usize = 256 * 1024;
+
+impl HashTicket {
+    /// Whether `password` matches a stored PHC string, computed in this ticket's memory area.
+    pub(crate) fn verify(&mut self, password: &str, stored: &str) -> bool {
+        let Ok(hash) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+            return false;
+        };
+        let version = match hash.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(&hash) else {
+            return false;
+        };
+        let blocks = params.block_count();
+        if blocks > MAX_BLOCKS {
+            return false;
+        }
+        if self.memory.len() < blocks {
+            self.memory.resize(blocks, Block::default());
+        }
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let mut out = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params);
+        argon
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                &mut self.memory[..blocks],
+            )
+            .is_ok()
+            && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+    }
 }
 
 /// Counts one admitted check (waiting or running) until dropped.
@@ -168,6 +241,7 @@ pub(crate) struct LoginGuard {
     logins: Mutex<Table<[u8; 32]>>,
     addresses: Mutex<Table<u128>>,
     cores: Arc<Semaphore>,
+    memory: Pool,
     admitted: Arc<AtomicUsize>,
     max_admitted: usize,
     dummy: OnceLock<String>,
@@ -190,6 +264,7 @@ impl LoginGuard {
             logins: Mutex::default(),
             addresses: Mutex::default(),
             cores: Arc::new(Semaphore::new(cores)),
+            memory: Pool::default(),
             admitted: Arc::new(AtomicUsize::new(0)),
             max_admitted: cores * (1 + QUEUE_PER_CORE),
             dummy: OnceLock::new(),
@@ -273,7 +348,13 @@ impl LoginGuard {
         let permit = self.cores.clone().acquire_owned().await.map_err(|_| {
             LoginError::Other(LiveChatError::Internal("hashing semaphore closed".into()))
         })?;
+        let memory = match self.memory.lock() {
+            Ok(mut pool) => pool.pop().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
         Ok(HashTicket {
+            memory,
+            pool: self.memory.clone(),
             _permit: permit,
             _queued: queued,
         })
@@ -325,6 +406,22 @@ mod tests {
             Err(LoginError::Locked { .. })
         ));
         assert!(g.check("someone", Some("2001:db9::1".parse().unwrap()), 6).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_ticket_verifies_like_argon2_itself_and_keeps_its_memory_for_the_next() {
+        let g = LoginGuard::default();
+        let stored = crate::livechat::accounts::hash_password("correct horse").unwrap();
+        let mut t = g.ticket().await.unwrap();
+        assert!(t.verify("correct horse", &stored));
+        assert!(!t.verify("correct hors", &stored));
+        assert!(!t.verify("correct horse", "not a hash"));
+        drop(t);
+        let kept = g.memory.lock().unwrap().iter().map(Vec::len).max();
+        assert_eq!(kept, Some(Params::default().block_count()));
+        let mut t = g.ticket().await.unwrap();
+        assert_eq!(t.memory.len(), Params::default().block_count(), "reused");
+        assert!(t.verify("correct horse", &stored));
     }
 
     #[test]
