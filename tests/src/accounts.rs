@@ -63,7 +63,10 @@ pub async fn login(
 
 /// Opens `ws://…{path}?token=…` on `api` (a base URL).
 pub async fn socket(api: &str, path: &str, token: &str) -> Result<Ws> {
-    let url = format!("{}{path}?token={token}", api.replacen("http://", "ws://", 1));
+    let url = format!(
+        "{}{path}?token={token}",
+        api.replacen("http://", "ws://", 1)
+    );
     let (stream, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
         .await
         .context("WebSocket connect timed out")??;
@@ -89,7 +92,9 @@ pub async fn ended_within(ws: &mut Ws, within: Duration) -> Result<Ended> {
             .with_context(|| format!("the socket was still open after {within:?}"))?;
         match next {
             Some(Ok(Message::Close(frame))) => {
-                return Ok(Ended::Closed(frame.map(|f| u16::from(f.code)).unwrap_or(1005)));
+                return Ok(Ended::Closed(
+                    frame.map(|f| u16::from(f.code)).unwrap_or(1005),
+                ));
             }
             Some(Ok(_)) => {}
             Some(Err(_)) | None => return Ok(Ended::Dropped),

@@ -37,7 +37,9 @@ async fn wrong_passwords_lock_a_login_with_429_until_the_window_has_passed() {
 
     // Someone guesses Ann's password: five wrong answers are plain 401s...
     for i in 1..=5 {
-        let a = login(&http, &api, "ann", &format!("guess-{i}")).await.unwrap();
+        let a = login(&http, &api, "ann", &format!("guess-{i}"))
+            .await
+            .unwrap();
         assert_eq!(a.status, 401, "guess {i}: {:?}", a.body);
     }
     // ...then the login is locked: 429 with the seconds to wait, even for the right password.
@@ -47,7 +49,10 @@ async fn wrong_passwords_lock_a_login_with_429_until_the_window_has_passed() {
     let wait = locked.retry_after.expect("a 429 says when to retry");
     assert!((1..=15 * 60).contains(&wait), "Retry-After {wait}");
     let right = login(&http, &api, "ann", "pw-ann").await.unwrap();
-    assert_eq!(right.status, 429, "the right password waits too while locked");
+    assert_eq!(
+        right.status, 429,
+        "the right password waits too while locked"
+    );
     assert!(right.retry_after.is_some());
 
     // Other people still log in from the same place.
@@ -382,7 +387,9 @@ async fn login_tokens_expire_after_fourteen_idle_days_but_the_admin_token_does_n
     shop.clock.advance_ms(14 * DAY_MS + MINUTE_MS);
     assert_eq!(me(ann.token.clone()).await, 401);
     // The admin token from the data folder does not expire.
-    shop.admin(Method::GET, "/api/v1/users", None).await.unwrap();
+    shop.admin(Method::GET, "/api/v1/users", None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,7 +402,10 @@ async fn a_query_token_is_accepted_only_to_open_a_websocket() {
 
     for (path, method) in [
         (format!("/api/v1/users/me?token={}", ann.token), Method::GET),
-        (format!("/api/v1/users?token={}", shop.node.token), Method::GET),
+        (
+            format!("/api/v1/users?token={}", shop.node.token),
+            Method::GET,
+        ),
         (
             format!(
                 "/api/v1/livechat/sessions/{}/messages?token={}",
@@ -485,7 +495,8 @@ async fn a_socket_message_over_64_kib_closes_the_socket_with_1009_and_the_node_s
     for _ in 0..6 {
         sockets.push(socket(&api, &visitor_path, &visitor).await.unwrap());
     }
-    let ends = futures::future::join_all(sockets.into_iter().map(|ws| send_big(ws, 15 << 20))).await;
+    let ends =
+        futures::future::join_all(sockets.into_iter().map(|ws| send_big(ws, 15 << 20))).await;
     let peak = peak.finish();
     let grew_mib = peak.saturating_sub(before) / 1024;
     println!(

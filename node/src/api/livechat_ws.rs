@@ -28,9 +28,9 @@ use uuid::Uuid;
 use super::ApiError;
 use super::livechat::Caller;
 use super::socket_guard::{self, SocketAuth};
+use crate::livechat::LiveChat;
 use crate::livechat::hub::OpenSocket;
 use crate::livechat::presence::SocketPresence;
-use crate::livechat::LiveChat;
 use crate::node::NodeShared;
 
 /// Read buffer of a live chat socket. tungstenite allocates 128 KiB by default for every
@@ -68,9 +68,8 @@ async fn operator_events(
     let chat = node.livechat.clone();
     let open = chat.hub().socket_opened();
     let auth = SocketAuth::new(&node, &c.token, c.who);
-    Ok(buffers(ws).on_upgrade(move |socket| {
-        pump(socket, rx, chat, auth, None, Some(presence), open)
-    }))
+    Ok(buffers(ws)
+        .on_upgrade(move |socket| pump(socket, rx, chat, auth, None, Some(presence), open)))
 }
 
 async fn session_events(

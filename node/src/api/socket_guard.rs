@@ -29,8 +29,7 @@ const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// Applies the size limits to an upgrade.
 pub(crate) fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+    ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE)
 }
 
 /// Whether a read error was a frame or message over the limit.

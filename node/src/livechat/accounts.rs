@@ -275,8 +275,8 @@ impl LiveChat {
         let password = password.to_string();
         let mut ticket = ticket;
         let ok = tokio::task::spawn_blocking(move || ticket.verify(&password, &against))
-        .await
-        .map_err(|e| LiveChatError::Internal(e.to_string()))?;
+            .await
+            .map_err(|e| LiveChatError::Internal(e.to_string()))?;
         let (true, true, Some(user)) = (ok, known, user) else {
             guard.failed(login, from, self.now_ms());
             return Err(LoginError::Unauthorized);

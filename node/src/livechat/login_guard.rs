@@ -288,7 +288,12 @@ fn secs(ms: u64) -> u64 {
 
 impl LoginGuard {
     /// Refuses a login or address that is locked (checked before any password).
-    pub(crate) fn check(&self, login: &str, ip: Option<IpAddr>, now: u64) -> Result<(), LoginError> {
+    pub(crate) fn check(
+        &self,
+        login: &str,
+        ip: Option<IpAddr>,
+        now: u64,
+    ) -> Result<(), LoginError> {
         let by_login = self
             .logins
             .lock()
@@ -389,7 +394,10 @@ mod tests {
             panic!("ann should be locked");
         };
         assert_eq!(retry_after_secs, (LOCK_MS - 1_000) / 1000);
-        assert!(g.check("bob", Some(ip), 2_000).is_ok(), "the address is not locked yet");
+        assert!(
+            g.check("bob", Some(ip), 2_000).is_ok(),
+            "the address is not locked yet"
+        );
         assert!(g.check("ann", None, 1_000 + LOCK_MS + 1).is_ok());
     }
 
@@ -405,7 +413,10 @@ mod tests {
             g.check("someone", Some(neighbour), 6),
             Err(LoginError::Locked { .. })
         ));
-        assert!(g.check("someone", Some("2001:db9::1".parse().unwrap()), 6).is_ok());
+        assert!(
+            g.check("someone", Some("2001:db9::1".parse().unwrap()), 6)
+                .is_ok()
+        );
     }
 
     #[tokio::test]
