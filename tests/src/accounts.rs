@@ -73,6 +73,32 @@ pub async fn socket(api: &str, path: &str, token: &str) -> Result<Ws> {
     Ok(stream)
 }
 
+/// Opens `ws://…{path}` on `api` with the token in the subprotocol header, as browsers do
+/// (`Sec-WebSocket-Protocol: ochat, ochat.token.<token>`); answers the socket and the
+/// subprotocol the server chose.
+pub async fn socket_by_protocol(
+    api: &str,
+    path: &str,
+    token: &str,
+) -> Result<(Ws, Option<String>)> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}{path}", api.replacen("http://", "ws://", 1));
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("ochat, ochat.token.{token}").parse()?,
+    );
+    let (stream, response) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .context("WebSocket connect timed out")??;
+    let chosen = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((stream, chosen))
+}
+
 /// How a socket ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {

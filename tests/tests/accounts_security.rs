@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use ochat_node::livechat::TestClock;
-use ochat_tests::accounts::{ChatProcess, Ended, RssPeak, ended_within, login, next_event, socket};
+use ochat_tests::accounts::{
+    ChatProcess, Ended, RssPeak, ended_within, login, next_event, socket, socket_by_protocol,
+};
 use ochat_tests::livechat::ChatNode;
 use reqwest::Method;
 use serde_json::json;
@@ -432,6 +434,50 @@ async fn a_query_token_is_accepted_only_to_open_a_websocket() {
             break;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_may_carry_its_token_in_the_subprotocol_instead_of_the_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shop = shop(tmp.path()).await;
+    let ann = shop.operator("ann", json!({})).await.unwrap();
+    let sales = shop.channel("Sales", &[&ann], json!({})).await.unwrap();
+    let api = shop.node.api.clone();
+
+    let (mut ws, chosen) = socket_by_protocol(&api, "/api/v1/livechat/operator/events", &ann.token)
+        .await
+        .unwrap();
+    assert_eq!(
+        chosen.as_deref(),
+        Some("ochat"),
+        "the token is never echoed"
+    );
+    let alice = shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    loop {
+        if next_event(&mut ws).await.unwrap()["type"] == "new_session" {
+            break;
+        }
+    }
+    // The visitor's socket and the events socket take it the same way.
+    let path = format!("/api/v1/livechat/sessions/{}/events", alice.session);
+    let (mut visitor, _) = socket_by_protocol(&api, &path, &alice.token).await.unwrap();
+    shop.say(&ann.token, &alice.session, "Hello Alice")
+        .await
+        .unwrap();
+    loop {
+        if next_event(&mut visitor).await.unwrap()["type"] == "message" {
+            break;
+        }
+    }
+    socket_by_protocol(&api, "/api/v1/events", &shop.node.token)
+        .await
+        .unwrap();
+    // A wrong token there opens nothing.
+    assert!(
+        socket_by_protocol(&api, "/api/v1/livechat/operator/events", "op_00")
+            .await
+            .is_err()
+    );
 }
 
 /// Sends `bytes` of text on a socket (in the background: the server may stop reading) and

@@ -1,9 +1,11 @@
 //! The live chat's HTTP API: users and login, groups, channels and rules, canned responses,
 //! leads and tickets; sessions and WebSockets are in `livechat_sessions` and `livechat_ws`.
 //!
-//! Every route needs a token (`Authorization: Bearer …`; `?token=` only on a WebSocket
-//! upgrade, since browsers cannot set headers there — anywhere else a query token is ignored,
-//! so tokens do not end up in proxies' request logs): the admin token, an operator's login
+//! Every route needs a token (`Authorization: Bearer …`). Browsers cannot set headers on a
+//! WebSocket, so an upgrade may carry it as a subprotocol instead (`Sec-WebSocket-Protocol:
+//! ochat, ochat.token.<token>`, answered `ochat`; what the widget and console do) or, for
+//! older clients, as `?token=`. Anywhere else a query token is ignored, so tokens do not end
+//! up in proxies' request logs: the admin token, an operator's login
 //! token, or a visitor's session token (only for that session). Two routes are public by
 //! nature: a visitor starting a chat, and a published channel's ratings.
 //!
@@ -99,14 +101,24 @@ fn is_websocket_upgrade(parts: &Parts) -> bool {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
-/// The token of a request: the bearer header, else `?token=` on a WebSocket upgrade only
-/// (browsers' WebSockets cannot send headers).
+/// The token of a request: the bearer header; on a WebSocket upgrade only, else the
+/// `ochat.token.` subprotocol or `?token=` (browsers' WebSockets cannot send headers).
 fn token_of(parts: &Parts) -> Option<String> {
     if let Some(t) = bearer(parts) {
         return Some(t.to_string());
     }
     if !is_websocket_upgrade(parts) {
         return None;
+    }
+    let offered = parts
+        .headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(super::socket_guard::TOKEN_PROTOCOL));
+    if let Some(t) = offered {
+        return Some(t.to_string());
     }
     parts
         .uri

@@ -4,6 +4,8 @@
 //! - **Size limits.** A client frame or message over [`MAX_MESSAGE`] bytes is refused as soon
 //!   as its header says so (nothing of it is buffered) and the socket is closed with 1009
 //!   (message too big). The largest thing a client writes is a 10,000-character chat message.
+//! - **Token off the URL.** Browsers offer `ochat, ochat.token.<token>` as subprotocols; the
+//!   token is read from there (see `livechat::Caller`) and only `ochat` is answered.
 //! - **Token checks while open.** A socket remembers the token it was opened with; when tokens
 //!   are revoked (logout, the admin's revoke, a password change, a visitor's erasure) and once
 //!   a minute, it checks the token again and closes with 1008 (policy violation) if it no
@@ -24,12 +26,19 @@ use crate::node::NodeShared;
 /// The largest frame or message a client may send (64 KiB: a 10,000-character message in
 /// JSON, even all in 4-byte characters, fits; 40 MiB does not).
 pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
+/// The subprotocol a client offers to select (the server answers with it).
+pub(crate) const PROTOCOL: &str = "ochat";
+/// The prefix of the subprotocol that carries a browser's token (`ochat.token.<token>`); it
+/// is read, never echoed.
+pub(crate) const TOKEN_PROTOCOL: &str = "ochat.token.";
 /// How often an open socket re-checks its token even when nothing was revoked.
 const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
-/// Applies the size limits to an upgrade.
+/// Applies the size limits to an upgrade, and answers the `ochat` subprotocol when offered.
 pub(crate) fn limited(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE)
+    ws.protocols([PROTOCOL])
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
 }
 
 /// Whether a read error was a frame or message over the limit.
