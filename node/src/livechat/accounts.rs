@@ -268,15 +268,18 @@ impl LiveChat {
             None => None,
         };
         let known = stored.is_some();
-        let against = match &stored {
-            Some(s) => String::from_utf8_lossy(s).into_owned(),
-            None => guard.dummy_hash()?,
-        };
+        let stored = stored.map(|s| String::from_utf8_lossy(&s).into_owned());
         let password = password.to_string();
-        let mut ticket = ticket;
-        let ok = tokio::task::spawn_blocking(move || ticket.verify(&password, &against))
-            .await
-            .map_err(|e| LiveChatError::Internal(e.to_string()))?;
+        let (mut ticket, chat) = (ticket, self.clone());
+        let ok = tokio::task::spawn_blocking(move || {
+            let against = match stored {
+                Some(s) => s,
+                None => chat.guard().dummy_hash()?,
+            };
+            Ok::<_, LiveChatError>(ticket.verify(&password, &against))
+        })
+        .await
+        .map_err(|e| LiveChatError::Internal(e.to_string()))??;
         let (true, true, Some(user)) = (ok, known, user) else {
             guard.failed(login, from, self.now_ms());
             return Err(LoginError::Unauthorized);
