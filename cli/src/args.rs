@@ -261,6 +261,9 @@ pub struct RunArgs {
     /// Delete closed live chat sessions (messages, ratings) this many days after they closed.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,
+    /// Operator login tokens unused for this many days expire (the admin token never does).
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_idle_days: u32,
 }
 
 fn parse_peer(s: &str) -> Result<(String, String), String> {

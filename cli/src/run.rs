@@ -27,6 +27,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         sessions_per_address: args.livechat_sessions_per_address,
         ..Default::default()
     });
+    config.livechat.token_idle_days = Some(args.token_idle_days);
     let auto_accept = config.federation.auto_accept.clone();
     let node = RunningNode::start(config)
         .await

@@ -9,6 +9,7 @@
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
+//! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
 
 pub mod auth;
 pub mod channels;
@@ -21,6 +22,7 @@ mod livechat_chatbots;
 mod livechat_reports;
 pub(crate) mod livechat_sessions;
 mod livechat_ws;
+pub(crate) mod socket_guard;
 
 use std::sync::Arc;
 

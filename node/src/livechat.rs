@@ -7,6 +7,7 @@
 //!
 //! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
 //! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`login_guard`] — failure locks per login and address, bounded password hashing.
 //! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
 //! - [`rules`] — pure rule matching and the visitor's country.
 //! - [`routing`] — pure operator choice.
@@ -40,6 +41,7 @@ pub mod expiry;
 pub mod hub;
 pub mod joining;
 pub mod limits;
+pub mod login_guard;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -82,6 +84,8 @@ pub struct LiveChatConfig {
     /// Rate limits on anonymous visitors (new sessions per address and per visitor id,
     /// chatbot leads and tickets per address); [`limits::VisitorLimits::default`] when unset.
     pub visitor_limits: Option<limits::VisitorLimits>,
+    /// Operator login tokens unused for this many days expire (14 when unset).
+    pub token_idle_days: Option<u32>,
 }
 
 /// Live chat failures; the API maps each to a status.
@@ -210,6 +214,7 @@ struct Inner {
     hub: hub::Hub,
     http: reqwest::Client,
     flush: GroupFlush,
+    guard: login_guard::LoginGuard,
 }
 
 impl LiveChat {
@@ -257,6 +262,11 @@ impl LiveChat {
                 hub: hub::Hub::default(),
                 http: webhook_client()?,
                 flush,
+                guard: login_guard::LoginGuard::new(
+                    config
+                        .token_idle_days
+                        .unwrap_or(accounts::DEFAULT_TOKEN_IDLE_DAYS),
+                ),
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
@@ -286,6 +296,10 @@ impl LiveChat {
     /// The live event hub.
     pub fn hub(&self) -> &hub::Hub {
         &self.inner.hub
+    }
+
+    pub(crate) fn guard(&self) -> &login_guard::LoginGuard {
+        &self.inner.guard
     }
 
     pub(crate) fn trees(&self) -> &Trees {

@@ -4,6 +4,7 @@
 //! as a process on a fresh data folder ([`process`]) and waiting with timeouts instead of sleeps;
 //! headless Chromium for the web pages ([`web`]).
 
+pub mod accounts;
 pub mod livechat;
 pub mod node;
 pub mod process;

@@ -921,6 +921,8 @@ async fn closed_sessions_older_than_the_retention_are_deleted_by_the_sweep() {
     let chat = ChatNode::start_with(&tmp.path().join("shop"), clock, |c| {
         c.livechat.retention_days = Some(30);
         c.livechat.retention_sweep_every = Some(Duration::from_millis(50));
+        // Ann's token sits idle for 20 days here; it would expire after the default 14.
+        c.livechat.token_idle_days = Some(60);
     })
     .await
     .unwrap();

@@ -69,6 +69,17 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error with a `Retry-After` header (seconds), for 429 and 503 answers.
+    pub fn with_retry_after(self, secs: u64) -> Response {
+        let mut response = self.into_response();
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+        response
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));

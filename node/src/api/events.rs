@@ -1,6 +1,8 @@
 //! `GET /api/v1/events`: a WebSocket that pushes connection and message events as JSON text
 //! frames. The token is checked before the upgrade: the admin sees every event; a local user
 //! (operator token) sees the message events of channels whose connection they are a member of.
+//! A visitor token is refused. The socket closes with 1008 once its token is revoked or
+//! expires, and with 1009 on a client message over 64 KiB (see `socket_guard`).
 
 use std::sync::Arc;
 
@@ -10,23 +12,36 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
-use super::channels::Member;
+use super::livechat::Caller;
+use super::socket_guard::{self, SocketAuth};
 use crate::events::Event;
+use crate::livechat::Who;
 use crate::messaging::Viewer;
 use crate::model::{ChannelRecord, ConnectionRecord};
 use crate::node::NodeShared;
 use crate::store::{Store, trees};
 
 pub(crate) async fn events(
-    member: Member,
+    caller: Caller,
     State(node): State<Arc<NodeShared>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let viewer = match caller.who {
+        Who::Admin => Viewer::Admin,
+        Who::Operator(id) => Viewer::User(id),
+        Who::Visitor(_) => {
+            return Err(ApiError {
+                status: axum::http::StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: "a visitor token cannot use organisation channels".into(),
+            });
+        }
+    };
     let rx = node.federation.events().subscribe();
-    let viewer = member.viewer();
-    Ok(ws
+    let auth = SocketAuth::new(&node, &caller.token, caller.who);
+    Ok(socket_guard::limited(ws)
         .read_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| forward(socket, rx, Arc::downgrade(&node), viewer)))
+        .on_upgrade(move |socket| forward(socket, rx, Arc::downgrade(&node), viewer, auth)))
 }
 
 /// Whether `viewer` may see `event`.
@@ -60,9 +75,14 @@ async fn forward(
     // Weak: an open socket must not keep a stopped node (and its database) alive.
     node: std::sync::Weak<NodeShared>,
     viewer: Viewer,
+    mut auth: SocketAuth,
 ) {
     loop {
         tokio::select! {
+            () = auth.lost() => {
+                socket_guard::close_revoked(&mut socket).await;
+                return;
+            }
             event = rx.recv() => match event {
                 Ok(event) => {
                     let Some(shared) = node.upgrade() else { return };
@@ -85,7 +105,11 @@ async fn forward(
                 Err(RecvError::Closed) => return,
             },
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Err(e)) => {
+                    socket_guard::close_after_error(&mut socket, e).await;
+                    return;
+                }
+                Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(_)) => {}
             },
         }

@@ -1,10 +1,18 @@
 //! The live chat's HTTP API: users and login, groups, channels and rules, canned responses,
 //! leads and tickets; sessions and WebSockets are in `livechat_sessions` and `livechat_ws`.
 //!
-//! Every route needs a token (`Authorization: Bearer …`, or `?token=` for WebSockets): the
-//! admin token, an operator's login token, or a visitor's session token (only for that
-//! session). Two routes are public by nature: a visitor starting a chat, and a published
-//! channel's ratings.
+//! Every route needs a token (`Authorization: Bearer …`). Browsers cannot set headers on a
+//! WebSocket, so an upgrade may carry it as a subprotocol instead (`Sec-WebSocket-Protocol:
+//! ochat, ochat.token.<token>`, answered `ochat`; what the widget and console do) or, for
+//! older clients, as `?token=`. Anywhere else a query token is ignored, so tokens do not end
+//! up in proxies' request logs: the admin token, an operator's login
+//! token, or a visitor's session token (only for that session). Two routes are public by
+//! nature: a visitor starting a chat, and a published channel's ratings.
+//!
+//! `POST /api/v1/login` answers 401 for a wrong login or password (the same answer and the
+//! same work for both), 429 with `Retry-After` while the login or the client address is locked
+//! after too many failures, and 503 with `Retry-After` when too many password checks are
+//! already in flight (see `livechat::login_guard`).
 //!
 //! | method | path | who |
 //! |---|---|---|
@@ -26,9 +34,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -42,6 +54,7 @@ use crate::livechat::accounts::{Group, GroupInput, UserInput};
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
+use crate::livechat::login_guard::LoginError;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
 use crate::livechat::{LiveChatError, Who};
@@ -80,9 +93,33 @@ pub struct Caller {
     pub token: String,
 }
 
-/// The token of a request: the bearer header, else `?token=` (browsers' WebSockets).
+/// Whether a request asks for a WebSocket upgrade (`GET` with `Upgrade: websocket`).
+fn is_websocket_upgrade(parts: &Parts) -> bool {
+    parts.method == Method::GET
+        && parts
+            .headers
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// The token of a request: the bearer header; on a WebSocket upgrade only, else the
+/// `ochat.token.` subprotocol or `?token=` (browsers' WebSockets cannot send headers).
 fn token_of(parts: &Parts) -> Option<String> {
     if let Some(t) = bearer(parts) {
+        return Some(t.to_string());
+    }
+    if !is_websocket_upgrade(parts) {
+        return None;
+    }
+    let offered = parts
+        .headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(super::socket_guard::TOKEN_PROTOCOL));
+    if let Some(t) = offered {
         return Some(t.to_string());
     }
     parts
@@ -168,9 +205,45 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(node): Shared, Json(b): Json<LoginBody>) -> Result<Json<Value>, ApiError> {
-    let (token, user) = node.livechat.login(&b.login, &b.password).await?;
-    Ok(Json(json!({"token": token, "user": user})))
+async fn login(
+    State(node): Shared,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Json(b): Json<LoginBody>,
+) -> Response {
+    let from = sessions::client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a));
+    match node.livechat.login(&b.login, &b.password, from).await {
+        Ok((token, user)) => Json(json!({"token": token, "user": user})).into_response(),
+        Err(e) => login_refused(e),
+    }
+}
+
+/// The answer to a refused login (429 and 503 say when to come back).
+fn login_refused(e: LoginError) -> Response {
+    let message = e.to_string();
+    let (status, code, retry) = match e {
+        LoginError::Other(inner) => return ApiError::from(inner).into_response(),
+        LoginError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+        LoginError::Locked { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            Some(retry_after_secs),
+        ),
+        LoginError::Busy { retry_after_secs } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            Some(retry_after_secs),
+        ),
+    };
+    let error = ApiError {
+        status,
+        code,
+        message,
+    };
+    match retry {
+        Some(secs) => error.with_retry_after(secs),
+        None => error.into_response(),
+    }
 }
 
 async fn logout(State(node): Shared, c: Caller) -> Result<StatusCode, ApiError> {

@@ -67,7 +67,7 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
 }
 
 /// The visitor's address: the first `X-Forwarded-For` hop (behind a proxy), else the peer.
-fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+pub(crate) fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
     headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())

@@ -9,6 +9,9 @@
 //! |---|---|
 //! | GET /api/v1/livechat/operator/events | an operator (keeps them present while open) |
 //! | GET /api/v1/livechat/sessions/{id}/events | the session's visitor, its operators, admin |
+//!
+//! Both close with 1009 on a client message over 64 KiB and with 1008 once their token is
+//! revoked or expires (see [`socket_guard`](super::socket_guard)).
 
 use std::sync::Arc;
 
@@ -24,9 +27,10 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::livechat::Caller;
+use super::socket_guard::{self, SocketAuth};
+use crate::livechat::LiveChat;
 use crate::livechat::hub::OpenSocket;
 use crate::livechat::presence::SocketPresence;
-use crate::livechat::{LiveChat, Who};
 use crate::node::NodeShared;
 
 /// Read buffer of a live chat socket. tungstenite allocates 128 KiB by default for every
@@ -36,7 +40,8 @@ const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 4 * 1024;
 
 fn buffers(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.read_buffer_size(READ_BUFFER)
+    socket_guard::limited(ws)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
 }
 
@@ -62,8 +67,9 @@ async fn operator_events(
     let presence = node.livechat.operator_connected(op)?;
     let chat = node.livechat.clone();
     let open = chat.hub().socket_opened();
+    let auth = SocketAuth::new(&node, &c.token, c.who);
     Ok(buffers(ws)
-        .on_upgrade(move |socket| pump(socket, rx, chat, c.who, None, Some(presence), open)))
+        .on_upgrade(move |socket| pump(socket, rx, chat, auth, None, Some(presence), open)))
 }
 
 async fn session_events(
@@ -76,7 +82,8 @@ async fn session_events(
     let rx = node.livechat.hub().subscribe_session(id);
     let chat = node.livechat.clone();
     let open = chat.hub().socket_opened();
-    Ok(buffers(ws).on_upgrade(move |socket| pump(socket, rx, chat, c.who, Some(id), None, open)))
+    let auth = SocketAuth::new(&node, &c.token, c.who);
+    Ok(buffers(ws).on_upgrade(move |socket| pump(socket, rx, chat, auth, Some(id), None, open)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,13 +100,13 @@ async fn pump(
     socket: WebSocket,
     rx: Receiver<Arc<str>>,
     chat: LiveChat,
-    who: Who,
+    auth: SocketAuth,
     session: Option<Uuid>,
     presence: Option<SocketPresence>,
     open: OpenSocket,
 ) {
     let closing = chat.hub().closing();
-    serve(socket, rx, &chat, who, session, closing).await;
+    serve(socket, rx, &chat, auth, session, closing).await;
     drop(presence);
     drop(chat);
     drop(open);
@@ -110,17 +117,22 @@ async fn serve(
     mut socket: WebSocket,
     mut rx: Receiver<Arc<str>>,
     chat: &LiveChat,
-    who: Who,
+    mut auth: SocketAuth,
     session: Option<Uuid>,
     mut closing: tokio::sync::watch::Receiver<bool>,
 ) {
     if *closing.borrow_and_update() {
         return;
     }
+    let who = auth.who();
     loop {
         tokio::select! {
             _ = closing.changed() => {
                 let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            () = auth.lost() => {
+                socket_guard::close_revoked(&mut socket).await;
                 return;
             }
             event = rx.recv() => match event {
@@ -156,7 +168,11 @@ async fn serve(
                         }
                     }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Err(e)) => {
+                    socket_guard::close_after_error(&mut socket, e).await;
+                    return;
+                }
+                Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(_)) => {}
             },
         }

@@ -5,18 +5,29 @@
 //!
 //! Tokens are random; only their SHA-256 is stored. Password hashes live in their own tree so
 //! a `UserRecord` never carries one.
+//!
+//! Logins go through the [`login_guard`](super::login_guard) (failure locks, bounded hashing,
+//! the same work for unknown logins). A login token expires after an idle lifetime (14 days by
+//! default, [`LiveChatConfig::token_idle_days`](super::LiveChatConfig)); using it (a request,
+//! or an open socket re-checking it) keeps it alive. Revoking tokens (logout, the admin's
+//! revoke, a password change) tells the [`hub`](super::hub), whose sockets re-check theirs.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::login_guard::LoginError;
 use super::{LiveChat, LiveChatError, Who, all, get, put, random_hex, text, token_hash};
 use crate::model::UserRecord;
 use crate::store::trees;
 
 const MAX_NAME: usize = 200;
 const MAX_PASSWORD: usize = 1024;
+/// A login token unused for this long expires (when the config says nothing).
+pub const DEFAULT_TOKEN_IDLE_DAYS: u32 = 14;
+/// How stale a token's "last used" may get before a use writes it again.
+const TOUCH_EVERY_MS: u64 = 5 * 60 * 1000;
 
 /// A new user, or a profile change (every field optional on change).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +63,15 @@ pub struct UserInput {
 struct TokenRecord {
     user_id: Uuid,
     created_at_ms: u64,
+    /// When it was last used (0 for tokens from before this was kept: their creation counts).
+    #[serde(default)]
+    last_used_ms: u64,
+}
+
+impl TokenRecord {
+    fn last_used(&self) -> u64 {
+        self.last_used_ms.max(self.created_at_ms)
+    }
 }
 
 /// A user group (canned responses are shared with groups).
@@ -75,7 +95,7 @@ pub struct GroupInput {
     pub members: Vec<Uuid>,
 }
 
-fn hash_password(password: &str) -> Result<String, LiveChatError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, LiveChatError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| LiveChatError::Internal(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| LiveChatError::Internal(e.to_string()))?;
@@ -83,14 +103,6 @@ fn hash_password(password: &str) -> Result<String, LiveChatError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| LiveChatError::Internal(e.to_string()))
-}
-
-fn password_ok(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
 }
 
 impl LiveChat {
@@ -150,8 +162,17 @@ impl LiveChat {
         if let Some(name) = &input.name {
             user.name = text("name", name, MAX_NAME)?;
         }
+        let new_password = input.password.is_some();
         self.apply_profile(&mut user, input).await?;
+        if new_password {
+            // Whoever held a token of the old password loses it, open sockets included.
+            let n = self.remove_user_tokens(id)?;
+            tracing::info!(user = %id, revoked = n, "password changed: the user's tokens are revoked");
+        }
         self.flush().await?;
+        if new_password {
+            self.hub().tokens_revoked();
+        }
         Ok(user)
     }
 
@@ -200,9 +221,16 @@ impl LiveChat {
                     "a password has 1 to {MAX_PASSWORD} bytes"
                 )));
             }
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await
-                .map_err(|e| LiveChatError::Internal(e.to_string()))??;
+            let ticket = self.guard().ticket_unbounded().await.map_err(|e| match e {
+                LoginError::Other(e) => e,
+                other => LiveChatError::Internal(other.to_string()),
+            })?;
+            let hash = tokio::task::spawn_blocking(move || {
+                let _ticket = ticket;
+                hash_password(&password)
+            })
+            .await
+            .map_err(|e| LiveChatError::Internal(e.to_string()))??;
             self.trees()
                 .passwords
                 .insert(user.id.as_bytes(), hash.as_bytes())?;
@@ -215,36 +243,56 @@ impl LiveChat {
         )
     }
 
-    /// Checks a login and password; answers a new token.
+    /// Checks a login and password from a client address; answers a new token. Locked logins
+    /// and addresses are refused before the password is looked at; unknown logins cost the
+    /// same hashing as known ones.
     pub async fn login(
         &self,
         login: &str,
         password: &str,
-    ) -> Result<(String, UserRecord), LiveChatError> {
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(String, UserRecord), LoginError> {
+        let guard = self.guard();
+        guard.check(login, from, self.now_ms())?;
+        let ticket = guard.ticket().await?;
         let user = self
             .users()?
             .into_iter()
             .find(|u| u.login.as_deref() == Some(login.trim()));
         let stored = match &user {
-            Some(u) => self.trees().passwords.get(u.id.as_bytes())?,
+            Some(u) => self
+                .trees()
+                .passwords
+                .get(u.id.as_bytes())
+                .map_err(LiveChatError::from)?,
             None => None,
         };
-        let (Some(user), Some(stored)) = (user, stored) else {
-            return Err(LiveChatError::Unauthorized);
-        };
-        let stored = String::from_utf8_lossy(&stored).into_owned();
+        let known = stored.is_some();
+        let stored = stored.map(|s| String::from_utf8_lossy(&s).into_owned());
         let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || password_ok(&password, &stored))
-            .await
-            .map_err(|e| LiveChatError::Internal(e.to_string()))?;
-        if !ok {
-            return Err(LiveChatError::Unauthorized);
-        }
+        let (mut ticket, chat) = (ticket, self.clone());
+        let ok = tokio::task::spawn_blocking(move || {
+            let against = match stored {
+                Some(s) => s,
+                None => chat.guard().dummy_hash()?,
+            };
+            Ok::<_, LiveChatError>(ticket.verify(&password, &against))
+        })
+        .await
+        .map_err(|e| LiveChatError::Internal(e.to_string()))??;
+        let (true, true, Some(user)) = (ok, known, user) else {
+            guard.failed(login, from, self.now_ms());
+            return Err(LoginError::Unauthorized);
+        };
+        guard.succeeded(login);
         let token = format!("op_{}", random_hex()?);
+        let now = self.now_ms();
         let record = TokenRecord {
             user_id: user.id,
-            created_at_ms: self.now_ms(),
+            created_at_ms: now,
+            last_used_ms: now,
         };
+        self.remove_expired_tokens()?;
         put(
             &self.trees().tokens,
             trees::LC_TOKENS,
@@ -256,32 +304,74 @@ impl LiveChat {
         Ok((token, user))
     }
 
-    /// The user a token belongs to (and marks them active), or `None`.
-    pub fn authenticate(&self, token: &str) -> Result<Option<Uuid>, LiveChatError> {
+    /// Whether a token unused since `last_used` has expired now.
+    fn expired(&self, last_used: u64) -> bool {
+        self.now_ms().saturating_sub(last_used) > self.guard().token_idle_ms()
+    }
+
+    /// The user a login token belongs to, if it is valid (known and not idle too long); a use
+    /// keeps it alive. Does not mark the user present (sockets re-check with this).
+    pub fn token_user(&self, token: &str) -> Result<Option<Uuid>, LiveChatError> {
+        self.check_token(token, true)
+    }
+
+    /// Like [`LiveChat::token_user`], without counting as a use (an open socket re-checking
+    /// its token does not keep it alive: only requests do).
+    pub fn token_valid(&self, token: &str) -> Result<Option<Uuid>, LiveChatError> {
+        self.check_token(token, false)
+    }
+
+    fn check_token(&self, token: &str, used: bool) -> Result<Option<Uuid>, LiveChatError> {
         if !token.starts_with("op_") {
             return Ok(None);
         }
-        let found: Option<TokenRecord> =
-            get(&self.trees().tokens, trees::LC_TOKENS, &token_hash(token))?;
-        match found {
-            Some(t) => {
-                self.touch(t.user_id)?;
-                Ok(Some(t.user_id))
-            }
-            None => Ok(None),
+        let key = token_hash(token);
+        let found: Option<TokenRecord> = get(&self.trees().tokens, trees::LC_TOKENS, &key)?;
+        let Some(mut t) = found else {
+            return Ok(None);
+        };
+        if self.expired(t.last_used()) {
+            self.trees().tokens.remove(key)?;
+            return Ok(None);
         }
+        let now = self.now_ms();
+        if used && now.saturating_sub(t.last_used()) > TOUCH_EVERY_MS {
+            // Not flushed: losing this on a crash only makes the token look older.
+            t.last_used_ms = now;
+            put(&self.trees().tokens, trees::LC_TOKENS, &key, &t)?;
+        }
+        Ok(Some(t.user_id))
     }
 
-    /// Revokes one token.
+    /// The user a token belongs to (and marks them active), or `None`.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Uuid>, LiveChatError> {
+        let user = self.token_user(token)?;
+        if let Some(user) = user {
+            self.touch(user)?;
+        }
+        Ok(user)
+    }
+
+    /// Revokes one token (its open sockets close).
     pub async fn logout(&self, token: &str) -> Result<(), LiveChatError> {
         self.trees().tokens.remove(token_hash(token))?;
-        self.flush().await
+        self.flush().await?;
+        self.hub().tokens_revoked();
+        Ok(())
     }
 
-    /// Revokes every token of a user (admin only); answers how many.
+    /// Revokes every token of a user (admin only); answers how many. Their sockets close.
     pub async fn revoke_user_tokens(&self, who: Who, user: Uuid) -> Result<usize, LiveChatError> {
         who.admin()?;
         self.user(user)?;
+        let n = self.remove_user_tokens(user)?;
+        self.flush().await?;
+        self.hub().tokens_revoked();
+        Ok(n)
+    }
+
+    /// Removes a user's tokens (not flushed); answers how many.
+    fn remove_user_tokens(&self, user: Uuid) -> Result<usize, LiveChatError> {
         let mut n = 0;
         for entry in self.trees().tokens.iter() {
             let (k, v) = entry?;
@@ -291,8 +381,19 @@ impl LiveChat {
                 n += 1;
             }
         }
-        self.flush().await?;
         Ok(n)
+    }
+
+    /// Removes every expired token (at each login, so unused ones do not pile up).
+    fn remove_expired_tokens(&self) -> Result<(), LiveChatError> {
+        for entry in self.trees().tokens.iter() {
+            let (k, v) = entry?;
+            let t: TokenRecord = crate::store::decode(trees::LC_TOKENS, &v)?;
+            if self.expired(t.last_used()) {
+                self.trees().tokens.remove(k)?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates a group (admin only).

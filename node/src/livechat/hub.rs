@@ -25,6 +25,8 @@ pub struct Hub {
     sessions: Senders,
     operators: Senders,
     closing: watch::Sender<bool>,
+    /// Bumped whenever tokens are revoked: open sockets then re-check their token.
+    revoked: watch::Sender<u64>,
     open_sockets: Arc<watch::Sender<usize>>,
 }
 
@@ -34,6 +36,7 @@ impl Default for Hub {
             sessions: Senders::default(),
             operators: Senders::default(),
             closing: watch::channel(false).0,
+            revoked: watch::channel(0).0,
             open_sockets: Arc::new(watch::channel(0).0),
         }
     }
@@ -108,6 +111,16 @@ impl Hub {
     /// Turns true when the node shuts down.
     pub fn closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
+    }
+
+    /// Tells open sockets that some tokens were revoked (each re-checks its own).
+    pub fn tokens_revoked(&self) {
+        self.revoked.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever tokens are revoked.
+    pub fn revocations(&self) -> watch::Receiver<u64> {
+        self.revoked.subscribe()
     }
 
     /// Asks every socket to end and waits until they have.

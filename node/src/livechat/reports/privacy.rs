@@ -201,6 +201,8 @@ impl LiveChat {
         }
         erased.returning = t.visitors.remove(visitor_id.as_bytes())?.is_some();
         self.flush().await?;
+        // The erased sessions' visitor tokens are gone: their open sockets close.
+        self.hub().tokens_revoked();
         Ok(erased)
     }
 

@@ -132,8 +132,9 @@
     var retries = 0;
     var open = function () {
       if (stopped) return;
-      var url = location.origin.replace(/^http/, "ws") + path + "?token=" + encodeURIComponent(token);
-      var ws = new WebSocket(url);
+      // The token travels in the subprotocol header, not in the URL (URLs end up in logs).
+      var ws = new WebSocket(location.origin.replace(/^http/, "ws") + path,
+        ["ochat", "ochat.token." + token]);
       sockets.push(ws);
       ws.onopen = function () {
         if (retries > 0) { refresh(); if (view) openView(view.kind, view.id, true); }
@@ -142,7 +143,9 @@
       ws.onmessage = function (e) {
         try { handler(JSON.parse(e.data)); } catch (x) { /* ignore a bad frame */ }
       };
-      ws.onclose = function () {
+      ws.onclose = function (e) {
+        // 1008: the token was revoked or expired; sign in again.
+        if (e.code === 1008) { stopped = true; sessionStorage.removeItem(KEY); location.reload(); return; }
         retries += 1;
         setTimeout(open, Math.min(8000, 250 * Math.pow(2, retries)));
       };

@@ -349,9 +349,9 @@
 
   function connect() {
     if (!chat || closed) return;
-    var url = BASE.replace(/^http/, "ws") + "/api/v1/livechat/sessions/" + chat.id +
-      "/events?token=" + encodeURIComponent(chat.token);
-    var socket = new WebSocket(url);
+    // The token travels in the subprotocol header, not in the URL (URLs end up in logs).
+    var url = BASE.replace(/^http/, "ws") + "/api/v1/livechat/sessions/" + chat.id + "/events";
+    var socket = new WebSocket(url, ["ochat", "ochat.token." + chat.token]);
     ws = socket;
     socket.onopen = function () {
       retries = 0;
