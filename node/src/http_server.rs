@@ -38,19 +38,19 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::http::header::HeaderName;
 use axum::http::{Request, Response};
-use axum::body::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower_http::timeout::TimeoutBody;
-use thiserror::Error;
 use tower_service::Service;
 
 use crate::client_addr::{self, PROXY_HEADERS, TrustedProxies};
@@ -101,7 +101,9 @@ impl HttpConfig {
     /// the open-file limit for the rest of the process.
     pub fn effective_max_connections(&self) -> usize {
         let fitting = crate::process_setup::open_file_limit()
-            .map(|limit| usize::try_from(limit.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX))
+            .map(|limit| {
+                usize::try_from(limit.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX)
+            })
             .unwrap_or(usize::MAX);
         self.max_connections.min(fitting).max(MIN_CONNECTIONS)
     }
@@ -233,7 +235,10 @@ async fn serve_connection(
     mut draining: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(Counted { stream, _slot: slot });
+    let io = TokioIo::new(Counted {
+        stream,
+        _slot: slot,
+    });
     // Requests of this connection being answered (until their response body is sent).
     let busy = Arc::new(AtomicUsize::new(0));
     let service_settings = settings.clone();
@@ -487,7 +492,10 @@ mod tests {
         let _b1 = counts.admit(b, false).unwrap();
         assert!(counts.admit(b, false).is_none(), "the total is full");
         drop(a1);
-        assert!(counts.admit(a, false).is_some(), "a closed slot is free again");
+        assert!(
+            counts.admit(a, false).is_some(),
+            "a closed slot is free again"
+        );
     }
 
     #[test]

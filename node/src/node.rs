@@ -18,13 +18,13 @@ use ochat_protocol::identity::{IdentityKey, InstanceId};
 use tokio::sync::{mpsc, watch};
 
 use crate::api;
-use crate::http_server;
 use crate::config::NodeConfig;
 use crate::data_dir::{DataDir, DataDirError, InstanceInfo};
 use crate::directory::client::DirectoryClient;
 use crate::durable::GroupFlush;
 use crate::events::Events;
 use crate::federation::{Federation, FederationError, FederationParts};
+use crate::http_server;
 use crate::messaging::Messaging;
 use crate::network::{self, Inbound, InboundMessages, NetworkConfig, NetworkError, NetworkHandle};
 use crate::store::{Store, StoreError};

@@ -156,7 +156,10 @@ pub async fn request_from(
             .await
             .context("no answer within 10 s")??;
         if n == 0 {
-            bail!("closed before answering: {}", String::from_utf8_lossy(&head));
+            bail!(
+                "closed before answering: {}",
+                String::from_utf8_lossy(&head)
+            );
         }
         head.push(byte[0]);
     }

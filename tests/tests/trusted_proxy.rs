@@ -50,7 +50,12 @@ async fn a_forged_forwarded_for_does_not_escape_the_directory_rate_limit() {
 
     // Nobody is trusted: a new made-up address on every request changes nothing.
     let open = directory(&tmp.path().join("open"), &[]).await;
-    let forged = ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"];
+    let forged = [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "198.51.100.4",
+    ];
     assert_eq!(health_as(&open, &forged).await, [200, 200, 200, 429]);
     open.shutdown().await.unwrap();
 

@@ -174,13 +174,21 @@ mod tests {
             per_minute: 1,
         });
         let t0 = Instant::now();
-        assert!(limiter.check("2001:db8:1:2::1".parse().unwrap(), t0).is_ok());
+        assert!(
+            limiter
+                .check("2001:db8:1:2::1".parse().unwrap(), t0)
+                .is_ok()
+        );
         assert!(
             limiter
                 .check("2001:db8:1:2:ffff::9".parse().unwrap(), t0)
                 .is_err()
         );
-        assert!(limiter.check("2001:db8:1:3::1".parse().unwrap(), t0).is_ok());
+        assert!(
+            limiter
+                .check("2001:db8:1:3::1".parse().unwrap(), t0)
+                .is_ok()
+        );
     }
 
     /// An abuser drains their bucket; then 20,000 other addresses pass by once each.

@@ -137,8 +137,9 @@ impl DirectoryServer {
             _lock: lock,
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = crate::http_server::spawn(listener, router(state.clone()), config.http, stopped)
-            .map_err(|e| DirectoryError::Server(e.to_string()))?;
+        let server =
+            crate::http_server::spawn(listener, router(state.clone()), config.http, stopped)
+                .map_err(|e| DirectoryError::Server(e.to_string()))?;
         tracing::info!(%addr, data_dir = %root.display(), "directory started");
         Ok(RunningDirectory {
             addr,
