@@ -19,9 +19,9 @@
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`http_server`] — the one HTTP server loop of the API and the directory: header and body
-//!   timeouts, connection caps in all and per address, graceful shutdown; [`client_addr`] —
-//!   the client address and `--trusted-proxy`; [`process_setup`] — umask 077 and the
-//!   open-file limit, set once at start.
+//!   timeouts, connection caps in all and per address (`http_caps`), graceful shutdown;
+//!   [`client_addr`] — the client address and `--trusted-proxy`; [`process_setup`] — umask
+//!   077 and the open-file limit, set once at start.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
 //!
@@ -35,6 +35,7 @@ pub mod directory;
 pub mod durable;
 pub mod events;
 pub mod federation;
+mod http_caps;
 pub mod http_server;
 pub mod livechat;
 pub mod messaging;
