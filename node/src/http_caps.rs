@@ -2,19 +2,27 @@
 //! address, the slot each connection holds, and the stream that keeps its slot until it
 //! closes (also after an upgrade to a WebSocket).
 //!
+//! An address at its own cap is refused. When the total cap is reached, the oldest connection
+//! that is not answering a request (idle, or still sending its headers) is closed to make
+//! room; only when every connection is busy is the newcomer refused. So many addresses
+//! together cannot hold the server with half-sent requests either.
+//!
 //! Used by [`crate::http_server`] only: it asks [`Counts::admit`] for a slot on every accepted
-//! connection and closes the connection unread when there is none.
+//! connection and closes the connection unread when there is none; its connection task
+//! watches [`Slot::watch`] for the request to close.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use crate::client_addr;
 
@@ -33,6 +41,59 @@ struct CountState {
     per_ip: HashMap<IpAddr, usize>,
     refused: u64,
     logged: Option<Instant>,
+    next_id: u64,
+    /// Open connections, oldest first.
+    open: BTreeMap<u64, Arc<ConnWatch>>,
+}
+
+/// What the caps and a connection's task share about it.
+pub(crate) struct ConnWatch {
+    /// Requests being answered (until their response body is sent).
+    pub(crate) busy: AtomicUsize,
+    /// Whether the connection task still runs it (false once upgraded or ended).
+    pub(crate) serving: AtomicBool,
+    /// Signalled when the caps close it to make room.
+    pub(crate) evict: Notify,
+    /// Whether its counts were given back already.
+    released: AtomicBool,
+    key: Option<IpAddr>,
+}
+
+impl ConnWatch {
+    fn idle(&self) -> bool {
+        self.serving.load(Ordering::SeqCst)
+            && self.busy.load(Ordering::SeqCst) == 0
+            && !self.released.load(Ordering::SeqCst)
+    }
+}
+
+impl CountState {
+    fn release(&mut self, watch: &ConnWatch) {
+        if watch.released.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.total = self.total.saturating_sub(1);
+        if let Some(k) = watch.key
+            && let Some(n) = self.per_ip.get_mut(&k)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&k);
+            }
+        }
+    }
+
+    /// Closes the oldest idle connection; false if every one is busy.
+    fn evict_oldest_idle(&mut self) -> bool {
+        let Some(id) = self.open.iter().find(|(_, w)| w.idle()).map(|(id, _)| *id) else {
+            return false;
+        };
+        if let Some(watch) = self.open.remove(&id) {
+            self.release(&watch);
+            watch.evict.notify_one();
+        }
+        true
+    }
 }
 
 impl Counts {
@@ -45,6 +106,8 @@ impl Counts {
                 per_ip: HashMap::new(),
                 refused: 0,
                 logged: None,
+                next_id: 0,
+                open: BTreeMap::new(),
             }),
         }
     }
@@ -54,7 +117,9 @@ impl Counts {
         let key = (!proxy).then(|| client_addr::client_key(ip));
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let per_ip = key.map_or(0, |k| state.per_ip.get(&k).copied().unwrap_or(0));
-        if state.total >= self.max_total || per_ip >= self.max_per_ip {
+        let full = per_ip >= self.max_per_ip
+            || (state.total >= self.max_total && !state.evict_oldest_idle());
+        if full {
             state.refused += 1;
             let now = Instant::now();
             if state
@@ -76,9 +141,20 @@ impl Counts {
         if let Some(k) = key {
             *state.per_ip.entry(k).or_insert(0) += 1;
         }
+        let id = state.next_id;
+        state.next_id += 1;
+        let watch = Arc::new(ConnWatch {
+            busy: AtomicUsize::new(0),
+            serving: AtomicBool::new(true),
+            evict: Notify::new(),
+            released: AtomicBool::new(false),
+            key,
+        });
+        state.open.insert(id, watch.clone());
         Some(Slot {
             counts: self.clone(),
-            key,
+            id,
+            watch,
         })
     }
 }
@@ -86,21 +162,22 @@ impl Counts {
 /// A counted connection; dropping it frees the slot.
 pub(crate) struct Slot {
     counts: Arc<Counts>,
-    key: Option<IpAddr>,
+    id: u64,
+    watch: Arc<ConnWatch>,
+}
+
+impl Slot {
+    /// What the connection's task watches and reports.
+    pub(crate) fn watch(&self) -> Arc<ConnWatch> {
+        self.watch.clone()
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut state = self.counts.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.total = state.total.saturating_sub(1);
-        if let Some(k) = self.key
-            && let Some(n) = state.per_ip.get_mut(&k)
-        {
-            *n -= 1;
-            if *n == 0 {
-                state.per_ip.remove(&k);
-            }
-        }
+        state.open.remove(&self.id);
+        state.release(&self.watch);
     }
 }
 
@@ -156,15 +233,21 @@ impl AsyncWrite for Counted {
 mod tests {
     use super::*;
 
+    /// A slot whose connection is answering a request.
+    fn busy(slot: Slot) -> Slot {
+        slot.watch().busy.fetch_add(1, Ordering::SeqCst);
+        slot
+    }
+
     #[test]
     fn caps_count_per_address_and_in_all_and_free_on_close() {
         let counts = Arc::new(Counts::new(3, 2));
         let a: IpAddr = [192, 0, 2, 1].into();
         let b: IpAddr = [192, 0, 2, 2].into();
-        let a1 = counts.admit(a, false).unwrap();
-        let _a2 = counts.admit(a, false).unwrap();
+        let a1 = busy(counts.admit(a, false).unwrap());
+        let _a2 = busy(counts.admit(a, false).unwrap());
         assert!(counts.admit(a, false).is_none(), "a third from one address");
-        let _b1 = counts.admit(b, false).unwrap();
+        let _b1 = busy(counts.admit(b, false).unwrap());
         assert!(counts.admit(b, false).is_none(), "the total is full");
         drop(a1);
         assert!(
@@ -177,9 +260,36 @@ mod tests {
     fn a_trusted_proxy_is_held_to_the_total_only() {
         let counts = Arc::new(Counts::new(5, 1));
         let proxy: IpAddr = [10, 0, 0, 5].into();
-        let slots: Vec<_> = (0..5).map(|_| counts.admit(proxy, true).unwrap()).collect();
+        let slots: Vec<_> = (0..5)
+            .map(|_| busy(counts.admit(proxy, true).unwrap()))
+            .collect();
         assert!(counts.admit(proxy, true).is_none());
         drop(slots);
+        assert_eq!(counts.state.lock().unwrap().total, 0);
+    }
+
+    #[test]
+    fn when_all_are_taken_the_oldest_idle_connection_makes_room() {
+        let counts = Arc::new(Counts::new(3, 10));
+        let ip = |n: u8| IpAddr::from([192, 0, 2, n]);
+        let answering = busy(counts.admit(ip(1), false).unwrap());
+        let upgraded = counts.admit(ip(2), false).unwrap();
+        upgraded.watch().serving.store(false, Ordering::SeqCst);
+        let idle = counts.admit(ip(3), false).unwrap();
+        let newcomer = counts.admit(ip(4), false).unwrap();
+        assert!(
+            idle.watch().released.load(Ordering::SeqCst),
+            "the idle one went"
+        );
+        assert_eq!(counts.state.lock().unwrap().total, 3);
+        drop(idle);
+        assert_eq!(counts.state.lock().unwrap().total, 3, "counted once");
+        let newcomer = busy(newcomer);
+        assert!(
+            counts.admit(ip(5), false).is_none(),
+            "a busy request and a WebSocket are never closed to make room"
+        );
+        drop((answering, upgraded, newcomer));
         assert_eq!(counts.state.lock().unwrap().total, 0);
     }
 }

@@ -9,9 +9,11 @@
 //!   request (400) and the connection is closed.
 //! - **Connection caps.** At most [`HttpConfig::max_connections`] connections in all (lowered
 //!   to fit the open-file limit) and [`HttpConfig::max_connections_per_ip`] per client address
-//!   (IPv6 by /64). A connection beyond a cap is closed at once, unread. Trusted proxies are
-//!   held to the total cap only: every client behind them shares their address. Upgraded
-//!   connections (WebSockets) keep counting until they close.
+//!   (IPv6 by /64). A connection beyond its address's cap is closed at once, unread; at the
+//!   total cap the oldest idle or half-sent connection is closed to make room, and only when
+//!   all are busy is the newcomer refused. Trusted proxies are held to the total cap only:
+//!   every client behind them shares their address. Upgraded connections (WebSockets) keep
+//!   counting until they close, and are never closed to make room.
 //! - **Client address.** Handlers get the client as `ConnectInfo<SocketAddr>`: the peer, or,
 //!   from a trusted proxy, its `X-Forwarded-For` client ([`crate::client_addr`]). Proxy headers
 //!   ([`PROXY_HEADERS`] and [`HttpConfig::strip_headers`]) from anyone else are removed, so no
@@ -31,7 +33,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -52,7 +54,7 @@ use tower_http::timeout::TimeoutBody;
 use tower_service::Service;
 
 use crate::client_addr::{self, PROXY_HEADERS, TrustedProxies};
-use crate::http_caps::{Counted, Counts, Slot};
+use crate::http_caps::{ConnWatch, Counted, Counts, Slot};
 
 /// The largest request head (request line and headers) accepted; beyond it, 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -232,17 +234,16 @@ async fn serve_connection(
     mut draining: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let conn = slot.watch();
     let io = TokioIo::new(Counted {
         stream,
         _slot: slot,
     });
-    // Requests of this connection being answered (until their response body is sent).
-    let busy = Arc::new(AtomicUsize::new(0));
     let service_settings = settings.clone();
-    let service_busy = busy.clone();
+    let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let settings = service_settings.clone();
-        let busy = Busy::start(&service_busy);
+        let busy = Busy::start(&service_conn);
         async move {
             let response = handle(&settings, peer, request).await;
             Ok::<_, Infallible>(response.map(|inner| Body::new(Answering { inner, _busy: busy })))
@@ -257,8 +258,12 @@ async fn serve_connection(
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
+        () = conn.evict.notified() => {
+            tracing::debug!(%peer, "closed an idle connection to make room");
+            return;
+        }
         () = until_draining(&mut draining) => {
-            if busy.load(Ordering::SeqCst) == 0 {
+            if conn.busy.load(Ordering::SeqCst) == 0 {
                 // Idle, or still sending its headers: nothing to finish.
                 return;
             }
@@ -266,6 +271,8 @@ async fn serve_connection(
             connection.await
         }
     };
+    // Ended, or upgraded: a WebSocket is never closed to make room.
+    conn.serving.store(false, Ordering::SeqCst);
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "HTTP connection ended");
     }
@@ -302,18 +309,18 @@ async fn handle(
 }
 
 /// Counts a request as being answered while it lives.
-struct Busy(Arc<AtomicUsize>);
+struct Busy(Arc<ConnWatch>);
 
 impl Busy {
-    fn start(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        Busy(count.clone())
+    fn start(watch: &Arc<ConnWatch>) -> Self {
+        watch.busy.fetch_add(1, Ordering::SeqCst);
+        Busy(watch.clone())
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -127,6 +127,30 @@ async fn one_address_gets_its_share_of_connections_and_no_more() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_addresses_together_cannot_fill_the_server_with_half_sent_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path(), "Shop", None);
+    config.http.max_connections = 200;
+    config.http.header_read_timeout = Duration::from_secs(120);
+    let mut node = TestNode::start(config).await.unwrap();
+
+    // Ten addresses, each within its own share, send 400 half requests in all: at the cap of
+    // 200, each newcomer takes the place of the oldest half-sent one.
+    let mut slow = SlowClients::open(api_addr(&node), &loopback_clients(2, 10), 40, HALF_SENT)
+        .await
+        .unwrap();
+    slow.wait_closed(200, Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // The console still answers: an honest client is never locked out by idle connections.
+    let (status, took) = honest_get(&node.api, "/console").await;
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(2), "the console took {took:?}");
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path(), "Shop", None);
