@@ -222,6 +222,16 @@ pub struct RunArgs {
     /// Address of the local HTTP API (keep it on loopback unless a reverse proxy fronts it).
     #[arg(long, env = "OCHAT_API_LISTEN", default_value = DEFAULT_API_LISTEN)]
     pub api_listen: SocketAddr,
+    /// A reverse proxy in front of the API whose X-Forwarded-For names the client: an address
+    /// or CIDR block (repeatable, or comma-separated in the variable). Default: none, the TCP
+    /// peer is the client and forwarding headers from it are dropped.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP|CIDR",
+        env = "OCHAT_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ochat_node::client_addr::TrustedProxy>,
     /// Peer-to-peer listen address (libp2p multiaddr); repeat for several.
     #[arg(long = "listen")]
     pub listen: Vec<String>,

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ochat_node::directory::{DEFAULT_DATA_DIR, DEFAULT_LISTEN, DirectoryClient, DirectoryServer};
+use ochat_node::directory::{
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DirectoryClient, DirectoryConfig, DirectoryServer,
+};
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::verify_record;
 
@@ -32,10 +34,19 @@ pub struct DirectoryRunArgs {
     /// The directory's data folder (its database; locked while it runs).
     #[arg(long, short = 'd', env = "OCHAT_DIRECTORY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
-    /// Where to listen. Put a TLS reverse proxy in front to serve it publicly (and then rate
-    /// limit there: behind a proxy every client has the proxy's address).
+    /// Where to listen. Put a TLS reverse proxy in front to serve it publicly, and name it
+    /// with --trusted-proxy so the rate limit counts its clients, not the proxy.
     #[arg(long, env = "OCHAT_DIRECTORY_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// A reverse proxy in front whose X-Forwarded-For names the client: an address or CIDR
+    /// block (repeatable, or comma-separated in the variable). Default: none.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP|CIDR",
+        env = "OCHAT_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ochat_node::client_addr::TrustedProxy>,
 }
 
 /// `ochat directory lookup`.
@@ -57,7 +68,9 @@ pub async fn run(command: DirectoryCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(args: DirectoryRunArgs) -> anyhow::Result<()> {
-    let directory = DirectoryServer::start(&args.data_dir, args.listen)
+    let mut config = DirectoryConfig::new(&args.data_dir, args.listen);
+    config.http.trusted_proxies = args.trusted_proxies.iter().copied().collect();
+    let directory = DirectoryServer::start_with(config)
         .await
         .with_context(|| format!("cannot start the directory in {}", args.data_dir.display()))?;
     println!("Directory:   http://{}", directory.addr);

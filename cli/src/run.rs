@@ -10,6 +10,7 @@ use crate::args::RunArgs;
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut config = NodeConfig::with_data_dir(&args.data.data_dir);
     config.api_listen = args.api_listen;
+    config.http.trusted_proxies = args.trusted_proxies.iter().copied().collect();
     if !args.listen.is_empty() {
         config.p2p_listen = args.listen.clone();
     }

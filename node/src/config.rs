@@ -34,6 +34,8 @@ pub struct NodeConfig {
     pub messaging: MessagingConfig,
     /// Live chat: country header, GeoIP database, webhook, clock.
     pub livechat: crate::livechat::LiveChatConfig,
+    /// The API server: timeouts, connection caps, trusted proxies.
+    pub http: crate::http_server::HttpConfig,
 }
 
 impl NodeConfig {
@@ -49,6 +51,7 @@ impl NodeConfig {
             federation: FederationConfig::default(),
             messaging: MessagingConfig::default(),
             livechat: Default::default(),
+            http: Default::default(),
         }
     }
 }

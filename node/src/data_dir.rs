@@ -1,15 +1,16 @@
 //! The node's data folder: an exclusive lock, the identity key file, the admin token and the
 //! small public facts (`instance.json`, `api.addr`) that the CLI reads without opening sled.
 //!
-//! Layout:
+//! Layout (the folder and everything in it is its owner's alone: folders 0700, files 0600;
+//! [`make_private`] also closes folders an older version left open):
 //! ```text
 //! ochat-data/
 //!   ochat.lock       held (flock) while a node runs; holds its pid
-//!   identity.key     0600  Ed25519 identity + X25519 pre-key secrets (hex, JSON)
-//!   admin.token      0600  the admin API token
-//!   instance.json          {"uuid", "name"}: what `ochat uuid` shows
-//!   api.addr               the running node's API address, for the CLI
-//!   db/                    sled
+//!   identity.key     Ed25519 identity + X25519 pre-key secrets (hex, JSON)
+//!   admin.token      the admin API token
+//!   instance.json    {"uuid", "name"}: what `ochat uuid` shows
+//!   api.addr         the running node's API address, for the CLI
+//!   db/              sled
 //! ```
 
 use std::fs::{self, File, OpenOptions};
@@ -125,6 +126,7 @@ impl DataDir {
     pub fn open(root: &Path, name: Option<&str>) -> Result<Self, DataDirError> {
         fs::create_dir_all(root).map_err(io("create the data folder", root))?;
         let lock = lock_folder(root, "ochat.lock")?;
+        make_private(root)?;
         let key_path = root.join("identity.key");
         let created = !key_path.exists();
         let secrets = if created {
@@ -140,7 +142,7 @@ impl DataDir {
                 prekey: hex::encode(*secrets.prekey),
             };
             let text = Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default());
-            write_private(&key_path, text.as_bytes())?;
+            write_atomic(&key_path, text.as_bytes())?;
             secrets
         } else {
             read_keys(&key_path)?
@@ -154,7 +156,7 @@ impl DataDir {
                 name: name.unwrap_or("ochat instance").to_string(),
             };
             let text = serde_json::to_vec_pretty(&info).unwrap_or_default();
-            write_atomic(&info_path, &text, false)?;
+            write_atomic(&info_path, &text)?;
             info
         };
         let token_path = root.join("admin.token");
@@ -163,7 +165,7 @@ impl DataDir {
             Zeroizing::new(text.trim().to_string())
         } else {
             let token = Zeroizing::new(new_token()?);
-            write_private(&token_path, token.as_bytes())?;
+            write_atomic(&token_path, token.as_bytes())?;
             token
         };
         Ok(DataDir {
@@ -188,7 +190,7 @@ impl DataDir {
 
     /// Records the API address of the running node for the CLI.
     pub fn write_api_addr(&self, addr: &str) -> Result<(), DataDirError> {
-        write_atomic(&self.root.join("api.addr"), addr.as_bytes(), false)
+        write_atomic(&self.root.join("api.addr"), addr.as_bytes())
     }
 
     /// Removes `api.addr` at shutdown.
@@ -293,19 +295,47 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataDirEr
     })
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
-    write_atomic(path, bytes, true)
+/// Takes group and other permissions off `root` and everything under it (folders end 0700,
+/// files at most 0600), without following symbolic links. Node and directory folders alike
+/// call it at start, so a folder an older version created 0755 with 0644 files is closed.
+pub(crate) fn make_private(root: &Path) -> Result<(), DataDirError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::symlink_metadata(root).map_err(io("inspect", root))?;
+        let mode = meta.permissions().mode();
+        let private = if meta.is_dir() {
+            (mode & !0o077) | 0o700
+        } else {
+            mode & !0o077
+        };
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        if private & 0o7777 != mode & 0o7777 {
+            fs::set_permissions(root, fs::Permissions::from_mode(private & 0o7777))
+                .map_err(io("make private", root))?;
+        }
+        if meta.is_dir() {
+            for entry in fs::read_dir(root).map_err(io("list", root))? {
+                let entry = entry.map_err(io("list", root))?;
+                make_private(&entry.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Writes via a temporary file, fsync and rename, so a crash leaves the old or the new file.
-fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), DataDirError> {
+/// Writes a file (0600) via a temporary file, fsync and rename, so a crash leaves the old or
+/// the new file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
     let tmp = path.with_extension("tmp");
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o644 });
+        options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(io("create", &tmp))?;
     file.write_all(bytes).map_err(io("write", &tmp))?;

@@ -18,23 +18,31 @@
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
+//! - [`http_server`] — the one HTTP server loop of the API and the directory: header and body
+//!   timeouts, connection caps in all and per address (`http_caps`), graceful shutdown;
+//!   [`client_addr`] — the client address and `--trusted-proxy`; [`process_setup`] — umask
+//!   077 and the open-file limit, set once at start.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
 //!   the API, flushes sled and releases the lock.
 //!
 //! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
 
 pub mod api;
+pub mod client_addr;
 pub mod config;
 pub mod data_dir;
 pub mod directory;
 pub mod durable;
 pub mod events;
 pub mod federation;
+mod http_caps;
+pub mod http_server;
 pub mod livechat;
 pub mod messaging;
 pub mod model;
 pub mod network;
 pub mod node;
+pub mod process_setup;
 pub mod store;
 pub mod web;
 

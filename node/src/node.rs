@@ -24,6 +24,7 @@ use crate::directory::client::DirectoryClient;
 use crate::durable::GroupFlush;
 use crate::events::Events;
 use crate::federation::{Federation, FederationError, FederationParts};
+use crate::http_server;
 use crate::messaging::Messaging;
 use crate::network::{self, Inbound, InboundMessages, NetworkConfig, NetworkError, NetworkHandle};
 use crate::store::{Store, StoreError};
@@ -130,6 +131,7 @@ pub fn peer_id_of(secret: &[u8; 32]) -> String {
 impl RunningNode {
     /// Starts a node with `config`.
     pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+        crate::process_setup::prepare();
         let data_dir = DataDir::open(&config.data_dir, config.name.as_deref())?;
         let store = Store::open(&data_dir.db_path())?;
         store.next_counter("starts")?;
@@ -227,14 +229,12 @@ impl RunningNode {
             })?;
         data_dir.write_api_addr(&api_addr.to_string())?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = api::router(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let mut http = config.http.clone();
+        // Only a trusted proxy may tell the visitor's country.
+        http.strip_headers
+            .extend(config.livechat.country_header.iter().cloned());
+        let server = http_server::spawn(listener, api::router(shared.clone()), http, stopped)
+            .map_err(|e| NodeError::Config(format!("API server: {e}")))?;
         tracing::info!(uuid = %shared.instance.uuid, %api_addr, "node started");
         Ok(RunningNode {
             created: data_dir.created,

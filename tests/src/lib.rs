@@ -2,10 +2,12 @@
 //!
 //! Helpers shared by the integration tests in `tests/tests/`: starting the real `ochat` binary
 //! as a process on a fresh data folder ([`process`]) and waiting with timeouts instead of sleeps;
-//! headless Chromium for the web pages ([`web`]).
+//! headless Chromium for the web pages ([`web`]); slow and greedy HTTP clients from chosen
+//! loopback addresses ([`slow_clients`]).
 
 pub mod accounts;
 pub mod livechat;
 pub mod node;
 pub mod process;
+pub mod slow_clients;
 pub mod web;

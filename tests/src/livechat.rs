@@ -63,6 +63,9 @@ impl ChatNode {
     ) -> Result<Self> {
         let mut config = test_config(dir, "Shop", None);
         config.livechat.country_header = Some(COUNTRY_HEADER.into());
+        // The tests play the reverse proxy that tells the visitor's country.
+        config.http.trusted_proxies =
+            ochat_node::client_addr::TrustedProxies::parse(&["127.0.0.1"]).expect("an address");
         config.livechat.clock = Some(clock.clone());
         change(&mut config);
         Ok(ChatNode {

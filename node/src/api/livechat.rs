@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use axum::Extension;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -207,11 +207,10 @@ struct LoginBody {
 
 async fn login(
     State(node): Shared,
-    headers: HeaderMap,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(b): Json<LoginBody>,
 ) -> Response {
-    let from = sessions::client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a));
+    let from = sessions::client_ip(peer.map(|Extension(ConnectInfo(a))| a));
     match node.livechat.login(&b.login, &b.password, from).await {
         Ok((token, user)) => Json(json!({"token": token, "user": user})).into_response(),
         Err(e) => login_refused(e),

@@ -66,18 +66,16 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
         )
 }
 
-/// The visitor's address: the first `X-Forwarded-For` hop (behind a proxy), else the peer.
-pub(crate) fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok())
-        .or(peer.map(|p| p.ip()))
+/// The visitor's address. The server loop ([`crate::http_server`]) already put the client in
+/// `ConnectInfo`: the peer, or what a trusted proxy forwarded; `X-Forwarded-For` is not read
+/// here, as anyone can send it.
+pub(crate) fn client_ip(peer: Option<SocketAddr>) -> Option<IpAddr> {
+    peer.map(|p| p.ip())
 }
 
 /// What the request tells about the visitor: the browser's language, and the country from the
-/// configured proxy header or GeoIP of their address.
+/// configured proxy header (which the server loop removed unless a trusted proxy sent it) or
+/// GeoIP of their address.
 pub(crate) fn visitor_context(
     chat: &crate::livechat::LiveChat,
     headers: &HeaderMap,
@@ -91,7 +89,7 @@ pub(crate) fn visitor_context(
         .country_header()
         .and_then(|h| headers.get(h))
         .and_then(|v| v.to_str().ok());
-    let ip = client_ip(headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+    let ip = client_ip(peer.map(|Extension(ConnectInfo(addr))| addr));
     StartContext {
         language,
         country: chat.country(header_value, ip),

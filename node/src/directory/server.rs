@@ -10,8 +10,10 @@
 //! A PUT is decided against the stored record and written with sled's compare-and-swap, so two
 //! racing PUTs for the same UUID cannot both win; the write is flushed before the answer.
 //! Every request passes a per-client-IP token bucket (IPv6 clients are grouped by /64). Behind a
-//! reverse proxy every request comes from the proxy's address: rate limit there instead, or
-//! turn this one off with [`DirectoryConfig::rate_limit`] = `None`.
+//! reverse proxy, list it in [`HttpConfig::trusted_proxies`] (`--trusted-proxy`) so the bucket
+//! is the forwarded client's, not the proxy's. Connections are served by
+//! [`crate::http_server`] (timeouts, connection caps); the folder is its owner's alone (0700,
+//! files 0600, also when an older version left it open).
 
 use std::fs::{self, File};
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ use tokio::task::JoinHandle;
 use super::rate_limit::{Limiter, RateLimit};
 use super::{DirectoryError, MAX_BODY_BYTES, RecordDto};
 use crate::api::ApiError;
+use crate::http_server::HttpConfig;
 
 /// The sled tree holding the records.
 const RECORDS_TREE: &str = "records";
@@ -52,6 +55,8 @@ pub struct DirectoryConfig {
     pub listen: SocketAddr,
     /// The per-client-IP limit; `None` turns it off.
     pub rate_limit: Option<RateLimit>,
+    /// Timeouts, connection caps and trusted proxies.
+    pub http: HttpConfig,
 }
 
 impl DirectoryConfig {
@@ -61,6 +66,7 @@ impl DirectoryConfig {
             data_dir: data_dir.to_path_buf(),
             listen,
             rate_limit: Some(RateLimit::default()),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -104,9 +110,11 @@ impl DirectoryServer {
 
     /// Starts a directory with an explicit configuration.
     pub async fn start_with(config: DirectoryConfig) -> Result<RunningDirectory, DirectoryError> {
+        crate::process_setup::prepare();
         let root = &config.data_dir;
         fs::create_dir_all(root).map_err(io("create the data folder", root))?;
         let lock = take_lock(root)?;
+        crate::data_dir::make_private(root).map_err(|e| folder_error(e, root))?;
         let db = sled::Config::new().path(root.join("db")).open()?;
         let records = db.open_tree(RECORDS_TREE)?;
         let listener =
@@ -128,15 +136,10 @@ impl DirectoryServer {
             limiter: config.rate_limit.map(Limiter::new),
             _lock: lock,
         });
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let server =
+            crate::http_server::spawn(listener, router(state.clone()), config.http, stopped)
+                .map_err(|e| DirectoryError::Server(e.to_string()))?;
         tracing::info!(%addr, data_dir = %root.display(), "directory started");
         Ok(RunningDirectory {
             addr,
@@ -388,7 +391,12 @@ fn io<'a>(
 
 /// Takes the folder's lock, the same way `data_dir` does for nodes.
 fn take_lock(root: &Path) -> Result<File, DirectoryError> {
-    crate::data_dir::lock_folder(root, "directory.lock").map_err(|e| match e {
+    crate::data_dir::lock_folder(root, "directory.lock").map_err(|e| folder_error(e, root))
+}
+
+/// A data folder problem, told the directory's way.
+fn folder_error(e: crate::data_dir::DataDirError, root: &Path) -> DirectoryError {
+    match e {
         crate::data_dir::DataDirError::Locked { dir, pid } => DirectoryError::Locked { dir, pid },
         crate::data_dir::DataDirError::Io {
             action,
@@ -400,11 +408,11 @@ fn take_lock(root: &Path) -> Result<File, DirectoryError> {
             source,
         },
         other => DirectoryError::Io {
-            action: "lock",
+            action: "open",
             path: root.to_path_buf(),
             source: std::io::Error::other(other.to_string()),
         },
-    })
+    }
 }
 
 #[cfg(test)]

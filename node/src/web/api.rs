@@ -69,7 +69,8 @@ struct Snippet {
 }
 
 /// The node's address as the caller reached it (`Host`), with `X-Forwarded-Proto` when a
-/// proxy says the site is served over https.
+/// proxy says the site is served over https (the server loop keeps that header only from a
+/// trusted proxy).
 fn base_url(headers: &HeaderMap) -> Result<String, ApiError> {
     let host = headers
         .get(HOST)
