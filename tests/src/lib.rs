@@ -2,8 +2,10 @@
 //!
 //! Helpers shared by the integration tests in `tests/tests/`: starting the real `ochat` binary
 //! as a process on a fresh data folder ([`process`]) and waiting with timeouts instead of sleeps;
-//! headless Chromium for the web pages ([`web`]).
+//! headless Chromium for the web pages ([`web`]); data folders of instances from before derived
+//! UUIDs ([`legacy`]).
 
+pub mod legacy;
 pub mod livechat;
 pub mod node;
 pub mod process;
