@@ -172,16 +172,10 @@ fn a_uuid_that_belongs_to_another_key_stops_the_start_clearly() {
     let text = format!("{{\"uuid\":\"{theirs}\",\"name\":\"Acme\"}}");
     std::fs::write(data.join("instance.json"), &text).unwrap();
 
-    let out = ochat(&[
-        "run",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--api-listen",
-        "127.0.0.1:0",
-    ])
-    .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = NodeProcess::start(&data, &[], START)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("exited early"), "{err}");
     assert!(err.contains(&theirs.to_string()), "{err}");
     assert!(err.contains("belongs to another identity key"), "{err}");
     assert!(err.contains("a new key means a new UUID"), "{err}");
