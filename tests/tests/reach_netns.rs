@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::record::InstanceRecord;
-use ochat_tests::netns::{Host, Internet, Nat, existing_namespaces};
+use ochat_tests::netns::{Host, Internet, Nat, PREFIX, existing_namespaces};
 use ochat_tests::netns_user::link_and_talk;
 
 /// What `netns-probe … ask` printed, one address per line.
@@ -209,4 +209,19 @@ fn a_squatter_of_a_derived_uuid_is_refused_by_the_directory_across_the_internet(
     assert!(!lookup.status.success());
     let said = String::from_utf8_lossy(&lookup.stderr);
     assert!(said.contains("is not in the directory"), "{said}");
+}
+
+/// A test process killed with -9 cannot clean up: the next test internet removes what it left.
+#[test]
+fn namespaces_left_by_a_killed_test_process_are_swept() {
+    // A pid that no process has (above the largest pid Linux hands out).
+    let dead = format!("{PREFIX}4194399-0-left");
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &dead])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert!(existing_namespaces().unwrap().contains(&dead));
+    let _net = Internet::new().unwrap();
+    assert!(!existing_namespaces().unwrap().contains(&dead));
 }
