@@ -12,6 +12,10 @@
 //!   api.addr         the running node's API address, for the CLI
 //!   db/              sled
 //! ```
+//!
+//! A new folder's Instance UUID is derived from its identity key (a self-certifying v8 UUID); a
+//! folder created before that keeps its random v4 UUID. A v8 UUID that is not the key's own stops
+//! the start: the UUID and the key belong together.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -58,6 +62,16 @@ pub enum DataDirError {
     /// No node was ever started on this folder.
     #[error("{0} holds no ochat node yet: start one with `ochat run --data-dir {0}`")]
     NotInitialised(PathBuf),
+    /// `instance.json` names a self-certifying UUID that another identity key derives to.
+    #[error(
+        "{path} names the Instance UUID {uuid}, which belongs to another identity key than the one in identity.key (a version-8 Instance UUID is derived from its key). Put back the identity.key that goes with this UUID, or start a new data folder: a new key means a new UUID"
+    )]
+    UuidNotOfThisKey {
+        /// `instance.json`.
+        path: PathBuf,
+        /// The UUID it names.
+        uuid: InstanceId,
+    },
     /// Randomness failed.
     #[error("could not generate secrets: {0}")]
     Random(String),
@@ -149,10 +163,17 @@ impl DataDir {
         };
         let info_path = root.join("instance.json");
         let instance = if info_path.exists() {
-            read_json::<InstanceInfo>(&info_path)?
+            let info = read_json::<InstanceInfo>(&info_path)?;
+            if !info.uuid.admits(&secrets.identity.public()) {
+                return Err(DataDirError::UuidNotOfThisKey {
+                    path: info_path,
+                    uuid: info.uuid,
+                });
+            }
+            info
         } else {
             let info = InstanceInfo {
-                uuid: InstanceId::generate(),
+                uuid: InstanceId::derived_from(&secrets.identity.public()),
                 name: name.unwrap_or("ochat instance").to_string(),
             };
             let text = serde_json::to_vec_pretty(&info).unwrap_or_default();
@@ -366,6 +387,59 @@ mod tests {
         assert_eq!(second.instance.uuid, uuid);
         assert_eq!(second.instance.name, "Acme");
         assert_eq!(second.secrets.identity.public(), public);
+    }
+
+    #[test]
+    fn a_new_folder_gets_the_uuid_derived_from_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = DataDir::open(dir.path(), None).unwrap();
+        assert!(open.instance.uuid.is_derived());
+        assert_eq!(
+            open.instance.uuid,
+            InstanceId::derived_from(&open.secrets.identity.public())
+        );
+        assert_eq!(read_instance(dir.path()).unwrap().uuid, open.instance.uuid);
+    }
+
+    #[test]
+    fn a_folder_with_a_random_v4_uuid_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(DataDir::open(dir.path(), Some("Acme")).unwrap());
+        let legacy = InstanceId::generate();
+        fs::write(
+            dir.path().join("instance.json"),
+            format!("{{\"uuid\":\"{legacy}\",\"name\":\"Acme\"}}"),
+        )
+        .unwrap();
+        let open = DataDir::open(dir.path(), None).unwrap();
+        assert_eq!(open.instance.uuid, legacy);
+        drop(open);
+        assert_eq!(
+            DataDir::open(dir.path(), None).unwrap().instance.uuid,
+            legacy
+        );
+    }
+
+    #[test]
+    fn a_derived_uuid_of_another_key_stops_the_start_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(DataDir::open(dir.path(), Some("Acme")).unwrap());
+        let someone_else = IdentityKey::generate().unwrap();
+        let theirs = InstanceId::derived_from(&someone_else.public());
+        let text = format!("{{\"uuid\":\"{theirs}\",\"name\":\"Acme\"}}");
+        fs::write(dir.path().join("instance.json"), &text).unwrap();
+        let err = DataDir::open(dir.path(), None).unwrap_err();
+        assert!(
+            matches!(err, DataDirError::UuidNotOfThisKey { uuid, .. } if uuid == theirs),
+            "{err}"
+        );
+        let shown = err.to_string();
+        assert!(shown.contains(&theirs.to_string()), "{shown}");
+        assert!(shown.contains("a new key means a new UUID"), "{shown}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("instance.json")).unwrap(),
+            text
+        );
     }
 
     #[cfg(unix)]

@@ -1,5 +1,11 @@
 //! An instance's identity: its permanent Instance UUID and its Ed25519 identity key.
 //!
+//! A new identity's UUID is **self-certifying**: a version-8 UUID (RFC 9562) made from a
+//! domain-separated SHA-256 of the Ed25519 public key ([`InstanceId::derived_from`]), so anyone
+//! holding a record can check that its key is the one the UUID names. Older instances keep the
+//! random version-4 UUID they were created with; for them the binding to a key is learnt (pinned,
+//! or the directory's first-come rule).
+//!
 //! The secret key never prints: [`IdentityKey`]'s `Debug` is redacted, and the key is zeroized
 //! when dropped (ed25519-dalek does it for the inner key; the bytes we hand out are wrapped in
 //! [`zeroize::Zeroizing`]).
@@ -9,6 +15,7 @@ use std::str::FromStr;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -20,7 +27,7 @@ use crate::random::{RandomError, random_bytes};
 pub enum IdentityError {
     /// The text is not a UUID.
     #[error(
-        "'{0}' is not an Instance UUID (expected the form xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx)"
+        "'{0}' is not an Instance UUID (expected the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
     )]
     NotAUuid(String),
     /// The bytes are not a valid Ed25519 public key, or the key is a weak (small-order) one.
@@ -37,16 +44,49 @@ impl From<RandomError> for IdentityError {
     }
 }
 
-/// The permanent, public identifier of an instance (a UUID v4), shown in Settings and shared with
-/// other organisations so they can send a connection request.
+/// The domain that separates the UUID derivation's hash from every other use of SHA-256 over an
+/// identity key: `SHA-256(INSTANCE_UUID_DOMAIN || public key)`.
+pub const INSTANCE_UUID_DOMAIN: &[u8] = b"ochat/v1/instance-uuid";
+
+/// The permanent, public identifier of an instance, shown in Settings and shared with other
+/// organisations so they can send a connection request: a version-8 UUID derived from the
+/// identity key for instances created since self-certifying UUIDs, a random version-4 UUID for
+/// older ones.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct InstanceId(pub Uuid);
 
 impl InstanceId {
-    /// A fresh random Instance UUID (version 4).
+    /// A fresh random Instance UUID (version 4): what instances were given before UUIDs were
+    /// derived from keys, still used by tests that need a UUID bound to no key.
     pub fn generate() -> Self {
         InstanceId(Uuid::new_v4())
+    }
+
+    /// The self-certifying Instance UUID of `key`: the first 16 bytes of
+    /// `SHA-256("ochat/v1/instance-uuid" || key)` with the version set to 8 and the variant to
+    /// RFC 9562's `10` (122 bits of the hash remain).
+    pub fn derived_from(key: &PublicIdentity) -> Self {
+        let mut hash = Sha256::new();
+        hash.update(INSTANCE_UUID_DOMAIN);
+        hash.update(key.0.as_bytes());
+        let digest = hash.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        InstanceId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
+    /// Whether this UUID is of the derived kind (version 8, RFC 9562 variant): a record under it
+    /// is valid only with the key it derives from.
+    pub fn is_derived(&self) -> bool {
+        self.0.get_version_num() == 8 && self.0.get_variant() == uuid::Variant::RFC4122
+    }
+
+    /// Whether `key` may speak for this UUID on the UUID's own evidence: for a derived UUID only
+    /// the key it derives from; a random (v4) UUID says nothing about its key, so any key passes
+    /// here and the caller's pinning or first-come rule decides.
+    pub fn admits(&self, key: &PublicIdentity) -> bool {
+        !self.is_derived() || InstanceId::derived_from(key) == *self
     }
 
     /// The UUID's 16 bytes, big-endian, as used in store keys and signed payloads.
@@ -173,12 +213,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_instance_uuid_is_a_v4_uuid_shown_hyphenated() {
+    fn a_legacy_instance_uuid_is_a_v4_uuid_shown_hyphenated() {
         let id = InstanceId::generate();
         assert_eq!(id.0.get_version_num(), 4);
+        assert!(!id.is_derived());
         let shown = id.to_string();
         assert_eq!(shown.len(), 36);
         assert_eq!(shown.parse::<InstanceId>(), Ok(id));
+    }
+
+    #[test]
+    fn a_derived_uuid_is_version_8_and_admits_only_its_own_key() {
+        let key = IdentityKey::generate().unwrap().public();
+        let other = IdentityKey::generate().unwrap().public();
+        let id = InstanceId::derived_from(&key);
+        assert_eq!(id.0.get_version_num(), 8);
+        assert_eq!(id.0.get_variant(), uuid::Variant::RFC4122);
+        assert!(id.is_derived());
+        assert_eq!(id, InstanceId::derived_from(&key), "deterministic");
+        assert!(id.admits(&key));
+        assert!(!id.admits(&other));
+        // A v4 UUID is bound by no key of its own.
+        assert!(InstanceId::generate().admits(&other));
+        assert_eq!(id.to_string().parse::<InstanceId>(), Ok(id));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! peer needs to reach and authenticate an instance.
 //!
 //! A record is self-signed by the identity key it names. [`verify_record`] checks the
-//! signature with that embedded key and the record's limits; the directory adds the
-//! trust-on-first-use rule (first key wins, higher `seq` to update) on top.
+//! signature with that embedded key, the record's limits, and for a self-certifying (version 8)
+//! UUID that the key derives to it, so nobody can publish a record for another key's UUID. For
+//! older random (v4) UUIDs the directory adds the trust-on-first-use rule (first key wins, higher
+//! `seq` to update) and nodes pin the key they met first.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -57,6 +59,14 @@ pub enum RecordError {
         /// The UUID concerned.
         uuid: InstanceId,
     },
+    /// The UUID is a derived (version 8) one, and the record's key is not the one it derives from.
+    #[error(
+        "the record for {uuid} is refused: {uuid} is a self-certifying Instance UUID and the record's key does not derive to it (only the key it was made from can publish under it)"
+    )]
+    NotDerivedFromKey {
+        /// The UUID concerned.
+        uuid: InstanceId,
+    },
     /// The record is for another UUID than the one asked for.
     #[error("the record is for {found}, not {expected}")]
     WrongUuid {
@@ -101,17 +111,20 @@ impl InstanceRecord {
     }
 }
 
-/// Verifies a self-signed record: decodes the embedded key, checks the signature with it, then
-/// the limits. Returns the record.
+/// Verifies a self-signed record: decodes the embedded key, checks the signature with it, that
+/// a derived (version 8) UUID is the key's own, then the limits. Returns the record.
 pub fn verify_record(signed: &SignedRecord) -> Result<InstanceRecord, RecordError> {
     let claimed = signed.decode_unverified()?;
     let record = signed.open(&claimed.identity)?;
+    if !record.uuid.admits(&record.identity) {
+        return Err(RecordError::NotDerivedFromKey { uuid: record.uuid });
+    }
     record.check_limits()?;
     Ok(record)
 }
 
-/// Verifies a record fetched for `expected`, and when a key is already known for that UUID
-/// (trust on first use), that it is the same key.
+/// Verifies a record fetched for `expected` (see [`verify_record`]), and when a key is already
+/// known for that UUID (trust on first use), that it is the same key.
 pub fn verify_record_for(
     signed: &SignedRecord,
     expected: InstanceId,
@@ -190,6 +203,32 @@ mod tests {
             verify_record_for(&signed, other, None),
             Err(RecordError::WrongUuid { .. })
         ));
+    }
+
+    #[test]
+    fn a_record_under_a_derived_uuid_verifies_only_with_the_key_it_derives_from() {
+        let owner = IdentityKey::generate().unwrap();
+        let squatter = IdentityKey::generate().unwrap();
+        let mut record = record_for(&owner);
+        record.uuid = InstanceId::derived_from(&owner.public());
+        let genuine = record.sign(&owner).unwrap();
+        assert_eq!(verify_record(&genuine).unwrap(), record);
+        assert_eq!(
+            verify_record_for(&genuine, record.uuid, None).unwrap(),
+            record
+        );
+
+        // The squatter's honest, self-signed record for the owner's UUID: refused even though
+        // nobody has pinned a key for it yet.
+        record.identity = squatter.public();
+        let squatted = record.sign(&squatter).unwrap();
+        let refused = || RecordError::NotDerivedFromKey { uuid: record.uuid };
+        assert_eq!(verify_record(&squatted), Err(refused()));
+        assert_eq!(
+            verify_record_for(&squatted, record.uuid, None),
+            Err(refused())
+        );
+        assert!(refused().to_string().contains("does not derive"));
     }
 
     #[test]

@@ -3,10 +3,15 @@
 //! Helpers shared by the integration tests in `tests/tests/`: starting the real `ochat` binary
 //! as a process on a fresh data folder ([`process`]) and waiting with timeouts instead of sleeps;
 //! headless Chromium for the web pages ([`web`]); slow and greedy HTTP clients from chosen
-//! loopback addresses ([`slow_clients`]).
+//! loopback addresses ([`slow_clients`]); a small internet of network namespaces with NATing
+//! home routers ([`netns`]) and the user's CLI flows inside it ([`netns_user`]); data folders
+//! of instances from before derived UUIDs ([`legacy`]).
 
 pub mod accounts;
+pub mod legacy;
 pub mod livechat;
+pub mod netns;
+pub mod netns_user;
 pub mod node;
 pub mod process;
 pub mod slow_clients;

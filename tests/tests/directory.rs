@@ -54,6 +54,13 @@ impl Org {
         Org { key, record }
     }
 
+    /// An organisation created since UUIDs are derived from keys: its UUID is its key's own.
+    fn derived(name: &str) -> Self {
+        let mut org = Org::new(name);
+        org.record.uuid = InstanceId::derived_from(&org.key.public());
+        org
+    }
+
     /// Someone with their own key who claims `victim`'s UUID.
     fn impostor_of(victim: &Org) -> Self {
         let mut mallory = Org::new("Not really Acme");
@@ -243,6 +250,30 @@ async fn nobody_can_take_over_a_uuid_that_is_already_claimed() {
     assert_eq!((refused.0, code(&refused)), (403, "key_mismatch"));
 
     // Everyone still finds Acme's own record.
+    assert_eq!(lookup(&client, acme.uuid()).await, Some(acme.signed()));
+    within("stopping", directory.shutdown()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_squatter_cannot_claim_someone_elses_derived_uuid_even_before_its_owner() {
+    let folder = tempfile::tempdir().unwrap();
+    let directory = start_directory(folder.path()).await;
+    let client = client_of(&directory);
+    let raw = Raw::new(&directory);
+    let acme = Org::derived("Acme");
+
+    // Mallory learns Acme's UUID and publishes first, with her own key: refused, nothing stored.
+    let mallory = Org::impostor_of(&acme);
+    let refused = raw.put_record(acme.uuid(), &mallory.signed()).await;
+    assert_eq!((refused.0, code(&refused)), (403, "key_mismatch"));
+    let message = refused.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("does not derive"), "{message}");
+    let err = publish(&client, &mallory.signed()).await.unwrap_err();
+    assert!(matches!(err, DirectoryError::Rejected(_)), "{err:?}");
+    assert_eq!(lookup(&client, acme.uuid()).await, None);
+
+    // Acme's own first publication is accepted, and found by everyone.
+    assert_eq!(raw.put_record(acme.uuid(), &acme.signed()).await.0, 201);
     assert_eq!(lookup(&client, acme.uuid()).await, Some(acme.signed()));
     within("stopping", directory.shutdown()).await.unwrap();
 }
@@ -440,6 +471,26 @@ async fn a_lying_directory_cannot_hand_out_a_forged_record() {
         ),
         "{err:?}"
     );
+    liar.abort();
+}
+
+#[tokio::test]
+async fn a_lying_directory_cannot_vouch_for_a_squatter_of_a_derived_uuid() {
+    // Nobody has ever pinned a key for Acme's UUID: the UUID itself names the key.
+    let acme = Org::derived("Acme");
+    let (url, liar) = lying_directory(Org::impostor_of(&acme).signed()).await;
+    let err = within(
+        "looking up",
+        DirectoryClient::new(&url).unwrap().lookup(acme.uuid()),
+    )
+    .await;
+    match err {
+        Err(DirectoryError::Forged { uuid, source }) => {
+            assert_eq!(uuid, acme.uuid());
+            assert_eq!(source, RecordError::NotDerivedFromKey { uuid });
+        }
+        other => panic!("expected a forged-record error, got {other:?}"),
+    }
     liar.abort();
 }
 

@@ -1,7 +1,9 @@
 //! A directory that fails is not a directory that says "unknown": while V's directory answers
 //! 503 or 429, an impostor (M, another key under P's Instance UUID) who asks V to connect gets
 //! "try again later", nothing is pinned, and V's auto-accept list does not make M a partner. Once
-//! the directory answers again, M is refused for good and the real P links as it should.
+//! the directory answers again, M is refused for good and the real P links as it should. That
+//! is the path of an instance from before derived UUIDs (a random v4 UUID); under a derived UUID
+//! V needs no directory at all: M is refused by the UUID itself and P is accepted at once.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -16,7 +18,14 @@ use axum::response::{IntoResponse, Response};
 use ochat_node::directory::client::DirectoryClient;
 use ochat_node::directory::server::DirectoryServer;
 use ochat_node::federation::AutoAccept;
-use ochat_protocol::identity::InstanceId;
+use ochat_node::network::{self, NetworkConfig};
+use ochat_protocol::identity::{IdentityKey, InstanceId};
+use ochat_protocol::record::InstanceRecord;
+use ochat_protocol::sign::Signed;
+use ochat_protocol::wire::{
+    ConnectionRequest, Envelope, HandshakeBody, HandshakeResponse, RefusalCode,
+};
+use ochat_tests::legacy::folder_with_random_uuid;
 use ochat_tests::node::{TestNode, reaching, test_config};
 use reqwest::Method;
 
@@ -105,7 +114,8 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
     let real_url = format!("http://{}", dir.addr);
     let (flaky_url, flaky) = start_flaky(&real_url).await;
 
-    // P, the real partner, is listed in the directory.
+    // P, the real partner (an instance from before derived UUIDs), is listed in the directory.
+    folder_with_random_uuid(&tmp.path().join("p"), "Partner").unwrap();
     let mut p = TestNode::start(test_config(
         &tmp.path().join("p"),
         "Partner",
@@ -178,6 +188,115 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
         .await
         .unwrap();
     config.directory = Some(real_url.clone());
+    let p = TestNode::start(config).await.unwrap();
+    assert_eq!(p.uuid, p_uuid.to_string());
+    let sent = p
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": v.uuid, "send": true})),
+        )
+        .await
+        .unwrap();
+    p.wait_status(sent["id"].as_str().unwrap(), "Accepted")
+        .await
+        .unwrap();
+    v.wait_incoming_from(&p.uuid, "Accepted").await.unwrap();
+}
+
+/// M's forged request: P's derived UUID in a record signed by M's own key, sent to V from M's
+/// own libp2p node; V's answer.
+async fn impostor_asks(p_uuid: InstanceId, v: &TestNode) -> HandshakeResponse {
+    let key = IdentityKey::generate().unwrap();
+    let (net, _inbound) = network::start(
+        &key.secret_bytes(),
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            ..NetworkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let me = v.ok(Method::GET, "/api/v1/instance", None).await.unwrap();
+    let v_peer: libp2p::PeerId = me["peer_id"].as_str().unwrap().parse().unwrap();
+    let v_addrs = me["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().parse().unwrap())
+        .collect();
+    let record = InstanceRecord {
+        uuid: p_uuid,
+        name: "Partner".into(),
+        identity: key.public(),
+        prekey: [7; 32],
+        addresses: vec![],
+        seq: 1,
+        signed_at_ms: 1,
+    }
+    .sign(&key)
+    .unwrap();
+    let request = ConnectionRequest {
+        request_id: uuid::Uuid::new_v4(),
+        from: p_uuid,
+        to: v.uuid.parse().unwrap(),
+        from_name: "Partner".into(),
+        message: None,
+        ephemeral: [9; 32],
+        sent_at_ms: 1,
+    };
+    let envelope = Envelope {
+        record,
+        body: HandshakeBody::Request(Signed::seal(&request, &key).unwrap()),
+    };
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        net.request(v_peer, v_addrs, envelope),
+    )
+    .await
+    .expect("V answers")
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_derived_uuid_a_failing_directory_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (flaky_url, flaky) = start_flaky(&format!("http://{}", dir.addr)).await;
+    flaky.failing_with.store(503, Ordering::SeqCst);
+
+    // V accepts P by itself; its directory is down for the whole test.
+    let p_dir = tmp.path().join("p");
+    let mut p = TestNode::start(test_config(&p_dir, "Partner", None))
+        .await
+        .unwrap();
+    let p_uuid: InstanceId = p.uuid.parse().unwrap();
+    assert!(p_uuid.is_derived());
+    p.stop().await.unwrap();
+    let mut config = test_config(&tmp.path().join("v"), "Victim", Some(&flaky_url));
+    config.federation.auto_accept = AutoAccept::Listed(BTreeSet::from([p_uuid]));
+    let v = TestNode::start(config).await.unwrap();
+
+    // M, under P's UUID with her own key, is refused for good at once: the UUID names P's key,
+    // so V does not even ask its directory.
+    let answer = impostor_asks(p_uuid, &v).await;
+    match answer {
+        HandshakeResponse::Refused { code, message } => {
+            assert_eq!(code, RefusalCode::Unauthenticated, "{message}");
+            assert!(
+                message.contains("derived from its owner's key"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(flaky.failed_lookups.load(Ordering::SeqCst), 0);
+    assert_eq!(connections_with(&v, &p.uuid).await, 0);
+
+    // The real P, told where V listens, links and is accepted while the directory is still down.
+    let (config, _) = reaching(&v, &p_dir, "Partner").await.unwrap();
     let p = TestNode::start(config).await.unwrap();
     assert_eq!(p.uuid, p_uuid.to_string());
     let sent = p

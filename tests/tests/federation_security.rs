@@ -1,5 +1,7 @@
 //! Nobody can speak for an instance without its key: a raw libp2p peer ("Mallory") tries forged
-//! signatures, someone else's record and someone else's UUID against a real node.
+//! signatures, someone else's record and someone else's UUID against a real node. Each attack is
+//! tried against an instance with a self-certifying (derived, v8) UUID, refused by the UUID
+//! itself, and against one with a random (v4) UUID from before, refused by the pinned key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -15,6 +17,7 @@ use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
     ConnectionRequest, Envelope, HandshakeBody, HandshakeResponse, RefusalCode,
 };
+use ochat_tests::legacy::folder_with_random_uuid;
 use ochat_tests::node::{TestNode, test_config};
 use reqwest::Method;
 
@@ -80,28 +83,52 @@ async fn target(node: &TestNode) -> (PeerId, Vec<Multiaddr>) {
     (peer, addrs)
 }
 
-fn refused_as_unauthenticated(r: HandshakeResponse) {
+/// The refusal's message.
+fn refused_as_unauthenticated(r: HandshakeResponse) -> String {
     match r {
-        HandshakeResponse::Refused { code, .. } => assert_eq!(code, RefusalCode::Unauthenticated),
+        HandshakeResponse::Refused { code, message } => {
+            assert_eq!(code, RefusalCode::Unauthenticated, "{message}");
+            message
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
 
+/// Acme's data folder: a new one (derived UUID) or one from before derived UUIDs (random v4).
+fn acme_folder(tmp: &std::path::Path, random_uuid: bool) -> std::path::PathBuf {
+    let folder = tmp.join("acme");
+    if random_uuid {
+        folder_with_random_uuid(&folder, "Acme").unwrap();
+    }
+    folder
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_messages_and_borrowed_identities_are_refused_and_change_nothing() {
+    forged_messages_and_borrowed_identities(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_messages_and_borrowed_identities_are_refused_for_a_random_uuid_too() {
+    forged_messages_and_borrowed_identities(true).await;
+}
+
+async fn forged_messages_and_borrowed_identities(acme_has_random_uuid: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let url = format!("http://{}", dir.addr);
-    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", Some(&url)))
+    let acme_dir = acme_folder(tmp.path(), acme_has_random_uuid);
+    let acme = TestNode::start(test_config(&acme_dir, "Acme", Some(&url)))
         .await
         .unwrap();
+    let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
+    assert_eq!(acme_uuid.is_derived(), !acme_has_random_uuid);
     let bolt = TestNode::start(test_config(&tmp.path().join("bolt"), "Bolt", Some(&url)))
         .await
         .unwrap();
     let bolt_uuid: InstanceId = bolt.uuid.parse().unwrap();
-    let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
     let directory = DirectoryClient::new(&url).unwrap();
     let acme_record = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -142,16 +169,23 @@ async fn forged_messages_and_borrowed_identities_are_refused_and_change_nothing(
             .unwrap(),
     );
 
-    // 3. Acme's UUID in a record signed with Mallory's key: the directory pins Acme's key.
+    // 3. Acme's UUID in a record signed with Mallory's key: a derived UUID is not her key's;
+    //    a random one is pinned to Acme's key by the directory.
     let impostor = Envelope {
         record: record(acme_uuid, &m.key),
         body: request(acme_uuid, bolt_uuid, &m.key),
     };
-    refused_as_unauthenticated(
+    let why = refused_as_unauthenticated(
         m.net
             .request(bolt_peer, bolt_addrs.clone(), impostor)
             .await
             .unwrap(),
+    );
+    assert!(why.contains("this UUID belongs to another key"), "{why}");
+    assert_eq!(
+        why.contains("derived from its owner's key"),
+        !acme_has_random_uuid,
+        "{why}"
     );
 
     // Nothing changed on Bolt.
@@ -172,13 +206,63 @@ async fn forged_messages_and_borrowed_identities_are_refused_and_change_nothing(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_that_claims_another_uuid_cannot_register_or_complete_a_handshake() {
+async fn a_node_given_someone_elses_derived_uuid_does_not_even_start() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let url = format!("http://{}", dir.addr);
     let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", Some(&url)))
+        .await
+        .unwrap();
+    let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
+    assert!(acme_uuid.is_derived());
+
+    // Mallory's node: a fresh key, but Acme's Instance UUID copied into its data folder.
+    let mdir = tmp.path().join("mallory");
+    let mut m = TestNode::start(test_config(&mdir, "Mallory", None))
+        .await
+        .unwrap();
+    m.stop().await.unwrap();
+    std::fs::write(
+        mdir.join("instance.json"),
+        format!("{{\"uuid\":\"{}\",\"name\":\"Acme\"}}", acme.uuid),
+    )
+    .unwrap();
+    let err = TestNode::start(test_config(&mdir, "Mallory", Some(&url)))
+        .await
+        .unwrap_err();
+    let shown = format!("{err:#}");
+    assert!(shown.contains(&acme.uuid), "{shown}");
+    assert!(shown.contains("belongs to another identity key"), "{shown}");
+
+    // The directory still lists Acme's real key.
+    let directory = DirectoryClient::new(&url).unwrap();
+    let listed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(Some(r)) = directory.lookup(acme_uuid).await {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .expect("Acme registered");
+    let listed = ochat_protocol::record::verify_record(&listed).unwrap();
+    assert_eq!(InstanceId::derived_from(&listed.identity), acme_uuid);
+}
+
+/// An instance from before derived UUIDs: its random UUID is bound to its key by the directory's
+/// first-come rule, so a node started under that UUID with another key gets nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_claims_another_random_uuid_cannot_register_or_complete_a_handshake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DirectoryServer::start(&tmp.path().join("dir"), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", dir.addr);
+    let acme_dir = acme_folder(tmp.path(), true);
+    let acme = TestNode::start(test_config(&acme_dir, "Acme", Some(&url)))
         .await
         .unwrap();
     let bolt = TestNode::start(test_config(&tmp.path().join("bolt"), "Bolt", Some(&url)))

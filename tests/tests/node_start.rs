@@ -7,6 +7,17 @@ use ochat_tests::process::{NodeProcess, ochat};
 
 const START: Duration = Duration::from_secs(10);
 
+/// The Instance UUID derived from the Ed25519 key inside a libp2p peer id.
+fn derived_from_peer_id(peer_id: &str) -> String {
+    let peer: libp2p::PeerId = peer_id.parse().unwrap();
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(peer.as_ref().digest())
+        .unwrap()
+        .try_into_ed25519()
+        .unwrap();
+    let public = ochat_protocol::identity::PublicIdentity::from_bytes(&key.to_bytes()).unwrap();
+    ochat_protocol::identity::InstanceId::derived_from(&public).to_string()
+}
+
 fn stdout_lines(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
@@ -25,7 +36,8 @@ async fn a_new_user_starts_a_node_and_gets_a_uuid_that_stays_the_same() {
     let uuid_out = ochat(&["uuid", "--data-dir", data.to_str().unwrap()]).unwrap();
     assert!(uuid_out.status.success());
     let uuid = stdout_lines(&uuid_out).trim().to_string();
-    assert_eq!(uuid::Uuid::parse_str(&uuid).unwrap().get_version_num(), 4);
+    // A new identity's UUID is the self-certifying one, derived from its key.
+    assert_eq!(uuid::Uuid::parse_str(&uuid).unwrap().get_version_num(), 8);
 
     // The API tells who we are, only with the admin token.
     let http = reqwest::Client::new();
@@ -51,6 +63,7 @@ async fn a_new_user_starts_a_node_and_gets_a_uuid_that_stays_the_same() {
     assert_eq!(me["uuid"], uuid.as_str());
     assert_eq!(me["name"], "Acme Corp");
     assert!(me["peer_id"].as_str().unwrap().starts_with("12D3KooW"));
+    assert_eq!(derived_from_peer_id(me["peer_id"].as_str().unwrap()), uuid);
 
     let out = node.terminate(START).unwrap();
     assert!(
@@ -130,4 +143,45 @@ fn uuid_on_an_empty_folder_says_how_to_start() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ochat run"), "{err}");
+}
+
+#[test]
+fn a_folder_from_before_derived_uuids_keeps_its_random_uuid() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let legacy = ochat_tests::legacy::folder_with_random_uuid(&data, "Old Corp").unwrap();
+    for _ in 0..2 {
+        let node = NodeProcess::start(&data, &[], START).unwrap();
+        let out = ochat(&["uuid", "--data-dir", data.to_str().unwrap()]).unwrap();
+        assert_eq!(stdout_lines(&out).trim(), legacy.to_string());
+        node.terminate(START).unwrap();
+    }
+}
+
+#[test]
+fn a_uuid_that_belongs_to_another_key_stops_the_start_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    NodeProcess::start(&data, &[], START)
+        .unwrap()
+        .terminate(START)
+        .unwrap();
+    // Someone copies another instance's instance.json (its derived UUID) next to their own key.
+    let other = ochat_protocol::identity::IdentityKey::generate().unwrap();
+    let theirs = ochat_protocol::identity::InstanceId::derived_from(&other.public());
+    let text = format!("{{\"uuid\":\"{theirs}\",\"name\":\"Acme\"}}");
+    std::fs::write(data.join("instance.json"), &text).unwrap();
+
+    let err = NodeProcess::start(&data, &[], START)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("exited early"), "{err}");
+    assert!(err.contains(&theirs.to_string()), "{err}");
+    assert!(err.contains("belongs to another identity key"), "{err}");
+    assert!(err.contains("a new key means a new UUID"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("instance.json")).unwrap(),
+        text
+    );
 }

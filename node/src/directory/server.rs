@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ochat_protocol::identity::InstanceId;
-use ochat_protocol::record::{InstanceRecord, SignedRecord, verify_record};
+use ochat_protocol::record::{InstanceRecord, RecordError, SignedRecord, verify_record};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -234,8 +234,13 @@ async fn put_instance(
         ))
     })?;
     let signed = SignedRecord::try_from(&dto).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let record = verify_record(&signed)
-        .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid_record", e.to_string()))?;
+    let record = verify_record(&signed).map_err(|e| match e {
+        // Someone else's self-certifying UUID: refused like a UUID claimed by another key.
+        RecordError::NotDerivedFromKey { .. } => {
+            api_error(StatusCode::FORBIDDEN, "key_mismatch", e.to_string())
+        }
+        e => api_error(StatusCode::BAD_REQUEST, "invalid_record", e.to_string()),
+    })?;
     if record.uuid != uuid {
         return Err(api_error(
             StatusCode::BAD_REQUEST,

@@ -6,7 +6,7 @@ use libp2p::PeerId;
 use ochat_protocol::agreement::Role;
 use ochat_protocol::connection::{self, Direction, Event as Transition, Status};
 use ochat_protocol::identity::InstanceId;
-use ochat_protocol::record::InstanceRecord;
+use ochat_protocol::record::{InstanceRecord, RecordError};
 use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
     ConnectionAnswer, Envelope, HandshakeBody, HandshakeResponse, MAX_REASON, MAX_REQUEST_MESSAGE,
@@ -91,7 +91,13 @@ impl Federation {
     ) -> Result<InstanceRecord, HandshakeResponse> {
         let record = self.inner.resolver.verify(&envelope.record).map_err(|e| {
             tracing::warn!(%peer, error = %e, "refused a handshake message with an invalid record");
-            refused(RefusalCode::Unauthenticated, "invalid instance record")
+            match e {
+                RecordError::NotDerivedFromKey { uuid } => refused(
+                    RefusalCode::Unauthenticated,
+                    format!("this UUID belongs to another key: {uuid} is derived from its owner's key, not from this one"),
+                ),
+                _ => refused(RefusalCode::Unauthenticated, "invalid instance record"),
+            }
         })?;
         if peer_id_of(&record.identity).ok() != Some(peer) {
             tracing::warn!(%peer, uuid = %record.uuid, "refused a peer that presents another instance's record");
@@ -110,6 +116,8 @@ impl Federation {
         })?;
         let pinned = match &known {
             Some(known) => Some(known.identity),
+            // A self-certifying UUID names its key (verified above): no directory to ask.
+            None if record.uuid.is_derived() => Some(record.identity),
             None => self
                 .inner
                 .resolver
