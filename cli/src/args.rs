@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage live chat chatbot scripts and test them.
     #[command(subcommand)]
     Chatbot(crate::chatbot::ChatbotCommand),
+    /// Show where the node stands on the network: reachability, addresses, relays, DHT, and
+    /// how each partner is connected (directly, through a relay, not at all).
+    Network(crate::network::NetworkArgs),
 }
 
 /// `ochat connect`.
@@ -257,6 +260,9 @@ pub struct RunArgs {
     /// Delete closed live chat sessions (messages, ratings) this many days after they closed.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,
+    /// Reachability across NATs: external addresses, relays, DHT, mDNS.
+    #[command(flatten)]
+    pub reach: crate::network::ReachArgs,
 }
 
 fn parse_peer(s: &str) -> Result<(String, String), String> {

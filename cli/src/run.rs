@@ -23,6 +23,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.messaging.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
     config.messaging.give_up_after = std::time::Duration::from_secs(args.give_up_after.max(1));
     config.livechat.retention_days = args.retention_days;
+    config.reach = args.reach.config();
     let auto_accept = config.federation.auto_accept.clone();
     let node = RunningNode::start(config)
         .await

@@ -34,6 +34,9 @@ pub struct NodeConfig {
     pub messaging: MessagingConfig,
     /// Live chat: country header, GeoIP database, webhook, clock.
     pub livechat: crate::livechat::LiveChatConfig,
+    /// Reachability: external addresses, relays, DHT bootstrap, relay server, mDNS. A
+    /// directory's libp2p node (`GET /v1/p2p`) is added as relay and bootstrap peer at start.
+    pub reach: crate::network::ReachConfig,
 }
 
 impl NodeConfig {
@@ -49,6 +52,7 @@ impl NodeConfig {
             federation: FederationConfig::default(),
             messaging: MessagingConfig::default(),
             livechat: Default::default(),
+            reach: Default::default(),
         }
     }
 }

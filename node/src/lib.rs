@@ -19,7 +19,8 @@
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
-//!   the API, flushes sled and releases the lock.
+//!   the API, flushes sled and releases the lock. `node_reach` — a node started with a
+//!   directory uses the directory host's libp2p node as relay and DHT bootstrap.
 //!
 //! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
 
@@ -35,6 +36,7 @@ pub mod messaging;
 pub mod model;
 pub mod network;
 pub mod node;
+mod node_reach;
 pub mod store;
 pub mod web;
 

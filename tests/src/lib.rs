@@ -7,4 +7,5 @@
 pub mod livechat;
 pub mod node;
 pub mod process;
+pub mod reach;
 pub mod web;
