@@ -343,8 +343,18 @@ impl Actor {
                 ..
             } => {
                 tracing::debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connected");
+                // The path shown: the remote address, or for an inbound relayed connection the
+                // circuit it came through.
+                let shown = match &endpoint {
+                    libp2p::core::ConnectedPoint::Listener { local_addr, .. }
+                        if endpoint.is_relayed() =>
+                    {
+                        local_addr
+                    }
+                    _ => endpoint.get_remote_address(),
+                };
                 self.reach
-                    .connected(peer_id, connection_id, endpoint.get_remote_address());
+                    .connected(peer_id, connection_id, shown, endpoint.is_relayed());
                 self.dial_errors.remove(&peer_id);
             }
             SwarmEvent::ConnectionClosed {

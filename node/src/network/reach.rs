@@ -198,8 +198,15 @@ impl ReachState {
         }
     }
 
-    pub(super) fn connected(&mut self, peer: PeerId, id: ConnectionId, remote: &Multiaddr) {
-        let relayed = is_relayed(remote);
+    /// A connection opened; `relayed` from the endpoint (an inbound relayed connection's remote
+    /// address is only `/p2p/<source>`: the circuit shows in the local address).
+    pub(super) fn connected(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        remote: &Multiaddr,
+        relayed: bool,
+    ) {
         self.connections.entry(peer).or_default().insert(id, relayed);
         self.remote_addrs
             .entry(peer)
