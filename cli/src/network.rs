@@ -160,8 +160,13 @@ pub async fn network(args: &NetworkArgs) -> anyhow::Result<()> {
         "Relay server:  {}",
         if n["relay_server"] == true { "on" } else { "off" }
     );
+    let stored = if n["dht_published"] == true {
+        "our record stored"
+    } else {
+        "our record not stored yet"
+    };
     println!(
-        "DHT:           {} mode, {} peers",
+        "DHT:           {} mode, {} peers, {stored}",
         text(&n["dht_mode"]),
         text(&n["dht_peers"])
     );

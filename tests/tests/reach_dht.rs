@@ -33,8 +33,8 @@ async fn without_a_directory_nodes_find_each_other_by_uuid_in_the_dht() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut boot, nodes) = small_dht(tmp.path()).await;
     for node in &nodes {
-        wait_network(node, Duration::from_secs(20), "the DHT knows a peer", |n| {
-            n["dht_peers"].as_u64().unwrap_or(0) >= 1
+        wait_network(node, Duration::from_secs(20), "the record is in the DHT", |n| {
+            n["dht_peers"].as_u64().unwrap_or(0) >= 1 && n["dht_published"] == true
         })
         .await
         .unwrap();

@@ -115,6 +115,10 @@ pub(super) struct DhtState {
 impl DhtState {
     /// Whether our record should be put again soon: a put or claim reached no peer (the DHT
     /// was empty then) and none is under way.
+    pub(super) fn published(&self) -> bool {
+        self.stored.0 && self.stored.1
+    }
+
     pub(super) fn needs_retry(&self) -> bool {
         self.own.is_some()
             && self.put.is_none()
@@ -294,13 +298,25 @@ impl Actor {
                 }
             }
             InboundRequest::AddProvider {
-                record: Some(provider),
+                record: Some(mut provider),
             } => {
                 if !provider.key.as_ref().starts_with(UUID_PREFIX)
                     || provider.key.as_ref().len() != UUID_PREFIX.len() + 16
                 {
                     tracing::debug!(peer = %provider.provider, "refused a foreign provider record");
                     return;
+                }
+                if provider.addresses.is_empty() {
+                    // A claimant without external addresses (not public, no relay yet): kad
+                    // would never hand out a provider it has no address for. Our lookups need
+                    // only its peer id (the record carries the addresses), so keep where it
+                    // reached us from.
+                    provider.addresses = self
+                        .reach
+                        .remote_addrs
+                        .get(&provider.provider)
+                        .map(|m| m.values().cloned().collect())
+                        .unwrap_or_default();
                 }
                 let store = self.swarm.behaviour_mut().kad.store_mut();
                 if let Err(e) = store.add_provider(provider) {

@@ -293,6 +293,7 @@ impl Actor {
             mdns: self.reach_config.mdns,
             dht_mode: if self.dht_server { "server" } else { "client" },
             dht_peers,
+            dht_published: self.dht.published(),
             lan_peers: self.reach.lan.len(),
             connected_peers: self.reach.connections.len(),
         }

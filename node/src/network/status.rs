@@ -43,6 +43,8 @@ pub struct NetworkStatus {
     pub dht_mode: &'static str,
     /// Peers in the DHT routing table.
     pub dht_peers: usize,
+    /// Whether our record and our claim on our UUID reached at least one DHT peer.
+    pub dht_published: bool,
     /// Peers found on the local network.
     pub lan_peers: usize,
     /// Peers with at least one open connection.
