@@ -138,7 +138,11 @@ pub async fn network(args: &NetworkArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&n)?);
         return Ok(());
     }
-    let forced = if n["forced"] == true { " (configured)" } else { "" };
+    let forced = if n["forced"] == true {
+        " (configured)"
+    } else {
+        ""
+    };
     println!("Peer id:       {}", text(&n["peer_id"]));
     println!("Reachability:  {}{forced}", text(&n["reachability"]));
     list("Listening on:  ", &n["listen_addresses"]);
@@ -158,7 +162,11 @@ pub async fn network(args: &NetworkArgs) -> anyhow::Result<()> {
     }
     println!(
         "Relay server:  {}",
-        if n["relay_server"] == true { "on" } else { "off" }
+        if n["relay_server"] == true {
+            "on"
+        } else {
+            "off"
+        }
     );
     let stored = if n["dht_published"] == true {
         "our record stored"

@@ -19,10 +19,10 @@ pub mod events;
 pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
-pub mod network;
 mod livechat_reports;
 pub(crate) mod livechat_sessions;
 mod livechat_ws;
+pub mod network;
 
 use std::sync::Arc;
 

@@ -41,10 +41,14 @@ pub(crate) async fn use_directory_p2p(
                 return;
             }
             Ok(None) => {
-                tracing::info!("the directory runs no libp2p node: no relay or DHT bootstrap from it");
+                tracing::info!(
+                    "the directory runs no libp2p node: no relay or DHT bootstrap from it"
+                );
                 return;
             }
-            Err(e) => tracing::debug!(error = %e, "cannot ask the directory for its libp2p node yet"),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot ask the directory for its libp2p node yet")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

@@ -82,7 +82,11 @@ pub async fn wait_relayed_address(node: &TestNode) -> Result<String> {
 pub fn published(n: &Value) -> Vec<String> {
     n["published_addresses"]
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

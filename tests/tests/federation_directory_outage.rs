@@ -106,9 +106,13 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
     let (flaky_url, flaky) = start_flaky(&real_url).await;
 
     // P, the real partner, is listed in the directory.
-    let mut p = TestNode::start(test_config(&tmp.path().join("p"), "Partner", Some(&real_url)))
-        .await
-        .unwrap();
+    let mut p = TestNode::start(test_config(
+        &tmp.path().join("p"),
+        "Partner",
+        Some(&real_url),
+    ))
+    .await
+    .unwrap();
     let p_uuid: InstanceId = p.uuid.parse().unwrap();
     let directory = DirectoryClient::new(&real_url).unwrap();
     tokio::time::timeout(Duration::from_secs(20), async {

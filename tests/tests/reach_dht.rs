@@ -33,9 +33,12 @@ async fn without_a_directory_nodes_find_each_other_by_uuid_in_the_dht() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut boot, nodes) = small_dht(tmp.path()).await;
     for node in &nodes {
-        wait_network(node, Duration::from_secs(20), "the record is in the DHT", |n| {
-            n["dht_peers"].as_u64().unwrap_or(0) >= 1 && n["dht_published"] == true
-        })
+        wait_network(
+            node,
+            Duration::from_secs(20),
+            "the record is in the DHT",
+            |n| n["dht_peers"].as_u64().unwrap_or(0) >= 1 && n["dht_published"] == true,
+        )
         .await
         .unwrap();
     }
@@ -119,7 +122,11 @@ async fn a_uuid_claimed_by_two_keys_in_the_dht_is_refused_with_a_clear_error() {
         if found.len() >= 2 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{} claims", found.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} claims",
+            found.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -144,7 +151,10 @@ async fn a_uuid_claimed_by_two_keys_in_the_dht_is_refused_with_a_clear_error() {
         assert!(tokio::time::Instant::now() < deadline, "{now:#}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(refused["status"], "Pending", "never a connection: {refused:#}");
+    assert_eq!(
+        refused["status"], "Pending",
+        "never a connection: {refused:#}"
+    );
     assert_eq!(refused["delivered"], false, "{refused:#}");
 
     for net in claimants {

@@ -39,7 +39,9 @@ async fn a_foreign_libp2p_stack_completes_identify_and_ping_with_a_node() {
                 "/ipfs/0.1.0".into(),
                 key.public(),
             )),
-            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_millis(200))),
+            ping: ping::Behaviour::new(
+                ping::Config::new().with_interval(Duration::from_millis(200)),
+            ),
         })
         .unwrap()
         .build();
@@ -69,7 +71,11 @@ async fn a_foreign_libp2p_stack_completes_identify_and_ping_with_a_node() {
     assert!(outcome.is_ok(), "identify {identified:?}, ping {rtt:?}");
     let info = identified.unwrap();
     assert_eq!(info.protocol_version, "/ochat/1");
-    assert!(info.agent_version.starts_with("ochat/"), "{}", info.agent_version);
+    assert!(
+        info.agent_version.starts_with("ochat/"),
+        "{}",
+        info.agent_version
+    );
     for protocol in ["/ochat/handshake/1", "/ipfs/ping/1.0.0", "/ipfs/id/1.0.0"] {
         assert!(
             info.protocols.contains(&StreamProtocol::new(protocol)),

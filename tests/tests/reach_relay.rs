@@ -24,7 +24,9 @@ async fn two_nodes_reachable_only_through_the_directory_relay_link_and_talk() {
     )
     .await
     .unwrap();
-    let p2p = directory.p2p_info().expect("the directory runs a libp2p node");
+    let p2p = directory
+        .p2p_info()
+        .expect("the directory runs a libp2p node");
     assert!(!p2p.addresses.is_empty(), "{p2p:?}");
 
     let acme = TestNode::start(relay_only_config(&tmp.path().join("acme"), "Acme", &url))
@@ -49,25 +51,42 @@ async fn two_nodes_reachable_only_through_the_directory_relay_link_and_talk() {
     }
 
     let (a_channel, b_channel) = link(&acme, &bolt).await.unwrap();
-    acme.send(&a_channel, "Hello Bolt, through the relay").await.unwrap();
-    bolt.send(&b_channel, "Hello Acme, same way back").await.unwrap();
+    acme.send(&a_channel, "Hello Bolt, through the relay")
+        .await
+        .unwrap();
+    bolt.send(&b_channel, "Hello Acme, same way back")
+        .await
+        .unwrap();
     let at_bolt = bolt
         .wait_history(&b_channel, 2, Duration::from_secs(20))
         .await
         .unwrap();
-    assert!(at_bolt.iter().any(|m| m["text"] == "Hello Bolt, through the relay"));
+    assert!(
+        at_bolt
+            .iter()
+            .any(|m| m["text"] == "Hello Bolt, through the relay")
+    );
     let at_acme = acme
         .wait_history(&a_channel, 2, Duration::from_secs(20))
         .await
         .unwrap();
-    assert!(at_acme.iter().any(|m| m["text"] == "Hello Acme, same way back"));
+    assert!(
+        at_acme
+            .iter()
+            .any(|m| m["text"] == "Hello Acme, same way back")
+    );
 
     // Both see the path as relayed, with a round-trip time.
     for (node, peer) in [(&acme, &bolt.uuid), (&bolt, &acme.uuid)] {
-        let n = wait_network(node, Duration::from_secs(20), "a relayed path with a rtt", |n| {
-            path_to(n, peer).as_deref() == Some("relayed")
-                && n["peers"][0]["rtt_ms"].as_f64().is_some()
-        })
+        let n = wait_network(
+            node,
+            Duration::from_secs(20),
+            "a relayed path with a rtt",
+            |n| {
+                path_to(n, peer).as_deref() == Some("relayed")
+                    && n["peers"][0]["rtt_ms"].as_f64().is_some()
+            },
+        )
         .await
         .unwrap();
         let remote = n["peers"][0]["remote_addresses"][0].as_str().unwrap();
@@ -142,10 +161,17 @@ async fn a_relay_restart_mid_conversation_loses_no_acknowledged_message() {
         .unwrap();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for m in &history {
-        *seen.entry(m["text"].as_str().unwrap().to_string()).or_default() += 1;
+        *seen
+            .entry(m["text"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     for text in &sent {
-        assert_eq!(seen.get(text), Some(&1), "{text} arrived {:?} times", seen.get(text));
+        assert_eq!(
+            seen.get(text),
+            Some(&1),
+            "{text} arrived {:?} times",
+            seen.get(text)
+        );
     }
     // And the sender sees every one acknowledged.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

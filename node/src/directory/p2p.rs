@@ -23,7 +23,8 @@ use crate::network::{self, Forced, NetworkConfig, NetworkHandle, ReachConfig, Re
 /// The key file of the directory's libp2p node.
 pub const P2P_KEY_FILE: &str = "p2p.key";
 /// The default libp2p listen addresses of `ochat directory run`.
-pub const DEFAULT_P2P_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/7491", "/ip4/0.0.0.0/udp/7491/quic-v1"];
+pub const DEFAULT_P2P_LISTEN: [&str; 2] =
+    ["/ip4/0.0.0.0/tcp/7491", "/ip4/0.0.0.0/udp/7491/quic-v1"];
 
 /// How the directory's libp2p node runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

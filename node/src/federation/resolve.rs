@@ -99,7 +99,7 @@ impl Resolver {
             return found(target_of(record));
         }
         let Some(directory) = &self.directory else {
-            return self.from_dht(uuid, cached).await;
+            return self.ask_dht(uuid, cached).await;
         };
         match directory.lookup(uuid).await {
             Ok(Some(signed)) => {
@@ -122,7 +122,7 @@ impl Resolver {
             }
             Ok(None) => match cached {
                 Some(record) => found(target_of(&record)),
-                None => self.from_dht(uuid, None).await,
+                None => self.ask_dht(uuid, None).await,
             },
             Err(e) => match cached {
                 Some(record) => found(target_of(&record)),
@@ -132,7 +132,7 @@ impl Resolver {
     }
 
     /// Asks the DHT for `uuid` (see the module documentation for whom it is trusted with).
-    async fn from_dht(&self, uuid: InstanceId, cached: Option<InstanceRecord>) -> Resolution {
+    async fn ask_dht(&self, uuid: InstanceId, cached: Option<InstanceRecord>) -> Resolution {
         let claims = match self.network.dht_lookup(uuid).await {
             Ok(claims) => claims,
             Err(e) => {

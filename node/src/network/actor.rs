@@ -292,7 +292,9 @@ impl Actor {
         self.reserve_relays();
         self.reach_ticks = self.reach_ticks.wrapping_add(1);
         let has_peers = self.swarm.connected_peers().next().is_some();
-        if self.reach_ticks % DHT_REPUBLISH_TICKS == 0 || (has_peers && self.dht.needs_retry()) {
+        if self.reach_ticks.is_multiple_of(DHT_REPUBLISH_TICKS)
+            || (has_peers && self.dht.needs_retry())
+        {
             self.dht_publish(None);
         }
     }
@@ -394,7 +396,10 @@ impl Actor {
         }
     }
 
-    pub(super) fn on_handshake(&mut self, event: request_response::Event<Envelope, HandshakeResponse>) {
+    pub(super) fn on_handshake(
+        &mut self,
+        event: request_response::Event<Envelope, HandshakeResponse>,
+    ) {
         match event {
             request_response::Event::Message {
                 peer,

@@ -105,9 +105,8 @@ impl Behaviour {
                 .then(autonat::v2::client::Behaviour::default),
         );
         let serves_autonat = reach.autonat_server || reach.forced == Some(Forced::Public);
-        let autonat_server = Toggle::from(
-            serves_autonat.then(autonat::v2::server::Behaviour::default),
-        );
+        let autonat_server =
+            Toggle::from(serves_autonat.then(autonat::v2::server::Behaviour::default));
         let relay_server = Toggle::from(
             reach
                 .relay_server
@@ -158,14 +157,16 @@ pub(crate) fn build_swarm(
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkError::Transport(e.to_string()))?
-        .with_behaviour(|key, relay_client| match Behaviour::new(key, relay_client, config) {
-            Ok(b) => Ok(b),
-            Err(e) => {
-                let text = e.to_string();
-                failed = Some(e);
-                Err(Box::<dyn std::error::Error + Send + Sync>::from(text))
-            }
-        })
+        .with_behaviour(
+            |key, relay_client| match Behaviour::new(key, relay_client, config) {
+                Ok(b) => Ok(b),
+                Err(e) => {
+                    let text = e.to_string();
+                    failed = Some(e);
+                    Err(Box::<dyn std::error::Error + Send + Sync>::from(text))
+                }
+            },
+        )
         .map_err(|e| {
             failed
                 .take()

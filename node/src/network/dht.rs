@@ -333,7 +333,12 @@ impl Actor {
             return;
         };
         let uuid = lookup.uuid;
-        let claimants: Vec<PeerId> = lookup.claimants.iter().take(MAX_CLAIMANTS).copied().collect();
+        let claimants: Vec<PeerId> = lookup
+            .claimants
+            .iter()
+            .take(MAX_CLAIMANTS)
+            .copied()
+            .collect();
         lookup.pending = claimants.len();
         for peer in claimants {
             let id = self
@@ -343,7 +348,12 @@ impl Actor {
                 .get_record(record_key(&uuid, &peer));
             self.dht.record_queries.insert(id, lookup_id);
         }
-        if self.dht.lookups.get(&lookup_id).is_some_and(|l| l.pending == 0) {
+        if self
+            .dht
+            .lookups
+            .get(&lookup_id)
+            .is_some_and(|l| l.pending == 0)
+        {
             self.finish_lookup(lookup_id);
         }
     }

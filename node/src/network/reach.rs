@@ -207,7 +207,10 @@ impl ReachState {
         remote: &Multiaddr,
         relayed: bool,
     ) {
-        self.connections.entry(peer).or_default().insert(id, relayed);
+        self.connections
+            .entry(peer)
+            .or_default()
+            .insert(id, relayed);
         self.remote_addrs
             .entry(peer)
             .or_default()
@@ -334,14 +337,19 @@ mod tests {
             .map(|i| a(&format!("/ip4/192.168.1.{i}/tcp/4001")))
             .chain([a("/ip4/127.0.0.1/tcp/4001"), a("/ip4/0.0.0.0/tcp/4001")])
             .collect();
-        let circuit = a(&format!("/ip4/203.0.113.7/tcp/7491/p2p/{relay}/p2p-circuit/p2p/{me}"));
+        let circuit = a(&format!(
+            "/ip4/203.0.113.7/tcp/7491/p2p/{relay}/p2p-circuit/p2p/{me}"
+        ));
         let externals = vec![circuit.clone(), a("/ip4/198.51.100.2/tcp/4001")];
         let out = publishable(me, &externals, &listen, None);
         assert_eq!(out.len(), MAX_PUBLISHED);
         assert_eq!(out[0], format!("/ip4/198.51.100.2/tcp/4001/p2p/{me}"));
         assert_eq!(out[1], circuit.to_string());
         assert!(!out.iter().any(|s| s.starts_with("/ip4/0.0.0.0")));
-        assert!(!out.iter().any(|s| s.starts_with("/ip4/127.")), "loopback comes last");
+        assert!(
+            !out.iter().any(|s| s.starts_with("/ip4/127.")),
+            "loopback comes last"
+        );
     }
 
     #[test]

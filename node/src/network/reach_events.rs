@@ -70,17 +70,27 @@ impl Actor {
         if self.reach_config.forced == Some(Forced::Public) {
             return;
         }
-        for slot in self.reach.relays.iter_mut().filter(|s| s.listener.is_none()) {
+        for slot in self
+            .reach
+            .relays
+            .iter_mut()
+            .filter(|s| s.listener.is_none())
+        {
             let Some(addr) = slot.addrs.get(slot.next % slot.addrs.len().max(1)).cloned() else {
                 continue;
             };
             slot.next = slot.next.wrapping_add(1);
-            match self.swarm.listen_on(addr.clone().with(Protocol::P2pCircuit)) {
+            match self
+                .swarm
+                .listen_on(addr.clone().with(Protocol::P2pCircuit))
+            {
                 Ok(id) => {
                     tracing::debug!(relay = %slot.peer, %addr, "asking the relay for a reservation");
                     slot.listener = Some(id);
                 }
-                Err(e) => tracing::warn!(relay = %slot.peer, %addr, error = %e, "cannot listen through the relay"),
+                Err(e) => {
+                    tracing::warn!(relay = %slot.peer, %addr, error = %e, "cannot listen through the relay")
+                }
             }
         }
     }
@@ -121,7 +131,12 @@ impl Actor {
         address: &Multiaddr,
     ) {
         if is_relayed(address) {
-            if let Some(slot) = self.reach.relays.iter_mut().find(|s| s.listener == Some(id)) {
+            if let Some(slot) = self
+                .reach
+                .relays
+                .iter_mut()
+                .find(|s| s.listener == Some(id))
+            {
                 tracing::info!(relay = %slot.peer, %address, "relay reservation accepted");
                 slot.reserved = Some(address.clone());
             }
@@ -152,10 +167,16 @@ impl Actor {
             }
             changed
         });
-        let public = self.reachability() == Reachability::Public;
-        if public != self.dht_server {
-            self.dht_server = public;
-            self.set_dht_mode(public);
+        // Public nodes store records for others; so do nodes not known to be private when
+        // mDNS is on, so that instances on one LAN without any public node can find each other.
+        let serve = match self.reachability() {
+            Reachability::Public => true,
+            Reachability::Unknown => self.reach_config.mdns,
+            Reachability::Private => false,
+        };
+        if serve != self.dht_server {
+            self.dht_server = serve;
+            self.set_dht_mode(serve);
         }
     }
 
@@ -230,7 +251,10 @@ impl Actor {
                     }
                     tracing::debug!(%peer, %addr, "found on the local network");
                     self.swarm.add_peer_address(peer, addr.clone());
-                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer, addr.clone());
                     self.reach.lan.entry(peer).or_default().insert(addr);
                 }
             }
@@ -305,11 +329,7 @@ impl Actor {
             .map(|peer| PeerPath {
                 peer_id: peer.to_string(),
                 path: self.reach.path(peer),
-                rtt_ms: self
-                    .reach
-                    .rtt
-                    .get(peer)
-                    .map(|d| d.as_secs_f64() * 1000.0),
+                rtt_ms: self.reach.rtt.get(peer).map(|d| d.as_secs_f64() * 1000.0),
                 remote_addresses: self
                     .reach
                     .remote_addrs
