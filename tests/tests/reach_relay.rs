@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ochat_tests::node::{TestNode, link};
+use ochat_tests::process::ochat;
 use ochat_tests::reach::{
     directory_with_relay, network, path_to, published, relay_only_config, wait_network,
     wait_relayed_address,
@@ -93,6 +94,22 @@ async fn two_nodes_reachable_only_through_the_directory_relay_link_and_talk() {
         assert!(remote.contains("/p2p-circuit"), "{n:#}");
     }
 
+    // The operator sees the same with `ochat network` and `ochat connection show`.
+    let acme_dir = acme.data_dir.to_str().unwrap().to_string();
+    let out = ochat(&["network", "--data-dir", &acme_dir]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Reachability:  private (configured)"), "{text}");
+    assert!(text.contains("connected through a relay, round trip"), "{text}");
+    assert!(text.contains("(reserved: /ip4/127.0.0.1/"), "{text}");
+    let id = acme.connections().await.unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ochat(&["connection", "--data-dir", &acme_dir, "show", &id]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("network:    connected through a relay"), "{text}");
+
     let mut acme = acme;
     let mut bolt = bolt;
     acme.stop().await.unwrap();
@@ -145,6 +162,18 @@ async fn a_relay_restart_mid_conversation_loses_no_acknowledged_message() {
         acme.send(&a_channel, &text).await.unwrap();
         sent.push(text);
     }
+    // With the relay gone there is no path: none of these is acknowledged yet.
+    let mine = acme.history(&a_channel).await.unwrap();
+    let stuck = mine
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("while the relay is down"))
+        })
+        .filter(|m| !matches!(m["state"].as_str(), Some("delivered" | "read")))
+        .count();
+    assert_eq!(stuck, 5, "{mine:#?}");
     // It comes back on the same addresses, with the same key.
     let (directory, _) = directory_with_relay(&dir_path, http, &p2p_listen)
         .await
@@ -196,5 +225,49 @@ async fn a_relay_restart_mid_conversation_loses_no_acknowledged_message() {
     let mut bolt = bolt;
     acme.stop().await.unwrap();
     bolt.stop().await.unwrap();
+    directory.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relayed_connection_is_upgraded_to_a_direct_one_by_hole_punching() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (directory, url) = directory_with_relay(
+        &tmp.path().join("dir"),
+        "127.0.0.1:0".parse().unwrap(),
+        "/ip4/127.0.0.1/tcp/0",
+    )
+    .await
+    .unwrap();
+    // Both publish only relayed addresses, but try DCUtR (on loopback it always succeeds).
+    let mut nodes = Vec::new();
+    for name in ["Acme", "Bolt"] {
+        let mut config = relay_only_config(&tmp.path().join(name), name, &url);
+        config.reach.hole_punching = true;
+        let node = TestNode::start(config).await.unwrap();
+        wait_relayed_address(&node).await.unwrap();
+        nodes.push(node);
+    }
+    let (acme, bolt) = (&nodes[0], &nodes[1]);
+    let (a_channel, b_channel) = link(acme, bolt).await.unwrap();
+    let n = wait_network(acme, Duration::from_secs(20), "a direct path", |n| {
+        path_to(n, &bolt.uuid).as_deref() == Some("direct")
+    })
+    .await
+    .unwrap();
+    assert!(
+        n["peers"][0]["remote_addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| !a.as_str().unwrap().contains("/p2p-circuit")),
+        "{n:#}"
+    );
+    acme.send(&a_channel, "now without the relay").await.unwrap();
+    bolt.wait_history(&b_channel, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    for mut node in nodes {
+        node.stop().await.unwrap();
+    }
     directory.shutdown().await.unwrap();
 }
