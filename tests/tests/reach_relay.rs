@@ -98,9 +98,19 @@ async fn two_nodes_reachable_only_through_the_directory_relay_link_and_talk() {
     let acme_dir = acme.data_dir.to_str().unwrap().to_string();
     let out = ochat(&["network", "--data-dir", &acme_dir]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("Reachability:  private (configured)"), "{text}");
-    assert!(text.contains("connected through a relay, round trip"), "{text}");
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Reachability:  private (configured)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("connected through a relay, round trip"),
+        "{text}"
+    );
     assert!(text.contains("(reserved: /ip4/127.0.0.1/"), "{text}");
     let id = acme.connections().await.unwrap()[0]["id"]
         .as_str()
@@ -108,7 +118,10 @@ async fn two_nodes_reachable_only_through_the_directory_relay_link_and_talk() {
         .to_string();
     let out = ochat(&["connection", "--data-dir", &acme_dir, "show", &id]).unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("network:    connected through a relay"), "{text}");
+    assert!(
+        text.contains("network:    connected through a relay"),
+        "{text}"
+    );
 
     let mut acme = acme;
     let mut bolt = bolt;
@@ -262,7 +275,9 @@ async fn a_relayed_connection_is_upgraded_to_a_direct_one_by_hole_punching() {
             .any(|a| !a.as_str().unwrap().contains("/p2p-circuit")),
         "{n:#}"
     );
-    acme.send(&a_channel, "now without the relay").await.unwrap();
+    acme.send(&a_channel, "now without the relay")
+        .await
+        .unwrap();
     bolt.wait_history(&b_channel, 1, Duration::from_secs(20))
         .await
         .unwrap();
