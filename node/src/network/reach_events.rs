@@ -65,9 +65,11 @@ impl Actor {
         }
     }
 
-    /// Listens through every relay that has no reservation (not when forced public).
+    /// Listens through every relay that has no reservation, unless the node is public
+    /// (configured so, or confirmed by AutoNAT): a public node needs no relay, and a
+    /// reservation it already holds is simply kept.
     pub(super) fn reserve_relays(&mut self) {
-        if self.reach_config.forced == Some(Forced::Public) {
+        if self.reachability() == Reachability::Public {
             return;
         }
         for slot in self
