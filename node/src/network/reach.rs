@@ -172,6 +172,35 @@ pub(super) struct RelaySlot {
     pub(super) listener: Option<ListenerId>,
     /// The relayed address we hold there, once the relay accepted the reservation.
     pub(super) reserved: Option<Multiaddr>,
+    /// Reservations lost or refused in a row, and when to ask again (exponential backoff
+    /// from 2 s up to 32 s, so a relay that is down is not asked every tick).
+    pub(super) failures: u32,
+    pub(super) retry_at: Option<std::time::Instant>,
+}
+
+impl RelaySlot {
+    pub(super) fn new(peer: PeerId, addr: Multiaddr) -> Self {
+        RelaySlot {
+            peer,
+            addrs: vec![addr],
+            next: 0,
+            listener: None,
+            reserved: None,
+            failures: 0,
+            retry_at: None,
+        }
+    }
+
+    /// The reservation ended or was refused: ask again after a backoff.
+    pub(super) fn lost(&mut self, now: std::time::Instant) {
+        self.listener = None;
+        self.reserved = None;
+        self.failures = self.failures.saturating_add(1);
+        let delay = Duration::from_secs(1)
+            .saturating_mul(1u32 << self.failures.min(5))
+            .min(Duration::from_secs(60));
+        self.retry_at = Some(now + delay);
+    }
 }
 
 /// What the actor knows about its reachability and its connections.
@@ -350,6 +379,20 @@ mod tests {
             !out.iter().any(|s| s.starts_with("/ip4/127.")),
             "loopback comes last"
         );
+    }
+
+    #[test]
+    fn a_relay_that_keeps_failing_is_asked_less_and_less_often() {
+        let now = std::time::Instant::now();
+        let mut slot = RelaySlot::new(PeerId::random(), a("/ip4/127.0.0.1/tcp/7491"));
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            slot.lost(now);
+            waits.push(slot.retry_at.unwrap() - now);
+        }
+        assert_eq!(waits[0], Duration::from_secs(2));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), Duration::from_secs(32));
     }
 
     #[test]

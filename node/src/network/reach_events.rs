@@ -34,13 +34,7 @@ impl Actor {
             match self.reach.relays.iter_mut().find(|s| s.peer == peer) {
                 Some(slot) if !slot.addrs.contains(&addr) => slot.addrs.push(addr),
                 Some(_) => {}
-                None => self.reach.relays.push(RelaySlot {
-                    peer,
-                    addrs: vec![addr],
-                    next: 0,
-                    listener: None,
-                    reserved: None,
-                }),
+                None => self.reach.relays.push(RelaySlot::new(peer, addr)),
             }
         }
         self.reserve_relays();
@@ -72,11 +66,12 @@ impl Actor {
         if self.reachability() == Reachability::Public {
             return;
         }
+        let now = std::time::Instant::now();
         for slot in self
             .reach
             .relays
             .iter_mut()
-            .filter(|s| s.listener.is_none())
+            .filter(|s| s.listener.is_none() && s.retry_at.is_none_or(|at| at <= now))
         {
             let Some(addr) = slot.addrs.get(slot.next % slot.addrs.len().max(1)).cloned() else {
                 continue;
@@ -99,11 +94,11 @@ impl Actor {
 
     /// A listener went away: if it was a relay's, reserve again at the next tick.
     pub(super) fn relay_listener_closed(&mut self, id: libp2p::core::transport::ListenerId) {
+        let now = std::time::Instant::now();
         for slot in self.reach.relays.iter_mut() {
             if slot.listener == Some(id) {
                 tracing::info!(relay = %slot.peer, "relay reservation ended; will reserve again");
-                slot.listener = None;
-                slot.reserved = None;
+                slot.lost(now);
             }
         }
     }
@@ -141,6 +136,8 @@ impl Actor {
             {
                 tracing::info!(relay = %slot.peer, %address, "relay reservation accepted");
                 slot.reserved = Some(address.clone());
+                slot.failures = 0;
+                slot.retry_at = None;
             }
         } else if self.reach_config.forced == Some(Forced::Public)
             && self.reach_config.external_addresses.is_empty()
