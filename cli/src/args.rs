@@ -51,6 +51,9 @@ pub enum Command {
     /// Manage live chat chatbot scripts and test them.
     #[command(subcommand)]
     Chatbot(crate::chatbot::ChatbotCommand),
+    /// Show where the node stands on the network: reachability, addresses, relays, DHT, and
+    /// how each partner is connected (directly, through a relay, not at all).
+    Network(crate::network::NetworkArgs),
 }
 
 /// `ochat connect`.
@@ -274,6 +277,9 @@ pub struct RunArgs {
     /// Operator login tokens unused for this many days expire (the admin token never does).
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..))]
     pub token_idle_days: u32,
+    /// Reachability across NATs: external addresses, relays, DHT, mDNS.
+    #[command(flatten)]
+    pub reach: crate::network::ReachArgs,
 }
 
 fn parse_peer(s: &str) -> Result<(String, String), String> {

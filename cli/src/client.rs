@@ -128,6 +128,9 @@ fn print_connection(c: &Value) {
         println!("  channel:    {}", text(&c["channel_id"]));
     }
     println!("  delivered:  {}", text(&c["delivered"]));
+    if !c["network"].is_null() {
+        println!("  network:    {}", crate::network::path_line(&c["network"]));
+    }
     if !c["delivery_error"].is_null() {
         println!("  last error: {}", text(&c["delivery_error"]));
     }
@@ -215,7 +218,16 @@ pub async fn connection(args: &ConnectionArgs) -> anyhow::Result<()> {
     let base = "/api/v1/connections";
     let c = match &args.action {
         ConnectionAction::Show { id } => {
-            api.call(Method::GET, &format!("{base}/{id}"), None).await?
+            let mut c = api.call(Method::GET, &format!("{base}/{id}"), None).await?;
+            // How its peer is connected now (only accepted connections have a line).
+            if let Ok(n) = api.call(Method::GET, "/api/v1/network", None).await
+                && let Some(line) = n["peers"]
+                    .as_array()
+                    .and_then(|peers| peers.iter().find(|p| p["connection_id"] == c["id"]))
+            {
+                c["network"] = line.clone();
+            }
+            c
         }
         ConnectionAction::Send { id } => post(&api, &format!("{base}/{id}/send"), None).await?,
         ConnectionAction::Sync { id } => post(&api, &format!("{base}/{id}/sync"), None).await?,

@@ -11,8 +11,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use ochat_node::directory::{
-    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DirectoryClient, DirectoryConfig, DirectoryServer,
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DirectoryClient, DirectoryConfig, DirectoryP2p,
+    DirectoryServer,
 };
+use ochat_node::network::Multiaddr;
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::verify_record;
 
@@ -47,6 +49,20 @@ pub struct DirectoryRunArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<ochat_node::client_addr::TrustedProxy>,
+    /// Where the directory's libp2p node (circuit relay, AutoNAT server, DHT bootstrap)
+    /// listens; repeatable. Default: TCP and QUIC on port 7491 of every interface.
+    #[arg(long = "p2p-listen", value_name = "MULTIADDR")]
+    pub p2p_listen: Vec<Multiaddr>,
+    /// The libp2p node's public address when it is not a listen address (behind a port
+    /// forward); repeatable. Default: its listen addresses.
+    #[arg(long = "p2p-external-address", value_name = "MULTIADDR")]
+    pub p2p_external: Vec<Multiaddr>,
+    /// Run no libp2p node (no relay, no DHT bootstrap: nodes behind NAT cannot be reached).
+    #[arg(long, conflicts_with_all = ["p2p_listen", "p2p_external"])]
+    pub no_p2p: bool,
+    /// Relay limits.
+    #[command(flatten)]
+    pub limits: crate::network::RelayLimitArgs,
 }
 
 /// `ochat directory lookup`.
@@ -70,10 +86,25 @@ pub async fn run(command: DirectoryCommand) -> anyhow::Result<()> {
 async fn serve(args: DirectoryRunArgs) -> anyhow::Result<()> {
     let mut config = DirectoryConfig::new(&args.data_dir, args.listen);
     config.http.trusted_proxies = args.trusted_proxies.iter().copied().collect();
+    if !args.no_p2p {
+        let mut p2p = DirectoryP2p::with_defaults();
+        if !args.p2p_listen.is_empty() {
+            p2p.listen = args.p2p_listen.clone();
+        }
+        p2p.external = args.p2p_external.clone();
+        p2p.relay = args.limits.limits();
+        config.p2p = Some(p2p);
+    }
     let directory = DirectoryServer::start_with(config)
         .await
         .with_context(|| format!("cannot start the directory in {}", args.data_dir.display()))?;
     println!("Directory:   http://{}", directory.addr);
+    if let Some(info) = directory.p2p_info() {
+        println!("Peer id:     {}", info.peer_id);
+        for address in &info.addresses {
+            println!("Relay:       {address}");
+        }
+    }
     println!("Data folder: {}", args.data_dir.display());
     println!("Press Ctrl-C to stop.");
     let waited = wait_for_stop_signal().await;

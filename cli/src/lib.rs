@@ -10,6 +10,7 @@
 //!   from its data folder.
 //! - [`chatbot`] — `ochat chatbot list|show|create|update|delete|test`.
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
+//! - [`network`] — the network flags of `run` and `directory run`, and `ochat network`.
 //!
 //! The library exists so the integration tests can build the very same command as a binary of
 //! their own crate.
@@ -19,6 +20,7 @@ pub mod chatbot;
 pub mod client;
 pub mod directory;
 pub mod messages;
+pub mod network;
 pub mod report;
 pub mod run;
 
@@ -58,6 +60,7 @@ pub fn main() -> ExitCode {
             Command::Directory(command) => directory::run(command).await,
             Command::Chatbot(command) => chatbot::run(command).await,
             Command::Report(args) => report::report(&args).await,
+            Command::Network(args) => network::network(&args).await,
         }
     });
     match result {

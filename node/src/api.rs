@@ -6,6 +6,7 @@
 //! - [`instance`] — `GET /api/v1/instance`.
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
+//! - [`network`] — `GET /api/v1/network`: reachability, relays, DHT, each peer's path.
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
@@ -22,6 +23,7 @@ mod livechat_chatbots;
 mod livechat_reports;
 pub(crate) mod livechat_sessions;
 mod livechat_ws;
+pub mod network;
 pub(crate) mod socket_guard;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ use crate::node::NodeShared;
 pub fn router(shared: Arc<NodeShared>) -> Router {
     Router::new()
         .route("/api/v1/instance", get(instance::get_instance))
+        .route("/api/v1/network", get(network::get_network))
         .route(
             "/api/v1/connections",
             post(connections::create).get(connections::list),

@@ -36,6 +36,9 @@ pub struct NodeConfig {
     pub livechat: crate::livechat::LiveChatConfig,
     /// The API server: timeouts, connection caps, trusted proxies.
     pub http: crate::http_server::HttpConfig,
+    /// Reachability: external addresses, relays, DHT bootstrap, relay server, mDNS. A
+    /// directory's libp2p node (`GET /v1/p2p`) is added as relay and bootstrap peer at start.
+    pub reach: crate::network::ReachConfig,
 }
 
 impl NodeConfig {
@@ -52,6 +55,7 @@ impl NodeConfig {
             messaging: MessagingConfig::default(),
             livechat: Default::default(),
             http: Default::default(),
+            reach: Default::default(),
         }
     }
 }

@@ -19,10 +19,13 @@
 //! |                              | 409 `stale_seq`, 413 too large, 429 `rate_limited`            |
 //! | `GET /v1/instances/{uuid}`   | 200 [`RecordDto`], 404 `not_found`, 400 malformed UUID        |
 //! | `GET /v1/health`             | 200 `{"status": "ok"}`                                        |
+//! | `GET /v1/p2p`                | 200 [`P2pInfo`] `{peer_id, addresses}` of its libp2p node     |
+//! |                              | (relay, AutoNAT, DHT bootstrap: [`p2p`]), 404 when it runs none|
 //!
 //! Errors are the node API's `{"error": {"code", "message"}}` ([`crate::api::ApiError`]).
 
 pub mod client;
+pub mod p2p;
 mod rate_limit;
 pub mod server;
 
@@ -35,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use client::DirectoryClient;
+pub use p2p::{DirectoryP2p, P2pInfo};
 pub use rate_limit::RateLimit;
 pub use server::{DirectoryConfig, DirectoryServer, RunningDirectory};
 

@@ -9,7 +9,7 @@
 //!   anything changes.
 //! - [`outbox`] — the delivery worker: retries every queued step with backoff until the peer
 //!   says it stored it; also the periodic Sync Status.
-//! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory).
+//! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory, DHT).
 //! - `repo` — the connection's sled records, always changed in one transaction.
 //! - `keys` — the channel's ratchet from the finished handshake.
 //! - `verified` — signed records already verified, so a peer's record is checked once.
@@ -173,7 +173,12 @@ impl Federation {
         let record = sign_record(&parts.store, &me, Vec::new())?;
         Ok(Federation {
             inner: Arc::new(Inner {
-                resolver: Resolver::new(parts.store.clone(), parts.directory, parts.manual_peers),
+                resolver: Resolver::new(
+                    parts.store.clone(),
+                    parts.directory,
+                    parts.manual_peers,
+                    parts.network.clone(),
+                ),
                 store: parts.store,
                 me,
                 record: RwLock::new(record),

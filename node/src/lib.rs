@@ -23,7 +23,8 @@
 //!   [`client_addr`] — the client address and `--trusted-proxy`; [`process_setup`] — umask
 //!   077 and the open-file limit, set once at start.
 //! - [`node`] — [`RunningNode::start`] wires them together; [`RunningNode::shutdown`] stops
-//!   the API, flushes sled and releases the lock.
+//!   the API, flushes sled and releases the lock. `node_reach` — a node started with a
+//!   directory uses the directory host's libp2p node as relay and DHT bootstrap.
 //!
 //! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
 
@@ -42,6 +43,7 @@ pub mod messaging;
 pub mod model;
 pub mod network;
 pub mod node;
+mod node_reach;
 pub mod process_setup;
 pub mod store;
 pub mod web;

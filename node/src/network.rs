@@ -9,10 +9,11 @@
 //! - Transport: TCP + Noise + Yamux, and QUIC (TLS 1.3). The libp2p identity is the instance's
 //!   Ed25519 identity key, so the [`PeerId`] the secure handshake authenticates *is* the key in
 //!   the instance record ([`peer_id_of`] converts one into the other).
-//! - Behaviour: request-response (no identify, no ping) on
-//!   [`HANDSHAKE_PROTOCOL`](ochat_protocol::wire::HANDSHAKE_PROTOCOL) with our own
-//!   length-prefixed CBOR codec ([`CborCodec`]) whose size limit is checked before the body is
-//!   read.
+//! - Behaviour: request-response on
+//!   [`HANDSHAKE_PROTOCOL`](ochat_protocol::wire::HANDSHAKE_PROTOCOL) and `/ochat/msg/2` with
+//!   our own length-prefixed CBOR codec ([`CborCodec`]) whose size limit is checked before the
+//!   body is read; identify and ping; AutoNAT v2, circuit relay v2 and DCUtR to be reachable
+//!   behind NAT ([`ReachConfig`]); Kademlia on `/ochat/kad/1` holding signed records; mDNS.
 //! - Abuse limits: a per-peer token bucket (over the limit ⇒ `Refused { RateLimited }` without
 //!   bothering the service); oversized or malformed frames close the stream and never reach the
 //!   service; both are logged at `warn` with the peer id, never with message contents.
@@ -21,13 +22,27 @@
 //!
 //! Files: `network/codec.rs` (the frame codec, [`CborCodec`]), `network/behaviour.rs` (the
 //! combined libp2p behaviour and the swarm's construction), `network/actor.rs` (the task's event
-//! loop), `network/rate_limit.rs` (the token buckets).
+//! loop), `network/rate_limit.rs` (the token buckets), `network/reach.rs` (reachability
+//! configuration and state, the addresses to publish), `network/reach_events.rs` (the actor's
+//! handling of identify, ping, AutoNAT, relay, DCUtR and mDNS), `network/dht.rs` (the DHT),
+//! `network/status.rs` ([`NetworkStatus`] and the handle's reach and DHT methods).
 
 mod actor;
 mod behaviour;
 mod codec;
+mod dht;
 mod messages;
 mod rate_limit;
+mod reach;
+mod reach_events;
+mod status;
+
+pub use self::dht::KAD_PROTOCOL;
+pub use self::reach::{
+    Forced, MAX_ADDRESS_LEN, MAX_PUBLISHED, Path, ReachConfig, Reachability, RelayLimits,
+    is_relayed,
+};
+pub use self::status::{NetworkStatus, PeerPath, RelayView};
 
 use std::time::Duration;
 
@@ -77,6 +92,8 @@ pub struct NetworkConfig {
     pub message_limits: Limits,
     /// Message batches accepted per peer per minute (`0` disables the limit).
     pub max_message_batches_per_peer_per_minute: u32,
+    /// Reachability: external addresses, relays, DHT bootstrap, hole punching, mDNS.
+    pub reach: ReachConfig,
 }
 
 impl Default for NetworkConfig {
@@ -109,6 +126,7 @@ impl Default for NetworkConfig {
                 ochat_protocol::codec::DEFAULT_RECURSION_LIMIT,
             ),
             max_message_batches_per_peer_per_minute: 30_000,
+            reach: ReachConfig::default(),
         }
     }
 }
@@ -244,6 +262,7 @@ pub struct NetworkHandle {
     peer_id: PeerId,
     commands: mpsc::Sender<Command>,
     listen: watch::Receiver<Vec<Multiaddr>>,
+    addresses: watch::Receiver<Vec<String>>,
     request_deadline: Duration,
 }
 
@@ -295,12 +314,14 @@ pub async fn start_with_messages(
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let (messages_tx, messages_rx) = mpsc::channel(INBOUND_QUEUE);
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
+    let (addresses_tx, addresses_rx) = watch::channel(Vec::new());
     let actor = Actor::new(
         swarm,
         command_rx,
         inbound_tx,
         messages_tx,
         listen_tx,
+        addresses_tx,
         &config,
     );
     tokio::spawn(actor.run());
@@ -309,6 +330,7 @@ pub async fn start_with_messages(
         peer_id,
         commands: command_tx,
         listen: listen_rx,
+        addresses: addresses_rx,
         request_deadline: config.dial_timeout + config.request_timeout + DEADLINE_SLACK,
     };
     Ok((handle, inbound_rx, messages_rx))
@@ -416,7 +438,7 @@ impl NetworkHandle {
         let _ = self.ask(|reply| Command::Shutdown { reply }).await;
     }
 
-    async fn ask<T>(
+    pub(crate) async fn ask<T>(
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, NetworkError> {

@@ -149,6 +149,7 @@ impl RunningNode {
             &secret,
             NetworkConfig {
                 listen,
+                reach: config.reach.clone(),
                 ..NetworkConfig::default()
             },
         )
@@ -213,6 +214,15 @@ impl RunningNode {
                     .livechat
                     .spawn_retention(days, every, stop_rx.clone()),
             );
+        }
+        if let Some(url) = &config.directory
+            && let Ok(client) = DirectoryClient::new(url)
+        {
+            workers.push(tokio::spawn(crate::node_reach::use_directory_p2p(
+                client,
+                network.clone(),
+                stop_rx.clone(),
+            )));
         }
         workers.push(tokio::spawn(follow_addresses(shared.clone(), stop_rx)));
         let listener = TcpListener::bind(config.api_listen)
@@ -332,28 +342,27 @@ async fn serve_messages(messaging: Messaging, mut inbound: mpsc::Receiver<Inboun
     }
 }
 
-/// Keeps our signed record's addresses current and registered with the directory, retrying
-/// the registration with backoff while the directory is unreachable.
+/// Keeps our signed record's addresses current (confirmed external, relayed, then listen
+/// addresses: `network/reach.rs`), registered with the directory and stored in the DHT,
+/// retrying the registration with backoff while the directory is unreachable.
 async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<bool>) {
-    let mut addrs = shared.network.watch_listen_addrs();
+    let mut addrs = shared.network.watch_addresses();
     let mut published: Option<Vec<String>> = None;
     let mut announced: Option<Vec<String>> = None;
     let mut delay = Duration::from_millis(200);
     loop {
-        let current: Vec<String> = addrs
-            .borrow_and_update()
-            .iter()
-            .map(|a| {
-                a.clone()
-                    .with(libp2p::multiaddr::Protocol::P2p(
-                        shared.network.local_peer_id(),
-                    ))
-                    .to_string()
-            })
-            .collect();
+        let current: Vec<String> = addrs.borrow_and_update().clone();
         if !current.is_empty() && published.as_ref() != Some(&current) {
             shared.set_addresses(current.clone());
             let result = shared.federation.set_addresses(current.clone()).await;
+            let record = shared.federation.record();
+            if let Err(e) = shared
+                .network
+                .dht_publish(shared.federation.uuid(), record)
+                .await
+            {
+                tracing::debug!(error = %e, "could not hand our record to the DHT");
+            }
             if announced.as_ref() != Some(&current) {
                 shared.federation.announce().await;
                 announced = Some(current.clone());

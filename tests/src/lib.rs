@@ -14,5 +14,6 @@ pub mod netns;
 pub mod netns_user;
 pub mod node;
 pub mod process;
+pub mod reach;
 pub mod slow_clients;
 pub mod web;

@@ -72,6 +72,8 @@ async fn an_operator_runs_a_directory_from_the_command_line() {
         data_arg,
         "--listen",
         "127.0.0.1:0",
+        "--p2p-listen",
+        "/ip4/127.0.0.1/tcp/0",
     ];
     let mut child = Command::new(ochat_bin())
         .args(run)

@@ -140,6 +140,28 @@ impl DirectoryClient {
         Ok(Some(signed))
     }
 
+    /// The directory host's libp2p node (relay and DHT bootstrap): `None` when it runs none.
+    pub async fn p2p_info(&self) -> Result<Option<super::P2pInfo>, DirectoryError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/p2p", self.base))
+            .send()
+            .await
+            .map_err(|e| DirectoryError::Unreachable(error_chain(&e)))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let (_, message) = error_of(response).await;
+            return Err(failure(status, message));
+        }
+        let bytes = read_capped(response).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DirectoryError::BadAnswer(format!("not the libp2p node's details: {e}")))
+    }
+
     /// Whether the directory answers its health check.
     pub async fn health(&self) -> Result<(), DirectoryError> {
         let response = self

@@ -57,6 +57,8 @@ pub struct DirectoryConfig {
     pub rate_limit: Option<RateLimit>,
     /// Timeouts, connection caps and trusted proxies.
     pub http: HttpConfig,
+    /// The libp2p node (relay, AutoNAT, DHT bootstrap); `None` runs none.
+    pub p2p: Option<super::p2p::DirectoryP2p>,
 }
 
 impl DirectoryConfig {
@@ -67,6 +69,7 @@ impl DirectoryConfig {
             listen,
             rate_limit: Some(RateLimit::default()),
             http: HttpConfig::default(),
+            p2p: None,
         }
     }
 }
@@ -89,6 +92,7 @@ struct DirState {
     db: sled::Db,
     records: sled::Tree,
     limiter: Option<Limiter>,
+    p2p: Option<crate::network::NetworkHandle>,
     /// Held as long as anything can still touch the database.
     _lock: File,
 }
@@ -117,6 +121,10 @@ impl DirectoryServer {
         crate::data_dir::make_private(root).map_err(|e| folder_error(e, root))?;
         let db = sled::Config::new().path(root.join("db")).open()?;
         let records = db.open_tree(RECORDS_TREE)?;
+        let p2p = match &config.p2p {
+            Some(p2p) => Some(super::p2p::start(root, p2p).await?),
+            None => None,
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -134,6 +142,7 @@ impl DirectoryServer {
             db,
             records,
             limiter: config.rate_limit.map(Limiter::new),
+            p2p,
             _lock: lock,
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -151,6 +160,11 @@ impl DirectoryServer {
 }
 
 impl RunningDirectory {
+    /// The libp2p node's peer id and addresses (as `GET /v1/p2p` answers), if it runs one.
+    pub fn p2p_info(&self) -> Option<super::p2p::P2pInfo> {
+        self.state.p2p.as_ref().map(super::p2p::info)
+    }
+
     /// Stops accepting requests, lets open ones finish (up to 10 s), flushes the database and
     /// releases the data folder.
     pub async fn shutdown(mut self) -> Result<(), DirectoryError> {
@@ -166,6 +180,9 @@ impl RunningDirectory {
                 Ok(())
             }
         };
+        if let Some(p2p) = &self.state.p2p {
+            p2p.shutdown().await;
+        }
         self.state.db.flush_async().await?;
         tracing::info!(addr = %self.addr, "directory stopped");
         served
@@ -185,6 +202,7 @@ impl Drop for RunningDirectory {
 fn router(state: Arc<DirState>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
+        .route("/v1/p2p", get(p2p_info))
         .route("/v1/instances/{uuid}", get(get_instance).put(put_instance))
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -195,6 +213,15 @@ fn router(state: Arc<DirState>) -> Router {
 
 async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
+}
+
+async fn p2p_info(
+    State(state): State<Arc<DirState>>,
+) -> Result<Json<super::p2p::P2pInfo>, ApiError> {
+    match &state.p2p {
+        Some(handle) => Ok(Json(super::p2p::info(handle))),
+        None => Err(ApiError::not_found("this directory runs no libp2p node")),
+    }
 }
 
 async fn get_instance(

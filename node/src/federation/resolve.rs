@@ -1,6 +1,12 @@
 //! Finding where an Instance UUID lives: peers given by hand, then the local cache of signed
-//! records, then the directory. The answer is a libp2p peer id and addresses; the peer id comes
-//! from the record's key, so Noise guarantees we talk to the key holder.
+//! records, then the directory, then the DHT (when there is no directory or it does not know
+//! the UUID). The answer is a libp2p peer id and addresses; the peer id comes from the record's
+//! key, so Noise guarantees we talk to the key holder.
+//!
+//! The DHT is trusted like this: a pinned key (a record we hold) always wins, and only that
+//! key's records count; otherwise exactly one key must claim the UUID ("two keys claim this
+//! UUID" is an error, never a choice). A lookup that could not finish is `Unavailable`, never
+//! "unknown"; one that went through and found nothing is `NotFound`.
 
 use std::collections::HashMap;
 
@@ -11,7 +17,7 @@ use ochat_protocol::record::{InstanceRecord, RecordError, SignedRecord, verify_r
 use crate::directory::client::DirectoryClient;
 use crate::federation::repo;
 use crate::federation::verified::VerifiedRecords;
-use crate::network::peer_id_of;
+use crate::network::{NetworkHandle, peer_id_of};
 use crate::store::Store;
 
 /// Where to reach an instance.
@@ -45,6 +51,7 @@ pub(crate) struct Resolver {
     directory: Option<DirectoryClient>,
     manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
     verified: VerifiedRecords,
+    network: NetworkHandle,
 }
 
 fn target_of(record: &ochat_protocol::record::InstanceRecord) -> Option<Target> {
@@ -63,12 +70,14 @@ impl Resolver {
         store: Store,
         directory: Option<DirectoryClient>,
         manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
+        network: NetworkHandle,
     ) -> Self {
         Resolver {
             store,
             directory,
             manual,
             verified: VerifiedRecords::default(),
+            network,
         }
     }
 
@@ -90,10 +99,7 @@ impl Resolver {
             return found(target_of(record));
         }
         let Some(directory) = &self.directory else {
-            return match cached {
-                Some(record) => found(target_of(&record)),
-                None => Resolution::NotFound,
-            };
+            return self.ask_dht(uuid, cached).await;
         };
         match directory.lookup(uuid).await {
             Ok(Some(signed)) => {
@@ -116,12 +122,66 @@ impl Resolver {
             }
             Ok(None) => match cached {
                 Some(record) => found(target_of(&record)),
-                None => Resolution::NotFound,
+                None => self.ask_dht(uuid, None).await,
             },
             Err(e) => match cached {
                 Some(record) => found(target_of(&record)),
                 None => Resolution::Unavailable(format!("the directory is unreachable: {e}")),
             },
+        }
+    }
+
+    /// Asks the DHT for `uuid` (see the module documentation for whom it is trusted with).
+    async fn ask_dht(&self, uuid: InstanceId, cached: Option<InstanceRecord>) -> Resolution {
+        let claims = match self.network.dht_lookup(uuid).await {
+            Ok(claims) => claims,
+            Err(e) => {
+                return match cached {
+                    Some(record) => found(target_of(&record)),
+                    None => Resolution::Unavailable(format!("the DHT lookup did not finish: {e}")),
+                };
+            }
+        };
+        let mut valid: Vec<(InstanceRecord, SignedRecord)> = claims
+            .into_iter()
+            .filter_map(|signed| {
+                let record = verify_record_for(&signed, uuid, None).ok()?;
+                Some((record, signed))
+            })
+            .collect();
+        valid.sort_by_key(|(record, _)| std::cmp::Reverse(record.seq));
+        if let Some(pinned) = cached {
+            // A pinned key always wins: only its newer records count.
+            return match valid
+                .into_iter()
+                .find(|(record, _)| record.identity == pinned.identity)
+            {
+                Some((record, signed)) if record.seq > pinned.seq => {
+                    if let Err(e) = self.remember(uuid, &signed, record.seq) {
+                        tracing::warn!(%uuid, error = %e, "could not cache a peer record");
+                    }
+                    found(target_of(&record))
+                }
+                _ => found(target_of(&pinned)),
+            };
+        }
+        let mut keys: Vec<_> = valid.iter().map(|(record, _)| record.identity).collect();
+        keys.sort_by_key(|key| key.to_bytes());
+        keys.dedup();
+        match (keys.len(), valid.into_iter().next()) {
+            (0, _) | (_, None) => Resolution::NotFound,
+            (1, Some((record, signed))) => {
+                if let Err(e) = self.remember(uuid, &signed, record.seq) {
+                    tracing::warn!(%uuid, error = %e, "could not cache a peer record");
+                }
+                found(target_of(&record))
+            }
+            (n, _) => {
+                tracing::warn!(%uuid, keys = n, "several keys claim this UUID in the DHT; refusing to pick one");
+                Resolution::Unavailable(format!(
+                    "two keys claim this UUID ({uuid}) in the DHT ({n} keys in all); refusing to pick one: ask its owner for its address (--peer) or its directory"
+                ))
+            }
         }
     }
 

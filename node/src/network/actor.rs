@@ -21,14 +21,23 @@ use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
+use super::dht::DhtState;
 use super::messages::MessageState;
 use super::rate_limit::RateLimiter;
+use super::reach::{ReachConfig, ReachState};
+use super::status::{NetworkStatus, PeerPath};
 use super::{Inbound, InboundMessages, NetworkConfig, NetworkError};
+use ochat_protocol::identity::InstanceId;
+use ochat_protocol::record::SignedRecord;
 
 /// How often buckets and remembered dial errors are pruned.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
 /// How long a dial error is kept to explain the request failures it causes.
 const DIAL_ERROR_TTL: Duration = Duration::from_secs(60);
+/// How often lost relay reservations are asked for again.
+const REACH_TICK: Duration = Duration::from_secs(3);
+/// Our record is put in the DHT again every this many reach ticks (about 5 minutes).
+const DHT_REPUBLISH_TICKS: u32 = 100;
 
 /// What a [`NetworkHandle`](super::NetworkHandle) asks of the actor.
 pub(crate) enum Command {
@@ -62,6 +71,30 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    Status {
+        reply: oneshot::Sender<NetworkStatus>,
+    },
+    PeerPaths {
+        peers: Vec<PeerId>,
+        reply: oneshot::Sender<Vec<PeerPath>>,
+    },
+    AddRelays {
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<()>,
+    },
+    AddBootstrap {
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<()>,
+    },
+    DhtPublish {
+        uuid: InstanceId,
+        record: SignedRecord,
+        reply: oneshot::Sender<()>,
+    },
+    DhtLookup {
+        uuid: InstanceId,
+        reply: oneshot::Sender<Result<Vec<SignedRecord>, NetworkError>>,
+    },
 }
 
 /// The service's answer to an inbound request (or its absence).
@@ -92,6 +125,13 @@ pub(crate) struct Actor {
     pub(super) dial_errors: HashMap<PeerId, (Instant, NetworkError)>,
     pub(super) answer_timeout: Duration,
     pub(super) msg: MessageState,
+    pub(super) reach_config: ReachConfig,
+    pub(super) reach: ReachState,
+    pub(super) dht: DhtState,
+    pub(super) dht_server: bool,
+    /// The addresses to publish in our record.
+    pub(super) addresses: watch::Sender<Vec<String>>,
+    reach_ticks: u32,
 }
 
 impl Actor {
@@ -101,9 +141,16 @@ impl Actor {
         inbound: mpsc::Sender<Inbound>,
         messages: mpsc::Sender<InboundMessages>,
         listen: watch::Sender<Vec<Multiaddr>>,
+        addresses: watch::Sender<Vec<String>>,
         config: &NetworkConfig,
     ) -> Self {
         Actor {
+            reach_config: config.reach.clone(),
+            reach: ReachState::default(),
+            dht: DhtState::default(),
+            dht_server: false,
+            addresses,
+            reach_ticks: 0,
             swarm,
             commands,
             inbound,
@@ -121,6 +168,9 @@ impl Actor {
     pub(crate) async fn run(mut self) {
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reach_tick = tokio::time::interval(REACH_TICK);
+        reach_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.start_reach();
         let stopped_by = loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
@@ -136,6 +186,7 @@ impl Actor {
                     self.on_message_answer(acked);
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
+                _ = reach_tick.tick() => self.reach_tick(),
             }
         };
         let peer_id = *self.swarm.local_peer_id();
@@ -200,15 +251,63 @@ impl Actor {
                 // Handled by the loop; answering here keeps the match exhaustive and honest.
                 let _ = reply.send(());
             }
+            Command::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Command::PeerPaths { peers, reply } => {
+                let _ = reply.send(self.peer_paths(&peers));
+            }
+            Command::AddRelays { addrs, reply } => {
+                self.add_relays(addrs);
+                let _ = reply.send(());
+            }
+            Command::AddBootstrap { addrs, reply } => {
+                self.add_bootstrap(addrs);
+                let _ = reply.send(());
+            }
+            Command::DhtPublish {
+                uuid,
+                record,
+                reply,
+            } => {
+                self.dht_publish(Some((uuid, record)));
+                let _ = reply.send(());
+            }
+            Command::DhtLookup { uuid, reply } => self.dht_lookup(uuid, reply),
+        }
+    }
+
+    /// Configured external addresses, relays and bootstrap peers, at start.
+    fn start_reach(&mut self) {
+        for addr in self.reach_config.external_addresses.clone() {
+            self.reach.confirmed.insert(addr.clone());
+            self.swarm.add_external_address(addr);
+        }
+        self.add_relays(self.reach_config.relays.clone());
+        self.add_bootstrap(self.reach_config.bootstrap.clone());
+        self.publish_addresses();
+    }
+
+    fn reach_tick(&mut self) {
+        self.reserve_relays();
+        self.reach_ticks = self.reach_ticks.wrapping_add(1);
+        let has_peers = self.swarm.connected_peers().next().is_some();
+        if self.reach_ticks.is_multiple_of(DHT_REPUBLISH_TICKS)
+            || (has_peers && self.dht.needs_retry())
+        {
+            self.dht_publish(None);
         }
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Handshake(event)) => self.on_handshake(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Messages(event)) => self.on_messages(event),
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::Behaviour(event) => self.on_reach_event(event),
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
                 tracing::info!(%address, "listening");
+                self.on_new_listen_addr(listener_id, &address);
                 self.publish_listen_addrs();
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
@@ -216,25 +315,58 @@ impl Actor {
                 self.publish_listen_addrs();
             }
             SwarmEvent::ListenerClosed {
-                addresses, reason, ..
+                listener_id,
+                addresses,
+                reason,
             } => {
                 match reason {
                     Ok(()) => tracing::info!(?addresses, "listener closed"),
                     Err(error) => tracing::warn!(?addresses, %error, "listener failed"),
                 }
+                self.relay_listener_closed(listener_id);
                 self.publish_listen_addrs();
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                tracing::info!(%address, "external address confirmed");
+                self.publish_addresses();
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                tracing::info!(%address, "external address expired");
+                self.relay_address_expired(&address);
+                self.publish_addresses();
             }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
             }
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
             } => {
                 tracing::debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connected");
+                // The path shown: the remote address, or for an inbound relayed connection the
+                // circuit it came through.
+                let shown = match &endpoint {
+                    libp2p::core::ConnectedPoint::Listener { local_addr, .. }
+                        if endpoint.is_relayed() =>
+                    {
+                        local_addr
+                    }
+                    _ => endpoint.get_remote_address(),
+                };
+                self.reach
+                    .connected(peer_id, connection_id, shown, endpoint.is_relayed());
                 self.dial_errors.remove(&peer_id);
             }
-            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                cause,
+                ..
+            } => {
                 tracing::debug!(peer = %peer_id, ?cause, "connection closed");
+                self.reach.closed(peer_id, connection_id);
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id: Some(peer),
@@ -264,7 +396,10 @@ impl Actor {
         }
     }
 
-    fn on_handshake(&mut self, event: request_response::Event<Envelope, HandshakeResponse>) {
+    pub(super) fn on_handshake(
+        &mut self,
+        event: request_response::Event<Envelope, HandshakeResponse>,
+    ) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -447,6 +582,7 @@ impl Actor {
             }
             changed
         });
+        self.publish_addresses();
     }
 
     fn housekeeping(&mut self) {
