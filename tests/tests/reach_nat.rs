@@ -3,9 +3,7 @@
 //! its libp2p node: relay, AutoNAT server, DHT bootstrap), the nodes start with nothing but
 //! `--directory`; or, without any directory, with `--bootstrap` to one public node.
 //!
-//! These need the reach-net work (relay, DCUtR, Kademlia, `ochat network`): until it is merged
-//! they are `#[ignore]`d; run them with `cargo test -p ochat-tests --test reach_nat -- --ignored`.
-//! Needs root, `ip` and `nft`.
+//! Needs root, `ip` and `nft` (`.ci/run` installs iproute2 and nftables).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -67,7 +65,6 @@ fn two_homes(tmp: &Path, acme_nat: Nat, bolt_nat: Nat) -> TwoHomes {
 }
 
 #[test]
-#[ignore = "needs reach-net"]
 fn two_nodes_behind_two_nats_link_with_only_a_directory_and_end_up_direct() {
     let tmp = tempfile::tempdir().unwrap();
     let homes = two_homes(
@@ -90,7 +87,6 @@ fn two_nodes_behind_two_nats_link_with_only_a_directory_and_end_up_direct() {
 }
 
 #[test]
-#[ignore = "needs reach-net"]
 fn behind_a_symmetric_nat_everything_flows_through_the_relay() {
     let tmp = tempfile::tempdir().unwrap();
     let homes = two_homes(tmp.path(), Nat::EndpointIndependent, Nat::Symmetric);
@@ -118,7 +114,6 @@ fn behind_a_symmetric_nat_everything_flows_through_the_relay() {
 const BOOTSTRAP_PORT: u16 = 4001;
 
 #[test]
-#[ignore = "needs reach-net"]
 fn without_a_directory_five_nodes_find_each_other_through_the_dht() {
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Internet::new().unwrap();
@@ -153,7 +148,6 @@ fn without_a_directory_five_nodes_find_each_other_through_the_dht() {
 /// Two data folders from before derived UUIDs share one random UUID under two keys; a third
 /// node that looks the UUID up in the DHT must refuse to pick one.
 #[test]
-#[ignore = "needs reach-net"]
 fn a_random_uuid_claimed_by_two_keys_in_the_dht_is_refused_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Internet::new().unwrap();

@@ -136,7 +136,7 @@ pub struct ReachConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Serve circuit relay v2 for others with these limits.
     pub relay_server: Option<RelayLimits>,
-    /// Answer AutoNAT v2 probes (implied by [`Forced::Public`]).
+    /// Answer AutoNAT v2 probes even when set private (every other node answers them anyway).
     pub autonat_server: bool,
     /// A reachability fixed by configuration; `None` measures it with AutoNAT v2.
     pub forced: Option<Forced>,
@@ -208,6 +208,9 @@ impl RelaySlot {
 pub(super) struct ReachState {
     pub(super) confirmed: HashSet<Multiaddr>,
     pub(super) failed_probes: usize,
+    /// A peer saw us from an IP address that is none of ours: we are behind a NAT, so not
+    /// public until AutoNAT confirms an address (a symmetric NAT never gives it one to test).
+    pub(super) behind_nat: bool,
     pub(super) relays: Vec<RelaySlot>,
     pub(super) connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
     pub(super) rtt: HashMap<PeerId, Duration>,
@@ -222,7 +225,7 @@ impl ReachState {
             Some(Forced::Public) => Reachability::Public,
             Some(Forced::Private) => Reachability::Private,
             None if !self.confirmed.is_empty() => Reachability::Public,
-            None if self.failed_probes > 0 => Reachability::Private,
+            None if self.failed_probes > 0 || self.behind_nat => Reachability::Private,
             None => Reachability::Unknown,
         }
     }

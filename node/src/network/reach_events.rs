@@ -274,6 +274,11 @@ impl Actor {
 
     fn on_identify(&mut self, event: identify::Event) {
         if let identify::Event::Received { peer_id, info, .. } = event {
+            if !self.reach.behind_nat && self.seen_from_elsewhere(&info.observed_addr) {
+                tracing::info!(observed = %info.observed_addr, "a peer sees us from an address that is not ours: behind a NAT");
+                self.reach.behind_nat = true;
+                self.publish_addresses();
+            }
             let kad_protocol = libp2p::StreamProtocol::new(KAD_PROTOCOL);
             if info.protocols.contains(&kad_protocol) {
                 for addr in info.listen_addrs {
@@ -283,6 +288,27 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Whether `observed` (how a peer sees us) is an IP address none of our listeners has.
+    /// Loopback and relayed observations say nothing about a NAT.
+    fn seen_from_elsewhere(&self, observed: &Multiaddr) -> bool {
+        let ip = |a: &Multiaddr| {
+            a.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::Ip4(ip) => Some(std::net::IpAddr::V4(ip)),
+                libp2p::multiaddr::Protocol::Ip6(ip) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            })
+        };
+        let Some(seen) = ip(observed) else {
+            return false;
+        };
+        if seen.is_loopback() || seen.is_unspecified() || is_relayed(observed) {
+            return false;
+        }
+        let mine: Vec<std::net::IpAddr> = self.swarm.listeners().filter_map(ip).collect();
+        // A listener on every interface does not say which addresses are ours: no verdict.
+        !mine.is_empty() && !mine.iter().any(|m| m.is_unspecified() || *m == seen)
     }
 
     pub(super) fn status(&mut self) -> NetworkStatus {
