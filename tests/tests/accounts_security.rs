@@ -208,6 +208,10 @@ async fn revoking_an_operators_tokens_closes_their_open_sockets_within_a_second(
         .unwrap();
     let mut events = socket(&api, "/api/v1/events", &ann.token).await.unwrap();
     let alice = shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    // A conversation reaches its operator once the visitor writes.
+    shop.say(&alice.token, &alice.session, "hello")
+        .await
+        .unwrap();
     let mut on_session = socket(
         &api,
         &format!("/api/v1/livechat/sessions/{}/events", alice.session),
@@ -247,7 +251,11 @@ async fn revoking_an_operators_tokens_closes_their_open_sockets_within_a_second(
                 .into(),
         ))
         .await;
-    shop.visit(&sales, "/", "en", None, None).await.ok();
+    if let Ok(bob) = shop.visit(&sales, "/", "en", None, None).await {
+        shop.say(&bob.token, &bob.session, "anyone there?")
+            .await
+            .ok();
+    }
     assert!(matches!(operator.next().await, None | Some(Err(_))));
     let transcript = shop
         .admin(
@@ -297,7 +305,11 @@ async fn logging_out_or_changing_the_password_closes_the_tokens_sockets() {
             .unwrap(),
         Ended::Closed(1008)
     );
-    shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    let visit = shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    // A conversation reaches its operator once the visitor writes.
+    shop.say(&visit.token, &visit.session, "hello")
+        .await
+        .unwrap();
     loop {
         if next_event(&mut home_ws).await.unwrap()["type"] == "new_session" {
             break;
@@ -428,7 +440,11 @@ async fn a_query_token_is_accepted_only_to_open_a_websocket() {
     )
     .await
     .unwrap();
-    shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    let visit = shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    // A conversation reaches its operator once the visitor writes.
+    shop.say(&visit.token, &visit.session, "hello")
+        .await
+        .unwrap();
     loop {
         if next_event(&mut ws).await.unwrap()["type"] == "new_session" {
             break;
@@ -453,6 +469,10 @@ async fn a_websocket_may_carry_its_token_in_the_subprotocol_instead_of_the_url()
         "the token is never echoed"
     );
     let alice = shop.visit(&sales, "/", "en", None, None).await.unwrap();
+    // A conversation reaches its operator once the visitor writes.
+    shop.say(&alice.token, &alice.session, "hello")
+        .await
+        .unwrap();
     loop {
         if next_event(&mut ws).await.unwrap()["type"] == "new_session" {
             break;

@@ -41,7 +41,9 @@ struct Flaky {
 async fn flaky_handler(State(flaky): State<Flaky>, request: Request) -> Response {
     let status = flaky.failing_with.load(Ordering::SeqCst);
     if status != 0 {
-        if request.method() == axum::http::Method::GET {
+        if request.method() == axum::http::Method::GET
+            && request.uri().path().starts_with("/v1/instances/")
+        {
             flaky.failed_lookups.fetch_add(1, Ordering::SeqCst);
         }
         let code = StatusCode::from_u16(status).unwrap();

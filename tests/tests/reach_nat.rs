@@ -196,3 +196,24 @@ fn a_random_uuid_claimed_by_two_keys_in_the_dht_is_refused_clearly() {
         assert_eq!(incoming.as_array().map(Vec::len), Some(0), "{incoming}");
     }
 }
+
+/// Two instances on one office LAN, no directory and no bootstrap peer: with `--mdns` they find
+/// each other by UUID, and the handshake's checks apply as anywhere else.
+#[test]
+fn on_one_lan_mdns_alone_links_two_instances() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Internet::new().unwrap();
+    let mut office = net.home_router("office", Nat::EndpointIndependent).unwrap();
+    let left = net.host_behind(&mut office, "left").unwrap();
+    let right = net.host_behind(&mut office, "right").unwrap();
+    let acme = left
+        .start_node(&tmp.path().join("acme"), &["--mdns", "--name", "Acme"])
+        .unwrap();
+    let bolt = right
+        .start_node(&tmp.path().join("bolt"), &["--mdns", "--name", "Bolt"])
+        .unwrap();
+
+    link_and_talk(&acme, &bolt).unwrap();
+    let view = wait_path(&acme, &bolt.uuid().unwrap(), is_direct);
+    assert!(!view.contains("relay"), "{view}");
+}

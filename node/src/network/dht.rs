@@ -431,4 +431,20 @@ mod tests {
         assert!(check_value(&uuid_key(&uuid), &value).is_err());
         assert!(check_value(&record_key(&uuid, &peer), b"junk").is_err());
     }
+
+    #[test]
+    fn a_squatter_cannot_put_a_record_for_someone_elses_derived_uuid() {
+        let owner = IdentityKey::generate().unwrap();
+        let squatter = IdentityKey::generate().unwrap();
+        let uuid = InstanceId::derived_from(&owner.public());
+        let owner_peer = peer_id_of(&owner.public()).unwrap();
+        let squatter_peer = peer_id_of(&squatter.public()).unwrap();
+        // The owner's own record is accepted.
+        let genuine = encode_body(&signed(&owner, uuid, 1)).unwrap();
+        assert!(check_value(&record_key(&uuid, &owner_peer), &genuine).is_ok());
+        // The squatter's, under its own peer id and a higher seq, is refused on put and on get.
+        let forged = encode_body(&signed(&squatter, uuid, 99)).unwrap();
+        let refused = check_value(&record_key(&uuid, &squatter_peer), &forged).unwrap_err();
+        assert!(refused.contains("derive"), "{refused}");
+    }
 }
