@@ -14,7 +14,8 @@
 //! `masquerade fully-random`, a new random port for every flow, so it does not). Either way the
 //! router drops unsolicited traffic from the internet, like a home router: to its LAN, and to
 //! itself too (silently, no TCP reset: a reset would kill a hole punch whose first SYN arrives
-//! before the other side's has opened the mapping).
+//! before the other side's has opened the mapping). Hosts on one LAN reach each other freely
+//! (with `br_netfilter` loaded, bridged traffic passes the router's forward chain too).
 //!
 //! Everything is made with `ip` (iproute2) and `nft` (nftables) and needs root, as in CI. Names
 //! are `ochat-t<pid>-<n>-…`, unique per process and per [`Internet`]; dropping the [`Internet`]
@@ -258,7 +259,7 @@ impl Internet {
         };
         let rules = format!(
             "table ip nat {{\n chain postrouting {{\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname \"wan0\" {masquerade}\n }}\n}}\n\
-             table ip filter {{\n chain forward {{\n  type filter hook forward priority filter; policy drop;\n  ct state established,related accept\n  iifname \"lan0\" oifname \"wan0\" accept\n }}\n\
+             table ip filter {{\n chain forward {{\n  type filter hook forward priority filter; policy drop;\n  ct state established,related accept\n  iifname \"lan0\" oifname \"wan0\" accept\n  iifname \"lan0\" oifname \"lan0\" accept\n }}\n\
               chain input {{\n  type filter hook input priority filter; policy accept;\n  iifname \"wan0\" ct state established,related accept\n  iifname \"wan0\" drop\n }}\n}}\n"
         );
         run(

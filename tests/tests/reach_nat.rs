@@ -13,6 +13,17 @@ use ochat_tests::legacy::folder_with_random_uuid;
 use ochat_tests::netns::{Internet, Nat, NetnsNode};
 use ochat_tests::netns_user::{STEP, link_and_talk, poll};
 
+/// One internet at a time: a hole punch depends on both sides dialling within a few
+/// milliseconds of each other, and five internets of `ochat` processes at once on two cores
+/// starve it (the first test then fails one run in a few).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The line of `ochat network` about the peer `uuid`, lower-cased, once `wanted` says so.
 fn wait_path(node: &NetnsNode, uuid: &str, wanted: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
@@ -66,6 +77,7 @@ fn two_homes(tmp: &Path, acme_nat: Nat, bolt_nat: Nat) -> TwoHomes {
 
 #[test]
 fn two_nodes_behind_two_nats_link_with_only_a_directory_and_end_up_direct() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let homes = two_homes(
         tmp.path(),
@@ -88,6 +100,7 @@ fn two_nodes_behind_two_nats_link_with_only_a_directory_and_end_up_direct() {
 
 #[test]
 fn behind_a_symmetric_nat_everything_flows_through_the_relay() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let homes = two_homes(tmp.path(), Nat::EndpointIndependent, Nat::Symmetric);
     let (acme, bolt) = (&homes.acme, &homes.bolt);
@@ -115,6 +128,7 @@ const BOOTSTRAP_PORT: u16 = 4001;
 
 #[test]
 fn without_a_directory_five_nodes_find_each_other_through_the_dht() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Internet::new().unwrap();
     let seed_host = net.public_host("seed").unwrap();
@@ -149,6 +163,7 @@ fn without_a_directory_five_nodes_find_each_other_through_the_dht() {
 /// node that looks the UUID up in the DHT must refuse to pick one.
 #[test]
 fn a_random_uuid_claimed_by_two_keys_in_the_dht_is_refused_clearly() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Internet::new().unwrap();
     let seed_host = net.public_host("seed").unwrap();
@@ -201,6 +216,7 @@ fn a_random_uuid_claimed_by_two_keys_in_the_dht_is_refused_clearly() {
 /// each other by UUID, and the handshake's checks apply as anywhere else.
 #[test]
 fn on_one_lan_mdns_alone_links_two_instances() {
+    let _serial = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Internet::new().unwrap();
     let mut office = net.home_router("office", Nat::EndpointIndependent).unwrap();
