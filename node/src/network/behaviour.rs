@@ -104,10 +104,7 @@ impl Behaviour {
                 .is_none()
                 .then(autonat::v2::client::Behaviour::default),
         );
-        // Every node but one set private answers AutoNAT probes: on a network of nodes with no
-        // directory, peers can only learn they are public from each other. A v2 server dials
-        // back only the asker's own address unless the asker pays the amplification cost.
-        let serves_autonat = reach.autonat_server || reach.forced != Some(Forced::Private);
+        let serves_autonat = reach.autonat_server || reach.forced == Some(Forced::Public);
         let autonat_server =
             Toggle::from(serves_autonat.then(autonat::v2::server::Behaviour::default));
         let relay_server = Toggle::from(

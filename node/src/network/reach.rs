@@ -136,7 +136,7 @@ pub struct ReachConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Serve circuit relay v2 for others with these limits.
     pub relay_server: Option<RelayLimits>,
-    /// Answer AutoNAT v2 probes even when set private (every other node answers them anyway).
+    /// Answer AutoNAT v2 probes (implied by [`Forced::Public`]).
     pub autonat_server: bool,
     /// A reachability fixed by configuration; `None` measures it with AutoNAT v2.
     pub forced: Option<Forced>,

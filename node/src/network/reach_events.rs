@@ -167,10 +167,12 @@ impl Actor {
             changed
         });
         // Public nodes store records for others; so do nodes not known to be private when
-        // mDNS is on, so that instances on one LAN without any public node can find each other.
+        // mDNS is on (instances on one LAN without any public node) or when they have no relay
+        // (no directory: on such a network nobody else could store records, and AutoNAT has no
+        // server to confirm anyone public).
         let serve = match self.reachability() {
             Reachability::Public => true,
-            Reachability::Unknown => self.reach_config.mdns,
+            Reachability::Unknown => self.reach_config.mdns || self.reach.relays.is_empty(),
             Reachability::Private => false,
         };
         if serve != self.dht_server {
