@@ -5,9 +5,11 @@
 //! headless Chromium for the web pages ([`web`]); slow and greedy HTTP clients from chosen
 //! loopback addresses ([`slow_clients`]); a small internet of network namespaces with NATing
 //! home routers ([`netns`]) and the user's CLI flows inside it ([`netns_user`]); data folders
-//! of instances from before derived UUIDs ([`legacy`]).
+//! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
+//! and requests ([`forge`]).
 
 pub mod accounts;
+pub mod forge;
 pub mod legacy;
 pub mod livechat;
 pub mod netns;

@@ -6,49 +6,16 @@
 
 use libp2p::{Multiaddr, PeerId};
 use ochat_node::model::{ChannelRecord, ConnectionRecord};
-use ochat_node::network::{self, NetworkConfig, NetworkHandle};
 use ochat_node::store::{Store, decode, encode, trees};
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
 };
 use ochat_protocol::ratchet::Ratchet;
-use ochat_protocol::record::{InstanceRecord, SignedRecord};
-use ochat_protocol::sign::Signed;
-use ochat_protocol::wire::{
-    ConnectionRequest, Envelope, HandshakeBody, HandshakeResponse, RefusalCode,
-};
+use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
+use ochat_tests::forge;
 use ochat_tests::node::{TestNode, link, open_stopped, reaching, test_config};
 use reqwest::Method;
-
-/// A bare libp2p node with `secret` as its key, on 127.0.0.1.
-async fn raw_peer(secret: &[u8; 32]) -> NetworkHandle {
-    let (net, _inbound) = network::start(
-        secret,
-        NetworkConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            ..NetworkConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    net
-}
-
-async fn where_is(node: &TestNode) -> (PeerId, Vec<Multiaddr>) {
-    let me = node
-        .ok(Method::GET, "/api/v1/instance", None)
-        .await
-        .unwrap();
-    let peer = me["peer_id"].as_str().unwrap().parse().unwrap();
-    let addrs = me["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().parse().unwrap())
-        .collect();
-    (peer, addrs)
-}
 
 async fn disk_flushes(node: &TestNode) -> u64 {
     node.ok(Method::GET, "/api/v1/stats", None).await.unwrap()["disk_flushes"]
@@ -62,8 +29,8 @@ async fn a_strangers_message_batches_never_cost_a_disk_flush() {
     let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", None))
         .await
         .unwrap();
-    let (peer, addrs) = where_is(&acme).await;
-    let stranger = raw_peer(&[42u8; 32]).await;
+    let (peer, addrs) = forge::where_is(&acme).await.unwrap();
+    let (stranger, _inbound) = forge::raw_peer(&[42u8; 32]).await.unwrap();
     let batch = || MessageBatch {
         messages: vec![WireMessage {
             conversation: uuid::Uuid::new_v4(),
@@ -105,33 +72,10 @@ async fn a_strangers_message_batches_never_cost_a_disk_flush() {
     stranger.shutdown().await;
 }
 
-fn record(uuid: InstanceId, key: &IdentityKey) -> SignedRecord {
-    InstanceRecord {
-        uuid,
-        name: "Spammer".into(),
-        identity: key.public(),
-        prekey: [7; 32],
-        addresses: vec![],
-        seq: 1,
-        signed_at_ms: 1,
-    }
-    .sign(key)
-    .unwrap()
-}
-
 fn request(from: InstanceId, to: InstanceId, key: &IdentityKey) -> Envelope {
-    let req = ConnectionRequest {
-        request_id: uuid::Uuid::new_v4(),
-        from,
-        to,
-        from_name: "Spammer".into(),
-        message: Some("let me in".into()),
-        ephemeral: [9; 32],
-        sent_at_ms: 1,
-    };
     Envelope {
-        record: record(from, key),
-        body: HandshakeBody::Request(Signed::seal(&req, key).unwrap()),
+        record: forge::record(from, key, "Spammer").unwrap(),
+        body: forge::request(from, to, key, "Spammer").unwrap(),
     }
 }
 
@@ -143,9 +87,9 @@ async fn requests_waiting_for_a_decision_are_capped_per_instance_and_in_all() {
     config.federation.max_pending_per_peer = 2;
     let acme = TestNode::start(config).await.unwrap();
     let acme_uuid: InstanceId = acme.uuid.parse().unwrap();
-    let (peer, addrs) = where_is(&acme).await;
+    let (peer, addrs) = forge::where_is(&acme).await.unwrap();
     let key = IdentityKey::generate().unwrap();
-    let spammer = raw_peer(&key.secret_bytes()).await;
+    let (spammer, _inbound) = forge::raw_peer(&key.secret_bytes()).await.unwrap();
     let ask = |from: InstanceId| {
         let (spammer, addrs, key) = (spammer.clone(), addrs.clone(), &key);
         let envelope = request(from, acme_uuid, key);
@@ -291,7 +235,7 @@ async fn a_partner_cannot_touch_a_file_we_sent_to_someone_else() {
     let (overwrite, secret) = forge(&core_dir, &core_acme, &core.uuid, piece(0));
     let (again, _) = forge(&core_dir, &core_acme, &core.uuid, piece(0));
     let (extend, _) = forge(&core_dir, &core_acme, &core.uuid, piece(7));
-    let net = raw_peer(&secret).await;
+    let (net, _inbound) = forge::raw_peer(&secret).await.unwrap();
     let acme_peer: PeerId = acme_me["peer_id"].as_str().unwrap().parse().unwrap();
     let acme_addr: Multiaddr = acme_me["addresses"][0].as_str().unwrap().parse().unwrap();
     let answer = net

@@ -18,13 +18,9 @@ use axum::response::{IntoResponse, Response};
 use ochat_node::directory::client::DirectoryClient;
 use ochat_node::directory::server::DirectoryServer;
 use ochat_node::federation::AutoAccept;
-use ochat_node::network::{self, NetworkConfig};
 use ochat_protocol::identity::{IdentityKey, InstanceId};
-use ochat_protocol::record::InstanceRecord;
-use ochat_protocol::sign::Signed;
-use ochat_protocol::wire::{
-    ConnectionRequest, Envelope, HandshakeBody, HandshakeResponse, RefusalCode,
-};
+use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
+use ochat_tests::forge;
 use ochat_tests::legacy::folder_with_random_uuid;
 use ochat_tests::node::{TestNode, reaching, test_config};
 use reqwest::Method;
@@ -210,46 +206,12 @@ async fn a_directory_that_fails_never_lets_an_impostor_become_a_partner() {
 /// own libp2p node; V's answer.
 async fn impostor_asks(p_uuid: InstanceId, v: &TestNode) -> HandshakeResponse {
     let key = IdentityKey::generate().unwrap();
-    let (net, _inbound) = network::start(
-        &key.secret_bytes(),
-        NetworkConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            ..NetworkConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let me = v.ok(Method::GET, "/api/v1/instance", None).await.unwrap();
-    let v_peer: libp2p::PeerId = me["peer_id"].as_str().unwrap().parse().unwrap();
-    let v_addrs = me["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().parse().unwrap())
-        .collect();
-    let record = InstanceRecord {
-        uuid: p_uuid,
-        name: "Partner".into(),
-        identity: key.public(),
-        prekey: [7; 32],
-        addresses: vec![],
-        seq: 1,
-        signed_at_ms: 1,
-    }
-    .sign(&key)
-    .unwrap();
-    let request = ConnectionRequest {
-        request_id: uuid::Uuid::new_v4(),
-        from: p_uuid,
-        to: v.uuid.parse().unwrap(),
-        from_name: "Partner".into(),
-        message: None,
-        ephemeral: [9; 32],
-        sent_at_ms: 1,
-    };
+    let (net, _inbound) = forge::raw_peer(&key.secret_bytes()).await.unwrap();
+    let (v_peer, v_addrs) = forge::where_is(v).await.unwrap();
+    let record = forge::record(p_uuid, &key, "Partner").unwrap();
     let envelope = Envelope {
         record,
-        body: HandshakeBody::Request(Signed::seal(&request, &key).unwrap()),
+        body: forge::request(p_uuid, v.uuid.parse().unwrap(), &key, "Partner").unwrap(),
     };
     tokio::time::timeout(
         Duration::from_secs(20),

@@ -7,16 +7,15 @@
 
 use std::time::Duration;
 
-use libp2p::{Multiaddr, PeerId};
 use ochat_node::directory::client::DirectoryClient;
 use ochat_node::directory::server::DirectoryServer;
-use ochat_node::network::{self, NetworkConfig, NetworkHandle};
+use ochat_node::network::{self, NetworkHandle};
 use ochat_protocol::identity::{IdentityKey, InstanceId};
-use ochat_protocol::record::{InstanceRecord, SignedRecord};
 use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
     ConnectionRequest, Envelope, HandshakeBody, HandshakeResponse, RefusalCode,
 };
+use ochat_tests::forge;
 use ochat_tests::legacy::folder_with_random_uuid;
 use ochat_tests::node::{TestNode, test_config};
 use reqwest::Method;
@@ -29,58 +28,8 @@ struct Mallory {
 /// Mallory's node, and what peers send her.
 async fn mallory() -> (Mallory, tokio::sync::mpsc::Receiver<network::Inbound>) {
     let key = IdentityKey::generate().unwrap();
-    let (net, inbound) = network::start(
-        &key.secret_bytes(),
-        NetworkConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            ..NetworkConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (net, inbound) = forge::raw_peer(&key.secret_bytes()).await.unwrap();
     (Mallory { key, net }, inbound)
-}
-
-fn record(uuid: InstanceId, key: &IdentityKey) -> SignedRecord {
-    InstanceRecord {
-        uuid,
-        name: "Totally Legit".into(),
-        identity: key.public(),
-        prekey: [7; 32],
-        addresses: vec![],
-        seq: 1,
-        signed_at_ms: 1,
-    }
-    .sign(key)
-    .unwrap()
-}
-
-fn request(from: InstanceId, to: InstanceId, signer: &IdentityKey) -> HandshakeBody {
-    let req = ConnectionRequest {
-        request_id: uuid::Uuid::new_v4(),
-        from,
-        to,
-        from_name: "Totally Legit".into(),
-        message: Some("please".into()),
-        ephemeral: [9; 32],
-        sent_at_ms: 1,
-    };
-    HandshakeBody::Request(Signed::seal(&req, signer).unwrap())
-}
-
-async fn target(node: &TestNode) -> (PeerId, Vec<Multiaddr>) {
-    let me = node
-        .ok(Method::GET, "/api/v1/instance", None)
-        .await
-        .unwrap();
-    let peer: PeerId = me["peer_id"].as_str().unwrap().parse().unwrap();
-    let addrs = me["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().parse().unwrap())
-        .collect();
-    (peer, addrs)
 }
 
 /// The refusal's message.
@@ -140,15 +89,15 @@ async fn forged_messages_and_borrowed_identities(acme_has_random_uuid: bool) {
     })
     .await
     .expect("Acme registered");
-    let (bolt_peer, bolt_addrs) = target(&bolt).await;
+    let (bolt_peer, bolt_addrs) = forge::where_is(&bolt).await.unwrap();
     let (m, _inbound) = mallory().await;
     let own_uuid = InstanceId::generate();
 
     // 1. A request whose signature was made by another key.
     let someone_else = IdentityKey::generate().unwrap();
     let forged = Envelope {
-        record: record(own_uuid, &m.key),
-        body: request(own_uuid, bolt_uuid, &someone_else),
+        record: forge::record(own_uuid, &m.key, "Totally Legit").unwrap(),
+        body: forge::request(own_uuid, bolt_uuid, &someone_else, "Totally Legit").unwrap(),
     };
     refused_as_unauthenticated(
         m.net
@@ -160,7 +109,7 @@ async fn forged_messages_and_borrowed_identities(acme_has_random_uuid: bool) {
     // 2. Acme's genuine record, presented over Mallory's own Noise identity.
     let borrowed = Envelope {
         record: acme_record,
-        body: request(acme_uuid, bolt_uuid, &m.key),
+        body: forge::request(acme_uuid, bolt_uuid, &m.key, "Totally Legit").unwrap(),
     };
     refused_as_unauthenticated(
         m.net
@@ -172,8 +121,8 @@ async fn forged_messages_and_borrowed_identities(acme_has_random_uuid: bool) {
     // 3. Acme's UUID in a record signed with Mallory's key: a derived UUID is not her key's;
     //    a random one is pinned to Acme's key by the directory.
     let impostor = Envelope {
-        record: record(acme_uuid, &m.key),
-        body: request(acme_uuid, bolt_uuid, &m.key),
+        record: forge::record(acme_uuid, &m.key, "Totally Legit").unwrap(),
+        body: forge::request(acme_uuid, bolt_uuid, &m.key, "Totally Legit").unwrap(),
     };
     let why = refused_as_unauthenticated(
         m.net
@@ -193,8 +142,8 @@ async fn forged_messages_and_borrowed_identities(acme_has_random_uuid: bool) {
 
     // Control: the same peer, honest about who it is, gets through.
     let honest = Envelope {
-        record: record(own_uuid, &m.key),
-        body: request(own_uuid, bolt_uuid, &m.key),
+        record: forge::record(own_uuid, &m.key, "Totally Legit").unwrap(),
+        body: forge::request(own_uuid, bolt_uuid, &m.key, "Totally Legit").unwrap(),
     };
     assert_eq!(
         m.net.request(bolt_peer, bolt_addrs, honest).await.unwrap(),
@@ -364,7 +313,7 @@ async fn a_decision_sent_back_with_the_request_must_be_signed_by_the_peer() {
             sent_at_ms: 1,
         };
         HandshakeResponse::Status {
-            record: record(uuid, &mallory.key),
+            record: forge::record(uuid, &mallory.key, "Totally Legit").unwrap(),
             view: RemoteView::Decided(Signed::seal(&answer, signer).unwrap()),
         }
     };
