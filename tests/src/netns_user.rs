@@ -184,6 +184,24 @@ impl NetnsNode {
     pub fn network(&self) -> Result<String> {
         self.cli(&["network"])
     }
+
+    /// Waits until the directory at `url` lists this node's relayed address: what anyone who
+    /// looks its UUID up will dial. (A partner that looked it up earlier would find only
+    /// private addresses and wait for its outbox's next retry.)
+    pub fn wait_listed_behind_relay(&self, url: &str, timeout: Duration) -> Result<()> {
+        let uuid = self.uuid()?;
+        poll(
+            &format!("{uuid}'s relayed address in the directory"),
+            timeout,
+            || {
+                let out = self
+                    .host
+                    .ochat(&["directory", "lookup", &uuid, "--url", url])?;
+                let record = String::from_utf8_lossy(&out.stdout);
+                Ok((out.status.success() && record.contains("p2p-circuit")).then_some(()))
+            },
+        )
+    }
 }
 
 /// `a` requests `b`, `b` accepts, a message each way arrives and is delivered. Returns the
