@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{ACCEPT_LANGUAGE, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -126,13 +126,11 @@ fn with_retry_after(e: LiveChatError) -> Response {
         | LiveChatError::Busy { retry_after_s } => Some(*retry_after_s),
         _ => None,
     };
-    let mut response = ApiError::from(e).into_response();
-    if let Some(s) = wait
-        && let Ok(v) = HeaderValue::from_str(&s.to_string())
-    {
-        response.headers_mut().insert(RETRY_AFTER, v);
+    let error = ApiError::from(e);
+    match wait {
+        Some(secs) => error.with_retry_after(secs),
+        None => error.into_response(),
     }
-    response
 }
 
 #[derive(Debug, Deserialize)]
