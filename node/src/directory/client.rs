@@ -108,12 +108,7 @@ impl DirectoryClient {
     /// Looks `uuid` up: `None` when the directory does not know it. A record is returned only
     /// once it verifies for `uuid`; one that does not is [`DirectoryError::Forged`].
     pub async fn lookup(&self, uuid: InstanceId) -> Result<Option<SignedRecord>, DirectoryError> {
-        let response = self
-            .http
-            .get(self.instance_url(uuid))
-            .send()
-            .await
-            .map_err(|e| DirectoryError::Unreachable(error_chain(&e)))?;
+        let response = self.get(self.instance_url(uuid)).await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             let (code, message) = error_of(response).await;
@@ -142,12 +137,7 @@ impl DirectoryClient {
 
     /// The directory host's libp2p node (relay and DHT bootstrap): `None` when it runs none.
     pub async fn p2p_info(&self) -> Result<Option<super::P2pInfo>, DirectoryError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/p2p", self.base))
-            .send()
-            .await
-            .map_err(|e| DirectoryError::Unreachable(error_chain(&e)))?;
+        let response = self.get(format!("{}/v1/p2p", self.base)).await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -162,14 +152,18 @@ impl DirectoryClient {
             .map_err(|e| DirectoryError::BadAnswer(format!("not the libp2p node's details: {e}")))
     }
 
-    /// Whether the directory answers its health check.
-    pub async fn health(&self) -> Result<(), DirectoryError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/health", self.base))
+    /// A GET of `url`; a transport failure is [`DirectoryError::Unreachable`].
+    async fn get(&self, url: String) -> Result<reqwest::Response, DirectoryError> {
+        self.http
+            .get(url)
             .send()
             .await
-            .map_err(|e| DirectoryError::Unreachable(error_chain(&e)))?;
+            .map_err(|e| DirectoryError::Unreachable(error_chain(&e)))
+    }
+
+    /// Whether the directory answers its health check.
+    pub async fn health(&self) -> Result<(), DirectoryError> {
+        let response = self.get(format!("{}/v1/health", self.base)).await?;
         let status = response.status();
         if status.is_success() {
             Ok(())
