@@ -58,11 +58,14 @@ pub(crate) async fn use_directory_p2p(
     }
 }
 
-/// The addresses that parse, those on the directory URL's host first, then the others with
-/// loopback last.
+/// The addresses that parse, those on the directory URL's host first, then the others, QUIC
+/// before TCP within each group; loopback addresses only when the directory itself is on
+/// loopback (a directory listening on every interface lists 127.0.0.1 too, which on another
+/// machine is that machine).
 async fn ordered(client: &DirectoryClient, addresses: &[String]) -> Vec<Multiaddr> {
     let host_ips = host_ips(client.base_url()).await;
-    let mut addrs: Vec<(u8, Multiaddr)> = addresses
+    let local_directory = host_ips.iter().any(IpAddr::is_loopback);
+    let mut addrs: Vec<(u8, bool, Multiaddr)> = addresses
         .iter()
         .filter_map(|a| a.parse::<Multiaddr>().ok())
         .map(|a| {
@@ -76,11 +79,13 @@ async fn ordered(client: &DirectoryClient, addresses: &[String]) -> Vec<Multiadd
                 Some(ip) if ip.is_loopback() => 2,
                 _ => 1,
             };
-            (rank, a)
+            let quic = a.iter().any(|p| matches!(p, Protocol::QuicV1));
+            (rank, !quic, a)
         })
+        .filter(|(rank, _, _)| *rank < 2 || local_directory)
         .collect();
-    addrs.sort_by_key(|(rank, _)| *rank);
-    addrs.into_iter().map(|(_, a)| a).collect()
+    addrs.sort_by_key(|(rank, tcp, _)| (*rank, *tcp));
+    addrs.into_iter().map(|(_, _, a)| a).collect()
 }
 
 async fn host_ips(base_url: &str) -> Vec<IpAddr> {

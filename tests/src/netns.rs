@@ -401,7 +401,10 @@ impl Host {
             .arg(data_dir)
             .args(["--api-listen", "127.0.0.1:0"])
             .args(extra)
-            .env("OCHAT_LOG", "info");
+            .env(
+                "OCHAT_LOG",
+                std::env::var("OCHAT_TEST_NODE_LOG").unwrap_or_else(|_| "info".into()),
+            );
         let mut daemon = Daemon::spawn(command, &data_dir.with_extension("log"))?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -206,7 +206,23 @@ impl NetnsNode {
 
 /// `a` requests `b`, `b` accepts, a message each way arrives and is delivered. Returns the
 /// channel ids (a's, b's).
+/// On failure, the error carries the end of both nodes' logs.
 pub fn link_and_talk(a: &NetnsNode, b: &NetnsNode) -> Result<(String, String)> {
+    steps_of_link_and_talk(a, b).map_err(|e| {
+        let tail = |node: &NetnsNode| {
+            let log = node.daemon.log();
+            let lines: Vec<&str> = log.lines().collect();
+            lines[lines.len().saturating_sub(60)..].join("\n")
+        };
+        e.context(format!(
+            "the requester's log ends:\n{}\nthe partner's log ends:\n{}",
+            tail(a),
+            tail(b)
+        ))
+    })
+}
+
+fn steps_of_link_and_talk(a: &NetnsNode, b: &NetnsNode) -> Result<(String, String)> {
     let b_uuid = b.uuid()?;
     let a_uuid = a.uuid()?;
     let id = a.request(&b_uuid, STEP)?;

@@ -292,6 +292,26 @@ pub fn is_relayed(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| matches!(p, Protocol::P2pCircuit))
 }
 
+/// Whether an address is QUIC.
+pub(super) fn is_quic(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| matches!(p, Protocol::QuicV1))
+}
+
+/// The addresses of a relay or bootstrap peer the swarm may dial on its own: the QUIC ones
+/// when there are any, else all. Hole punching (DCUtR) offers the addresses peers observed us
+/// at, which come from the connection to the relay: when one node reached the relay over TCP
+/// and the other over QUIC, each punched on a different transport and they never met (one
+/// try in three missed). QUIC's observed address is also the mapping of the very socket we
+/// listen on, the best hole to punch. TCP stays as the fallback a failed reservation tries.
+pub(super) fn preferred_dials(addrs: &[Multiaddr]) -> Vec<Multiaddr> {
+    let quic: Vec<Multiaddr> = addrs.iter().filter(|a| is_quic(a)).cloned().collect();
+    if quic.is_empty() {
+        addrs.to_vec()
+    } else {
+        quic
+    }
+}
+
 /// Ranks an address for publishing: 0 public, 1 private or link-local, 2 loopback; unspecified
 /// addresses are never published.
 fn rank(addr: &Multiaddr) -> Option<u8> {

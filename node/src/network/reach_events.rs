@@ -8,7 +8,9 @@ use libp2p::{Multiaddr, PeerId, autonat, dcutr, identify, mdns, ping, relay};
 use super::actor::Actor;
 use super::behaviour::BehaviourEvent;
 use super::dht::KAD_PROTOCOL;
-use super::reach::{Forced, Reachability, RelaySlot, is_relayed, publishable};
+use super::reach::{
+    Forced, Reachability, RelaySlot, is_quic, is_relayed, preferred_dials, publishable,
+};
 use super::status::{NetworkStatus, PeerPath, RelayView};
 
 /// The peer id at the end of an address, if any.
@@ -30,11 +32,18 @@ impl Actor {
             if peer == *self.swarm.local_peer_id() {
                 continue;
             }
-            self.swarm.add_peer_address(peer, addr.clone());
             match self.reach.relays.iter_mut().find(|s| s.peer == peer) {
                 Some(slot) if !slot.addrs.contains(&addr) => slot.addrs.push(addr),
                 Some(_) => {}
                 None => self.reach.relays.push(RelaySlot::new(peer, addr)),
+            }
+        }
+        // QUIC first (see `preferred_dials`), and only the preferred addresses for the
+        // swarm's own dials; a failed reservation tries the next address explicitly.
+        for slot in self.reach.relays.iter_mut() {
+            slot.addrs.sort_by_key(|a| !is_quic(a));
+            for addr in preferred_dials(&slot.addrs) {
+                self.swarm.add_peer_address(slot.peer, addr);
             }
         }
         self.reserve_relays();
@@ -43,7 +52,7 @@ impl Actor {
     /// Adds DHT bootstrap peers and starts a bootstrap.
     pub(super) fn add_bootstrap(&mut self, addrs: Vec<Multiaddr>) {
         let mut added = false;
-        for addr in addrs {
+        for addr in preferred_dials(&addrs) {
             let Some(peer) = peer_of(&addr) else {
                 tracing::warn!(%addr, "a bootstrap address must end with /p2p/<peer id>; ignored");
                 continue;
