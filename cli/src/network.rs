@@ -173,8 +173,12 @@ pub async fn network(args: &NetworkArgs) -> anyhow::Result<()> {
     } else {
         "our record not stored yet"
     };
+    let refused = match n["dht_refused"].as_u64() {
+        Some(r) if r > 0 => format!(", {r} forged or invalid records refused"),
+        _ => String::new(),
+    };
     println!(
-        "DHT:           {} mode, {} peers, {stored}",
+        "DHT:           {} mode, {} peers, {stored}{refused}",
         text(&n["dht_mode"]),
         text(&n["dht_peers"])
     );

@@ -212,7 +212,7 @@ pub fn link_and_talk(a: &NetnsNode, b: &NetnsNode) -> Result<(String, String)> {
         let tail = |node: &NetnsNode| {
             let log = node.daemon.log();
             let lines: Vec<&str> = log.lines().collect();
-            lines[lines.len().saturating_sub(60)..].join("\n")
+            lines[lines.len().saturating_sub(150)..].join("\n")
         };
         e.context(format!(
             "the requester's log ends:\n{}\nthe partner's log ends:\n{}",

@@ -165,3 +165,85 @@ async fn a_uuid_claimed_by_two_keys_in_the_dht_is_refused_with_a_clear_error() {
     }
     boot.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squatter_cannot_put_a_record_for_someone_elses_derived_uuid_in_the_dht() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut boot, nodes) = small_dht(tmp.path()).await;
+    let boot_addr = p2p_address(&boot).await.unwrap();
+    let [acme, bolt, coda] = <[TestNode; 3]>::try_from(nodes).unwrap();
+    wait_network(
+        &coda,
+        Duration::from_secs(20),
+        "Coda's record is in the DHT",
+        |n| n["dht_published"] == true,
+    )
+    .await
+    .unwrap();
+
+    // A squatter with a key of its own signs a record under Coda's UUID (derived from Coda's
+    // key) and stores it in the DHT, pointing at itself.
+    let coda_uuid: InstanceId = coda.uuid.parse().unwrap();
+    let key = IdentityKey::generate().unwrap();
+    let (squatter, _inbound) = network::start(
+        &key.secret_bytes(),
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            reach: ReachConfig {
+                bootstrap: vec![boot_addr.clone()],
+                ..ReachConfig::default()
+            },
+            ..NetworkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addrs = tokio::time::timeout(Duration::from_secs(10), squatter.wait_listening())
+        .await
+        .unwrap()
+        .unwrap();
+    let forged = InstanceRecord {
+        uuid: coda_uuid,
+        name: "Coda".into(),
+        identity: key.public(),
+        prekey: [5; 32],
+        addresses: addrs
+            .iter()
+            .map(|a| format!("{a}/p2p/{}", squatter.local_peer_id()))
+            .collect(),
+        seq: 99,
+        signed_at_ms: 1,
+    }
+    .sign(&key)
+    .unwrap();
+    squatter.dht_publish(coda_uuid, forged).await.unwrap();
+
+    // The DHT node refuses to hold it, and says so.
+    let n = wait_network(
+        &boot,
+        Duration::from_secs(20),
+        "the forged record refused",
+        |n| n["dht_refused"].as_u64().unwrap_or(0) >= 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(n["dht_mode"], "server", "{n:#}");
+
+    // Whoever looks Coda up finds Coda: Acme links with the real one and talks to it.
+    let network = &acme.node.as_ref().unwrap().shared.network;
+    let found = network.dht_lookup(coda_uuid).await.unwrap();
+    assert_eq!(found.len(), 1, "only Coda's own record: {found:?}");
+    let (a_channel, c_channel) = link(&acme, &coda).await.unwrap();
+    acme.send(&a_channel, "the real Coda?").await.unwrap();
+    let got = coda
+        .wait_history(&c_channel, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(got[0]["text"], "the real Coda?");
+
+    squatter.shutdown().await;
+    for mut node in [acme, bolt, coda] {
+        node.stop().await.unwrap();
+    }
+    boot.stop().await.unwrap();
+}

@@ -110,6 +110,9 @@ pub(super) struct DhtState {
     put: Option<QueryId>,
     provide: Option<QueryId>,
     stored: (bool, bool),
+    /// Records and provider claims others tried to store here and we refused (forged,
+    /// squatting, malformed, not ours to hold): a figure for the operator.
+    pub(super) refused: u64,
 }
 
 impl DhtState {
@@ -276,7 +279,8 @@ impl Actor {
                 let (_, seq) = match check_value(&record.key, &record.value) {
                     Ok(checked) => checked,
                     Err(e) => {
-                        tracing::debug!(peer = %source, error = %e, "refused a DHT record");
+                        tracing::info!(peer = %source, error = %e, "refused a DHT record");
+                        self.dht.refused = self.dht.refused.saturating_add(1);
                         return;
                     }
                 };
@@ -304,6 +308,7 @@ impl Actor {
                     || provider.key.as_ref().len() != UUID_PREFIX.len() + 16
                 {
                     tracing::debug!(peer = %provider.provider, "refused a foreign provider record");
+                    self.dht.refused = self.dht.refused.saturating_add(1);
                     return;
                 }
                 if provider.addresses.is_empty() {

@@ -330,6 +330,19 @@ fn rank(addr: &Multiaddr) -> Option<u8> {
     }
 }
 
+/// Whether a peer's listen address belongs in the DHT's routing table, given the address we
+/// reach the peer at: it must be no more private than that. A peer seen from the internet is
+/// not reachable at its LAN or loopback addresses; the DHT would hand those to everyone, whose
+/// dials then wait for timeouts and hold back their other dials of that peer (a request to a
+/// node behind a NAT then waited for a dial of its LAN addresses instead of its relay).
+pub(super) fn worth_sharing(listen: &Multiaddr, seen_at: Option<&Multiaddr>) -> bool {
+    let Some(listen_rank) = rank(listen) else {
+        return false;
+    };
+    let seen_rank = seen_at.and_then(rank).unwrap_or(0);
+    listen_rank <= seen_rank
+}
+
 /// `addr` ending with `/p2p/<me>` exactly once.
 pub(super) fn with_peer(addr: &Multiaddr, me: PeerId) -> Multiaddr {
     match addr.iter().last() {
@@ -379,6 +392,24 @@ mod tests {
 
     fn a(s: &str) -> Multiaddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_peer_seen_from_the_internet_shares_only_its_public_addresses_in_the_dht() {
+        let lan = a("/ip4/10.2.0.2/udp/4001/quic-v1");
+        let home = a("/ip4/127.0.0.1/tcp/4001");
+        let public = a("/ip4/198.51.100.9/tcp/4001");
+        let from_internet = a("/ip4/198.51.100.4/udp/50000/quic-v1");
+        let from_lan = a("/ip4/10.2.0.7/tcp/50000");
+        let from_loopback = a("/ip4/127.0.0.1/tcp/50000");
+        assert!(!worth_sharing(&lan, Some(&from_internet)));
+        assert!(!worth_sharing(&home, Some(&from_internet)));
+        assert!(worth_sharing(&public, Some(&from_internet)));
+        assert!(worth_sharing(&lan, Some(&from_lan)));
+        assert!(!worth_sharing(&home, Some(&from_lan)));
+        assert!(worth_sharing(&home, Some(&from_loopback)));
+        assert!(!worth_sharing(&lan, None), "unknown path: public only");
+        assert!(!worth_sharing(&a("/ip4/0.0.0.0/tcp/1"), Some(&from_loopback)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::behaviour::BehaviourEvent;
 use super::dht::KAD_PROTOCOL;
 use super::reach::{
     Forced, Reachability, RelaySlot, is_quic, is_relayed, preferred_dials, publishable,
+    worth_sharing,
 };
 use super::status::{NetworkStatus, PeerPath, RelayView};
 
@@ -47,6 +48,8 @@ impl Actor {
             }
         }
         self.reserve_relays();
+        // A node with a relay to use is no DHT server until it is known to be public.
+        self.publish_addresses();
     }
 
     /// Adds DHT bootstrap peers and starts a bootstrap.
@@ -284,7 +287,12 @@ impl Actor {
     }
 
     fn on_identify(&mut self, event: identify::Event) {
-        if let identify::Event::Received { peer_id, info, .. } = event {
+        if let identify::Event::Received {
+            peer_id,
+            connection_id,
+            info,
+        } = event
+        {
             if !self.reach.behind_nat && self.seen_from_elsewhere(&info.observed_addr) {
                 tracing::info!(observed = %info.observed_addr, "a peer sees us from an address that is not ours: behind a NAT");
                 self.reach.behind_nat = true;
@@ -292,8 +300,14 @@ impl Actor {
             }
             let kad_protocol = libp2p::StreamProtocol::new(KAD_PROTOCOL);
             if info.protocols.contains(&kad_protocol) {
+                let seen_at = self
+                    .reach
+                    .remote_addrs
+                    .get(&peer_id)
+                    .and_then(|conns| conns.get(&connection_id))
+                    .cloned();
                 for addr in info.listen_addrs {
-                    if !is_relayed(&addr) {
+                    if !is_relayed(&addr) && worth_sharing(&addr, seen_at.as_ref()) {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                     }
                 }
@@ -354,6 +368,7 @@ impl Actor {
             dht_mode: if self.dht_server { "server" } else { "client" },
             dht_peers,
             dht_published: self.dht.published(),
+            dht_refused: self.dht.refused,
             lan_peers: self.reach.lan.len(),
             connected_peers: self.reach.connections.len(),
         }

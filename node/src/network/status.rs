@@ -45,6 +45,9 @@ pub struct NetworkStatus {
     pub dht_peers: usize,
     /// Whether our record and our claim on our UUID reached at least one DHT peer.
     pub dht_published: bool,
+    /// Records and claims others tried to store in our part of the DHT that we refused
+    /// (forged, someone else's derived UUID, malformed) since the node started.
+    pub dht_refused: u64,
     /// Peers found on the local network.
     pub lan_peers: usize,
     /// Peers with at least one open connection.
