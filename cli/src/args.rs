@@ -240,7 +240,12 @@ pub struct RunArgs {
     pub http: crate::settings_args::HttpArgs,
     /// Peer-to-peer listen address (libp2p multiaddr); repeatable. Default: TCP and QUIC on
     /// an OS-chosen port of every interface.
-    #[arg(long = "listen", value_name = "MULTIADDR", env = "OCHAT_LISTEN", value_delimiter = ',')]
+    #[arg(
+        long = "listen",
+        value_name = "MULTIADDR",
+        env = "OCHAT_LISTEN",
+        value_delimiter = ','
+    )]
     pub listen: Vec<String>,
     /// The instance's display name, used when the identity is first created.
     #[arg(long, env = "OCHAT_NAME")]

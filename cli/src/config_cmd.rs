@@ -14,6 +14,7 @@ use crate::settings::{Effective, SECRETS, Setting, Source};
 
 /// The `ochat config` subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum ConfigCommand {
     /// Print the effective settings of `ochat run` with these flags, the environment and the
     /// settings file, and where each value came from (flag, env, file, default).

@@ -22,6 +22,7 @@ use crate::run::wait_for_stop_signal;
 
 /// The `ochat directory` subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum DirectoryCommand {
     /// Run a directory: an HTTP service where instances publish their signed record under their
     /// UUID (first key wins) and others look them up.
@@ -48,13 +49,21 @@ pub struct DirectoryRunArgs {
     pub http: crate::settings_args::HttpArgs,
     /// Where the directory's libp2p node (circuit relay, AutoNAT server, DHT bootstrap)
     /// listens; repeatable. Default: TCP and QUIC on port 7491 of every interface.
-    #[arg(long = "p2p-listen", value_name = "MULTIADDR", env = "OCHAT_P2P_LISTEN",
-          value_delimiter = ',')]
+    #[arg(
+        long = "p2p-listen",
+        value_name = "MULTIADDR",
+        env = "OCHAT_P2P_LISTEN",
+        value_delimiter = ','
+    )]
     pub p2p_listen: Vec<Multiaddr>,
     /// The libp2p node's public address when it is not a listen address (behind a port
     /// forward); repeatable. Default: its listen addresses.
-    #[arg(long = "p2p-external-address", value_name = "MULTIADDR",
-          env = "OCHAT_P2P_EXTERNAL_ADDRESSES", value_delimiter = ',')]
+    #[arg(
+        long = "p2p-external-address",
+        value_name = "MULTIADDR",
+        env = "OCHAT_P2P_EXTERNAL_ADDRESSES",
+        value_delimiter = ','
+    )]
     pub p2p_external_addresses: Vec<Multiaddr>,
     /// Run no libp2p node (no relay, no DHT bootstrap: nodes behind NAT cannot be reached).
     #[arg(long, env = "OCHAT_NO_P2P")]

@@ -26,11 +26,21 @@ pub enum ReachabilityArg {
 pub struct ReachArgs {
     /// An address that reaches this node from outside (a port forward), e.g.
     /// /ip4/203.0.113.5/tcp/4001; repeatable. Published first and taken as confirmed.
-    #[arg(long = "external-address", value_name = "MULTIADDR", env = "OCHAT_EXTERNAL_ADDRESSES", value_delimiter = ',')]
+    #[arg(
+        long = "external-address",
+        value_name = "MULTIADDR",
+        env = "OCHAT_EXTERNAL_ADDRESSES",
+        value_delimiter = ','
+    )]
     pub external_addresses: Vec<Multiaddr>,
     /// A circuit relay to reserve a slot on when this node is not public, e.g.
     /// /ip4/203.0.113.9/tcp/7491/p2p/12D3…; repeatable. The directory's relay is added by itself.
-    #[arg(long = "relay", value_name = "MULTIADDR", env = "OCHAT_RELAYS", value_delimiter = ',')]
+    #[arg(
+        long = "relay",
+        value_name = "MULTIADDR",
+        env = "OCHAT_RELAYS",
+        value_delimiter = ','
+    )]
     pub relays: Vec<Multiaddr>,
     /// Relay for other nodes (circuit relay v2, with the --relay-* limits) and answer their
     /// AutoNAT probes. Only for a publicly reachable node.
@@ -38,7 +48,12 @@ pub struct ReachArgs {
     pub relay_server: bool,
     /// A DHT bootstrap peer (…/p2p/<peer id>); repeatable. The directory's node is added by
     /// itself.
-    #[arg(long = "bootstrap", value_name = "MULTIADDR", env = "OCHAT_BOOTSTRAP", value_delimiter = ',')]
+    #[arg(
+        long = "bootstrap",
+        value_name = "MULTIADDR",
+        env = "OCHAT_BOOTSTRAP",
+        value_delimiter = ','
+    )]
     pub bootstrap: Vec<Multiaddr>,
     /// Find instances on the local network with mDNS (multicast on every interface).
     #[arg(long, env = "OCHAT_MDNS")]
@@ -58,10 +73,20 @@ pub struct ReachArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RelayLimitArgs {
     /// Relay: a circuit closes after this many seconds (the next message opens a new one).
-    #[arg(long, value_name = "SECONDS", env = "OCHAT_RELAY_CIRCUIT_SECONDS", default_value_t = 7200)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "OCHAT_RELAY_CIRCUIT_SECONDS",
+        default_value_t = 7200
+    )]
     pub relay_circuit_seconds: u64,
     /// Relay: a circuit closes after this many MiB (both directions).
-    #[arg(long, value_name = "MIB", env = "OCHAT_RELAY_CIRCUIT_MIB", default_value_t = 512)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        env = "OCHAT_RELAY_CIRCUIT_MIB",
+        default_value_t = 512
+    )]
     pub relay_circuit_mib: u64,
     /// Relay: reservations held at once.
     #[arg(long, env = "OCHAT_RELAY_MAX_RESERVATIONS", default_value_t = 1024)]

@@ -174,8 +174,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<(Cli, Option<Effective>), SettingsEr
                 return Err(SettingsError::BadValue {
                     path: file.clone(),
                     key: key.clone(),
-                    reason: "a table; settings are top-level keys (see `ochat config show`)"
-                        .into(),
+                    reason: "a table; settings are top-level keys (see `ochat config show`)".into(),
                 });
             }
             let Some(arg) = args.iter().find(|a| a.get_id().as_str() == key) else {
@@ -197,12 +196,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<(Cli, Option<Effective>), SettingsEr
             if given {
                 continue;
             }
-            check_alone(&cmd, &argv, &path, &flags).map_err(|reason| {
-                SettingsError::BadValue {
-                    path: file.clone(),
-                    key: key.clone(),
-                    reason,
-                }
+            check_alone(&cmd, &argv, &path, &flags).map_err(|reason| SettingsError::BadValue {
+                path: file.clone(),
+                key: key.clone(),
+                reason,
             })?;
             injected.extend(flags);
             from_file.insert(key.clone());
@@ -332,7 +329,10 @@ fn check_alone(
 /// with the variable's name; other errors stay clap's.
 fn blame_env(cmd: &clap::Command, argv: &[OsString], e: clap::Error) -> SettingsError {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if !matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
         return SettingsError::Clap(e);
     }
     let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else {
@@ -453,7 +453,9 @@ mod tests {
         for (path, directory) in [(vec!["run"], false), (vec!["directory", "run"], true)] {
             let mut sub = &cmd;
             for name in &path {
-                sub = sub.find_subcommand(name).unwrap_or_else(|| panic!("{name}"));
+                sub = sub
+                    .find_subcommand(name)
+                    .unwrap_or_else(|| panic!("{name}"));
             }
             for arg in sub.get_arguments() {
                 let id = arg.get_id().as_str();

@@ -36,8 +36,8 @@ impl Nginx {
             .map(PathBuf::from)
             .find(|p| p.exists())
             .context("nginx is not installed (apt-get install nginx-light; .ci/run does it)")?;
-        let example = std::fs::read_to_string(example_config())
-            .context("reading deploy/nginx-ochat.conf")?;
+        let example =
+            std::fs::read_to_string(example_config()).context("reading deploy/nginx-ochat.conf")?;
         let port = free_port()?;
         let site = for_test(&example, port, upstream)?;
         let dir = tempfile::tempdir()?;

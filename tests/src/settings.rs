@@ -116,25 +116,26 @@ pub struct Hook {
 /// A webhook receiver on 127.0.0.1: answers 200 to `POST /hook` and passes each request on.
 pub async fn webhook_receiver() -> Result<(String, mpsc::UnboundedReceiver<Hook>)> {
     let (tx, rx) = mpsc::unbounded_channel::<Hook>();
-    let app = axum::Router::new()
-        .route(
-            "/hook",
-            post(
-                |State(tx): State<mpsc::UnboundedSender<Hook>>,
-                 headers: HeaderMap,
-                 body: Bytes| async move {
-                    let signature = headers
-                        .get("x-ochat-signature")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    let _ = tx.send(Hook {
-                        body: body.to_vec(),
-                        signature,
-                    });
-                },
-            ),
-        )
-        .with_state(tx);
+    let app =
+        axum::Router::new()
+            .route(
+                "/hook",
+                post(
+                    |State(tx): State<mpsc::UnboundedSender<Hook>>,
+                     headers: HeaderMap,
+                     body: Bytes| async move {
+                        let signature = headers
+                            .get("x-ochat-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let _ = tx.send(Hook {
+                            body: body.to_vec(),
+                            signature,
+                        });
+                    },
+                ),
+            )
+            .with_state(tx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });

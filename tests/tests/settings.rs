@@ -63,7 +63,15 @@ fn a_flag_beats_a_variable_which_beats_the_file_which_beats_the_default() {
     .unwrap();
     let dir = data.to_str().unwrap();
     let shown = show(
-        &["config", "show", "--json", "-d", dir, "--retention-days", "7"],
+        &[
+            "config",
+            "show",
+            "--json",
+            "-d",
+            dir,
+            "--retention-days",
+            "7",
+        ],
         &[
             ("OCHAT_SYNC_INTERVAL", "200"),
             ("OCHAT_RETENTION_DAYS", "20"),
@@ -81,7 +89,11 @@ fn a_flag_beats_a_variable_which_beats_the_file_which_beats_the_default() {
         ("api_listen", json!("127.0.0.1:7999"), "file"),
         ("token_idle_days", json!("3"), "file"),
         ("max_pending_per_peer", json!("2"), "file"),
-        ("trusted_proxies", json!(["10.0.0.1", "192.168.0.0/16"]), "file"),
+        (
+            "trusted_proxies",
+            json!(["10.0.0.1", "192.168.0.0/16"]),
+            "file",
+        ),
         ("mdns", json!(true), "file"),
         ("give_up_after", json!("604800"), "default"),
         ("max_pending_incoming", json!("1000"), "default"),
@@ -95,18 +107,30 @@ fn a_flag_beats_a_variable_which_beats_the_file_which_beats_the_default() {
     let secret = setting(&shown, "webhook_secret");
     assert_eq!(secret["value"], "<redacted>");
     assert_eq!(secret["env"], "OCHAT_WEBHOOK_SECRET");
-    assert_eq!(setting(&shown, "http_body_timeout")["flag"], "--http-body-timeout");
+    assert_eq!(
+        setting(&shown, "http_body_timeout")["flag"],
+        "--http-body-timeout"
+    );
 
     // The text form says the same, is itself a settings file, and shows no secret either.
     let text = ochat_with_env(&["config", "show", "-d", dir], &[]).unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(!text.contains(SECRET), "{text}");
-    assert!(text.contains("api_listen = \"127.0.0.1:7999\"  # file"), "{text}");
+    assert!(
+        text.contains("api_listen = \"127.0.0.1:7999\"  # file"),
+        "{text}"
+    );
     assert!(text.contains("give_up_after = 604800  # default"), "{text}");
     let copy = tmp.path().join("copy.toml");
     std::fs::write(&copy, text.replace("<redacted>", SECRET)).unwrap();
     let again = show(
-        &["config", "show", "--json", "--config", copy.to_str().unwrap()],
+        &[
+            "config",
+            "show",
+            "--json",
+            "--config",
+            copy.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(setting(&again, "api_listen")["value"], "127.0.0.1:7999");
@@ -134,7 +158,13 @@ fn the_directory_reads_its_own_settings_file() {
     )
     .unwrap();
     let shown = show(
-        &["config", "show-directory", "--json", "-d", data.to_str().unwrap()],
+        &[
+            "config",
+            "show-directory",
+            "--json",
+            "-d",
+            data.to_str().unwrap(),
+        ],
         &[("OCHAT_TRUSTED_PROXIES", "127.0.0.1,::1")],
     );
     assert_eq!(shown["command"], "directory run");
@@ -148,7 +178,11 @@ fn the_directory_reads_its_own_settings_file() {
     assert_eq!(setting(&shown, "listen")["env"], "OCHAT_DIRECTORY_LISTEN");
 
     // A node key is not a directory key.
-    std::fs::write(data.join("ochat.toml"), "webhook_url = \"http://127.0.0.1:9/\"\n").unwrap();
+    std::fs::write(
+        data.join("ochat.toml"),
+        "webhook_url = \"http://127.0.0.1:9/\"\n",
+    )
+    .unwrap();
     let out = run_until_exit(
         &["directory", "run", "-d", data.to_str().unwrap()],
         &[],
@@ -186,14 +220,42 @@ fn a_bad_value_stops_the_start_with_the_key_and_the_reason() {
     std::fs::create_dir_all(&data).unwrap();
     let dir = data.to_str().unwrap();
     let cases = [
-        ("http_body_timeout = 0\n", "`http_body_timeout`", "0 is not in 1..=3600"),
-        ("reachability = \"maybe\"\n", "`reachability`", "possible values"),
-        ("trusted_proxies = \"not-an-ip\"\n", "`trusted_proxies`", "not-an-ip"),
-        ("geoip_db = \"/nonexistent/countries.mmdb\"\n", "`geoip_db`", "No such file"),
-        ("webhook_url = \"ftp://crm.example/\"\n", "`webhook_url`", "http or https"),
-        ("retention_days = [1, 2]\n", "`retention_days`", "not a list"),
+        (
+            "http_body_timeout = 0\n",
+            "`http_body_timeout`",
+            "0 is not in 1..=3600",
+        ),
+        (
+            "reachability = \"maybe\"\n",
+            "`reachability`",
+            "possible values",
+        ),
+        (
+            "trusted_proxies = \"not-an-ip\"\n",
+            "`trusted_proxies`",
+            "not-an-ip",
+        ),
+        (
+            "geoip_db = \"/nonexistent/countries.mmdb\"\n",
+            "`geoip_db`",
+            "No such file",
+        ),
+        (
+            "webhook_url = \"ftp://crm.example/\"\n",
+            "`webhook_url`",
+            "http or https",
+        ),
+        (
+            "retention_days = [1, 2]\n",
+            "`retention_days`",
+            "not a list",
+        ),
         ("mdns = \"yes\"\n", "`mdns`", "true or false"),
-        ("[livechat]\nretention_days = 3\n", "`livechat`", "top-level"),
+        (
+            "[livechat]\nretention_days = 3\n",
+            "`livechat`",
+            "top-level",
+        ),
         ("api_listen = \n", "not valid TOML", ""),
     ];
     for (file, key, reason) in cases {
@@ -236,7 +298,11 @@ async fn a_lead_reaches_the_webhook_signed_with_the_configured_secret() {
     let data = tmp.path().join("shop");
     std::fs::create_dir_all(&data).unwrap();
     // The URL in the file, the secret in the environment (as a service manager would pass it).
-    std::fs::write(data.join("ochat.toml"), format!("webhook_url = \"{url}\"\n")).unwrap();
+    std::fs::write(
+        data.join("ochat.toml"),
+        format!("webhook_url = \"{url}\"\n"),
+    )
+    .unwrap();
     let node = start_node(&data, &[], &[("OCHAT_WEBHOOK_SECRET", SECRET)], START).unwrap();
     let api = Api::of(&node).unwrap();
     let (ann, channel) = api.operator_and_channel("ann").await.unwrap();
@@ -282,11 +348,7 @@ async fn a_lead_reaches_the_webhook_signed_with_the_configured_secret() {
 async fn visitors_countries_come_from_the_configured_geoip_database_and_header() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("countries.mmdb");
-    write_country_db(
-        &db,
-        &[("203.0.113.0/24", "DE"), ("198.51.100.0/24", "FR")],
-    )
-    .unwrap();
+    write_country_db(&db, &[("203.0.113.0/24", "DE"), ("198.51.100.0/24", "FR")]).unwrap();
     let data = tmp.path().join("shop");
     std::fs::create_dir_all(&data).unwrap();
     // The proxy in front (played by the test on 127.0.0.1) is trusted; it names the visitor
@@ -325,7 +387,10 @@ async fn visitors_countries_come_from_the_configured_geoip_database_and_header()
     let told = api
         .visit(
             &channel,
-            &[("x-forwarded-for", "203.0.113.7"), ("x-visitor-country", "jp")],
+            &[
+                ("x-forwarded-for", "203.0.113.7"),
+                ("x-visitor-country", "jp"),
+            ],
         )
         .await
         .unwrap();
@@ -343,12 +408,18 @@ fn completions_and_the_manual_page_name_every_command() {
         for command in commands {
             assert!(script.contains(command), "{shell} completes {command}");
         }
-        assert!(script.contains("webhook-secret"), "{shell} completes the flags");
+        assert!(
+            script.contains("webhook-secret"),
+            "{shell} completes the flags"
+        );
     }
     let out = ochat(&["man"]).unwrap();
     assert!(out.status.success());
     let page = String::from_utf8(out.stdout).unwrap();
-    assert!(page.starts_with(".ie") || page.contains(".TH ochat"), "{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH ochat"),
+        "{page}"
+    );
     for command in commands {
         assert!(page.contains(command), "the page names {command}");
     }
@@ -358,7 +429,13 @@ fn completions_and_the_manual_page_name_every_command() {
     let out = ochat(&["man", "--out-dir", dir.to_str().unwrap()]).unwrap();
     assert!(out.status.success());
     let run = std::fs::read_to_string(dir.join("ochat-run.1")).unwrap();
-    assert!(run.contains("webhook\\-url") || run.contains("webhook-url"), "{run}");
-    assert!(run.contains("OCHAT_WEBHOOK_URL"), "the page names the variables");
+    assert!(
+        run.contains("webhook\\-url") || run.contains("webhook-url"),
+        "{run}"
+    );
+    assert!(
+        run.contains("OCHAT_WEBHOOK_URL"),
+        "the page names the variables"
+    );
     assert!(dir.join("ochat-directory-run.1").exists());
 }
