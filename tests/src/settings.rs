@@ -290,3 +290,63 @@ impl Api {
         Ok(answer)
     }
 }
+
+/// `ochat directory run ARGS…` as a child process, killed when dropped.
+#[derive(Debug)]
+pub struct DirectoryProcess {
+    child: std::process::Child,
+    /// Its base URL, as it printed it (`Directory:   http://…`).
+    pub url: String,
+}
+
+impl DirectoryProcess {
+    /// Starts it and waits (at most `timeout`) for the line that gives its address.
+    pub fn start(args: &[&str], timeout: Duration) -> Result<DirectoryProcess> {
+        use std::io::BufRead;
+        let mut child = Command::new(ochat_bin())
+            .args(["directory", "run"])
+            .args(args)
+            .env_remove("OCHAT_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawning ochat directory run")?;
+        let stdout = child.stdout.take().context("the directory's stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("Directory:") {
+                        return Ok(DirectoryProcess {
+                            child,
+                            url: url.trim().to_string(),
+                        });
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    bail!("ochat directory run printed no address within {timeout:?}");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for DirectoryProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -12,7 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use ochat_tests::node::WAIT;
 use ochat_tests::process::ochat;
 use ochat_tests::settings::{
-    Api, ochat_with_env, run_until_exit, start_node, webhook_receiver, write_country_db,
+    Api, DirectoryProcess, ochat_with_env, run_until_exit, start_node, webhook_receiver,
+    write_country_db,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -176,6 +177,40 @@ fn the_directory_reads_its_own_settings_file() {
     assert_eq!(proxies["value"], json!(["127.0.0.1", "::1"]));
     assert_eq!(proxies["source"], "env");
     assert_eq!(setting(&shown, "listen")["env"], "OCHAT_DIRECTORY_LISTEN");
+
+    // The running directory uses the file: its address, no libp2p node, and a rate limit of
+    // two requests back to back.
+    std::fs::write(
+        data.join("ochat.toml"),
+        "listen = \"127.0.0.1:0\"\nno_p2p = true\nrate_limit_burst = 2\nrate_limit_per_minute = 1\n",
+    )
+    .unwrap();
+    let directory = DirectoryProcess::start(&["-d", data.to_str().unwrap()], START).unwrap();
+    assert!(
+        directory.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        directory.url
+    );
+    let lookup = format!(
+        "{}/v1/instances/018f2c7e-3b1a-7cde-8f01-23456789abcd",
+        directory.url
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let statuses: Vec<u16> = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let r = client.get(&lookup).timeout(WAIT).send().await.unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        statuses
+    });
+    assert_eq!(
+        statuses,
+        [404, 404, 429],
+        "two lookups, then the file's limit"
+    );
+    drop(directory);
 
     // A node key is not a directory key.
     std::fs::write(
