@@ -54,6 +54,13 @@ pub enum Command {
     /// Show where the node stands on the network: reachability, addresses, relays, DHT, and
     /// how each partner is connected (directly, through a relay, not at all).
     Network(crate::network::NetworkArgs),
+    /// Show the effective settings of `run` or `directory run` and where each came from.
+    #[command(subcommand)]
+    Config(crate::config_cmd::ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::docs_cmd::CompletionsArgs),
+    /// Print the manual page, or write one page per command with --out-dir.
+    Man(crate::docs_cmd::ManArgs),
 }
 
 /// `ochat connect`.
@@ -222,31 +229,34 @@ pub struct RunArgs {
     /// The data folder.
     #[command(flatten)]
     pub data: DataDirArg,
+    /// The settings file.
+    #[command(flatten)]
+    pub config: crate::settings_args::ConfigFileArg,
     /// Address of the local HTTP API (keep it on loopback unless a reverse proxy fronts it).
     #[arg(long, env = "OCHAT_API_LISTEN", default_value = DEFAULT_API_LISTEN)]
     pub api_listen: SocketAddr,
-    /// A reverse proxy in front of the API whose X-Forwarded-For names the client: an address
-    /// or CIDR block (repeatable, or comma-separated in the variable). Default: none, the TCP
-    /// peer is the client and forwarding headers from it are dropped.
+    /// The API server: trusted proxies, timeouts, connection caps.
+    #[command(flatten)]
+    pub http: crate::settings_args::HttpArgs,
+    /// Peer-to-peer listen address (libp2p multiaddr); repeatable. Default: TCP and QUIC on
+    /// an OS-chosen port of every interface.
     #[arg(
-        long = "trusted-proxy",
-        value_name = "IP|CIDR",
-        env = "OCHAT_TRUSTED_PROXIES",
+        long = "listen",
+        value_name = "MULTIADDR",
+        env = "OCHAT_LISTEN",
         value_delimiter = ','
     )]
-    pub trusted_proxies: Vec<ochat_node::client_addr::TrustedProxy>,
-    /// Peer-to-peer listen address (libp2p multiaddr); repeat for several.
-    #[arg(long = "listen")]
     pub listen: Vec<String>,
     /// The instance's display name, used when the identity is first created.
-    #[arg(long)]
+    #[arg(long, env = "OCHAT_NAME")]
     pub name: Option<String>,
     /// A UUID directory to register with and look UUIDs up in (e.g. http://127.0.0.1:7490).
     #[arg(long, env = "OCHAT_DIRECTORY")]
     pub directory: Option<String>,
     /// A peer given by hand: UUID=/ip4/…/tcp/…/p2p/PEERID (repeatable), for setups without a
     /// directory.
-    #[arg(long = "peer", value_parser = parse_peer)]
+    #[arg(long = "peer", value_name = "UUID=MULTIADDR", env = "OCHAT_PEERS",
+          value_delimiter = ',', value_parser = parse_peer)]
     pub peers: Vec<(String, String)>,
     /// Accept incoming connection requests without an administrator: an Instance UUID of a
     /// known partner (repeatable), or `any` for every authenticated instance. The default is
@@ -255,31 +265,43 @@ pub struct RunArgs {
         long = "auto-accept",
         value_name = "UUID|any",
         env = "OCHAT_AUTO_ACCEPT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_auto_accept
     )]
     pub auto_accept: Vec<String>,
     /// Seconds between automatic Sync Status of pending requests.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", env = "OCHAT_SYNC_INTERVAL", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_interval: u64,
     /// Longest wait in seconds between two delivery attempts to an unreachable peer.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", env = "OCHAT_RETRY_MAX", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub retry_max: u64,
     /// Seconds after which an undelivered channel message is marked failed (default 7 days).
-    #[arg(long, default_value_t = 7 * 24 * 3600)]
+    #[arg(long, value_name = "SECONDS", env = "OCHAT_GIVE_UP_AFTER",
+          default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub give_up_after: u64,
-    /// New live chat sessions one client address may start at once (then one more every 10 s).
-    /// Raise it when many visitors share one address (an office NAT).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
-    pub livechat_sessions_per_address: u32,
-    /// Delete closed live chat sessions (messages, ratings) this many days after they closed.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub retention_days: Option<u32>,
-    /// Operator login tokens unused for this many days expire (the admin token never does).
-    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..))]
-    pub token_idle_days: u32,
+    /// Incoming connection requests that may wait for a decision at once; more are refused
+    /// with "try later".
+    #[arg(long, env = "OCHAT_MAX_PENDING_INCOMING", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pending_incoming: u64,
+    /// Incoming connection requests from one Instance UUID that may wait at once.
+    #[arg(long, env = "OCHAT_MAX_PENDING_PER_PEER", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_pending_per_peer: u64,
+    /// Live chat: country, GeoIP, webhook, retention, visitor limits.
+    #[command(flatten)]
+    pub livechat: crate::settings_args::LiveChatArgs,
     /// Reachability across NATs: external addresses, relays, DHT, mDNS.
     #[command(flatten)]
     pub reach: crate::network::ReachArgs,
+}
+
+fn parse_auto_accept(s: &str) -> Result<String, String> {
+    ochat_node::federation::AutoAccept::from_values(&[s])
+        .map(|_| s.trim().to_string())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_peer(s: &str) -> Result<(String, String), String> {

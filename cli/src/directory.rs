@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ochat_node::directory::{
     DEFAULT_DATA_DIR, DEFAULT_LISTEN, DirectoryClient, DirectoryConfig, DirectoryP2p,
-    DirectoryServer,
+    DirectoryServer, RateLimit,
 };
 use ochat_node::network::Multiaddr;
 use ochat_protocol::identity::InstanceId;
@@ -22,6 +22,7 @@ use crate::run::wait_for_stop_signal;
 
 /// The `ochat directory` subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum DirectoryCommand {
     /// Run a directory: an HTTP service where instances publish their signed record under their
     /// UUID (first key wins) and others look them up.
@@ -36,30 +37,44 @@ pub struct DirectoryRunArgs {
     /// The directory's data folder (its database; locked while it runs).
     #[arg(long, short = 'd', env = "OCHAT_DIRECTORY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// The settings file (default: `ochat.toml` in the directory's data folder).
+    #[command(flatten)]
+    pub config: crate::settings_args::ConfigFileArg,
     /// Where to listen. Put a TLS reverse proxy in front to serve it publicly, and name it
     /// with --trusted-proxy so the rate limit counts its clients, not the proxy.
     #[arg(long, env = "OCHAT_DIRECTORY_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
-    /// A reverse proxy in front whose X-Forwarded-For names the client: an address or CIDR
-    /// block (repeatable, or comma-separated in the variable). Default: none.
-    #[arg(
-        long = "trusted-proxy",
-        value_name = "IP|CIDR",
-        env = "OCHAT_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
-    pub trusted_proxies: Vec<ochat_node::client_addr::TrustedProxy>,
+    /// The HTTP server: trusted proxies, timeouts, connection caps.
+    #[command(flatten)]
+    pub http: crate::settings_args::HttpArgs,
     /// Where the directory's libp2p node (circuit relay, AutoNAT server, DHT bootstrap)
     /// listens; repeatable. Default: TCP and QUIC on port 7491 of every interface.
-    #[arg(long = "p2p-listen", value_name = "MULTIADDR")]
+    #[arg(
+        long = "p2p-listen",
+        value_name = "MULTIADDR",
+        env = "OCHAT_P2P_LISTEN",
+        value_delimiter = ','
+    )]
     pub p2p_listen: Vec<Multiaddr>,
     /// The libp2p node's public address when it is not a listen address (behind a port
     /// forward); repeatable. Default: its listen addresses.
-    #[arg(long = "p2p-external-address", value_name = "MULTIADDR")]
-    pub p2p_external: Vec<Multiaddr>,
+    #[arg(
+        long = "p2p-external-address",
+        value_name = "MULTIADDR",
+        env = "OCHAT_P2P_EXTERNAL_ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub p2p_external_addresses: Vec<Multiaddr>,
     /// Run no libp2p node (no relay, no DHT bootstrap: nodes behind NAT cannot be reached).
-    #[arg(long, conflicts_with_all = ["p2p_listen", "p2p_external"])]
+    #[arg(long, env = "OCHAT_NO_P2P")]
     pub no_p2p: bool,
+    /// Requests one client address may send back to back (lookups and publishes).
+    #[arg(long, env = "OCHAT_RATE_LIMIT_BURST", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+    /// Requests a client address regains per minute; 0 turns the per-address limit off.
+    #[arg(long, env = "OCHAT_RATE_LIMIT_PER_MINUTE", default_value_t = 300)]
+    pub rate_limit_per_minute: u32,
     /// Relay limits.
     #[command(flatten)]
     pub limits: crate::network::RelayLimitArgs,
@@ -76,22 +91,35 @@ pub struct DirectoryLookupArgs {
 }
 
 /// Runs an `ochat directory` subcommand.
-pub async fn run(command: DirectoryCommand) -> anyhow::Result<()> {
+pub async fn run(command: DirectoryCommand, file: Option<PathBuf>) -> anyhow::Result<()> {
     match command {
-        DirectoryCommand::Run(args) => serve(args).await,
+        DirectoryCommand::Run(args) => serve(args, file).await,
         DirectoryCommand::Lookup(args) => lookup(args).await,
     }
 }
 
-async fn serve(args: DirectoryRunArgs) -> anyhow::Result<()> {
+/// Refuses settings that cannot go together.
+pub fn check(args: &DirectoryRunArgs) -> anyhow::Result<()> {
+    if args.no_p2p && !(args.p2p_listen.is_empty() && args.p2p_external_addresses.is_empty()) {
+        anyhow::bail!("no_p2p cannot go with p2p_listen or p2p_external_addresses");
+    }
+    Ok(())
+}
+
+async fn serve(args: DirectoryRunArgs, file: Option<PathBuf>) -> anyhow::Result<()> {
+    check(&args)?;
     let mut config = DirectoryConfig::new(&args.data_dir, args.listen);
-    config.http.trusted_proxies = args.trusted_proxies.iter().copied().collect();
+    args.http.apply(&mut config.http);
+    config.rate_limit = (args.rate_limit_per_minute > 0).then_some(RateLimit {
+        burst: args.rate_limit_burst,
+        per_minute: args.rate_limit_per_minute,
+    });
     if !args.no_p2p {
         let mut p2p = DirectoryP2p::with_defaults();
         if !args.p2p_listen.is_empty() {
             p2p.listen = args.p2p_listen.clone();
         }
-        p2p.external = args.p2p_external.clone();
+        p2p.external = args.p2p_external_addresses.clone();
         p2p.relay = args.limits.limits();
         config.p2p = Some(p2p);
     }
@@ -106,6 +134,9 @@ async fn serve(args: DirectoryRunArgs) -> anyhow::Result<()> {
         }
     }
     println!("Data folder: {}", args.data_dir.display());
+    if let Some(file) = &file {
+        println!("Settings:    {}", file.display());
+    }
     println!("Press Ctrl-C to stop.");
     let waited = wait_for_stop_signal().await;
     println!("Stopping…");

@@ -11,6 +11,12 @@
 //! - [`chatbot`] — `ochat chatbot list|show|create|update|delete|test`.
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
 //! - [`network`] — the network flags of `run` and `directory run`, and `ochat network`.
+//! - [`settings_args`] — setting groups shared by `run` and `directory run` (HTTP, the
+//!   settings file) and the live chat's settings.
+//! - [`settings`] — flag > environment > file > default for every setting of `run` and
+//!   `directory run`, and where each value came from.
+//! - [`config_cmd`] — `ochat config show` / `show-directory`.
+//! - [`docs_cmd`] — `ochat completions SHELL` and `ochat man`.
 //!
 //! The library exists so the integration tests can build the very same command as a binary of
 //! their own crate.
@@ -18,22 +24,33 @@
 pub mod args;
 pub mod chatbot;
 pub mod client;
+pub mod config_cmd;
 pub mod directory;
+pub mod docs_cmd;
 pub mod messages;
 pub mod network;
 pub mod report;
 pub mod run;
+pub mod settings;
+pub mod settings_args;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use crate::args::Command;
 
-use crate::args::{Cli, Command};
-
-/// Parses the command line, runs the command, prints errors for people, and returns the exit
-/// code (0 success, 1 failure, 2 usage error from clap).
+/// Parses the command line (with the settings file of `run` and `directory run`), runs the
+/// command, prints errors for people, and returns the exit code (0 success, 1 failure, 2 a
+/// usage or settings error).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, effective) = match settings::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(settings::SettingsError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let file = effective.as_ref().and_then(|e| e.file.clone());
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -47,7 +64,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(args, file).await,
             Command::Uuid(args) => client::uuid(&args),
             Command::Connect(args) => client::connect(&args).await,
             Command::Connections(args) => client::connections(&args).await,
@@ -57,10 +74,13 @@ pub fn main() -> ExitCode {
             Command::Send(args) => messages::send(&args).await,
             Command::History(args) => messages::history(&args).await,
             Command::Watch(args) => messages::watch(&args).await,
-            Command::Directory(command) => directory::run(command).await,
+            Command::Directory(command) => directory::run(command, file).await,
             Command::Chatbot(command) => chatbot::run(command).await,
             Command::Report(args) => report::report(&args).await,
             Command::Network(args) => network::network(&args).await,
+            Command::Config(command) => config_cmd::show(&command, effective.as_ref()),
+            Command::Completions(args) => docs_cmd::completions(&args),
+            Command::Man(args) => docs_cmd::man(&args),
         }
     });
     match result {

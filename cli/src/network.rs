@@ -26,28 +26,43 @@ pub enum ReachabilityArg {
 pub struct ReachArgs {
     /// An address that reaches this node from outside (a port forward), e.g.
     /// /ip4/203.0.113.5/tcp/4001; repeatable. Published first and taken as confirmed.
-    #[arg(long = "external-address", value_name = "MULTIADDR")]
+    #[arg(
+        long = "external-address",
+        value_name = "MULTIADDR",
+        env = "OCHAT_EXTERNAL_ADDRESSES",
+        value_delimiter = ','
+    )]
     pub external_addresses: Vec<Multiaddr>,
     /// A circuit relay to reserve a slot on when this node is not public, e.g.
     /// /ip4/203.0.113.9/tcp/7491/p2p/12D3…; repeatable. The directory's relay is added by itself.
-    #[arg(long = "relay", value_name = "MULTIADDR")]
+    #[arg(
+        long = "relay",
+        value_name = "MULTIADDR",
+        env = "OCHAT_RELAYS",
+        value_delimiter = ','
+    )]
     pub relays: Vec<Multiaddr>,
     /// Relay for other nodes (circuit relay v2, with the --relay-* limits) and answer their
     /// AutoNAT probes. Only for a publicly reachable node.
-    #[arg(long)]
+    #[arg(long, env = "OCHAT_RELAY_SERVER")]
     pub relay_server: bool,
     /// A DHT bootstrap peer (…/p2p/<peer id>); repeatable. The directory's node is added by
     /// itself.
-    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
+    #[arg(
+        long = "bootstrap",
+        value_name = "MULTIADDR",
+        env = "OCHAT_BOOTSTRAP",
+        value_delimiter = ','
+    )]
     pub bootstrap: Vec<Multiaddr>,
     /// Find instances on the local network with mDNS (multicast on every interface).
-    #[arg(long)]
+    #[arg(long, env = "OCHAT_MDNS")]
     pub mdns: bool,
     /// Reachability: measured (auto), or fixed.
-    #[arg(long, value_enum, default_value_t = ReachabilityArg::Auto)]
+    #[arg(long, value_enum, env = "OCHAT_REACHABILITY", default_value_t = ReachabilityArg::Auto)]
     pub reachability: ReachabilityArg,
     /// Do not try to upgrade relayed connections to direct ones (DCUtR hole punching).
-    #[arg(long)]
+    #[arg(long, env = "OCHAT_NO_HOLE_PUNCHING")]
     pub no_hole_punching: bool,
     /// Relay limits (with --relay-server).
     #[command(flatten)]
@@ -58,25 +73,35 @@ pub struct ReachArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RelayLimitArgs {
     /// Relay: a circuit closes after this many seconds (the next message opens a new one).
-    #[arg(long, value_name = "SECONDS", default_value_t = 7200)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "OCHAT_RELAY_CIRCUIT_SECONDS",
+        default_value_t = 7200
+    )]
     pub relay_circuit_seconds: u64,
     /// Relay: a circuit closes after this many MiB (both directions).
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        env = "OCHAT_RELAY_CIRCUIT_MIB",
+        default_value_t = 512
+    )]
     pub relay_circuit_mib: u64,
     /// Relay: reservations held at once.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, env = "OCHAT_RELAY_MAX_RESERVATIONS", default_value_t = 1024)]
     pub relay_max_reservations: usize,
     /// Relay: new reservations per source IP address per minute (0: no limit).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "OCHAT_RELAY_RESERVATIONS_PER_IP", default_value_t = 30)]
     pub relay_reservations_per_ip: u32,
     /// Relay: circuits open at once.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, env = "OCHAT_RELAY_MAX_CIRCUITS", default_value_t = 1024)]
     pub relay_max_circuits: usize,
     /// Relay: circuits one peer may have open at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, env = "OCHAT_RELAY_CIRCUITS_PER_PEER", default_value_t = 16)]
     pub relay_circuits_per_peer: usize,
     /// Relay: new circuits per source IP address per minute (0: no limit).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "OCHAT_RELAY_CIRCUITS_PER_IP", default_value_t = 60)]
     pub relay_circuits_per_ip: u32,
 }
 

@@ -1,5 +1,8 @@
 //! `ochat run`: start a node and keep it running until Ctrl-C or SIGTERM.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use anyhow::Context;
 use ochat_node::federation::AutoAccept;
 use ochat_node::{NodeConfig, RunningNode};
@@ -7,29 +10,8 @@ use ochat_node::{NodeConfig, RunningNode};
 use crate::args::RunArgs;
 
 /// Runs a node until it is asked to stop.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut config = NodeConfig::with_data_dir(&args.data.data_dir);
-    config.api_listen = args.api_listen;
-    config.http.trusted_proxies = args.trusted_proxies.iter().copied().collect();
-    if !args.listen.is_empty() {
-        config.p2p_listen = args.listen.clone();
-    }
-    config.name = args.name.clone();
-    config.directory = args.directory.clone();
-    config.peers = args.peers.clone();
-    config.federation.auto_accept =
-        AutoAccept::from_values(&args.auto_accept).context("invalid --auto-accept")?;
-    config.federation.sync_interval = std::time::Duration::from_secs(args.sync_interval.max(1));
-    config.federation.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
-    config.messaging.retry_max = std::time::Duration::from_secs(args.retry_max.max(1));
-    config.messaging.give_up_after = std::time::Duration::from_secs(args.give_up_after.max(1));
-    config.livechat.retention_days = args.retention_days;
-    config.livechat.visitor_limits = Some(ochat_node::livechat::limits::VisitorLimits {
-        sessions_per_address: args.livechat_sessions_per_address,
-        ..Default::default()
-    });
-    config.livechat.token_idle_days = Some(args.token_idle_days);
-    config.reach = args.reach.config();
+pub async fn run(args: RunArgs, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = node_config(&args)?;
     let auto_accept = config.federation.auto_accept.clone();
     let node = RunningNode::start(config)
         .await
@@ -52,6 +34,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "Admin token:   {}",
         args.data.data_dir.join("admin.token").display()
     );
+    if let Some(file) = &file {
+        println!("Settings:      {}", file.display());
+    }
     println!("Press Ctrl-C to stop.");
     // Our handle must not outlive the node: shutdown waits for the database to be released.
     drop(shared);
@@ -62,6 +47,37 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .context("the node did not stop cleanly")?;
     println!("Stopped; data flushed.");
     Ok(())
+}
+
+/// The node's configuration from `ochat run`'s settings.
+pub fn node_config(args: &RunArgs) -> anyhow::Result<NodeConfig> {
+    let mut config = NodeConfig::with_data_dir(&args.data.data_dir);
+    config.api_listen = args.api_listen;
+    args.http.apply(&mut config.http);
+    if !args.listen.is_empty() {
+        config.p2p_listen = args.listen.clone();
+    }
+    config.name = args.name.clone();
+    config.directory = args.directory.clone();
+    config.peers = args.peers.clone();
+    config.federation.auto_accept =
+        AutoAccept::from_values(&args.auto_accept).context("auto_accept")?;
+    config.federation.sync_interval = Duration::from_secs(args.sync_interval);
+    config.federation.retry_max = Duration::from_secs(args.retry_max);
+    config.federation.max_pending_incoming =
+        usize::try_from(args.max_pending_incoming).unwrap_or(usize::MAX);
+    config.federation.max_pending_per_peer =
+        usize::try_from(args.max_pending_per_peer).unwrap_or(usize::MAX);
+    config.messaging.retry_max = Duration::from_secs(args.retry_max);
+    config.messaging.give_up_after = Duration::from_secs(args.give_up_after);
+    if args.livechat.webhook_secret.is_some() && args.livechat.webhook_url.is_none() {
+        anyhow::bail!("webhook_secret is set but webhook_url is not");
+    }
+    args.livechat
+        .apply(&mut config.livechat)
+        .context("webhook_secret")?;
+    config.reach = args.reach.config();
+    Ok(config)
 }
 
 pub(crate) async fn wait_for_stop_signal() -> anyhow::Result<()> {

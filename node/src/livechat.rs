@@ -26,6 +26,7 @@
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
 //! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
+//! - [`webhook`] — the lead and ticket webhook and its HMAC-SHA256 signature.
 //! - [`widget`] — the website widget's page check and the typing indicator.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
@@ -50,6 +51,7 @@ pub mod routing;
 pub mod rules;
 pub mod sessions;
 pub mod transcripts;
+pub mod webhook;
 pub mod widget;
 
 use std::path::PathBuf;
@@ -75,6 +77,9 @@ pub struct LiveChatConfig {
     pub geoip_db: Option<PathBuf>,
     /// Where `/lead` and `/ticket` records are POSTed as JSON, if anywhere.
     pub webhook_url: Option<String>,
+    /// When set, each webhook body is signed with HMAC-SHA256 under this secret (header
+    /// `X-Ochat-Signature: sha256=<hex>`).
+    pub webhook_secret: Option<webhook::WebhookSecret>,
     /// The clock (the system clock when unset; tests pass a [`TestClock`]).
     pub clock: Option<Arc<dyn Clock>>,
     /// Closed sessions older than this many days are deleted (kept forever when unset).
@@ -209,10 +214,9 @@ struct Inner {
     t: Trees,
     clock: Arc<dyn Clock>,
     countries: rules::CountrySource,
-    webhook_url: Option<String>,
+    webhook: Option<webhook::Webhook>,
     state: Mutex<presence::State>,
     hub: hub::Hub,
-    http: reqwest::Client,
     flush: GroupFlush,
     guard: login_guard::LoginGuard,
 }
@@ -243,6 +247,10 @@ impl LiveChat {
             Some(path) => Some(rules::GeoIp::open(path)?),
             None => None,
         };
+        let webhook = match &config.webhook_url {
+            Some(url) => Some(webhook::Webhook::new(url, config.webhook_secret.clone())?),
+            None => None,
+        };
         let mut state = presence::State::load(&t)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
@@ -257,10 +265,9 @@ impl LiveChat {
                     header: config.country_header.clone(),
                     geoip,
                 },
-                webhook_url: config.webhook_url.clone(),
+                webhook,
                 state: Mutex::new(state),
                 hub: hub::Hub::default(),
-                http: webhook_client()?,
                 flush,
                 guard: login_guard::LoginGuard::new(
                     config
@@ -323,20 +330,6 @@ impl LiveChat {
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
         Ok(self.inner.flush.wait().await?)
     }
-}
-
-/// How long a webhook call may take before it is given up.
-pub const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The webhook's HTTP client: a 5-second timeout, and redirects are not followed (a redirect
-/// could send the record, transcript included, somewhere the admin did not configure).
-fn webhook_client() -> Result<reqwest::Client, LiveChatError> {
-    reqwest::Client::builder()
-        .timeout(WEBHOOK_TIMEOUT)
-        .connect_timeout(WEBHOOK_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| LiveChatError::Internal(format!("building the webhook client: {e}")))
 }
 
 /// Reads one record.

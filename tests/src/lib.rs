@@ -6,7 +6,9 @@
 //! loopback addresses ([`slow_clients`]); a small internet of network namespaces with NATing
 //! home routers ([`netns`]) and the user's CLI flows inside it ([`netns_user`]); data folders
 //! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
-//! and requests ([`forge`]).
+//! and requests ([`forge`]); the binary started with settings files and variables, a
+//! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
+//! operations guide's example configuration ([`nginx`]).
 
 pub mod accounts;
 pub mod forge;
@@ -14,8 +16,10 @@ pub mod legacy;
 pub mod livechat;
 pub mod netns;
 pub mod netns_user;
+pub mod nginx;
 pub mod node;
 pub mod process;
 pub mod reach;
+pub mod settings;
 pub mod slow_clients;
 pub mod web;

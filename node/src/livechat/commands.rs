@@ -249,19 +249,8 @@ impl LiveChat {
             &record,
         )?;
         self.flush().await?;
-        if let Some(url) = self.inner.webhook_url.clone() {
-            let http = self.inner.http.clone();
-            let body = json!({"kind": kind.name(), "record": record});
-            tokio::spawn(async move {
-                // The client gives up after 5 s and follows no redirect (see `webhook_client`).
-                match http.post(&url).json(&body).send().await {
-                    Ok(r) if !r.status().is_success() => {
-                        tracing::warn!(status = %r.status(), "live chat webhook refused the record");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "live chat webhook failed"),
-                }
-            });
+        if let Some(webhook) = &self.inner.webhook {
+            webhook.post(&json!({"kind": kind.name(), "record": record}));
         }
         Ok(record)
     }
