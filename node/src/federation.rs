@@ -171,6 +171,7 @@ impl Federation {
             prekey: StoredSecret(parts.prekey),
         };
         let record = sign_record(&parts.store, &me, Vec::new())?;
+        repo::rebuild_pending_index(&parts.store)?;
         Ok(Federation {
             inner: Arc::new(Inner {
                 resolver: Resolver::new(

@@ -123,6 +123,10 @@ pub mod trees {
     pub const LC_CHATBOTS: &str = "lc_chatbots";
     /// Live chat reports: closed session id → its report facts (see `livechat::reports`).
     pub const LC_REPORT_FACTS: &str = "lc_report_facts";
+    /// Incoming requests waiting for a decision: remote UUID ‖ connection id → empty. Kept by
+    /// the federation's writes, rebuilt at start; bounds the pending caps' count by the caps
+    /// instead of every connection ever made.
+    pub const PENDING_IN: &str = "pending_in";
     /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
     pub const INTENTS: &str = "intents";
 
@@ -131,6 +135,7 @@ pub mod trees {
         META,
         CONNECTIONS,
         REQUESTS,
+        PENDING_IN,
         OUTBOX,
         PEERS,
         CHANNELS,

@@ -132,6 +132,47 @@ async fn requests_waiting_for_a_decision_are_capped_per_instance_and_in_all() {
     .unwrap();
     assert_eq!(ask(InstanceId::generate()).await, HandshakeResponse::Stored);
     spammer.shutdown().await;
+
+    // After a restart the node still knows who waits: full again, until one is decided.
+    let mut acme = acme;
+    acme.stop().await.unwrap();
+    let mut config = test_config(&tmp.path().join("acme"), "Acme", None);
+    config.federation.max_pending_incoming = 4;
+    config.federation.max_pending_per_peer = 2;
+    let acme = TestNode::start(config).await.unwrap();
+    let (peer, addrs) = forge::where_is(&acme).await.unwrap();
+    let (spammer, _inbound) = forge::raw_peer(&key.secret_bytes()).await.unwrap();
+    let ask = |from: InstanceId| {
+        let (spammer, addrs, key) = (spammer.clone(), addrs.clone(), &key);
+        let envelope = request(from, acme_uuid, key);
+        async move { spammer.request(peer, addrs, envelope).await.unwrap() }
+    };
+    rate_limited(ask(InstanceId::generate()).await);
+    rate_limited(ask(first).await);
+    let pending: Vec<_> = acme
+        .connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c["status"] == "Pending")
+        .collect();
+    assert_eq!(pending.len(), 4);
+    let from_first = pending
+        .iter()
+        .find(|c| c["remote_uuid"] == first.to_string())
+        .unwrap();
+    acme.ok(
+        Method::POST,
+        &format!(
+            "/api/v1/connections/{}/accept",
+            from_first["id"].as_str().unwrap()
+        ),
+        Some(serde_json::json!({"contact": "first"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ask(first).await, HandshakeResponse::Stored);
+    spammer.shutdown().await;
 }
 
 /// Seals `body` as the next message of `dir`'s (stopped) node on `channel`, with its real

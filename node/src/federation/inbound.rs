@@ -230,13 +230,7 @@ impl Federation {
         &self,
         remote: &InstanceId,
     ) -> Result<Option<String>, FederationError> {
-        let (mut total, mut theirs) = (0usize, 0usize);
-        for c in repo::all(&self.inner.store)? {
-            if c.state.direction == Direction::Incoming && c.state.status == Status::Pending {
-                total += 1;
-                theirs += usize::from(c.state.remote == remote.0);
-            }
-        }
+        let (total, theirs) = repo::pending_incoming(&self.inner.store, &remote.0)?;
         let config = &self.inner.config;
         Ok(if theirs >= config.max_pending_per_peer {
             Some(format!(

@@ -4,6 +4,7 @@
 //! these keys while a change is applied; the one key shared with others, a new channel (which
 //! messaging then writes on its own), is created only if a replay still finds it absent.
 
+use ochat_protocol::connection::{Direction, Status};
 use ochat_protocol::identity::InstanceId;
 use uuid::Uuid;
 
@@ -14,6 +15,40 @@ use crate::store::{Store, StoreError, decode, encode, key, trees};
 /// The request index key: remote UUID ‖ request id.
 pub(crate) fn request_key(remote: &Uuid, request_id: &Uuid) -> Vec<u8> {
     key(&[remote.as_bytes(), request_id.as_bytes()])
+}
+
+/// The pending-incoming index key: remote UUID ‖ connection id.
+fn pending_key(remote: &Uuid, id: &Uuid) -> Vec<u8> {
+    key(&[remote.as_bytes(), id.as_bytes()])
+}
+
+/// Whether a connection is an incoming request waiting for a decision.
+fn waits_for_us(c: &ConnectionRecord) -> bool {
+    c.state.direction == Direction::Incoming && c.state.status == Status::Pending
+}
+
+/// Incoming requests waiting for a decision: (from everyone, from `remote`).
+pub(crate) fn pending_incoming(store: &Store, remote: &Uuid) -> Result<(usize, usize), StoreError> {
+    let index = store.tree(trees::PENDING_IN)?;
+    let mut theirs = 0;
+    for entry in index.scan_prefix(remote.as_bytes()) {
+        entry?;
+        theirs += 1;
+    }
+    Ok((index.len(), theirs))
+}
+
+/// Rebuilds the pending-incoming index from the connections (at start: it also covers a
+/// database from a version without the index).
+pub(crate) fn rebuild_pending_index(store: &Store) -> Result<usize, StoreError> {
+    let index = store.tree(trees::PENDING_IN)?;
+    index.clear()?;
+    let mut n = 0;
+    for c in all(store)?.iter().filter(|c| waits_for_us(c)) {
+        index.insert(pending_key(&c.state.remote, &c.id), Vec::<u8>::new())?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// One atomic change of a connection.
@@ -116,6 +151,7 @@ pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
             trees::REQUESTS,
             request_key(&gone.state.remote, &gone.request_id),
         );
+        w.remove(trees::PENDING_IN, pending_key(&gone.state.remote, &gone.id));
         w.remove(trees::CONNECTIONS, gone.id.as_bytes().to_vec());
     }
     if let Some(old) = &change.drop_index {
@@ -139,6 +175,12 @@ pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
             request_key(&c.state.remote, &c.request_id),
             c.id.as_bytes().to_vec(),
         );
+        let pending = pending_key(&c.state.remote, &c.id);
+        if waits_for_us(c) {
+            w.put(trees::PENDING_IN, pending, Vec::new());
+        } else {
+            w.remove(trees::PENDING_IN, pending);
+        }
     }
     for (id, step) in &change.dequeue {
         w.remove(trees::OUTBOX, OutboxItem::key(*id, *step));
