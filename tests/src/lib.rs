@@ -9,6 +9,7 @@
 //! and requests ([`forge`]).
 
 pub mod accounts;
+pub mod api_document;
 pub mod forge;
 pub mod legacy;
 pub mod livechat;

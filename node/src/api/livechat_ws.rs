@@ -56,7 +56,7 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
     path = "/api/v1/livechat/operator/events",
     tag = "sessions",
     security(("operator" = [])),
-    responses((status = 101, description = "WebSocket of live chat events as JSON text frames (see the schema). The client may write `{\"text\"}` (session socket) or `{\"session_id\", \"text\"}` (operators' socket) to post a message. Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::LiveChatEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
+    responses((status = 101, description = "WebSocket of live chat events as JSON text frames (see the schema). The client may write `{\"text\"}` (session socket) or `{\"session_id\", \"text\"}` (operators' socket) to post a message (schema `LiveChatSocketInput`). Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::LiveChatEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn operator_events(
     State(node): State<Arc<NodeShared>>,
@@ -85,7 +85,7 @@ async fn operator_events(
     tag = "sessions",
     params(("id" = Uuid, Path, description = "the session id")),
     security(("admin" = []), ("operator" = []), ("visitor" = [])),
-    responses((status = 101, description = "WebSocket of live chat events as JSON text frames (see the schema). The client may write `{\"text\"}` (session socket) or `{\"session_id\", \"text\"}` (operators' socket) to post a message. Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::LiveChatEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
+    responses((status = 101, description = "WebSocket of live chat events as JSON text frames (see the schema). The client may write `{\"text\"}` (session socket) or `{\"session_id\", \"text\"}` (operators' socket) to post a message (schema `LiveChatSocketInput`). Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::LiveChatEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn session_events(
     State(node): State<Arc<NodeShared>>,

@@ -24,7 +24,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::openapi_shapes::ErrorBody;
+use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
 
 /// The document's root: every annotated handler and the shared schemas.
 #[derive(OpenApi)]
@@ -128,7 +128,7 @@ use super::openapi_shapes::ErrorBody;
         crate::web::assets::loader,
         crate::web::assets::file,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, ConnectionAction, LiveChatSocketInput)),
     modifiers(&Security, &CommonErrors),
     tags(
         (name = "meta", description = "The document itself and monitoring."),
@@ -200,6 +200,8 @@ impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let has_params = path.contains('{');
+            // Outside /api/ (pages and scripts), axum's own rejections stay plain text.
+            let page = !path.starts_with("/api/");
             for op in operations(item) {
                 let public = op
                     .security
@@ -224,24 +226,30 @@ impl Modify for CommonErrors {
                     op.responses
                         .responses
                         .entry(status.to_string())
-                        .or_insert_with(|| RefOr::T(error_response(description)));
+                        .or_insert_with(|| RefOr::T(error_response(description, page)));
                 }
             }
         }
     }
 }
 
-/// An error answer with the API's error body.
-pub(crate) fn error_response(description: &str) -> utoipa::openapi::Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
+/// An error answer with the API's error body (or, for a page, also plain text).
+fn error_response(description: &str, page: bool) -> utoipa::openapi::Response {
+    let mut answer = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if page {
+        answer = answer.content(
+            "text/plain",
             ContentBuilder::new()
-                .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
                 .build(),
-        )
-        .build()
+        );
+    }
+    answer.build()
 }
 
 fn is_empty_requirement(r: &utoipa::openapi::security::SecurityRequirement) -> bool {
