@@ -168,16 +168,31 @@ pub struct SchemathesisRun {
 /// Runs Schemathesis against the node at `api` with `token`, checking for server errors and
 /// answers (status, content type, headers, body) that the document does not describe.
 /// `max_examples` bounds the cases per operation; `limit` the whole run.
+/// `known` pins path parameters of some routes to objects that exist, so that the cases reach
+/// past the 404: (path regex, parameter, value).
 pub async fn run_schemathesis(
     api: &str,
     token: &str,
     max_examples: u32,
     limit: Duration,
     report_dir: &Path,
+    known: &[(&str, &str, &str)],
 ) -> Result<SchemathesisRun> {
     let command = schemathesis_command()?;
+    std::fs::create_dir_all(report_dir)?;
+    let config = report_dir.join("schemathesis.toml");
+    let mut toml = String::new();
+    for (regex, name, value) in known {
+        toml.push_str(&format!(
+            "[[operations]]\ninclude-path-regex = {}\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n\n",
+            serde_json::to_string(regex)?
+        ));
+    }
+    std::fs::write(&config, toml)?;
     let child = tokio::process::Command::new(command)
         .args([
+            "--config-file",
+            &config.display().to_string(),
             "run",
             &format!("{api}/api/v1/openapi.json"),
             "--header",

@@ -163,7 +163,9 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     let mut node = TestNode::start(test_config(tmp.path(), "Fuzzed", None))
         .await
         .unwrap();
-    // Something to find: a live chat channel with an operator, a canned response, a chatbot.
+    // Something to find: an operator on duty, a live chat channel with a session, a canned
+    // response, a chatbot, a draft connection. Their ids are given to Schemathesis so its cases
+    // reach past the 404.
     let op = node
         .ok(
             Method::POST,
@@ -172,13 +174,70 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         )
         .await
         .unwrap();
+    let user = op["id"].as_str().unwrap().to_string();
     node.ok(
         Method::POST,
-        "/api/v1/livechat/channels",
-        Some(json!({"name": "Support", "operators": [op["id"]]})),
+        "/api/v1/login",
+        Some(json!({"login": "ann", "password": "pw-ann-long-enough"})),
     )
     .await
     .unwrap();
+    let channel = node
+        .ok(
+            Method::POST,
+            "/api/v1/livechat/channels",
+            Some(json!({"name": "Support", "operators": [user], "published": true})),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let session = node
+        .ok(
+            Method::POST,
+            &format!("/api/v1/livechat/{channel}/sessions"),
+            Some(json!({"page_url": "https://shop.example/", "visitor_id": "visitor-1"})),
+        )
+        .await
+        .unwrap()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let chatbot = node
+        .ok(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(json!({"name": "Bot", "steps": [{"type": "text", "message": "Hello"}]})),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let connection = node
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"remote_uuid": "0190f3a2-7c3e-7000-8000-0000000000aa"})),
+        )
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let known = [
+        ("^/api/v1/livechat/channels/", "id", channel.as_str()),
+        ("^/api/v1/livechat/public/channels/", "id", channel.as_str()),
+        ("^/api/v1/livechat/\\{channel\\}/", "channel", channel.as_str()),
+        ("^/livechat/support/", "channel", channel.as_str()),
+        ("^/api/v1/livechat/sessions/", "id", session.as_str()),
+        ("^/api/v1/livechat/reports/sessions/", "id", session.as_str()),
+        ("^/api/v1/livechat/chatbots/", "id", chatbot.as_str()),
+        ("^/api/v1/users/", "id", user.as_str()),
+        ("^/api/v1/connections/", "id", connection.as_str()),
+        ("^/api/v1/livechat/visitors/.*/export$", "visitor_id", "visitor-1"),
+    ];
 
     let reports = tmp.path().join("schemathesis");
     let run = run_schemathesis(
@@ -187,6 +246,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         25,
         Duration::from_secs(170),
         &reports,
+        &known,
     )
     .await
     .unwrap();

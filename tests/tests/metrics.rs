@@ -12,7 +12,7 @@ use std::time::Instant;
 use ochat_node::livechat::TestClock;
 use ochat_tests::api_document::prometheus_samples;
 use ochat_tests::livechat::ChatNode;
-use ochat_tests::node::{TestNode, WAIT, link, test_config};
+use ochat_tests::node::{TestNode, WAIT, link, reaching, test_config};
 use reqwest::Method;
 use serde_json::json;
 
@@ -60,12 +60,20 @@ async fn samples_until(
 #[tokio::test]
 async fn an_operator_scrapes_what_to_alert_on_and_outsiders_get_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let shop = ChatNode::start(&tmp.path().join("shop"), Arc::new(TestClock::new()))
-        .await
-        .unwrap();
     let mut partner = TestNode::start(test_config(&tmp.path().join("partner"), "Partner", None))
         .await
         .unwrap();
+    // The shop knows where the partner listens (no directory in this test).
+    let (reach, _) = reaching(&partner, &tmp.path().join("scratch"), "Shop")
+        .await
+        .unwrap();
+    let shop = ChatNode::start_with(
+        &tmp.path().join("shop"),
+        Arc::new(TestClock::new()),
+        move |config| config.peers = reach.peers,
+    )
+    .await
+    .unwrap();
     let a = &shop.node;
 
     // Without the admin token: 401, and no figure in the answer.

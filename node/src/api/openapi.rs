@@ -193,7 +193,8 @@ impl Modify for Security {
 
 /// Adds to every operation the error answers it can give whatever it does: 400 (a bad path
 /// segment, query or body), 401 and 403 (when it takes a token), 404 (when its path has
-/// parameters), 413, 415 and 422 (when it takes a body) and 500.
+/// parameters or it takes a token), 409 (when it changes something: the object's state may
+/// not allow it), 413, 415 and 422 (when it takes a body) and 500.
 struct CommonErrors;
 
 impl Modify for CommonErrors {
@@ -202,7 +203,7 @@ impl Modify for CommonErrors {
             let has_params = path.contains('{');
             // Outside /api/ (pages and scripts), axum's own rejections stay plain text.
             let page = !path.starts_with("/api/");
-            for op in operations(item) {
+            for (op_mutates, op) in operations(item) {
                 let public = op
                     .security
                     .as_ref()
@@ -215,6 +216,9 @@ impl Modify for CommonErrors {
                 }
                 if has_params || !public {
                     add.push((404, "not_found: no such object (or not visible to this token)"));
+                }
+                if op_mutates {
+                    add.push((409, "conflict: the object is not in a state that allows this"));
                 }
                 if has_body {
                     add.push((413, "too_large: the body is over the limit"));
@@ -256,21 +260,21 @@ fn is_empty_requirement(r: &utoipa::openapi::security::SecurityRequirement) -> b
     serde_json::to_value(r).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
 }
 
-/// The operations of a path, whatever their method.
+/// The operations of a path, whatever their method, and whether they change something.
 fn operations(
     item: &mut utoipa::openapi::PathItem,
-) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+) -> impl Iterator<Item = (bool, &mut utoipa::openapi::path::Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.patch.as_mut(),
-        item.head.as_mut(),
-        item.options.as_mut(),
+        (false, item.get.as_mut()),
+        (true, item.put.as_mut()),
+        (true, item.post.as_mut()),
+        (true, item.delete.as_mut()),
+        (true, item.patch.as_mut()),
+        (false, item.head.as_mut()),
+        (false, item.options.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(mutates, op)| op.map(|op| (mutates, op)))
 }
 
 /// The API document (OpenAPI 3.1, JSON). Public: it describes routes, never data.
