@@ -96,7 +96,12 @@ async fn a_ui_team_reads_the_document_without_a_token_and_finds_tokens_errors_an
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|v| v["properties"]["type"]["enum"].as_array().cloned().unwrap_or_default())
+        .flat_map(|v| {
+            v["properties"]["type"]["enum"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     for kind in ["new_session", "message", "closed", "typing", "lagged"] {
@@ -115,7 +120,10 @@ async fn every_route_of_the_router_is_in_the_document_and_every_documented_route
     let doc = served_document(&node).await;
     let documented = document_routes(&doc).unwrap();
     let routed = router_routes().unwrap();
-    assert!(routed.len() > 60, "the source scan found the router: {routed:?}");
+    assert!(
+        routed.len() > 60,
+        "the source scan found the router: {routed:?}"
+    );
 
     let undocumented: Vec<_> = routed.difference(&documented).collect();
     assert!(
@@ -229,27 +237,46 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     let known = [
         ("^/api/v1/livechat/channels/", "id", channel.as_str()),
         ("^/api/v1/livechat/public/channels/", "id", channel.as_str()),
-        ("^/api/v1/livechat/\\{channel\\}/", "channel", channel.as_str()),
+        (
+            "^/api/v1/livechat/\\{channel\\}/",
+            "channel",
+            channel.as_str(),
+        ),
         ("^/livechat/support/", "channel", channel.as_str()),
         ("^/api/v1/livechat/sessions/", "id", session.as_str()),
-        ("^/api/v1/livechat/reports/sessions/", "id", session.as_str()),
+        (
+            "^/api/v1/livechat/reports/sessions/",
+            "id",
+            session.as_str(),
+        ),
         ("^/api/v1/livechat/chatbots/", "id", chatbot.as_str()),
         ("^/api/v1/users/", "id", user.as_str()),
         ("^/api/v1/connections/", "id", connection.as_str()),
-        ("^/api/v1/livechat/visitors/.*/export$", "visitor_id", "visitor-1"),
+        (
+            "^/api/v1/livechat/visitors/.*/export$",
+            "visitor_id",
+            "visitor-1",
+        ),
     ];
 
+    // 25 cases per operation keep the run near 30 s on two cores; a deeper run:
+    // OCHAT_SCHEMATHESIS_EXAMPLES=500.
+    let examples = std::env::var("OCHAT_SCHEMATHESIS_EXAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
     let reports = tmp.path().join("schemathesis");
     let run = run_schemathesis(
         &node.api,
         &node.token,
-        25,
-        Duration::from_secs(170),
+        examples,
+        Duration::from_secs(if examples > 25 { 1800 } else { 170 }),
         &reports,
         &known,
     )
     .await
     .unwrap();
+    println!("{}", run.output);
     assert!(run.passed, "Schemathesis found problems:\n{}", run.output);
     // The run reached the API (not, say, a wrong URL).
     assert!(run.output.contains("passed"), "{}", run.output);

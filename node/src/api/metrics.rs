@@ -211,7 +211,10 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         node.messaging.rejected_count(),
     );
 
-    let (open, unwritten) = node.livechat.open_session_counts().map_err(ApiError::from)?;
+    let (open, unwritten) = node
+        .livechat
+        .open_session_counts()
+        .map_err(ApiError::from)?;
     let waiting = node
         .livechat
         .state()

@@ -209,21 +209,36 @@ impl Modify for CommonErrors {
                     .as_ref()
                     .is_some_and(|s| s.iter().all(is_empty_requirement));
                 let has_body = op.request_body.is_some();
-                let mut add = vec![(400, "bad_request: a path segment, query or body is not valid")];
+                let mut add = vec![(
+                    400,
+                    "bad_request: a path segment, query or body is not valid",
+                )];
                 if !public {
                     add.push((401, "unauthorized: no token, or not a valid one"));
                     add.push((403, "forbidden: the token's holder may not do this"));
                 }
                 if has_params || !public {
-                    add.push((404, "not_found: no such object (or not visible to this token)"));
+                    add.push((
+                        404,
+                        "not_found: no such object (or not visible to this token)",
+                    ));
                 }
                 if op_mutates {
-                    add.push((409, "conflict: the object is not in a state that allows this"));
+                    add.push((
+                        409,
+                        "conflict: the object is not in a state that allows this",
+                    ));
                 }
                 if has_body {
                     add.push((413, "too_large: the body is over the limit"));
-                    add.push((415, "unsupported_media_type: the body is not `application/json`"));
-                    add.push((422, "bad_request: the JSON does not have the expected fields"));
+                    add.push((
+                        415,
+                        "unsupported_media_type: the body is not `application/json`",
+                    ));
+                    add.push((
+                        422,
+                        "bad_request: the JSON does not have the expected fields",
+                    ));
                 }
                 add.push((500, "internal: see the node's log (details are never sent)"));
                 for (status, description) in add {
@@ -249,7 +264,10 @@ fn error_response(description: &str, page: bool) -> utoipa::openapi::Response {
         answer = answer.content(
             "text/plain",
             ContentBuilder::new()
-                .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String),
+                ))
                 .build(),
         );
     }
@@ -290,7 +308,9 @@ pub(crate) async fn serve() -> Result<Response, super::ApiError> {
     let text = match TEXT.get() {
         Some(text) => text,
         None => {
-            let text = document().to_pretty_json().map_err(super::ApiError::internal)?;
+            let text = document()
+                .to_pretty_json()
+                .map_err(super::ApiError::internal)?;
             TEXT.get_or_init(|| text)
         }
     };

@@ -328,7 +328,10 @@ impl Messaging {
                 match result {
                     Ok(()) if m.state != MessageState::Read => {
                         m.state = MessageState::Delivered;
-                        self.inner.counts.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.inner
+                            .counts
+                            .delivered
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     Ok(()) => {}
                     Err(reason) => {

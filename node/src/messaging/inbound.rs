@@ -133,7 +133,10 @@ impl Messaging {
         for stored in after_flush {
             match stored {
                 Stored::Shown(view) => {
-                    self.inner.counts.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.inner
+                        .counts
+                        .received
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     self.inner.events.message(EventKind::New, *view)
                 }
                 Stored::Receipts(views) => {
@@ -149,12 +152,18 @@ impl Messaging {
 
     /// Messages received from peers since the node started.
     pub fn received_count(&self) -> u64 {
-        self.inner.counts.received.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .counts
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Messages acknowledged by their peer since the node started.
     pub fn delivered_count(&self) -> u64 {
-        self.inner.counts.delivered.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .counts
+            .delivered
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many incoming messages were rejected since the database was created.
