@@ -83,6 +83,23 @@ async fn a_ui_team_reads_the_document_without_a_token_and_finds_tokens_errors_an
             .contains(&json!("remote_uuid"))
     );
 
+    // Two handlers' bodies of the same Rust name stay two schemas.
+    let schema_of = |path: &str| {
+        let r = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        doc["components"]["schemas"][r].clone()
+    };
+    let chat_message = schema_of("/api/v1/livechat/sessions/{id}/messages");
+    let channel_message = schema_of("/api/v1/channels/{id}/messages");
+    assert!(chat_message["properties"]["answer_id"].is_object());
+    assert!(channel_message["properties"]["answer_id"].is_null());
+
     // WebSocket routes describe their events.
     let events = &doc["paths"]["/api/v1/livechat/operator/events"]["get"]["responses"]["101"];
     assert!(

@@ -211,6 +211,7 @@ async fn messages(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = SessionSendBody)]
 struct SendBody {
     text: String,
     /// The chatbot answer the visitor clicked, if any.
