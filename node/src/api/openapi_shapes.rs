@@ -3,8 +3,6 @@
 //! Nothing serialises these; they describe what the handlers send, and Schemathesis checks
 //! that the real answers match them.
 
-#![allow(dead_code)]
-
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
