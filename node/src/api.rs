@@ -11,6 +11,9 @@
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
+//! - [`openapi`] — the API document (`GET /api/v1/openapi.json`), from the handlers'
+//!   annotations; `openapi_shapes` — the document-only types it needs.
+//! - [`metrics`] — `GET /metrics` (Prometheus) and the HTTP answer counter.
 
 pub mod auth;
 pub mod channels;
@@ -23,7 +26,10 @@ mod livechat_chatbots;
 mod livechat_reports;
 pub(crate) mod livechat_sessions;
 mod livechat_ws;
+pub mod metrics;
 pub mod network;
+pub mod openapi;
+pub mod openapi_shapes;
 pub(crate) mod socket_guard;
 
 use std::sync::Arc;
@@ -38,7 +44,10 @@ use crate::node::NodeShared;
 
 /// Builds the router of the local API.
 pub fn router(shared: Arc<NodeShared>) -> Router {
+    let http_metrics = Arc::new(metrics::HttpMetrics::new());
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/instance", get(instance::get_instance))
         .route("/api/v1/network", get(network::get_network))
         .route(
@@ -81,5 +90,10 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))
         .layer(crate::web::cors())
+        .layer(axum::Extension(http_metrics.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            metrics::count_answers,
+        ))
         .with_state(shared)
 }

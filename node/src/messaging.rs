@@ -136,6 +136,15 @@ pub(crate) struct Inner {
     /// Outbox entries not yet durable, which the delivery worker leaves alone.
     pub(crate) unflushed: unflushed::Unflushed,
     pub(crate) me: InstanceId,
+    /// Messages acknowledged by their peer, and messages received, since start (`/metrics`).
+    pub(crate) counts: Counts,
+}
+
+/// Message counters since start, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) delivered: std::sync::atomic::AtomicU64,
+    pub(crate) received: std::sync::atomic::AtomicU64,
 }
 
 impl Messaging {
@@ -165,6 +174,7 @@ impl Messaging {
                 queues: Queues::default(),
                 unflushed: unflushed::Unflushed::default(),
                 me,
+                counts: Counts::default(),
             }),
         }
     }

@@ -121,7 +121,7 @@ pub struct ChannelRecord {
 }
 
 /// A local user (an operator once they have a login). The password hash lives elsewhere.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserRecord {
     /// User id (UUIDv7).
     pub id: Uuid,
@@ -150,7 +150,7 @@ pub struct UserRecord {
 }
 
 /// How the API shows a connection.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ConnectionView {
     /// Local id.
     pub id: Uuid,
@@ -219,7 +219,7 @@ mod tests {
 }
 
 /// Where a message stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageState {
     /// Stored and queued, not yet handed to the network.
@@ -237,7 +237,7 @@ pub enum MessageState {
 }
 
 /// An attachment's facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AttachmentMeta {
     /// Attachment id.
     pub id: Uuid,
@@ -282,7 +282,7 @@ pub struct MessageRecord {
 }
 
 /// How the API shows a message.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MessageView {
     /// Id.
     pub id: Uuid,

@@ -329,6 +329,11 @@ impl Store {
         }
     }
 
+    /// The database's size on disk, in bytes (`/metrics`).
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
     /// How many disk flushes this store made since it was opened.
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(std::sync::atomic::Ordering::Relaxed)

@@ -11,6 +11,7 @@
 //! operations guide's example configuration ([`nginx`]).
 
 pub mod accounts;
+pub mod api_document;
 pub mod forge;
 pub mod legacy;
 pub mod livechat;

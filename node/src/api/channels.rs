@@ -104,6 +104,13 @@ fn channel_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::bad_request(format!("'{raw}' is not a channel id")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels",
+    tag = "channels",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Channels with unread counts", body = Vec<ChannelView>))
+)]
 pub(crate) async fn list(
     member: Member,
     State(node): State<Arc<NodeShared>>,
@@ -112,7 +119,8 @@ pub(crate) async fn list(
 }
 
 /// Query of the history route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Only messages older than this id.
     pub before: Option<Uuid>,
@@ -120,6 +128,14 @@ pub struct HistoryQuery {
     pub limit: Option<usize>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{id}/messages",
+    tag = "channels",
+    params(("id" = String, Path, description = "the channel id (a UUID)"), HistoryQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "A page of history, newest first", body = HistoryPage))
+)]
 pub(crate) async fn history(
     member: Member,
     State(node): State<Arc<NodeShared>>,
@@ -136,12 +152,21 @@ pub(crate) async fn history(
 }
 
 /// Body of a text message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SendBody {
     /// The text.
     pub text: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{id}/messages",
+    tag = "channels",
+    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    request_body = SendBody,
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 201, description = "The message, once stored and queued", body = MessageView))
+)]
 pub(crate) async fn send(
     member: Member,
     State(node): State<Arc<NodeShared>>,
@@ -158,12 +183,22 @@ pub(crate) async fn send(
 }
 
 /// Query of the attachment upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// File name.
     pub name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{id}/attachments",
+    tag = "channels",
+    params(("id" = String, Path, description = "the channel id (a UUID)"), UploadQuery),
+    request_body(content = Vec<u8>, description = "The file (at most 25 MiB); its Content-Type is kept as the MIME type", content_type = "application/octet-stream"),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 201, description = "The attachment message", body = MessageView))
+)]
 pub(crate) async fn upload(
     member: Member,
     State(node): State<Arc<NodeShared>>,
@@ -186,6 +221,14 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{id}/attachments/{attachment}",
+    tag = "channels",
+    params(("id" = String, Path, description = "the channel id (a UUID)"), ("attachment" = Uuid, Path, description = "the attachment id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The file, with Content-Disposition and X-Content-Sha256", content_type = "application/octet-stream", body = Vec<u8>))
+)]
 pub(crate) async fn download(
     member: Member,
     State(node): State<Arc<NodeShared>>,
@@ -212,12 +255,21 @@ pub(crate) async fn download(
 }
 
 /// Body of the read route.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ReadBody {
     /// Mark read up to this message (default: all).
     pub up_to: Option<Uuid>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{id}/read",
+    tag = "channels",
+    params(("id" = String, Path, description = "the channel id (a UUID)")),
+    request_body(content = Option<ReadBody>, description = "Optional: mark read up to this message (default: all)", content_type = "application/json"),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "How many messages were marked read", body = crate::api::openapi_shapes::MarkedRead))
+)]
 pub(crate) async fn read(
     member: Member,
     State(node): State<Arc<NodeShared>>,
@@ -236,6 +288,13 @@ pub(crate) async fn read(
     Ok(Json(json!({"marked_read": marked})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "meta",
+    security(("admin" = [])),
+    responses((status = 200, description = "Counters", body = crate::api::openapi_shapes::Stats))
+)]
 pub(crate) async fn stats(
     _: Admin,
     State(node): State<Arc<NodeShared>>,

@@ -52,7 +52,7 @@ impl From<FederationError> for ApiError {
 }
 
 /// Body of `POST /api/v1/connections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
     /// The other instance's UUID.
     pub remote_uuid: String,
@@ -65,6 +65,14 @@ pub struct CreateBody {
     pub send: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections",
+    tag = "federation",
+    request_body = CreateBody,
+    security(("admin" = [])),
+    responses((status = 201, description = "The draft (or, with `send`, pending) connection", body = ConnectionView), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody), (status = 503, description = "unavailable: the network is not answering", body = crate::api::openapi_shapes::ErrorBody))
+)]
 pub(crate) async fn create(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
@@ -78,7 +86,8 @@ pub(crate) async fn create(
 }
 
 /// Query of `GET /api/v1/connections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// "incoming" or "outgoing".
     pub direction: Option<String>,
@@ -86,6 +95,14 @@ pub struct ListQuery {
     pub status: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections",
+    tag = "federation",
+    params(ListQuery),
+    security(("admin" = [])),
+    responses((status = 200, description = "Connections, filtered", body = Vec<ConnectionView>))
+)]
 pub(crate) async fn list(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
@@ -113,6 +130,14 @@ pub(crate) async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{id}",
+    tag = "federation",
+    params(("id" = String, Path, description = "the connection id")),
+    security(("admin" = [])),
+    responses((status = 200, description = "The connection", body = ConnectionView))
+)]
 pub(crate) async fn show(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
@@ -144,6 +169,15 @@ pub struct EditBody {
 }
 
 /// `POST /api/v1/connections/{id}/{action}` for actions without a body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/{action}",
+    tag = "federation",
+    params(("id" = String, Path, description = "the connection id"), ("action" = crate::api::openapi_shapes::ConnectionAction, Path, description = "send, sync, cancel, retry, accept, reject or edit")),
+    request_body(content = Option<crate::api::openapi_shapes::ActionBody>, description = "accept: `contact`; reject: `reason`; edit: `remote_uuid`; other actions: none", content_type = "application/json"),
+    security(("admin" = [])),
+    responses((status = 200, description = "The connection after the action", body = ConnectionView), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody), (status = 503, description = "unavailable: the network is not answering", body = crate::api::openapi_shapes::ErrorBody))
+)]
 pub(crate) async fn action(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
@@ -186,6 +220,14 @@ pub(crate) async fn action(
     Ok(Json(view))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connections/{id}",
+    tag = "federation",
+    params(("id" = String, Path, description = "the connection id")),
+    security(("admin" = [])),
+    responses((status = 200, description = "The deleted connection", body = ConnectionView), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 pub(crate) async fn delete(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
@@ -194,6 +236,14 @@ pub(crate) async fn delete(
     Ok(Json(node.federation.delete(&id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/connections/{id}/members/{user}",
+    tag = "federation",
+    params(("id" = String, Path, description = "the connection id"), ("user" = Uuid, Path, description = "the local user")),
+    security(("admin" = [])),
+    responses((status = 200, description = "The connection with the user as a member", body = ConnectionView))
+)]
 pub(crate) async fn add_member(
     _: Admin,
     State(node): State<Arc<NodeShared>>,
@@ -202,6 +252,14 @@ pub(crate) async fn add_member(
     Ok(Json(node.federation.set_member(&id, user, true).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connections/{id}/members/{user}",
+    tag = "federation",
+    params(("id" = String, Path, description = "the connection id"), ("user" = Uuid, Path, description = "the local user")),
+    security(("admin" = [])),
+    responses((status = 200, description = "The connection without the user", body = ConnectionView))
+)]
 pub(crate) async fn remove_member(
     _: Admin,
     State(node): State<Arc<NodeShared>>,

@@ -21,6 +21,13 @@ use crate::model::{ChannelRecord, ConnectionRecord};
 use crate::node::NodeShared;
 use crate::store::{Store, trees};
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "federation",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 101, description = "WebSocket of connection and message events as JSON text frames (the admin sees all, an operator the messages of channels they are a member of). Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::FederationEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
+)]
 pub(crate) async fn events(
     caller: Caller,
     State(node): State<Arc<NodeShared>>,

@@ -11,7 +11,7 @@ use crate::federation::AutoAccept;
 use crate::node::NodeShared;
 
 /// The answer of `GET /api/v1/instance`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InstanceView {
     /// The Instance UUID.
     pub uuid: String,
@@ -27,7 +27,7 @@ pub struct InstanceView {
 }
 
 /// The automatic-accept policy as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AutoAcceptView {
     /// "off" or "any".
@@ -49,6 +49,13 @@ impl From<&AutoAccept> for AutoAcceptView {
 }
 
 /// Returns the instance's identity (admin token required).
+#[utoipa::path(
+    get,
+    path = "/api/v1/instance",
+    tag = "federation",
+    security(("admin" = [])),
+    responses((status = 200, description = "This node: UUID, name, libp2p peer id, addresses, auto-accept policy", body = InstanceView))
+)]
 pub(crate) async fn get_instance(
     _admin: Admin,
     State(node): State<Arc<NodeShared>>,

@@ -199,12 +199,20 @@ pub fn router() -> Router<Arc<NodeShared>> {
         .merge(chatbots::router())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LoginBody {
     login: String,
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "accounts",
+    request_body = LoginBody,
+    security(()),
+    responses((status = 200, description = "The operator's token and record", body = crate::api::openapi_shapes::LoginAnswer), (status = 401, description = "unauthorized: wrong login or password", body = crate::api::openapi_shapes::ErrorBody), (status = 429, description = "too_many_requests: the login or address is locked for a while (Retry-After)", body = crate::api::openapi_shapes::ErrorBody), (status = 503, description = "busy: too many password checks in flight (Retry-After)", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn login(
     State(node): Shared,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -245,11 +253,26 @@ fn login_refused(e: LoginError) -> Response {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "accounts",
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 204, description = "The token is revoked"))
+)]
 async fn logout(State(node): Shared, c: Caller) -> Result<StatusCode, ApiError> {
     node.livechat.logout(&c.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "accounts",
+    request_body = UserInput,
+    security(("admin" = [])),
+    responses((status = 201, description = "The new user", body = UserRecord), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn create_user(
     State(node): Shared,
     c: Caller,
@@ -261,11 +284,25 @@ async fn create_user(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "accounts",
+    security(("admin" = [])),
+    responses((status = 200, description = "Every user", body = Vec<UserRecord>))
+)]
 async fn list_users(State(node): Shared, c: Caller) -> Result<Json<Vec<UserRecord>>, ApiError> {
     c.who.admin()?;
     Ok(Json(node.livechat.users()?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    tag = "accounts",
+    security(("operator" = [])),
+    responses((status = 200, description = "The token's user", body = UserRecord))
+)]
 async fn me(State(node): Shared, c: Caller) -> Result<Json<UserRecord>, ApiError> {
     let op = c
         .who
@@ -274,6 +311,14 @@ async fn me(State(node): Shared, c: Caller) -> Result<Json<UserRecord>, ApiError
     Ok(Json(node.livechat.user(op)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "the user id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The user", body = UserRecord))
+)]
 async fn show_user(
     State(node): Shared,
     c: Caller,
@@ -283,6 +328,15 @@ async fn show_user(
     Ok(Json(node.livechat.user(id)?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "the user id")),
+    request_body = UserInput,
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The user, changed", body = UserRecord), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn update_user(
     State(node): Shared,
     c: Caller,
@@ -292,6 +346,14 @@ async fn update_user(
     Ok(Json(node.livechat.update_user(c.who, id, b).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/revoke_tokens",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "the user id")),
+    security(("admin" = [])),
+    responses((status = 200, description = "How many tokens were revoked", body = crate::api::openapi_shapes::Revoked))
+)]
 async fn revoke_tokens(
     State(node): Shared,
     c: Caller,
@@ -301,6 +363,14 @@ async fn revoke_tokens(
     Ok(Json(json!({"revoked": n})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/groups",
+    tag = "accounts",
+    request_body = GroupInput,
+    security(("admin" = [])),
+    responses((status = 201, description = "The new group", body = Group), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn create_group(
     State(node): Shared,
     c: Caller,
@@ -312,11 +382,27 @@ async fn create_group(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/groups",
+    tag = "accounts",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Every group", body = Vec<Group>))
+)]
 async fn list_groups(State(node): Shared, c: Caller) -> Result<Json<Vec<Group>>, ApiError> {
     c.who.staff()?;
     Ok(Json(node.livechat.groups()?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/livechat/groups/{id}",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "the group id")),
+    request_body = GroupInput,
+    security(("admin" = [])),
+    responses((status = 200, description = "The group, changed", body = Group), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn update_group(
     State(node): Shared,
     c: Caller,
@@ -326,6 +412,14 @@ async fn update_group(
     Ok(Json(node.livechat.update_group(c.who, id, b).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/channels",
+    tag = "livechat",
+    request_body = ChannelInput,
+    security(("admin" = [])),
+    responses((status = 201, description = "The new channel", body = Channel), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn create_channel(
     State(node): Shared,
     c: Caller,
@@ -337,6 +431,13 @@ async fn create_channel(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/channels",
+    tag = "livechat",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The channels this token sees", body = Vec<ChannelListItem>))
+)]
 async fn list_channels(
     State(node): Shared,
     c: Caller,
@@ -344,6 +445,14 @@ async fn list_channels(
     Ok(Json(node.livechat.channel_list(c.who)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/channels/{id}",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The channel", body = Channel))
+)]
 async fn show_channel(
     State(node): Shared,
     c: Caller,
@@ -352,6 +461,15 @@ async fn show_channel(
     Ok(Json(node.livechat.channel_for(c.who, id)?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/livechat/channels/{id}",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    request_body = ChannelInput,
+    security(("admin" = [])),
+    responses((status = 200, description = "The channel, changed", body = Channel), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn update_channel(
     State(node): Shared,
     c: Caller,
@@ -361,6 +479,14 @@ async fn update_channel(
     Ok(Json(node.livechat.update_channel(c.who, id, b).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/livechat/channels/{id}",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(("admin" = [])),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn delete_channel(
     State(node): Shared,
     c: Caller,
@@ -370,6 +496,14 @@ async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/channels/{id}/join",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(("operator" = [])),
+    responses((status = 200, description = "The channel, joined", body = Channel))
+)]
 async fn join(
     State(node): Shared,
     c: Caller,
@@ -378,6 +512,14 @@ async fn join(
     Ok(Json(node.livechat.set_joined(c.who, id, true).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/channels/{id}/leave",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(("operator" = [])),
+    responses((status = 200, description = "The channel left", body = crate::api::openapi_shapes::Left))
+)]
 async fn leave(
     State(node): Shared,
     c: Caller,
@@ -387,6 +529,15 @@ async fn leave(
     Ok(Json(json!({"left": id})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/channels/{id}/rules",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    request_body = Rule,
+    security(("admin" = [])),
+    responses((status = 201, description = "The new rule", body = Rule))
+)]
 async fn add_rule(
     State(node): Shared,
     c: Caller,
@@ -399,6 +550,15 @@ async fn add_rule(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/livechat/channels/{id}/rules/{rule}",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id"), ("rule" = Uuid, Path, description = "the rule id")),
+    request_body = Rule,
+    security(("admin" = [])),
+    responses((status = 200, description = "The rule, changed", body = Rule))
+)]
 async fn update_rule(
     State(node): Shared,
     c: Caller,
@@ -408,6 +568,14 @@ async fn update_rule(
     Ok(Json(node.livechat.update_rule(c.who, id, rule, b).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/livechat/channels/{id}/rules/{rule}",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id"), ("rule" = Uuid, Path, description = "the rule id")),
+    security(("admin" = [])),
+    responses((status = 204, description = "Deleted"))
+)]
 async fn delete_rule(
     State(node): Shared,
     c: Caller,
@@ -417,6 +585,14 @@ async fn delete_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/channels/{id}/ratings",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The channel's ratings", body = Vec<Rating>))
+)]
 async fn channel_ratings(
     State(node): Shared,
     c: Caller,
@@ -425,6 +601,14 @@ async fn channel_ratings(
     Ok(Json(node.livechat.channel_ratings(c.who, id)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/canned",
+    tag = "livechat",
+    request_body = CannedInput,
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 201, description = "The new canned response", body = Canned), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn create_canned(
     State(node): Shared,
     c: Caller,
@@ -436,16 +620,32 @@ async fn create_canned(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/canned",
+    tag = "livechat",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The canned responses this token sees", body = Vec<Canned>))
+)]
 async fn list_canned(State(node): Shared, c: Caller) -> Result<Json<Vec<Canned>>, ApiError> {
     Ok(Json(node.livechat.canned_for(c.who)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MatchQuery {
     #[serde(default)]
     q: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/canned/matches",
+    tag = "livechat",
+    params(MatchQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Canned responses whose shortcut starts with `q`", body = Vec<Canned>))
+)]
 async fn canned_matches(
     State(node): Shared,
     c: Caller,
@@ -454,6 +654,14 @@ async fn canned_matches(
     Ok(Json(node.livechat.canned_matches(c.who, &q.q)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/livechat/canned/{id}",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the canned response id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 204, description = "Deleted"))
+)]
 async fn delete_canned(
     State(node): Shared,
     c: Caller,
@@ -463,10 +671,24 @@ async fn delete_canned(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/leads",
+    tag = "livechat",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Leads (admin: all; operator: their channels')", body = Vec<Record>))
+)]
 async fn leads(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
     Ok(Json(node.livechat.records(c.who, Kind::Lead)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/tickets",
+    tag = "livechat",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Tickets (admin: all; operator: their channels')", body = Vec<Record>))
+)]
 async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
     Ok(Json(node.livechat.records(c.who, Kind::Ticket)?))
 }

@@ -35,6 +35,14 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/chatbots/{id}/test", post(test))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/chatbots",
+    tag = "chatbots",
+    request_body = ScriptInput,
+    security(("admin" = [])),
+    responses((status = 201, description = "The saved script and the checker's warnings", body = ChatbotView))
+)]
 async fn create(
     State(node): Shared,
     c: Caller,
@@ -46,10 +54,25 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/chatbots",
+    tag = "chatbots",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Every chatbot", body = Vec<ChatbotView>))
+)]
 async fn list(State(node): Shared, c: Caller) -> Result<Json<Vec<ChatbotView>>, ApiError> {
     Ok(Json(node.livechat.chatbots(c.who)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/chatbots/{id}",
+    tag = "chatbots",
+    params(("id" = Uuid, Path, description = "the chatbot id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The chatbot", body = ChatbotView))
+)]
 async fn show(
     State(node): Shared,
     c: Caller,
@@ -58,6 +81,15 @@ async fn show(
     Ok(Json(node.livechat.chatbot(c.who, id)?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/livechat/chatbots/{id}",
+    tag = "chatbots",
+    params(("id" = Uuid, Path, description = "the chatbot id")),
+    request_body = ScriptInput,
+    security(("admin" = [])),
+    responses((status = 200, description = "The saved script and the checker's warnings", body = ChatbotView))
+)]
 async fn update(
     State(node): Shared,
     c: Caller,
@@ -67,6 +99,14 @@ async fn update(
     Ok(Json(node.livechat.update_chatbot(c.who, id, b).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/livechat/chatbots/{id}",
+    tag = "chatbots",
+    params(("id" = Uuid, Path, description = "the chatbot id")),
+    security(("admin" = [])),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn remove(
     State(node): Shared,
     c: Caller,
@@ -76,6 +116,15 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/chatbots/{id}/test",
+    tag = "chatbots",
+    params(("id" = Uuid, Path, description = "the chatbot id")),
+    request_body = SimInput,
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "What the script would say", body = SimResult))
+)]
 async fn test(
     State(node): Shared,
     c: Caller,

@@ -123,6 +123,15 @@ fn download(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/reports/sessions",
+    tag = "reports",
+    params(ReportQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "One row per session (JSON; CSV with `format=csv` or `Accept: text/csv`)", content((
+        crate::api::openapi_shapes::SessionsReport = "application/json"), (String = "text/csv"))))
+)]
 async fn sessions(
     State(node): Shared,
     c: Caller,
@@ -138,6 +147,14 @@ async fn sessions(
     Ok(Json(json!({"sessions": rows})).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/reports/sessions/{id}/transcript",
+    tag = "reports",
+    params(("id" = String, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The transcript as a text file", content_type = "text/plain", body = String))
+)]
 async fn transcript(
     State(node): Shared,
     c: Caller,
@@ -153,6 +170,15 @@ async fn transcript(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/reports/stats",
+    tag = "reports",
+    params(ReportQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Figures per group (JSON; CSV with `format=csv` or `Accept: text/csv`)", content((
+        crate::api::openapi_shapes::StatsReport = "application/json"), (String = "text/csv"))))
+)]
 async fn statistics(
     State(node): Shared,
     c: Caller,
@@ -174,6 +200,15 @@ async fn statistics(
     Ok(Json(json!({"group_by": by.to_string(), "rows": rows})).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/reports/operators",
+    tag = "reports",
+    params(ReportQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Figures per operator (JSON; CSV with `format=csv` or `Accept: text/csv`)", content((
+        crate::api::openapi_shapes::OperatorsReport = "application/json"), (String = "text/csv"))))
+)]
 async fn operator_analysis(
     State(node): Shared,
     c: Caller,
@@ -189,6 +224,15 @@ async fn operator_analysis(
     Ok(Json(json!({"operators": rows})).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/reports/ratings",
+    tag = "reports",
+    params(ReportQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Ratings and their shares (CSV: the list) (JSON; CSV with `format=csv` or `Accept: text/csv`)", content((
+        crate::livechat::reports::people::RatingsReport = "application/json"), (String = "text/csv"))))
+)]
 async fn rating_list(
     State(node): Shared,
     c: Caller,
@@ -204,6 +248,15 @@ async fn rating_list(
     Ok(Json(report).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/reports/ratings/shares",
+    tag = "reports",
+    params(ReportQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The shares of each rating (JSON; CSV with `format=csv` or `Accept: text/csv`)", content((
+        crate::api::openapi_shapes::SharesReport = "application/json"), (String = "text/csv"))))
+)]
 async fn rating_shares(
     State(node): Shared,
     c: Caller,
@@ -226,6 +279,14 @@ fn visitor_id(v: &str) -> Result<&str, ApiError> {
     Ok(v)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/visitors/{visitor_id}/export",
+    tag = "reports",
+    params(("visitor_id" = String, Path, description = "the widget's visitor id (1 to 200 bytes)")),
+    security(("admin" = [])),
+    responses((status = 200, description = "Everything stored about the visitor", body = VisitorExport))
+)]
 async fn export(
     State(node): Shared,
     c: Caller,
@@ -234,6 +295,14 @@ async fn export(
     Ok(Json(node.livechat.export_visitor(c.who, visitor_id(&v)?)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/livechat/visitors/{visitor_id}",
+    tag = "reports",
+    params(("visitor_id" = String, Path, description = "the widget's visitor id (1 to 200 bytes)")),
+    security(("admin" = [])),
+    responses((status = 200, description = "What was erased", body = Erased))
+)]
 async fn erase(
     State(node): Shared,
     c: Caller,
@@ -263,14 +332,35 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/console/reports",
+    tag = "web",
+    security(()),
+    responses((status = 200, description = "The reports page", content_type = "text/html", body = String))
+)]
 async fn page_html() -> Response {
     asset("text/html; charset=utf-8", page::HTML)
 }
 
+#[utoipa::path(
+    get,
+    path = "/console/reports/reports.js",
+    tag = "web",
+    security(()),
+    responses((status = 200, description = "The reports page's script", content_type = "text/javascript", body = String))
+)]
 async fn page_js() -> Response {
     asset("text/javascript; charset=utf-8", page::JS)
 }
 
+#[utoipa::path(
+    get,
+    path = "/console/reports/reports.css",
+    tag = "web",
+    security(()),
+    responses((status = 200, description = "The reports page's style", content_type = "text/css", body = String))
+)]
 async fn page_css() -> Response {
     asset("text/css; charset=utf-8", page::CSS)
 }

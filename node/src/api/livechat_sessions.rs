@@ -97,6 +97,15 @@ pub(crate) fn visitor_context(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/{channel}/sessions",
+    tag = "sessions",
+    params(("channel" = Uuid, Path, description = "the live chat channel id")),
+    request_body = StartInput,
+    security(()),
+    responses((status = 201, description = "A conversation was opened: the answer carries the visitor's session token", body = crate::livechat::sessions::StartAnswer), (status = 200, description = "No conversation (no operator or chatbot, or a rule hides the chat)", body = crate::livechat::sessions::StartAnswer), (status = 429, description = "rate_limited: too many sessions from this address or visitor id (Retry-After)", body = crate::api::openapi_shapes::ErrorBody), (status = 503, description = "busy or no_operator (Retry-After when busy)", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn start(
     State(node): Shared,
     Path(channel): Path<Uuid>,
@@ -133,12 +142,21 @@ fn with_retry_after(e: LiveChatError) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     status: Option<String>,
     channel: Option<Uuid>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/sessions",
+    tag = "sessions",
+    params(ListQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Sessions this token sees", body = Vec<SessionView>))
+)]
 async fn list(
     State(node): Shared,
     c: Caller,
@@ -157,6 +175,14 @@ async fn list(
     Ok(Json(node.livechat.sessions(c.who, open, q.channel)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/sessions/{id}",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 200, description = "The session", body = SessionView))
+)]
 async fn show(
     State(node): Shared,
     c: Caller,
@@ -167,6 +193,14 @@ async fn show(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/sessions/{id}/messages",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 200, description = "The transcript this token may see, oldest first", body = Vec<Message>))
+)]
 async fn messages(
     State(node): Shared,
     c: Caller,
@@ -176,7 +210,8 @@ async fn messages(
     Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = SessionSendBody)]
 struct SendBody {
     text: String,
     /// The chatbot answer the visitor clicked, if any.
@@ -184,6 +219,15 @@ struct SendBody {
     answer_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/sessions/{id}/messages",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    request_body = SendBody,
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 201, description = "The message", body = Message), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody), (status = 429, description = "rate_limited: too many messages (Retry-After)", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn send(
     State(node): Shared,
     c: Caller,
@@ -200,11 +244,20 @@ async fn send(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PageBody {
     url: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/sessions/{id}/pages",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    request_body = PageBody,
+    security(("visitor" = [])),
+    responses((status = 200, description = "The pages visited so far", body = crate::api::openapi_shapes::Pages))
+)]
 async fn visit(
     State(node): Shared,
     c: Caller,
@@ -215,6 +268,14 @@ async fn visit(
     Ok(Json(json!({"pages": pages})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/sessions/{id}/history",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The pages the visitor went through", body = crate::api::openapi_shapes::Pages))
+)]
 async fn history(
     State(node): Shared,
     c: Caller,
@@ -225,6 +286,14 @@ async fn history(
     Ok(Json(json!({"pages": s.pages})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/sessions/{id}/join",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("operator" = [])),
+    responses((status = 200, description = "The session, joined", body = SessionView), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn join(
     State(node): Shared,
     c: Caller,
@@ -233,6 +302,14 @@ async fn join(
     Ok(Json(node.livechat.join_session(c.who, id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/sessions/{id}/close",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 200, description = "The session, closed", body = SessionView), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn close(
     State(node): Shared,
     c: Caller,
@@ -241,6 +318,14 @@ async fn close(
     Ok(Json(node.livechat.close_session(c.who, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/sessions/{id}/rating",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 200, description = "The rating, or null", body = Option<Rating>))
+)]
 async fn rating(
     State(node): Shared,
     c: Caller,
@@ -249,6 +334,15 @@ async fn rating(
     Ok(Json(node.livechat.rating(c.who, id)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/sessions/{id}/rating",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    request_body = RatingInput,
+    security(("visitor" = [])),
+    responses((status = 200, description = "The rating (a second one replaces the first)", body = Rating), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn rate(
     State(node): Shared,
     c: Caller,
@@ -258,11 +352,20 @@ async fn rate(
     Ok(Json(node.livechat.rate(c.who, id, b).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct VisibilityBody {
     internal_only: bool,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/livechat/sessions/{id}/rating/visibility",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    request_body = VisibilityBody,
+    security(("admin" = [])),
+    responses((status = 200, description = "The rating", body = Rating))
+)]
 async fn visibility(
     State(node): Shared,
     c: Caller,
@@ -276,6 +379,14 @@ async fn visibility(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/public/channels/{id}/ratings",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(()),
+    responses((status = 200, description = "The published channel's public ratings", body = Vec<PublicRating>))
+)]
 async fn published(
     State(node): Shared,
     Path(id): Path<Uuid>,

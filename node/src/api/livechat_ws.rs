@@ -51,6 +51,13 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/sessions/{id}/events", get(session_events))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/operator/events",
+    tag = "sessions",
+    security(("operator" = [])),
+    responses((status = 101, description = "WebSocket of live chat events as JSON text frames (see the schema). The client may write `{\"text\"}` (session socket) or `{\"session_id\", \"text\"}` (operators' socket) to post a message (schema `LiveChatSocketInput`). Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::LiveChatEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn operator_events(
     State(node): State<Arc<NodeShared>>,
     c: Caller,
@@ -72,6 +79,14 @@ async fn operator_events(
         .on_upgrade(move |socket| pump(socket, rx, chat, auth, None, Some(presence), open)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/sessions/{id}/events",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 101, description = "WebSocket of live chat events as JSON text frames (see the schema). The client may write `{\"text\"}` (session socket) or `{\"session_id\", \"text\"}` (operators' socket) to post a message (schema `LiveChatSocketInput`). Closes with 1008 once the token is revoked or expires, 1009 on a client message over 64 KiB.", body = crate::api::openapi_shapes::LiveChatEvent), (status = 426, description = "the request is not a WebSocket upgrade", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn session_events(
     State(node): State<Arc<NodeShared>>,
     c: Caller,

@@ -18,7 +18,7 @@ use crate::network::{NetworkStatus, Path};
 use crate::node::NodeShared;
 
 /// The answer of `GET /api/v1/network`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NetworkView {
     /// The node's own state.
     #[serde(flatten)]
@@ -28,7 +28,7 @@ pub struct NetworkView {
 }
 
 /// How the peer of one accepted connection is reached.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeerView {
     /// The connection's local id.
     pub connection_id: String,
@@ -47,6 +47,13 @@ pub struct PeerView {
 }
 
 /// Returns the network view (admin token required).
+#[utoipa::path(
+    get,
+    path = "/api/v1/network",
+    tag = "federation",
+    security(("admin" = [])),
+    responses((status = 200, description = "Reachability, relays, DHT and each accepted peer's path", body = NetworkView))
+)]
 pub(crate) async fn get_network(
     _admin: Admin,
     State(node): State<Arc<NodeShared>>,

@@ -30,7 +30,7 @@ pub const DEFAULT_TOKEN_IDLE_DAYS: u32 = 14;
 const TOUCH_EVERY_MS: u64 = 5 * 60 * 1000;
 
 /// A new user, or a profile change (every field optional on change).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct UserInput {
     /// Display name (required on create).
     #[serde(default)]
@@ -75,7 +75,7 @@ impl TokenRecord {
 }
 
 /// A user group (canned responses are shared with groups).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Group {
     /// Group id.
     pub id: Uuid,
@@ -86,7 +86,7 @@ pub struct Group {
 }
 
 /// Body to create or change a group.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct GroupInput {
     /// Name.
     pub name: String,

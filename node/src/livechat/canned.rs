@@ -11,7 +11,7 @@ use super::{LiveChat, LiveChatError, Who, all, put, text};
 use crate::store::trees;
 
 /// A canned response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Canned {
     /// Id.
     pub id: Uuid,
@@ -26,7 +26,7 @@ pub struct Canned {
 }
 
 /// Body to create a canned response.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CannedInput {
     /// Shortcut.
     pub shortcut: String,

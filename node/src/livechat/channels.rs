@@ -13,7 +13,7 @@ use crate::store::trees;
 const MAX_TEXT: usize = 2000;
 
 /// A channel as stored and shown.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Channel {
     /// Channel id.
     pub id: Uuid,
@@ -56,7 +56,7 @@ impl Channel {
 }
 
 /// Body to create or change a channel; absent fields keep their value (or the default).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ChannelInput {
     /// Name.
     pub name: Option<String>,
@@ -84,7 +84,7 @@ pub struct ChannelInput {
 }
 
 /// A line of the channel list: enough to find and join a channel.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelListItem {
     /// Channel id.
     pub id: Uuid,

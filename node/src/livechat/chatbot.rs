@@ -31,7 +31,7 @@ use super::{LiveChat, LiveChatError, Who, all, get, put};
 use crate::store::trees;
 
 /// A script as the API shows it: the script and what the checker found.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatbotView {
     /// The script.
     #[serde(flatten)]

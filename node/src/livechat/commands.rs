@@ -22,7 +22,7 @@ const HELP: &str = "Commands available in this conversation:\n\
 /leave — leave this conversation (it closes when the last operator leaves)";
 
 /// A lead or a ticket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Record {
     /// Number (1, 2, … per kind).
     pub number: u64,

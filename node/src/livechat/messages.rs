@@ -28,7 +28,7 @@ struct MessageEvent<'a> {
 }
 
 /// One message of a conversation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Message {
     /// Message id.
     pub id: Uuid,
@@ -65,7 +65,7 @@ pub(crate) struct NewMessage<'a> {
 }
 
 /// One answer a visitor may pick for a chatbot question.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AnswerChoice {
     /// Answer id, unique in its script (send it back as `answer_id`).
     pub id: String,

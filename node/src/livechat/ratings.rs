@@ -9,7 +9,7 @@ use super::{LiveChat, LiveChatError, Who, all, get, put};
 use crate::store::trees;
 
 /// A rating.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Rating {
     /// The rated session.
     pub session_id: Uuid,
@@ -28,7 +28,7 @@ pub struct Rating {
 }
 
 /// What the visitor sends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct RatingInput {
     /// 5, 3 or 1.
     pub rating: u8,
@@ -38,7 +38,7 @@ pub struct RatingInput {
 }
 
 /// A rating as the public page shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct PublicRating {
     /// 5, 3 or 1.
     pub rating: u8,

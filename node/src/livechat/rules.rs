@@ -61,7 +61,7 @@ fn compiled(pattern: &str) -> Option<Arc<Regex>> {
 }
 
 /// What the widget does on a matching page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Show the button.
@@ -76,7 +76,7 @@ pub enum Action {
 }
 
 /// When a rule's chatbot takes part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatbotCondition {
     /// Always.
@@ -89,7 +89,7 @@ pub enum ChatbotCondition {
 }
 
 /// A channel rule as stored and shown.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Rule {
     /// Rule id.
     #[serde(default = "Uuid::now_v7")]

@@ -79,7 +79,7 @@ pub struct Session {
 }
 
 /// How the API shows a session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// Session id.
     pub id: Uuid,
@@ -138,7 +138,7 @@ impl From<&Session> for SessionView {
 }
 
 /// What a visitor's widget sends to start.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct StartInput {
     /// The page the visitor is on.
     pub page_url: String,
@@ -162,7 +162,7 @@ pub struct StartContext {
 }
 
 /// The answer to a visitor starting a chat.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StartAnswer {
     /// Whether a conversation was opened.
     pub available: bool,

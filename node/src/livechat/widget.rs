@@ -15,7 +15,7 @@ use super::sessions::StartContext;
 use super::{LiveChat, LiveChatError, Who};
 
 /// What the widget sends to check a page.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct CheckInput {
     /// The page the visitor is on.
     pub page_url: String,
@@ -25,7 +25,7 @@ pub struct CheckInput {
 }
 
 /// What the widget shows on a page.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CheckAnswer {
     /// Whether the chat is offered: the action is not `hide` and an operator or a chatbot
     /// can answer.

@@ -326,7 +326,13 @@ impl Messaging {
                 Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k)?
             {
                 match result {
-                    Ok(()) if m.state != MessageState::Read => m.state = MessageState::Delivered,
+                    Ok(()) if m.state != MessageState::Read => {
+                        m.state = MessageState::Delivered;
+                        self.inner
+                            .counts
+                            .delivered
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Ok(()) => {}
                     Err(reason) => {
                         m.state = MessageState::Failed;

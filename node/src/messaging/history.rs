@@ -9,7 +9,7 @@ use crate::model::{ChannelRecord, ConnectionRecord, MessageRecord, MessageView};
 use crate::store::{Store, decode, encode, key, trees};
 
 /// How the API shows a channel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChannelView {
     /// Channel id.
     pub id: Uuid,
@@ -28,7 +28,7 @@ pub struct ChannelView {
 }
 
 /// A page of history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     /// Newest first.
     pub messages: Vec<MessageView>,

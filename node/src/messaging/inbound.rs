@@ -132,7 +132,13 @@ impl Messaging {
         }
         for stored in after_flush {
             match stored {
-                Stored::Shown(view) => self.inner.events.message(EventKind::New, *view),
+                Stored::Shown(view) => {
+                    self.inner
+                        .counts
+                        .received
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.inner.events.message(EventKind::New, *view)
+                }
                 Stored::Receipts(views) => {
                     for v in views {
                         self.inner.events.message(EventKind::State, v);
@@ -142,6 +148,22 @@ impl Messaging {
             }
         }
         MessageResponse::Acks(acks)
+    }
+
+    /// Messages received from peers since the node started.
+    pub fn received_count(&self) -> u64 {
+        self.inner
+            .counts
+            .received
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Messages acknowledged by their peer since the node started.
+    pub fn delivered_count(&self) -> u64 {
+        self.inner
+            .counts
+            .delivered
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many incoming messages were rejected since the database was created.

@@ -38,7 +38,7 @@ pub enum Forced {
 }
 
 /// Where a node stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Reachability {
     /// Another node dialled one of our addresses back (or it is configured so).
@@ -276,7 +276,7 @@ impl ReachState {
 }
 
 /// How a peer is connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Path {
     /// At least one direct connection (possibly hole punched).

@@ -17,7 +17,7 @@ use super::{NetworkError, NetworkHandle};
 const DHT_LOOKUP_DEADLINE: Duration = Duration::from_secs(25);
 
 /// Where the node stands on the network (`GET /api/v1/network`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NetworkStatus {
     /// Our libp2p peer id.
     pub peer_id: String,
@@ -55,7 +55,7 @@ pub struct NetworkStatus {
 }
 
 /// One relay and our reservation there.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RelayView {
     /// The relay's peer id.
     pub peer_id: String,

@@ -33,6 +33,15 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/channels/{id}/widget", get(snippet))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/{channel}/check",
+    tag = "web",
+    params(("channel" = Uuid, Path, description = "the live chat channel id")),
+    request_body = CheckInput,
+    security(()),
+    responses((status = 200, description = "Whether and how the widget shows on this page", body = CheckAnswer))
+)]
 async fn check(
     State(node): Shared,
     Path(channel): Path<Uuid>,
@@ -45,11 +54,20 @@ async fn check(
     Ok(Json(chat.check_page(channel, &body, &ctx)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct TypingBody {
     typing: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/sessions/{id}/typing",
+    tag = "sessions",
+    params(("id" = Uuid, Path, description = "the session id")),
+    request_body = TypingBody,
+    security(("admin" = []), ("operator" = []), ("visitor" = [])),
+    responses((status = 204, description = "Sent to the others in the session"), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn typing(
     State(node): Shared,
     c: Caller,
@@ -61,7 +79,7 @@ async fn typing(
 }
 
 /// What a website pastes to get the widget, and the direct chat link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Snippet {
     snippet: String,
     link: String,
@@ -91,6 +109,14 @@ fn base_url(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(format!("{scheme}://{host}"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/channels/{id}/widget",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "the live chat channel id")),
+    security(("admin" = [])),
+    responses((status = 200, description = "The embed snippet, the loader URL and the direct chat link", body = Snippet))
+)]
 async fn snippet(
     State(node): Shared,
     c: Caller,

@@ -28,6 +28,14 @@ fn answer(kind: &'static str, body: String) -> Response {
 }
 
 /// `GET /livechat/loader/{channel}.js`: the widget, for an existing channel.
+#[utoipa::path(
+    get,
+    path = "/livechat/loader/{file}",
+    tag = "web",
+    params(("file" = String, Path, description = "`<channel id>.js`")),
+    security(()),
+    responses((status = 200, description = "The widget script for the channel", content_type = "text/javascript", body = String))
+)]
 pub(super) async fn loader(
     State(node): State<Arc<NodeShared>>,
     Path(file): Path<String>,
@@ -41,6 +49,14 @@ pub(super) async fn loader(
 }
 
 /// `GET /livechat/support/{channel}`: the direct chat link, a page that is only the chat.
+#[utoipa::path(
+    get,
+    path = "/livechat/support/{channel}",
+    tag = "web",
+    params(("channel" = Uuid, Path, description = "the live chat channel id")),
+    security(()),
+    responses((status = 200, description = "The direct chat page", content_type = "text/html", body = String))
+)]
 pub(super) async fn support_page(
     State(node): State<Arc<NodeShared>>,
     Path(channel): Path<Uuid>,
@@ -53,11 +69,26 @@ pub(super) async fn support_page(
 }
 
 /// `GET /console`: the operator console.
+#[utoipa::path(
+    get,
+    path = "/console",
+    tag = "web",
+    security(()),
+    responses((status = 200, description = "The operator console", content_type = "text/html", body = String))
+)]
 pub(super) async fn console_page() -> Response {
     answer(HTML, CONSOLE_HTML.to_string())
 }
 
 /// `GET /web/{file}`: the pages' scripts and styles.
+#[utoipa::path(
+    get,
+    path = "/web/{file}",
+    tag = "web",
+    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js` or `console.css`")),
+    security(()),
+    responses((status = 200, description = "A script or style of the pages", content((String = "text/javascript"), (String = "text/css"))))
+)]
 pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError> {
     let (kind, body) = match file.as_str() {
         "widget.js" => (JS, WIDGET_JS),

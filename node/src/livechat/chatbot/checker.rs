@@ -26,7 +26,7 @@ pub const MAX_WORK: usize = 2_000_000;
 const MAX_WARNINGS: usize = 100;
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Warning {
     /// `dead_end`, `forward_without_fallback`, `unreachable`, `only_if_later` or `truncated`.
     pub kind: String,

@@ -22,7 +22,7 @@ pub const RESTART_HINT: &str = "This conversation has ended. Click \u{201c}Resta
 (or type \u{201c}restart\u{201d}) to start again.";
 
 /// Why a script stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum End {
     /// The last step ran.
@@ -36,7 +36,7 @@ pub enum End {
 }
 
 /// A record the bot creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Create {
     /// A lead.

@@ -22,7 +22,7 @@ const MAX_MESSAGE: usize = 4_000;
 const MAX_AVATAR: usize = 256 * 1024;
 
 /// What a step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepType {
     /// Says its message and goes on.
@@ -82,7 +82,7 @@ impl StepType {
 }
 
 /// One answer of a question.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Answer {
     /// Unique in the script; "Only If" refers to it. Default: "<step>.<answer>", e.g. "2.1".
     #[serde(default)]
@@ -95,7 +95,7 @@ pub struct Answer {
 }
 
 /// One step of a script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     /// What the step does.
     #[serde(rename = "type")]
@@ -116,7 +116,7 @@ pub struct Step {
 }
 
 /// What the admin sends to create or replace a script.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ScriptInput {
     /// Script name.
     pub name: String,
@@ -131,7 +131,7 @@ pub struct ScriptInput {
 }
 
 /// A stored script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Script {
     /// Id.
     pub id: Uuid,

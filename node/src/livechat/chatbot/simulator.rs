@@ -15,7 +15,7 @@ use crate::livechat::messages::AnswerChoice;
 pub const MAX_INPUTS: usize = 500;
 
 /// What to simulate.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct SimInput {
     /// What the visitor types, in order (an answer's text or id for a question).
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct SimInput {
 }
 
 /// One line of the simulated conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SimLine {
     /// "bot", "visitor" or "system".
     pub author: String,
@@ -38,7 +38,7 @@ pub struct SimLine {
 }
 
 /// A record the conversation would create.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SimRecord {
     /// Lead or ticket.
     pub kind: Create,
@@ -51,7 +51,7 @@ pub struct SimRecord {
 }
 
 /// The result of a test run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SimResult {
     /// The conversation.
     pub transcript: Vec<SimLine>,

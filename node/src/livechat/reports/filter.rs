@@ -18,7 +18,8 @@ use super::facts::{Outcome, SessionFacts};
 const DAY_MS: u64 = 86_400_000;
 
 /// The query string of every report route (all optional).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// First day or time (UTC).
     pub from: Option<String>,

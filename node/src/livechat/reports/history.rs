@@ -84,7 +84,7 @@ pub(crate) fn cell<T: ToString>(v: Option<T>) -> String {
 }
 
 /// One line of the sessions history.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionRow {
     /// Session id.
     pub id: Uuid,

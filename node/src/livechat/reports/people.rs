@@ -13,7 +13,7 @@ use super::filter::rfc3339;
 use super::history::{CsvRow, Dataset, cell};
 
 /// One operator in one channel.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct OperatorRow {
     /// Operator id.
     pub operator_id: Uuid,
@@ -122,7 +122,7 @@ impl CsvRow for OperatorRow {
 }
 
 /// One rating with its comment.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RatingRow {
     /// The rated session.
     pub session_id: Uuid,
@@ -143,7 +143,7 @@ pub struct RatingRow {
 }
 
 /// A channel's or operator's rating shares.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ShareRow {
     /// "channel" or "operator".
     pub by: String,
@@ -168,7 +168,7 @@ pub struct ShareRow {
 }
 
 /// The customer ratings report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RatingsReport {
     /// Ratings, oldest session first.
     pub ratings: Vec<RatingRow>,

@@ -24,7 +24,7 @@ const DAY_MS: u64 = 86_400_000;
 pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// The returning-visitor entry as stored by the sessions module.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ReturningEntry {
     /// Their previous operator.
     pub operator: Uuid,
@@ -33,7 +33,7 @@ pub struct ReturningEntry {
 }
 
 /// Everything stored about one visitor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VisitorExport {
     /// The visitor's browser id.
     pub visitor_id: String,
@@ -52,7 +52,7 @@ pub struct VisitorExport {
 }
 
 /// What an erasure removed.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Erased {
     /// Sessions.
     pub sessions: usize,

@@ -14,7 +14,7 @@ use super::filter::{GroupBy, day, days_of_activity, hour, weekday};
 use super::history::{CsvRow, Dataset, Entry, cell};
 
 /// A measure's sum, the number of sessions it was taken over, and their average.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Agg {
     /// Sum.
     pub sum: f64,
@@ -33,7 +33,7 @@ impl Agg {
 }
 
 /// One group's measures.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct StatRow {
     /// The group's value (day `2026-11-02`, hour `9`, weekday `0`…, an id, a code; `""` when
     /// the session has none, `"total"` for the last row).
