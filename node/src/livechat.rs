@@ -25,6 +25,7 @@
 //! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
+//! - [`sweeper`] — the background timer: expiries, bot-only closes, "away" announcements.
 //! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
 //! - [`widget`] — the website widget's page check and the typing indicator.
 //!
@@ -49,6 +50,7 @@ pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod sessions;
+pub mod sweeper;
 pub mod transcripts;
 pub mod widget;
 
@@ -86,6 +88,9 @@ pub struct LiveChatConfig {
     pub visitor_limits: Option<limits::VisitorLimits>,
     /// Operator login tokens unused for this many days expire (14 when unset).
     pub token_idle_days: Option<u32>,
+    /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
+    /// minute when unset.
+    pub sweep_every: Option<std::time::Duration>,
 }
 
 /// Live chat failures; the API maps each to a status.

@@ -6,7 +6,7 @@
 //! loopback addresses ([`slow_clients`]); a small internet of network namespaces with NATing
 //! home routers ([`netns`]) and the user's CLI flows inside it ([`netns_user`]); data folders
 //! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
-//! and requests ([`forge`]).
+//! and requests ([`forge`]); the seed-behaviour stories' fast-swept shop ([`seeds`]).
 
 pub mod accounts;
 pub mod forge;
@@ -17,5 +17,6 @@ pub mod netns_user;
 pub mod node;
 pub mod process;
 pub mod reach;
+pub mod seeds;
 pub mod slow_clients;
 pub mod web;

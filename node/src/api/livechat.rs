@@ -31,6 +31,7 @@
 //! | POST/GET | /api/v1/livechat/canned, DELETE …/{id} | staff |
 //! | GET | /api/v1/livechat/canned/matches?q=:: | staff |
 //! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | admin: all; operator: their channels' |
+//! | POST | /api/v1/livechat/operator/activity | operator (the console reports input and focus) |
 
 use std::sync::Arc;
 
@@ -55,6 +56,7 @@ use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
 use crate::livechat::login_guard::LoginError;
+use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
 use crate::livechat::{LiveChatError, Who};
@@ -194,6 +196,7 @@ pub fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/canned/{id}", delete(delete_canned))
         .route("/api/v1/livechat/leads", get(leads))
         .route("/api/v1/livechat/tickets", get(tickets))
+        .route("/api/v1/livechat/operator/activity", post(activity))
         .merge(sessions::router())
         .merge(ws::router())
         .merge(chatbots::router())
@@ -469,4 +472,8 @@ async fn leads(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiE
 
 async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
     Ok(Json(node.livechat.records(c.who, Kind::Ticket)?))
+}
+
+async fn activity(State(node): Shared, c: Caller) -> Result<Json<PresenceView>, ApiError> {
+    Ok(Json(node.livechat.operator_activity(c.who)?))
 }

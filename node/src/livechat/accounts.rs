@@ -451,15 +451,4 @@ impl LiveChat {
     pub fn groups(&self) -> Result<Vec<Group>, LiveChatError> {
         all(&self.trees().groups, trees::LC_GROUPS)
     }
-
-    /// Marks an operator active now (presence lasts 30 minutes after the last activity).
-    pub fn touch(&self, user: Uuid) -> Result<(), LiveChatError> {
-        let now = self.now_ms();
-        self.state()?
-            .presence
-            .entry(user)
-            .or_default()
-            .last_active_ms = now;
-        Ok(())
-    }
 }

