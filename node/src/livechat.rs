@@ -7,6 +7,7 @@
 //!
 //! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
 //! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`languages`] — the languages enabled on the node (profiles must use them).
 //! - [`login_guard`] — failure locks per login and address, bounded password hashing.
 //! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
 //! - [`rules`] — pure rule matching and the visitor's country.
@@ -41,6 +42,7 @@ pub mod commands;
 pub mod expiry;
 pub mod hub;
 pub mod joining;
+pub mod languages;
 pub mod limits;
 pub mod login_guard;
 pub mod messages;
@@ -88,6 +90,9 @@ pub struct LiveChatConfig {
     pub visitor_limits: Option<limits::VisitorLimits>,
     /// Operator login tokens unused for this many days expire (14 when unset).
     pub token_idle_days: Option<u32>,
+    /// The languages enabled on this node (ISO 639-1 codes): operators' languages must be
+    /// among them; [`languages::DEFAULT_LANGUAGES`] when unset.
+    pub languages: Option<Vec<String>>,
     /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
     /// minute when unset.
     pub sweep_every: Option<std::time::Duration>,
@@ -220,6 +225,7 @@ struct Inner {
     http: reqwest::Client,
     flush: GroupFlush,
     guard: login_guard::LoginGuard,
+    languages: Vec<String>,
 }
 
 impl LiveChat {
@@ -248,6 +254,7 @@ impl LiveChat {
             Some(path) => Some(rules::GeoIp::open(path)?),
             None => None,
         };
+        let languages = languages::enabled_list(config.languages.as_deref())?;
         let mut state = presence::State::load(&t)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
@@ -272,6 +279,7 @@ impl LiveChat {
                         .token_idle_days
                         .unwrap_or(accounts::DEFAULT_TOKEN_IDLE_DAYS),
                 ),
+                languages,
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
@@ -305,6 +313,11 @@ impl LiveChat {
 
     pub(crate) fn guard(&self) -> &login_guard::LoginGuard {
         &self.inner.guard
+    }
+
+    /// The enabled language codes.
+    pub fn enabled_languages(&self) -> &[String] {
+        &self.inner.languages
     }
 
     pub(crate) fn trees(&self) -> &Trees {

@@ -64,6 +64,9 @@ pub async fn console_login(console: &Browser, chat: &ChatNode, login: &str) -> R
         .send_keys(&format!("pw-{login}"))
         .await?;
     console.find("#login-submit").await?.click().await?;
+    console
+        .wait_js("the console opens", "!document.querySelector('#app').hidden")
+        .await?;
     Ok(())
 }
 

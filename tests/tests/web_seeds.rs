@@ -51,3 +51,63 @@ async fn an_idle_operator_turns_away_after_thirty_minutes_and_is_back_when_they_
         .unwrap();
     console.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_offers_only_the_enabled_languages_in_the_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ochat_tests::livechat::ChatNode::start_with(
+        tmp.path(),
+        Arc::new(TestClock::new()),
+        |c| c.livechat.languages = Some(vec!["en".into(), "fr".into(), "nl".into()]),
+    )
+    .await
+    .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann", "language": "en"}))
+        .await
+        .unwrap();
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        console_login(&console, &chat, "ann").await?;
+        console.click("#profile-open").await?;
+        console
+            .wait_js(
+                "the languages are listed",
+                "document.querySelectorAll('#profile-chat-languages input').length === 3",
+            )
+            .await?;
+        let options = console.texts("#profile-language option").await?;
+        ensure!(
+            options == ["(none)", "English (en)", "French (fr)", "Dutch (nl)"],
+            "{options:?}"
+        );
+        ensure!(console.js("document.querySelector('#profile-language').value").await? == json!("en"));
+
+        // Ann speaks French and Dutch in live chat, Dutch first of all.
+        console.click("#profile-chat-languages input[value=fr]").await?;
+        console.click("#profile-chat-languages input[value=nl]").await?;
+        console
+            .js("(function(){var s=document.querySelector('#profile-language'); s.value='nl'; return true;})()")
+            .await?;
+        console.click("#profile-save").await?;
+        console.wait_text("#profile-result", "Saved.").await?;
+        let profile = chat
+            .ok(
+                &ann.token,
+                reqwest::Method::GET,
+                &format!("/api/v1/users/{}", ann.id),
+                None,
+            )
+            .await?;
+        ensure!(profile["language"] == json!("nl"), "{profile}");
+        ensure!(profile["chat_languages"] == json!(["fr", "nl"]), "{profile}");
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("languages", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}

@@ -31,6 +31,7 @@
 //! | POST/GET | /api/v1/livechat/canned, DELETE …/{id} | staff |
 //! | GET | /api/v1/livechat/canned/matches?q=:: | staff |
 //! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | admin: all; operator: their channels' |
+//! | GET | /api/v1/livechat/languages | staff: the languages enabled on the node |
 //! | POST | /api/v1/livechat/operator/activity | operator (the console reports input and focus) |
 
 use std::sync::Arc;
@@ -197,6 +198,7 @@ pub fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/leads", get(leads))
         .route("/api/v1/livechat/tickets", get(tickets))
         .route("/api/v1/livechat/operator/activity", post(activity))
+        .route("/api/v1/livechat/languages", get(languages))
         .merge(sessions::router())
         .merge(ws::router())
         .merge(chatbots::router())
@@ -476,4 +478,9 @@ async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, Ap
 
 async fn activity(State(node): Shared, c: Caller) -> Result<Json<PresenceView>, ApiError> {
     Ok(Json(node.livechat.operator_activity(c.who)?))
+}
+
+async fn languages(State(node): Shared, c: Caller) -> Result<Json<Value>, ApiError> {
+    c.who.staff()?;
+    Ok(Json(json!({"languages": node.livechat.languages()})))
 }

@@ -198,12 +198,12 @@ impl LiveChat {
             user.chat_name = Some(text("chat_name", &v, MAX_NAME)?);
         }
         if let Some(v) = input.language {
-            user.language = Some(text("language", &v, 35)?);
+            user.language = Some(self.enabled_language("language", &v)?);
         }
         if let Some(v) = input.chat_languages {
             user.chat_languages = v
                 .iter()
-                .map(|l| text("language", l, 35))
+                .map(|l| self.enabled_language("chat language", l))
                 .collect::<Result<_, _>>()?;
         }
         if let Some(v) = input.expertise {

@@ -97,6 +97,7 @@
     $("app").hidden = false;
     $("logout").hidden = false;
     $("who").textContent = me ? (me.chat_name || me.name) : "Administrator";
+    $("profile-open").hidden = !me;
     $("h-requests").hidden = !!me;
     $("requests").hidden = !!me;
     refresh();
@@ -340,6 +341,7 @@
     $("placeholder").hidden = true;
     $("conversation").hidden = true;
     $("request").hidden = true;
+    $("profile").hidden = true;
     $("conv-log").textContent = "";
     $("conv-typing").textContent = "";
     hideSuggestions();
@@ -466,6 +468,47 @@
   $("reject-form").addEventListener("submit", function (e) {
     e.preventDefault();
     requestAction("reject", { reason: $("req-reason").value.trim() });
+  });
+
+  // ---- the operator's profile: languages among those enabled on the node ----
+  $("profile-open").addEventListener("click", function () {
+    view = null;
+    clearViews();
+    $("profile").hidden = false;
+    $("profile-result").textContent = "";
+    api("/api/v1/livechat/languages").then(function (answer) {
+      var select = $("profile-language");
+      select.textContent = "";
+      var none = el("option", "", "(none)");
+      none.value = "";
+      select.appendChild(none);
+      var box = $("profile-chat-languages");
+      Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (n) { n.remove(); });
+      answer.languages.forEach(function (l) {
+        var o = el("option", "", l.name + " (" + l.code + ")");
+        o.value = l.code;
+        select.appendChild(o);
+        var label = el("label", "check");
+        var cb = el("input");
+        cb.type = "checkbox";
+        cb.value = l.code;
+        cb.checked = me.chat_languages.some(function (c) { return c.split(/[-_]/)[0].toLowerCase() === l.code; });
+        label.appendChild(cb);
+        label.appendChild(document.createTextNode(" " + l.name));
+        box.appendChild(label);
+      });
+      select.value = me.language ? me.language.split(/[-_]/)[0].toLowerCase() : "";
+    }).catch(showError);
+  });
+  $("profile-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = { chat_languages: Array.prototype.slice.call(
+      $("profile-chat-languages").querySelectorAll("input:checked")).map(function (c) { return c.value; }) };
+    if ($("profile-language").value) body.language = $("profile-language").value;
+    api("/api/v1/users/" + me.id, "PATCH", body).then(function (user) {
+      me = user;
+      $("profile-result").textContent = "Saved.";
+    }).catch(function (err) { $("profile-result").textContent = err.message; });
   });
 
   $("conv-join").addEventListener("click", function () {
