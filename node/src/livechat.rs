@@ -26,6 +26,7 @@
 //! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
+//! - [`satisfaction`] — a channel's share of happy ratings over a window (14 days).
 //! - [`sweeper`] — the background timer: expiries, bot-only closes, "away" announcements.
 //! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
 //! - [`widget`] — the website widget's page check and the typing indicator.
@@ -51,6 +52,7 @@ pub mod ratings;
 pub mod reports;
 pub mod routing;
 pub mod rules;
+pub mod satisfaction;
 pub mod sessions;
 pub mod sweeper;
 pub mod transcripts;

@@ -77,3 +77,35 @@ pub fn field(v: &Value, name: &str) -> Result<String> {
         .map(str::to_string)
         .ok_or_else(|| anyhow::anyhow!("no {name} in {v}"))
 }
+
+/// A visitor talks with the operator of `channel` (who answers), the operator closes the
+/// conversation and the visitor rates it `rating` with `comment`; answers the session id.
+pub async fn rated_session(
+    chat: &ChatNode,
+    channel: &str,
+    operator_token: &str,
+    rating: u8,
+    comment: &str,
+) -> Result<String> {
+    let v = chat
+        .visit(channel, "https://shop.example/", "en", None, None)
+        .await?;
+    chat.say(&v.token, &v.session, "Hello, where is my parcel?")
+        .await?;
+    chat.say(operator_token, &v.session, "It ships today.").await?;
+    chat.ok(
+        operator_token,
+        Method::POST,
+        &format!("/api/v1/livechat/sessions/{}/close", v.session),
+        None,
+    )
+    .await?;
+    chat.ok(
+        &v.token,
+        Method::POST,
+        &format!("/api/v1/livechat/sessions/{}/rating", v.session),
+        Some(json!({"rating": rating, "comment": comment})),
+    )
+    .await?;
+    Ok(v.session)
+}

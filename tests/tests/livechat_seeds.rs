@@ -7,9 +7,29 @@
 use std::sync::Arc;
 
 use ochat_node::livechat::TestClock;
-use ochat_tests::livechat::ChatNode;
+use ochat_tests::livechat::{ChatNode, Operator};
+use ochat_tests::process::ochat;
+use ochat_tests::seeds::rated_session;
 use reqwest::Method;
 use serde_json::json;
+
+/// An operator logs in again (their token expired while the clock moved on).
+async fn relogin(chat: &ChatNode, op: &Operator, login: &str) -> Operator {
+    let answer = chat
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/login",
+            Some(json!({"login": login, "password": format!("pw-{login}")})),
+        )
+        .await
+        .unwrap()
+        .1;
+    Operator {
+        id: op.id.clone(),
+        token: answer["token"].as_str().unwrap().to_string(),
+    }
+}
 
 #[tokio::test]
 async fn operators_choose_only_among_the_languages_enabled_on_the_node() {
@@ -108,4 +128,92 @@ async fn a_node_without_a_language_setting_enables_the_common_iso_languages() {
     for code in ["en", "fr", "de", "es", "zh", "ar"] {
         assert!(codes.contains(&code), "{codes:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_channel_shows_its_share_of_happy_ratings_over_the_last_fourteen_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat.operator("ann", json!({})).await.unwrap();
+    let bea = chat.operator("bea", json!({})).await.unwrap();
+    let support = chat.channel("Support", &[&ann], json!({})).await.unwrap();
+    let sales = chat.channel("Sales", &[&bea], json!({})).await.unwrap();
+
+    // Three weeks ago a visitor was unhappy; this week two were happy and one okay.
+    rated_session(&chat, &support, &ann.token, 1, "slow")
+        .await
+        .unwrap();
+    chat.clock.advance_minutes(21 * 24 * 60);
+    let ann = relogin(&chat, &ann, "ann").await;
+    for (rating, comment) in [(5, "great"), (5, "quick"), (3, "fine")] {
+        chat.clock.advance_minutes(10);
+        rated_session(&chat, &support, &ann.token, rating, comment)
+            .await
+            .unwrap();
+    }
+
+    let path = format!("/api/v1/livechat/channels/{support}/satisfaction");
+    let two_weeks = chat.ok(&ann.token, Method::GET, &path, None).await.unwrap();
+    assert_eq!(two_weeks["days"], 14);
+    assert_eq!(two_weeks["ratings"], 3);
+    assert_eq!(two_weeks["happy"], 2);
+    assert_eq!(two_weeks["percent"], 67);
+    let month = chat
+        .ok(&ann.token, Method::GET, &format!("{path}?days=30"), None)
+        .await
+        .unwrap();
+    assert_eq!((month["ratings"].clone(), month["percent"].clone()), (json!(4), json!(50)));
+    for bad in ["0", "3651", "two-weeks"] {
+        let (status, refused) = chat
+            .call(Some(&ann.token), Method::GET, &format!("{path}?days={bad}"), None)
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{bad}: {refused}");
+    }
+    let bea = relogin(&chat, &bea, "bea").await;
+    let (status, _) = chat
+        .call(Some(&bea.token), Method::GET, &path, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "Bea is not an operator of Support");
+
+    // Every channel at once, and in the channel list.
+    let all = chat
+        .admin(Method::GET, "/api/v1/livechat/satisfaction", None)
+        .await
+        .unwrap();
+    let by_name = |name: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["channel_name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("Support")["percent"], 67);
+    assert_eq!(by_name("Sales")["percent"], json!(null));
+    assert_eq!(by_name("Sales")["channel_id"], sales.as_str());
+    let list = chat
+        .ok(&ann.token, Method::GET, "/api/v1/livechat/channels", None)
+        .await
+        .unwrap();
+    let mine = list.as_array().unwrap().iter().find(|c| c["name"] == "Support").unwrap();
+    assert_eq!(mine["satisfaction"], 67);
+
+    // The CLI prints the same.
+    let dir = chat.node.data_dir.to_str().unwrap().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        ochat(&["report", "satisfaction", "--days", "30", "-d", &dir]).unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("SATISFACTION"), "{text}");
+    let support_line = text.lines().find(|l| l.contains("Support")).unwrap();
+    assert!(support_line.contains("50%"), "{text}");
+    let sales_line = text.lines().find(|l| l.contains("Sales")).unwrap();
+    assert!(sales_line.contains("no ratings"), "{text}");
 }

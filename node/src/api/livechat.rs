@@ -28,6 +28,8 @@
 //! | POST | /api/v1/livechat/channels/{id}/join, …/leave | operator (join: listed by the admin, or the channel allows self-join) |
 //! | POST | /api/v1/livechat/channels/{id}/rules, PUT/DELETE …/{rule} | admin |
 //! | GET | /api/v1/livechat/channels/{id}/ratings | member or admin |
+//! | GET | /api/v1/livechat/channels/{id}/satisfaction?days=14 | member or admin |
+//! | GET | /api/v1/livechat/satisfaction?days=14 | staff: every channel they may read |
 //! | POST/GET | /api/v1/livechat/canned, DELETE …/{id} | staff |
 //! | GET | /api/v1/livechat/canned/matches?q=:: | staff |
 //! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | admin: all; operator: their channels' |
@@ -60,6 +62,7 @@ use crate::livechat::login_guard::LoginError;
 use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
+use crate::livechat::satisfaction::Satisfaction;
 use crate::livechat::{LiveChatError, Who};
 use crate::model::UserRecord;
 use crate::node::NodeShared;
@@ -189,6 +192,11 @@ pub fn router() -> Router<Arc<NodeShared>> {
             "/api/v1/livechat/channels/{id}/ratings",
             get(channel_ratings),
         )
+        .route(
+            "/api/v1/livechat/channels/{id}/satisfaction",
+            get(channel_satisfaction),
+        )
+        .route("/api/v1/livechat/satisfaction", get(all_satisfaction))
         .route(
             "/api/v1/livechat/canned",
             post(create_canned).get(list_canned),
@@ -483,4 +491,26 @@ async fn activity(State(node): Shared, c: Caller) -> Result<Json<PresenceView>, 
 async fn languages(State(node): Shared, c: Caller) -> Result<Json<Value>, ApiError> {
     c.who.staff()?;
     Ok(Json(json!({"languages": node.livechat.languages()})))
+}
+
+#[derive(Debug, Deserialize)]
+struct WindowQuery {
+    days: Option<String>,
+}
+
+async fn channel_satisfaction(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<WindowQuery>,
+) -> Result<Json<Satisfaction>, ApiError> {
+    Ok(Json(node.livechat.satisfaction(c.who, id, q.days.as_deref())?))
+}
+
+async fn all_satisfaction(
+    State(node): Shared,
+    c: Caller,
+    Query(q): Query<WindowQuery>,
+) -> Result<Json<Vec<Satisfaction>>, ApiError> {
+    Ok(Json(node.livechat.satisfaction_all(c.who, q.days.as_deref())?))
 }

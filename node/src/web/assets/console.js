@@ -234,9 +234,16 @@
     if (!list.length) empty(ul, "No live chat channel");
     list.forEach(function (c) {
       var li = el("li", "");
+      li.setAttribute("data-channel", c.id);
       li.appendChild(el("span", "item", c.name + (c.joined ? " (joined)" : "")));
       li.firstChild.style.padding = "6px 16px";
       li.firstChild.style.flex = "1";
+      // Satisfaction: the share of happy ratings over the last 14 days.
+      if (c.satisfaction !== null && c.satisfaction !== undefined) {
+        var sat = el("span", "satisfaction", c.satisfaction + "% happy");
+        sat.title = "Satisfaction: happy ratings over the last 14 days";
+        li.appendChild(sat);
+      }
       // Only channels the admin listed you in (or open to self-join) offer "Join".
       if (me && (c.joined || c.can_join)) {
         var b = el("button", "join secondary", c.joined ? "Leave" : "Join");
