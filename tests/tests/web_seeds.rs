@@ -111,3 +111,113 @@ async fn the_console_offers_only_the_enabled_languages_in_the_profile() {
         .unwrap();
     console.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitors_read_the_published_ratings_and_the_console_shows_each_channels_satisfaction() {
+    use ochat_tests::seeds::rated_session;
+    use reqwest::Method;
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ochat_tests::livechat::ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let bea = chat
+        .operator("bea", json!({"chat_name": "Bea"}))
+        .await
+        .unwrap();
+    let support = chat
+        .channel("Support", &[&ann], json!({"published": true}))
+        .await
+        .unwrap();
+    let sales = chat.channel("Sales", &[&bea], json!({})).await.unwrap();
+    rated_session(&chat, &support, &ann.token, 5, "Quick and kind <b>thanks</b>")
+        .await
+        .unwrap();
+    rated_session(&chat, &support, &ann.token, 3, "It was fine")
+        .await
+        .unwrap();
+    let secret = rated_session(&chat, &support, &ann.token, 1, "Secret complaint")
+        .await
+        .unwrap();
+    chat.admin(
+        Method::PUT,
+        &format!("/api/v1/livechat/sessions/{secret}/rating/visibility"),
+        Some(json!({"internal_only": true})),
+    )
+    .await
+    .unwrap();
+    rated_session(&chat, &sales, &bea.token, 1, "Sales were rude")
+        .await
+        .unwrap();
+
+    // The pages carry the same policy as the other pages; unpublished channels are not found.
+    let http = reqwest::Client::new();
+    let index = http
+        .get(format!("{}/livechat", chat.node.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(index.status(), 200);
+    assert_eq!(
+        index.headers()["content-security-policy"],
+        ochat_node::web::PAGE_CSP
+    );
+    let hidden = http
+        .get(format!("{}/livechat/channel/{sales}", chat.node.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), 404);
+
+    let driver = Driver::start().await.unwrap();
+    let visitor = driver.browser("visitor").await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        // The visitor finds Support (not Sales) on the ratings page, half of its public
+        // ratings happy; the internal-only one is not counted.
+        visitor.goto(&format!("{}/livechat", chat.node.api)).await?;
+        let channels = visitor.texts(".channels li a").await?;
+        ensure!(channels == ["Support"], "{channels:?}");
+        visitor.wait_text(".channels li .percent", "50% happy").await?;
+        visitor.click(".channels li a").await?;
+        visitor.wait_text("h1", "Support").await?;
+        visitor
+            .wait_text(".satisfaction .percent", "50%")
+            .await?;
+        let operators = visitor.texts(".list .rating .operator").await?;
+        ensure!(operators == ["Ann", "Ann"], "{operators:?}");
+        let comments = visitor.texts(".list .comment").await?;
+        ensure!(
+            comments == ["It was fine", "Quick and kind <b>thanks</b>"],
+            "{comments:?}"
+        );
+        ensure!(visitor.all(".list b").await?.is_empty());
+        let page = visitor.client.source().await?;
+        ensure!(!page.contains("Secret complaint"), "an internal-only rating leaked");
+
+        // The administrator's console shows every rating in the satisfaction: 1 of 3 happy.
+        console.goto(&format!("{}/console", chat.node.api)).await?;
+        console.find("#admin-token").await?.send_keys(&chat.node.token).await?;
+        console.find("#token-submit").await?.click().await?;
+        console
+            .wait_text(&format!("#lc-channels li[data-channel='{support}'] .satisfaction"), "33% happy")
+            .await?;
+        ensure!(
+            console
+                .all(&format!("#lc-channels li[data-channel='{sales}'] .satisfaction"))
+                .await?
+                .len()
+                == 1
+        );
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("ratings", &[&visitor, &console], story)
+        .await
+        .unwrap();
+    visitor.close().await.unwrap();
+    console.close().await.unwrap();
+}

@@ -62,8 +62,26 @@ pub(crate) fn of(
     since_ms: u64,
     ratings: &[Rating],
 ) -> Satisfaction {
-    let recent: Vec<&Rating> = ratings.iter().filter(|r| r.at_ms >= since_ms).collect();
-    let count = |v: u8| recent.iter().filter(|r| r.rating == v).count();
+    of_values(
+        channel,
+        days,
+        since_ms,
+        ratings.iter().map(|r| (r.rating, r.at_ms)),
+    )
+}
+
+/// The satisfaction of (rating, given at ms) pairs given since `since_ms`.
+pub(crate) fn of_values(
+    channel: (Uuid, &str),
+    days: u32,
+    since_ms: u64,
+    ratings: impl Iterator<Item = (u8, u64)>,
+) -> Satisfaction {
+    let recent: Vec<u8> = ratings
+        .filter(|(_, at)| *at >= since_ms)
+        .map(|(v, _)| v)
+        .collect();
+    let count = |v: u8| recent.iter().filter(|r| **r == v).count();
     let (happy, okay, unhappy) = (count(5), count(3), count(1));
     let total = recent.len();
     Satisfaction {
@@ -106,6 +124,36 @@ impl LiveChat {
         let c = self.channel_for(who, channel)?;
         let ratings = self.channel_ratings(who, channel)?;
         Ok(of((c.id, &c.name), days, self.window_start(days), &ratings))
+    }
+
+    /// A published channel's satisfaction over its public ratings only (what the public
+    /// ratings page shows).
+    pub fn public_satisfaction(
+        &self,
+        channel: Uuid,
+        days: u32,
+        public: &[super::ratings::PublicRating],
+    ) -> Result<Satisfaction, LiveChatError> {
+        let c = self.channel(channel)?;
+        Ok(of_values(
+            (c.id, &c.name),
+            days,
+            self.window_start(days),
+            public.iter().map(|r| (r.rating, r.at_ms)),
+        ))
+    }
+
+    /// The published channels (id, name), by name.
+    pub fn published_channels(&self) -> Result<Vec<(Uuid, String)>, LiveChatError> {
+        let channels: Vec<super::channels::Channel> =
+            all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let mut out: Vec<(Uuid, String)> = channels
+            .into_iter()
+            .filter(|c| c.published)
+            .map(|c| (c.id, c.name))
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
     }
 
     /// The satisfaction of every channel the caller may read, over the last `days`.
