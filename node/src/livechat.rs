@@ -15,8 +15,8 @@
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
 //! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
 //! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
-//! - [`expiry`] — sessions nobody wrote in: not counted, not announced, deleted after 10 min;
-//!   the bound on open sessions in memory.
+//! - [`expiry`] — clean-up: sessions nobody wrote in are removed after an hour, those only
+//!   the chatbot answered closed after a day; the bound on open sessions in memory.
 //! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
 //! - [`joining`] — an operator joins a conversation (takes over from the bot).
 //! - [`hub`] — live delivery to visitor and operator WebSockets.

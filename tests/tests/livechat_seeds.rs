@@ -217,3 +217,107 @@ async fn each_channel_shows_its_share_of_happy_ratings_over_the_last_fourteen_da
     let sales_line = text.lines().find(|l| l.contains("Sales")).unwrap();
     assert!(sales_line.contains("no ratings"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_nobody_talked_in_are_cleaned_up_by_the_timer_and_never_counted() {
+    use ochat_tests::seeds::swept_shop;
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = swept_shop(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat.operator("ann", json!({})).await.unwrap();
+    let direct = chat.channel("Direct", &[&ann], json!({})).await.unwrap();
+    let website = chat.channel("Website", &[&ann], json!({})).await.unwrap();
+    let bot = chat
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(json!({"name": "Bot", "operator_name": "Shopbot", "steps": [
+                {"type": "free_input", "message": "What are you looking for?"},
+                {"type": "text", "message": "Let me look that up."},
+                {"type": "free_input", "message": "Anything else?"}]})),
+        )
+        .await
+        .unwrap();
+    chat.admin(
+        Method::POST,
+        &format!("/api/v1/livechat/channels/{website}/rules"),
+        Some(json!({"sequence": 1, "action": "show", "chatbot_id": bot["id"]})),
+    )
+    .await
+    .unwrap();
+
+    // Four visitors: one opens the chat and never writes; one lets the chatbot greet them and
+    // never writes; one answers the chatbot only; one talks with Ann.
+    let silent = chat.visit(&direct, "/", "en", None, None).await.unwrap();
+    let greeted = chat.visit(&website, "/", "en", None, None).await.unwrap();
+    let bot_only = chat.visit(&website, "/", "en", None, None).await.unwrap();
+    chat.say(&bot_only.token, &bot_only.session, "blue chairs")
+        .await
+        .unwrap();
+    let talk = chat.visit(&direct, "/", "en", None, None).await.unwrap();
+    chat.say(&talk.token, &talk.session, "Do you deliver?")
+        .await
+        .unwrap();
+    chat.say(&ann.token, &talk.session, "We do.").await.unwrap();
+
+    // The reports count only the two conversations someone wrote in.
+    let report = || async {
+        chat.admin(Method::GET, "/api/v1/livechat/reports/sessions", None)
+            .await
+            .unwrap()
+            .to_string()
+    };
+    let now = report().await;
+    for (v, counted) in [(&silent, false), (&greeted, false), (&bot_only, true), (&talk, true)] {
+        assert_eq!(now.contains(&v.session), counted, "{}: {now}", v.session);
+    }
+
+    // An hour later the timer removes the two silent sessions by itself: their visitors are
+    // told, and they are gone.
+    let mut silent_ws = chat
+        .socket(&format!("/api/v1/livechat/sessions/{}/events", silent.session), &silent.token)
+        .await
+        .unwrap();
+    let mut bot_ws = chat
+        .socket(&format!("/api/v1/livechat/sessions/{}/events", bot_only.session), &bot_only.token)
+        .await
+        .unwrap();
+    chat.clock.advance_minutes(59);
+    chat.clock.advance_minutes(2);
+    silent_ws.until(|e| e["type"] == "closed").await.unwrap();
+    for v in [&silent, &greeted] {
+        let (status, _) = chat
+            .call(
+                Some(&chat.node.token),
+                Method::GET,
+                &format!("/api/v1/livechat/sessions/{}", v.session),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 404, "{} is removed", v.session);
+    }
+    let open = |id: String| {
+        let chat = &chat;
+        async move {
+            chat.admin(Method::GET, &format!("/api/v1/livechat/sessions/{id}"), None)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(open(bot_only.session.clone()).await["status"], "open");
+
+    // A day without activity later the timer closes the one only the chatbot answered: it
+    // stays in the history, marked abandoned, and the reports no longer count it. The
+    // conversation with Ann is not touched.
+    chat.clock.advance_minutes(24 * 60);
+    bot_ws.until(|e| e["type"] == "closed").await.unwrap();
+    let closed = open(bot_only.session.clone()).await;
+    assert_eq!(closed["status"], "closed", "{closed}");
+    assert_eq!(closed["abandoned"], true, "{closed}");
+    assert_eq!(open(talk.session.clone()).await["status"], "open");
+    let later = report().await;
+    assert!(!later.contains(&bot_only.session), "{later}");
+    assert!(later.contains(&talk.session), "{later}");
+}
