@@ -63,10 +63,8 @@ fn an_outgoing_request_ends_in_a_shared_channel() {
         step(&accepted, Event::RemoteAccepted),
         (Some(accepted.clone()), vec![])
     );
-    assert_eq!(
-        refusal(&accepted, Event::Delete),
-        "cannot delete a connection that is Accepted"
-    );
+    // Deleting an Accepted connection is local; the node keeps its channel for a later one.
+    assert_eq!(step(&accepted, Event::Delete), (None, vec![Remove]));
 }
 
 #[test]
@@ -275,13 +273,17 @@ fn allowed(
             (Some(Rejected), vec![])
         }
         (Out, Rejected, K::RemoteRejected) => (Some(Rejected), vec![]),
-        (Out, Draft | NotFound | Rejected | Cancelled, K::Delete) => (None, vec![Remove]),
+        (Out, Draft | NotFound | Accepted | Rejected | Cancelled, K::Delete) => {
+            (None, vec![Remove])
+        }
         (In, Pending, K::Accept) => (Some(Accepted), vec![DeliverAccept, CreateChannel]),
         (In, Pending, K::Reject) => (Some(Rejected), vec![DeliverReject]),
         (In, Pending, K::RemoteCancelled) => (None, vec![Remove]),
         (In, Rejected | Cancelled, K::RemoteCancelled) => (Some(from), vec![]),
         (In, _, K::SyncStatus) => (Some(from), vec![]),
-        (In, Rejected | Draft | NotFound | Cancelled, K::Delete) => (None, vec![Remove]),
+        (In, Accepted | Rejected | Draft | NotFound | Cancelled, K::Delete) => {
+            (None, vec![Remove])
+        }
         _ => return None,
     };
     Some(row)

@@ -221,3 +221,64 @@ async fn visitors_read_the_published_ratings_and_the_console_shows_each_channels
     visitor.close().await.unwrap();
     console.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_request_is_bold_in_the_console_until_the_administrator_opens_it() {
+    use ochat_tests::node::{TestNode, test_config};
+    use reqwest::Method;
+    let tmp = tempfile::tempdir().unwrap();
+    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", None))
+        .await
+        .unwrap();
+    let me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    let mut config = test_config(&tmp.path().join("bolt"), "Bolt", None);
+    config.peers = vec![(
+        acme.uuid.clone(),
+        me["addresses"][0].as_str().unwrap().to_string(),
+    )];
+    let bolt = TestNode::start(config).await.unwrap();
+    bolt.ok(
+        Method::POST,
+        "/api/v1/connections",
+        Some(json!({"remote_uuid": acme.uuid, "message": "Hello from Bolt", "send": true})),
+    )
+    .await
+    .unwrap();
+    let incoming = acme.wait_incoming_from(&bolt.uuid, "Pending").await.unwrap();
+    let id = incoming["id"].as_str().unwrap().to_string();
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        console.goto(&format!("{}/console", acme.api)).await?;
+        console.find("#admin-token").await?.send_keys(&acme.token).await?;
+        console.find("#token-submit").await?.click().await?;
+        // New: bold in the sidebar.
+        console.wait_text("#requests li.new button .label", "Bolt").await?;
+        let weight = console
+            .js("getComputedStyle(document.querySelector('#requests li.new button .label')).fontWeight")
+            .await?;
+        ensure!(weight.as_str().is_some_and(|w| w.parse::<u32>().unwrap_or(0) >= 600), "{weight}");
+
+        // Opened: no longer new, in the console and for the API; still pending.
+        console.click_text("#requests li button .label", "Bolt").await?;
+        console.wait_text("#req-message", "Hello from Bolt").await?;
+        console
+            .wait_js(
+                "the request is no longer marked new",
+                "document.querySelectorAll('#requests li.new').length === 0 && document.querySelectorAll('#requests li button').length === 1",
+            )
+            .await?;
+        let now = acme.connection(&id).await?;
+        ensure!(now["new"] == json!(false) && now["status"] == json!("Pending"), "{now}");
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("new-request", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}

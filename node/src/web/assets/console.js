@@ -220,8 +220,9 @@
     if (!ids.length) empty(list, "No pending request");
     ids.forEach(function (id) {
       var r = requests[id];
+      // Bold ("new") until the administrator opens it.
       item(list, r.remote_name || r.remote_uuid, {
-        id: id, fresh: true,
+        id: id, fresh: !!r.new,
         current: view && view.kind === "request" && view.id === id,
         onclick: function () { openView("request", id); },
       });
@@ -455,6 +456,11 @@
     $("req-message").textContent = r ? (r.message || "") : "";
     $("req-status").textContent = r ? r.status : "";
     $("req-contact").value = r && r.remote_name ? r.remote_name : "";
+    if (r && r.new) {
+      api("/api/v1/connections/" + id + "/seen", "POST").then(function (c) {
+        if (requests[id]) { requests[id] = c; drawRequests(); }
+      }).catch(showError);
+    }
   }
 
   function requestAction(action, body) {
