@@ -205,7 +205,11 @@ pub async fn connections(args: &ListArgs) -> anyhow::Result<()> {
         println!(
             "{:<36}  {:<3}  {:<8}  {:<9}  {:<36}  {}",
             text(&c["id"]),
-            if c["new"] == Value::Bool(true) { "*" } else { "" },
+            if c["new"] == Value::Bool(true) {
+                "*"
+            } else {
+                ""
+            },
             text(&c["direction"]),
             text(&c["status"]),
             text(&c["remote_uuid"]),

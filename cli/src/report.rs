@@ -437,7 +437,16 @@ async fn satisfaction(api: &Api, a: &SatisfactionArgs) -> anyhow::Result<()> {
         one => vec![one],
     };
     table(
-        &["CHANNEL", "NAME", "DAYS", "RATINGS", "HAPPY", "OKAY", "UNHAPPY", "SATISFACTION"],
+        &[
+            "CHANNEL",
+            "NAME",
+            "DAYS",
+            "RATINGS",
+            "HAPPY",
+            "OKAY",
+            "UNHAPPY",
+            "SATISFACTION",
+        ],
         rows.iter()
             .map(|r| {
                 vec![

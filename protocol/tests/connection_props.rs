@@ -281,9 +281,7 @@ fn allowed(
         (In, Pending, K::RemoteCancelled) => (None, vec![Remove]),
         (In, Rejected | Cancelled, K::RemoteCancelled) => (Some(from), vec![]),
         (In, _, K::SyncStatus) => (Some(from), vec![]),
-        (In, Accepted | Rejected | Draft | NotFound | Cancelled, K::Delete) => {
-            (None, vec![Remove])
-        }
+        (In, Accepted | Rejected | Draft | NotFound | Cancelled, K::Delete) => (None, vec![Remove]),
         _ => return None,
     };
     Some(row)

@@ -65,7 +65,10 @@ pub async fn console_login(console: &Browser, chat: &ChatNode, login: &str) -> R
         .await?;
     console.find("#login-submit").await?.click().await?;
     console
-        .wait_js("the console opens", "!document.querySelector('#app').hidden")
+        .wait_js(
+            "the console opens",
+            "!document.querySelector('#app').hidden",
+        )
         .await?;
     Ok(())
 }
@@ -92,7 +95,8 @@ pub async fn rated_session(
         .await?;
     chat.say(&v.token, &v.session, "Hello, where is my parcel?")
         .await?;
-    chat.say(operator_token, &v.session, "It ships today.").await?;
+    chat.say(operator_token, &v.session, "It ships today.")
+        .await?;
     chat.ok(
         operator_token,
         Method::POST,

@@ -53,7 +53,10 @@ async fn an_incoming_request_is_new_until_the_administrator_opens_it() {
     )
     .await
     .unwrap();
-    let incoming = acme.wait_incoming_from(&bolt.uuid, "Pending").await.unwrap();
+    let incoming = acme
+        .wait_incoming_from(&bolt.uuid, "Pending")
+        .await
+        .unwrap();
     assert_eq!(incoming["new"], true, "{incoming}");
     let id = incoming["id"].as_str().unwrap().to_string();
     // Bolt's own outgoing request is never "new".
@@ -73,7 +76,11 @@ async fn an_incoming_request_is_new_until_the_administrator_opens_it() {
 
     // Through the API: opening again changes nothing; an unknown id is 404.
     let seen = node
-        .ok(Method::POST, &format!("/api/v1/connections/{id}/seen"), None)
+        .ok(
+            Method::POST,
+            &format!("/api/v1/connections/{id}/seen"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(seen["new"], false);
@@ -137,7 +144,10 @@ async fn connecting_again_after_a_delete_reuses_the_channel_and_its_history() {
     .await
     .unwrap();
     assert!(bolt.connections().await.unwrap().is_empty());
-    let listed = bolt.ok(Method::GET, "/api/v1/channels", None).await.unwrap();
+    let listed = bolt
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
     assert_eq!(listed, json!([]));
 
     // Later Bolt asks again; Acme accepts: both get their old channel back, history and all.
@@ -150,12 +160,18 @@ async fn connecting_again_after_a_delete_reuses_the_channel_and_its_history() {
         .await
         .unwrap();
     let again_id = again["id"].as_str().unwrap().to_string();
-    let incoming = acme.wait_incoming_from(&bolt.uuid, "Pending").await.unwrap();
+    let incoming = acme
+        .wait_incoming_from(&bolt.uuid, "Pending")
+        .await
+        .unwrap();
     assert_eq!(incoming["new"], true);
     let accepted = acme
         .ok(
             Method::POST,
-            &format!("/api/v1/connections/{}/accept", incoming["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/connections/{}/accept",
+                incoming["id"].as_str().unwrap()
+            ),
             Some(json!({"contact": "Bolt"})),
         )
         .await
@@ -173,13 +189,19 @@ async fn connecting_again_after_a_delete_reuses_the_channel_and_its_history() {
     assert_eq!(with_bolt.len(), 1, "{acme_conns:?}");
     assert_eq!(with_bolt[0]["id"], accepted["id"]);
     for (node, channel) in [(&acme, &acme_channel), (&bolt, &bolt_channel)] {
-        let list = node.ok(Method::GET, "/api/v1/channels", None).await.unwrap();
+        let list = node
+            .ok(Method::GET, "/api/v1/channels", None)
+            .await
+            .unwrap();
         assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
         assert_eq!(list[0]["id"], channel.as_str());
     }
 
     // The history is there, and the fresh keys carry new messages both ways.
-    assert_eq!(texts(&bolt, &bolt_channel).await, ["first order", "shipped"]);
+    assert_eq!(
+        texts(&bolt, &bolt_channel).await,
+        ["first order", "shipped"]
+    );
     bolt.send(&bolt_channel, "we are back").await.unwrap();
     until_text(&acme, &acme_channel, "we are back").await;
     acme.send(&acme_channel, "welcome back").await.unwrap();

@@ -248,7 +248,12 @@ async fn visitors_reach_the_operator_who_fits_them_best() {
     assert_eq!(status, 503, "{refused}");
     // Bea's console reports that she typed: she takes visitors again.
     let back = shop
-        .ok(&bea.token, Method::POST, "/api/v1/livechat/operator/activity", None)
+        .ok(
+            &bea.token,
+            Method::POST,
+            "/api/v1/livechat/operator/activity",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(back["status"], "online", "{back}");

@@ -40,7 +40,10 @@ async fn operators_choose_only_among_the_languages_enabled_on_the_node() {
     .await
     .unwrap();
     let ann = chat
-        .operator("ann", json!({"language": "en", "chat_languages": ["fr_BE"]}))
+        .operator(
+            "ann",
+            json!({"language": "en", "chat_languages": ["fr_BE"]}),
+        )
         .await
         .unwrap();
     let me = format!("/api/v1/users/{}", ann.id);
@@ -164,10 +167,18 @@ async fn each_channel_shows_its_share_of_happy_ratings_over_the_last_fourteen_da
         .ok(&ann.token, Method::GET, &format!("{path}?days=30"), None)
         .await
         .unwrap();
-    assert_eq!((month["ratings"].clone(), month["percent"].clone()), (json!(4), json!(50)));
+    assert_eq!(
+        (month["ratings"].clone(), month["percent"].clone()),
+        (json!(4), json!(50))
+    );
     for bad in ["0", "3651", "two-weeks"] {
         let (status, refused) = chat
-            .call(Some(&ann.token), Method::GET, &format!("{path}?days={bad}"), None)
+            .call(
+                Some(&ann.token),
+                Method::GET,
+                &format!("{path}?days={bad}"),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(status, 400, "{bad}: {refused}");
@@ -199,7 +210,12 @@ async fn each_channel_shows_its_share_of_happy_ratings_over_the_last_fourteen_da
         .ok(&ann.token, Method::GET, "/api/v1/livechat/channels", None)
         .await
         .unwrap();
-    let mine = list.as_array().unwrap().iter().find(|c| c["name"] == "Support").unwrap();
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Support")
+        .unwrap();
     assert_eq!(mine["satisfaction"], 67);
 
     // The CLI prints the same.
@@ -210,7 +226,11 @@ async fn each_channel_shows_its_share_of_happy_ratings_over_the_last_fourteen_da
     .await
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("SATISFACTION"), "{text}");
     let support_line = text.lines().find(|l| l.contains("Support")).unwrap();
     assert!(support_line.contains("50%"), "{text}");
@@ -269,18 +289,29 @@ async fn sessions_nobody_talked_in_are_cleaned_up_by_the_timer_and_never_counted
             .to_string()
     };
     let now = report().await;
-    for (v, counted) in [(&silent, false), (&greeted, false), (&bot_only, true), (&talk, true)] {
+    for (v, counted) in [
+        (&silent, false),
+        (&greeted, false),
+        (&bot_only, true),
+        (&talk, true),
+    ] {
         assert_eq!(now.contains(&v.session), counted, "{}: {now}", v.session);
     }
 
     // An hour later the timer removes the two silent sessions by itself: their visitors are
     // told, and they are gone.
     let mut silent_ws = chat
-        .socket(&format!("/api/v1/livechat/sessions/{}/events", silent.session), &silent.token)
+        .socket(
+            &format!("/api/v1/livechat/sessions/{}/events", silent.session),
+            &silent.token,
+        )
         .await
         .unwrap();
     let mut bot_ws = chat
-        .socket(&format!("/api/v1/livechat/sessions/{}/events", bot_only.session), &bot_only.token)
+        .socket(
+            &format!("/api/v1/livechat/sessions/{}/events", bot_only.session),
+            &bot_only.token,
+        )
         .await
         .unwrap();
     chat.clock.advance_minutes(59);
@@ -301,9 +332,13 @@ async fn sessions_nobody_talked_in_are_cleaned_up_by_the_timer_and_never_counted
     let open = |id: String| {
         let chat = &chat;
         async move {
-            chat.admin(Method::GET, &format!("/api/v1/livechat/sessions/{id}"), None)
-                .await
-                .unwrap()
+            chat.admin(
+                Method::GET,
+                &format!("/api/v1/livechat/sessions/{id}"),
+                None,
+            )
+            .await
+            .unwrap()
         }
     };
     assert_eq!(open(bot_only.session.clone()).await["status"], "open");

@@ -42,7 +42,10 @@ async fn an_idle_operator_turns_away_after_thirty_minutes_and_is_back_when_they_
         // She clicks in the console: she is available again, for the console and for visitors.
         console.click("main").await?;
         console.wait_text("#presence", "Available").await?;
-        until("Ann is available again", || operator_available(&chat, &channel)).await?;
+        until("Ann is available again", || {
+            operator_available(&chat, &channel)
+        })
+        .await?;
         Ok(())
     }
     .await;
@@ -55,13 +58,12 @@ async fn an_idle_operator_turns_away_after_thirty_minutes_and_is_back_when_they_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_offers_only_the_enabled_languages_in_the_profile() {
     let tmp = tempfile::tempdir().unwrap();
-    let chat = ochat_tests::livechat::ChatNode::start_with(
-        tmp.path(),
-        Arc::new(TestClock::new()),
-        |c| c.livechat.languages = Some(vec!["en".into(), "fr".into(), "nl".into()]),
-    )
-    .await
-    .unwrap();
+    let chat =
+        ochat_tests::livechat::ChatNode::start_with(tmp.path(), Arc::new(TestClock::new()), |c| {
+            c.livechat.languages = Some(vec!["en".into(), "fr".into(), "nl".into()])
+        })
+        .await
+        .unwrap();
     let ann = chat
         .operator("ann", json!({"chat_name": "Ann", "language": "en"}))
         .await
@@ -133,9 +135,15 @@ async fn visitors_read_the_published_ratings_and_the_console_shows_each_channels
         .await
         .unwrap();
     let sales = chat.channel("Sales", &[&bea], json!({})).await.unwrap();
-    rated_session(&chat, &support, &ann.token, 5, "Quick and kind <b>thanks</b>")
-        .await
-        .unwrap();
+    rated_session(
+        &chat,
+        &support,
+        &ann.token,
+        5,
+        "Quick and kind <b>thanks</b>",
+    )
+    .await
+    .unwrap();
     rated_session(&chat, &support, &ann.token, 3, "It was fine")
         .await
         .unwrap();
@@ -181,12 +189,12 @@ async fn visitors_read_the_published_ratings_and_the_console_shows_each_channels
         visitor.goto(&format!("{}/livechat", chat.node.api)).await?;
         let channels = visitor.texts(".channels li a").await?;
         ensure!(channels == ["Support"], "{channels:?}");
-        visitor.wait_text(".channels li .percent", "50% happy").await?;
+        visitor
+            .wait_text(".channels li .percent", "50% happy")
+            .await?;
         visitor.click(".channels li a").await?;
         visitor.wait_text("h1", "Support").await?;
-        visitor
-            .wait_text(".satisfaction .percent", "50%")
-            .await?;
+        visitor.wait_text(".satisfaction .percent", "50%").await?;
         let operators = visitor.texts(".list .rating .operator").await?;
         ensure!(operators == ["Ann", "Ann"], "{operators:?}");
         let comments = visitor.texts(".list .comment").await?;
@@ -196,18 +204,30 @@ async fn visitors_read_the_published_ratings_and_the_console_shows_each_channels
         );
         ensure!(visitor.all(".list b").await?.is_empty());
         let page = visitor.client.source().await?;
-        ensure!(!page.contains("Secret complaint"), "an internal-only rating leaked");
+        ensure!(
+            !page.contains("Secret complaint"),
+            "an internal-only rating leaked"
+        );
 
         // The administrator's console shows every rating in the satisfaction: 1 of 3 happy.
         console.goto(&format!("{}/console", chat.node.api)).await?;
-        console.find("#admin-token").await?.send_keys(&chat.node.token).await?;
+        console
+            .find("#admin-token")
+            .await?
+            .send_keys(&chat.node.token)
+            .await?;
         console.find("#token-submit").await?.click().await?;
         console
-            .wait_text(&format!("#lc-channels li[data-channel='{support}'] .satisfaction"), "33% happy")
+            .wait_text(
+                &format!("#lc-channels li[data-channel='{support}'] .satisfaction"),
+                "33% happy",
+            )
             .await?;
         ensure!(
             console
-                .all(&format!("#lc-channels li[data-channel='{sales}'] .satisfaction"))
+                .all(&format!(
+                    "#lc-channels li[data-channel='{sales}'] .satisfaction"
+                ))
                 .await?
                 .len()
                 == 1
@@ -247,7 +267,10 @@ async fn a_connection_request_is_bold_in_the_console_until_the_administrator_ope
     )
     .await
     .unwrap();
-    let incoming = acme.wait_incoming_from(&bolt.uuid, "Pending").await.unwrap();
+    let incoming = acme
+        .wait_incoming_from(&bolt.uuid, "Pending")
+        .await
+        .unwrap();
     let id = incoming["id"].as_str().unwrap().to_string();
 
     let driver = Driver::start().await.unwrap();

@@ -504,7 +504,11 @@ async fn channel_satisfaction(
     Path(id): Path<Uuid>,
     Query(q): Query<WindowQuery>,
 ) -> Result<Json<Satisfaction>, ApiError> {
-    Ok(Json(node.livechat.satisfaction(c.who, id, q.days.as_deref())?))
+    Ok(Json(node.livechat.satisfaction(
+        c.who,
+        id,
+        q.days.as_deref(),
+    )?))
 }
 
 async fn all_satisfaction(
@@ -512,5 +516,7 @@ async fn all_satisfaction(
     c: Caller,
     Query(q): Query<WindowQuery>,
 ) -> Result<Json<Vec<Satisfaction>>, ApiError> {
-    Ok(Json(node.livechat.satisfaction_all(c.who, q.days.as_deref())?))
+    Ok(Json(
+        node.livechat.satisfaction_all(c.who, q.days.as_deref())?,
+    ))
 }

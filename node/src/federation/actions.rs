@@ -457,8 +457,8 @@ impl Federation {
         };
         if let Some(c) = &earlier {
             change.channel_reused = true;
-            change.retire = repo::load(&self.inner.store, &c.connection_id)?
-                .filter(|old| old.id != record.id);
+            change.retire =
+                repo::load(&self.inner.store, &c.connection_id)?.filter(|old| old.id != record.id);
             tracing::info!(channel = %c.id, remote = %remote, "an earlier channel with this instance is reused, with fresh keys");
         }
         record.channel_id = Some(id);

@@ -157,7 +157,9 @@ impl LiveChat {
                 let joined = who.operator().is_some_and(|op| c.operators.contains(&op));
                 let satisfaction = (who == Who::Admin || joined)
                     .then(|| ratings.remove(&c.id).unwrap_or_default())
-                    .and_then(|r| super::satisfaction::of((c.id, &c.name), days, since, &r).percent);
+                    .and_then(|r| {
+                        super::satisfaction::of((c.id, &c.name), days, since, &r).percent
+                    });
                 ChannelListItem {
                     can_join: who.operator().is_some_and(|op| c.may_join(op)),
                     id: c.id,

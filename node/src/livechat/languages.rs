@@ -15,8 +15,8 @@ use super::{LiveChat, LiveChatError};
 /// The languages enabled when the configuration names none: the most spoken languages with
 /// an ISO 639-1 code, by code.
 pub const DEFAULT_LANGUAGES: &[&str] = &[
-    "ar", "bn", "cs", "da", "de", "el", "en", "es", "fa", "fi", "fr", "he", "hi", "hu", "id",
-    "it", "ja", "ko", "nb", "nl", "pl", "pt", "ro", "ru", "sv", "th", "tr", "uk", "vi", "zh",
+    "ar", "bn", "cs", "da", "de", "el", "en", "es", "fa", "fi", "fr", "he", "hi", "hu", "id", "it",
+    "ja", "ko", "nb", "nl", "pl", "pt", "ro", "ru", "sv", "th", "tr", "uk", "vi", "zh",
 ];
 
 /// English names of the codes the console shows; other codes are shown as they are.
@@ -102,7 +102,8 @@ fn well_formed(tag: &str) -> bool {
     let primary_ok = parts
         .next()
         .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_alphabetic()));
-    primary_ok && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    primary_ok
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 impl LiveChat {

@@ -198,7 +198,12 @@ mod tests {
 
     #[test]
     fn the_share_of_happy_ratings_counts_only_the_window() {
-        let list = [rating(5, 100), rating(5, 200), rating(1, 300), rating(5, 10)];
+        let list = [
+            rating(5, 100),
+            rating(5, 200),
+            rating(1, 300),
+            rating(5, 10),
+        ];
         let s = of((Uuid::nil(), "Support"), 14, 100, &list);
         assert_eq!((s.ratings, s.happy, s.okay, s.unhappy), (3, 2, 0, 1));
         assert_eq!(s.percent, Some(67));

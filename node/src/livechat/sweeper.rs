@@ -31,7 +31,11 @@ impl LiveChat {
     }
 
     /// Runs [`LiveChat::sweep`] every `every` until `stop` turns true.
-    pub fn spawn_sweeper(&self, every: Duration, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    pub fn spawn_sweeper(
+        &self,
+        every: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
         let chat = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);

@@ -122,9 +122,15 @@ fn rating_item(r: &PublicRating) -> String {
     item
 }
 
-fn channel_summary(chat: &LiveChat, id: Uuid) -> Result<(Satisfaction, Vec<PublicRating>), crate::livechat::LiveChatError> {
+fn channel_summary(
+    chat: &LiveChat,
+    id: Uuid,
+) -> Result<(Satisfaction, Vec<PublicRating>), crate::livechat::LiveChatError> {
     let ratings = chat.published_ratings(id)?;
-    Ok((chat.public_satisfaction(id, DEFAULT_DAYS, &ratings)?, ratings))
+    Ok((
+        chat.public_satisfaction(id, DEFAULT_DAYS, &ratings)?,
+        ratings,
+    ))
 }
 
 /// `GET /livechat`: the published channels.
@@ -144,7 +150,9 @@ pub(super) async fn index(State(node): State<Arc<NodeShared>>) -> Response {
                 Ok(x) => x,
                 Err(e) => return failed(&e),
             };
-            let percent = s.percent.map_or_else(|| "No rating yet".into(), |p| format!("{p}% happy"));
+            let percent = s
+                .percent
+                .map_or_else(|| "No rating yet".into(), |p| format!("{p}% happy"));
             body.push_str(&format!(
                 "<li class=\"channel\"><a href=\"/livechat/channel/{id}\">{}</a> \
                  <span class=\"percent\">{percent}</span></li>\n",
@@ -157,7 +165,10 @@ pub(super) async fn index(State(node): State<Arc<NodeShared>>) -> Response {
 }
 
 /// `GET /livechat/channel/{id}`: one published channel's satisfaction and recent ratings.
-pub(super) async fn channel(State(node): State<Arc<NodeShared>>, Path(id): Path<String>) -> Response {
+pub(super) async fn channel(
+    State(node): State<Arc<NodeShared>>,
+    Path(id): Path<String>,
+) -> Response {
     let chat = &node.livechat;
     let Ok(id) = Uuid::parse_str(&id) else {
         return not_found();
@@ -172,7 +183,7 @@ pub(super) async fn channel(State(node): State<Arc<NodeShared>>, Path(id): Path<
         Err(crate::livechat::LiveChatError::NotFound(_)) => return not_found(),
         Err(e) => return failed(&e),
     };
-    ratings.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    ratings.sort_by_key(|r| std::cmp::Reverse(r.at_ms));
     let mut body = format!(
         "<p class=\"back\"><a href=\"/livechat\">All channels</a></p>\n<h1>{}</h1>\n",
         escape(&name)
