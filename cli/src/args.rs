@@ -272,6 +272,10 @@ pub struct RunArgs {
     /// Raise it when many visitors share one address (an office NAT).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub livechat_sessions_per_address: u32,
+    /// The languages enabled for live chat operators, as ISO 639-1 codes separated by commas
+    /// (default: 30 common languages, `GET /api/v1/livechat/languages` lists them).
+    #[arg(long, value_delimiter = ',')]
+    pub livechat_languages: Option<Vec<String>>,
     /// Delete closed live chat sessions (messages, ratings) this many days after they closed.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,

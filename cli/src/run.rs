@@ -29,6 +29,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Default::default()
     });
     config.livechat.token_idle_days = Some(args.token_idle_days);
+    config.livechat.languages = args.livechat_languages.clone();
     config.reach = args.reach.config();
     let auto_accept = config.federation.auto_accept.clone();
     let node = RunningNode::start(config)

@@ -356,3 +356,50 @@ async fn sessions_nobody_talked_in_are_cleaned_up_by_the_timer_and_never_counted
     assert!(!later.contains(&bot_only.session), "{later}");
     assert!(later.contains(&talk.session), "{later}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enabled_languages_are_set_with_a_flag_and_checked_at_start() {
+    use ochat_tests::process::NodeProcess;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    let bad = tmp.path().join("bad");
+    let refused = tokio::task::block_in_place(|| {
+        ochat(&[
+            "run",
+            "-d",
+            bad.to_str().unwrap(),
+            "--api-listen",
+            "127.0.0.1:0",
+            "--livechat-languages",
+            "en,klingon",
+        ])
+        .unwrap()
+    });
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("ISO 639-1"), "{err}");
+
+    let node = tokio::task::block_in_place(|| {
+        NodeProcess::start(
+            &dir,
+            &["--livechat-languages", "en,NL"],
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap()
+    });
+    let token = node.admin_token().unwrap();
+    let languages: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/livechat/languages", node.api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        languages["languages"],
+        json!([{"code": "en", "name": "English"}, {"code": "nl", "name": "Dutch"}])
+    );
+    tokio::task::block_in_place(|| node.terminate(std::time::Duration::from_secs(30)).unwrap());
+}
