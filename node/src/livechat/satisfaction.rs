@@ -71,7 +71,7 @@ pub(crate) fn of(
 }
 
 /// The satisfaction of (rating, given at ms) pairs given since `since_ms`.
-pub(crate) fn of_values(
+pub fn of_values(
     channel: (Uuid, &str),
     days: u32,
     since_ms: u64,
@@ -98,12 +98,12 @@ pub(crate) fn of_values(
 
 impl LiveChat {
     /// The start of a window of `days` ending now (ms).
-    pub(crate) fn window_start(&self, days: u32) -> u64 {
+    pub fn window_start(&self, days: u32) -> u64 {
         self.now_ms().saturating_sub(u64::from(days) * DAY_MS)
     }
 
     /// Every rating, by channel.
-    pub(crate) fn ratings_by_channel(
+    pub fn ratings_by_channel(
         &self,
     ) -> Result<std::collections::HashMap<Uuid, Vec<Rating>>, LiveChatError> {
         let mut map: std::collections::HashMap<Uuid, Vec<Rating>> = Default::default();

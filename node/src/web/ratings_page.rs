@@ -140,16 +140,27 @@ pub(super) async fn index(State(node): State<Arc<NodeShared>>) -> Response {
         Ok(list) => list,
         Err(e) => return failed(&e),
     };
+    // One pass over the ratings for every channel (the page is public: its cost must not grow
+    // with channels × ratings).
+    let mut by_channel = match chat.ratings_by_channel() {
+        Ok(map) => map,
+        Err(e) => return failed(&e),
+    };
+    let since = chat.window_start(DEFAULT_DAYS);
     let mut body = String::from("<h1>Live chat ratings</h1>\n");
     if channels.is_empty() {
         body.push_str("<p class=\"empty\">No channel is published yet.</p>\n");
     } else {
         body.push_str("<ul class=\"channels\">\n");
         for (id, name) in channels {
-            let (s, _) = match channel_summary(chat, id) {
-                Ok(x) => x,
-                Err(e) => return failed(&e),
-            };
+            let public = by_channel
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| !r.internal_only)
+                .map(|r| (r.rating, r.at_ms));
+            let s =
+                crate::livechat::satisfaction::of_values((id, &name), DEFAULT_DAYS, since, public);
             let percent = s
                 .percent
                 .map_or_else(|| "No rating yet".into(), |p| format!("{p}% happy"));
