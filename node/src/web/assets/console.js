@@ -470,7 +470,10 @@
       delete requests[id];
       drawRequests();
       $("req-status").textContent = c.status;
-      $("req-result").textContent = action === "accept" ? "Accepted: a channel was created." : "Rejected.";
+      var reused = action === "accept" && c.channel_id && channels[c.channel_id];
+      $("req-result").textContent = action !== "accept" ? "Rejected."
+        : reused ? "Accepted: the earlier channel with them is back, with its history."
+        : "Accepted: a channel was created.";
       refresh();
     }).catch(function (e) { $("req-result").textContent = e.message; });
   }
