@@ -100,6 +100,7 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 no_operator: false,
                 written: true,
                 bot_records: 0,
+                abandoned: false,
                 address: None,
             };
             sb.insert(id.as_bytes(), encode(trees::LC_SESSIONS, &s)?);

@@ -171,7 +171,8 @@ pub enum ConnectionAction {
         #[arg(long)]
         uuid: String,
     },
-    /// Delete a Draft, Not Found, Rejected or Cancelled connection.
+    /// Delete a Draft, Not Found, Accepted, Rejected or Cancelled connection (an Accepted one's
+    /// channel is kept and reused if the two instances connect again).
     Delete {
         /// Connection id.
         id: String,

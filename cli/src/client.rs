@@ -190,9 +190,11 @@ pub async fn connections(args: &ListArgs) -> anyhow::Result<()> {
         println!("No connections.");
         return Ok(());
     }
+    // NEW marks an incoming request the administrator has not opened yet
+    // (`ochat connection show ID` opens it).
     println!(
-        "{:<36}  {:<8}  {:<9}  {:<36}  CONTACT / NAME",
-        "ID", "DIR", "STATUS", "REMOTE UUID"
+        "{:<36}  {:<3}  {:<8}  {:<9}  {:<36}  CONTACT / NAME",
+        "ID", "NEW", "DIR", "STATUS", "REMOTE UUID"
     );
     for c in rows {
         let who = if c["contact"].is_null() {
@@ -201,8 +203,13 @@ pub async fn connections(args: &ListArgs) -> anyhow::Result<()> {
             &c["contact"]
         };
         println!(
-            "{:<36}  {:<8}  {:<9}  {:<36}  {}",
+            "{:<36}  {:<3}  {:<8}  {:<9}  {:<36}  {}",
             text(&c["id"]),
+            if c["new"] == Value::Bool(true) {
+                "*"
+            } else {
+                ""
+            },
             text(&c["direction"]),
             text(&c["status"]),
             text(&c["remote_uuid"]),
@@ -218,7 +225,8 @@ pub async fn connection(args: &ConnectionArgs) -> anyhow::Result<()> {
     let base = "/api/v1/connections";
     let c = match &args.action {
         ConnectionAction::Show { id } => {
-            let mut c = api.call(Method::GET, &format!("{base}/{id}"), None).await?;
+            // Showing a request is the administrator opening it: it is no longer new.
+            let mut c = post(&api, &format!("{base}/{id}/seen"), None).await?;
             // How its peer is connected now (only accepted connections have a line).
             if let Ok(n) = api.call(Method::GET, "/api/v1/network", None).await
                 && let Some(line) = n["peers"]

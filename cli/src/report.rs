@@ -32,6 +32,8 @@ pub enum Report {
     Operators(Filters),
     /// Ratings with comments, and the happy / okay / unhappy shares.
     Ratings(RatingsArgs),
+    /// Each channel's satisfaction: the share of happy ratings over the last days.
+    Satisfaction(SatisfactionArgs),
     /// One session's transcript as text.
     Transcript {
         /// Session id.
@@ -91,6 +93,20 @@ pub struct RatingsArgs {
     /// Selection and output.
     #[command(flatten)]
     pub filters: Filters,
+}
+
+/// `ochat report satisfaction`.
+#[derive(Debug, Clone, Args)]
+pub struct SatisfactionArgs {
+    /// The window: ratings of the last DAYS days (1 to 3650).
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    /// Only this channel id.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Statistics groupings.
@@ -240,6 +256,7 @@ pub async fn report(args: &ReportArgs) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Report::Satisfaction(a) => return satisfaction(&api, a).await,
         Report::Sessions(f) => (format!("{base}/sessions?{}", query(f, &[])), f),
         Report::Stats(s) => (
             format!(
@@ -396,6 +413,57 @@ fn print_table(report: &Report, v: &Value) {
                     .collect(),
             );
         }
-        Report::Transcript { .. } => {}
+        Report::Transcript { .. } | Report::Satisfaction(_) => {}
     }
+}
+
+/// `ochat report satisfaction`: one channel or every channel, as a table or JSON.
+async fn satisfaction(api: &Api, a: &SatisfactionArgs) -> anyhow::Result<()> {
+    let path = match &a.channel {
+        Some(id) => format!(
+            "/api/v1/livechat/channels/{}/satisfaction?days={}",
+            encode(id),
+            a.days
+        ),
+        None => format!("/api/v1/livechat/satisfaction?days={}", a.days),
+    };
+    let v = api.call(Method::GET, &path, None).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let rows: Vec<Value> = match v {
+        Value::Array(list) => list,
+        one => vec![one],
+    };
+    table(
+        &[
+            "CHANNEL",
+            "NAME",
+            "DAYS",
+            "RATINGS",
+            "HAPPY",
+            "OKAY",
+            "UNHAPPY",
+            "SATISFACTION",
+        ],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    cell(&r["channel_id"], 0),
+                    cell(&r["channel_name"], 0),
+                    cell(&r["days"], 0),
+                    cell(&r["ratings"], 0),
+                    cell(&r["happy"], 0),
+                    cell(&r["okay"], 0),
+                    cell(&r["unhappy"], 0),
+                    match r["percent"].as_u64() {
+                        Some(p) => format!("{p}%"),
+                        None => "no ratings".into(),
+                    },
+                ]
+            })
+            .collect(),
+    );
+    Ok(())
 }

@@ -124,6 +124,15 @@ pub struct LiveChatArgs {
     #[arg(long, value_name = "SECONDS", env = "OCHAT_LIVECHAT_RECORD_REFILL_SECONDS",
           default_value_t = 360, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub livechat_record_refill_seconds: u64,
+    /// The languages enabled for live chat operators, as ISO 639-1 codes (repeatable, or
+    /// comma-separated); default: 30 common languages (`GET /api/v1/livechat/languages`).
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "OCHAT_LIVECHAT_LANGUAGES",
+        value_delimiter = ','
+    )]
+    pub livechat_languages: Vec<String>,
 }
 
 impl LiveChatArgs {
@@ -146,6 +155,8 @@ impl LiveChatArgs {
             bot_records_per_address: self.livechat_bot_records_per_address,
             record_refill_ms: self.livechat_record_refill_seconds * 1000,
         });
+        livechat.languages =
+            (!self.livechat_languages.is_empty()).then(|| self.livechat_languages.clone());
         Ok(())
     }
 }

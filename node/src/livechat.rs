@@ -7,6 +7,7 @@
 //!
 //! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
 //! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`languages`] — the languages enabled on the node (profiles must use them).
 //! - [`login_guard`] — failure locks per login and address, bounded password hashing.
 //! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
 //! - [`rules`] — pure rule matching and the visitor's country.
@@ -14,8 +15,8 @@
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
 //! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
 //! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
-//! - [`expiry`] — sessions nobody wrote in: not counted, not announced, deleted after 10 min;
-//!   the bound on open sessions in memory.
+//! - [`expiry`] — clean-up: sessions nobody wrote in are removed after an hour, those only
+//!   the chatbot answered closed after a day; the bound on open sessions in memory.
 //! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
 //! - [`joining`] — an operator joins a conversation (takes over from the bot).
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
@@ -25,6 +26,8 @@
 //! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
+//! - [`satisfaction`] — a channel's share of happy ratings over a window (14 days).
+//! - [`sweeper`] — the background timer: expiries, bot-only closes, "away" announcements.
 //! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
 //! - [`webhook`] — the lead and ticket webhook and its HMAC-SHA256 signature.
 //! - [`widget`] — the website widget's page check and the typing indicator.
@@ -41,6 +44,7 @@ pub mod commands;
 pub mod expiry;
 pub mod hub;
 pub mod joining;
+pub mod languages;
 pub mod limits;
 pub mod login_guard;
 pub mod messages;
@@ -49,7 +53,9 @@ pub mod ratings;
 pub mod reports;
 pub mod routing;
 pub mod rules;
+pub mod satisfaction;
 pub mod sessions;
+pub mod sweeper;
 pub mod transcripts;
 pub mod webhook;
 pub mod widget;
@@ -91,6 +97,12 @@ pub struct LiveChatConfig {
     pub visitor_limits: Option<limits::VisitorLimits>,
     /// Operator login tokens unused for this many days expire (14 when unset).
     pub token_idle_days: Option<u32>,
+    /// The languages enabled on this node (ISO 639-1 codes): operators' languages must be
+    /// among them; [`languages::DEFAULT_LANGUAGES`] when unset.
+    pub languages: Option<Vec<String>>,
+    /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
+    /// minute when unset.
+    pub sweep_every: Option<std::time::Duration>,
 }
 
 /// Live chat failures; the API maps each to a status.
@@ -219,6 +231,7 @@ struct Inner {
     hub: hub::Hub,
     flush: GroupFlush,
     guard: login_guard::LoginGuard,
+    languages: Vec<String>,
 }
 
 impl LiveChat {
@@ -251,6 +264,7 @@ impl LiveChat {
             Some(url) => Some(webhook::Webhook::new(url, config.webhook_secret.clone())?),
             None => None,
         };
+        let languages = languages::enabled_list(config.languages.as_deref())?;
         let mut state = presence::State::load(&t)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
@@ -274,6 +288,7 @@ impl LiveChat {
                         .token_idle_days
                         .unwrap_or(accounts::DEFAULT_TOKEN_IDLE_DAYS),
                 ),
+                languages,
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
@@ -307,6 +322,11 @@ impl LiveChat {
 
     pub(crate) fn guard(&self) -> &login_guard::LoginGuard {
         &self.inner.guard
+    }
+
+    /// The enabled language codes.
+    pub fn enabled_languages(&self) -> &[String] {
+        &self.inner.languages
     }
 
     pub(crate) fn trees(&self) -> &Trees {

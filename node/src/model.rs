@@ -65,6 +65,18 @@ pub struct ConnectionRecord {
     pub created_at_ms: u64,
     /// Last change (ms).
     pub updated_at_ms: u64,
+    /// The administrator opened this (incoming) request: it is no longer marked new.
+    #[serde(default)]
+    pub seen: bool,
+}
+
+impl ConnectionRecord {
+    /// An incoming request waiting for a decision that the administrator has not opened yet.
+    pub fn is_new(&self) -> bool {
+        self.state.direction == Direction::Incoming
+            && self.state.status == ochat_protocol::connection::Status::Pending
+            && !self.seen
+    }
 }
 
 /// A handshake step that must reach the peer.
@@ -180,6 +192,9 @@ pub struct ConnectionView {
     pub created_at_ms: u64,
     /// Last change (ms).
     pub updated_at_ms: u64,
+    /// An incoming request waiting for a decision that the administrator has not opened yet
+    /// (`POST /api/v1/connections/{id}/seen` opens it).
+    pub new: bool,
 }
 
 impl From<&ConnectionRecord> for ConnectionView {
@@ -202,6 +217,7 @@ impl From<&ConnectionRecord> for ConnectionView {
             members: c.members.clone(),
             created_at_ms: c.created_at_ms,
             updated_at_ms: c.updated_at_ms,
+            new: c.is_new(),
         }
     }
 }

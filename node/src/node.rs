@@ -204,6 +204,15 @@ impl RunningNode {
             inbound_messages,
         )));
         workers.push(messaging.spawn_delivery(stop_rx.clone()));
+        workers.push(
+            shared.livechat.spawn_sweeper(
+                config
+                    .livechat
+                    .sweep_every
+                    .unwrap_or(crate::livechat::sweeper::DEFAULT_SWEEP_EVERY),
+                stop_rx.clone(),
+            ),
+        );
         if let Some(days) = config.livechat.retention_days {
             let every = config
                 .livechat

@@ -7,12 +7,15 @@
 //! |---|---|
 //! | GET /livechat/loader/{channel}.js | the widget script a third-party site embeds |
 //! | GET /livechat/support/{channel} | the direct chat link: a full page with the chat |
+//! | GET /livechat | the public ratings page: the published channels |
+//! | GET /livechat/channel/{id} | a published channel's satisfaction and public ratings |
 //! | GET /console | the operator console |
 //! | GET /web/{file} | the pages' scripts and styles |
 //!
 //! - [`api`] — the widget's and console's extra API routes: the page check, typing, the
 //!   embed snippet.
 //! - [`assets`] — the embedded files and how they are answered.
+//! - [`ratings_page`] — the public ratings pages, rendered on the node.
 //!
 //! Pages carry a Content-Security-Policy (`script-src 'self'`, no inline script or style)
 //! and `X-Content-Type-Options: nosniff`; the scripts render everything people write with
@@ -21,6 +24,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod ratings_page;
 
 use std::sync::Arc;
 
@@ -47,6 +51,8 @@ pub fn router() -> Router<Arc<NodeShared>> {
     let pages = Router::new()
         .route("/livechat/support/{channel}", get(assets::support_page))
         .route("/console", get(assets::console_page))
+        .route("/livechat", get(ratings_page::index))
+        .route("/livechat/channel/{id}", get(ratings_page::channel))
         .layer(SetResponseHeaderLayer::overriding(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(PAGE_CSP),

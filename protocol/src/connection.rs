@@ -16,13 +16,13 @@
 //! | Outgoing  | Pending, Not Found                     | `RemoteRejected { reason }`             | Rejected, reason        | —                            |
 //! | Outgoing  | Not Found / Accepted / Rejected        | `LookupFailed` / `RemoteAccepted` / `RemoteRejected` again | unchanged (first reason kept) | — |
 //! | Outgoing  | Accepted, Rejected, Cancelled          | `SyncStatus`                            | unchanged               | —                            |
-//! | Outgoing  | Draft, Not Found, Rejected, Cancelled  | `Delete`                                | gone                    | Remove                       |
+//! | Outgoing  | Draft, Not Found, Accepted, Rejected, Cancelled | `Delete`                       | gone                    | Remove                       |
 //! | Incoming  | Pending                                | `Accept { contact }`                    | Accepted, contact       | DeliverAccept, CreateChannel |
 //! | Incoming  | Pending                                | `Reject { reason }`                     | Rejected, reason        | DeliverReject                |
 //! | Incoming  | Pending                                | `RemoteCancelled`                       | gone                    | Remove                       |
 //! | Incoming  | Rejected, Cancelled                    | `RemoteCancelled`                       | unchanged               | —                            |
 //! | Incoming  | any                                    | `SyncStatus`                            | unchanged               | —                            |
-//! | Incoming  | Rejected (Draft, Not Found, Cancelled) | `Delete`                                | gone                    | Remove                       |
+//! | Incoming  | Accepted, Rejected (Draft, Not Found, Cancelled) | `Delete`                      | gone                    | Remove                       |
 //!
 //! Every other combination is an [`InvalidTransition`]. Where the product left room:
 //!
@@ -32,6 +32,8 @@
 //! - Sync Status is invalid on a Draft (nothing was sent) and a no-op on incoming connections.
 //! - A cancellation crossing our rejection is a no-op. Incoming Draft / Not Found / Cancelled never
 //!   arise here, but a stored one can be deleted.
+//! - Deleting an Accepted connection is local (the peer is not told, as in O'Chat): the node keeps
+//!   its channel, and accepting a later request between the same two instances reuses it.
 //! - Texts are trimmed. Accepting needs a non-blank contact ([`TransitionError::BlankContact`]);
 //!   a blank rejection reason becomes `None`.
 
@@ -390,7 +392,7 @@ pub fn apply(state: &Connection, event: &Event) -> Result<Outcome, TransitionErr
         | (Out, Accepted | Rejected | Cancelled, Event::SyncStatus)
         | (In, _, Event::SyncStatus)
         | (In, Rejected | Cancelled, Event::RemoteCancelled) => (Some(state.status), vec![]),
-        (_, Draft | NotFound | Rejected | Cancelled, Event::Delete)
+        (_, Draft | NotFound | Accepted | Rejected | Cancelled, Event::Delete)
         | (In, Pending, Event::RemoteCancelled) => (None, vec![Remove]),
         _ => return Err(InvalidTransition::new(state, event.kind()).into()),
     };
@@ -458,7 +460,9 @@ mod tests {
             | (Out, Accepted | Rejected | Cancelled, K::SyncStatus)
             | (In, _, K::SyncStatus)
             | (In, Rejected | Cancelled, K::RemoteCancelled) => (Some(from), vec![]),
-            (_, Draft | NotFound | Rejected | Cancelled, K::Delete) => (None, vec![Remove]),
+            (_, Draft | NotFound | Accepted | Rejected | Cancelled, K::Delete) => {
+                (None, vec![Remove])
+            }
             (In, Pending, K::RemoteCancelled) => (None, vec![Remove]),
             (In, Pending, K::Accept) => (Some(Accepted), vec![DeliverAccept, CreateChannel]),
             (In, Pending, K::Reject) => (Some(Rejected), vec![DeliverReject]),
@@ -489,10 +493,10 @@ mod tests {
         };
         let err = apply(&at(Out, Pending), &accept).unwrap_err();
         assert_eq!(err.to_string(), "cannot accept an outgoing request");
-        let err = apply(&at(Out, Accepted), &Event::Delete).unwrap_err();
+        let err = apply(&at(Out, Pending), &Event::Delete).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "cannot delete a connection that is Accepted"
+            "cannot delete a connection that is Pending"
         );
         let err = apply(&at(In, Pending), &Event::SendRequest).unwrap_err();
         assert_eq!(err.to_string(), "cannot send an incoming request");

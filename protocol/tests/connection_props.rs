@@ -63,10 +63,8 @@ fn an_outgoing_request_ends_in_a_shared_channel() {
         step(&accepted, Event::RemoteAccepted),
         (Some(accepted.clone()), vec![])
     );
-    assert_eq!(
-        refusal(&accepted, Event::Delete),
-        "cannot delete a connection that is Accepted"
-    );
+    // Deleting an Accepted connection is local; the node keeps its channel for a later one.
+    assert_eq!(step(&accepted, Event::Delete), (None, vec![Remove]));
 }
 
 #[test]
@@ -275,13 +273,15 @@ fn allowed(
             (Some(Rejected), vec![])
         }
         (Out, Rejected, K::RemoteRejected) => (Some(Rejected), vec![]),
-        (Out, Draft | NotFound | Rejected | Cancelled, K::Delete) => (None, vec![Remove]),
+        (Out, Draft | NotFound | Accepted | Rejected | Cancelled, K::Delete) => {
+            (None, vec![Remove])
+        }
         (In, Pending, K::Accept) => (Some(Accepted), vec![DeliverAccept, CreateChannel]),
         (In, Pending, K::Reject) => (Some(Rejected), vec![DeliverReject]),
         (In, Pending, K::RemoteCancelled) => (None, vec![Remove]),
         (In, Rejected | Cancelled, K::RemoteCancelled) => (Some(from), vec![]),
         (In, _, K::SyncStatus) => (Some(from), vec![]),
-        (In, Rejected | Draft | NotFound | Cancelled, K::Delete) => (None, vec![Remove]),
+        (In, Accepted | Rejected | Draft | NotFound | Cancelled, K::Delete) => (None, vec![Remove]),
         _ => return None,
     };
     Some(row)
@@ -369,8 +369,12 @@ fn check(state: &Connection, event: &Event) -> Result<Option<Connection>, TestCa
                     "the direction never changes"
                 );
             }
-            if state.status == Accepted {
-                prop_assert_eq!(next.as_ref(), Some(state), "once Accepted, always Accepted");
+            if state.status == Accepted && kind != EventKind::Delete {
+                prop_assert_eq!(
+                    next.as_ref(),
+                    Some(state),
+                    "once Accepted, only Delete changes it"
+                );
             }
             if state.status == Rejected && kind != EventKind::Delete {
                 prop_assert_eq!(

@@ -8,7 +8,7 @@
 //! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
 //! and requests ([`forge`]); the binary started with settings files and variables, a
 //! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
-//! operations guide's example configuration ([`nginx`]).
+//! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]).
 
 pub mod accounts;
 pub mod api_document;
@@ -21,6 +21,7 @@ pub mod nginx;
 pub mod node;
 pub mod process;
 pub mod reach;
+pub mod seeds;
 pub mod settings;
 pub mod slow_clients;
 pub mod web;

@@ -298,7 +298,19 @@ async fn cancel_edit_delete_and_illegal_actions() {
         .unwrap();
     assert_eq!(status, 409, "{body}");
 
-    // Accepted connections cannot be deleted.
+    // A pending request cannot be deleted (it is cancelled first).
+    let (status, body) = acme
+        .call(Method::DELETE, &format!("/api/v1/connections/{did}"), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Pending"),
+        "{body}"
+    );
     let incoming = bolt
         .wait_incoming_from(&acme.uuid, "Pending")
         .await
@@ -312,18 +324,6 @@ async fn cancel_edit_delete_and_illegal_actions() {
     .await
     .unwrap();
     acme.wait_status(&did, "Accepted").await.unwrap();
-    let (status, body) = acme
-        .call(Method::DELETE, &format!("/api/v1/connections/{did}"), None)
-        .await
-        .unwrap();
-    assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Accepted"),
-        "{body}"
-    );
 
     // Members of the accepted channel.
     let user = acme

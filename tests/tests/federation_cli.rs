@@ -125,13 +125,11 @@ async fn two_organisations_link_and_reject_through_the_cli() {
     let (_, shown, _) = run(&a, &["connection", "show", &core_id]);
     assert!(shown.contains("reason:     Not now"), "{shown}");
 
-    // Illegal: deleting an accepted connection gives a clear error and a failing exit code.
-    let (ok, _, err) = run(&a, &["connection", "delete", &id]);
+    // Illegal: accepting one's own outgoing request gives a clear error and a failing exit
+    // code.
+    let (ok, _, err) = run(&a, &["connection", "accept", &id, "--contact", "Bolt"]);
     assert!(!ok);
-    assert!(
-        err.contains("cannot delete a connection that is Accepted"),
-        "{err}"
-    );
+    assert!(err.contains("cannot accept an outgoing request"), "{err}");
     // The table view lists both.
     let (_, table, _) = run(&a, &["connections"]);
     assert!(

@@ -57,6 +57,21 @@ async fn visit(
     .unwrap()
 }
 
+/// The operators are at their consoles: each reports activity (presence lasts 30 minutes
+/// after the last one, however long a socket stays open).
+async fn at_console(chat: &ChatNode, operators: &[&Operator]) {
+    for op in operators {
+        chat.ok(
+            &op.token,
+            Method::POST,
+            "/api/v1/livechat/operator/activity",
+            None,
+        )
+        .await
+        .unwrap();
+    }
+}
+
 async fn close(chat: &ChatNode, token: &str, session: &str) {
     chat.ok(
         token,
@@ -106,7 +121,7 @@ async fn seed(dir: &std::path::Path) -> Shop {
         .await
         .unwrap();
     let store = chat.channel("Store", &[&bob], json!({})).await.unwrap();
-    // Open sockets keep both operators available however far the clock moves.
+    // Both operators have their console open; they act before each visitor comes.
     let events = "/api/v1/livechat/operator/events";
     let sockets = vec![
         chat.socket(events, &ann.token).await.unwrap(),
@@ -115,6 +130,7 @@ async fn seed(dir: &std::path::Path) -> Shop {
     let mut s = Vec::new();
 
     set(&chat, T0);
+    at_console(&chat, &[&ann, &bob]).await;
     let v = visit(&chat, &website, "fr-BE", "BE", Some("v-alice")).await;
     set(&chat, T0 + 30 * S);
     chat.say(&v.token, &v.session, "Hello, do you sell chairs?")
@@ -143,6 +159,7 @@ async fn seed(dir: &std::path::Path) -> Shop {
 
     let t = T0 + 5 * H;
     set(&chat, t);
+    at_console(&chat, &[&ann, &bob]).await;
     let v = visit(&chat, &website, "en-US", "US", None).await;
     set(&chat, t + 10 * S);
     chat.say(&v.token, &v.session, "Where is my order?")
@@ -166,6 +183,7 @@ async fn seed(dir: &std::path::Path) -> Shop {
 
     let t = T0 + 25 * H;
     set(&chat, t);
+    at_console(&chat, &[&ann, &bob]).await;
     let v = visit(&chat, &store, "de-DE", "DE", Some("v-carol")).await;
     set(&chat, t + 20 * S);
     chat.say(&v.token, &v.session, "Hallo?").await.unwrap();
@@ -175,6 +193,7 @@ async fn seed(dir: &std::path::Path) -> Shop {
 
     let t = T0 + 3 * D + 7 * H + 30 * 60 * S;
     set(&chat, t);
+    at_console(&chat, &[&ann, &bob]).await;
     let v = visit(&chat, &store, "en-GB", "GB", None).await;
     set(&chat, t + 60 * S);
     chat.say(&v.token, &v.session, "Do you deliver?")
@@ -193,6 +212,7 @@ async fn seed(dir: &std::path::Path) -> Shop {
 
     let t = T0 + 3 * D + 8 * H;
     set(&chat, t);
+    at_console(&chat, &[&ann, &bob]).await;
     let v = visit(&chat, &website, "fr-BE", "BE", Some("v-alice")).await;
     set(&chat, t + 5 * S);
     chat.say(&v.token, &v.session, "Me again").await.unwrap();
@@ -941,13 +961,16 @@ async fn closed_sessions_older_than_the_retention_are_deleted_by_the_sweep() {
             v
         }
     };
+    at_console(&chat, &[&ann]).await;
     let old = talk(visit(&chat, &channel, "en", "BE", None).await).await;
     close(&chat, &old.token, &old.session).await;
     rate(&chat, &old, 5, "old").await;
     set(&chat, T0 + 20 * D);
+    at_console(&chat, &[&ann]).await;
     let recent = talk(visit(&chat, &channel, "en", "BE", None).await).await;
     close(&chat, &recent.token, &recent.session).await;
     set(&chat, T0 + 25 * D);
+    at_console(&chat, &[&ann]).await;
     let open = talk(visit(&chat, &channel, "en", "BE", None).await).await;
 
     let admin = chat.node.token.clone();
@@ -1210,6 +1233,7 @@ async fn sessions_with_the_chatbot_are_forwarded_bot_only_or_without_an_agent() 
         .unwrap();
     let t = T0 + H;
     set(&chat, t);
+    at_console(&chat, &[&ann]).await;
     let b1 = visit(&chat, &channel, "en", "BE", None).await;
     set(&chat, t + 10 * S);
     answer(&chat, &b1, "Alice", None).await;
@@ -1224,6 +1248,7 @@ async fn sessions_with_the_chatbot_are_forwarded_bot_only_or_without_an_agent() 
 
     let t = T0 + 2 * H;
     set(&chat, t);
+    at_console(&chat, &[&ann]).await;
     let b2 = visit(&chat, &channel, "en", "BE", None).await;
     set(&chat, t + 10 * S);
     answer(&chat, &b2, "Bob", None).await;

@@ -5,6 +5,7 @@
 //! | POST   | /api/v1/connections                            | create (Draft); `send: true` also sends |
 //! | GET    | /api/v1/connections?direction=&status=         | list                           |
 //! | GET    | /api/v1/connections/{id}                       | show                           |
+//! | POST   | /api/v1/connections/{id}/seen                  | the admin opened it: no longer `new` |
 //! | POST   | /api/v1/connections/{id}/send                  | Send Request                   |
 //! | POST   | /api/v1/connections/{id}/sync                  | Sync Status                    |
 //! | POST   | /api/v1/connections/{id}/cancel                | Cancel                         |
@@ -200,6 +201,7 @@ pub(crate) async fn action(
         "sync" => fed.sync(&id).await?,
         "cancel" => fed.cancel(&id).await?,
         "retry" => fed.retry(&id).await?,
+        "seen" => fed.mark_seen(&id).await?,
         "accept" => {
             let b: AcceptBody = serde_json::from_value(parse("\"contact\"")?)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -28,9 +28,13 @@
 //! | POST | /api/v1/livechat/channels/{id}/join, …/leave | operator (join: listed by the admin, or the channel allows self-join) |
 //! | POST | /api/v1/livechat/channels/{id}/rules, PUT/DELETE …/{rule} | admin |
 //! | GET | /api/v1/livechat/channels/{id}/ratings | member or admin |
+//! | GET | /api/v1/livechat/channels/{id}/satisfaction?days=14 | member or admin |
+//! | GET | /api/v1/livechat/satisfaction?days=14 | staff: every channel they may read |
 //! | POST/GET | /api/v1/livechat/canned, DELETE …/{id} | staff |
 //! | GET | /api/v1/livechat/canned/matches?q=:: | staff |
 //! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | admin: all; operator: their channels' |
+//! | GET | /api/v1/livechat/languages | staff: the languages enabled on the node |
+//! | POST | /api/v1/livechat/operator/activity | operator (the console reports input and focus) |
 
 use std::sync::Arc;
 
@@ -55,8 +59,10 @@ use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
 use crate::livechat::login_guard::LoginError;
+use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
+use crate::livechat::satisfaction::Satisfaction;
 use crate::livechat::{LiveChatError, Who};
 use crate::model::UserRecord;
 use crate::node::NodeShared;
@@ -187,6 +193,11 @@ pub fn router() -> Router<Arc<NodeShared>> {
             get(channel_ratings),
         )
         .route(
+            "/api/v1/livechat/channels/{id}/satisfaction",
+            get(channel_satisfaction),
+        )
+        .route("/api/v1/livechat/satisfaction", get(all_satisfaction))
+        .route(
             "/api/v1/livechat/canned",
             post(create_canned).get(list_canned),
         )
@@ -194,6 +205,8 @@ pub fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/livechat/canned/{id}", delete(delete_canned))
         .route("/api/v1/livechat/leads", get(leads))
         .route("/api/v1/livechat/tickets", get(tickets))
+        .route("/api/v1/livechat/operator/activity", post(activity))
+        .route("/api/v1/livechat/languages", get(languages))
         .merge(sessions::router())
         .merge(ws::router())
         .merge(chatbots::router())
@@ -691,4 +704,41 @@ async fn leads(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiE
 )]
 async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
     Ok(Json(node.livechat.records(c.who, Kind::Ticket)?))
+}
+
+async fn activity(State(node): Shared, c: Caller) -> Result<Json<PresenceView>, ApiError> {
+    Ok(Json(node.livechat.operator_activity(c.who)?))
+}
+
+async fn languages(State(node): Shared, c: Caller) -> Result<Json<Value>, ApiError> {
+    c.who.staff()?;
+    Ok(Json(json!({"languages": node.livechat.languages()})))
+}
+
+#[derive(Debug, Deserialize)]
+struct WindowQuery {
+    days: Option<String>,
+}
+
+async fn channel_satisfaction(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<WindowQuery>,
+) -> Result<Json<Satisfaction>, ApiError> {
+    Ok(Json(node.livechat.satisfaction(
+        c.who,
+        id,
+        q.days.as_deref(),
+    )?))
+}
+
+async fn all_satisfaction(
+    State(node): Shared,
+    c: Caller,
+    Query(q): Query<WindowQuery>,
+) -> Result<Json<Vec<Satisfaction>>, ApiError> {
+    Ok(Json(
+        node.livechat.satisfaction_all(c.who, q.days.as_deref())?,
+    ))
 }

@@ -128,6 +128,7 @@ impl Federation {
             members: Vec::new(),
             created_at_ms: now,
             updated_at_ms: now,
+            seen: true,
         };
         repo::write(&self.inner.store, Change::save(record.clone()))?;
         drop(guard);
@@ -230,7 +231,9 @@ impl Federation {
             .await
     }
 
-    /// Delete (Draft, Not Found, Rejected, Cancelled).
+    /// Delete (Draft, Not Found, Accepted, Rejected, Cancelled). Deleting an Accepted
+    /// connection is local: its channel is kept (hidden) and reused if the two instances connect
+    /// again.
     pub async fn delete(&self, id: &str) -> Result<ConnectionView, FederationError> {
         self.transition(id, Transition::Delete).await
     }
@@ -289,8 +292,12 @@ impl Federation {
         } else {
             change.delete = Some(record.clone());
         }
+        let retired = change.retire.as_ref().map(ConnectionView::from);
         repo::commit(&self.inner.store, change).await?;
         self.inner.wake.notify_one();
+        if let Some(old) = retired {
+            self.inner.events.connection(EventKind::Deleted, old);
+        }
         let view = ConnectionView::from(&record);
         self.inner.events.connection(kind, view.clone());
         Ok(view)
@@ -413,7 +420,7 @@ impl Federation {
                 },
             )
             .map_err(|e| FederationError::Internal(e.to_string()))?;
-            change.channel = Some(self.new_channel(record, &ratchet)?);
+            self.new_channel(record, &ratchet, change)?;
         }
         record.answer = Some(signed);
         record.delivered = false;
@@ -421,26 +428,49 @@ impl Federation {
         Ok(())
     }
 
+    /// The channel of a connection being accepted, put in `change`. As the O'Chat rules say,
+    /// an earlier channel with the same remote instance (left when its connection was deleted
+    /// here, or still held by an earlier connection the peer deleted on its side) is reused:
+    /// same id and history, the fresh key agreement's ratchet, the new connection; an earlier
+    /// connection that still holds it is retired, so the UUID appears once. Otherwise a new
+    /// channel is created.
     pub(crate) fn new_channel(
         &self,
         record: &mut ConnectionRecord,
         ratchet: &ochat_protocol::ratchet::Ratchet,
-    ) -> Result<ChannelRecord, FederationError> {
-        let id = Uuid::now_v7();
+        change: &mut Change,
+    ) -> Result<(), FederationError> {
+        let remote = InstanceId(record.state.remote);
+        let earlier = Store::all::<ChannelRecord>(&self.inner.store.channels, trees::CHANNELS)?
+            .into_iter()
+            .filter(|c| c.remote == remote)
+            .max_by_key(|c| c.created_at_ms);
+        let name = record
+            .state
+            .contact
+            .clone()
+            .or_else(|| record.remote_name.clone())
+            .unwrap_or_else(|| record.state.remote.to_string());
+        let (id, created_at_ms) = match &earlier {
+            Some(c) => (c.id, c.created_at_ms),
+            None => (Uuid::now_v7(), now_ms()),
+        };
+        if let Some(c) = &earlier {
+            change.channel_reused = true;
+            change.retire =
+                repo::load(&self.inner.store, &c.connection_id)?.filter(|old| old.id != record.id);
+            tracing::info!(channel = %c.id, remote = %remote, "an earlier channel with this instance is reused, with fresh keys");
+        }
         record.channel_id = Some(id);
-        Ok(ChannelRecord {
+        change.channel = Some(ChannelRecord {
             id,
             connection_id: record.id,
-            remote: InstanceId(record.state.remote),
-            name: record
-                .state
-                .contact
-                .clone()
-                .or_else(|| record.remote_name.clone())
-                .unwrap_or_else(|| record.state.remote.to_string()),
+            remote,
+            name,
             ratchet: encode(trees::CHANNELS, ratchet)?,
-            created_at_ms: now_ms(),
-        })
+            created_at_ms,
+        });
+        Ok(())
     }
 
     pub(crate) fn outbox_item(&self, record: &ConnectionRecord, step: Step) -> OutboxItem {
@@ -451,6 +481,24 @@ impl Federation {
             attempts: 0,
             next_attempt_ms: 0,
         }
+    }
+
+    /// The administrator opens a connection: an incoming request is no longer marked new.
+    pub async fn mark_seen(&self, id: &str) -> Result<ConnectionView, FederationError> {
+        let current = self.find(id)?;
+        if current.seen {
+            return Ok(ConnectionView::from(&current));
+        }
+        let _guard = self.inner.lock.lock().await;
+        let mut record = repo::load(&self.inner.store, &current.id)?
+            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        record.seen = true;
+        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        let view = ConnectionView::from(&record);
+        self.inner
+            .events
+            .connection(EventKind::Updated, view.clone());
+        Ok(view)
     }
 
     /// Adds or removes a member of an accepted connection's channel.

@@ -200,6 +200,7 @@ impl Federation {
             members: Vec::new(),
             created_at_ms: now,
             updated_at_ms: now,
+            seen: false,
         };
         let incoming = ConnectionView::from(&record);
         let mut change = Change::default();
@@ -344,7 +345,7 @@ impl Federation {
             .map_err(|e| FederationError::Internal(e.to_string()))?;
             record.remote_prekey = Some(from.prekey);
             record.remote_ephemeral = Some(ephemeral);
-            change.channel = Some(self.new_channel(&mut record, &ratchet)?);
+            self.new_channel(&mut record, &ratchet, &mut change)?;
         }
         record.ephemeral = None;
         record.answer = Some(signed.clone());

@@ -66,6 +66,12 @@ pub(crate) struct Change {
     pub(crate) dequeue: Vec<(Uuid, Step)>,
     /// A channel to create.
     pub(crate) channel: Option<ChannelRecord>,
+    /// `channel` takes over an earlier channel of the same remote (same id, new ratchet and
+    /// connection): it replaces the stored one instead of being created.
+    pub(crate) channel_reused: bool,
+    /// An earlier connection with the same remote whose channel the accepted one takes over:
+    /// removed like `delete` (a UUID appears at most once among the connections).
+    pub(crate) retire: Option<ConnectionRecord>,
 }
 
 impl Change {
@@ -143,7 +149,7 @@ pub(crate) async fn commit(store: &Store, change: Change) -> Result<(), StoreErr
 /// the connection that names it, and a connection before its index entry and outbox steps.
 pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
     let mut w = AtomicWrite::default();
-    if let Some(gone) = &change.delete {
+    for gone in change.delete.iter().chain(change.retire.iter()) {
         for step in [Step::Request, Step::Answer, Step::Cancel] {
             w.remove(trees::OUTBOX, OutboxItem::key(gone.id, step));
         }
@@ -158,11 +164,12 @@ pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
         w.remove(trees::REQUESTS, old.clone());
     }
     if let Some(ch) = &change.channel {
-        w.create(
-            trees::CHANNELS,
-            ch.id.as_bytes().to_vec(),
-            encode(trees::CHANNELS, ch)?,
-        );
+        let (k, v) = (ch.id.as_bytes().to_vec(), encode(trees::CHANNELS, ch)?);
+        if change.channel_reused {
+            w.put(trees::CHANNELS, k, v);
+        } else {
+            w.create(trees::CHANNELS, k, v);
+        }
     }
     if let Some(c) = &change.save {
         w.put(

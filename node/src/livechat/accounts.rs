@@ -198,12 +198,12 @@ impl LiveChat {
             user.chat_name = Some(text("chat_name", &v, MAX_NAME)?);
         }
         if let Some(v) = input.language {
-            user.language = Some(text("language", &v, 35)?);
+            user.language = Some(self.enabled_language("language", &v)?);
         }
         if let Some(v) = input.chat_languages {
             user.chat_languages = v
                 .iter()
-                .map(|l| text("language", l, 35))
+                .map(|l| self.enabled_language("chat language", l))
                 .collect::<Result<_, _>>()?;
         }
         if let Some(v) = input.expertise {
@@ -450,16 +450,5 @@ impl LiveChat {
     /// Every group.
     pub fn groups(&self) -> Result<Vec<Group>, LiveChatError> {
         all(&self.trees().groups, trees::LC_GROUPS)
-    }
-
-    /// Marks an operator active now (presence lasts 30 minutes after the last activity).
-    pub fn touch(&self, user: Uuid) -> Result<(), LiveChatError> {
-        let now = self.now_ms();
-        self.state()?
-            .presence
-            .entry(user)
-            .or_default()
-            .last_active_ms = now;
-        Ok(())
     }
 }

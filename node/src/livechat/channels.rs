@@ -96,6 +96,9 @@ pub struct ChannelListItem {
     pub operators: usize,
     /// Whether the caller may join it (always false for the admin token).
     pub can_join: bool,
+    /// Happy ratings as a percentage over the last 14 days (for the admin and the channel's
+    /// operators; `None` without ratings or for others).
+    pub satisfaction: Option<u32>,
 }
 
 fn optional_text(field: &str, v: Option<String>, into: &mut String) -> Result<(), LiveChatError> {
@@ -145,14 +148,26 @@ impl LiveChat {
     pub fn channel_list(&self, who: Who) -> Result<Vec<ChannelListItem>, LiveChatError> {
         who.staff()?;
         let channels: Vec<Channel> = all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let days = super::satisfaction::DEFAULT_DAYS;
+        let since = self.window_start(days);
+        let mut ratings = self.ratings_by_channel()?;
         Ok(channels
             .into_iter()
-            .map(|c| ChannelListItem {
-                can_join: who.operator().is_some_and(|op| c.may_join(op)),
-                id: c.id,
-                name: c.name,
-                joined: who.operator().is_some_and(|op| c.operators.contains(&op)),
-                operators: c.operators.len(),
+            .map(|c| {
+                let joined = who.operator().is_some_and(|op| c.operators.contains(&op));
+                let satisfaction = (who == Who::Admin || joined)
+                    .then(|| ratings.remove(&c.id).unwrap_or_default())
+                    .and_then(|r| {
+                        super::satisfaction::of((c.id, &c.name), days, since, &r).percent
+                    });
+                ChannelListItem {
+                    can_join: who.operator().is_some_and(|op| c.may_join(op)),
+                    id: c.id,
+                    name: c.name,
+                    joined,
+                    operators: c.operators.len(),
+                    satisfaction,
+                }
             })
             .collect())
     }

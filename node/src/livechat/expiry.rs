@@ -1,11 +1,21 @@
-//! Sessions nobody wrote in. As in Odoo, a conversation takes an operator's slot only once
-//! someone (the visitor, or an operator) has written in it: until then its operator is only
-//! tentatively chosen, is not told (no `new_session` event) and the session does not count
-//! against the channel's cap. A session nobody wrote in for [`UNWRITTEN_TTL_MS`] is deleted
-//! with whatever the chatbot said in it, so it leaves no trace in reports.
+//! The clean-up of sessions nobody talked in, as Odoo does it. One rule each, applied by the
+//! [`sweeper`](super::sweeper) every minute, at start-up, and before counting open sessions:
+//!
+//! - **Nobody wrote** (neither the visitor nor an operator; the chatbot's own messages do not
+//!   count): the session is removed [`UNWRITTEN_TTL_MS`] (one hour) after it started, with
+//!   whatever the chatbot said in it and its rating. Until someone writes, its operator is
+//!   only tentatively chosen, is not told (no `new_session` event), the session does not
+//!   count against the channel's cap, and reports do not count it.
+//! - **Only the chatbot answered** (the visitor wrote, but no operator ever joined): the
+//!   session is closed after [`BOT_ONLY_IDLE_MS`] (one day) without activity, marked
+//!   `abandoned`; it stays in the session history but reports do not count it.
+//!
+//! This one-hour rule replaces the ten-minute expiry of silent sessions that the security
+//! work had introduced: what protects memory is the bound below ([`MAX_UNWRITTEN_SESSIONS`])
+//! and the rate limits on new sessions ([`limits`](super::limits)), not a shorter expiry.
 //!
 //! Also here: the bound on open sessions kept in memory. Used by [`sessions`](super::sessions)
-//! (starting), [`messages`](super::messages) (the first message) and at load.
+//! (starting), [`messages`](super::messages) (the first message), at load and by the sweeper.
 
 use std::collections::BTreeSet;
 
@@ -15,8 +25,10 @@ use uuid::Uuid;
 use super::sessions::SessionView;
 use super::{LiveChat, LiveChatError};
 
-/// A session nobody wrote in is deleted this long after it started (10 minutes).
-pub const UNWRITTEN_TTL_MS: u64 = 10 * 60_000;
+/// A session nobody wrote in is deleted this long after it started (one hour).
+pub const UNWRITTEN_TTL_MS: u64 = 60 * 60_000;
+/// A session only the chatbot answered is closed after this long without activity (a day).
+pub const BOT_ONLY_IDLE_MS: u64 = 24 * 60 * 60_000;
 /// Open sessions kept in memory at most; past this new visitors are asked to come back.
 pub const MAX_OPEN_SESSIONS: usize = 10_000;
 /// Of which sessions nobody wrote in yet, at most.
@@ -62,6 +74,50 @@ impl LiveChat {
             );
         }
         Ok(expired.len())
+    }
+
+    /// Closes the sessions only the chatbot answered (the visitor wrote, no operator ever
+    /// joined) that had no activity for [`BOT_ONLY_IDLE_MS`]; they are marked `abandoned` and
+    /// not counted in reports. Answers how many closed.
+    pub async fn close_bot_only(&self) -> Result<usize, LiveChatError> {
+        let now = self.now_ms();
+        let closed: Vec<Uuid> = {
+            let mut state = self.state()?;
+            let idle: Vec<Uuid> = state
+                .open
+                .values()
+                .filter(|s| {
+                    s.written
+                        && s.bot.is_some()
+                        && s.all_operators.is_empty()
+                        && now.saturating_sub(s.last_activity_ms) >= BOT_ONLY_IDLE_MS
+                })
+                .map(|s| s.id)
+                .collect();
+            for id in &idle {
+                if let Some(mut s) = state.open.remove(id) {
+                    state.transcripts.remove(*id);
+                    state.unwritten.remove(&(s.created_at_ms, *id));
+                    s.closed_at_ms = Some(now);
+                    s.abandoned = true;
+                    self.save_session(&s)?;
+                }
+            }
+            idle
+        };
+        if closed.is_empty() {
+            return Ok(0);
+        }
+        self.flush().await?;
+        for id in &closed {
+            self.hub()
+                .to_session(*id, &json!({"type": "closed", "session_id": id}));
+        }
+        tracing::debug!(
+            sessions = closed.len(),
+            "live chat: closed sessions only the chatbot answered"
+        );
+        Ok(closed.len())
     }
 
     /// Refuses a new session when memory for sessions is full (after expiring what may go).

@@ -1,11 +1,18 @@
-//! Who can take a visitor: operators are present while one of their WebSockets is connected
-//! or within 30 minutes of their last activity; their load is counted from the open sessions
-//! (15 minutes of activity for the cap, counting only sessions someone wrote in; 30 for
-//! "least busy"). Kept in memory: after a restart
-//! nobody is present until they act again.
+//! Who can take a visitor: operators are present within 30 minutes of their last activity
+//! (as in Odoo: an idle console does not keep them present). Activity is what the operator
+//! does: logging in, opening the console's events socket, any API request or socket message
+//! they send, and what the console reports of their input and focus
+//! (`POST /api/v1/livechat/operator/activity`). Thirty minutes without any makes them "away":
+//! no new visitors are routed to them, and the [`sweeper`](super::sweeper) tells their open
+//! console `{"type":"presence","status":"away"}`; their next activity makes them available
+//! again (`"status":"online"`). Their load is counted from the open sessions (15 minutes of
+//! activity for the cap, counting only sessions someone wrote in; 30 for "least busy"). Kept
+//! in memory: after a restart nobody is present until they act again.
 
 use std::collections::HashMap;
 
+use serde::Serialize;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::expiry::Unwritten;
@@ -13,7 +20,7 @@ use super::limits::Limits;
 use super::routing::Candidate;
 use super::sessions::{OpenSessions, Session};
 use super::transcripts::Transcripts;
-use super::{LiveChat, LiveChatError, Trees};
+use super::{LiveChat, LiveChatError, Trees, Who};
 use crate::model::UserRecord;
 use crate::store::{decode, trees};
 
@@ -29,8 +36,10 @@ pub const ACTIVE_MS: u64 = 30 * 60_000;
 pub struct Presence {
     /// Last API call or socket activity (ms).
     pub last_active_ms: u64,
-    /// Connected operator WebSockets.
+    /// Connected operator WebSockets (they no longer keep the operator present by themselves).
     pub sockets: usize,
+    /// Whether the operator was told they are away (and not told since that they are back).
+    pub away_announced: bool,
     /// Last time a session was assigned to them (ms).
     pub last_assigned_ms: Option<u64>,
 }
@@ -72,11 +81,11 @@ impl State {
         })
     }
 
-    /// Whether an operator is present now.
+    /// Whether an operator is present now: active in the last 30 minutes.
     pub fn present(&self, op: Uuid, now: u64) -> bool {
         self.presence
             .get(&op)
-            .is_some_and(|p| p.sockets > 0 || now.saturating_sub(p.last_active_ms) < PRESENCE_MS)
+            .is_some_and(|p| now.saturating_sub(p.last_active_ms) < PRESENCE_MS)
     }
 
     /// Routing's view of a channel's operators.
@@ -115,8 +124,28 @@ impl State {
     }
 }
 
-/// Held while an operator's WebSocket is open; dropping it ends that connection's presence
-/// (the 30 minutes then count from now).
+/// An operator's presence as their console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PresenceView {
+    /// `online` (available for new visitors) or `away`.
+    pub status: PresenceStatus,
+    /// The last activity (ms).
+    pub last_active_ms: u64,
+    /// When they turn away without further activity (ms).
+    pub away_at_ms: u64,
+}
+
+/// Available for new visitors, or not (30 minutes without activity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    /// Active in the last 30 minutes.
+    Online,
+    /// Idle for 30 minutes or more.
+    Away,
+}
+
+/// Held while an operator's WebSocket is open; dropping it counts the socket out.
 #[derive(Debug)]
 pub struct SocketPresence {
     chat: LiveChat,
@@ -125,27 +154,87 @@ pub struct SocketPresence {
 
 impl Drop for SocketPresence {
     fn drop(&mut self) {
-        let now = self.chat.now_ms();
         if let Ok(mut state) = self.chat.state() {
             let p = state.presence.entry(self.op).or_default();
             p.sockets = p.sockets.saturating_sub(1);
-            p.last_active_ms = now;
         }
     }
 }
 
 impl LiveChat {
-    /// An operator's WebSocket opened; presence holds until the guard is dropped.
+    /// An operator's WebSocket opened (opening the console is activity); the guard counts
+    /// it out when dropped.
     pub fn operator_connected(&self, op: Uuid) -> Result<SocketPresence, LiveChatError> {
-        let now = self.now_ms();
-        let mut state = self.state()?;
-        let p = state.presence.entry(op).or_default();
-        p.sockets += 1;
-        p.last_active_ms = now;
+        self.touch(op)?;
+        self.state()?.presence.entry(op).or_default().sockets += 1;
         Ok(SocketPresence {
             chat: self.clone(),
             op,
         })
+    }
+
+    /// Marks an operator active now (presence lasts 30 minutes after the last activity). An
+    /// operator who had been told they are away is told they are back.
+    pub fn touch(&self, user: Uuid) -> Result<(), LiveChatError> {
+        self.touch_view(user).map(|_| ())
+    }
+
+    /// [`LiveChat::touch`], answering the operator's presence afterwards.
+    fn touch_view(&self, user: Uuid) -> Result<PresenceView, LiveChatError> {
+        let now = self.now_ms();
+        let back = {
+            let mut state = self.state()?;
+            let p = state.presence.entry(user).or_default();
+            p.last_active_ms = now;
+            std::mem::replace(&mut p.away_announced, false)
+        };
+        let view = PresenceView {
+            status: PresenceStatus::Online,
+            last_active_ms: now,
+            away_at_ms: now.saturating_add(PRESENCE_MS),
+        };
+        if back {
+            self.hub().to_operator(user, &presence_event(&view));
+        }
+        Ok(view)
+    }
+
+    /// The console reports the operator's input or focus: they are active (available again
+    /// if they were away). Operators only.
+    pub fn operator_activity(&self, who: Who) -> Result<PresenceView, LiveChatError> {
+        let op = who.operator().ok_or_else(|| {
+            LiveChatError::Forbidden("activity is reported with an operator's token".into())
+        })?;
+        self.touch_view(op)
+    }
+
+    /// Tells every operator who just passed 30 minutes without activity that they are away
+    /// (once); answers how many were told. Run by the [`sweeper`](super::sweeper).
+    pub fn announce_away(&self) -> Result<usize, LiveChatError> {
+        let now = self.now_ms();
+        let gone: Vec<(Uuid, u64)> = {
+            let mut state = self.state()?;
+            state
+                .presence
+                .iter_mut()
+                .filter(|(_, p)| {
+                    !p.away_announced && now.saturating_sub(p.last_active_ms) >= PRESENCE_MS
+                })
+                .map(|(op, p)| {
+                    p.away_announced = true;
+                    (*op, p.last_active_ms)
+                })
+                .collect()
+        };
+        for (op, last) in &gone {
+            let view = PresenceView {
+                status: PresenceStatus::Away,
+                last_active_ms: *last,
+                away_at_ms: last.saturating_add(PRESENCE_MS),
+            };
+            self.hub().to_operator(*op, &presence_event(&view));
+        }
+        Ok(gone.len())
     }
 
     /// Whether an operator is present now.
@@ -155,12 +244,18 @@ impl LiveChat {
     }
 }
 
+/// The operator socket's presence event.
+fn presence_event(view: &PresenceView) -> Value {
+    json!({"type": "presence", "status": view.status, "last_active_ms": view.last_active_ms,
+        "away_at_ms": view.away_at_ms})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn presence_ends_thirty_minutes_after_the_last_activity_unless_connected() {
+    fn presence_ends_thirty_minutes_after_the_last_activity_even_when_connected() {
         let mut state = State::default();
         let op = Uuid::from_u128(7);
         state.presence.insert(
@@ -175,7 +270,7 @@ mod tests {
         if let Some(p) = state.presence.get_mut(&op) {
             p.sockets = 1;
         }
-        assert!(state.present(op, 1_000 + 10 * PRESENCE_MS));
+        assert!(!state.present(op, 1_000 + PRESENCE_MS));
         assert!(!state.present(Uuid::from_u128(8), 0));
     }
 }

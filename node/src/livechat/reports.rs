@@ -123,7 +123,7 @@ impl LiveChat {
         }
         for value in self.trees().sessions.iter().values() {
             let s: Session = decode(trees::LC_SESSIONS, &value?)?;
-            if s.closed_at_ms.is_some() && !index.contains_key(s.id.as_bytes())? {
+            if s.closed_at_ms.is_some() && !s.abandoned && !index.contains_key(s.id.as_bytes())? {
                 self.index_session(&s)?;
             }
         }
@@ -144,7 +144,8 @@ impl LiveChat {
             }
         }
         let mut out: Vec<SessionFacts> = decode_all(trees::LC_REPORT_FACTS, &raw)?;
-        for s in &open {
+        // An open session nobody wrote in is not a conversation (see `expiry`).
+        for s in open.iter().filter(|s| s.written) {
             out.push(self.summarise(s)?);
         }
         Ok(out)

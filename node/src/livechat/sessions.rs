@@ -73,6 +73,10 @@ pub struct Session {
     /// Leads and tickets a chatbot created in it.
     #[serde(default)]
     pub bot_records: u32,
+    /// Closed by the clean-up after a day in which only the chatbot answered: kept in the
+    /// history, not counted in reports ([`super::expiry`]).
+    #[serde(default)]
+    pub abandoned: bool,
     /// The visitor's address as a rate-limit key, in memory only (never stored).
     #[serde(skip)]
     pub address: Option<IpAddr>,
@@ -109,6 +113,8 @@ pub struct SessionView {
     pub handover_at_ms: Option<u64>,
     /// No operator was available at some point (see [`Session::no_operator`]).
     pub no_operator: bool,
+    /// Closed by the clean-up: only the chatbot answered and nothing happened for a day.
+    pub abandoned: bool,
 }
 
 impl From<&Session> for SessionView {
@@ -133,6 +139,7 @@ impl From<&Session> for SessionView {
             closed_at_ms: s.closed_at_ms,
             handover_at_ms: s.handover_at_ms,
             no_operator: s.no_operator,
+            abandoned: s.abandoned,
         }
     }
 }
@@ -316,6 +323,7 @@ impl LiveChat {
                 bot: script.as_ref().map(|_| BotState::default()),
                 written: false,
                 bot_records: 0,
+                abandoned: false,
                 address: ctx.address.map(super::limits::address_key),
             };
             self.save_session(&session)?;

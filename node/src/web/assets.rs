@@ -18,6 +18,7 @@ const SUPPORT_HTML: &str = include_str!("assets/support.html");
 const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
+const RATINGS_CSS: &str = include_str!("assets/ratings.css");
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -95,6 +96,7 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "widget.css" => (CSS, WIDGET_CSS),
         "console.js" => (JS, CONSOLE_JS),
         "console.css" => (CSS, CONSOLE_CSS),
+        "ratings.css" => (CSS, RATINGS_CSS),
         _ => return Err(ApiError::not_found(format!("no web file {file}"))),
     };
     Ok(answer(kind, body.to_string()))

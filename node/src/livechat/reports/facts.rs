@@ -240,6 +240,7 @@ mod tests {
             no_operator: false,
             written: true,
             bot_records: 0,
+            abandoned: false,
             address: None,
         }
     }

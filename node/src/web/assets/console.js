@@ -97,10 +97,14 @@
     $("app").hidden = false;
     $("logout").hidden = false;
     $("who").textContent = me ? (me.chat_name || me.name) : "Administrator";
+    $("profile-open").hidden = !me;
     $("h-requests").hidden = !!me;
     $("requests").hidden = !!me;
     refresh();
-    if (me) listen("/api/v1/livechat/operator/events", onLiveChatEvent);
+    if (me) {
+      showPresence("online");
+      listen("/api/v1/livechat/operator/events", onLiveChatEvent);
+    }
     listen("/api/v1/events", onNodeEvent);
   }
 
@@ -216,8 +220,9 @@
     if (!ids.length) empty(list, "No pending request");
     ids.forEach(function (id) {
       var r = requests[id];
+      // Bold ("new") until the administrator opens it.
       item(list, r.remote_name || r.remote_uuid, {
-        id: id, fresh: true,
+        id: id, fresh: !!r.new,
         current: view && view.kind === "request" && view.id === id,
         onclick: function () { openView("request", id); },
       });
@@ -230,9 +235,16 @@
     if (!list.length) empty(ul, "No live chat channel");
     list.forEach(function (c) {
       var li = el("li", "");
+      li.setAttribute("data-channel", c.id);
       li.appendChild(el("span", "item", c.name + (c.joined ? " (joined)" : "")));
       li.firstChild.style.padding = "6px 16px";
       li.firstChild.style.flex = "1";
+      // Satisfaction: the share of happy ratings over the last 14 days.
+      if (c.satisfaction !== null && c.satisfaction !== undefined) {
+        var sat = el("span", "satisfaction", c.satisfaction + "% happy");
+        sat.title = "Satisfaction: happy ratings over the last 14 days";
+        li.appendChild(sat);
+      }
       // Only channels the admin listed you in (or open to self-join) offer "Join".
       if (me && (c.joined || c.can_join)) {
         var b = el("button", "join secondary", c.joined ? "Leave" : "Join");
@@ -249,9 +261,39 @@
     });
   }
 
+  // ---- presence: the operator's input and focus are reported; 30 minutes without any
+  // makes them away (the node says so on the events socket) until they act again ----
+  var presence = "online";
+  var reported = 0;
+  function showPresence(status) {
+    presence = status;
+    var p = $("presence");
+    p.hidden = false;
+    p.textContent = status === "away" ? "Away" : "Available";
+    p.className = "presence " + (status === "away" ? "away" : "online");
+  }
+  function active() {
+    if (!me || !token) return;
+    var now = Date.now();
+    // At most one report a minute while available; at once when away.
+    if (presence !== "away" && now - reported < 60000) return;
+    reported = now;
+    api("/api/v1/livechat/operator/activity", "POST").then(function (p) {
+      if (p && p.status) showPresence(p.status);
+    }).catch(function () {});
+  }
+  ["keydown", "pointerdown", "focus", "wheel"].forEach(function (name) {
+    window.addEventListener(name, active, true);
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") active();
+  });
+
   // ---- events ----
   function onLiveChatEvent(ev) {
-    if (ev.type === "new_session" && ev.session) {
+    if (ev.type === "presence") {
+      showPresence(ev.status);
+    } else if (ev.type === "new_session" && ev.session) {
       var open = view && view.kind === "session" && view.id === ev.session.id;
       sessions[ev.session.id] = { view: ev.session, unread: 0, fresh: !open };
       if (open) openView("session", ev.session.id, true); else drawSessions();
@@ -307,6 +349,7 @@
     $("placeholder").hidden = true;
     $("conversation").hidden = true;
     $("request").hidden = true;
+    $("profile").hidden = true;
     $("conv-log").textContent = "";
     $("conv-typing").textContent = "";
     hideSuggestions();
@@ -413,6 +456,11 @@
     $("req-message").textContent = r ? (r.message || "") : "";
     $("req-status").textContent = r ? r.status : "";
     $("req-contact").value = r && r.remote_name ? r.remote_name : "";
+    if (r && r.new) {
+      api("/api/v1/connections/" + id + "/seen", "POST").then(function (c) {
+        if (requests[id]) { requests[id] = c; drawRequests(); }
+      }).catch(showError);
+    }
   }
 
   function requestAction(action, body) {
@@ -422,7 +470,10 @@
       delete requests[id];
       drawRequests();
       $("req-status").textContent = c.status;
-      $("req-result").textContent = action === "accept" ? "Accepted: a channel was created." : "Rejected.";
+      var reused = action === "accept" && c.channel_id && channels[c.channel_id];
+      $("req-result").textContent = action !== "accept" ? "Rejected."
+        : reused ? "Accepted: the earlier channel with them is back, with its history."
+        : "Accepted: a channel was created.";
       refresh();
     }).catch(function (e) { $("req-result").textContent = e.message; });
   }
@@ -433,6 +484,47 @@
   $("reject-form").addEventListener("submit", function (e) {
     e.preventDefault();
     requestAction("reject", { reason: $("req-reason").value.trim() });
+  });
+
+  // ---- the operator's profile: languages among those enabled on the node ----
+  $("profile-open").addEventListener("click", function () {
+    view = null;
+    clearViews();
+    $("profile").hidden = false;
+    $("profile-result").textContent = "";
+    api("/api/v1/livechat/languages").then(function (answer) {
+      var select = $("profile-language");
+      select.textContent = "";
+      var none = el("option", "", "(none)");
+      none.value = "";
+      select.appendChild(none);
+      var box = $("profile-chat-languages");
+      Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (n) { n.remove(); });
+      answer.languages.forEach(function (l) {
+        var o = el("option", "", l.name + " (" + l.code + ")");
+        o.value = l.code;
+        select.appendChild(o);
+        var label = el("label", "check");
+        var cb = el("input");
+        cb.type = "checkbox";
+        cb.value = l.code;
+        cb.checked = me.chat_languages.some(function (c) { return c.split(/[-_]/)[0].toLowerCase() === l.code; });
+        label.appendChild(cb);
+        label.appendChild(document.createTextNode(" " + l.name));
+        box.appendChild(label);
+      });
+      select.value = me.language ? me.language.split(/[-_]/)[0].toLowerCase() : "";
+    }).catch(showError);
+  });
+  $("profile-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = { chat_languages: Array.prototype.slice.call(
+      $("profile-chat-languages").querySelectorAll("input:checked")).map(function (c) { return c.value; }) };
+    if ($("profile-language").value) body.language = $("profile-language").value;
+    api("/api/v1/users/" + me.id, "PATCH", body).then(function (user) {
+      me = user;
+      $("profile-result").textContent = "Saved.";
+    }).catch(function (err) { $("profile-result").textContent = err.message; });
   });
 
   $("conv-join").addEventListener("click", function () {
