@@ -706,20 +706,44 @@ async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, Ap
     Ok(Json(node.livechat.records(c.who, Kind::Ticket)?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/operator/activity",
+    tag = "livechat",
+    security(("operator" = [])),
+    responses((status = 200, description = "The operator is active: available for new visitors for 30 minutes", body = crate::livechat::presence::PresenceView), (status = 403, description = "forbidden: only an operator reports activity", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn activity(State(node): Shared, c: Caller) -> Result<Json<PresenceView>, ApiError> {
     Ok(Json(node.livechat.operator_activity(c.who)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/languages",
+    tag = "livechat",
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The languages enabled on this node", body = crate::api::openapi_shapes::LanguageList), (status = 403, description = "forbidden: staff only", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn languages(State(node): Shared, c: Caller) -> Result<Json<Value>, ApiError> {
     c.who.staff()?;
     Ok(Json(json!({"languages": node.livechat.languages()})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WindowQuery {
+    /// The window in days, 1 to 3650 (default 14).
     days: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/channels/{id}/satisfaction",
+    tag = "livechat",
+    params(("id" = Uuid, Path, description = "The channel"), WindowQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "The channel's share of happy ratings over the window", body = Satisfaction), (status = 403, description = "forbidden: not a member of the channel", body = crate::api::openapi_shapes::ErrorBody))
+)]
 async fn channel_satisfaction(
     State(node): Shared,
     c: Caller,
@@ -733,6 +757,14 @@ async fn channel_satisfaction(
     )?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/livechat/satisfaction",
+    tag = "livechat",
+    params(WindowQuery),
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "Each channel the caller may read, with its satisfaction", body = Vec<Satisfaction>))
+)]
 async fn all_satisfaction(
     State(node): Shared,
     c: Caller,

@@ -31,6 +31,13 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The languages enabled on the node.
+#[derive(Serialize, ToSchema)]
+pub struct LanguageList {
+    /// Each enabled language: ISO 639-1 code and English name.
+    pub languages: Vec<crate::livechat::languages::Language>,
+}
+
 /// A successful login.
 #[derive(Serialize, ToSchema)]
 pub struct LoginAnswer {
@@ -111,6 +118,8 @@ pub enum ConnectionAction {
     Reject,
     /// Correct a draft's remote UUID (body: `remote_uuid`).
     Edit,
+    /// Mark an incoming request as opened by the administrator (it is no longer new).
+    Seen,
 }
 
 /// The sessions report.

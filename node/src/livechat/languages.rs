@@ -62,7 +62,7 @@ const NAMES: &[(&str, &str)] = &[
 ];
 
 /// One enabled language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Language {
     /// ISO 639-1 code.
     pub code: String,

@@ -125,7 +125,7 @@ impl State {
 }
 
 /// An operator's presence as their console shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PresenceView {
     /// `online` (available for new visitors) or `away`.
     pub status: PresenceStatus,
@@ -136,7 +136,7 @@ pub struct PresenceView {
 }
 
 /// Available for new visitors, or not (30 minutes without activity).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceStatus {
     /// Active in the last 30 minutes.

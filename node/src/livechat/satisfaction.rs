@@ -21,7 +21,7 @@ pub const MAX_DAYS: u32 = 3650;
 const DAY_MS: u64 = 86_400_000;
 
 /// A channel's satisfaction over a window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Satisfaction {
     /// The channel.
     pub channel_id: Uuid,

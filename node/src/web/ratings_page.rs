@@ -134,7 +134,14 @@ fn channel_summary(
 }
 
 /// `GET /livechat`: the published channels.
-pub(super) async fn index(State(node): State<Arc<NodeShared>>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/livechat",
+    tag = "web",
+    security(()),
+    responses((status = 200, description = "The public ratings page: published channels and their satisfaction", content_type = "text/html", body = String))
+)]
+pub(crate) async fn index(State(node): State<Arc<NodeShared>>) -> Response {
     let chat = &node.livechat;
     let channels = match chat.published_channels() {
         Ok(list) => list,
@@ -176,7 +183,15 @@ pub(super) async fn index(State(node): State<Arc<NodeShared>>) -> Response {
 }
 
 /// `GET /livechat/channel/{id}`: one published channel's satisfaction and recent ratings.
-pub(super) async fn channel(
+#[utoipa::path(
+    get,
+    path = "/livechat/channel/{id}",
+    tag = "web",
+    params(("id" = String, Path, description = "A published channel")),
+    security(()),
+    responses((status = 200, description = "One published channel's satisfaction and recent ratings", content_type = "text/html", body = String), (status = 404, description = "No such published channel", content_type = "text/html", body = String))
+)]
+pub(crate) async fn channel(
     State(node): State<Arc<NodeShared>>,
     Path(id): Path<String>,
 ) -> Response {
