@@ -518,8 +518,8 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
 }
 
 /// Only our side of the 16-in-flight figure, `count` messages after a warm-up, for a profiler
-/// (`ochat-bench federation-profile`; README, "Where the federation time goes"). Prints the
-/// rate to stderr and adds no row: there is no baseline to compare with.
+/// (`ochat-bench federation-profile`; docs/benchmarks.md, "Where the federation time goes").
+/// Prints the rate to stderr and adds no row: there is no baseline to compare with.
 pub async fn profile(opts: &Opts) -> Result<Vec<Row>> {
     let p = pair().await.context("starting two linked nodes")?;
     ours_throughput(&p, opts.scale(3000)).await?;

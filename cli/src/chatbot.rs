@@ -23,7 +23,7 @@ pub enum ChatbotCommand {
     List(ChatbotOut),
     /// Show one script with the checker's warnings.
     Show(ChatbotId),
-    /// Create a script from a JSON file (see the README for the format).
+    /// Create a script from a JSON file (see docs/livechat.md for the format).
     Create(ChatbotFile),
     /// Replace a script with the content of a JSON file.
     Update(ChatbotUpdate),

@@ -17,7 +17,7 @@
 //! sled's IO pool, which wakes all of its idle threads, so two small flushes cost more
 //! wake-ups than one that covers both. Measured in the `federation` bench, three strictly
 //! alternating pairs on 2026-12-04: 16 in flight 13,117–13,646 msg/s with two flusher threads,
-//! 14,564–15,151 with one (README, "What the benchmarks changed in the node").
+//! 14,564–15,151 with one (docs/benchmarks.md, "What the benchmarks changed in the node").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -1097,16 +1097,17 @@ async fn the_cli_prints_every_report_as_a_table_json_and_csv() {
         ],
     )
     .await;
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let start = readme
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/livechat.md"))
+            .unwrap();
+    let start = guide
         .find("GROUP     SESSIONS")
-        .expect("the README shows this table");
-    let end = start + readme[start..].find("```").unwrap();
+        .expect("docs/livechat.md shows this table");
+    let end = start + guide[start..].find("```").unwrap();
     assert_eq!(
         weekdays,
-        readme[start..end],
-        "the README's example is this week's"
+        guide[start..end],
+        "docs/livechat.md's example is this week's"
     );
 
     let json: Value = serde_json::from_str(
@@ -1365,7 +1366,7 @@ async fn chromium(extra: Vec<String>, url: String) -> String {
 
 /// The console page in a real browser (headless Chromium, which CI installs for the web
 /// tests): it takes the token from the fragment, reads the three reports and draws their
-/// charts. With `OCHAT_SCREENSHOT=1` it also rewrites `docs/reports.png` for the README.
+/// charts. With `OCHAT_SCREENSHOT=1` it also rewrites `docs/reports.png` for the docs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_page_draws_the_charts_in_a_real_browser() {
     let tmp = tempfile::tempdir().unwrap();

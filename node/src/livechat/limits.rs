@@ -4,7 +4,7 @@
 //!
 //! Used by [`sessions`](super::sessions) (new sessions per address and per visitor id) and by
 //! the chatbot runtime (leads and tickets a chatbot creates, per address). The sizes and rates
-//! are the constants below; the README explains them.
+//! are the constants below; docs/security.md explains them.
 
 use std::collections::HashMap;
 use std::hash::Hash;
