@@ -24,7 +24,8 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
-const PROTOCOL: &str = "/ochat-bench/bare/1";
+/// The baseline's request-response protocol.
+pub const PROTOCOL: &str = "/ochat-bench/bare/1";
 /// Largest frame either side accepts.
 const MAX_FRAME: usize = 1 << 20;
 

@@ -8,11 +8,12 @@
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
 //!   [`memory`] (and its `load` test), [`reports`], [`reach`] (not in `all`: namespaces, root);
-//!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
+//!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`], [`bare_relay`],
 //!   [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
 
 pub mod bare_http;
 pub mod bare_p2p;
+pub mod bare_relay;
 pub mod crypto;
 pub mod federation;
 pub mod livechat;

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
 use ochat_node::NodeConfig;
 use ochat_node::config::DEFAULT_P2P_LISTEN;
 use ochat_node::directory::{DirectoryClient, DirectoryConfig, DirectoryP2p, DirectoryServer};
@@ -48,12 +48,12 @@ use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
-use crate::bare_p2p;
 use crate::federation::{ACK_LEN, WIRE_LEN, delivered, text};
 use crate::measure::{self, Sample, alternate, histogram, record};
 use crate::ns_runtime::NsRuntime;
 use crate::opts::Opts;
 use crate::table::Row;
+use crate::{bare_p2p, bare_relay};
 
 const GROUP: &str = "reach";
 /// Messages one at a time, per round.
@@ -245,15 +245,54 @@ fn p50_sample(h: hdrhistogram::Histogram<u64>) -> Sample {
     }
 }
 
-/// The bare responder on one public host and a client on the other, over the same internet.
+/// How a fresh bare client reaches the responder: directly, or through the relay.
+#[derive(Debug, Clone)]
+enum Dialer {
+    Direct(PeerId, Multiaddr),
+    Relayed(PeerId, Multiaddr),
+}
+
+/// A bare client of either kind.
+#[derive(Debug, Clone)]
+enum BareClient {
+    Direct(bare_p2p::Client),
+    Relayed(bare_relay::Client),
+}
+
+impl Dialer {
+    /// A client with a fresh identity (call it on the client's runtime).
+    fn client(&self) -> Result<BareClient> {
+        Ok(match self {
+            Dialer::Direct(peer, addr) => {
+                BareClient::Direct(bare_p2p::Client::dial(*peer, addr.clone())?)
+            }
+            Dialer::Relayed(peer, addr) => {
+                BareClient::Relayed(bare_relay::Client::dial(*peer, addr.clone())?)
+            }
+        })
+    }
+}
+
+impl BareClient {
+    async fn request(&self) -> Result<Vec<u8>> {
+        let body = vec![0x42; WIRE_LEN];
+        match self {
+            BareClient::Direct(c) => c.request(body).await,
+            BareClient::Relayed(c) => c.request(body).await,
+        }
+    }
+}
+
+/// A bare responder (kept alive here) and a client on another site, over the same internet.
 struct Bare {
-    server: bare_p2p::Server,
-    addr: Multiaddr,
-    client: bare_p2p::Client,
+    _responder: Box<dyn std::any::Any + Send>,
+    dialer: Dialer,
+    client: BareClient,
     rt: Arc<NsRuntime>,
 }
 
-async fn bare(server_site: &Site, client_site: &Site) -> Result<Bare> {
+/// A bare responder on `server_site` (a public host), dialled directly from `client_site`.
+async fn bare_direct(server_site: &Site, client_site: &Site) -> Result<Bare> {
     let server = server_site
         .rt
         .run(async { bare_p2p::Server::start_on(ACK_LEN, "/ip4/0.0.0.0/tcp/0".parse()?).await })
@@ -267,14 +306,44 @@ async fn bare(server_site: &Site, client_site: &Site) -> Result<Bare> {
         })
         .context("the bare server has no TCP port")?;
     let addr: Multiaddr = format!("/ip4/{}/tcp/{port}", server_site.host.addr).parse()?;
-    let (peer, to) = (server.peer, addr.clone());
-    let client = client_site
+    let dialer = Dialer::Direct(server.peer, addr);
+    bare_with(Box::new(server), dialer, client_site).await
+}
+
+/// A bare responder on `server_site` with a slot on the directory host's relay (reached over
+/// QUIC, as the nodes reach it), dialled through the relay from `client_site`.
+async fn bare_relayed(world: &World<'_>, server_site: &Site, client_site: &Site) -> Result<Bare> {
+    let url = world.url.clone();
+    let server = server_site
         .rt
-        .run(async move { bare_p2p::Client::dial(peer, to) })
+        .run(async move {
+            let info = DirectoryClient::new(&url)?
+                .p2p_info()
+                .await?
+                .context("the directory runs no relay")?;
+            let relay: Multiaddr = info
+                .addresses
+                .iter()
+                .find(|a| a.contains("/quic-v1") && !a.contains("/127.0.0.1/"))
+                .context("the relay offers no QUIC address")?
+                .parse()?;
+            bare_relay::Server::start(relay, ACK_LEN).await
+        })
         .await?;
+    let dialer = Dialer::Relayed(server.peer, server.addr.clone());
+    bare_with(Box::new(server), dialer, client_site).await
+}
+
+async fn bare_with(
+    responder: Box<dyn std::any::Any + Send>,
+    dialer: Dialer,
+    client_site: &Site,
+) -> Result<Bare> {
+    let fresh = dialer.clone();
+    let client = client_site.rt.run(async move { fresh.client() }).await?;
     Ok(Bare {
-        server,
-        addr,
+        _responder: responder,
+        dialer,
         client,
         rt: client_site.rt.clone(),
     })
@@ -289,7 +358,7 @@ impl Bare {
                 let mut h = histogram();
                 for _ in 0..count {
                     let start = Instant::now();
-                    client.request(vec![0x42; WIRE_LEN]).await?;
+                    client.request().await?;
                     record(&mut h, start.elapsed());
                 }
                 Ok(p50_sample(h))
@@ -299,14 +368,14 @@ impl Bare {
 
     /// Fresh peers each dial and make one request-response.
     async fn handshakes(&self, count: usize) -> Result<Sample> {
-        let (peer, addr) = (self.server.peer, self.addr.clone());
+        let dialer = self.dialer.clone();
         self.rt
             .run(async move {
                 let mut h = histogram();
                 for _ in 0..count {
-                    let client = bare_p2p::Client::dial(peer, addr.clone())?;
+                    let client = dialer.client()?;
                     let start = Instant::now();
-                    client.request(vec![0x42; WIRE_LEN]).await?;
+                    client.request().await?;
                     record(&mut h, start.elapsed());
                 }
                 Ok(p50_sample(h))
@@ -466,7 +535,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
         url: format!("http://{}:{DIRECTORY_PORT}", s.directory.host.addr),
         dir: tmp.path(),
     };
-    let bare = bare(&s.public_a, &s.public_b)
+    let bare = bare_direct(&s.public_a, &s.public_b)
         .await
         .context("the bare baseline")?;
     let mut rows = Vec::new();
@@ -547,10 +616,13 @@ async fn scenarios(
     eprintln!("reach: hole punched {:.1} s", start.elapsed().as_secs_f64());
 
     let start = Instant::now();
+    let relayed = bare_relayed(world, &s.symmetric, &s.home_c)
+        .await
+        .context("the bare baseline through the relay")?;
     direct_or_relayed(
         opts,
         world,
-        bare,
+        &relayed,
         rows,
         Setup {
             label: "relayed, symmetric NAT",
@@ -618,7 +690,7 @@ async fn direct_or_relayed(
     let base_note = if setup.wanted == "direct" {
         ""
     } else {
-        "; base: bare direct"
+        "; base: bare via the relay"
     };
 
     let n = setup.messages;
@@ -655,7 +727,7 @@ async fn direct_or_relayed(
     .context("handshakes")?;
     rows.push(row(
         &format!(
-            "{}: handshake request → Accepted on both sides (p50{base_note}: dial + 1 request)",
+            "{}: handshake request → Accepted on both sides (p50{base_note}; base: dial + 1 request)",
             setup.label
         ),
         &shakes,
