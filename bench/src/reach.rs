@@ -20,7 +20,13 @@
 //!   (a bare stack would need DCUtR of its own to take the same path).
 //! - relayed: Acme behind a symmetric NAT, Bolt and the fresh requesters behind an
 //!   endpoint-independent one, so every byte goes through the directory host's relay;
-//!   handshake and one message. Baselines: the bare direct path between the public hosts.
+//!   handshake and one message. Baselines: the same bare request-response through the same
+//!   relay ([`crate::bare_relay`]: the responder on Acme's host holds a slot, the client on
+//!   Bolt's host dials its `…/p2p-circuit` address).
+//!
+//! The directory's per-address rate limit is off and the relay's per-address limits on new
+//! reservations and circuits are raised: every fresh requester of a figure comes from one
+//! address, which the defaults (made for many homes) would throttle. The rest is default.
 //!
 //! The figure says which path the node reported (`GET /api/v1/network`) and on which transport.
 
@@ -608,7 +614,7 @@ async fn scenarios(
     .await
     .context("hole punched: messages")?;
     rows.push(row(
-        &format!("hole punched, 2 EIM NATs ({seen}): one message send → delivered (p50; base: bare direct)"),
+        &format!("hole punched, 2 EIM NATs ({seen}): one message, send → delivered (p50; base: bare, 2 public hosts)"),
         &lat,
     ));
     bolt.stop().await?;
@@ -687,10 +693,10 @@ async fn direct_or_relayed(
     .await?;
     let channel = link(&bolt, &acme).await.context("link")?;
     let seen = path(&bolt, &acme, setup.wanted).await?;
-    let base_note = if setup.wanted == "direct" {
+    let via = if setup.wanted == "direct" {
         ""
     } else {
-        "; base: bare via the relay"
+        " via the relay"
     };
 
     let n = setup.messages;
@@ -703,7 +709,7 @@ async fn direct_or_relayed(
     .context("messages")?;
     rows.push(row(
         &format!(
-            "{} ({seen}): one message send → delivered (p50{base_note})",
+            "{} ({seen}): one message, send → delivered (p50; base: bare{via})",
             setup.label
         ),
         &lat,
@@ -727,7 +733,7 @@ async fn direct_or_relayed(
     .context("handshakes")?;
     rows.push(row(
         &format!(
-            "{}: handshake request → Accepted on both sides (p50{base_note}; base: dial + 1 request)",
+            "{}: handshake, request → Accepted on both sides (p50; base: a fresh bare peer dials{via}, 1 request)",
             setup.label
         ),
         &shakes,
