@@ -171,3 +171,59 @@ impl Drop for NsRuntime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::net::{IpAddr, SocketAddr};
+
+    use ochat_tests::netns::Internet;
+
+    use super::*;
+
+    /// Needs root, `ip` and `nft`, like the `reach` group.
+    #[tokio::test]
+    async fn tasks_on_a_namespace_runtime_listen_and_dial_inside_that_namespace() {
+        let mut net = Internet::new().unwrap();
+        let a = net.public_host("a").unwrap();
+        let b = net.public_host("b").unwrap();
+        let in_a = NsRuntime::start(&a.ns).unwrap();
+        let in_b = NsRuntime::start(&b.ns).unwrap();
+
+        // A's address exists only inside A's namespace: the test's own thread cannot bind it,
+        // a task on A's runtime can.
+        assert!(std::net::TcpListener::bind((a.addr, 0)).is_err());
+        let listener =
+            in_a.run(async move {
+                Ok(tokio::net::TcpListener::bind(SocketAddr::from((a.addr, 0))).await?)
+            })
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = in_a.spawn(async move { listener.accept().await.map(|(_, from)| from) });
+
+        // B's task dials across the test internet and is seen coming from B's address.
+        let to = a.addr;
+        in_b.run(async move {
+            let stream = tokio::net::TcpStream::connect((to, port)).await?;
+            Ok(stream.local_addr()?)
+        })
+        .await
+        .unwrap();
+        let from = tokio::time::timeout(Duration::from_secs(10), accepted)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(from.ip(), IpAddr::V4(b.addr));
+    }
+
+    #[test]
+    fn a_namespace_that_does_not_exist_is_a_clear_error() {
+        let err = NsRuntime::start("ochat-no-such-namespace").unwrap_err();
+        assert!(
+            err.to_string().contains("cannot open the namespace"),
+            "{err}"
+        );
+    }
+}
