@@ -8,8 +8,8 @@
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
 //!   [`memory`] (and its `load` test), [`reports`], [`reach`] (not in `all`: namespaces, root);
-//!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`], [`bare_relay`],
-//!   [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
+//!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
+//!   [`bare_relay`], [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
 
 pub mod bare_http;
 pub mod bare_p2p;
@@ -23,6 +23,8 @@ pub mod ns_runtime;
 pub mod opts;
 pub mod process;
 pub mod reach;
+mod reach_bare;
+mod reach_nodes;
 pub mod reports;
 pub mod shop;
 pub mod storage;
