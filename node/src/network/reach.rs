@@ -409,10 +409,7 @@ mod tests {
         assert!(!worth_sharing(&home, Some(&from_lan)));
         assert!(worth_sharing(&home, Some(&from_loopback)));
         assert!(!worth_sharing(&lan, None), "unknown path: public only");
-        assert!(!worth_sharing(
-            &a("/ip4/0.0.0.0/tcp/1"),
-            Some(&from_loopback)
-        ));
+        assert!(!worth_sharing(&a("/ip4/0.0.0.0/tcp/1"), Some(&from_loopback)));
     }
 
     #[test]
