@@ -24,7 +24,8 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot};
 
-const PROTOCOL: &str = "/ochat-bench/bare/1";
+/// The baseline's request-response protocol.
+pub const PROTOCOL: &str = "/ochat-bench/bare/1";
 /// Largest frame either side accepts.
 const MAX_FRAME: usize = 1 << 20;
 
@@ -139,19 +140,30 @@ impl Drop for Server {
 impl Server {
     /// Starts listening on 127.0.0.1; answers every request at once.
     pub async fn start(response_size: usize) -> Result<Self> {
-        Self::listen(response_size, None).await
+        Self::listen(response_size, None, "/ip4/127.0.0.1/tcp/0".parse()?).await
+    }
+
+    /// Starts listening on `listen` (e.g. `/ip4/0.0.0.0/tcp/0` in a namespace); answers every
+    /// request at once. Its [`Server::addr`] is the address it reports, which for an
+    /// unspecified IP is one of the host's; clients elsewhere may need [`Client::dial`].
+    pub async fn start_on(response_size: usize, listen: Multiaddr) -> Result<Self> {
+        Self::listen(response_size, None, listen).await
     }
 
     /// Starts listening on 127.0.0.1; answers a request once it is durable in a log file of
     /// `log_size` bytes under `dir`, written in full first and then used as a ring.
     pub async fn start_durable(response_size: usize, dir: &Path, log_size: u64) -> Result<Self> {
         let log = DurableLog::create(&dir.join("bare-durable.log"), log_size)?;
-        Self::listen(response_size, Some(log)).await
+        Self::listen(response_size, Some(log), "/ip4/127.0.0.1/tcp/0".parse()?).await
     }
 
-    async fn listen(response_size: usize, log: Option<DurableLog>) -> Result<Self> {
+    async fn listen(
+        response_size: usize,
+        log: Option<DurableLog>,
+        listen: Multiaddr,
+    ) -> Result<Self> {
         let mut swarm = swarm()?;
-        swarm.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+        swarm.listen_on(listen)?;
         let addr = loop {
             if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
                 break address;
@@ -285,9 +297,13 @@ pub struct Client {
 impl Client {
     /// A client with a fresh identity that knows `server`'s address (it dials on first use).
     pub fn new(server: &Server) -> Result<Self> {
+        Self::dial(server.peer, server.addr.clone())
+    }
+
+    /// A client with a fresh identity that reaches `peer` at `addr` (it dials on first use).
+    pub fn dial(peer: PeerId, addr: Multiaddr) -> Result<Self> {
         let mut swarm = swarm()?;
-        swarm.add_peer_address(server.peer, server.addr.clone());
-        let peer = server.peer;
+        swarm.add_peer_address(peer, addr);
         let (tx, mut rx) = mpsc::channel::<(Vec<u8>, Reply)>(1024);
         tokio::spawn(async move {
             let mut pending: HashMap<OutboundRequestId, Reply> = HashMap::new();

@@ -54,11 +54,12 @@ const IN_FLIGHT: usize = 16;
 const TEXT_LEN: usize = 200;
 /// Bytes of a baseline request: the sealed wire form of a 200-byte text (header, ids, tag,
 /// CBOR framing) is about this large.
-const WIRE_LEN: usize = 400;
+pub const WIRE_LEN: usize = 400;
 /// Bytes of a baseline answer (an acknowledgement).
-const ACK_LEN: usize = 40;
+pub const ACK_LEN: usize = 40;
 
-fn text(n: usize) -> String {
+/// The `n`th message text ([`TEXT_LEN`] bytes).
+pub fn text(n: usize) -> String {
     let head = format!("m{n}-");
     format!("{head}{}", "x".repeat(TEXT_LEN - head.len()))
 }
@@ -129,8 +130,8 @@ fn inside(p: &Pair) -> Result<(Arc<NodeShared>, Uuid)> {
     Ok((node.shared.clone(), p.channel.parse()?))
 }
 
-/// Whether an event reports one of Acme's messages delivered.
-fn delivered(e: &Event) -> Option<Uuid> {
+/// Whether an event reports one of our (outgoing) messages delivered.
+pub fn delivered(e: &Event) -> Option<Uuid> {
     let m = e.message.as_ref()?;
     (e.event == EventKind::State && m.direction == "out" && m.state == MessageState::Delivered)
         .then_some(m.id)

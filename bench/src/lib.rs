@@ -7,18 +7,24 @@
 //! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
-//!   [`memory`] (and its `load` test), [`reports`]; shared baselines, clients and child processes:
-//!   [`bare_p2p`], [`bare_http`], [`ws`], [`process`].
+//!   [`memory`] (and its `load` test), [`reports`], [`reach`] (not in `all`: namespaces, root);
+//!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
+//!   [`bare_relay`], [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
 
 pub mod bare_http;
 pub mod bare_p2p;
+pub mod bare_relay;
 pub mod crypto;
 pub mod federation;
 pub mod livechat;
 pub mod measure;
 pub mod memory;
+pub mod ns_runtime;
 pub mod opts;
 pub mod process;
+pub mod reach;
+mod reach_bare;
+mod reach_nodes;
 pub mod reports;
 pub mod shop;
 pub mod storage;

@@ -8,6 +8,7 @@
 //! cargo run --release -p ochat-bench -- crypto         # one group
 //! cargo run --release -p ochat-bench -- all --quick    # short smoke run
 //! cargo run --release -p ochat-bench -- all --json bench.json
+//! sudo cargo run --release -p ochat-bench -- reach   # namespaces: root, ip, nft; not in `all`
 //! ```
 //!
 //! ## Adding a group
@@ -31,7 +32,7 @@ use clap::Parser;
 
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
-use ochat_bench::{crypto, federation, livechat, memory, process, reports, storage};
+use ochat_bench::{crypto, federation, livechat, memory, process, reach, reports, storage};
 
 /// The node's allocator (the one the `ochat` binary uses), so that the node processes this
 /// program starts as `ochat` and the baselines it measures in-process run on the same one.
@@ -56,7 +57,9 @@ struct Args {
     /// (10,000 visitor WebSockets and 2,000 msg/s for 60 s; not part of `all`); or
     /// `federation-profile` (only our side of the 16-in-flight figure, 30,000 messages, to run
     /// under a profiler; not part of `all`); or `livechat-profile` (only our side of the
-    /// visitor POST → operator figure, 19,200 messages, likewise).
+    /// visitor POST → operator figure, 19,200 messages, likewise); or `reach` (handshake and
+    /// message latency across network namespaces: direct, hole punched, relayed; needs root,
+    /// `ip` and `nft`; not part of `all`).
     group: String,
     /// Also write the table as JSON to this file.
     #[arg(long)]
@@ -74,6 +77,7 @@ async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
         "storage" => storage::run(opts).await,
         "memory" => memory::run(opts).await,
         "reports" => reports::run(opts).await,
+        "reach" => reach::run(opts).await,
         "load" => memory::load(opts).await,
         "federation-profile" => federation::profile(opts).await,
         "livechat-profile" => livechat::profile(opts).await,
