@@ -31,6 +31,7 @@ mod actor;
 mod behaviour;
 mod codec;
 mod dht;
+mod late_start;
 mod messages;
 mod rate_limit;
 mod reach;
@@ -301,7 +302,8 @@ pub async fn start_with_messages(
     let keypair = Keypair::ed25519_from_bytes(&mut *secret)
         .map_err(|e| NetworkError::InvalidKey(e.to_string()))?;
     let peer_id = keypair.public().to_peer_id();
-    let mut swarm = behaviour::build_swarm(keypair, &config)?;
+    let prompt = late_start::Prompt::default();
+    let mut swarm = behaviour::build_swarm(keypair, &config, prompt.clone())?;
     for addr in &config.listen {
         swarm
             .listen_on(addr.clone())
@@ -323,6 +325,7 @@ pub async fn start_with_messages(
         listen_tx,
         addresses_tx,
         &config,
+        prompt,
     );
     tokio::spawn(actor.run());
     tracing::info!(%peer_id, "network started");

@@ -116,6 +116,8 @@ type Outstanding = oneshot::Sender<Result<HandshakeResponse, NetworkError>>;
 /// The task's state.
 pub(crate) struct Actor {
     pub(super) swarm: Swarm<Behaviour>,
+    /// Relays and DHT bootstrap peers: identify and ping start at once with them.
+    pub(super) prompt: super::late_start::Prompt,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Inbound>,
     listen: watch::Sender<Vec<Multiaddr>>,
@@ -143,8 +145,10 @@ impl Actor {
         listen: watch::Sender<Vec<Multiaddr>>,
         addresses: watch::Sender<Vec<String>>,
         config: &NetworkConfig,
+        prompt: super::late_start::Prompt,
     ) -> Self {
         Actor {
+            prompt,
             reach_config: config.reach.clone(),
             reach: ReachState::default(),
             dht: DhtState::default(),

@@ -33,6 +33,7 @@ use ochat_protocol::message::MESSAGE_PROTOCOL;
 use ochat_protocol::wire::HANDSHAKE_PROTOCOL;
 
 use super::codec::{HandshakeCodec, MessageCodec};
+use super::late_start::{LateStart, Prompt};
 use super::reach::Forced;
 use super::{NetworkConfig, NetworkError, WrongPeer};
 
@@ -44,6 +45,8 @@ const MAX_LISTED_FAILURES: usize = 4;
 pub(crate) const IDENTIFY_VERSION: &str = "/ochat/1";
 /// How often ping measures the round trip on an open connection.
 const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// How long after a connection is up identify and ping open their own streams.
+const CHATTER_DELAY: Duration = Duration::from_millis(500);
 /// How long a DHT query may run.
 const KAD_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,8 +57,8 @@ pub(crate) struct Behaviour {
     pub(crate) handshake: request_response::Behaviour<HandshakeCodec>,
     /// `/ochat/msg/2`.
     pub(crate) messages: request_response::Behaviour<MessageCodec>,
-    pub(crate) identify: identify::Behaviour,
-    pub(crate) ping: ping::Behaviour,
+    pub(crate) identify: LateStart<identify::Behaviour>,
+    pub(crate) ping: LateStart<ping::Behaviour>,
     pub(crate) autonat_client: Toggle<autonat::v2::client::Behaviour>,
     pub(crate) autonat_server: Toggle<autonat::v2::server::Behaviour>,
     pub(crate) relay_client: relay::client::Behaviour,
@@ -70,6 +73,7 @@ impl Behaviour {
         key: &Keypair,
         relay_client: relay::client::Behaviour,
         config: &NetworkConfig,
+        prompt: Prompt,
     ) -> Result<Self, NetworkError> {
         let peer_id = key.public().to_peer_id();
         let reach = &config.reach;
@@ -97,7 +101,15 @@ impl Behaviour {
                 // configured external addresses leave it.
                 .with_hide_listen_addrs(reach.forced == Some(Forced::Private)),
         );
-        let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL));
+        // Both start their own streams a moment after a connection is up, so a request the
+        // connection was dialled for does not race them (see `late_start`); with relays and
+        // DHT bootstrap peers (`prompt`) they start at once.
+        let identify = LateStart::new(identify, CHATTER_DELAY, prompt.clone());
+        let ping = LateStart::new(
+            ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL)),
+            CHATTER_DELAY,
+            prompt,
+        );
         let autonat_client = Toggle::from(
             reach
                 .forced
@@ -144,6 +156,7 @@ impl Behaviour {
 pub(crate) fn build_swarm(
     keypair: Keypair,
     config: &NetworkConfig,
+    prompt: Prompt,
 ) -> Result<Swarm<Behaviour>, NetworkError> {
     let mut failed: Option<NetworkError> = None;
     let swarm = SwarmBuilder::with_existing_identity(keypair)
@@ -157,16 +170,16 @@ pub(crate) fn build_swarm(
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(|e| NetworkError::Transport(e.to_string()))?
-        .with_behaviour(
-            |key, relay_client| match Behaviour::new(key, relay_client, config) {
+        .with_behaviour(|key, relay_client| {
+            match Behaviour::new(key, relay_client, config, prompt) {
                 Ok(b) => Ok(b),
                 Err(e) => {
                     let text = e.to_string();
                     failed = Some(e);
                     Err(Box::<dyn std::error::Error + Send + Sync>::from(text))
                 }
-            },
-        )
+            }
+        })
         .map_err(|e| {
             failed
                 .take()

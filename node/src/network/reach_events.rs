@@ -33,6 +33,7 @@ impl Actor {
             if peer == *self.swarm.local_peer_id() {
                 continue;
             }
+            self.prompt_with(peer);
             match self.reach.relays.iter_mut().find(|s| s.peer == peer) {
                 Some(slot) if !slot.addrs.contains(&addr) => slot.addrs.push(addr),
                 Some(_) => {}
@@ -52,6 +53,13 @@ impl Actor {
         self.publish_addresses();
     }
 
+    /// Connections with `peer` (a relay, a bootstrap peer) run identify and ping at once.
+    fn prompt_with(&self, peer: PeerId) {
+        if let Ok(mut prompt) = self.prompt.write() {
+            prompt.insert(peer);
+        }
+    }
+
     /// Adds DHT bootstrap peers and starts a bootstrap.
     pub(super) fn add_bootstrap(&mut self, addrs: Vec<Multiaddr>) {
         let mut added = false;
@@ -63,6 +71,7 @@ impl Actor {
             if peer == *self.swarm.local_peer_id() {
                 continue;
             }
+            self.prompt_with(peer);
             self.swarm.behaviour_mut().kad.add_address(&peer, addr);
             added = true;
         }
