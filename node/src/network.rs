@@ -317,7 +317,7 @@ pub async fn start_with_messages(
     let (messages_tx, messages_rx) = mpsc::channel(INBOUND_QUEUE);
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
     let (addresses_tx, addresses_rx) = watch::channel(Vec::new());
-    let actor = Actor::new(
+    let mut actor = Actor::new(
         swarm,
         command_rx,
         inbound_tx,
@@ -325,8 +325,9 @@ pub async fn start_with_messages(
         listen_tx,
         addresses_tx,
         &config,
-        prompt,
     );
+    // The swarm's identify and ping read the same set the actor fills.
+    actor.prompt = prompt;
     tokio::spawn(actor.run());
     tracing::info!(%peer_id, "network started");
     let handle = NetworkHandle {

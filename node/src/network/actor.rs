@@ -145,10 +145,9 @@ impl Actor {
         listen: watch::Sender<Vec<Multiaddr>>,
         addresses: watch::Sender<Vec<String>>,
         config: &NetworkConfig,
-        prompt: super::late_start::Prompt,
     ) -> Self {
         Actor {
-            prompt,
+            prompt: super::late_start::Prompt::default(),
             reach_config: config.reach.clone(),
             reach: ReachState::default(),
             dht: DhtState::default(),
