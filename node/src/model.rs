@@ -102,6 +102,46 @@ impl OutboxItem {
     }
 }
 
+/// Secret bytes of any length kept in a stored value (a serialized ratchet): zeroized on drop,
+/// redacted in `Debug`, read as a byte slice.
+#[derive(Clone, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretBytes(#[serde(with = "serde_bytes")] Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<redacted>, {} bytes)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for SecretBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        SecretBytes(bytes)
+    }
+}
+
+/// The peer reused a message header with other contents: its ratchet state was rolled back
+/// (a restored backup or snapshot). Such messages are refused; the channel needs a re-key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RollbackSeen {
+    /// When it was first seen (ms).
+    pub first_at_ms: u64,
+    /// When it was last seen (ms).
+    pub last_at_ms: u64,
+    /// The number (`n`) of the last refused header.
+    pub last_message_number: u32,
+    /// How many messages were refused for it.
+    pub count: u64,
+}
+
 /// An end-to-end encrypted channel between two instances.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelRecord {
@@ -113,11 +153,13 @@ pub struct ChannelRecord {
     pub remote: InstanceId,
     /// The channel's name (the contact or the remote's name).
     pub name: String,
-    /// The serialized Double Ratchet state (contains secrets).
-    #[serde(with = "serde_bytes")]
-    pub ratchet: Vec<u8>,
+    /// The serialized Double Ratchet state (contains secrets; zeroized when dropped).
+    pub ratchet: SecretBytes,
     /// Created (ms).
     pub created_at_ms: u64,
+    /// Set once the peer reused a message header with other contents (see [`RollbackSeen`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackSeen>,
 }
 
 /// A local user (an operator once they have a login). The password hash lives elsewhere.

@@ -438,8 +438,9 @@ impl Federation {
                 .clone()
                 .or_else(|| record.remote_name.clone())
                 .unwrap_or_else(|| record.state.remote.to_string()),
-            ratchet: encode(trees::CHANNELS, ratchet)?,
+            ratchet: encode(trees::CHANNELS, ratchet)?.into(),
             created_at_ms: now_ms(),
+            rollback: None,
         })
     }
 

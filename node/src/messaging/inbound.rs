@@ -25,7 +25,7 @@ use ochat_protocol::message::{
     AckStatus, Body, Content, MessageAck, MessageBatch, MessageResponse, WireMessage,
     associated_data,
 };
-use ochat_protocol::ratchet::Ratchet;
+use ochat_protocol::ratchet::{OsRandom, Ratchet, RatchetError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ use super::{Messaging, MessagingError, files};
 use crate::events::EventKind;
 use crate::federation::repo;
 use crate::model::{
-    AttachmentMeta, ChannelRecord, MessageRecord, MessageState, MessageView, now_ms,
+    AttachmentMeta, ChannelRecord, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms,
 };
 use crate::store::{Store, StoreError, decode, encode, key, trees};
 
@@ -53,6 +53,8 @@ struct GroupWrites {
     seen: Vec<Vec<u8>>,
     messages: Vec<(Vec<u8>, Vec<u8>)>,
     chunks: HashMap<Vec<u8>, Vec<u8>>,
+    /// The number of a message whose header the peer reused with other contents.
+    header_reused: Option<u32>,
 }
 
 impl Messaging {
@@ -201,6 +203,13 @@ impl Messaging {
             let id = wire.id;
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
             if here.contains(&id) || self.already_here(&k)? {
+                // Stored before, but the ratchet may not have kept up (a crash between the
+                // message's write and the ratchet's): open it again so its key is used and
+                // deleted now, instead of being skipped by the next message and kept.
+                let ad = associated_data(&wire.conversation, &wire.sender, &wire.id);
+                if let Ok(plain) = ratchet.open_at(&wire.sealed, &ad, &mut OsRandom, now_ms()) {
+                    drop(zeroize::Zeroizing::new(plain));
+                }
                 done.push((i, AckStatus::Duplicate, Stored::Quiet));
                 continue;
             }
@@ -214,7 +223,19 @@ impl Messaging {
             }
             done.push((i, status, stored));
         }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
+        if let Some(n) = writes.header_reused.take() {
+            tracing::warn!(%channel, message = n, "the peer reused a message header with other contents: its ratchet state was rolled back; the channel needs a re-key");
+            let seen = ch.rollback.get_or_insert(RollbackSeen {
+                first_at_ms: now_ms(),
+                last_at_ms: 0,
+                last_message_number: n,
+                count: 0,
+            });
+            seen.last_at_ms = now_ms();
+            seen.last_message_number = n;
+            seen.count = seen.count.saturating_add(1);
+        }
+        ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
         let ch_bytes = encode(trees::CHANNELS, &ch)?;
         // In this order (see the module's notes): what is stored before its mark, the marks
         // before the ratchet.
@@ -251,8 +272,12 @@ impl Messaging {
     ) -> Result<(AckStatus, Stored), MessagingError> {
         let reject = |why: &str| Ok((AckStatus::Rejected(why.to_string()), Stored::Quiet));
         let ad = associated_data(&wire.conversation, &wire.sender, &wire.id);
-        let plain = match ratchet.open(&wire.sealed, &ad) {
+        let plain = match ratchet.open_at(&wire.sealed, &ad, &mut OsRandom, now_ms()) {
             Ok(p) => zeroize::Zeroizing::new(p),
+            Err(e @ RatchetError::HeaderReused { n }) => {
+                writes.header_reused = Some(n);
+                return reject(&format!("header reused: {e}"));
+            }
             Err(e) => return reject(&format!("does not open: {e}")),
         };
         let limits = Limits {

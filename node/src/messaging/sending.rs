@@ -294,7 +294,7 @@ impl Messaging {
                 shown,
             }));
         }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
+        ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
         let ch_bytes = encode(trees::CHANNELS, &ch)?;
         self.inner.unflushed.hold(channel, &ids);
         // In this order (see the module's notes): the ratchet first, so it is never behind a
