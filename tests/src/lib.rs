@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod forge;
+pub mod hardening;
 pub mod legacy;
 pub mod livechat;
 pub mod netns;

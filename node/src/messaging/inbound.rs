@@ -241,7 +241,9 @@ impl Messaging {
         // before the ratchet.
         let s = &self.inner.store;
         for (k, v) in writes.chunks {
-            s.attachments.insert(k, v).map_err(StoreError::from)?;
+            for (k, v) in files::chunk_writes(k, v) {
+                s.attachments.insert(k, v)?;
+            }
         }
         for (k, v) in writes.messages {
             s.messages.insert(k, v).map_err(StoreError::from)?;
@@ -369,7 +371,13 @@ impl Messaging {
             }
         }
         if let Some(m) = &message {
-            writes.messages.push((k, encode(trees::MESSAGES, m)?));
+            let bytes = encode(trees::MESSAGES, m)?;
+            // Checked here, not at the write, so that one oversized message is refused alone
+            // instead of failing its whole group.
+            if bytes.len() > crate::store::MAX_VALUE_LEN {
+                return reject("the message is too large to store");
+            }
+            writes.messages.push((k, bytes));
         }
         let stored = match message {
             Some(m) => Stored::Shown(Box::new(MessageView::from(&m))),

@@ -272,7 +272,7 @@ impl Messaging {
             }
             if let Some((attachment, data)) = &job.file {
                 for (i, piece) in data.chunks(CHUNK_SIZE).enumerate() {
-                    chunks.push((
+                    chunks.extend(super::files::chunk_writes(
                         super::files::chunk_key(channel, *attachment, i as u32),
                         piece.to_vec(),
                     ));
