@@ -109,6 +109,27 @@ pub(crate) struct Me {
     pub(crate) prekey: StoredSecret,
 }
 
+impl Me {
+    /// The secret of the pre-key our signed `request` names (handshake 2), or our current
+    /// pre-key for a request that names none.
+    pub(crate) fn prekey_for(
+        &self,
+        request: &ochat_protocol::sign::Signed<ochat_protocol::wire::ConnectionRequest>,
+    ) -> Result<[u8; 32], FederationError> {
+        let named = request
+            .open(&self.identity.public())
+            .map_err(|e| FederationError::Internal(format!("our own request does not open: {e}")))?
+            .prekey;
+        match named {
+            None => Ok(self.prekey.0),
+            Some(public) if public == keys::public_of(&self.prekey.0) => Ok(self.prekey.0),
+            Some(_) => Err(FederationError::Internal(
+                "the pre-key our request named is no longer kept".into(),
+            )),
+        }
+    }
+}
+
 /// The federation service. Cheap to clone.
 #[derive(Clone)]
 pub struct Federation {

@@ -65,6 +65,46 @@ pub struct ConnectionRecord {
     pub created_at_ms: u64,
     /// Last change (ms).
     pub updated_at_ms: u64,
+    /// The peer's Ed25519 identity key (handshake 2 binds it into the transcript).
+    #[serde(default, with = "serde_bytes")]
+    pub remote_identity: Option<[u8; 32]>,
+    /// Whether the channel's keys were confirmed by both sides (see [`KeyState`]).
+    #[serde(default)]
+    pub keys: KeyState,
+    /// Responder, handshake 2: the initiator's confirmation MAC (MAC_I) we wait for.
+    #[serde(default, with = "serde_bytes")]
+    pub expected_confirmation: Option<[u8; 32]>,
+}
+
+/// Key confirmation of a connection's channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// No channel keys yet (not accepted).
+    Pending,
+    /// Keys derived; the peer's confirmation has not arrived yet.
+    Unconfirmed,
+    /// Both sides proved they derived the same keys.
+    Confirmed,
+    /// The peer's confirmation did not match (or answered another copy of our request): no
+    /// channel is made; delete the connection and request again.
+    Mismatch,
+    /// Made by an earlier version (handshake 1), which has no key confirmation.
+    #[default]
+    Legacy,
+}
+
+impl KeyState {
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Unconfirmed => "unconfirmed",
+            KeyState::Confirmed => "confirmed",
+            KeyState::Mismatch => "mismatch",
+            KeyState::Legacy => "legacy",
+        }
+    }
 }
 
 /// A handshake step that must reach the peer.
@@ -222,6 +262,9 @@ pub struct ConnectionView {
     pub created_at_ms: u64,
     /// Last change (ms).
     pub updated_at_ms: u64,
+    /// Key confirmation: `pending`, `unconfirmed`, `confirmed`, `mismatch` (no channel; delete
+    /// and request again) or `legacy` (made by an earlier version, no confirmation).
+    pub keys: &'static str,
 }
 
 impl From<&ConnectionRecord> for ConnectionView {
@@ -244,6 +287,7 @@ impl From<&ConnectionRecord> for ConnectionView {
             members: c.members.clone(),
             created_at_ms: c.created_at_ms,
             updated_at_ms: c.updated_at_ms,
+            keys: c.keys.as_str(),
         }
     }
 }

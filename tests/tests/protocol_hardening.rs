@@ -247,3 +247,35 @@ async fn a_file_an_older_peer_sent_in_256_kib_chunks_is_stored_in_pieces_and_dow
     let (tree, len) = largest_value(&tmp.path().join("a"));
     assert!(len <= MAX_VALUE_LEN, "a value of {len} bytes in {tree}");
 }
+
+/// Polls a connection (by remote UUID) until its `keys` field is `want`.
+async fn wait_keys(node: &TestNode, remote: &str, want: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let all = node.connections().await.unwrap();
+        let c = all
+            .iter()
+            .find(|c| c["remote_uuid"] == remote)
+            .cloned()
+            .unwrap();
+        if c["keys"] == want {
+            return c;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{c}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_of_a_new_connection_confirm_the_same_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (acme, bolt, a_ch, b_ch) = linked(tmp.path()).await;
+    // Bolt asked, Acme accepted: Bolt checked Acme's MAC in the answer, Acme Bolt's in the
+    // acknowledgement.
+    wait_keys(&bolt, &acme.uuid, "confirmed").await;
+    wait_keys(&acme, &bolt.uuid, "confirmed").await;
+    bolt.send(&b_ch, "after confirmation").await.unwrap();
+    acme.wait_history(&a_ch, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+}

@@ -16,8 +16,8 @@ use super::resolve::Resolution;
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{
-    ChannelRecord, ConnectionRecord, ConnectionView, OutboxItem, Step, StoredSecret, UserRecord,
-    now_ms,
+    ChannelRecord, ConnectionRecord, ConnectionView, KeyState, OutboxItem, Step, StoredSecret,
+    UserRecord, now_ms,
 };
 use crate::store::{Store, encode, trees};
 
@@ -128,6 +128,9 @@ impl Federation {
             members: Vec::new(),
             created_at_ms: now,
             updated_at_ms: now,
+            remote_identity: None,
+            keys: KeyState::Pending,
+            expected_confirmation: None,
         };
         repo::write(&self.inner.store, Change::save(record.clone()))?;
         drop(guard);
@@ -320,6 +323,15 @@ impl Federation {
         }
         for effect in &outcome.effects {
             match effect {
+                // A Retry Request sends the very request (and ephemeral) it sent before, so the
+                // peer, which keeps the first copy it got, and we derive the same root.
+                Effect::DeliverRequest
+                    if record.request.is_some() && record.ephemeral.is_some() =>
+                {
+                    record.delivered = false;
+                    record.delivery_error = None;
+                    change.enqueue.push(self.outbox_item(record, Step::Request));
+                }
                 Effect::DeliverRequest => {
                     let ephemeral = new_secret()?;
                     let request = ConnectionRequest {
@@ -330,6 +342,7 @@ impl Federation {
                         message: record.state.message.clone(),
                         ephemeral: super::keys::public_of(&ephemeral.0),
                         sent_at_ms: now_ms(),
+                        prekey: Some(super::keys::public_of(&self.inner.me.prekey.0)),
                     };
                     record.request = Some(
                         Signed::seal(&request, &self.inner.me.identity)
@@ -379,15 +392,24 @@ impl Federation {
                 reason: record.state.reject_reason.clone().unwrap_or_default(),
             }
         };
-        let answer = ConnectionAnswer {
+        let bound = record.keys != KeyState::Legacy;
+        let mut answer = ConnectionAnswer {
             request_id: record.request_id,
             from: self.inner.me.uuid,
             to: InstanceId(record.state.remote),
             verdict,
             sent_at_ms: now_ms(),
+            request_hash: None,
+            prekey: None,
+            confirmation: None,
         };
-        let signed = Signed::seal(&answer, &self.inner.me.identity)
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
+        if bound {
+            answer.request_hash = record
+                .request
+                .as_ref()
+                .map(|r| ochat_protocol::agreement::request_hash(&r.body));
+        }
+        let mut channel_keys = None;
         if accepted {
             let (request, their_prekey, their_ephemeral) = match (
                 &record.request,
@@ -401,7 +423,50 @@ impl Federation {
                     ));
                 }
             };
-            let ratchet = super::keys::channel_ratchet(
+            if bound {
+                let identities = super::keys::Identities {
+                    initiator: record.remote_identity.ok_or_else(|| {
+                        FederationError::Internal("the requester's identity key is missing".into())
+                    })?,
+                    responder: self.inner.me.identity.public().to_bytes(),
+                };
+                let keys = super::keys::channel_keys(
+                    ochat_protocol::agreement::Role::Responder,
+                    &super::keys::Handshake {
+                        request_body: &request.body,
+                        answer_body: &[],
+                        my_ephemeral: ephemeral.0,
+                        my_prekey: self.inner.me.prekey.0,
+                        their_ephemeral,
+                        their_prekey,
+                        bound: Some(identities),
+                    },
+                )
+                .map_err(|e| FederationError::Internal(e.to_string()))?;
+                answer.prekey = Some(super::keys::public_of(&self.inner.me.prekey.0));
+                if let Some(c) = &keys.confirmation {
+                    answer.confirmation = Some(c.responder);
+                    record.expected_confirmation = Some(c.initiator);
+                }
+                record.keys = KeyState::Unconfirmed;
+                channel_keys = Some(keys.ratchet);
+            }
+        }
+        let signed = Signed::seal(&answer, &self.inner.me.identity)
+            .map_err(|e| FederationError::Internal(e.to_string()))?;
+        if accepted && !bound {
+            // Handshake 1 (a requester of an earlier version): the answer's bytes are part of
+            // the transcript.
+            let (Some(request), Some(their_prekey), Some(their_ephemeral)) = (
+                &record.request,
+                record.remote_prekey,
+                record.remote_ephemeral,
+            ) else {
+                return Err(FederationError::Internal(
+                    "the incoming request's keys are missing".into(),
+                ));
+            };
+            let keys = super::keys::channel_keys(
                 ochat_protocol::agreement::Role::Responder,
                 &super::keys::Handshake {
                     request_body: &request.body,
@@ -410,9 +475,13 @@ impl Federation {
                     my_prekey: self.inner.me.prekey.0,
                     their_ephemeral,
                     their_prekey,
+                    bound: None,
                 },
             )
             .map_err(|e| FederationError::Internal(e.to_string()))?;
+            channel_keys = Some(keys.ratchet);
+        }
+        if let Some(ratchet) = channel_keys {
             change.channel = Some(self.new_channel(record, &ratchet)?);
         }
         record.answer = Some(signed);

@@ -16,7 +16,7 @@ use ochat_protocol::wire::{
 use super::repo::{self, Change};
 use super::{Federation, FederationError};
 use crate::events::EventKind;
-use crate::model::{ConnectionRecord, ConnectionView, Step, now_ms};
+use crate::model::{ConnectionRecord, ConnectionView, KeyState, Step, now_ms};
 use crate::network::peer_id_of;
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
@@ -192,7 +192,9 @@ impl Federation {
             request: Some(signed.clone()),
             answer: None,
             ephemeral: None,
-            remote_prekey: Some(from.prekey),
+            // Handshake 2 names the pre-key the initiator uses; earlier versions use the
+            // pre-key of their record.
+            remote_prekey: Some(request.prekey.unwrap_or(from.prekey)),
             remote_ephemeral: Some(request.ephemeral),
             channel_id: None,
             delivered: true,
@@ -200,6 +202,13 @@ impl Federation {
             members: Vec::new(),
             created_at_ms: now,
             updated_at_ms: now,
+            remote_identity: Some(from.identity.to_bytes()),
+            keys: if request.prekey.is_some() {
+                KeyState::Pending
+            } else {
+                KeyState::Legacy
+            },
+            expected_confirmation: None,
         };
         let incoming = ConnectionView::from(&record);
         let mut change = Change::default();
@@ -327,31 +336,56 @@ impl Federation {
         if next.status == before {
             return Ok(HandshakeResponse::Stored); // a repeated answer
         }
-        record.state = next;
-        record.remote_name = Some(from.name.clone());
         let mut change = Change::default();
+        let mut reply = HandshakeResponse::Stored;
         if let Verdict::Accepted { ephemeral } = answer.verdict {
             let (Some(request), Some(mine)) = (&record.request, &record.ephemeral) else {
                 return Err(FederationError::Internal(
                     "our request's keys are missing".into(),
                 ));
             };
-            let ratchet = super::keys::channel_ratchet(
+            let bound = answer.confirmation.is_some();
+            let their_prekey = answer.prekey.unwrap_or(from.prekey);
+            let my_prekey = self.inner.me.prekey_for(request)?;
+            let keys = super::keys::channel_keys(
                 Role::Initiator,
                 &super::keys::Handshake {
                     request_body: &request.body,
                     answer_body: &signed.body,
                     my_ephemeral: mine.0,
-                    my_prekey: self.inner.me.prekey.0,
+                    my_prekey,
                     their_ephemeral: ephemeral,
-                    their_prekey: from.prekey,
+                    their_prekey,
+                    bound: bound.then_some(super::keys::Identities {
+                        initiator: self.inner.me.identity.public().to_bytes(),
+                        responder: from.identity.to_bytes(),
+                    }),
                 },
             )
             .map_err(|e| FederationError::Internal(e.to_string()))?;
-            record.remote_prekey = Some(from.prekey);
+            if bound {
+                let answers_ours = answer.request_hash
+                    == Some(ochat_protocol::agreement::request_hash(&request.body));
+                let confirmed = match (&keys.confirmation, &answer.confirmation) {
+                    (Some(c), Some(mac)) => answers_ours && c.responder_matches(mac),
+                    _ => false,
+                };
+                if !confirmed {
+                    return self.key_mismatch(record, answers_ours).await;
+                }
+                reply = match &keys.confirmation {
+                    Some(c) => HandshakeResponse::Confirmed { mac: c.initiator },
+                    None => HandshakeResponse::Stored,
+                };
+                record.keys = KeyState::Confirmed;
+            }
+            record.remote_prekey = Some(their_prekey);
             record.remote_ephemeral = Some(ephemeral);
-            change.channel = Some(self.new_channel(&mut record, &ratchet)?);
+            record.remote_identity = Some(from.identity.to_bytes());
+            change.channel = Some(self.new_channel(&mut record, &keys.ratchet)?);
         }
+        record.state = next;
+        record.remote_name = Some(from.name.clone());
         record.ephemeral = None;
         record.answer = Some(signed.clone());
         record.delivered = true;
@@ -369,7 +403,67 @@ impl Federation {
             .events
             .connection(kind, ConnectionView::from(&record));
         self.inner.store.flush().await?;
-        Ok(HandshakeResponse::Stored)
+        Ok(reply)
+    }
+
+    /// The peer's acceptance does not confirm our keys (it answers another copy of our
+    /// request, or its MAC does not match): no channel is made, the connection says so, and
+    /// the peer is told. The way out: delete the connection and request again.
+    async fn key_mismatch(
+        &self,
+        mut record: ConnectionRecord,
+        answers_ours: bool,
+    ) -> Result<HandshakeResponse, FederationError> {
+        let why = if answers_ours {
+            "the peer's key confirmation does not match ours"
+        } else {
+            "the peer accepted another copy of our request"
+        };
+        tracing::warn!(connection = %record.id, "{why}: no channel was made");
+        record.keys = KeyState::Mismatch;
+        record.delivery_error = Some(format!(
+            "{why}: no channel was made; delete this connection and request again"
+        ));
+        record.updated_at_ms = now_ms();
+        let view = ConnectionView::from(&record);
+        repo::write(&self.inner.store, Change::save(record))?;
+        self.inner.events.connection(EventKind::Updated, view);
+        self.inner.store.flush().await?;
+        Ok(refused(
+            RefusalCode::Unauthenticated,
+            &format!("key confirmation failed: {why}"),
+        ))
+    }
+
+    /// Responder: the initiator's acknowledgement of our accepted answer, with its MAC_I.
+    pub(crate) async fn on_confirmation(
+        &self,
+        connection: uuid::Uuid,
+        mac: &[u8; 32],
+    ) -> Result<(), FederationError> {
+        let _guard = self.inner.lock.lock().await;
+        let Some(mut record) = repo::load(&self.inner.store, &connection)? else {
+            return Ok(());
+        };
+        let Some(expected) = record.expected_confirmation else {
+            return Ok(());
+        };
+        let matches = expected.iter().zip(mac).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        record.keys = if matches {
+            KeyState::Confirmed
+        } else {
+            tracing::warn!(connection = %record.id, "the peer's key confirmation does not match ours");
+            record.delivery_error = Some(
+                "the peer's key confirmation does not match ours: messages on this channel will not open; delete this connection and request again".into(),
+            );
+            KeyState::Mismatch
+        };
+        record.expected_confirmation = None;
+        record.updated_at_ms = now_ms();
+        let view = ConnectionView::from(&record);
+        repo::write(&self.inner.store, Change::save(record))?;
+        self.inner.events.connection(EventKind::Updated, view);
+        Ok(())
     }
 
     async fn on_cancel(
