@@ -107,6 +107,8 @@ pub(crate) struct Me {
     pub(crate) name: String,
     pub(crate) identity: IdentityKey,
     pub(crate) prekey: StoredSecret,
+    /// The pre-key before the last rotation, for answers to requests sent with it.
+    pub(crate) previous_prekey: Option<StoredSecret>,
 }
 
 impl Me {
@@ -123,6 +125,14 @@ impl Me {
         match named {
             None => Ok(self.prekey.0),
             Some(public) if public == keys::public_of(&self.prekey.0) => Ok(self.prekey.0),
+            Some(public)
+                if self
+                    .previous_prekey
+                    .as_ref()
+                    .is_some_and(|p| keys::public_of(&p.0) == public) =>
+            {
+                Ok(self.previous_prekey.as_ref().map_or(self.prekey.0, |p| p.0))
+            }
             Some(_) => Err(FederationError::Internal(
                 "the pre-key our request named is no longer kept".into(),
             )),
@@ -170,6 +180,8 @@ pub struct FederationParts {
     pub identity: IdentityKey,
     /// Our X25519 pre-key secret.
     pub prekey: [u8; 32],
+    /// The pre-key before the last rotation, if any.
+    pub previous_prekey: Option<[u8; 32]>,
     /// The network actor.
     pub network: NetworkHandle,
     /// The directory, if any.
@@ -190,6 +202,7 @@ impl Federation {
             name: parts.name,
             identity: parts.identity,
             prekey: StoredSecret(parts.prekey),
+            previous_prekey: parts.previous_prekey.map(StoredSecret),
         };
         let record = sign_record(&parts.store, &me, Vec::new())?;
         Ok(Federation {

@@ -236,7 +236,8 @@ impl Messaging {
             seen.count = seen.count.saturating_add(1);
         }
         ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
-        let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        // The encoded record holds the ratchet's secrets: zeroized once sled has its copy.
+        let ch_bytes = zeroize::Zeroizing::new(encode(trees::CHANNELS, &ch)?);
         // In this order (see the module's notes): what is stored before its mark, the marks
         // before the ratchet.
         let s = &self.inner.store;
@@ -252,7 +253,7 @@ impl Messaging {
             s.msg_seen.insert(k, &[][..]).map_err(StoreError::from)?;
         }
         s.channels
-            .insert(channel.as_bytes(), ch_bytes)
+            .insert(channel.as_bytes(), ch_bytes.as_slice())
             .map_err(StoreError::from)?;
         Ok(done)
     }

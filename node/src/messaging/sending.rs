@@ -295,12 +295,13 @@ impl Messaging {
             }));
         }
         ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
-        let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        // The encoded record holds the ratchet's secrets: zeroized once sled has its copy.
+        let ch_bytes = zeroize::Zeroizing::new(encode(trees::CHANNELS, &ch)?);
         self.inner.unflushed.hold(channel, &ids);
         // In this order (see the module's notes): the ratchet first, so it is never behind a
         // message that survives a crash; then the file's chunks, the outbox, the history.
         let s = &self.inner.store;
-        s.channels.insert(channel.as_bytes(), ch_bytes)?;
+        s.channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
         for (k, v) in chunks {
             s.attachments.insert(k, v)?;
         }
