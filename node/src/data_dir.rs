@@ -34,7 +34,6 @@ mod key_file;
 pub use key_file::PREKEY_ROTATION_MS;
 use key_file::{KeyFile, now_ms, read_keys, write_keys};
 
-
 /// Problems with the data folder.
 #[derive(Debug, Error)]
 pub enum DataDirError {
@@ -103,7 +102,6 @@ pub struct InstanceInfo {
     /// The display name.
     pub name: String,
 }
-
 
 /// The secrets of an instance, loaded from `identity.key`.
 pub struct Secrets {
@@ -291,7 +289,6 @@ pub(crate) fn lock_folder(root: &Path, file_name: &str) -> Result<File, DataDirE
     write!(file, "{}", std::process::id()).map_err(io("write the lock file", &path))?;
     Ok(file)
 }
-
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataDirError> {
     let bytes = fs::read(path).map_err(io("read", path))?;

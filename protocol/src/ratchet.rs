@@ -54,11 +54,11 @@
 //! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats.
 //! [`Ratchet`] is not `Clone`. Its encoding is bounded (see [`MAX_ENCODED_LEN`]).
 
+#[cfg(test)]
+mod hardening_tests;
 mod header;
 mod keys;
 mod skipped;
-#[cfg(test)]
-mod hardening_tests;
 #[cfg(test)]
 mod tests;
 
@@ -74,9 +74,9 @@ pub use header::{HEADER_LEN, Header, NONCE_LEN, Sealed};
 
 use crate::agreement::RootSecret;
 use crate::random::{RandomError, random_bytes};
-use sha2::{Digest, Sha256};
 use header::associated_data;
 use keys::{ChainKey, Hex, MessageKey, RatchetKeyPair, RootKey, kdf_ck, kdf_init, kdf_rk};
+use sha2::{Digest, Sha256};
 use skipped::{SkippedKey, SkippedKeys};
 
 /// The most message keys skipped in one chain by a single incoming message.
@@ -145,7 +145,9 @@ pub enum RatchetError {
     /// The same header (`dh`, `n`) arrived again with different contents: the sender sealed
     /// from an older copy of its ratchet state (a restored backup or snapshot). Refused; the
     /// channel needs a re-key.
-    #[error("message {n} reuses a header already used with other contents: the sender's ratchet was rolled back")]
+    #[error(
+        "message {n} reuses a header already used with other contents: the sender's ratchet was rolled back"
+    )]
     HeaderReused {
         /// The repeated message number.
         n: u32,
@@ -584,9 +586,7 @@ impl Ratchet {
                 }
                 let mut receiving = current.clone();
                 receiving.skip_until(header.n, &mut staged)?;
-                let plaintext = receiving
-                    .next_key()?
-                    .open(nonce, &sealed.ciphertext, aad)?;
+                let plaintext = receiving.next_key()?.open(nonce, &sealed.ciphertext, aad)?;
                 self.chains.receiving = Some(receiving);
                 self.skipped.extend(staged, now_ms);
                 return Ok(plaintext);
@@ -603,9 +603,7 @@ impl Ratchet {
         }
         let mut receiving = next.new_receiving(header.dh)?;
         receiving.skip_until(header.n, &mut staged)?;
-        let plaintext = receiving
-            .next_key()?
-            .open(nonce, &sealed.ciphertext, aad)?;
+        let plaintext = receiving.next_key()?.open(nonce, &sealed.ciphertext, aad)?;
         next.receiving = Some(receiving);
         next.new_sending(&keys.next_ratchet_secret()?, &header.dh)?;
         if let Some(old_remote) = old_remote {

@@ -390,7 +390,9 @@ fn the_construction_2_messages_still_open() {
             ciphertext: unhex(&m["ciphertext"]),
             nonce: None,
         };
-        let opened = to.open_with(&sealed, &unhex(&m["ad"]), keys).expect("opens");
+        let opened = to
+            .open_with(&sealed, &unhex(&m["ad"]), keys)
+            .expect("opens");
         assert_eq!(opened, unhex(&m["plaintext"]));
     }
     // The construction-2 file is what this code sealed before; its handshake is handshake_1.

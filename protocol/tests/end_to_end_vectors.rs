@@ -64,7 +64,9 @@ struct Listed {
 
 impl KeySource for Listed {
     fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError> {
-        Ok(StaticSecret::from(self.secrets.pop_front().expect("enough secrets")))
+        Ok(StaticSecret::from(
+            self.secrets.pop_front().expect("enough secrets"),
+        ))
     }
 
     fn next_nonce(&mut self) -> Result<[u8; NONCE_LEN], RandomError> {
@@ -146,7 +148,10 @@ fn message_id(i: usize) -> Uuid {
 /// Generates the whole vector from the fixed inputs.
 fn vector() -> Value {
     let limits = Limits::default();
-    let (alice, bob) = (Party::new("initiator", "Acme"), Party::new("responder", "Bolt"));
+    let (alice, bob) = (
+        Party::new("initiator", "Acme"),
+        Party::new("responder", "Bolt"),
+    );
     let request_id = Uuid::parse_str("6f1c2d3e-4b5a-4978-8a9b-0c1d2e3f4a5b").expect("uuid");
 
     // 1. The request, signed by the initiator, in its envelope frame.
@@ -192,7 +197,10 @@ fn vector() -> Value {
         .expect("contributory")
     };
     let root = root_of(Role::Initiator, &alice, &bob);
-    assert_eq!(root.as_bytes(), root_of(Role::Responder, &bob, &alice).as_bytes());
+    assert_eq!(
+        root.as_bytes(),
+        root_of(Role::Responder, &bob, &alice).as_bytes()
+    );
     let confirmation = Confirmation::derive(&root, &th).expect("confirm");
 
     // 3. The answer, signed by the responder, naming the request's hash, with MAC_R.
@@ -237,11 +245,11 @@ fn vector() -> Value {
     .expect("init");
     let mut b = Ratchet::init_responder(RootSecret::from_bytes(*root.as_bytes()), &bob_initial)
         .expect("init");
-    let alice_secrets = vec![
+    let alice_secrets = [
         label("ochat test vector: alice ratchet 1"),
         label("ochat test vector: alice ratchet 2"),
     ];
-    let bob_secrets = vec![
+    let bob_secrets = [
         label("ochat test vector: bob ratchet 1"),
         label("ochat test vector: bob ratchet 2"),
     ];
@@ -424,13 +432,22 @@ fn the_end_to_end_vector_follows_the_documented_formulas() {
         m.update(&th);
         hx(&m.finalize().into_bytes())
     };
-    assert_eq!(mac(&k[..32], b"ochat/v2/responder"), h["mac_responder"].as_str().unwrap());
-    assert_eq!(mac(&k[32..], b"ochat/v2/initiator"), h["mac_initiator"].as_str().unwrap());
+    assert_eq!(
+        mac(&k[..32], b"ochat/v2/responder"),
+        h["mac_responder"].as_str().unwrap()
+    );
+    assert_eq!(
+        mac(&k[32..], b"ochat/v2/initiator"),
+        h["mac_initiator"].as_str().unwrap()
+    );
     // The answer names the request hash and carries MAC_R (CBOR byte strings in its body).
     let answer_body = unhex(&h["answer_body"]);
     for field in ["request_hash", "mac_responder"] {
         let bytes = unhex(&h[field]);
-        assert!(answer_body.windows(32).any(|w| w == bytes.as_slice()), "{field}");
+        assert!(
+            answer_body.windows(32).any(|w| w == bytes.as_slice()),
+            "{field}"
+        );
     }
     // The first message: XChaCha20-Poly1305(MK, nonce, content CBOR, ad || header).
     let s = &v["first_message_steps"];

@@ -104,7 +104,11 @@ impl Impostor {
     }
 
     /// Delivers `messages` in one batch to `to` and returns its acknowledgements.
-    pub async fn deliver(&self, to: &TestNode, messages: Vec<WireMessage>) -> Result<Vec<AckStatus>> {
+    pub async fn deliver(
+        &self,
+        to: &TestNode,
+        messages: Vec<WireMessage>,
+    ) -> Result<Vec<AckStatus>> {
         let (peer, addr) = where_is(to).await?;
         match self
             .net
@@ -121,9 +125,6 @@ impl Impostor {
 async fn where_is(node: &TestNode) -> Result<(PeerId, Multiaddr)> {
     let me = node.ok(Method::GET, "/api/v1/instance", None).await?;
     let peer = me["peer_id"].as_str().context("no peer id")?.parse()?;
-    let addr = me["addresses"][0]
-        .as_str()
-        .context("no address")?
-        .parse()?;
+    let addr = me["addresses"][0].as_str().context("no address")?.parse()?;
     Ok((peer, addr))
 }

@@ -29,7 +29,10 @@ async fn linked(tmp: &std::path::Path) -> (TestNode, TestNode, String, String) {
 }
 
 async fn channel_view(node: &TestNode, channel: &str) -> Value {
-    let all = node.ok(Method::GET, "/api/v1/channels", None).await.unwrap();
+    let all = node
+        .ok(Method::GET, "/api/v1/channels", None)
+        .await
+        .unwrap();
     all.as_array()
         .unwrap()
         .iter()
@@ -70,13 +73,17 @@ async fn a_partner_sending_from_a_restored_backup_is_refused_and_the_channel_say
         .await
         .unwrap();
     let mut live = bolt_side.restore().unwrap();
-    let first = bolt_side.seal(&mut live, text("written before the restore")).unwrap();
+    let first = bolt_side
+        .seal(&mut live, text("written before the restore"))
+        .unwrap();
     assert_eq!(
         bolt_side.deliver(&acme, vec![first]).await.unwrap(),
         vec![AckStatus::Stored]
     );
     let mut restored = bolt_side.restore().unwrap();
-    let again = bolt_side.seal(&mut restored, text("written after the restore")).unwrap();
+    let again = bolt_side
+        .seal(&mut restored, text("written after the restore"))
+        .unwrap();
     let acks = bolt_side.deliver(&acme, vec![again]).await.unwrap();
 
     let AckStatus::Rejected(reason) = &acks[0] else {
@@ -104,11 +111,17 @@ async fn a_duplicate_after_a_lost_ratchet_write_leaves_no_skipped_key_behind() {
         .unwrap();
     acme.stop().await.unwrap();
     let before = stopped_channel(&a_dir, &a_ch).unwrap();
-    acme = TestNode::start(test_config(&a_dir, "Acme", None)).await.unwrap();
+    acme = TestNode::start(test_config(&a_dir, "Acme", None))
+        .await
+        .unwrap();
 
     let mut ratchet = bolt_side.restore().unwrap();
     let sent: Vec<_> = (0..3)
-        .map(|i| bolt_side.seal(&mut ratchet, text(&format!("m{i}"))).unwrap())
+        .map(|i| {
+            bolt_side
+                .seal(&mut ratchet, text(&format!("m{i}")))
+                .unwrap()
+        })
         .collect();
     assert_eq!(
         bolt_side.deliver(&acme, sent[..2].to_vec()).await.unwrap(),
@@ -121,12 +134,18 @@ async fn a_duplicate_after_a_lost_ratchet_write_leaves_no_skipped_key_behind() {
     let mut rewound = stopped_channel(&a_dir, &a_ch).unwrap();
     rewound.ratchet = before.ratchet.clone();
     rewrite_channel(&a_dir, &rewound).unwrap();
-    acme = TestNode::start(test_config(&a_dir, "Acme", None)).await.unwrap();
+    acme = TestNode::start(test_config(&a_dir, "Acme", None))
+        .await
+        .unwrap();
 
     // Bolt, unanswered, sends the whole batch again.
     assert_eq!(
         bolt_side.deliver(&acme, sent.clone()).await.unwrap(),
-        vec![AckStatus::Duplicate, AckStatus::Duplicate, AckStatus::Stored]
+        vec![
+            AckStatus::Duplicate,
+            AckStatus::Duplicate,
+            AckStatus::Stored
+        ]
     );
     let texts: Vec<String> = acme
         .history(&a_ch)

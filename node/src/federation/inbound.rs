@@ -431,7 +431,7 @@ impl Federation {
         self.inner.store.flush().await?;
         Ok(refused(
             RefusalCode::Unauthenticated,
-            &format!("key confirmation failed: {why}"),
+            format!("key confirmation failed: {why}"),
         ))
     }
 

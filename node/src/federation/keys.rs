@@ -88,7 +88,9 @@ pub(crate) fn channel_keys(role: Role, h: &Handshake<'_>) -> Result<ChannelKeys,
     )
     .map_err(|e| KeyError(e.to_string()))?;
     let confirmation = match h.bound {
-        Some(_) => Some(Confirmation::derive(&root, &transcript).map_err(|e| KeyError(e.to_string()))?),
+        Some(_) => {
+            Some(Confirmation::derive(&root, &transcript).map_err(|e| KeyError(e.to_string()))?)
+        }
         None => None,
     };
     let ratchet = match role {
@@ -174,14 +176,19 @@ mod tests {
     fn an_answer_to_another_copy_of_the_request_fails_confirmation_instead_of_a_second_root() {
         // Retry Request used to re-sign the request: the responder answered the first copy,
         // the initiator kept the second. The request hash and the MAC both tell.
-        let (initiator, responder) = sides(b"request, second copy", b"request, first copy", Some(IDS));
+        let (initiator, responder) =
+            sides(b"request, second copy", b"request, first copy", Some(IDS));
         assert_ne!(
             request_hash(initiator.request_body),
             request_hash(responder.request_body)
         );
         let a = channel_keys(Role::Initiator, &initiator).unwrap();
         let b = channel_keys(Role::Responder, &responder).unwrap();
-        assert!(!a.confirmation.unwrap().responder_matches(&b.confirmation.unwrap().responder));
+        assert!(
+            !a.confirmation
+                .unwrap()
+                .responder_matches(&b.confirmation.unwrap().responder)
+        );
     }
 
     #[test]
@@ -193,6 +200,10 @@ mod tests {
         });
         let a = channel_keys(Role::Initiator, &initiator).unwrap();
         let b = channel_keys(Role::Responder, &responder).unwrap();
-        assert!(!a.confirmation.unwrap().responder_matches(&b.confirmation.unwrap().responder));
+        assert!(
+            !a.confirmation
+                .unwrap()
+                .responder_matches(&b.confirmation.unwrap().responder)
+        );
     }
 }

@@ -247,14 +247,12 @@ impl Messaging {
             }
         }
         for (k, v) in writes.messages {
-            s.messages.insert(k, v).map_err(StoreError::from)?;
+            s.messages.insert(k, v)?;
         }
         for k in writes.seen {
-            s.msg_seen.insert(k, &[][..]).map_err(StoreError::from)?;
+            s.msg_seen.insert(k, &[][..])?;
         }
-        s.channels
-            .insert(channel.as_bytes(), ch_bytes.as_slice())
-            .map_err(StoreError::from)?;
+        s.channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
         Ok(done)
     }
 
