@@ -112,31 +112,22 @@ pub(crate) struct Me {
 }
 
 impl Me {
-    /// The secret of the pre-key our signed `request` names (handshake 2), or our current
-    /// pre-key for a request that names none.
+    /// The secret of the pre-key our signed `request` names (handshake 2): the current one or
+    /// the one before the last rotation; our current pre-key for a request that names none.
+    /// `None` when the named pre-key is no longer kept (rotated twice since).
     pub(crate) fn prekey_for(
         &self,
         request: &ochat_protocol::sign::Signed<ochat_protocol::wire::ConnectionRequest>,
-    ) -> Result<[u8; 32], FederationError> {
-        let named = request
-            .open(&self.identity.public())
-            .map_err(|e| FederationError::Internal(format!("our own request does not open: {e}")))?
-            .prekey;
-        match named {
-            None => Ok(self.prekey.0),
-            Some(public) if public == keys::public_of(&self.prekey.0) => Ok(self.prekey.0),
-            Some(public)
-                if self
-                    .previous_prekey
-                    .as_ref()
-                    .is_some_and(|p| keys::public_of(&p.0) == public) =>
-            {
-                Ok(self.previous_prekey.as_ref().map_or(self.prekey.0, |p| p.0))
-            }
-            Some(_) => Err(FederationError::Internal(
-                "the pre-key our request named is no longer kept".into(),
-            )),
-        }
+    ) -> Option<[u8; 32]> {
+        let named = request.open(&self.identity.public()).ok()?.prekey;
+        let Some(public) = named else {
+            return Some(self.prekey.0);
+        };
+        [Some(&self.prekey), self.previous_prekey.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|k| keys::public_of(&k.0) == public)
+            .map(|k| k.0)
     }
 }
 

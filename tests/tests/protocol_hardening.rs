@@ -298,3 +298,170 @@ async fn both_sides_of_a_new_connection_confirm_the_same_keys() {
         .await
         .unwrap();
 }
+
+/// A peer (a real key, record and libp2p node of its own) accepts Acme's request at once, but
+/// its key confirmation does not match what Acme derives: Acme makes no channel and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptance_whose_key_confirmation_does_not_match_leaves_a_clear_state_and_no_channel() {
+    use ochat_protocol::agreement::request_hash;
+    use ochat_protocol::identity::{IdentityKey, InstanceId};
+    use ochat_protocol::sign::Signed;
+    use ochat_protocol::wire::{
+        ConnectionAnswer, ConnectionRequest, HandshakeBody, HandshakeResponse, RemoteView, Verdict,
+    };
+    use ochat_tests::forge;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let key = IdentityKey::generate().unwrap();
+    let (net, mut inbound) = forge::raw_peer(&key.secret_bytes()).await.unwrap();
+    let uuid = InstanceId::derived_from(&key.public());
+    let addr = tokio::time::timeout(Duration::from_secs(10), net.wait_listening())
+        .await
+        .unwrap()
+        .unwrap()[0]
+        .clone();
+    let peer = ochat_node::network::peer_id_of(&key.public()).unwrap();
+    let mut config = test_config(&tmp.path().join("acme"), "Acme", None);
+    config.peers = vec![(uuid.to_string(), format!("{addr}/p2p/{peer}"))];
+    let acme = TestNode::start(config).await.unwrap();
+
+    let sent = acme
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": uuid.to_string(), "send": true})),
+        )
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap().to_string();
+    let got = tokio::time::timeout(Duration::from_secs(20), inbound.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let HandshakeBody::Request(signed) = &got.envelope.body else {
+        panic!("expected a request")
+    };
+    let acme_key = ochat_protocol::record::verify_record(&got.envelope.record)
+        .unwrap()
+        .identity;
+    let request: ConnectionRequest = signed.open(&acme_key).unwrap();
+    assert!(request.prekey.is_some(), "a request names its pre-key");
+    // A valid X25519 public key of a fresh secret.
+    let point = |_: u8| {
+        use ochat_protocol::ratchet::{KeySource, OsRandom};
+        let secret = OsRandom.next_ratchet_secret().unwrap();
+        let root = ochat_protocol::agreement::RootSecret::from_bytes([1; 32]);
+        Ratchet::init_responder(root, &secret)
+            .unwrap()
+            .public_key()
+            .to_bytes()
+    };
+    let answer = ConnectionAnswer {
+        request_id: request.request_id,
+        from: uuid,
+        to: request.from,
+        verdict: Verdict::Accepted {
+            ephemeral: point(5),
+        },
+        sent_at_ms: 1,
+        request_hash: Some(request_hash(&signed.body)),
+        prekey: Some(point(6)),
+        confirmation: Some([0u8; 32]),
+    };
+    assert!(got.respond(HandshakeResponse::Status {
+        record: forge::record(uuid, &key, "Wrong Keys").unwrap(),
+        view: RemoteView::Decided(Signed::seal(&answer, &key).unwrap()),
+    }));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let shown = loop {
+        let now = acme.connection(&id).await.unwrap();
+        if now["keys"] == "mismatch" {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(shown["channel_id"].is_null(), "{shown}");
+    assert_ne!(shown["status"], "Accepted", "{shown}");
+    let why = shown["delivery_error"].as_str().unwrap_or_default();
+    assert!(why.contains("key confirmation"), "{shown}");
+    net.shutdown().await;
+}
+
+/// Bolt asks Acme; while the request waits for Acme's decision, Bolt restarts a week later and
+/// rotates its pre-key. The answer, made with the pre-key the request named, still gives both
+/// sides the same keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_before_a_pre_key_rotation_still_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acme = TestNode::start(test_config(&tmp.path().join("a"), "Acme", None))
+        .await
+        .unwrap();
+    let b_dir = tmp.path().join("b");
+    let (b_config, _) = reaching(&acme, &b_dir, "Bolt").await.unwrap();
+    let mut bolt = TestNode::start(b_config.clone()).await.unwrap();
+    let sent = bolt
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": acme.uuid, "send": true})),
+        )
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap().to_string();
+    let incoming = acme
+        .wait_incoming_from(&bolt.uuid, "Pending")
+        .await
+        .unwrap();
+
+    // A week passes: Bolt's next start rotates its pre-key.
+    bolt.stop().await.unwrap();
+    let key_path = b_dir.join("identity.key");
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&key_path).unwrap()).unwrap();
+    let old_prekey = file["prekey"].clone();
+    let created = file["prekey_created_ms"].as_u64().unwrap();
+    file["prekey_created_ms"] = (created - ochat_node::data_dir::PREKEY_ROTATION_MS).into();
+    std::fs::write(&key_path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let bolt = TestNode::start(b_config).await.unwrap();
+    let rotated: Value = serde_json::from_slice(&std::fs::read(&key_path).unwrap()).unwrap();
+    assert_ne!(rotated["prekey"], old_prekey);
+    assert_eq!(rotated["previous_prekey"], old_prekey);
+
+    // Acme accepts; Bolt fetches the decision (Sync Status) and confirms Acme's keys.
+    acme.ok(
+        Method::POST,
+        &format!(
+            "/api/v1/connections/{}/accept",
+            incoming["id"].as_str().unwrap()
+        ),
+        Some(serde_json::json!({"contact": "Bolt"})),
+    )
+    .await
+    .unwrap();
+    bolt.ok(
+        Method::POST,
+        &format!("/api/v1/connections/{id}/sync"),
+        None,
+    )
+    .await
+    .unwrap();
+    let done = bolt.wait_status(&id, "Accepted").await.unwrap();
+    assert_eq!(done["keys"], "confirmed", "{done}");
+    let b_ch = done["channel_id"].as_str().unwrap();
+    bolt.send(b_ch, "made with the previous pre-key")
+        .await
+        .unwrap();
+    let a_ch = acme
+        .connection(incoming["id"].as_str().unwrap())
+        .await
+        .unwrap()["channel_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = acme
+        .wait_history(&a_ch, 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(got[0]["text"], "made with the previous pre-key");
+}

@@ -346,7 +346,14 @@ impl Federation {
             };
             let bound = answer.confirmation.is_some();
             let their_prekey = answer.prekey.unwrap_or(from.prekey);
-            let my_prekey = self.inner.me.prekey_for(request)?;
+            let Some(my_prekey) = self.inner.me.prekey_for(request) else {
+                return self
+                    .key_mismatch(
+                        record,
+                        "the pre-key our request named was rotated away before the answer came",
+                    )
+                    .await;
+            };
             let keys = super::keys::channel_keys(
                 Role::Initiator,
                 &super::keys::Handshake {
@@ -371,7 +378,12 @@ impl Federation {
                     _ => false,
                 };
                 if !confirmed {
-                    return self.key_mismatch(record, answers_ours).await;
+                    let why = if answers_ours {
+                        "the peer's key confirmation does not match ours"
+                    } else {
+                        "the peer accepted another copy of our request"
+                    };
+                    return self.key_mismatch(record, why).await;
                 }
                 reply = match &keys.confirmation {
                     Some(c) => HandshakeResponse::Confirmed { mac: c.initiator },
@@ -412,13 +424,8 @@ impl Federation {
     async fn key_mismatch(
         &self,
         mut record: ConnectionRecord,
-        answers_ours: bool,
+        why: &str,
     ) -> Result<HandshakeResponse, FederationError> {
-        let why = if answers_ours {
-            "the peer's key confirmation does not match ours"
-        } else {
-            "the peer accepted another copy of our request"
-        };
         tracing::warn!(connection = %record.id, "{why}: no channel was made");
         record.keys = KeyState::Mismatch;
         record.delivery_error = Some(format!(
