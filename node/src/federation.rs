@@ -11,11 +11,16 @@
 //!   says it stored it; also the periodic Sync Status.
 //! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory, DHT).
 //! - `repo` — the connection's sled records, always changed in one transaction.
-//! - `keys` — the channel's ratchet from the finished handshake.
+//! - `keys` — the channel's ratchet and key confirmation MACs from the finished handshake
+//!   (handshake 2, bound to both identities and pre-keys; handshake 1 for earlier peers).
+//! - `answer` — the responder's signed answer and, for an acceptance, the channel's keys.
+//! - `confirm` — key confirmation: a mismatch on either side, the responder's check of MAC_I.
 //! - `verified` — signed records already verified, so a peer's record is checked once.
 
 pub mod actions;
+mod answer;
 pub mod auto_accept;
+mod confirm;
 pub mod inbound;
 pub(crate) mod keys;
 pub mod outbox;

@@ -54,29 +54,32 @@
 //! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats.
 //! [`Ratchet`] is not `Clone`. Its encoding is bounded (see [`MAX_ENCODED_LEN`]).
 
+mod error;
 #[cfg(test)]
 mod hardening_tests;
 mod header;
+mod key_source;
 mod keys;
+mod recent;
 mod skipped;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
 
+pub use error::RatchetError;
 pub use header::{HEADER_LEN, Header, NONCE_LEN, Sealed};
+pub use key_source::{KeySource, OsRandom};
 
 use crate::agreement::RootSecret;
-use crate::random::{RandomError, random_bytes};
+
 use header::associated_data;
 use keys::{ChainKey, Hex, MessageKey, RatchetKeyPair, RootKey, kdf_ck, kdf_init, kdf_rk};
-use sha2::{Digest, Sha256};
+use recent::{Opened, fingerprint, system_now_ms};
 use skipped::{SkippedKey, SkippedKeys};
 
 /// The most message keys skipped in one chain by a single incoming message.
@@ -108,94 +111,6 @@ pub const MAX_ENCODED_LEN: usize = 48 * 1024;
 /// How many of the peer's previous ratchet public keys are remembered, so that a replay of a
 /// message from an old chain is reported as [`RatchetError::Replay`].
 const MAX_PREVIOUS_REMOTES: usize = 64;
-
-/// Why sealing or opening a message failed. A failed call never changes the ratchet state.
-#[derive(Debug, Error)]
-pub enum RatchetError {
-    /// Authentication failed: the ciphertext, header or associated data was altered, or the
-    /// message was not sealed for this channel.
-    #[error("message authentication failed (tampered or not for this channel)")]
-    Tampered,
-    /// No key exists for this message any more: it was already opened (a replay), or its
-    /// skipped key was evicted or belongs to a chain that was discarded.
-    #[error("message already opened or its key was discarded")]
-    Replay,
-    /// Opening the message would skip more than [`MAX_SKIP`] keys in one chain.
-    #[error("message {requested} is too far ahead (at most {max} skipped messages per chain)")]
-    TooManySkipped {
-        /// The message number the skip had to reach.
-        requested: u32,
-        /// The limit, [`MAX_SKIP`].
-        max: u32,
-    },
-    /// The peer's ratchet public key gave an all-zero (non-contributory) DH result.
-    #[error("the peer's ratchet key is a low-order point")]
-    NonContributory,
-    /// A chain's message counter would overflow `u32`.
-    #[error("message counter overflow")]
-    CounterOverflow,
-    /// An encoded header did not have the expected length.
-    #[error("header must be {expected} bytes, got {actual}")]
-    HeaderLength {
-        /// [`HEADER_LEN`].
-        expected: usize,
-        /// The length received.
-        actual: usize,
-    },
-    /// The same header (`dh`, `n`) arrived again with different contents: the sender sealed
-    /// from an older copy of its ratchet state (a restored backup or snapshot). Refused; the
-    /// channel needs a re-key.
-    #[error(
-        "message {n} reuses a header already used with other contents: the sender's ratchet was rolled back"
-    )]
-    HeaderReused {
-        /// The repeated message number.
-        n: u32,
-    },
-    /// A construction-2 message (no nonce) after the peer already sent construction 3.
-    #[error("an old-format message (no nonce) after the peer switched to the new format")]
-    Downgrade,
-    /// The plaintext is longer than ChaCha20-Poly1305 can encrypt.
-    #[error("message too long to encrypt")]
-    MessageTooLong,
-    /// A key derivation refused its parameters (cannot happen with the fixed sizes used).
-    #[error("key derivation failed")]
-    KeyDerivation,
-    /// No randomness for a new ratchet key.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-}
-
-/// Where new DH ratchet secrets come from.
-///
-/// [`OsRandom`] is the production source; tests and vector generators supply fixed keys.
-pub trait KeySource {
-    /// A fresh X25519 secret for the next DH ratchet step.
-    ///
-    /// # Errors
-    ///
-    /// When no randomness is available.
-    fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError>;
-
-    /// A fresh random nonce for one sealed message (construction 3).
-    ///
-    /// # Errors
-    ///
-    /// When no randomness is available.
-    fn next_nonce(&mut self) -> Result<[u8; NONCE_LEN], RandomError> {
-        random_bytes::<NONCE_LEN>()
-    }
-}
-
-/// Draws ratchet secrets from the operating system ([`crate::random`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
-
-impl KeySource for OsRandom {
-    fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError> {
-        random_bytes::<32>().map(StaticSecret::from)
-    }
-}
 
 /// Our current sending chain.
 #[derive(Clone, Serialize, Deserialize)]
@@ -281,39 +196,6 @@ impl Chains {
         self.sending = SendingChain { pair, chain, n: 0 };
         Ok(())
     }
-}
-
-/// The fingerprint of an opened message, to recognise its header if it comes again.
-#[derive(Clone, Serialize, Deserialize)]
-struct Opened {
-    #[serde(with = "serde_bytes")]
-    dh: [u8; 32],
-    n: u32,
-    #[serde(with = "serde_bytes")]
-    digest: [u8; 16],
-}
-
-/// SHA-256 over the nonce (if any), the associated data and the ciphertext, cut to 16 bytes.
-fn fingerprint(sealed: &Sealed, aad: &[u8]) -> [u8; 16] {
-    let mut h = Sha256::new();
-    if let Some(nonce) = &sealed.nonce {
-        h.update(nonce);
-    }
-    h.update((aad.len() as u64).to_be_bytes());
-    h.update(aad);
-    h.update(&sealed.ciphertext);
-    let full: [u8; 32] = h.finalize().into();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
-}
-
-/// Milliseconds since the Unix epoch by the system clock (0 if it is before 1970).
-fn system_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// One side of a channel's Double Ratchet. Seal outgoing and open incoming messages with it,
@@ -462,27 +344,6 @@ impl Ratchet {
             header,
             ciphertext,
             nonce: Some(nonce),
-        })
-    }
-
-    /// Test-only: seals a construction-2 message, as earlier versions did.
-    #[cfg(test)]
-    fn seal_construction_2(&mut self, plaintext: &[u8], ad: &[u8]) -> Result<Sealed, RatchetError> {
-        let sending = &self.chains.sending;
-        let header = Header {
-            dh: *sending.pair.public(),
-            prev_chain_len: self.chains.previous_sending_len,
-            n: sending.n,
-        };
-        let (next_chain, key) = kdf_ck(&sending.chain)?;
-        let ciphertext =
-            key.seal_construction_2(plaintext, associated_data(ad, &header).as_slice())?;
-        self.chains.sending.chain = next_chain;
-        self.chains.sending.n += 1;
-        Ok(Sealed {
-            header,
-            ciphertext,
-            nonce: None,
         })
     }
 

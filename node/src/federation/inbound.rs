@@ -418,61 +418,6 @@ impl Federation {
         Ok(reply)
     }
 
-    /// The peer's acceptance does not confirm our keys (it answers another copy of our
-    /// request, or its MAC does not match): no channel is made, the connection says so, and
-    /// the peer is told. The way out: delete the connection and request again.
-    async fn key_mismatch(
-        &self,
-        mut record: ConnectionRecord,
-        why: &str,
-    ) -> Result<HandshakeResponse, FederationError> {
-        tracing::warn!(connection = %record.id, "{why}: no channel was made");
-        record.keys = KeyState::Mismatch;
-        record.delivery_error = Some(format!(
-            "{why}: no channel was made; delete this connection and request again"
-        ));
-        record.updated_at_ms = now_ms();
-        let view = ConnectionView::from(&record);
-        repo::write(&self.inner.store, Change::save(record))?;
-        self.inner.events.connection(EventKind::Updated, view);
-        self.inner.store.flush().await?;
-        Ok(refused(
-            RefusalCode::Unauthenticated,
-            format!("key confirmation failed: {why}"),
-        ))
-    }
-
-    /// Responder: the initiator's acknowledgement of our accepted answer, with its MAC_I.
-    pub(crate) async fn on_confirmation(
-        &self,
-        connection: uuid::Uuid,
-        mac: &[u8; 32],
-    ) -> Result<(), FederationError> {
-        let _guard = self.inner.lock.lock().await;
-        let Some(mut record) = repo::load(&self.inner.store, &connection)? else {
-            return Ok(());
-        };
-        let Some(expected) = record.expected_confirmation else {
-            return Ok(());
-        };
-        let matches = expected.iter().zip(mac).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
-        record.keys = if matches {
-            KeyState::Confirmed
-        } else {
-            tracing::warn!(connection = %record.id, "the peer's key confirmation does not match ours");
-            record.delivery_error = Some(
-                "the peer's key confirmation does not match ours: messages on this channel will not open; delete this connection and request again".into(),
-            );
-            KeyState::Mismatch
-        };
-        record.expected_confirmation = None;
-        record.updated_at_ms = now_ms();
-        let view = ConnectionView::from(&record);
-        repo::write(&self.inner.store, Change::save(record))?;
-        self.inner.events.connection(EventKind::Updated, view);
-        Ok(())
-    }
-
     async fn on_cancel(
         &self,
         from: &InstanceRecord,

@@ -4,9 +4,32 @@
 
 use std::collections::HashSet;
 
-use super::keys::recorder;
+use super::header::associated_data;
+use super::keys::{kdf_ck, recorder};
 use super::tests::{Peer, ad, channel, reads, rejected_without_change};
 use super::*;
+
+/// Seals a construction-2 message, as earlier versions did.
+impl Ratchet {
+    fn seal_construction_2(&mut self, plaintext: &[u8], ad: &[u8]) -> Result<Sealed, RatchetError> {
+        let sending = &self.chains.sending;
+        let header = Header {
+            dh: *sending.pair.public(),
+            prev_chain_len: self.chains.previous_sending_len,
+            n: sending.n,
+        };
+        let (next_chain, key) = kdf_ck(&sending.chain)?;
+        let ciphertext =
+            key.seal_construction_2(plaintext, associated_data(ad, &header).as_slice())?;
+        self.chains.sending.chain = next_chain;
+        self.chains.sending.n += 1;
+        Ok(Sealed {
+            header,
+            ciphertext,
+            nonce: None,
+        })
+    }
+}
 
 const T0: u64 = 1_800_000_000_000;
 

@@ -1,6 +1,7 @@
 //! Conversations between Alice (initiator) and Bob (responder) over the ratchet.
 
 use super::*;
+use crate::random::RandomError;
 
 /// Hands out 32-byte secrets `[seed, seed, …]`, `[seed + 1, …]`, … and counts them.
 pub(super) struct CountingKeys {
