@@ -71,9 +71,10 @@ pub struct ConnectionRecord {
     /// Whether the channel's keys were confirmed by both sides (see [`KeyState`]).
     #[serde(default)]
     pub keys: KeyState,
-    /// Responder, handshake 2: the initiator's confirmation MAC (MAC_I) we wait for.
+    /// Handshake 2: MAC_I, the initiator's key confirmation: the one we expect (responder) or
+    /// the one we send again with a repeated answer's acknowledgement (initiator). Not secret.
     #[serde(default, with = "serde_bytes")]
-    pub expected_confirmation: Option<[u8; 32]>,
+    pub initiator_mac: Option<[u8; 32]>,
 }
 
 /// Key confirmation of a connection's channel.

@@ -464,4 +464,6 @@ async fn a_request_sent_before_a_pre_key_rotation_still_completes() {
         .await
         .unwrap();
     assert_eq!(got[0]["text"], "made with the previous pre-key");
+    // Acme's answer, pushed too, is acknowledged with Bolt's confirmation: Acme confirms.
+    wait_keys(&acme, &bolt.uuid, "confirmed").await;
 }

@@ -128,7 +128,7 @@ impl Federation {
             updated_at_ms: now,
             remote_identity: None,
             keys: KeyState::Pending,
-            expected_confirmation: None,
+            initiator_mac: None,
         };
         repo::write(&self.inner.store, Change::save(record.clone()))?;
         drop(guard);

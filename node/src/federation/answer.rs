@@ -87,7 +87,7 @@ impl Federation {
                 answer.prekey = Some(super::keys::public_of(&self.inner.me.prekey.0));
                 if let Some(c) = &keys.confirmation {
                     answer.confirmation = Some(c.responder);
-                    record.expected_confirmation = Some(c.initiator);
+                    record.initiator_mac = Some(c.initiator);
                 }
                 record.keys = KeyState::Unconfirmed;
                 channel_keys = Some(keys.ratchet);

@@ -10,6 +10,16 @@ use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, KeyState, now_ms};
 
+/// Our acknowledgement of an answer we already stored: `Confirmed` again (with MAC_I) when we
+/// confirmed its keys, so a responder whose first acknowledgement went missing (the answer
+/// reached us by Sync Status) still gets it.
+pub(super) fn acknowledgement(record: &ConnectionRecord) -> HandshakeResponse {
+    match (record.keys, record.initiator_mac) {
+        (KeyState::Confirmed, Some(mac)) => HandshakeResponse::Confirmed { mac },
+        _ => HandshakeResponse::Stored,
+    }
+}
+
 impl Federation {
     /// The peer's acceptance does not confirm our keys (it answers another copy of our
     /// request, or its MAC does not match): no channel is made, the connection says so, and
@@ -45,7 +55,7 @@ impl Federation {
         let Some(mut record) = repo::load(&self.inner.store, &connection)? else {
             return Ok(());
         };
-        let Some(expected) = record.expected_confirmation else {
+        let (Some(expected), KeyState::Unconfirmed) = (record.initiator_mac, record.keys) else {
             return Ok(());
         };
         let matches = expected.iter().zip(mac).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
@@ -58,7 +68,6 @@ impl Federation {
             );
             KeyState::Mismatch
         };
-        record.expected_confirmation = None;
         record.updated_at_ms = now_ms();
         let view = ConnectionView::from(&record);
         repo::write(&self.inner.store, Change::save(record))?;

@@ -208,7 +208,7 @@ impl Federation {
             } else {
                 KeyState::Legacy
             },
-            expected_confirmation: None,
+            initiator_mac: None,
         };
         let incoming = ConnectionView::from(&record);
         let mut change = Change::default();
@@ -331,10 +331,10 @@ impl Federation {
         let before = record.state.status;
         let outcome = connection::apply(&record.state, &event)?;
         let Some(next) = outcome.next else {
-            return Ok(HandshakeResponse::Stored);
+            return Ok(super::confirm::acknowledgement(&record));
         };
         if next.status == before {
-            return Ok(HandshakeResponse::Stored); // a repeated answer
+            return Ok(super::confirm::acknowledgement(&record)); // a repeated answer
         }
         let mut change = Change::default();
         let mut reply = HandshakeResponse::Stored;
@@ -385,11 +385,9 @@ impl Federation {
                     };
                     return self.key_mismatch(record, why).await;
                 }
-                reply = match &keys.confirmation {
-                    Some(c) => HandshakeResponse::Confirmed { mac: c.initiator },
-                    None => HandshakeResponse::Stored,
-                };
                 record.keys = KeyState::Confirmed;
+                record.initiator_mac = keys.confirmation.as_ref().map(|c| c.initiator);
+                reply = super::confirm::acknowledgement(&record);
             }
             record.remote_prekey = Some(their_prekey);
             record.remote_ephemeral = Some(ephemeral);
