@@ -31,8 +31,7 @@
 //! the channel; from then on they are refused ([`RatchetError::Downgrade`]).
 //!
 //! **Rollback detection.** The receiver remembers a fingerprint of the last
-//! [`RECENT_OPENED`] messages it opened (their `dh`, `n` and a hash of nonce, associated data
-//! and ciphertext). The same header arriving again with different contents is
+//! [`RECENT_OPENED`] messages it opened (their `dh`, `n` and Poly1305 tag). The same header arriving again with different contents is
 //! [`RatchetError::HeaderReused`]: the sender's state was rolled back, and the channel needs a
 //! re-key; the same message again is an ordinary [`RatchetError::Replay`].
 //!
@@ -394,7 +393,7 @@ impl Ratchet {
         let header = &sealed.header;
         let aad = associated_data(ad, header);
         let aad = aad.as_slice();
-        let digest = fingerprint(sealed, aad);
+        let digest = fingerprint(sealed);
         if let Some(seen) = self
             .recent
             .iter()

@@ -68,6 +68,9 @@ impl SkippedKeys {
 
     /// Deletes expired keys and applies the bounds.
     pub(super) fn prune(&mut self, now_ms: u64) {
+        if self.keys.is_empty() {
+            return;
+        }
         for k in self.keys.iter_mut().filter(|k| k.at_ms == 0) {
             k.at_ms = now_ms;
         }
