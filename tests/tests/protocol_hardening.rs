@@ -467,3 +467,61 @@ async fn a_request_sent_before_a_pre_key_rotation_still_completes() {
     // Acme's answer, pushed too, is acknowledged with Bolt's confirmation: Acme confirms.
     wait_keys(&acme, &bolt.uuid, "confirmed").await;
 }
+
+/// The signed request Acme keeps for a connection (read from its stopped database).
+fn stored_request(dir: &std::path::Path, id: &str) -> Vec<u8> {
+    let (store, _) = open_stopped(dir).unwrap();
+    let id: uuid::Uuid = id.parse().unwrap();
+    let record: ochat_node::model::ConnectionRecord =
+        ochat_node::store::Store::get(&store.connections, trees::CONNECTIONS, id.as_bytes())
+            .unwrap()
+            .unwrap();
+    record.request.unwrap().body
+}
+
+/// Retry Request sends the very request it sent before: a peer that kept the first copy and
+/// we derive one root, never two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_request_sends_the_same_signed_request_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let late_dir = tmp.path().join("late");
+    let mut late = TestNode::start(test_config(&late_dir, "Late", None))
+        .await
+        .unwrap();
+    let late_uuid = late.uuid.clone();
+    late.stop().await.unwrap();
+    let a_dir = tmp.path().join("a");
+    let mut acme = TestNode::start(test_config(&a_dir, "Acme", None))
+        .await
+        .unwrap();
+    let sent = acme
+        .ok(
+            Method::POST,
+            "/api/v1/connections",
+            Some(serde_json::json!({"remote_uuid": late_uuid, "send": true})),
+        )
+        .await
+        .unwrap();
+    let id = sent["id"].as_str().unwrap().to_string();
+    acme.wait_status(&id, "Not Found").await.unwrap();
+    acme.stop().await.unwrap();
+    let first = stored_request(&a_dir, &id);
+
+    let mut acme = TestNode::start(test_config(&a_dir, "Acme", None))
+        .await
+        .unwrap();
+    acme.ok(
+        Method::POST,
+        &format!("/api/v1/connections/{id}/retry"),
+        None,
+    )
+    .await
+    .unwrap();
+    acme.wait_status(&id, "Not Found").await.unwrap();
+    acme.stop().await.unwrap();
+    assert_eq!(
+        stored_request(&a_dir, &id),
+        first,
+        "the retry signed a new request (a new ephemeral): the peer may hold the first"
+    );
+}

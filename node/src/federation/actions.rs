@@ -277,7 +277,7 @@ impl Federation {
                 record.state = next;
             }
             change.enqueue.clear();
-            record.ephemeral = None;
+            // The signed request and its ephemeral are kept: Retry Request sends the same ones.
             record.delivery_error = Some(format!(
                 "no instance with UUID {} is known (no record in the directory or the local cache)",
                 record.state.remote

@@ -372,7 +372,8 @@ impl Federation {
             if let Some(next) = outcome.next {
                 record.state = next;
             }
-            record.ephemeral = None;
+            // The signed request and its ephemeral are kept: an earlier attempt may have
+            // reached the peer, and Retry Request sends the same ones again.
             record.delivery_error = Some(format!(
                 "no instance with UUID {} is known",
                 record.state.remote
