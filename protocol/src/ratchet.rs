@@ -10,7 +10,7 @@
 //! (`KDF_RK`, HKDF-SHA256). Messages are sealed with XChaCha20-Poly1305 under the message key
 //! and a random 24-byte nonce sent with the message (construction 3); the associated data is
 //! the caller's associated data (for example channel id and sender) followed by the 40-byte
-//! [`Header`]. The derivations, as published in `tests/vectors/ratchet.json`:
+//! [`Header`]. The derivations, as published in `tests/vectors/end_to_end.json`:
 //!
 //! ```text
 //! KDF_INIT(SK)   = HKDF-SHA256(salt = none, ikm = SK, info = "ochat/v1/ratchet-init")
