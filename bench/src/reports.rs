@@ -39,9 +39,9 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
     let step = 90 * DAY_MS / count as u64;
     for chunk in (0..count).collect::<Vec<_>>().chunks(10_000) {
         let (mut sb, mut mb, mut rb) = (
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
+            ochat_node::store::Batch::default(),
+            ochat_node::store::Batch::default(),
+            ochat_node::store::Batch::default(),
         );
         for &i in chunk {
             let id = Uuid::now_v7();
@@ -77,7 +77,7 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                     answers: Vec::new(),
                 };
                 let k = key(&[id.as_bytes(), &(seq as u64).to_be_bytes()]);
-                mb.insert(k, encode(trees::LC_MESSAGES, &m)?);
+                mb.insert(trees::LC_MESSAGES, k, encode(trees::LC_MESSAGES, &m)?)?;
             }
             let s = Session {
                 id,
@@ -103,7 +103,11 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 abandoned: false,
                 address: None,
             };
-            sb.insert(id.as_bytes(), encode(trees::LC_SESSIONS, &s)?);
+            sb.insert(
+                trees::LC_SESSIONS,
+                id.as_bytes(),
+                encode(trees::LC_SESSIONS, &s)?,
+            )?;
             if i % 2 == 0 {
                 let r = Rating {
                     session_id: id,
@@ -114,7 +118,11 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                     internal_only: false,
                     at_ms: at + 300_000,
                 };
-                rb.insert(id.as_bytes(), encode(trees::LC_RATINGS, &r)?);
+                rb.insert(
+                    trees::LC_RATINGS,
+                    id.as_bytes(),
+                    encode(trees::LC_RATINGS, &r)?,
+                )?;
             }
         }
         messages.apply_batch(mb)?;

@@ -6,7 +6,8 @@
 //! ```text
 //! ochat-data/
 //!   ochat.lock       held (flock) while a node runs; holds its pid
-//!   identity.key     Ed25519 identity + X25519 pre-key secrets (hex, JSON)
+//!   identity.key     Ed25519 identity + X25519 pre-key secrets (hex, JSON), the pre-key's
+//!                    creation time and the previous pre-key (see [`PREKEY_ROTATION_MS`])
 //!   admin.token      the admin API token
 //!   instance.json    {"uuid", "name"}: what `ochat uuid` shows
 //!   api.addr         the running node's API address, for the CLI
@@ -27,6 +28,11 @@ use ochat_protocol::random::random_bytes;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zeroize::Zeroizing;
+
+mod key_file;
+
+pub use key_file::PREKEY_ROTATION_MS;
+use key_file::{KeyFile, now_ms, read_keys, write_keys};
 
 /// Problems with the data folder.
 #[derive(Debug, Error)]
@@ -97,18 +103,14 @@ pub struct InstanceInfo {
     pub name: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct KeyFile {
-    identity: String,
-    prekey: String,
-}
-
 /// The secrets of an instance, loaded from `identity.key`.
 pub struct Secrets {
     /// The Ed25519 identity key.
     pub identity: IdentityKey,
     /// The X25519 signed pre-key secret.
     pub prekey: Zeroizing<[u8; 32]>,
+    /// The pre-key before the last rotation, kept for requests in flight.
+    pub previous_prekey: Option<Zeroizing<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -150,16 +152,18 @@ impl DataDir {
                 prekey: Zeroizing::new(
                     random_bytes::<32>().map_err(|e| DataDirError::Random(e.to_string()))?,
                 ),
+                previous_prekey: None,
             };
             let file = KeyFile {
                 identity: hex::encode(*secrets.identity.secret_bytes()),
                 prekey: hex::encode(*secrets.prekey),
+                prekey_created_ms: now_ms(),
+                previous_prekey: None,
             };
-            let text = Zeroizing::new(serde_json::to_string_pretty(&file).unwrap_or_default());
-            write_atomic(&key_path, text.as_bytes())?;
+            write_keys(&key_path, &file)?;
             secrets
         } else {
-            read_keys(&key_path)?
+            read_keys(&key_path, now_ms())?
         };
         let info_path = root.join("instance.json");
         let instance = if info_path.exists() {
@@ -284,28 +288,6 @@ pub(crate) fn lock_folder(root: &Path, file_name: &str) -> Result<File, DataDirE
     file.rewind().map_err(io("write the lock file", &path))?;
     write!(file, "{}", std::process::id()).map_err(io("write the lock file", &path))?;
     Ok(file)
-}
-
-fn read_keys(path: &Path) -> Result<Secrets, DataDirError> {
-    let file: KeyFile = read_json(path)?;
-    let corrupt = |reason: &str| DataDirError::Corrupt {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    let identity = Zeroizing::new(
-        <[u8; 32]>::try_from(
-            hex::decode(&file.identity).map_err(|_| corrupt("identity is not hex"))?,
-        )
-        .map_err(|_| corrupt("identity must have 32 bytes"))?,
-    );
-    let prekey = Zeroizing::new(
-        <[u8; 32]>::try_from(hex::decode(&file.prekey).map_err(|_| corrupt("prekey is not hex"))?)
-            .map_err(|_| corrupt("prekey must have 32 bytes"))?,
-    );
-    Ok(Secrets {
-        identity: IdentityKey::from_secret_bytes(&identity),
-        prekey,
-    })
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, DataDirError> {

@@ -11,11 +11,16 @@
 //!   says it stored it; also the periodic Sync Status.
 //! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory, DHT).
 //! - `repo` — the connection's sled records, always changed in one transaction.
-//! - `keys` — the channel's ratchet from the finished handshake.
+//! - `keys` — the channel's ratchet and key confirmation MACs from the finished handshake
+//!   (handshake 2, bound to both identities and pre-keys; handshake 1 for earlier peers).
+//! - `answer` — the responder's signed answer and, for an acceptance, the channel's keys.
+//! - `confirm` — key confirmation: a mismatch on either side, the responder's check of MAC_I.
 //! - `verified` — signed records already verified, so a peer's record is checked once.
 
 pub mod actions;
+mod answer;
 pub mod auto_accept;
+mod confirm;
 pub mod inbound;
 pub(crate) mod keys;
 pub mod outbox;
@@ -107,6 +112,28 @@ pub(crate) struct Me {
     pub(crate) name: String,
     pub(crate) identity: IdentityKey,
     pub(crate) prekey: StoredSecret,
+    /// The pre-key before the last rotation, for answers to requests sent with it.
+    pub(crate) previous_prekey: Option<StoredSecret>,
+}
+
+impl Me {
+    /// The secret of the pre-key our signed `request` names (handshake 2): the current one or
+    /// the one before the last rotation; our current pre-key for a request that names none.
+    /// `None` when the named pre-key is no longer kept (rotated twice since).
+    pub(crate) fn prekey_for(
+        &self,
+        request: &ochat_protocol::sign::Signed<ochat_protocol::wire::ConnectionRequest>,
+    ) -> Option<[u8; 32]> {
+        let named = request.open(&self.identity.public()).ok()?.prekey;
+        let Some(public) = named else {
+            return Some(self.prekey.0);
+        };
+        [Some(&self.prekey), self.previous_prekey.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|k| keys::public_of(&k.0) == public)
+            .map(|k| k.0)
+    }
 }
 
 /// The federation service. Cheap to clone.
@@ -149,6 +176,8 @@ pub struct FederationParts {
     pub identity: IdentityKey,
     /// Our X25519 pre-key secret.
     pub prekey: [u8; 32],
+    /// The pre-key before the last rotation, if any.
+    pub previous_prekey: Option<[u8; 32]>,
     /// The network actor.
     pub network: NetworkHandle,
     /// The directory, if any.
@@ -169,6 +198,7 @@ impl Federation {
             name: parts.name,
             identity: parts.identity,
             prekey: StoredSecret(parts.prekey),
+            previous_prekey: parts.previous_prekey.map(StoredSecret),
         };
         let record = sign_record(&parts.store, &me, Vec::new())?;
         repo::rebuild_pending_index(&parts.store)?;

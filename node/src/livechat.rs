@@ -198,19 +198,19 @@ impl Who {
 /// The sled trees of the live chat.
 #[derive(Debug, Clone)]
 pub(crate) struct Trees {
-    pub(crate) users: sled::Tree,
-    pub(crate) passwords: sled::Tree,
-    pub(crate) tokens: sled::Tree,
-    pub(crate) groups: sled::Tree,
-    pub(crate) channels: sled::Tree,
-    pub(crate) sessions: sled::Tree,
-    pub(crate) messages: sled::Tree,
-    pub(crate) visitors: sled::Tree,
-    pub(crate) canned: sled::Tree,
-    pub(crate) ratings: sled::Tree,
-    pub(crate) leads: sled::Tree,
-    pub(crate) tickets: sled::Tree,
-    pub(crate) chatbots: sled::Tree,
+    pub(crate) users: crate::store::Tree,
+    pub(crate) passwords: crate::store::Tree,
+    pub(crate) tokens: crate::store::Tree,
+    pub(crate) groups: crate::store::Tree,
+    pub(crate) channels: crate::store::Tree,
+    pub(crate) sessions: crate::store::Tree,
+    pub(crate) messages: crate::store::Tree,
+    pub(crate) visitors: crate::store::Tree,
+    pub(crate) canned: crate::store::Tree,
+    pub(crate) ratings: crate::store::Tree,
+    pub(crate) leads: crate::store::Tree,
+    pub(crate) tickets: crate::store::Tree,
+    pub(crate) chatbots: crate::store::Tree,
 }
 
 /// The live chat service; cheap to clone.
@@ -354,7 +354,7 @@ impl LiveChat {
 
 /// Reads one record.
 pub(crate) fn get<T: DeserializeOwned>(
-    tree: &sled::Tree,
+    tree: &crate::store::Tree,
     name: &'static str,
     key: &[u8],
 ) -> Result<Option<T>, LiveChatError> {
@@ -363,7 +363,7 @@ pub(crate) fn get<T: DeserializeOwned>(
 
 /// Writes one record.
 pub(crate) fn put<T: Serialize>(
-    tree: &sled::Tree,
+    tree: &crate::store::Tree,
     name: &'static str,
     key: &[u8],
     value: &T,
@@ -374,7 +374,7 @@ pub(crate) fn put<T: Serialize>(
 
 /// Every record of a tree.
 pub(crate) fn all<T: DeserializeOwned>(
-    tree: &sled::Tree,
+    tree: &crate::store::Tree,
     name: &'static str,
 ) -> Result<Vec<T>, LiveChatError> {
     Ok(Store::all(tree, name)?)

@@ -84,6 +84,9 @@ impl Viewer {
     }
 }
 
+/// The most message ids in one read receipt (about 36 KB sealed).
+pub const MAX_RECEIPT_IDS: usize = 2000;
+
 /// Timings of the messaging service.
 #[derive(Debug, Clone)]
 pub struct MessagingConfig {
@@ -318,12 +321,18 @@ impl Messaging {
         if read.is_empty() {
             return Ok(());
         }
+        // Receipts of at most MAX_RECEIPT_IDS ids each, so no sealed receipt (an outbox
+        // value) grows past what the store writes.
+        let bodies = read
+            .chunks(MAX_RECEIPT_IDS)
+            .map(|ids| Body::Receipt { read: ids.to_vec() })
+            .collect();
         self.submit(
             channel,
             Job {
                 viewer: Viewer::Admin,
                 author: String::new(),
-                bodies: vec![Body::Receipt { read }],
+                bodies,
                 file: None,
             },
         )

@@ -68,6 +68,16 @@ pub struct ConnectionRecord {
     /// The administrator opened this (incoming) request: it is no longer marked new.
     #[serde(default)]
     pub seen: bool,
+    /// The peer's Ed25519 identity key (handshake 2 binds it into the transcript).
+    #[serde(default, with = "serde_bytes")]
+    pub remote_identity: Option<[u8; 32]>,
+    /// Whether the channel's keys were confirmed by both sides (see [`KeyState`]).
+    #[serde(default)]
+    pub keys: KeyState,
+    /// Handshake 2: MAC_I, the initiator's key confirmation: the one we expect (responder) or
+    /// the one we send again with a repeated answer's acknowledgement (initiator). Not secret.
+    #[serde(default, with = "serde_bytes")]
+    pub initiator_mac: Option<[u8; 32]>,
 }
 
 impl ConnectionRecord {
@@ -76,6 +86,37 @@ impl ConnectionRecord {
         self.state.direction == Direction::Incoming
             && self.state.status == ochat_protocol::connection::Status::Pending
             && !self.seen
+    }
+}
+
+/// Key confirmation of a connection's channel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// No channel keys yet (not accepted).
+    Pending,
+    /// Keys derived; the peer's confirmation has not arrived yet.
+    Unconfirmed,
+    /// Both sides proved they derived the same keys.
+    Confirmed,
+    /// The peer's confirmation did not match (or answered another copy of our request): no
+    /// channel is made; delete the connection and request again.
+    Mismatch,
+    /// Made by an earlier version (handshake 1), which has no key confirmation.
+    #[default]
+    Legacy,
+}
+
+impl KeyState {
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Unconfirmed => "unconfirmed",
+            KeyState::Confirmed => "confirmed",
+            KeyState::Mismatch => "mismatch",
+            KeyState::Legacy => "legacy",
+        }
     }
 }
 
@@ -114,6 +155,46 @@ impl OutboxItem {
     }
 }
 
+/// Secret bytes of any length kept in a stored value (a serialized ratchet): zeroized on drop,
+/// redacted in `Debug`, read as a byte slice.
+#[derive(Clone, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretBytes(#[serde(with = "serde_bytes")] Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretBytes(<redacted>, {} bytes)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for SecretBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        SecretBytes(bytes)
+    }
+}
+
+/// The peer reused a message header with other contents: its ratchet state was rolled back
+/// (a restored backup or snapshot). Such messages are refused; the channel needs a re-key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RollbackSeen {
+    /// When it was first seen (ms).
+    pub first_at_ms: u64,
+    /// When it was last seen (ms).
+    pub last_at_ms: u64,
+    /// The number (`n`) of the last refused header.
+    pub last_message_number: u32,
+    /// How many messages were refused for it.
+    pub count: u64,
+}
+
 /// An end-to-end encrypted channel between two instances.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelRecord {
@@ -125,11 +206,13 @@ pub struct ChannelRecord {
     pub remote: InstanceId,
     /// The channel's name (the contact or the remote's name).
     pub name: String,
-    /// The serialized Double Ratchet state (contains secrets).
-    #[serde(with = "serde_bytes")]
-    pub ratchet: Vec<u8>,
+    /// The serialized Double Ratchet state (contains secrets; zeroized when dropped).
+    pub ratchet: SecretBytes,
     /// Created (ms).
     pub created_at_ms: u64,
+    /// Set once the peer reused a message header with other contents (see [`RollbackSeen`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackSeen>,
 }
 
 /// A local user (an operator once they have a login). The password hash lives elsewhere.
@@ -195,6 +278,9 @@ pub struct ConnectionView {
     /// An incoming request waiting for a decision that the administrator has not opened yet
     /// (`POST /api/v1/connections/{id}/seen` opens it).
     pub new: bool,
+    /// Key confirmation: `pending`, `unconfirmed`, `confirmed`, `mismatch` (no channel; delete
+    /// and request again) or `legacy` (made by an earlier version, no confirmation).
+    pub keys: &'static str,
 }
 
 impl From<&ConnectionRecord> for ConnectionView {
@@ -218,6 +304,7 @@ impl From<&ConnectionRecord> for ConnectionView {
             created_at_ms: c.created_at_ms,
             updated_at_ms: c.updated_at_ms,
             new: c.is_new(),
+            keys: c.keys.as_str(),
         }
     }
 }

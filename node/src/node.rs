@@ -168,6 +168,7 @@ impl RunningNode {
             name: data_dir.instance.name.clone(),
             identity: IdentityKey::from_secret_bytes(&secret),
             prekey: *data_dir.secrets.prekey,
+            previous_prekey: data_dir.secrets.previous_prekey.as_deref().copied(),
             network: network.clone(),
             directory,
             manual_peers: parse_peers(&config.peers)?,

@@ -16,6 +16,9 @@
 //! | `read_marks`  | channel id ‖ user id (nil = admin)      | last message id read            |
 //! | `intents`     | UUIDv7                                  | an atomic write under way ([`atomic`]) |
 //!
+//! Every tree is a [`Tree`]: no value over [`MAX_VALUE_LEN`] is ever written (sled 0.34.7
+//! would put it in an unsynced blob file; see [`tree`]).
+//!
 //! Keys are big-endian so ranges sort by time (UUIDv7 ids). Writes that must survive a crash
 //! are followed by a flush before they are acknowledged; writes to several keys that must land
 //! together go through [`Store::write_atomically`] (a redo intent, not a sled transaction), or
@@ -29,6 +32,9 @@
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
 pub mod atomic;
+pub mod tree;
+
+pub use tree::{Batch, MAX_VALUE_LEN, Tree};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,6 +57,16 @@ pub enum StoreError {
         tree: &'static str,
         /// What went wrong.
         reason: String,
+    },
+    /// A value is larger than the store writes (see [`tree`]); nothing was written.
+    #[error("a value of {len} bytes for {tree} is over the limit of {max} bytes")]
+    TooLarge {
+        /// The tree.
+        tree: &'static str,
+        /// The value's length.
+        len: usize,
+        /// [`MAX_VALUE_LEN`].
+        max: usize,
     },
     /// A value could not be encoded.
     #[error("cannot encode a value for {tree}: {reason}")]
@@ -209,29 +225,29 @@ pub struct StoreInner {
     /// Disk flushes made since the store was opened (`/api/v1/stats`).
     flushes: std::sync::atomic::AtomicU64,
     /// Node-wide facts.
-    pub meta: sled::Tree,
+    pub meta: Tree,
     /// Connections.
-    pub connections: sled::Tree,
+    pub connections: Tree,
     /// (remote, request id) → connection id.
-    pub requests: sled::Tree,
+    pub requests: Tree,
     /// Handshake outbox.
-    pub outbox: sled::Tree,
+    pub outbox: Tree,
     /// Known peers.
-    pub peers: sled::Tree,
+    pub peers: Tree,
     /// Channels.
-    pub channels: sled::Tree,
+    pub channels: Tree,
     /// Users.
-    pub users: sled::Tree,
+    pub users: Tree,
     /// Channel messages.
-    pub messages: sled::Tree,
+    pub messages: Tree,
     /// Message outbox.
-    pub msg_outbox: sled::Tree,
+    pub msg_outbox: Tree,
     /// Incoming ids seen.
-    pub msg_seen: sled::Tree,
+    pub msg_seen: Tree,
     /// Attachment chunks.
-    pub attachments: sled::Tree,
+    pub attachments: Tree,
     /// Read marks.
-    pub read_marks: sled::Tree,
+    pub read_marks: Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -249,18 +265,18 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             .open()?;
         let store = Store(Arc::new(StoreInner {
-            meta: db.open_tree(trees::META)?,
-            connections: db.open_tree(trees::CONNECTIONS)?,
-            requests: db.open_tree(trees::REQUESTS)?,
-            outbox: db.open_tree(trees::OUTBOX)?,
-            peers: db.open_tree(trees::PEERS)?,
-            channels: db.open_tree(trees::CHANNELS)?,
-            users: db.open_tree(trees::USERS)?,
-            messages: db.open_tree(trees::MESSAGES)?,
-            msg_outbox: db.open_tree(trees::MSG_OUTBOX)?,
-            msg_seen: db.open_tree(trees::MSG_SEEN)?,
-            attachments: db.open_tree(trees::ATTACHMENTS)?,
-            read_marks: db.open_tree(trees::READ_MARKS)?,
+            meta: Tree::new(db.open_tree(trees::META)?, trees::META),
+            connections: Tree::new(db.open_tree(trees::CONNECTIONS)?, trees::CONNECTIONS),
+            requests: Tree::new(db.open_tree(trees::REQUESTS)?, trees::REQUESTS),
+            outbox: Tree::new(db.open_tree(trees::OUTBOX)?, trees::OUTBOX),
+            peers: Tree::new(db.open_tree(trees::PEERS)?, trees::PEERS),
+            channels: Tree::new(db.open_tree(trees::CHANNELS)?, trees::CHANNELS),
+            users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS),
+            messages: Tree::new(db.open_tree(trees::MESSAGES)?, trees::MESSAGES),
+            msg_outbox: Tree::new(db.open_tree(trees::MSG_OUTBOX)?, trees::MSG_OUTBOX),
+            msg_seen: Tree::new(db.open_tree(trees::MSG_SEEN)?, trees::MSG_SEEN),
+            attachments: Tree::new(db.open_tree(trees::ATTACHMENTS)?, trees::ATTACHMENTS),
+            read_marks: Tree::new(db.open_tree(trees::READ_MARKS)?, trees::READ_MARKS),
             db,
             log_file: path.join("db"),
             log: std::sync::OnceLock::new(),
@@ -287,8 +303,8 @@ impl Store {
 
     /// Opens another tree by its catalog name (see [`trees`]); for modules whose trees are not
     /// fields of `Store`.
-    pub fn tree(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
+    pub fn tree(&self, name: &'static str) -> Result<Tree, StoreError> {
+        Ok(Tree::new(self.db.open_tree(name)?, name))
     }
 
     /// Makes every write so far durable: sled writes its buffers to its log file (sled 0.34
@@ -356,7 +372,7 @@ impl Store {
 
     /// Reads and decodes one value.
     pub fn get<T: DeserializeOwned>(
-        tree: &sled::Tree,
+        tree: &crate::store::Tree,
         name: &'static str,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
@@ -368,7 +384,7 @@ impl Store {
 
     /// Decodes every value of a tree, in key order.
     pub fn all<T: DeserializeOwned>(
-        tree: &sled::Tree,
+        tree: &crate::store::Tree,
         name: &'static str,
     ) -> Result<Vec<T>, StoreError> {
         tree.iter()

@@ -96,6 +96,7 @@ impl Node {
             message,
             ephemeral: [5; 32],
             sent_at_ms: now_ms(),
+            prekey: None,
         };
         Envelope {
             record: record.sign(&self.key).unwrap(),

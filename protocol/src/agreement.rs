@@ -18,6 +18,20 @@
 //! where [`transcript_hash`] is SHA-256 over the domain `"ochat/v1/transcript"` and the
 //! transcript parts, each prefixed by its length as a big-endian `u64`.
 //!
+//! **Bound handshake (handshake 2).** When the request carries the initiator's pre-key (and so
+//! the answer a request hash, the responder's pre-key and a confirmation), the transcript hash
+//! is [`bound_transcript_hash`] instead: domain `"ochat/v2/transcript"`, then the initiator's
+//! and the responder's Ed25519 identity keys, the initiator's and the responder's X25519
+//! pre-keys, the signed request bytes and the responder's ephemeral, each length-prefixed as
+//! above. Both sides then confirm the root ([`Confirmation`]):
+//!
+//! ```text
+//! K_R || K_I = HKDF-SHA256(salt = none, ikm = root, info = "ochat/v2/key-confirmation"), 64 bytes
+//! MAC_R = HMAC-SHA256(K_R, "ochat/v2/responder" || transcript_hash)   (in the signed answer)
+//! MAC_I = HMAC-SHA256(K_I, "ochat/v2/initiator" || transcript_hash)   (in the acknowledgement)
+//! request_hash = SHA-256("ochat/v2/request\0" || signed request bytes) (in the signed answer)
+//! ```
+//!
 //! Every DH output must be contributory (not the all-zero result of a low-order point),
 //! otherwise [`derive_root`] fails with [`AgreementError::NonContributory`].
 //! The resulting [`RootSecret`] feeds [`crate::ratchet::Ratchet`].
@@ -25,6 +39,8 @@
 use std::fmt;
 
 use hkdf::Hkdf;
+use hkdf::hmac::digest::KeyInit;
+use hkdf::hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -35,6 +51,118 @@ pub const TRANSCRIPT_DOMAIN: &[u8] = b"ochat/v1/transcript";
 
 /// HKDF `info` used to derive the channel's root secret.
 pub const ROOT_INFO: &[u8] = b"ochat/v1/channel-root";
+
+/// Domain of the bound handshake's transcript hash ([`bound_transcript_hash`]).
+pub const BOUND_TRANSCRIPT_DOMAIN: &[u8] = b"ochat/v2/transcript";
+
+/// HKDF `info` of the key-confirmation keys ([`Confirmation`]).
+pub const CONFIRM_INFO: &[u8] = b"ochat/v2/key-confirmation";
+
+/// Prefix of [`request_hash`].
+pub const REQUEST_HASH_DOMAIN: &[u8] = b"ochat/v2/request\0";
+
+/// Label of the responder's confirmation MAC.
+pub const RESPONDER_LABEL: &[u8] = b"ochat/v2/responder";
+
+/// Label of the initiator's confirmation MAC.
+pub const INITIATOR_LABEL: &[u8] = b"ochat/v2/initiator";
+
+/// What the bound transcript hash covers (all public).
+#[derive(Debug, Clone, Copy)]
+pub struct BoundTranscript<'a> {
+    /// The initiator's Ed25519 identity key.
+    pub initiator_identity: &'a [u8; 32],
+    /// The responder's Ed25519 identity key.
+    pub responder_identity: &'a [u8; 32],
+    /// The initiator's X25519 pre-key (named in the signed request).
+    pub initiator_prekey: &'a [u8; 32],
+    /// The responder's X25519 pre-key (named in the signed answer).
+    pub responder_prekey: &'a [u8; 32],
+    /// The signed request's bytes, exactly as signed.
+    pub request: &'a [u8],
+    /// The responder's ephemeral X25519 public key (from the answer).
+    pub responder_ephemeral: &'a [u8; 32],
+}
+
+/// The bound handshake's transcript hash (see the module documentation).
+pub fn bound_transcript_hash(t: &BoundTranscript<'_>) -> [u8; 32] {
+    let parts: [&[u8]; 7] = [
+        BOUND_TRANSCRIPT_DOMAIN,
+        t.initiator_identity,
+        t.responder_identity,
+        t.initiator_prekey,
+        t.responder_prekey,
+        t.request,
+        t.responder_ephemeral,
+    ];
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// SHA-256 of the exact signed request bytes an answer answers, under its domain.
+pub fn request_hash(signed_request_body: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(REQUEST_HASH_DOMAIN);
+    hasher.update(signed_request_body);
+    hasher.finalize().into()
+}
+
+/// Both sides' key-confirmation MACs for one root and transcript.
+pub struct Confirmation {
+    /// MAC_R: sent by the responder in its signed answer.
+    pub responder: [u8; 32],
+    /// MAC_I: sent by the initiator in its acknowledgement of the answer.
+    pub initiator: [u8; 32],
+}
+
+impl fmt::Debug for Confirmation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Confirmation(..)")
+    }
+}
+
+impl Confirmation {
+    /// Derives both MACs from the root secret and the bound transcript hash.
+    ///
+    /// # Errors
+    ///
+    /// [`AgreementError::KeyDerivation`] (cannot happen with the fixed sizes).
+    pub fn derive(root: &RootSecret, transcript_hash: &[u8; 32]) -> Result<Self, AgreementError> {
+        let mut keys = Zeroizing::new([0u8; 64]);
+        Hkdf::<Sha256>::new(None, root.as_bytes())
+            .expand(CONFIRM_INFO, keys.as_mut_slice())
+            .map_err(|_| AgreementError::KeyDerivation)?;
+        let mac = |key: &[u8], label: &[u8]| -> Result<[u8; 32], AgreementError> {
+            let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                .map_err(|_| AgreementError::KeyDerivation)?;
+            m.update(label);
+            m.update(transcript_hash);
+            Ok(m.finalize().into_bytes().into())
+        };
+        Ok(Confirmation {
+            responder: mac(&keys[..32], RESPONDER_LABEL)?,
+            initiator: mac(&keys[32..], INITIATOR_LABEL)?,
+        })
+    }
+
+    /// Whether `got` equals the responder's MAC (compared in constant time).
+    pub fn responder_matches(&self, got: &[u8; 32]) -> bool {
+        constant_time_eq(&self.responder, got)
+    }
+
+    /// Whether `got` equals the initiator's MAC (compared in constant time).
+    pub fn initiator_matches(&self, got: &[u8; 32]) -> bool {
+        constant_time_eq(&self.initiator, got)
+    }
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// Which side of the connection handshake this instance played.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

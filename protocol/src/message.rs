@@ -17,8 +17,11 @@ use crate::ratchet::Sealed;
 pub const MESSAGE_PROTOCOL: &str = "/ochat/msg/2";
 /// Longest text of one message, in bytes.
 pub const MAX_TEXT: usize = 64 * 1024;
-/// Size of one attachment chunk.
-pub const CHUNK_SIZE: usize = 256 * 1024;
+/// Size of one attachment chunk: 64 KiB, so that a chunk, and the sealed message that carries
+/// it, stay well below the largest value a node stores durably (sled's blob threshold, 131,052
+/// bytes). Earlier versions sent 256 KiB; receivers still accept chunks up to
+/// [`MAX_MESSAGE_FRAME`].
+pub const CHUNK_SIZE: usize = 64 * 1024;
 /// Largest attachment.
 pub const MAX_ATTACHMENT: usize = 25 * 1024 * 1024;
 /// Largest frame on `/ochat/msg/2` (a batch of messages).

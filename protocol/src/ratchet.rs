@@ -7,9 +7,10 @@
 //!
 //! Per message, a symmetric chain gives one fresh key (`KDF_CK`, HMAC-SHA256); each time the
 //! sending turn changes, a DH ratchet step mixes a fresh X25519 output into the root key
-//! (`KDF_RK`, HKDF-SHA256). Messages are sealed with ChaCha20-Poly1305; the associated data is
+//! (`KDF_RK`, HKDF-SHA256). Messages are sealed with XChaCha20-Poly1305 under the message key
+//! and a random 24-byte nonce sent with the message (construction 3); the associated data is
 //! the caller's associated data (for example channel id and sender) followed by the 40-byte
-//! [`Header`]. The derivations, as published in `tests/vectors/ratchet.json`:
+//! [`Header`]. The derivations, as published in `tests/vectors/end_to_end.json`:
 //!
 //! ```text
 //! KDF_INIT(SK)   = HKDF-SHA256(salt = none, ikm = SK, info = "ochat/v1/ratchet-init")
@@ -17,14 +18,22 @@
 //! KDF_RK(RK, dh) = HKDF-SHA256(salt = RK, ikm = dh, info = "ochat/v1/ratchet")
 //!                  -> new RK (32) || chain key (32)
 //! KDF_CK(CK)     = next CK = HMAC-SHA256(CK, 0x02), message key MK = HMAC-SHA256(CK, 0x01)
-//! AEAD key/nonce = MK is the ChaCha20-Poly1305 key, the nonce is 12 zero bytes
+//! AEAD key/nonce = MK is the XChaCha20-Poly1305 key, the nonce 24 random bytes (`Sealed::nonce`)
 //! associated data = caller's ad || header (dh || u32be prev_chain_len || u32be n)
 //! ```
 //!
-//! Each message key seals exactly one message and is then deleted, so a constant nonce is safe;
-//! this is one of the AEAD options of the specification (§5.2, "fixed to a constant"). The
-//! first construction derived a key and nonce from MK with one more HKDF; dropping it saves 16
-//! SHA-256 blocks per seal + open, and `/ochat/msg/2` (not `/1`) names the change on the wire.
+//! **Why a random nonce.** Construction 2 used MK with 12 zero bytes of nonce: safe as long as
+//! each message key seals one message, but any older copy of the state (a backup, a VM
+//! snapshot, a copied data folder) sealed its next message with a key and nonce already used,
+//! repeating the keystream and the Poly1305 key. With a fresh 192-bit random nonce per message a
+//! rolled-back state can repeat a message *key* but never a (key, nonce) pair. Construction-2
+//! messages (no `nonce` field) still open, until the peer has sent a construction-3 message on
+//! the channel; from then on they are refused ([`RatchetError::Downgrade`]).
+//!
+//! **Rollback detection.** The receiver remembers a fingerprint of the last
+//! [`RECENT_OPENED`] messages it opened (their `dh`, `n` and Poly1305 tag). The same header arriving again with different contents is
+//! [`RatchetError::HeaderReused`]: the sender's state was rolled back, and the channel needs a
+//! re-key; the same message again is an ordinary [`RatchetError::Replay`].
 //!
 //! One addition to the specification: the responder may speak first. `KDF_INIT` splits the root
 //! secret into the first root key and a **responder chain key**, which is the responder's sending
@@ -34,15 +43,23 @@
 //! Guarantees kept by [`Ratchet::open`]:
 //! - a failed open (tampering, replay, too many skipped, low-order key) leaves the state as it was;
 //! - each message key is used once and deleted; replays fail with [`RatchetError::Replay`];
-//! - at most [`MAX_SKIP`] keys are skipped per chain and [`MAX_SKIPPED_KEYS`] kept in total,
-//!   the oldest evicted first.
+//! - at most [`MAX_SKIP`] keys are skipped in one chain by one message; of the skipped keys at
+//!   most [`MAX_SKIPPED_PER_CHAIN`] per chain and [`MAX_SKIPPED_CHAINS`] chains are kept
+//!   ([`MAX_SKIPPED_KEYS`] in all), the oldest evicted first, and none longer than
+//!   [`SKIPPED_KEY_LIFETIME_MS`].
 //!
 //! State is persisted with serde ([`Ratchet`] implements `Serialize`/`Deserialize`, secrets
-//! included). Never restore an older copy of the state and send from it: that would reuse
-//! message keys. For the same reason [`Ratchet`] is not `Clone`.
+//! included). Do not restore an older copy of the state and send from it: the peer refuses the
+//! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats.
+//! [`Ratchet`] is not `Clone`. Its encoding is bounded (see [`MAX_ENCODED_LEN`]).
 
+mod error;
+#[cfg(test)]
+mod hardening_tests;
 mod header;
+mod key_source;
 mod keys;
+mod recent;
 mod skipped;
 #[cfg(test)]
 mod tests;
@@ -51,92 +68,48 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
 
-pub use header::{HEADER_LEN, Header, Sealed};
+pub use error::RatchetError;
+pub use header::{HEADER_LEN, Header, NONCE_LEN, Sealed};
+pub use key_source::{KeySource, OsRandom};
 
 use crate::agreement::RootSecret;
-use crate::random::{RandomError, random_bytes};
+
 use header::associated_data;
 use keys::{ChainKey, Hex, MessageKey, RatchetKeyPair, RootKey, kdf_ck, kdf_init, kdf_rk};
+use recent::{Opened, fingerprint, system_now_ms};
 use skipped::{SkippedKey, SkippedKeys};
 
 /// The most message keys skipped in one chain by a single incoming message.
 pub const MAX_SKIP: u32 = 1000;
 
-/// The most skipped message keys kept in total; beyond it the oldest are evicted.
-pub const MAX_SKIPPED_KEYS: usize = 2000;
+/// The most skipped message keys kept per chain (vodozemac: 40); beyond it the chain's oldest
+/// are evicted.
+pub const MAX_SKIPPED_PER_CHAIN: usize = 40;
+
+/// The most chains whose skipped keys are kept (vodozemac: 5); beyond it every key of the
+/// chain with the oldest key is evicted.
+pub const MAX_SKIPPED_CHAINS: usize = 5;
+
+/// The most skipped message keys kept in total.
+pub const MAX_SKIPPED_KEYS: usize = MAX_SKIPPED_PER_CHAIN * MAX_SKIPPED_CHAINS;
+
+/// How long a skipped key is kept: 3 days. A late message normally arrives within seconds
+/// (delivery is in send order); a key kept longer only weakens forward secrecy.
+pub const SKIPPED_KEY_LIFETIME_MS: u64 = 3 * 24 * 3600 * 1000;
+
+/// How many opened messages are remembered (as fingerprints) to tell a repeated header with
+/// new contents ([`RatchetError::HeaderReused`]) from a plain replay.
+pub const RECENT_OPENED: usize = 64;
+
+/// An upper bound on the CBOR encoding of a [`Ratchet`] (checked by a test at the bounds):
+/// well below sled's 131,052-byte blob threshold, so a stored ratchet is always in the log.
+pub const MAX_ENCODED_LEN: usize = 48 * 1024;
 
 /// How many of the peer's previous ratchet public keys are remembered, so that a replay of a
 /// message from an old chain is reported as [`RatchetError::Replay`].
 const MAX_PREVIOUS_REMOTES: usize = 64;
-
-/// Why sealing or opening a message failed. A failed call never changes the ratchet state.
-#[derive(Debug, Error)]
-pub enum RatchetError {
-    /// Authentication failed: the ciphertext, header or associated data was altered, or the
-    /// message was not sealed for this channel.
-    #[error("message authentication failed (tampered or not for this channel)")]
-    Tampered,
-    /// No key exists for this message any more: it was already opened (a replay), or its
-    /// skipped key was evicted or belongs to a chain that was discarded.
-    #[error("message already opened or its key was discarded")]
-    Replay,
-    /// Opening the message would skip more than [`MAX_SKIP`] keys in one chain.
-    #[error("message {requested} is too far ahead (at most {max} skipped messages per chain)")]
-    TooManySkipped {
-        /// The message number the skip had to reach.
-        requested: u32,
-        /// The limit, [`MAX_SKIP`].
-        max: u32,
-    },
-    /// The peer's ratchet public key gave an all-zero (non-contributory) DH result.
-    #[error("the peer's ratchet key is a low-order point")]
-    NonContributory,
-    /// A chain's message counter would overflow `u32`.
-    #[error("message counter overflow")]
-    CounterOverflow,
-    /// An encoded header did not have the expected length.
-    #[error("header must be {expected} bytes, got {actual}")]
-    HeaderLength {
-        /// [`HEADER_LEN`].
-        expected: usize,
-        /// The length received.
-        actual: usize,
-    },
-    /// The plaintext is longer than ChaCha20-Poly1305 can encrypt.
-    #[error("message too long to encrypt")]
-    MessageTooLong,
-    /// A key derivation refused its parameters (cannot happen with the fixed sizes used).
-    #[error("key derivation failed")]
-    KeyDerivation,
-    /// No randomness for a new ratchet key.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-}
-
-/// Where new DH ratchet secrets come from.
-///
-/// [`OsRandom`] is the production source; tests and vector generators supply fixed keys.
-pub trait KeySource {
-    /// A fresh X25519 secret for the next DH ratchet step.
-    ///
-    /// # Errors
-    ///
-    /// When no randomness is available.
-    fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError>;
-}
-
-/// Draws ratchet secrets from the operating system ([`crate::random`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
-
-impl KeySource for OsRandom {
-    fn next_ratchet_secret(&mut self) -> Result<StaticSecret, RandomError> {
-        random_bytes::<32>().map(StaticSecret::from)
-    }
-}
 
 /// Our current sending chain.
 #[derive(Clone, Serialize, Deserialize)]
@@ -178,6 +151,7 @@ impl ReceivingChain {
                 dh: self.remote,
                 n: self.n,
                 key,
+                at_ms: 0,
             });
             self.chain = next;
             self.n += 1;
@@ -230,6 +204,13 @@ pub struct Ratchet {
     chains: Chains,
     skipped: SkippedKeys,
     previous_remotes: VecDeque<[u8; 32]>,
+    /// Fingerprints of the last [`RECENT_OPENED`] opened messages, oldest first.
+    #[serde(default)]
+    recent: VecDeque<Opened>,
+    /// Whether the peer has sent a construction-3 message (from then on construction 2 is
+    /// refused).
+    #[serde(default)]
+    peer_sends_nonces: bool,
 }
 
 impl Ratchet {
@@ -305,6 +286,8 @@ impl Ratchet {
             chains,
             skipped: SkippedKeys::default(),
             previous_remotes: VecDeque::new(),
+            recent: VecDeque::new(),
+            peer_sends_nonces: false,
         }
     }
 
@@ -318,13 +301,29 @@ impl Ratchet {
         self.skipped.len()
     }
 
-    /// Encrypts `plaintext`, authenticating `ad` (for example channel id and sender) and the header.
+    /// Encrypts `plaintext`, authenticating `ad` (for example channel id and sender) and the
+    /// header, with a random nonce from the operating system.
     ///
     /// # Errors
     ///
     /// [`RatchetError::CounterOverflow`] after 2³² messages in one chain,
-    /// [`RatchetError::MessageTooLong`].
+    /// [`RatchetError::MessageTooLong`], [`RatchetError::Random`].
     pub fn seal(&mut self, plaintext: &[u8], ad: &[u8]) -> Result<Sealed, RatchetError> {
+        self.seal_with(plaintext, ad, &mut OsRandom)
+    }
+
+    /// [`Ratchet::seal`] with the nonce taken from `keys` (deterministic, for test vectors).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ratchet::seal`].
+    pub fn seal_with(
+        &mut self,
+        plaintext: &[u8],
+        ad: &[u8],
+        keys: &mut impl KeySource,
+    ) -> Result<Sealed, RatchetError> {
+        let nonce = keys.next_nonce()?;
         let sending = &self.chains.sending;
         let header = Header {
             dh: *sending.pair.public(),
@@ -336,11 +335,15 @@ impl Ratchet {
             .checked_add(1)
             .ok_or(RatchetError::CounterOverflow)?;
         let (next_chain, key) = kdf_ck(&sending.chain)?;
-        let ciphertext = key.seal(plaintext, associated_data(ad, &header).as_slice())?;
+        let ciphertext = key.seal(&nonce, plaintext, associated_data(ad, &header).as_slice())?;
         let sending = &mut self.chains.sending;
         sending.chain = next_chain;
         sending.n = next_n;
-        Ok(Sealed { header, ciphertext })
+        Ok(Sealed {
+            header,
+            ciphertext,
+            nonce: Some(nonce),
+        })
     }
 
     /// Decrypts a message from the peer, drawing a new ratchet key from the operating system
@@ -354,25 +357,82 @@ impl Ratchet {
     }
 
     /// Decrypts a message from the peer, taking any new ratchet secret from `keys`
-    /// (drawn only when the message opens and starts a new turn).
+    /// (drawn only when the message opens and starts a new turn), at the system clock's time.
     ///
     /// # Errors
     ///
-    /// [`RatchetError::Tampered`], [`RatchetError::Replay`], [`RatchetError::TooManySkipped`],
-    /// [`RatchetError::NonContributory`], [`RatchetError::Random`]. On any error the state is
-    /// unchanged, so a later legitimate message still opens.
+    /// See [`Ratchet::open_at`].
     pub fn open_with(
         &mut self,
         sealed: &Sealed,
         ad: &[u8],
         keys: &mut impl KeySource,
     ) -> Result<Vec<u8>, RatchetError> {
+        self.open_at(sealed, ad, keys, system_now_ms())
+    }
+
+    /// Decrypts a message from the peer at time `now_ms` (ms since the Unix epoch, which
+    /// stamps new skipped keys and expires old ones), taking any new ratchet secret from `keys`.
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::Tampered`], [`RatchetError::Replay`], [`RatchetError::HeaderReused`],
+    /// [`RatchetError::Downgrade`], [`RatchetError::TooManySkipped`],
+    /// [`RatchetError::NonContributory`], [`RatchetError::Random`]. On any error the state is
+    /// unchanged, so a later legitimate message still opens.
+    pub fn open_at(
+        &mut self,
+        sealed: &Sealed,
+        ad: &[u8],
+        keys: &mut impl KeySource,
+        now_ms: u64,
+    ) -> Result<Vec<u8>, RatchetError> {
+        if sealed.nonce.is_none() && self.peer_sends_nonces {
+            return Err(RatchetError::Downgrade);
+        }
         let header = &sealed.header;
         let aad = associated_data(ad, header);
         let aad = aad.as_slice();
+        let digest = fingerprint(sealed);
+        if let Some(seen) = self
+            .recent
+            .iter()
+            .find(|o| o.n == header.n && o.dh == header.dh)
+        {
+            return Err(if seen.digest == digest {
+                RatchetError::Replay
+            } else {
+                RatchetError::HeaderReused { n: header.n }
+            });
+        }
+        let plaintext = self.open_unrecorded(sealed, aad, keys, now_ms)?;
+        self.recent.push_back(Opened {
+            dh: header.dh,
+            n: header.n,
+            digest,
+        });
+        if self.recent.len() > RECENT_OPENED {
+            self.recent.pop_front();
+        }
+        if sealed.nonce.is_some() {
+            self.peer_sends_nonces = true;
+        }
+        self.skipped.prune(now_ms);
+        Ok(plaintext)
+    }
 
-        if let Some((position, key)) = self.skipped.find(&header.dh, header.n) {
-            let plaintext = key.open(&sealed.ciphertext, aad)?;
+    /// Opens with a skipped key, the current receiving chain or a new turn.
+    fn open_unrecorded(
+        &mut self,
+        sealed: &Sealed,
+        aad: &[u8],
+        keys: &mut impl KeySource,
+        now_ms: u64,
+    ) -> Result<Vec<u8>, RatchetError> {
+        let header = &sealed.header;
+        let nonce = sealed.nonce.as_ref();
+        if let Some((position, key)) = self.skipped.find(&header.dh, header.n, now_ms) {
+            let plaintext = key.open(nonce, &sealed.ciphertext, aad)?;
             self.skipped.remove(position);
             return Ok(plaintext);
         }
@@ -386,9 +446,9 @@ impl Ratchet {
                 }
                 let mut receiving = current.clone();
                 receiving.skip_until(header.n, &mut staged)?;
-                let plaintext = receiving.next_key()?.open(&sealed.ciphertext, aad)?;
+                let plaintext = receiving.next_key()?.open(nonce, &sealed.ciphertext, aad)?;
                 self.chains.receiving = Some(receiving);
-                self.skipped.extend(staged, MAX_SKIPPED_KEYS);
+                self.skipped.extend(staged, now_ms);
                 return Ok(plaintext);
             }
             _ if self.previous_remotes.contains(&header.dh) => return Err(RatchetError::Replay),
@@ -403,7 +463,7 @@ impl Ratchet {
         }
         let mut receiving = next.new_receiving(header.dh)?;
         receiving.skip_until(header.n, &mut staged)?;
-        let plaintext = receiving.next_key()?.open(&sealed.ciphertext, aad)?;
+        let plaintext = receiving.next_key()?.open(nonce, &sealed.ciphertext, aad)?;
         next.receiving = Some(receiving);
         next.new_sending(&keys.next_ratchet_secret()?, &header.dh)?;
         if let Some(old_remote) = old_remote {
@@ -413,7 +473,7 @@ impl Ratchet {
             }
         }
         self.chains = next;
-        self.skipped.extend(staged, MAX_SKIPPED_KEYS);
+        self.skipped.extend(staged, now_ms);
         Ok(plaintext)
     }
 }

@@ -32,9 +32,10 @@ pub enum Domain {
     ConnectionCancel,
     /// A status query (Sync Status) and its answer.
     StatusQuery,
-    /// A sealed channel message envelope.
-    ChannelMessage,
 }
+// `ochat/v1/channel-message` was reserved here and never used: channel messages are not
+// signed but sealed with the channel's ratchet (the sender is authenticated by the ratchet
+// keys and the routing facts in the associated data). Removed so no reader assumes otherwise.
 
 impl Domain {
     /// The domain-separation prefix, including the trailing zero byte.
@@ -45,7 +46,6 @@ impl Domain {
             Domain::ConnectionAnswer => b"ochat/v1/connection-answer\0",
             Domain::ConnectionCancel => b"ochat/v1/connection-cancel\0",
             Domain::StatusQuery => b"ochat/v1/status-query\0",
-            Domain::ChannelMessage => b"ochat/v1/channel-message\0",
         }
     }
 
@@ -220,7 +220,6 @@ mod tests {
             Domain::ConnectionAnswer,
             Domain::ConnectionCancel,
             Domain::StatusQuery,
-            Domain::ChannelMessage,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

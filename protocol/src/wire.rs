@@ -37,6 +37,10 @@ pub struct ConnectionRequest {
     pub ephemeral: [u8; 32],
     /// When it was made (ms since the Unix epoch).
     pub sent_at_ms: u64,
+    /// Handshake 2 (bound): the initiator's X25519 pre-key this request uses. Absent in
+    /// requests of earlier versions, which then use the pre-key of the sender's record.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub prekey: Option<[u8; 32]>,
 }
 
 impl SignedType for ConnectionRequest {
@@ -72,6 +76,16 @@ pub struct ConnectionAnswer {
     pub verdict: Verdict,
     /// When it was made.
     pub sent_at_ms: u64,
+    /// Handshake 2: [`crate::agreement::request_hash`] of the exact signed request answered.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub request_hash: Option<[u8; 32]>,
+    /// Handshake 2, when accepted: the responder's X25519 pre-key used.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub prekey: Option<[u8; 32]>,
+    /// Handshake 2, when accepted: the responder's key confirmation MAC_R
+    /// ([`crate::agreement::Confirmation`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub confirmation: Option<[u8; 32]>,
 }
 
 impl SignedType for ConnectionAnswer {
@@ -176,6 +190,14 @@ pub enum HandshakeResponse {
         record: SignedRecord,
         /// What it knows of the request.
         view: RemoteView,
+    },
+    /// Handshake 2: the initiator stored the accepted answer and confirms the keys with MAC_I
+    /// ([`crate::agreement::Confirmation`]). Sent only in reply to an answer that carried a
+    /// confirmation.
+    Confirmed {
+        /// MAC_I.
+        #[serde(with = "serde_bytes")]
+        mac: [u8; 32],
     },
     /// Refused, with a code and a message for logs.
     Refused {

@@ -106,6 +106,7 @@ fn envelope(uuid: InstanceId, key: &IdentityKey) -> Envelope {
         message: Some("hello".into()),
         ephemeral: [9; 32],
         sent_at_ms: 1,
+        prekey: None,
     };
     Envelope {
         record: signed_record(uuid, key),

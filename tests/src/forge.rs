@@ -55,6 +55,7 @@ pub fn request(
         message: Some("please".into()),
         ephemeral: [9; 32],
         sent_at_ms: 1,
+        prekey: None,
     };
     Ok(HandshakeBody::Request(Signed::seal(&req, signer)?))
 }

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod api_document;
 pub mod forge;
+pub mod hardening;
 pub mod legacy;
 pub mod livechat;
 pub mod netns;

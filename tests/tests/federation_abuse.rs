@@ -43,6 +43,7 @@ async fn a_strangers_message_batches_never_cost_a_disk_flush() {
                     n: 0,
                 },
                 ciphertext: vec![0; 64],
+                nonce: None,
             },
         }],
     };
@@ -207,7 +208,7 @@ fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireM
         sealed: ratchet.seal(&plain, &ad).unwrap(),
     };
     // Keep the advanced ratchet, as a real sender would.
-    ch.ratchet = encode(trees::CHANNELS, &ratchet).unwrap();
+    ch.ratchet = encode(trees::CHANNELS, &ratchet).unwrap().into();
     store
         .channels
         .insert(channel.as_bytes(), encode(trees::CHANNELS, &ch).unwrap())

@@ -311,6 +311,9 @@ async fn a_decision_sent_back_with_the_request_must_be_signed_by_the_peer() {
             to: acme_uuid,
             verdict: Verdict::Accepted { ephemeral: [5; 32] },
             sent_at_ms: 1,
+            request_hash: None,
+            prekey: None,
+            confirmation: None,
         };
         HandshakeResponse::Status {
             record: forge::record(uuid, &mallory.key, "Totally Legit").unwrap(),

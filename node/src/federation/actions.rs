@@ -6,9 +6,7 @@ use ochat_protocol::connection::{self, Direction, Effect, Event as Transition, O
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::random::random_bytes;
 use ochat_protocol::sign::Signed;
-use ochat_protocol::wire::{
-    ConnectionAnswer, ConnectionRequest, MAX_REASON, MAX_REQUEST_MESSAGE, Verdict,
-};
+use ochat_protocol::wire::{ConnectionRequest, MAX_REASON, MAX_REQUEST_MESSAGE};
 use uuid::Uuid;
 
 use super::repo::{self, Change};
@@ -16,8 +14,8 @@ use super::resolve::Resolution;
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{
-    ChannelRecord, ConnectionRecord, ConnectionView, OutboxItem, Step, StoredSecret, UserRecord,
-    now_ms,
+    ChannelRecord, ConnectionRecord, ConnectionView, KeyState, OutboxItem, Step, StoredSecret,
+    UserRecord, now_ms,
 };
 use crate::store::{Store, encode, trees};
 
@@ -129,6 +127,9 @@ impl Federation {
             created_at_ms: now,
             updated_at_ms: now,
             seen: true,
+            remote_identity: None,
+            keys: KeyState::Pending,
+            initiator_mac: None,
         };
         repo::write(&self.inner.store, Change::save(record.clone()))?;
         drop(guard);
@@ -279,7 +280,7 @@ impl Federation {
                 record.state = next;
             }
             change.enqueue.clear();
-            record.ephemeral = None;
+            // The signed request and its ephemeral are kept: Retry Request sends the same ones.
             record.delivery_error = Some(format!(
                 "no instance with UUID {} is known (no record in the directory or the local cache)",
                 record.state.remote
@@ -327,6 +328,15 @@ impl Federation {
         }
         for effect in &outcome.effects {
             match effect {
+                // A Retry Request sends the very request (and ephemeral) it sent before, so the
+                // peer, which keeps the first copy it got, and we derive the same root.
+                Effect::DeliverRequest
+                    if record.request.is_some() && record.ephemeral.is_some() =>
+                {
+                    record.delivered = false;
+                    record.delivery_error = None;
+                    change.enqueue.push(self.outbox_item(record, Step::Request));
+                }
                 Effect::DeliverRequest => {
                     let ephemeral = new_secret()?;
                     let request = ConnectionRequest {
@@ -337,6 +347,7 @@ impl Federation {
                         message: record.state.message.clone(),
                         ephemeral: super::keys::public_of(&ephemeral.0),
                         sent_at_ms: now_ms(),
+                        prekey: Some(super::keys::public_of(&self.inner.me.prekey.0)),
                     };
                     record.request = Some(
                         Signed::seal(&request, &self.inner.me.identity)
@@ -367,65 +378,6 @@ impl Federation {
             }
         }
         Ok(kind)
-    }
-
-    /// Signs our answer to an incoming request; for an acceptance also creates the channel.
-    pub(super) fn answer(
-        &self,
-        record: &mut ConnectionRecord,
-        change: &mut Change,
-    ) -> Result<(), FederationError> {
-        let accepted = record.state.status == Status::Accepted;
-        let ephemeral = new_secret()?;
-        let verdict = if accepted {
-            Verdict::Accepted {
-                ephemeral: super::keys::public_of(&ephemeral.0),
-            }
-        } else {
-            Verdict::Rejected {
-                reason: record.state.reject_reason.clone().unwrap_or_default(),
-            }
-        };
-        let answer = ConnectionAnswer {
-            request_id: record.request_id,
-            from: self.inner.me.uuid,
-            to: InstanceId(record.state.remote),
-            verdict,
-            sent_at_ms: now_ms(),
-        };
-        let signed = Signed::seal(&answer, &self.inner.me.identity)
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
-        if accepted {
-            let (request, their_prekey, their_ephemeral) = match (
-                &record.request,
-                record.remote_prekey,
-                record.remote_ephemeral,
-            ) {
-                (Some(r), Some(p), Some(e)) => (r, p, e),
-                _ => {
-                    return Err(FederationError::Internal(
-                        "the incoming request's keys are missing".into(),
-                    ));
-                }
-            };
-            let ratchet = super::keys::channel_ratchet(
-                ochat_protocol::agreement::Role::Responder,
-                &super::keys::Handshake {
-                    request_body: &request.body,
-                    answer_body: &signed.body,
-                    my_ephemeral: ephemeral.0,
-                    my_prekey: self.inner.me.prekey.0,
-                    their_ephemeral,
-                    their_prekey,
-                },
-            )
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
-            self.new_channel(record, &ratchet, change)?;
-        }
-        record.answer = Some(signed);
-        record.delivered = false;
-        change.enqueue.push(self.outbox_item(record, Step::Answer));
-        Ok(())
     }
 
     /// The channel of a connection being accepted, put in `change`. As the O'Chat rules say,
@@ -467,8 +419,9 @@ impl Federation {
             connection_id: record.id,
             remote,
             name,
-            ratchet: encode(trees::CHANNELS, ratchet)?,
+            ratchet: encode(trees::CHANNELS, ratchet)?.into(),
             created_at_ms,
+            rollback: None,
         });
         Ok(())
     }

@@ -16,7 +16,7 @@ use ochat_protocol::wire::{
 use super::repo::{self, Change};
 use super::{Federation, FederationError};
 use crate::events::EventKind;
-use crate::model::{ConnectionRecord, ConnectionView, Step, now_ms};
+use crate::model::{ConnectionRecord, ConnectionView, KeyState, Step, now_ms};
 use crate::network::peer_id_of;
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
@@ -192,7 +192,9 @@ impl Federation {
             request: Some(signed.clone()),
             answer: None,
             ephemeral: None,
-            remote_prekey: Some(from.prekey),
+            // Handshake 2 names the pre-key the initiator uses; earlier versions use the
+            // pre-key of their record.
+            remote_prekey: Some(request.prekey.unwrap_or(from.prekey)),
             remote_ephemeral: Some(request.ephemeral),
             channel_id: None,
             delivered: true,
@@ -201,6 +203,13 @@ impl Federation {
             created_at_ms: now,
             updated_at_ms: now,
             seen: false,
+            remote_identity: Some(from.identity.to_bytes()),
+            keys: if request.prekey.is_some() {
+                KeyState::Pending
+            } else {
+                KeyState::Legacy
+            },
+            initiator_mac: None,
         };
         let incoming = ConnectionView::from(&record);
         let mut change = Change::default();
@@ -317,36 +326,71 @@ impl Federation {
         let before = record.state.status;
         let outcome = connection::apply(&record.state, &event)?;
         let Some(next) = outcome.next else {
-            return Ok(HandshakeResponse::Stored);
+            return Ok(super::confirm::acknowledgement(&record));
         };
         if next.status == before {
-            return Ok(HandshakeResponse::Stored); // a repeated answer
+            return Ok(super::confirm::acknowledgement(&record)); // a repeated answer
         }
-        record.state = next;
-        record.remote_name = Some(from.name.clone());
         let mut change = Change::default();
+        let mut reply = HandshakeResponse::Stored;
         if let Verdict::Accepted { ephemeral } = answer.verdict {
             let (Some(request), Some(mine)) = (&record.request, &record.ephemeral) else {
                 return Err(FederationError::Internal(
                     "our request's keys are missing".into(),
                 ));
             };
-            let ratchet = super::keys::channel_ratchet(
+            let bound = answer.confirmation.is_some();
+            let their_prekey = answer.prekey.unwrap_or(from.prekey);
+            let Some(my_prekey) = self.inner.me.prekey_for(request) else {
+                return self
+                    .key_mismatch(
+                        record,
+                        "the pre-key our request named was rotated away before the answer came",
+                    )
+                    .await;
+            };
+            let keys = super::keys::channel_keys(
                 Role::Initiator,
                 &super::keys::Handshake {
                     request_body: &request.body,
                     answer_body: &signed.body,
                     my_ephemeral: mine.0,
-                    my_prekey: self.inner.me.prekey.0,
+                    my_prekey,
                     their_ephemeral: ephemeral,
-                    their_prekey: from.prekey,
+                    their_prekey,
+                    bound: bound.then_some(super::keys::Identities {
+                        initiator: self.inner.me.identity.public().to_bytes(),
+                        responder: from.identity.to_bytes(),
+                    }),
                 },
             )
             .map_err(|e| FederationError::Internal(e.to_string()))?;
-            record.remote_prekey = Some(from.prekey);
+            if bound {
+                let answers_ours = answer.request_hash
+                    == Some(ochat_protocol::agreement::request_hash(&request.body));
+                let confirmed = match (&keys.confirmation, &answer.confirmation) {
+                    (Some(c), Some(mac)) => answers_ours && c.responder_matches(mac),
+                    _ => false,
+                };
+                if !confirmed {
+                    let why = if answers_ours {
+                        "the peer's key confirmation does not match ours"
+                    } else {
+                        "the peer accepted another copy of our request"
+                    };
+                    return self.key_mismatch(record, why).await;
+                }
+                record.keys = KeyState::Confirmed;
+                record.initiator_mac = keys.confirmation.as_ref().map(|c| c.initiator);
+                reply = super::confirm::acknowledgement(&record);
+            }
+            record.remote_prekey = Some(their_prekey);
             record.remote_ephemeral = Some(ephemeral);
-            self.new_channel(&mut record, &ratchet, &mut change)?;
+            record.remote_identity = Some(from.identity.to_bytes());
+            self.new_channel(&mut record, &keys.ratchet, &mut change)?;
         }
+        record.state = next;
+        record.remote_name = Some(from.name.clone());
         record.ephemeral = None;
         record.answer = Some(signed.clone());
         record.delivered = true;
@@ -364,7 +408,7 @@ impl Federation {
             .events
             .connection(kind, ConnectionView::from(&record));
         self.inner.store.flush().await?;
-        Ok(HandshakeResponse::Stored)
+        Ok(reply)
     }
 
     async fn on_cancel(

@@ -205,6 +205,15 @@ impl Federation {
             .await
         {
             Ok(HandshakeResponse::Stored) => Attempt::Delivered,
+            Ok(HandshakeResponse::Confirmed { mac }) if item.step == Step::Answer => {
+                match self.on_confirmation(record.id, &mac).await {
+                    Ok(()) => Attempt::Delivered,
+                    Err(e) => Attempt::Retry(e.to_string()),
+                }
+            }
+            Ok(HandshakeResponse::Confirmed { .. }) => {
+                Attempt::Retry("the peer answered out of turn".into())
+            }
             Ok(HandshakeResponse::Status { record, view }) if item.step == Step::Request => {
                 self.decided_at_once(item, expected_peer, &record, view)
                     .await
@@ -241,7 +250,9 @@ impl Federation {
         }
         match view {
             RemoteView::Decided(answer) => match self.on_answer(&their, &answer).await {
-                Ok(HandshakeResponse::Stored) => Attempt::Answered,
+                Ok(HandshakeResponse::Stored | HandshakeResponse::Confirmed { .. }) => {
+                    Attempt::Answered
+                }
                 // A decision that does not verify or fit is not retried into a loop: the
                 // request is ended with the reason (Sync Status can still ask later).
                 Ok(HandshakeResponse::Refused { message, .. }) => {
@@ -361,7 +372,8 @@ impl Federation {
             if let Some(next) = outcome.next {
                 record.state = next;
             }
-            record.ephemeral = None;
+            // The signed request and its ephemeral are kept: an earlier attempt may have
+            // reached the peer, and Retry Request sends the same ones again.
             record.delivery_error = Some(format!(
                 "no instance with UUID {} is known",
                 record.state.remote
@@ -429,7 +441,7 @@ impl Federation {
                     "the peer refused the status query: {message}"
                 )));
             }
-            HandshakeResponse::Stored => {
+            HandshakeResponse::Stored | HandshakeResponse::Confirmed { .. } => {
                 return Err(FederationError::Unavailable(
                     "the peer answered out of turn".into(),
                 ));

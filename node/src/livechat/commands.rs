@@ -96,7 +96,7 @@ fn transcript_text(messages: &[Message]) -> String {
 }
 
 impl LiveChat {
-    fn records_tree(&self, kind: Kind) -> &sled::Tree {
+    fn records_tree(&self, kind: Kind) -> &crate::store::Tree {
         match kind {
             Kind::Lead => &self.trees().leads,
             Kind::Ticket => &self.trees().tickets,

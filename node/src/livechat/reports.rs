@@ -84,7 +84,7 @@ fn decode_all<T: serde::de::DeserializeOwned + Send>(
 const BACKFILLED: &[u8] = b"~backfilled";
 
 impl LiveChat {
-    fn facts_tree(&self) -> Result<sled::Tree, LiveChatError> {
+    fn facts_tree(&self) -> Result<crate::store::Tree, LiveChatError> {
         Ok(self.inner.store.tree(trees::LC_REPORT_FACTS)?)
     }
 
@@ -117,7 +117,7 @@ impl LiveChat {
     }
 
     /// Summarises closed sessions that have no facts yet (those closed before the index).
-    fn backfill(&self, index: &sled::Tree) -> Result<(), LiveChatError> {
+    fn backfill(&self, index: &crate::store::Tree) -> Result<(), LiveChatError> {
         if index.contains_key(BACKFILLED)? {
             return Ok(());
         }

@@ -7,6 +7,10 @@
 //!   once here, cannot be changed or extended by a later message).
 //! - A download reads the chunks in order up to the file's size and checks the size and the
 //!   SHA-256 again before handing the bytes out.
+//! - No stored piece is larger than [`STORED_PIECE`] (the store refuses values near sled's
+//!   blob threshold, see `store::tree`). Our chunks are 64 KiB; a larger chunk (from an older
+//!   peer, which sent 256 KiB) is stored as sub-pieces under `chunk key ‖ u16 BE`, which sort
+//!   right after the chunk's own key, so reading a file in key order still reads it in order.
 //! - Data folders written before this layout (`attachment ‖ index`, 20-byte keys) are moved to
 //!   it when messaging starts ([`migrate_legacy_chunks`]): each file goes to every channel whose
 //!   history shows it (the hash check then keeps a forged one from ever opening). Chunks of a
@@ -26,6 +30,31 @@ use crate::store::{Store, StoreError, decode, key, trees};
 /// The length of a key of the layout before chunks were keyed by channel.
 const LEGACY_KEY_LEN: usize = 16 + 4;
 
+/// The largest piece of a file stored under one key.
+pub(crate) const STORED_PIECE: usize = ochat_protocol::message::CHUNK_SIZE;
+
+/// The writes that store chunk `data` under `k`: itself when it fits in one piece, else
+/// its sub-pieces under `k ‖ u16 BE`.
+pub(crate) fn chunk_writes(k: Vec<u8>, data: Vec<u8>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if data.len() <= STORED_PIECE {
+        return vec![(k, data)];
+    }
+    data.chunks(STORED_PIECE)
+        .enumerate()
+        .map(|(i, piece)| (key(&[&k, &(i as u16).to_be_bytes()]), piece.to_vec()))
+        .collect()
+}
+
+/// The sub-pieces stored for chunk `k`, in order.
+fn sub_pieces(store: &Store, k: &[u8]) -> impl Iterator<Item = Result<sled::IVec, StoreError>> {
+    let len = k.len() + 2;
+    store
+        .attachments
+        .scan_prefix(k)
+        .filter(move |item| item.as_ref().map_or(true, |(sk, _)| sk.len() == len))
+        .map(|item| item.map(|(_, v)| v).map_err(StoreError::from))
+}
+
 /// The key of chunk `index` of `attachment` on `channel`.
 pub(crate) fn chunk_key(channel: Uuid, attachment: Uuid, index: u32) -> Vec<u8> {
     key(&[
@@ -37,12 +66,21 @@ pub(crate) fn chunk_key(channel: Uuid, attachment: Uuid, index: u32) -> Vec<u8> 
 
 /// Whether a chunk is stored under `k`.
 pub(crate) fn has_chunk(store: &Store, k: &[u8]) -> Result<bool, StoreError> {
-    Ok(store.attachments.contains_key(k)?)
+    Ok(store.attachments.contains_key(k)? || sub_pieces(store, k).next().transpose()?.is_some())
 }
 
-/// Reads chunk `k`.
+/// Reads chunk `k` (joining its sub-pieces if it was stored in pieces).
 pub(crate) fn chunk(store: &Store, k: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-    Ok(store.attachments.get(k)?)
+    if let Some(whole) = store.attachments.get(k)? {
+        return Ok(Some(whole));
+    }
+    let mut joined = Vec::new();
+    let mut any = false;
+    for piece in sub_pieces(store, k) {
+        joined.extend_from_slice(&piece?);
+        any = true;
+    }
+    Ok(any.then(|| joined.into()))
 }
 
 /// The bytes of a complete file, checked against its size and hash.
@@ -111,18 +149,15 @@ pub(crate) fn migrate_legacy_chunks(store: &Store) -> Result<usize, MessagingErr
         let Some(piece) = store.attachments.get(&old).map_err(StoreError::from)? else {
             continue;
         };
-        let mut batch = sled::Batch::default();
+        let mut batch = crate::store::Batch::default();
         for channel in channels {
-            batch.insert(
-                key(&[channel.as_bytes(), attachment.as_bytes(), index]),
-                piece.clone(),
-            );
+            let k = key(&[channel.as_bytes(), attachment.as_bytes(), index]);
+            for (k, v) in chunk_writes(k, piece.to_vec()) {
+                batch.insert(trees::ATTACHMENTS, k, v)?;
+            }
         }
         batch.remove(old);
-        store
-            .attachments
-            .apply_batch(batch)
-            .map_err(StoreError::from)?;
+        store.attachments.apply_batch(batch)?;
         moved += 1;
     }
     store.flush_blocking()?;

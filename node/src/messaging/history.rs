@@ -25,6 +25,13 @@ pub struct ChannelView {
     pub unread: usize,
     /// Messages waiting to be delivered.
     pub queued: usize,
+    /// `ok`, or `peer_rolled_back` once the peer reused a message header with other contents
+    /// (its ratchet state was restored from an older copy): those messages are refused and the
+    /// channel needs a re-key.
+    pub integrity: &'static str,
+    /// Details when `integrity` is `peer_rolled_back`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<crate::model::RollbackSeen>,
 }
 
 /// A page of history.
@@ -65,6 +72,12 @@ impl Messaging {
                 members: conn.members.clone(),
                 unread: self.unread(ch.id, viewer)?,
                 queued: self.queued(ch.id),
+                integrity: if ch.rollback.is_some() {
+                    "peer_rolled_back"
+                } else {
+                    "ok"
+                },
+                rollback: ch.rollback.clone(),
             });
         }
         Ok(out)

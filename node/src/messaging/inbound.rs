@@ -25,7 +25,7 @@ use ochat_protocol::message::{
     AckStatus, Body, Content, MessageAck, MessageBatch, MessageResponse, WireMessage,
     associated_data,
 };
-use ochat_protocol::ratchet::Ratchet;
+use ochat_protocol::ratchet::{OsRandom, Ratchet, RatchetError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ use super::{Messaging, MessagingError, files};
 use crate::events::EventKind;
 use crate::federation::repo;
 use crate::model::{
-    AttachmentMeta, ChannelRecord, MessageRecord, MessageState, MessageView, now_ms,
+    AttachmentMeta, ChannelRecord, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms,
 };
 use crate::store::{Store, StoreError, decode, encode, key, trees};
 
@@ -53,6 +53,8 @@ struct GroupWrites {
     seen: Vec<Vec<u8>>,
     messages: Vec<(Vec<u8>, Vec<u8>)>,
     chunks: HashMap<Vec<u8>, Vec<u8>>,
+    /// The number of a message whose header the peer reused with other contents.
+    header_reused: Option<u32>,
 }
 
 impl Messaging {
@@ -223,6 +225,13 @@ impl Messaging {
             let id = wire.id;
             let k = key(&[channel.as_bytes(), id.as_bytes()]);
             if here.contains(&id) || self.already_here(&k)? {
+                // Stored before, but the ratchet may not have kept up (a crash between the
+                // message's write and the ratchet's): open it again so its key is used and
+                // deleted now, instead of being skipped by the next message and kept.
+                let ad = associated_data(&wire.conversation, &wire.sender, &wire.id);
+                if let Ok(plain) = ratchet.open_at(&wire.sealed, &ad, &mut OsRandom, now_ms()) {
+                    drop(zeroize::Zeroizing::new(plain));
+                }
                 done.push((i, AckStatus::Duplicate, Stored::Quiet));
                 continue;
             }
@@ -236,23 +245,36 @@ impl Messaging {
             }
             done.push((i, status, stored));
         }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
-        let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        if let Some(n) = writes.header_reused.take() {
+            tracing::warn!(%channel, message = n, "the peer reused a message header with other contents: its ratchet state was rolled back; the channel needs a re-key");
+            let seen = ch.rollback.get_or_insert(RollbackSeen {
+                first_at_ms: now_ms(),
+                last_at_ms: 0,
+                last_message_number: n,
+                count: 0,
+            });
+            seen.last_at_ms = now_ms();
+            seen.last_message_number = n;
+            seen.count = seen.count.saturating_add(1);
+        }
+        ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
+        // The encoded record holds the ratchet's secrets: zeroized once sled has its copy.
+        let ch_bytes = zeroize::Zeroizing::new(encode(trees::CHANNELS, &ch)?);
         // In this order (see the module's notes): what is stored before its mark, the marks
         // before the ratchet.
         let s = &self.inner.store;
         for (k, v) in writes.chunks {
-            s.attachments.insert(k, v).map_err(StoreError::from)?;
+            for (k, v) in files::chunk_writes(k, v) {
+                s.attachments.insert(k, v)?;
+            }
         }
         for (k, v) in writes.messages {
-            s.messages.insert(k, v).map_err(StoreError::from)?;
+            s.messages.insert(k, v)?;
         }
         for k in writes.seen {
-            s.msg_seen.insert(k, &[][..]).map_err(StoreError::from)?;
+            s.msg_seen.insert(k, &[][..])?;
         }
-        s.channels
-            .insert(channel.as_bytes(), ch_bytes)
-            .map_err(StoreError::from)?;
+        s.channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
         Ok(done)
     }
 
@@ -273,8 +295,12 @@ impl Messaging {
     ) -> Result<(AckStatus, Stored), MessagingError> {
         let reject = |why: &str| Ok((AckStatus::Rejected(why.to_string()), Stored::Quiet));
         let ad = associated_data(&wire.conversation, &wire.sender, &wire.id);
-        let plain = match ratchet.open(&wire.sealed, &ad) {
+        let plain = match ratchet.open_at(&wire.sealed, &ad, &mut OsRandom, now_ms()) {
             Ok(p) => zeroize::Zeroizing::new(p),
+            Err(e @ RatchetError::HeaderReused { n }) => {
+                writes.header_reused = Some(n);
+                return reject(&format!("header reused: {e}"));
+            }
             Err(e) => return reject(&format!("does not open: {e}")),
         };
         let limits = Limits {
@@ -366,7 +392,13 @@ impl Messaging {
             }
         }
         if let Some(m) = &message {
-            writes.messages.push((k, encode(trees::MESSAGES, m)?));
+            let bytes = encode(trees::MESSAGES, m)?;
+            // Checked here, not at the write, so that one oversized message is refused alone
+            // instead of failing its whole group.
+            if bytes.len() > crate::store::MAX_VALUE_LEN {
+                return reject("the message is too large to store");
+            }
+            writes.messages.push((k, bytes));
         }
         let stored = match message {
             Some(m) => Stored::Shown(Box::new(MessageView::from(&m))),

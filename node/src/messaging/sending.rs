@@ -272,7 +272,7 @@ impl Messaging {
             }
             if let Some((attachment, data)) = &job.file {
                 for (i, piece) in data.chunks(CHUNK_SIZE).enumerate() {
-                    chunks.push((
+                    chunks.extend(super::files::chunk_writes(
                         super::files::chunk_key(channel, *attachment, i as u32),
                         piece.to_vec(),
                     ));
@@ -294,13 +294,14 @@ impl Messaging {
                 shown,
             }));
         }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?;
-        let ch_bytes = encode(trees::CHANNELS, &ch)?;
+        ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
+        // The encoded record holds the ratchet's secrets: zeroized once sled has its copy.
+        let ch_bytes = zeroize::Zeroizing::new(encode(trees::CHANNELS, &ch)?);
         self.inner.unflushed.hold(channel, &ids);
         // In this order (see the module's notes): the ratchet first, so it is never behind a
         // message that survives a crash; then the file's chunks, the outbox, the history.
         let s = &self.inner.store;
-        s.channels.insert(channel.as_bytes(), ch_bytes)?;
+        s.channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
         for (k, v) in chunks {
             s.attachments.insert(k, v)?;
         }

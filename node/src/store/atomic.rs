@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// The tree of each operation, in order; a name outside the catalog is a damaged intent.
-    fn targets(&self, write: &AtomicWrite) -> Result<Vec<sled::Tree>, StoreError> {
+    fn targets(&self, write: &AtomicWrite) -> Result<Vec<crate::store::Tree>, StoreError> {
         write
             .ops
             .iter()
@@ -169,7 +169,11 @@ impl Store {
 
 /// Applies each operation to its tree (`targets`, from [`Store::targets`]); on `replay` a
 /// create leaves a key that exists alone.
-fn apply(write: &AtomicWrite, targets: &[sled::Tree], replay: bool) -> Result<(), StoreError> {
+fn apply(
+    write: &AtomicWrite,
+    targets: &[crate::store::Tree],
+    replay: bool,
+) -> Result<(), StoreError> {
     for (op, tree) in write.ops.iter().zip(targets) {
         match op {
             Op::Put { key, value, .. } => {

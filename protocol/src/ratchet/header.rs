@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::RatchetError;
+pub use super::keys::NONCE_LEN;
 
 /// Length of [`Header::to_bytes`]: 32 bytes of DH public key and two big-endian `u32`s.
 pub const HEADER_LEN: usize = 40;
@@ -55,8 +56,13 @@ impl Header {
     }
 }
 
-/// One encrypted channel message: the cleartext header and the ChaCha20-Poly1305 ciphertext
-/// (with its 16-byte tag appended).
+/// One encrypted channel message: the cleartext header, the nonce and the ciphertext (with its
+/// 16-byte tag appended).
+///
+/// Construction 3 (sealed by this version): `nonce` is present, 24 random bytes, and the
+/// cipher is XChaCha20-Poly1305. Construction 2 (earlier versions): no `nonce` field, the
+/// cipher is ChaCha20-Poly1305 with 12 zero bytes of nonce; such messages still open until
+/// the peer has sent one of construction 3 (see [`super::Ratchet::open_at`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sealed {
     /// The ratchet header, authenticated but not encrypted.
@@ -64,6 +70,9 @@ pub struct Sealed {
     /// The ciphertext followed by the Poly1305 tag.
     #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
+    /// The XChaCha20-Poly1305 nonce (construction 3); absent in construction 2.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub nonce: Option<[u8; NONCE_LEN]>,
 }
 
 /// Callers' associated data up to this length is joined with the header on the stack.

@@ -6,7 +6,9 @@
 //! KDF_RK(RK, dh)   = HKDF-SHA256(salt = RK, ikm = dh, info = "ochat/v1/ratchet")
 //!                    -> 64 bytes = new root key || new chain key
 //! KDF_CK(CK)       = (HMAC-SHA256(CK, 0x02) as next chain key, HMAC-SHA256(CK, 0x01) as message key)
-//! message key MK   =  the ChaCha20-Poly1305 key; the nonce is 12 zero bytes (one message per key)
+//! message key MK   =  the XChaCha20-Poly1305 key; the nonce is 24 random bytes carried with the
+//!                     message (construction 3). Construction 2 (ChaCha20-Poly1305, 12 zero bytes
+//!                     of nonce) is still opened, never sealed.
 //! ```
 //!
 //! Every secret type here zeroizes on drop and prints `Name(REDACTED)` in `Debug`.
@@ -14,7 +16,7 @@
 use std::fmt;
 
 use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
+use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce, XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hkdf::hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -220,20 +222,25 @@ pub(super) fn kdf_ck(chain: &ChainKey) -> Result<(ChainKey, MessageKey), Ratchet
     ))
 }
 
-impl MessageKey {
-    /// The message key is the ChaCha20-Poly1305 key itself and the nonce is all zeros: each
-    /// message key seals exactly one message, which the Signal specification allows (§5.2).
-    fn cipher(&self) -> (ChaCha20Poly1305, Nonce) {
-        let key: &Key = (&self.0).into();
-        (ChaCha20Poly1305::new(key), Nonce::default())
-    }
+/// Length of a construction-3 nonce (XChaCha20-Poly1305).
+pub const NONCE_LEN: usize = 24;
 
-    /// Encrypts with ChaCha20-Poly1305 under this message key.
-    pub(super) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
-        let (cipher, nonce) = self.cipher();
-        cipher
+impl MessageKey {
+    /// Encrypts with XChaCha20-Poly1305 under this message key and the given random nonce
+    /// (construction 3). Even if an older copy of the ratchet state seals again with the same
+    /// message key, a fresh random 192-bit nonce never repeats a keystream or a Poly1305 key.
+    pub(super) fn seal(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, RatchetError> {
+        #[cfg(test)]
+        recorder::record(&self.0, nonce);
+        let key: &Key = (&self.0).into();
+        XChaCha20Poly1305::new(key)
             .encrypt(
-                &nonce,
+                &XNonce::from(*nonce),
                 Payload {
                     msg: plaintext,
                     aad,
@@ -242,17 +249,65 @@ impl MessageKey {
             .map_err(|_| RatchetError::MessageTooLong)
     }
 
-    /// Decrypts and authenticates; any mismatch is [`RatchetError::Tampered`].
-    pub(super) fn open(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>, RatchetError> {
-        let (cipher, nonce) = self.cipher();
-        cipher
-            .decrypt(
-                &nonce,
+    /// Decrypts and authenticates; any mismatch is [`RatchetError::Tampered`]. `nonce` is the
+    /// message's construction-3 nonce, or `None` for a construction-2 message (ChaCha20-Poly1305,
+    /// 12 zero bytes of nonce), which earlier versions sealed.
+    pub(super) fn open(
+        &self,
+        nonce: Option<&[u8; NONCE_LEN]>,
+        ciphertext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, RatchetError> {
+        let key: &Key = (&self.0).into();
+        let payload = Payload {
+            msg: ciphertext,
+            aad,
+        };
+        match nonce {
+            Some(nonce) => XChaCha20Poly1305::new(key).decrypt(&XNonce::from(*nonce), payload),
+            None => ChaCha20Poly1305::new(key).decrypt(&Nonce::default(), payload),
+        }
+        .map_err(|_| RatchetError::Tampered)
+    }
+
+    /// Test-only: seals as construction 2 did (zero nonce), to check old messages still open.
+    #[cfg(test)]
+    pub(super) fn seal_construction_2(
+        &self,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, RatchetError> {
+        recorder::record(&self.0, &[0u8; NONCE_LEN]);
+        let key: &Key = (&self.0).into();
+        ChaCha20Poly1305::new(key)
+            .encrypt(
+                &Nonce::default(),
                 Payload {
-                    msg: ciphertext,
+                    msg: plaintext,
                     aad,
                 },
             )
-            .map_err(|_| RatchetError::Tampered)
+            .map_err(|_| RatchetError::MessageTooLong)
+    }
+}
+
+/// Test hook: every (message key, nonce) pair sealed on this thread, in order.
+#[cfg(test)]
+pub(super) mod recorder {
+    use std::cell::RefCell;
+
+    use super::NONCE_LEN;
+
+    thread_local! {
+        static SEALED: RefCell<Vec<([u8; 32], [u8; NONCE_LEN])>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(in crate::ratchet) fn record(key: &[u8; 32], nonce: &[u8; NONCE_LEN]) {
+        SEALED.with(|s| s.borrow_mut().push((*key, *nonce)));
+    }
+
+    /// Takes (and clears) what this thread sealed so far.
+    pub(in crate::ratchet) fn take() -> Vec<([u8; 32], [u8; NONCE_LEN])> {
+        SEALED.with(|s| std::mem::take(&mut *s.borrow_mut()))
     }
 }

@@ -1,11 +1,12 @@
 //! Conversations between Alice (initiator) and Bob (responder) over the ratchet.
 
 use super::*;
+use crate::random::RandomError;
 
 /// Hands out 32-byte secrets `[seed, seed, …]`, `[seed + 1, …]`, … and counts them.
-struct CountingKeys {
-    next: u8,
-    drawn: usize,
+pub(super) struct CountingKeys {
+    pub(super) next: u8,
+    pub(super) drawn: usize,
 }
 
 impl KeySource for CountingKeys {
@@ -17,35 +18,35 @@ impl KeySource for CountingKeys {
     }
 }
 
-struct Peer {
-    name: &'static str,
-    ratchet: Ratchet,
-    keys: CountingKeys,
+pub(super) struct Peer {
+    pub(super) name: &'static str,
+    pub(super) ratchet: Ratchet,
+    pub(super) keys: CountingKeys,
 }
 
-fn ad(sender: &str) -> Vec<u8> {
+pub(super) fn ad(sender: &str) -> Vec<u8> {
     format!("channel:c0ffee|from:{sender}").into_bytes()
 }
 
 impl Peer {
-    fn send(&mut self, text: &str) -> Sealed {
+    pub(super) fn send(&mut self, text: &str) -> Sealed {
         self.ratchet
             .seal(text.as_bytes(), &ad(self.name))
             .expect("seal")
     }
 
-    fn receive(&mut self, from: &Peer, sealed: &Sealed) -> Result<String, RatchetError> {
+    pub(super) fn receive(&mut self, from: &Peer, sealed: &Sealed) -> Result<String, RatchetError> {
         let plaintext = self
             .ratchet
             .open_with(sealed, &ad(from.name), &mut self.keys)?;
         Ok(String::from_utf8(plaintext).expect("utf-8"))
     }
 
-    fn snapshot(&self) -> String {
+    pub(super) fn snapshot(&self) -> String {
         serde_json::to_string(&self.ratchet).expect("serialize")
     }
 
-    fn restored(&self, name: &'static str, first_key: u8) -> Peer {
+    pub(super) fn restored(&self, name: &'static str, first_key: u8) -> Peer {
         Peer {
             name,
             ratchet: {
@@ -63,7 +64,7 @@ impl Peer {
 }
 
 /// A channel right after the handshake: same root, Bob's handshake ephemeral is his ratchet key.
-fn channel() -> (Peer, Peer) {
+pub(super) fn channel() -> (Peer, Peer) {
     let root = [42u8; 32];
     let bob_ephemeral = StaticSecret::from([2u8; 32]);
     let alice = Ratchet::init_initiator_with(
@@ -91,7 +92,7 @@ fn channel() -> (Peer, Peer) {
     )
 }
 
-fn reads(receiver: &mut Peer, sender: &Peer, sealed: &Sealed, expected: &str) {
+pub(super) fn reads(receiver: &mut Peer, sender: &Peer, sealed: &Sealed, expected: &str) {
     assert_eq!(receiver.receive(sender, sealed).expect("opens"), expected);
 }
 
@@ -202,7 +203,7 @@ fn a_replayed_message_is_rejected() {
 }
 
 /// Opens a message that must fail, checks Bob's state did not move, and returns the error.
-fn rejected_without_change(bob: &mut Peer, forged: &Sealed, ad: &[u8]) -> RatchetError {
+pub(super) fn rejected_without_change(bob: &mut Peer, forged: &Sealed, ad: &[u8]) -> RatchetError {
     let before = bob.snapshot();
     let drawn = bob.keys.drawn;
     let result = bob.ratchet.open_with(forged, ad, &mut bob.keys);
@@ -289,7 +290,8 @@ fn a_message_too_far_ahead_is_refused() {
     assert_eq!(bob.snapshot(), before);
     // Exactly MAX_SKIP skipped is still fine.
     reads(&mut bob, &alice, &sent[MAX_SKIP as usize], "m1000");
-    assert_eq!(bob.ratchet.skipped_keys(), MAX_SKIP as usize);
+    // Only the newest MAX_SKIPPED_PER_CHAIN of the skipped keys are kept.
+    assert_eq!(bob.ratchet.skipped_keys(), MAX_SKIPPED_PER_CHAIN);
     reads(&mut bob, &alice, too_far, "m1001");
 }
 
@@ -311,7 +313,7 @@ fn the_oldest_skipped_keys_are_evicted_beyond_the_cap() {
         let b = bob.send("ack");
         reads(&mut alice, &bob, &b, "ack");
     }
-    assert_eq!(bob.ratchet.skipped_keys(), MAX_SKIPPED_KEYS);
+    assert_eq!(bob.ratchet.skipped_keys(), 3 * MAX_SKIPPED_PER_CHAIN);
     let first_lost = first_lost.expect("first chain");
     assert!(matches!(
         bob.receive(&alice, &first_lost),

@@ -127,7 +127,7 @@ impl LiveChat {
     }
 
     fn records_of(
-        tree: &sled::Tree,
+        tree: &crate::store::Tree,
         name: &'static str,
         sessions: &HashSet<Uuid>,
     ) -> Result<Vec<(sled::IVec, Record)>, LiveChatError> {
