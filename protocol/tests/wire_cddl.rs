@@ -58,7 +58,11 @@ fn assert_frame_valid<T: Serialize>(rule: &str, what: &str, value: &T) {
 fn body_of_frame(frame: &[u8]) -> &[u8] {
     let (header, body) = frame.split_at(FRAME_HEADER_LEN);
     let declared = u32::from_be_bytes(header.try_into().unwrap()) as usize;
-    assert_eq!(declared, body.len(), "the frame header declares its body length");
+    assert_eq!(
+        declared,
+        body.len(),
+        "the frame header declares its body length"
+    );
     body
 }
 
@@ -133,8 +137,16 @@ fn the_published_vector_frames_match_the_schema() {
         "acknowledgement_frame",
         body_of_frame(&unhex(&hs["acknowledgement_frame"])),
     );
-    assert_valid("connection-request", "request_body", &unhex(&hs["request_body"]));
-    assert_valid("connection-answer", "answer_body", &unhex(&hs["answer_body"]));
+    assert_valid(
+        "connection-request",
+        "request_body",
+        &unhex(&hs["request_body"]),
+    );
+    assert_valid(
+        "connection-answer",
+        "answer_body",
+        &unhex(&hs["answer_body"]),
+    );
 
     let messages = v["ratchet"]["messages"].as_array().unwrap();
     assert!(!messages.is_empty());
@@ -142,11 +154,19 @@ fn the_published_vector_frames_match_the_schema() {
     for (i, m) in messages.iter().enumerate() {
         let wire = unhex(&m["wire_message_cbor"]);
         assert_valid("wire-message", &format!("message {i}"), &wire);
-        assert_valid("content", &format!("content {i}"), &unhex(&m["content_cbor"]));
+        assert_valid(
+            "content",
+            &format!("content {i}"),
+            &unhex(&m["content_cbor"]),
+        );
         batch.push(ciborium::from_reader::<WireMessage, _>(wire.as_slice()).unwrap());
     }
     // The same messages as they travel on /ochat/msg/2: one batch.
-    assert_frame_valid("message-batch", "the vector batch", &MessageBatch { messages: batch });
+    assert_frame_valid(
+        "message-batch",
+        "the vector batch",
+        &MessageBatch { messages: batch },
+    );
 }
 
 #[test]
@@ -169,7 +189,10 @@ fn every_handshake_message_the_code_encodes_matches_the_schema() {
         .unwrap()
     };
     let bodies = [
-        ("request, handshake 1, no note", HandshakeBody::Request(request(None, None))),
+        (
+            "request, handshake 1, no note",
+            HandshakeBody::Request(request(None, None)),
+        ),
         (
             "request, handshake 2, with a note",
             HandshakeBody::Request(request(Some("Hello from Acme".into()), Some([8; 32]))),
@@ -184,7 +207,13 @@ fn every_handshake_message_the_code_encodes_matches_the_schema() {
         ),
         (
             "bound rejection",
-            HandshakeBody::Answer(answer(&p, Verdict::Rejected { reason: "no".into() }, true)),
+            HandshakeBody::Answer(answer(
+                &p,
+                Verdict::Rejected {
+                    reason: "no".into(),
+                },
+                true,
+            )),
         ),
         (
             "cancel",
@@ -297,9 +326,11 @@ fn every_message_and_content_the_code_encodes_matches_the_schema() {
         },
     ];
     // The real ratchet seals each content (construction 3, with its nonce).
-    let mut ratchet =
-        Ratchet::init_responder(RootSecret::from_bytes([8; 32]), &StaticSecret::from([4; 32]))
-            .unwrap();
+    let mut ratchet = Ratchet::init_responder(
+        RootSecret::from_bytes([8; 32]),
+        &StaticSecret::from([4; 32]),
+    )
+    .unwrap();
     let mut messages = Vec::new();
     for body in contents {
         let content = Content {
@@ -392,7 +423,10 @@ fn a_field_of_the_wrong_type_is_refused() {
 
     // A message id of 15 bytes: right type, wrong size.
     let short_id = with_field(&wire, "id", Value::Bytes(vec![0; 15]));
-    assert!(check("wire-message", &short_id).is_err(), "a 15-byte id passed");
+    assert!(
+        check("wire-message", &short_id).is_err(),
+        "a 15-byte id passed"
+    );
 
     // Inside a signed body: the request's time as text, re-wrapped in the envelope's Signed.
     let request_body = unhex(&v["handshake"]["request_body"]);
@@ -400,19 +434,62 @@ fn a_field_of_the_wrong_type_is_refused() {
     assert!(check("connection-request", &bad_body).is_err());
     let envelope = body_of_frame(&unhex(&v["handshake"]["request_frame"])).to_vec();
     let mut map: Value = ciborium::from_reader(envelope.as_slice()).unwrap();
-    let body = map.as_map_mut().unwrap().iter_mut().find(|(k, _)| k.as_text() == Some("body"));
-    let request = body.unwrap().1.as_map_mut().unwrap()[0].1.as_map_mut().unwrap();
-    let signed_body = request.iter_mut().find(|(k, _)| k.as_text() == Some("body"));
+    let body = map
+        .as_map_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|(k, _)| k.as_text() == Some("body"));
+    let request = body.unwrap().1.as_map_mut().unwrap()[0]
+        .1
+        .as_map_mut()
+        .unwrap();
+    let signed_body = request
+        .iter_mut()
+        .find(|(k, _)| k.as_text() == Some("body"));
     signed_body.unwrap().1 = Value::Bytes(bad_body);
     let mut bad_envelope = Vec::new();
     ciborium::into_writer(&map, &mut bad_envelope).unwrap();
+    let err = check("envelope", &bad_envelope).unwrap_err();
     assert!(
-        check("envelope", &bad_envelope).is_err(),
-        "an envelope whose signed body has a text time passed"
+        err.contains("sent_at_ms"),
+        "refused for another reason: {err}"
     );
 
     // An unknown response variant.
     let mut unknown = Vec::new();
     ciborium::into_writer(&Value::Text("Maybe".into()), &mut unknown).unwrap();
     assert!(check("handshake-response", &unknown).is_err());
+}
+
+/// Wraps `body` in a `Signed` map with a 64-byte signature.
+fn signed_map(body: Vec<u8>) -> Value {
+    Value::Map(vec![
+        (Value::Text("body".into()), Value::Bytes(body)),
+        (Value::Text("signature".into()), Value::Bytes(vec![0; 64])),
+    ])
+}
+
+fn cbor(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::into_writer(value, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_signed_body_of_the_wrong_type_is_refused() {
+    let v: Json = serde_json::from_str(VECTOR_JSON).unwrap();
+    let answer_body = unhex(&v["handshake"]["answer_body"]);
+    let signed_answer = signed_map(answer_body);
+    assert_valid(
+        "signed<connection-answer>",
+        "a signed answer",
+        &cbor(&signed_answer),
+    );
+    // The bytes inside `body` are checked too: an answer is not a record...
+    let as_record = check("signed-record", &cbor(&signed_answer)).unwrap_err();
+    assert!(as_record.contains("missing key: \"uuid\""), "{as_record}");
+    // ...nor a request, even under the right outer shape.
+    let as_request = Value::Map(vec![(Value::Text("Request".into()), signed_answer)]);
+    let err = check("handshake-body", &cbor(&as_request)).unwrap_err();
+    assert!(err.contains("missing key: \"from_name\""), "{err}");
 }
