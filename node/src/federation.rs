@@ -10,7 +10,7 @@
 //! - [`outbox`] — the delivery worker: retries every queued step with backoff until the peer
 //!   says it stored it; also the periodic Sync Status.
 //! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory, DHT).
-//! - `repo` — the connection's sled records, always changed in one transaction.
+//! - `repo` — the connection's sled records, always changed in one atomic write (`store/atomic.rs`).
 //! - `keys` — the channel's ratchet and key confirmation MACs from the finished handshake
 //!   (handshake 2, bound to both identities and pre-keys; handshake 1 for earlier peers).
 //! - `answer` — the responder's signed answer and, for an acceptance, the channel's keys.
