@@ -28,6 +28,50 @@ async fn small_dht(tmp: &std::path::Path) -> (TestNode, Vec<TestNode>) {
     (boot, nodes)
 }
 
+/// A bare network node with a key of its own, bootstrapped from `boot`, that signs a record
+/// claiming `uuid` (named `name`, sequence `seq`, pointing at itself) and stores it in the DHT.
+async fn claim_in_dht(
+    boot: &libp2p::Multiaddr,
+    uuid: InstanceId,
+    name: &str,
+    seq: u64,
+) -> network::NetworkHandle {
+    let key = IdentityKey::generate().unwrap();
+    let (net, _inbound) = network::start(
+        &key.secret_bytes(),
+        NetworkConfig {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            reach: ReachConfig {
+                bootstrap: vec![boot.clone()],
+                ..ReachConfig::default()
+            },
+            ..NetworkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addrs = tokio::time::timeout(Duration::from_secs(10), net.wait_listening())
+        .await
+        .unwrap()
+        .unwrap();
+    let record = InstanceRecord {
+        uuid,
+        name: name.into(),
+        identity: key.public(),
+        prekey: [5; 32],
+        addresses: addrs
+            .iter()
+            .map(|a| format!("{a}/p2p/{}", net.local_peer_id()))
+            .collect(),
+        seq,
+        signed_at_ms: 1,
+    }
+    .sign(&key)
+    .unwrap();
+    net.dht_publish(uuid, record).await.unwrap();
+    net
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_directory_nodes_find_each_other_by_uuid_in_the_dht() {
     let tmp = tempfile::tempdir().unwrap();
@@ -80,40 +124,7 @@ async fn a_uuid_claimed_by_two_keys_in_the_dht_is_refused_with_a_clear_error() {
     let contested = InstanceId::generate();
     let mut claimants = Vec::new();
     for name in ["Owner", "Squatter"] {
-        let key = IdentityKey::generate().unwrap();
-        let (net, _inbound) = network::start(
-            &key.secret_bytes(),
-            NetworkConfig {
-                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-                reach: ReachConfig {
-                    bootstrap: vec![boot_addr.clone()],
-                    ..ReachConfig::default()
-                },
-                ..NetworkConfig::default()
-            },
-        )
-        .await
-        .unwrap();
-        let addrs = tokio::time::timeout(Duration::from_secs(10), net.wait_listening())
-            .await
-            .unwrap()
-            .unwrap();
-        let record = InstanceRecord {
-            uuid: contested,
-            name: name.into(),
-            identity: key.public(),
-            prekey: [5; 32],
-            addresses: addrs
-                .iter()
-                .map(|a| format!("{a}/p2p/{}", net.local_peer_id()))
-                .collect(),
-            seq: 1,
-            signed_at_ms: 1,
-        }
-        .sign(&key)
-        .unwrap();
-        net.dht_publish(contested, record).await.unwrap();
-        claimants.push(net);
+        claimants.push(claim_in_dht(&boot_addr, contested, name, 1).await);
     }
     // Both claims reached the DHT.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -184,39 +195,7 @@ async fn a_squatter_cannot_put_a_record_for_someone_elses_derived_uuid_in_the_dh
     // A squatter with a key of its own signs a record under Coda's UUID (derived from Coda's
     // key) and stores it in the DHT, pointing at itself.
     let coda_uuid: InstanceId = coda.uuid.parse().unwrap();
-    let key = IdentityKey::generate().unwrap();
-    let (squatter, _inbound) = network::start(
-        &key.secret_bytes(),
-        NetworkConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            reach: ReachConfig {
-                bootstrap: vec![boot_addr.clone()],
-                ..ReachConfig::default()
-            },
-            ..NetworkConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let addrs = tokio::time::timeout(Duration::from_secs(10), squatter.wait_listening())
-        .await
-        .unwrap()
-        .unwrap();
-    let forged = InstanceRecord {
-        uuid: coda_uuid,
-        name: "Coda".into(),
-        identity: key.public(),
-        prekey: [5; 32],
-        addresses: addrs
-            .iter()
-            .map(|a| format!("{a}/p2p/{}", squatter.local_peer_id()))
-            .collect(),
-        seq: 99,
-        signed_at_ms: 1,
-    }
-    .sign(&key)
-    .unwrap();
-    squatter.dht_publish(coda_uuid, forged).await.unwrap();
+    let squatter = claim_in_dht(&boot_addr, coda_uuid, "Coda", 99).await;
 
     // The DHT node refuses to hold it, and says so.
     let n = wait_network(
