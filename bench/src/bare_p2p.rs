@@ -286,7 +286,8 @@ impl DurableLog {
     }
 }
 
-type Reply = oneshot::Sender<Result<Vec<u8>>>;
+/// Where a client's task sends a request's answer.
+pub(crate) type Reply = oneshot::Sender<Result<Vec<u8>>>;
 
 /// A requester driven by its own task; cheap to clone.
 #[derive(Debug, Clone)]
@@ -295,6 +296,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client whose requests a task of its own (fed by `tx`) carries, directly or through a
+    /// relay ([`crate::bare_relay`]).
+    pub(crate) fn from_sender(tx: mpsc::Sender<(Vec<u8>, Reply)>) -> Self {
+        Client { tx }
+    }
+
     /// A client with a fresh identity that knows `server`'s address (it dials on first use).
     pub fn new(server: &Server) -> Result<Self> {
         Self::dial(server.peer, server.addr.clone())

@@ -13,9 +13,9 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, noise, relay, tcp, yamux};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use crate::bare_p2p::{BytesCodec, PROTOCOL};
+use crate::bare_p2p::{self, BytesCodec, PROTOCOL, Reply};
 
 /// A relay client and the bare request-response.
 #[derive(NetworkBehaviour)]
@@ -106,70 +106,43 @@ impl Server {
     }
 }
 
-type Reply = oneshot::Sender<Result<Vec<u8>>>;
-
-/// A requester that reaches a [`Server`] through the relay; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Client {
-    tx: mpsc::Sender<(Vec<u8>, Reply)>,
-}
-
-impl Client {
-    /// A client with a fresh identity that dials `peer` at its relayed address `addr` (a
-    /// [`Server`]'s) on first use.
-    pub fn dial(peer: PeerId, addr: Multiaddr) -> Result<Self> {
-        let mut swarm = swarm()?;
-        swarm.add_peer_address(peer, addr);
-        let (tx, mut rx) = mpsc::channel::<(Vec<u8>, Reply)>(64);
-        tokio::spawn(async move {
-            let mut pending: HashMap<OutboundRequestId, Reply> = HashMap::new();
-            loop {
-                tokio::select! {
-                    cmd = rx.recv() => match cmd {
-                        Some((body, reply)) => {
-                            let id = swarm.behaviour_mut().bare.send_request(&peer, body);
-                            pending.insert(id, reply);
+/// A requester with a fresh identity that reaches a [`Server`] through the relay: it dials
+/// `peer` at its relayed address `addr` (a [`Server`]'s) on first use.
+pub fn dial(peer: PeerId, addr: Multiaddr) -> Result<bare_p2p::Client> {
+    let mut swarm = swarm()?;
+    swarm.add_peer_address(peer, addr);
+    let (tx, mut rx) = mpsc::channel::<(Vec<u8>, Reply)>(64);
+    tokio::spawn(async move {
+        let mut pending: HashMap<OutboundRequestId, Reply> = HashMap::new();
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some((body, reply)) => {
+                        let id = swarm.behaviour_mut().bare.send_request(&peer, body);
+                        pending.insert(id, reply);
+                    }
+                    None => return,
+                },
+                event = swarm.select_next_some() => match event {
+                    SwarmEvent::Behaviour(RelayedEvent::Bare(request_response::Event::Message {
+                        message: request_response::Message::Response { request_id, response },
+                        ..
+                    })) => {
+                        if let Some(r) = pending.remove(&request_id) {
+                            let _ = r.send(Ok(response));
                         }
-                        None => return,
-                    },
-                    event = swarm.select_next_some() => match event {
-                        SwarmEvent::Behaviour(RelayedEvent::Bare(request_response::Event::Message {
-                            message: request_response::Message::Response { request_id, response },
-                            ..
-                        })) => {
-                            if let Some(r) = pending.remove(&request_id) {
-                                let _ = r.send(Ok(response));
-                            }
+                    }
+                    SwarmEvent::Behaviour(RelayedEvent::Bare(
+                        request_response::Event::OutboundFailure { request_id, error, .. },
+                    )) => {
+                        if let Some(r) = pending.remove(&request_id) {
+                            let _ = r.send(Err(anyhow!("request failed: {error}")));
                         }
-                        SwarmEvent::Behaviour(RelayedEvent::Bare(
-                            request_response::Event::OutboundFailure { request_id, error, .. },
-                        )) => {
-                            if let Some(r) = pending.remove(&request_id) {
-                                let _ = r.send(Err(anyhow!("request failed: {error}")));
-                            }
-                        }
-                        _ => {}
-                    },
-                }
+                    }
+                    _ => {}
+                },
             }
-        });
-        Ok(Client { tx })
-    }
-
-    /// One request-response round trip through the relay.
-    pub async fn request(&self, body: Vec<u8>) -> Result<Vec<u8>> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((body, reply))
-            .await
-            .map_err(|_| anyhow!("the client task stopped"))?;
-        let answer = tokio::time::timeout(Duration::from_secs(30), rx)
-            .await
-            .context("no answer within 30 s")?
-            .context("the client task dropped the request")??;
-        if answer.is_empty() {
-            bail!("empty answer");
         }
-        Ok(answer)
-    }
+    });
+    Ok(bare_p2p::Client::from_sender(tx))
 }

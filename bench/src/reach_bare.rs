@@ -24,33 +24,12 @@ pub(crate) enum Dialer {
     Relayed(PeerId, Multiaddr),
 }
 
-/// A bare client of either kind.
-#[derive(Debug, Clone)]
-pub(crate) enum BareClient {
-    Direct(bare_p2p::Client),
-    Relayed(bare_relay::Client),
-}
-
 impl Dialer {
     /// A client with a fresh identity (call it on the client's runtime).
-    pub(crate) fn client(&self) -> Result<BareClient> {
-        Ok(match self {
-            Dialer::Direct(peer, addr) => {
-                BareClient::Direct(bare_p2p::Client::dial(*peer, addr.clone())?)
-            }
-            Dialer::Relayed(peer, addr) => {
-                BareClient::Relayed(bare_relay::Client::dial(*peer, addr.clone())?)
-            }
-        })
-    }
-}
-
-impl BareClient {
-    pub(crate) async fn request(&self) -> Result<Vec<u8>> {
-        let body = vec![0x42; WIRE_LEN];
+    pub(crate) fn client(&self) -> Result<bare_p2p::Client> {
         match self {
-            BareClient::Direct(c) => c.request(body).await,
-            BareClient::Relayed(c) => c.request(body).await,
+            Dialer::Direct(peer, addr) => bare_p2p::Client::dial(*peer, addr.clone()),
+            Dialer::Relayed(peer, addr) => bare_relay::dial(*peer, addr.clone()),
         }
     }
 }
@@ -59,7 +38,7 @@ impl BareClient {
 pub(crate) struct Bare {
     pub(crate) _responder: Box<dyn std::any::Any + Send>,
     pub(crate) dialer: Dialer,
-    pub(crate) client: BareClient,
+    pub(crate) client: bare_p2p::Client,
     pub(crate) rt: Arc<NsRuntime>,
 }
 
@@ -134,7 +113,7 @@ impl Bare {
                 let mut h = histogram();
                 for _ in 0..count {
                     let start = Instant::now();
-                    client.request().await?;
+                    client.request(vec![0x42; WIRE_LEN]).await?;
                     record(&mut h, start.elapsed());
                 }
                 Ok(p50_sample(h))
@@ -151,7 +130,7 @@ impl Bare {
                 for _ in 0..count {
                     let client = dialer.client()?;
                     let start = Instant::now();
-                    client.request().await?;
+                    client.request(vec![0x42; WIRE_LEN]).await?;
                     record(&mut h, start.elapsed());
                 }
                 Ok(p50_sample(h))
