@@ -48,15 +48,24 @@ impl NodeProcess {
     /// Starts `ochat run --data-dir DIR --api-listen 127.0.0.1:0 EXTRA…` and waits (at most
     /// `timeout`) until it has written its API address.
     pub fn start(data_dir: &Path, extra: &[&str], timeout: Duration) -> Result<Self> {
-        let addr_file = data_dir.join("api.addr");
-        let _ = std::fs::remove_file(&addr_file);
-        let started = Instant::now();
-        let mut child = Command::new(ochat_bin())
+        let mut command = Command::new(ochat_bin());
+        command
             .arg("run")
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--api-listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(extra);
+        Self::spawn(command, data_dir, timeout)
+    }
+
+    /// Spawns `command` (an `ochat run` on `data_dir`, with its stdout and stderr piped) and
+    /// waits (at most `timeout`) until it has written its API address; fails with its stderr
+    /// if it exits first.
+    pub fn spawn(mut command: Command, data_dir: &Path, timeout: Duration) -> Result<Self> {
+        let addr_file = data_dir.join("api.addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let started = Instant::now();
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -38,45 +38,16 @@ pub fn start_node(
     env: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<NodeProcess> {
-    let addr_file = data_dir.join("api.addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let started = Instant::now();
-    let mut child = Command::new(ochat_bin())
+    let mut command = Command::new(ochat_bin());
+    command
         .arg("run")
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--api-listen", "127.0.0.1:0"])
         .args(extra)
         .env_remove("OCHAT_DATA_DIR")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("spawning ochat run")?;
-    loop {
-        if let Ok(addr) = std::fs::read_to_string(&addr_file)
-            && !addr.trim().is_empty()
-        {
-            return Ok(NodeProcess {
-                child,
-                data_dir: data_dir.to_path_buf(),
-                api: format!("http://{}", addr.trim()),
-                startup: started.elapsed(),
-            });
-        }
-        if let Some(status) = child.try_wait()? {
-            let out = child.wait_with_output()?;
-            bail!(
-                "ochat run exited early with {status}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            bail!("ochat run did not publish its API address within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        .envs(env.iter().copied());
+    NodeProcess::spawn(command, data_dir, timeout)
 }
 
 /// Runs `ochat ARGS` that is expected to stop by itself, killing it after `timeout`.
