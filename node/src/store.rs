@@ -32,6 +32,7 @@
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
 pub mod atomic;
+pub mod table;
 pub mod tree;
 
 pub use tree::{Batch, MAX_VALUE_LEN, Tree};
@@ -305,6 +306,18 @@ impl Store {
     /// fields of `Store`.
     pub fn tree(&self, name: &'static str) -> Result<Tree, StoreError> {
         Ok(Tree::new(self.db.open_tree(name)?, name))
+    }
+
+    /// Opens a typed table by its definition (see [`table`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`].
+    pub fn table<D: table::TableDef>(&self) -> Result<table::Table<D>, StoreError> {
+        Ok(table::Table::new(Tree::new(
+            self.db.open_tree(D::NAME)?,
+            D::NAME,
+        )))
     }
 
     /// Makes every write so far durable: sled writes its buffers to its log file (sled 0.34
