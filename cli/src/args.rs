@@ -57,6 +57,10 @@ pub enum Command {
     /// Show the effective settings of `run` or `directory run` and where each came from.
     #[command(subcommand)]
     Config(crate::config_cmd::ConfigCommand),
+    /// Write a backup of the running node (identity, settings, database) to a file.
+    Backup(crate::backup::BackupArgs),
+    /// Restore a backup into a new, empty data folder (the node is not running).
+    Restore(crate::backup::RestoreArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(crate::docs_cmd::CompletionsArgs),
     /// Print the manual page, or write one page per command with --out-dir.

@@ -78,6 +78,30 @@ impl Api {
         answer(resp).await
     }
 
+    /// Sends a POST whose answer is a (long) stream of bytes: no overall timeout; an error
+    /// answer becomes a readable error.
+    pub async fn post_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        let resp = http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot reach the node at {} (is `ochat run` running?)",
+                    self.base
+                )
+            })?;
+        if !resp.status().is_success() {
+            answer(resp).await?;
+            bail!("the node answered without a body");
+        }
+        Ok(resp)
+    }
+
     /// Calls the API; turns error answers into readable errors.
     pub async fn call(
         &self,

@@ -17,11 +17,13 @@
 //!   `directory run`, and where each value came from.
 //! - [`config_cmd`] — `ochat config show` / `show-directory`.
 //! - [`docs_cmd`] — `ochat completions SHELL` and `ochat man`.
+//! - [`backup`] — `ochat backup --to FILE` (through the API) and `ochat restore --from FILE`.
 //!
 //! The library exists so the integration tests can build the very same command as a binary of
 //! their own crate.
 
 pub mod args;
+pub mod backup;
 pub mod chatbot;
 pub mod client;
 pub mod config_cmd;
@@ -79,6 +81,8 @@ pub fn main() -> ExitCode {
             Command::Report(args) => report::report(&args).await,
             Command::Network(args) => network::network(&args).await,
             Command::Config(command) => config_cmd::show(&command, effective.as_ref()),
+            Command::Backup(args) => backup::backup(&args).await,
+            Command::Restore(args) => backup::restore(&args),
             Command::Completions(args) => docs_cmd::completions(&args),
             Command::Man(args) => docs_cmd::man(&args),
         }

@@ -4,6 +4,7 @@
 //! - [`error`] — [`ApiError`], the one error type every handler returns.
 //! - [`auth`] — token extractors (admin token for now).
 //! - [`instance`] — `GET /api/v1/instance`.
+//! - [`backup`] — `POST /api/v1/backup`: a backup of the running node.
 //! - [`connections`] — the connection handshake, members and local users.
 //! - [`events`] — the `/api/v1/events` WebSocket.
 //! - [`network`] — `GET /api/v1/network`: reachability, relays, DHT, each peer's path.
@@ -16,6 +17,7 @@
 //! - [`metrics`] — `GET /metrics` (Prometheus) and the HTTP answer counter.
 
 pub mod auth;
+pub mod backup;
 pub mod channels;
 pub mod connections;
 pub mod error;
@@ -49,6 +51,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/instance", get(instance::get_instance))
+        .route("/api/v1/backup", post(backup::take))
         .route("/api/v1/network", get(network::get_network))
         .route(
             "/api/v1/connections",

@@ -78,6 +78,8 @@ pub struct NodeShared {
     pub network: NetworkHandle,
     /// The website live chat service.
     pub livechat: crate::livechat::LiveChat,
+    /// Backups: the data folder, one at a time, and whether this node was restored.
+    pub backups: crate::backup::Backups,
     addresses: RwLock<Vec<String>>,
 }
 
@@ -186,6 +188,8 @@ impl RunningNode {
         );
         let livechat = crate::livechat::LiveChat::new(&store, &config.livechat, flush)
             .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
+        let backups = crate::backup::Backups::new(data_dir.root(), &store)
+            .map_err(|e| NodeError::Config(format!("restore mark: {e}")))?;
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),
             peer_id,
@@ -195,6 +199,7 @@ impl RunningNode {
             messaging: messaging.clone(),
             network: network.clone(),
             livechat,
+            backups,
             addresses: RwLock::new(Vec::new()),
         });
         let (stop_workers, stop_rx) = watch::channel(false);

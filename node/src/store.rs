@@ -32,6 +32,8 @@
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
 pub mod atomic;
+pub mod gate;
+pub mod snapshot;
 pub mod table;
 pub mod tree;
 
@@ -223,6 +225,8 @@ pub struct StoreInner {
     log_file: std::path::PathBuf,
     /// The log file, open once it exists (opening it for every flush costs a path lookup).
     log: std::sync::OnceLock<std::fs::File>,
+    /// Every write passes it; a backup closes it for its snapshot ([`gate`]).
+    gate: gate::WriteGate,
     /// Disk flushes made since the store was opened (`/api/v1/stats`).
     flushes: std::sync::atomic::AtomicU64,
     /// Node-wide facts.
@@ -265,20 +269,54 @@ impl Store {
             .path(path)
             .mode(sled::Mode::HighThroughput)
             .open()?;
+        let gate = gate::WriteGate::default();
         let store = Store(Arc::new(StoreInner {
-            meta: Tree::new(db.open_tree(trees::META)?, trees::META),
-            connections: Tree::new(db.open_tree(trees::CONNECTIONS)?, trees::CONNECTIONS),
-            requests: Tree::new(db.open_tree(trees::REQUESTS)?, trees::REQUESTS),
-            outbox: Tree::new(db.open_tree(trees::OUTBOX)?, trees::OUTBOX),
-            peers: Tree::new(db.open_tree(trees::PEERS)?, trees::PEERS),
-            channels: Tree::new(db.open_tree(trees::CHANNELS)?, trees::CHANNELS),
-            users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS),
-            messages: Tree::new(db.open_tree(trees::MESSAGES)?, trees::MESSAGES),
-            msg_outbox: Tree::new(db.open_tree(trees::MSG_OUTBOX)?, trees::MSG_OUTBOX),
-            msg_seen: Tree::new(db.open_tree(trees::MSG_SEEN)?, trees::MSG_SEEN),
-            attachments: Tree::new(db.open_tree(trees::ATTACHMENTS)?, trees::ATTACHMENTS),
-            read_marks: Tree::new(db.open_tree(trees::READ_MARKS)?, trees::READ_MARKS),
+            meta: Tree::new(db.open_tree(trees::META)?, trees::META, gate.clone()),
+            connections: Tree::new(
+                db.open_tree(trees::CONNECTIONS)?,
+                trees::CONNECTIONS,
+                gate.clone(),
+            ),
+            requests: Tree::new(
+                db.open_tree(trees::REQUESTS)?,
+                trees::REQUESTS,
+                gate.clone(),
+            ),
+            outbox: Tree::new(db.open_tree(trees::OUTBOX)?, trees::OUTBOX, gate.clone()),
+            peers: Tree::new(db.open_tree(trees::PEERS)?, trees::PEERS, gate.clone()),
+            channels: Tree::new(
+                db.open_tree(trees::CHANNELS)?,
+                trees::CHANNELS,
+                gate.clone(),
+            ),
+            users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS, gate.clone()),
+            messages: Tree::new(
+                db.open_tree(trees::MESSAGES)?,
+                trees::MESSAGES,
+                gate.clone(),
+            ),
+            msg_outbox: Tree::new(
+                db.open_tree(trees::MSG_OUTBOX)?,
+                trees::MSG_OUTBOX,
+                gate.clone(),
+            ),
+            msg_seen: Tree::new(
+                db.open_tree(trees::MSG_SEEN)?,
+                trees::MSG_SEEN,
+                gate.clone(),
+            ),
+            attachments: Tree::new(
+                db.open_tree(trees::ATTACHMENTS)?,
+                trees::ATTACHMENTS,
+                gate.clone(),
+            ),
+            read_marks: Tree::new(
+                db.open_tree(trees::READ_MARKS)?,
+                trees::READ_MARKS,
+                gate.clone(),
+            ),
             db,
+            gate,
             log_file: path.join("db"),
             log: std::sync::OnceLock::new(),
             flushes: std::sync::atomic::AtomicU64::new(0),
@@ -305,7 +343,7 @@ impl Store {
     /// Opens another tree by its catalog name (see [`trees`]); for modules whose trees are not
     /// fields of `Store`.
     pub fn tree(&self, name: &'static str) -> Result<Tree, StoreError> {
-        Ok(Tree::new(self.db.open_tree(name)?, name))
+        Ok(Tree::new(self.db.open_tree(name)?, name, self.gate.clone()))
     }
 
     /// Opens a typed table by its definition (see [`table`]).
@@ -317,6 +355,7 @@ impl Store {
         Ok(table::Table::new(Tree::new(
             self.db.open_tree(D::NAME)?,
             D::NAME,
+            self.gate.clone(),
         )))
     }
 

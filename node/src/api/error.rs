@@ -58,6 +58,15 @@ impl ApiError {
         }
     }
 
+    /// 507: the disk is full; nothing was written.
+    pub fn insufficient_storage(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INSUFFICIENT_STORAGE,
+            code: "insufficient_storage",
+            message: message.into(),
+        }
+    }
+
     /// 500: the details go to the log, the caller gets a generic message.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error answering an API call");
@@ -65,6 +74,21 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "internal",
             message: "internal error; see the node's log".into(),
+        }
+    }
+}
+
+impl From<crate::backup::BackupError> for ApiError {
+    fn from(e: crate::backup::BackupError) -> Self {
+        use crate::backup::BackupError;
+        match &e {
+            BackupError::Busy => ApiError::conflict(e.to_string()),
+            BackupError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                ApiError::insufficient_storage(format!(
+                    "not enough disk space in the data folder for a backup: {e}"
+                ))
+            }
+            _ => ApiError::internal(e),
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct InstanceView {
     /// Incoming requests accepted without an administrator: "off", "any", or the listed
     /// Instance UUIDs.
     pub auto_accept: AutoAcceptView,
+    /// Set when this node was restored from a backup: which one and when. Messages it
+    /// received after that backup was taken were only on the lost disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<crate::backup::RestoredFrom>,
 }
 
 /// The automatic-accept policy as the API shows it.
@@ -66,5 +70,6 @@ pub(crate) async fn get_instance(
         peer_id: node.peer_id.clone(),
         addresses: node.addresses(),
         auto_accept: node.federation.auto_accept().into(),
+        restored_from: node.backups.restored.clone(),
     })
 }

@@ -44,6 +44,7 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         serve,
         super::metrics::metrics,
         super::instance::get_instance,
+        super::backup::take,
         super::network::get_network,
         super::connections::create,
         super::connections::list,
@@ -145,6 +146,7 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         (name = "sessions", description = "Live chat sessions: visitors and operators talking."),
         (name = "chatbots", description = "Chatbot scripts."),
         (name = "reports", description = "Live chat reports and a visitor's data."),
+        (name = "operations", description = "Backups of the running node."),
         (name = "web", description = "Pages and scripts for people: the widget, the chat page, the console."),
     )
 )]

@@ -458,7 +458,7 @@ impl<D: TableDef> Table<D> {
     ///
     /// [`StoreError::Sled`].
     pub fn clear(&self) -> Result<(), StoreError> {
-        Ok(self.tree.clear()?)
+        self.tree.clear()
     }
 
     /// Replaces the value under `key` with what `f` makes of the current one (`None` removes

@@ -19,6 +19,7 @@ use std::ops::Deref;
 use sled::IVec;
 
 use super::StoreError;
+use super::gate::WriteGate;
 
 /// sled 0.34.7's blob threshold with the node's configuration: larger log messages go to
 /// unsynced blob files.
@@ -48,6 +49,7 @@ pub fn check_value_len(tree: &'static str, len: usize) -> Result<(), StoreError>
 pub struct Tree {
     inner: sled::Tree,
     name: &'static str,
+    gate: WriteGate,
 }
 
 impl std::fmt::Debug for Tree {
@@ -65,8 +67,8 @@ impl Deref for Tree {
 }
 
 impl Tree {
-    pub(super) fn new(inner: sled::Tree, name: &'static str) -> Self {
-        Tree { inner, name }
+    pub(super) fn new(inner: sled::Tree, name: &'static str, gate: WriteGate) -> Self {
+        Tree { inner, name, gate }
     }
 
     /// The tree's catalog name ([`super::trees`]).
@@ -86,7 +88,84 @@ impl Tree {
     ) -> Result<Option<IVec>, StoreError> {
         let value: IVec = value.into();
         check_value_len(self.name, value.len())?;
+        let _pass = self.gate.enter();
         Ok(self.inner.insert(key, value)?)
+    }
+
+    /// Removes `key`, answering its old value (shadows sled's to pass the write gate).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`].
+    pub fn remove<K: AsRef<[u8]>>(&self, key: K) -> Result<Option<IVec>, StoreError> {
+        let _pass = self.gate.enter();
+        Ok(self.inner.remove(key)?)
+    }
+
+    /// Removes every key (shadows sled's to pass the write gate).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`].
+    pub fn clear(&self) -> Result<(), StoreError> {
+        let _pass = self.gate.enter();
+        Ok(self.inner.clear()?)
+    }
+
+    /// sled's `update_and_fetch`, through the write gate; the new value is checked like
+    /// [`Tree::insert`]'s (a value over the limit leaves the key as it was).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`], [`StoreError::Sled`].
+    pub fn update_and_fetch<K, F>(&self, key: K, mut f: F) -> Result<Option<IVec>, StoreError>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+    {
+        let mut too_large = None;
+        let got = {
+            let _pass = self.gate.enter();
+            self.inner.update_and_fetch(key, |old| {
+                let new = f(old);
+                match new {
+                    Some(v) if v.len() > MAX_VALUE_LEN => {
+                        too_large = Some(v.len());
+                        old.map(<[u8]>::to_vec)
+                    }
+                    other => other,
+                }
+            })?
+        };
+        if let Some(len) = too_large {
+            check_value_len(self.name, len)?;
+        }
+        Ok(got)
+    }
+
+    /// sled's `compare_and_swap`, through the write gate; the new value is checked like
+    /// [`Tree::insert`]'s.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`] (nothing written), [`StoreError::Sled`].
+    pub fn compare_and_swap<K, OV, NV>(
+        &self,
+        key: K,
+        old: Option<OV>,
+        new: Option<NV>,
+    ) -> Result<Result<(), sled::CompareAndSwapError>, StoreError>
+    where
+        K: AsRef<[u8]>,
+        OV: AsRef<[u8]>,
+        NV: Into<IVec>,
+    {
+        let new: Option<IVec> = new.map(Into::into);
+        if let Some(v) = &new {
+            check_value_len(self.name, v.len())?;
+        }
+        let _pass = self.gate.enter();
+        Ok(self.inner.compare_and_swap(key, old, new)?)
     }
 
     /// Applies a batch built with [`Batch`], whose inserts were checked as they were added.
@@ -95,6 +174,7 @@ impl Tree {
     ///
     /// [`StoreError::Sled`].
     pub fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
+        let _pass = self.gate.enter();
         Ok(self.inner.apply_batch(batch.inner)?)
     }
 }
