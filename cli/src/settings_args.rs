@@ -56,6 +56,12 @@ pub struct HttpArgs {
     #[arg(long, env = "OCHAT_HTTP_MAX_CONNECTIONS_PER_IP", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub http_max_connections_per_ip: u64,
+    /// MiB kept free on the data folder's disk: below it the server refuses writes (HTTP 507
+    /// with the reason; peers are told to try later) and takes them again by itself when
+    /// space comes back. 0 turns the check off.
+    #[arg(long, value_name = "MIB", env = "OCHAT_MIN_FREE_SPACE", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(0..=1_048_576))]
+    pub min_free_space: u64,
 }
 
 impl HttpArgs {
@@ -67,6 +73,7 @@ impl HttpArgs {
         http.max_connections = usize::try_from(self.http_max_connections).unwrap_or(usize::MAX);
         http.max_connections_per_ip =
             usize::try_from(self.http_max_connections_per_ip).unwrap_or(usize::MAX);
+        http.min_free_space = self.min_free_space << 20;
     }
 }
 

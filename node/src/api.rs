@@ -92,6 +92,10 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(crate::web::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.disk.clone(),
+            crate::disk_space::refuse_writes_when_full,
+        ))
         .layer(crate::web::cors())
         .layer(axum::Extension(http_metrics.clone()))
         .layer(axum::middleware::from_fn_with_state(

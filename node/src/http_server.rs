@@ -80,6 +80,10 @@ pub struct HttpConfig {
     pub trusted_proxies: TrustedProxies,
     /// More headers only a trusted proxy may set (e.g. the live chat's country header).
     pub strip_headers: Vec<String>,
+    /// Free bytes kept on the data folder's disk: below it, writes are refused (HTTP 507,
+    /// peers told to try later) until space comes back; 0 turns it off
+    /// ([`crate::disk_space`]).
+    pub min_free_space: u64,
 }
 
 impl Default for HttpConfig {
@@ -91,6 +95,7 @@ impl Default for HttpConfig {
             max_connections_per_ip: 256,
             trusted_proxies: TrustedProxies::none(),
             strip_headers: Vec::new(),
+            min_free_space: crate::disk_space::DEFAULT_RESERVE,
         }
     }
 }

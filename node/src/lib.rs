@@ -34,6 +34,7 @@ pub mod client_addr;
 pub mod config;
 pub mod data_dir;
 pub mod directory;
+pub mod disk_space;
 pub mod durable;
 pub mod events;
 pub mod federation;

@@ -15,12 +15,15 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use ochat_protocol::identity::{IdentityKey, InstanceId};
+use ochat_protocol::message::MessageResponse;
+use ochat_protocol::wire::{HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, watch};
 
 use crate::api;
 use crate::config::NodeConfig;
 use crate::data_dir::{DataDir, DataDirError, InstanceInfo};
 use crate::directory::client::DirectoryClient;
+use crate::disk_space::DiskSpace;
 use crate::durable::GroupFlush;
 use crate::events::Events;
 use crate::federation::{Federation, FederationError, FederationParts};
@@ -80,6 +83,8 @@ pub struct NodeShared {
     pub livechat: crate::livechat::LiveChat,
     /// Backups: the data folder, one at a time, and whether this node was restored.
     pub backups: crate::backup::Backups,
+    /// The data folder's free space: writes stop before the disk is full.
+    pub disk: Arc<crate::disk_space::DiskSpace>,
     addresses: RwLock<Vec<String>>,
 }
 
@@ -200,13 +205,19 @@ impl RunningNode {
             network: network.clone(),
             livechat,
             backups,
+            disk: crate::disk_space::DiskSpace::new(data_dir.root(), config.http.min_free_space),
             addresses: RwLock::new(Vec::new()),
         });
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut workers = federation.spawn_workers(stop_rx.clone());
-        workers.push(tokio::spawn(serve_inbound(federation.clone(), inbound)));
+        workers.push(tokio::spawn(serve_inbound(
+            federation.clone(),
+            shared.disk.clone(),
+            inbound,
+        )));
         workers.push(tokio::spawn(serve_messages(
             messaging.clone(),
+            shared.disk.clone(),
             inbound_messages,
         )));
         workers.push(messaging.spawn_delivery(stop_rx.clone()));
@@ -333,8 +344,20 @@ fn parse_peers(
 }
 
 /// Hands every inbound handshake message to the federation service, each on its own task.
-async fn serve_inbound(federation: Federation, mut inbound: mpsc::Receiver<Inbound>) {
+/// While the disk is full ([`crate::disk_space`]) the peer is told to try later.
+async fn serve_inbound(
+    federation: Federation,
+    disk: Arc<DiskSpace>,
+    mut inbound: mpsc::Receiver<Inbound>,
+) {
     while let Some(request) = inbound.recv().await {
+        if let Err(full) = disk.check() {
+            let _ = request.respond(HandshakeResponse::Refused {
+                code: RefusalCode::Internal,
+                message: format!("{full}; try again later"),
+            });
+            continue;
+        }
         let federation = federation.clone();
         tokio::spawn(async move {
             let response = federation
@@ -346,11 +369,21 @@ async fn serve_inbound(federation: Federation, mut inbound: mpsc::Receiver<Inbou
 }
 
 /// Hands every inbound message batch to the messaging service, each on its own task.
-async fn serve_messages(messaging: Messaging, mut inbound: mpsc::Receiver<InboundMessages>) {
+/// While the disk is full the batch is refused for now: the sender keeps it and retries.
+async fn serve_messages(
+    messaging: Messaging,
+    disk: Arc<DiskSpace>,
+    mut inbound: mpsc::Receiver<InboundMessages>,
+) {
     while let Some(request) = inbound.recv().await {
         let messaging = messaging.clone();
+        let full = disk.check();
         tokio::spawn(async move {
             let (peer, batch, responder) = request.into_parts();
+            if let Err(full) = full {
+                let _ = responder.respond(MessageResponse::Refused(full.to_string()));
+                return;
+            }
             let response = messaging.handle_batch(peer, batch).await;
             let _ = responder.respond(response);
         });

@@ -8,7 +8,8 @@
 //! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
 //! and requests ([`forge`]); the binary started with settings files and variables, a
 //! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
-//! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]).
+//! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]); a small tmpfs to fill up
+//! ([`small_disk`]).
 
 pub mod accounts;
 pub mod api_document;
@@ -25,4 +26,5 @@ pub mod reach;
 pub mod seeds;
 pub mod settings;
 pub mod slow_clients;
+pub mod small_disk;
 pub mod web;

@@ -146,8 +146,9 @@ impl DirectoryServer {
             _lock: lock,
         });
         let (stop, stopped) = oneshot::channel::<()>();
+        let disk = crate::disk_space::DiskSpace::new(root, config.http.min_free_space);
         let server =
-            crate::http_server::spawn(listener, router(state.clone()), config.http, stopped)
+            crate::http_server::spawn(listener, router(state.clone(), disk), config.http, stopped)
                 .map_err(|e| DirectoryError::Server(e.to_string()))?;
         tracing::info!(%addr, data_dir = %root.display(), "directory started");
         Ok(RunningDirectory {
@@ -199,7 +200,7 @@ impl Drop for RunningDirectory {
     }
 }
 
-fn router(state: Arc<DirState>) -> Router {
+fn router(state: Arc<DirState>, disk: Arc<crate::disk_space::DiskSpace>) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/p2p", get(p2p_info))
@@ -208,6 +209,10 @@ fn router(state: Arc<DirState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(
+            disk,
+            crate::disk_space::refuse_writes_when_full,
+        ))
         .with_state(state)
 }
 
