@@ -49,35 +49,28 @@ pub fn free_port() -> Result<u16> {
 /// The node configurations of a copy of the fixture in `root` (folders `acme` and `bolt`):
 /// each listens on a port of its own and is told where the other one is, since the addresses
 /// recorded in the fixture are long gone.
-pub fn fixture_configs(
-    root: &Path,
-    acme_uuid: &str,
-    bolt_uuid: &str,
-) -> Result<(ochat_node::NodeConfig, ochat_node::NodeConfig)> {
-    let (a_port, b_port) = (free_port()?, free_port()?);
-    let mut acme = test_config(&root.join("acme"), "Acme", None);
-    let mut bolt = test_config(&root.join("bolt"), "Bolt", None);
-    acme.p2p_listen = vec![format!("/ip4/127.0.0.1/tcp/{a_port}")];
-    bolt.p2p_listen = vec![format!("/ip4/127.0.0.1/tcp/{b_port}")];
-    acme.peers = vec![(
-        bolt_uuid.to_string(),
-        format!("/ip4/127.0.0.1/tcp/{b_port}"),
-    )];
-    bolt.peers = vec![(
-        acme_uuid.to_string(),
-        format!("/ip4/127.0.0.1/tcp/{a_port}"),
-    )];
+pub fn fixture_configs(root: &Path) -> Result<(ochat_node::NodeConfig, ochat_node::NodeConfig)> {
+    let (acme_dir, bolt_dir) = (root.join("acme"), root.join("bolt"));
+    let (a_addr, b_addr) = (
+        format!("/ip4/127.0.0.1/tcp/{}", free_port()?),
+        format!("/ip4/127.0.0.1/tcp/{}", free_port()?),
+    );
+    let (a_uuid, a_peer) = who(&acme_dir)?;
+    let (b_uuid, b_peer) = who(&bolt_dir)?;
+    let mut acme = test_config(&acme_dir, "Acme", None);
+    let mut bolt = test_config(&bolt_dir, "Bolt", None);
+    acme.p2p_listen = vec![a_addr.clone()];
+    bolt.p2p_listen = vec![b_addr.clone()];
+    acme.peers = vec![(b_uuid, format!("{b_addr}/p2p/{b_peer}"))];
+    bolt.peers = vec![(a_uuid, format!("{a_addr}/p2p/{a_peer}"))];
     Ok((acme, bolt))
 }
 
-/// The UUID recorded in a data folder's `instance.json`.
-pub fn uuid_of(dir: &Path) -> Result<String> {
-    let info: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("instance.json"))?)?;
-    Ok(info["uuid"]
-        .as_str()
-        .context("instance.json has no uuid")?
-        .to_string())
+/// The Instance UUID and libp2p peer id of the (stopped) node in `dir`.
+fn who(dir: &Path) -> Result<(String, String)> {
+    let data = ochat_node::data_dir::DataDir::open(dir, None)?;
+    let peer = ochat_node::network::peer_id_of(&data.secrets.identity.public())?;
+    Ok((data.instance.uuid.to_string(), peer.to_string()))
 }
 
 /// Waits until every message `node` sent on `channel` is in `state` and its outbox is empty.
