@@ -183,7 +183,7 @@ impl RunningNode {
             events.clone(),
             flush.clone(),
             config.messaging.clone(),
-        );
+        )?;
         let livechat = crate::livechat::LiveChat::new(&store, &config.livechat, flush)
             .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let shared = Arc::new(NodeShared {
