@@ -42,7 +42,11 @@ pub fn stopped_ratchet(dir: &std::path::Path, channel: &str) -> Result<RatchetPi
 }
 
 /// Puts `ratchet` back as the ratchet of `channel` in the stopped node in `dir`, durably.
-pub fn rewrite_ratchet(dir: &std::path::Path, channel: &str, ratchet: &RatchetPickle) -> Result<()> {
+pub fn rewrite_ratchet(
+    dir: &std::path::Path,
+    channel: &str,
+    ratchet: &RatchetPickle,
+) -> Result<()> {
     let (store, _) = open_stopped(dir)?;
     Ratchets::open(&store)?.put_pickle(channel.parse()?, ratchet)?;
     store.flush_blocking()?;
@@ -58,16 +62,18 @@ impl Impostor {
             let ch = Channels::open(&store)?
                 .get(id)?
                 .context("no such channel")?;
-            let ratchet = Ratchets::open(&store)?
-                .pickle(id)?
-                .context("no ratchet")?;
+            let ratchet = Ratchets::open(&store)?.pickle(id)?.context("no ratchet")?;
             let conn: ConnectionRecord = Store::get(
                 &store.connections,
                 trees::CONNECTIONS,
                 ch.connection_id.as_bytes(),
             )?
             .context("no connection")?;
-            (ratchet, conn.request_id, data.secrets.identity.secret_bytes())
+            (
+                ratchet,
+                conn.request_id,
+                data.secrets.identity.secret_bytes(),
+            )
         };
         let (net, _inbound) = network::start(
             &secret,

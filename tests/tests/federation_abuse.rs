@@ -183,7 +183,11 @@ async fn requests_waiting_for_a_decision_are_capped_per_instance_and_in_all() {
 fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireMessage, [u8; 32]) {
     let (store, data) = open_stopped(dir).unwrap();
     let channel: uuid::Uuid = channel.parse().unwrap();
-    let ch = Channels::open(&store).unwrap().get(channel).unwrap().unwrap();
+    let ch = Channels::open(&store)
+        .unwrap()
+        .get(channel)
+        .unwrap()
+        .unwrap();
     let conn: ConnectionRecord = Store::get(
         &store.connections,
         trees::CONNECTIONS,

@@ -350,7 +350,11 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
     let (forged, secret) = {
         let (store, data) = open_stopped(&b_dir).unwrap();
         let channel: uuid::Uuid = b_ch.parse().unwrap();
-        let ch = Channels::open(&store).unwrap().get(channel).unwrap().unwrap();
+        let ch = Channels::open(&store)
+            .unwrap()
+            .get(channel)
+            .unwrap()
+            .unwrap();
         let conn: ConnectionRecord = Store::get(
             &store.connections,
             trees::CONNECTIONS,
@@ -358,7 +362,11 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
         )
         .unwrap()
         .unwrap();
-        let mut ratchet: Ratchet = Ratchets::open(&store).unwrap().load(channel).unwrap().unwrap();
+        let mut ratchet: Ratchet = Ratchets::open(&store)
+            .unwrap()
+            .load(channel)
+            .unwrap()
+            .unwrap();
         let sender: InstanceId = bolt.uuid.parse().unwrap();
         let content = Content {
             author: "Acme".into(),

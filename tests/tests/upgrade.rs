@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ochat_tests::node::{TestNode, WAIT};
 use ochat_tests::upgrade::{
-    ACME_FILE, ACME_SAID, BOLT_SAID, copy_folder, fixture_configs, fixture_v0,
-    wait_sent_all, write_fixture,
+    ACME_FILE, ACME_SAID, BOLT_SAID, copy_folder, fixture_configs, fixture_v0, wait_sent_all,
+    write_fixture,
 };
 use reqwest::Method;
 

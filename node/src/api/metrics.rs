@@ -271,7 +271,5 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
 
 /// How many entries the message outbox holds, and when its oldest was queued (ms).
 fn message_outbox(node: &NodeShared) -> Result<(usize, Option<u64>), ApiError> {
-    node.messaging
-        .outbox_summary()
-        .map_err(ApiError::internal)
+    node.messaging.outbox_summary().map_err(ApiError::internal)
 }

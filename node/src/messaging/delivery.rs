@@ -203,9 +203,9 @@ impl Messaging {
                         Some(AckStatus::Stored) | Some(AckStatus::Duplicate) => {
                             Some(Settled::Delivered)
                         }
-                        Some(AckStatus::Rejected(reason)) => Some(Settled::Failed(format!(
-                            "the peer refused it: {reason}"
-                        ))),
+                        Some(AckStatus::Rejected(reason)) => {
+                            Some(Settled::Failed(format!("the peer refused it: {reason}")))
+                        }
                         Some(AckStatus::Retry(_)) | None => {
                             retry = true;
                             None

@@ -9,10 +9,10 @@
 //! duplicate too, and cannot overwrite it.
 //!
 //! A channel's share is written with plain sled inserts in this order: file chunks, messages,
-//! the "seen" marks, a rollback mark if one was seen, and the ratchet last (sled's transactions cost far more, see
-//! `sending`). sled recovers a prefix of its log, so a crash before the flush (nothing was
-//! acknowledged yet) leaves some of the messages, then some of the marks, with the ratchet
-//! as before: the sender sends the batch again; a message already stored or marked is
+//! the "seen" marks, a rollback mark if one was seen, and the ratchet last (sled's transactions
+//! cost far more, see `sending`). sled recovers a prefix of its log, so a crash before the
+//! flush (nothing was acknowledged yet) leaves some of the messages, then some of the marks,
+//! with the ratchet as before: the sender sends the batch again; a message already stored or marked is
 //! acknowledged as a duplicate, the others open again with the old ratchet, and the ratchet
 //! skips past the keys of those already there. No id is marked seen without being stored.
 
@@ -32,7 +32,9 @@ use uuid::Uuid;
 use super::{Messaging, MessagingError};
 use crate::events::EventKind;
 use crate::federation::repo;
-use crate::model::{AttachmentMeta, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms};
+use crate::model::{
+    AttachmentMeta, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms,
+};
 use crate::store::StoreError;
 use crate::store::attachments::ChunkId;
 use crate::store::messages::EncodedMessage;
@@ -170,10 +172,7 @@ impl Messaging {
 
     /// How many incoming messages were rejected since the database was created.
     pub fn rejected_count(&self) -> u64 {
-        self.inner
-            .store
-            .counter("rejected_messages")
-            .unwrap_or(0)
+        self.inner.store.counter("rejected_messages").unwrap_or(0)
     }
 
     /// The channel of a message's conversation, checked against the authenticated peer.
@@ -240,12 +239,16 @@ impl Messaging {
         let rollback = match writes.header_reused.take() {
             Some(n) => {
                 tracing::warn!(%channel, message = n, "the peer reused a message header with other contents: its ratchet state was rolled back; the channel needs a re-key");
-                let mut seen = self.inner.ratchets.rollback(channel)?.unwrap_or(RollbackSeen {
-                    first_at_ms: now_ms(),
-                    last_at_ms: 0,
-                    last_message_number: n,
-                    count: 0,
-                });
+                let mut seen = self
+                    .inner
+                    .ratchets
+                    .rollback(channel)?
+                    .unwrap_or(RollbackSeen {
+                        first_at_ms: now_ms(),
+                        last_at_ms: 0,
+                        last_message_number: n,
+                        count: 0,
+                    });
                 seen.last_at_ms = now_ms();
                 seen.last_message_number = n;
                 seen.count = seen.count.saturating_add(1);

@@ -244,8 +244,7 @@ impl Messaging {
                     sent_at_ms: now,
                     body: body.clone(),
                 };
-                let plain =
-                    zeroize::Zeroizing::new(ochat_protocol::codec::encode_body(&content)?);
+                let plain = zeroize::Zeroizing::new(ochat_protocol::codec::encode_body(&content)?);
                 let ad = associated_data(&conn.request_id, &self.inner.me, &id);
                 let sealed = ratchet.seal(&plain, &ad)?;
                 let size = sealed.ciphertext.len() + 128;

@@ -266,12 +266,22 @@ mod tests {
             "the removal is replayed"
         );
         assert_eq!(
-            store.tree(trees::RATCHETS).unwrap().get(b"ch1").unwrap().unwrap(),
+            store
+                .tree(trees::RATCHETS)
+                .unwrap()
+                .get(b"ch1")
+                .unwrap()
+                .unwrap(),
             b"advanced ratchet",
             "a replayed create does not undo what others wrote since"
         );
         assert_eq!(
-            store.tree(trees::RATCHETS).unwrap().get(b"ch2").unwrap().unwrap(),
+            store
+                .tree(trees::RATCHETS)
+                .unwrap()
+                .get(b"ch2")
+                .unwrap()
+                .unwrap(),
             b"fresh ratchet"
         );
         assert!(store.tree(trees::INTENTS).unwrap().is_empty());

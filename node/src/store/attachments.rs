@@ -257,8 +257,11 @@ impl Attachments {
                     index,
                 };
                 if piece.len() <= STORED_PIECE {
-                    self.table
-                        .batch_insert(&mut batch, &PieceKey::Chunk(id), &Raw(piece.clone()))?;
+                    self.table.batch_insert(
+                        &mut batch,
+                        &PieceKey::Chunk(id),
+                        &Raw(piece.clone()),
+                    )?;
                 } else {
                     for (i, sub) in piece.chunks(STORED_PIECE).enumerate() {
                         self.table.batch_insert(

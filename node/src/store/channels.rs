@@ -71,10 +71,7 @@ impl Channels {
     ///
     /// [`StoreError::Sled`], [`StoreError::Corrupt`].
     pub fn all(&self) -> Result<Vec<ChannelRecord>, StoreError> {
-        self.table
-            .iter()
-            .map(|e| e.map(|(_, Cbor(c))| c))
-            .collect()
+        self.table.iter().map(|e| e.map(|(_, Cbor(c))| c)).collect()
     }
 
     /// Adds the creation of `channel` and its first ratchet to an atomic write, the ratchet

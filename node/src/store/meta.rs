@@ -34,11 +34,9 @@ impl Store {
     ///
     /// [`StoreError::Sled`], [`StoreError::Corrupt`] (a damaged counter: nothing written).
     pub fn next_counter_at_least(&self, name: &str, floor: u64) -> Result<u64, StoreError> {
-        let next = self
-            .meta()?
-            .update(&name.to_string(), |old| {
-                Some((old.unwrap_or(0) + 1).max(floor))
-            })?;
+        let next = self.meta()?.update(&name.to_string(), |old| {
+            Some((old.unwrap_or(0) + 1).max(floor))
+        })?;
         Ok(next.unwrap_or(floor))
     }
 

@@ -222,11 +222,11 @@ mod tests {
         fn check() {}
     }
     impl<T: ?Sized> NotClone<()> for T {}
-    impl<T: ?Sized + Clone> NotClone<u8> for T {}
+    impl<T: Clone> NotClone<u8> for T {}
 
     fn a_ratchet() -> Ratchet {
-        let secret = ochat_protocol::ratchet::KeySource::next_ratchet_secret(&mut OsRandom)
-            .unwrap();
+        let secret =
+            ochat_protocol::ratchet::KeySource::next_ratchet_secret(&mut OsRandom).unwrap();
         Ratchet::init_responder(RootSecret::from_bytes([7; 32]), &secret).unwrap()
     }
 
@@ -257,7 +257,11 @@ mod tests {
         ratchets.save(channel, &ratchet).unwrap();
         let mut again = ratchets.load(channel).unwrap().unwrap();
         let second = again.seal(b"two", b"ad").unwrap();
-        assert_eq!(second.header.n, first.header.n + 1, "it went on from the saved state");
+        assert_eq!(
+            second.header.n,
+            first.header.n + 1,
+            "it went on from the saved state"
+        );
         assert!(ratchets.rollback(channel).unwrap().is_none());
     }
 }

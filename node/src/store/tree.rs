@@ -155,9 +155,7 @@ mod tests {
         );
         assert!(attachments.get(b"k").unwrap().is_none());
         // Just below the limit is fine, in any tree opened by name too.
-        attachments
-            .insert(b"k", vec![7u8; MAX_VALUE_LEN])
-            .unwrap();
+        attachments.insert(b"k", vec![7u8; MAX_VALUE_LEN]).unwrap();
         let lc = store.tree(trees::LC_MESSAGES).unwrap();
         assert!(matches!(
             lc.insert(b"k", vec![0u8; MAX_VALUE_LEN + 1]),

@@ -107,7 +107,8 @@ mod tests {
     async fn a_channel_record_of_the_earlier_layout_gives_up_its_ratchet_when_the_store_opens() {
         let dir = tempfile::tempdir().unwrap();
         let secret = OsRandom.next_ratchet_secret().unwrap();
-        let mut ratchet = Ratchet::init_responder(RootSecret::from_bytes([3; 32]), &secret).unwrap();
+        let mut ratchet =
+            Ratchet::init_responder(RootSecret::from_bytes([3; 32]), &secret).unwrap();
         let first = ratchet.seal(b"before the upgrade", b"ad").unwrap();
         let (with_mark, without) = (Uuid::now_v7(), Uuid::now_v7());
         let seen = RollbackSeen {
@@ -132,7 +133,8 @@ mod tests {
                 raw.insert(id.as_bytes(), encode(trees::CHANNELS, &old).unwrap())
                     .unwrap();
             }
-            raw.insert(Uuid::now_v7().as_bytes(), &b"damaged"[..]).unwrap();
+            raw.insert(Uuid::now_v7().as_bytes(), &b"damaged"[..])
+                .unwrap();
             store.flush().await.unwrap();
         }
 
@@ -141,10 +143,18 @@ mod tests {
         for id in [with_mark, without] {
             let mut moved = ratchets.load(id).unwrap().unwrap();
             let next = moved.seal(b"after the upgrade", b"ad").unwrap();
-            assert_eq!(next.header.n, first.header.n + 1, "the same ratchet, carried on");
+            assert_eq!(
+                next.header.n,
+                first.header.n + 1,
+                "the same ratchet, carried on"
+            );
             let record = Channels::open(&store).unwrap().get(id).unwrap().unwrap();
             assert_eq!((record.name.as_str(), record.created_at_ms), ("Bolt", 5));
-            let raw = store.tree(trees::CHANNELS).unwrap().get(id.as_bytes()).unwrap();
+            let raw = store
+                .tree(trees::CHANNELS)
+                .unwrap()
+                .get(id.as_bytes())
+                .unwrap();
             let left: Moved = decode(trees::CHANNELS, &raw.unwrap()).unwrap();
             assert!(left.ratchet.is_none() && left.rollback.is_none());
         }
