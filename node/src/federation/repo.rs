@@ -1,8 +1,9 @@
 //! Reading and writing connections, their request index and their outbox steps, always as one
 //! atomic write ([`Store::write_atomically`]) so a crash leaves either the old or the new state
 //! of a connection. Every change is made under the federation's lock, so no one else writes
-//! these keys while a change is applied; the one key shared with others, a new channel (which
-//! messaging then writes on its own), is created only if a replay still finds it absent.
+//! these keys while a change is applied; the one key shared with others, a new channel's first
+//! ratchet (which messaging then writes on its own), is created only if a replay still finds it
+//! absent (`store::channels` adds the channel and its ratchet to the write).
 
 use ochat_protocol::connection::{Direction, Status};
 use ochat_protocol::identity::InstanceId;

@@ -17,8 +17,9 @@
 //! 0.08 ms with plain inserts.
 //!
 //! An operation replayed must not undo a later write by someone who does not take part in the
-//! intents. A [`Op::Create`] (a key nobody else has yet, like a new channel that messaging then
-//! writes on its own) is therefore only written on replay if the key is still absent.
+//! intents. A [`Op::Create`] (a key nobody else has yet, like a new channel's first ratchet,
+//! which messaging then writes on its own) is therefore only written on replay if the key is
+//! still absent.
 //! [`Op::Put`] and [`Op::Remove`] are for keys that only atomic writes change, under their
 //! owner's lock (the federation's connections, request index and handshake outbox).
 //!
