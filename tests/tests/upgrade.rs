@@ -13,15 +13,18 @@ use ochat_tests::upgrade::{
 };
 use reqwest::Method;
 
-/// The one channel of a node.
-async fn only_channel(node: &TestNode) -> String {
+/// The one channel of a node: its id and how many messages the admin has not read.
+async fn only_channel(node: &TestNode) -> (String, u64) {
     let channels = node
         .ok(Method::GET, "/api/v1/channels", None)
         .await
         .unwrap();
     let channels = channels.as_array().unwrap();
     assert_eq!(channels.len(), 1, "{channels:?}");
-    channels[0]["id"].as_str().unwrap().to_string()
+    (
+        channels[0]["id"].as_str().unwrap().to_string(),
+        channels[0]["unread"].as_u64().unwrap(),
+    )
 }
 
 /// The texts of a history, oldest first, and the names of its files.
@@ -42,7 +45,10 @@ async fn two_nodes_of_the_previous_release_keep_their_history_and_keep_talking()
     let (a_config, b_config) = fixture_configs(tmp.path()).unwrap();
     let acme = TestNode::start(a_config).await.unwrap();
     let bolt = TestNode::start(b_config).await.unwrap();
-    let (a_ch, b_ch) = (only_channel(&acme).await, only_channel(&bolt).await);
+    let ((a_ch, a_unread), (b_ch, b_unread)) =
+        (only_channel(&acme).await, only_channel(&bolt).await);
+    // Bolt read everything before the upgrade (its read mark carried over); Acme did not.
+    assert_eq!((a_unread, b_unread), (3, 0));
 
     // Everything written before the upgrade is there, in order, on both sides.
     let mut said = Vec::new();
