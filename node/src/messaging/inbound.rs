@@ -12,9 +12,10 @@
 //! the "seen" marks, a rollback mark if one was seen, and the ratchet last (sled's transactions
 //! cost far more, see `sending`). sled recovers a prefix of its log, so a crash before the
 //! flush (nothing was acknowledged yet) leaves some of the messages, then some of the marks,
-//! with the ratchet as before: the sender sends the batch again; a message already stored or marked is
-//! acknowledged as a duplicate, the others open again with the old ratchet, and the ratchet
-//! skips past the keys of those already there. No id is marked seen without being stored.
+//! with the ratchet as before: the sender sends the batch again; a message already stored or
+//! marked is acknowledged as a duplicate, the others open again with the old ratchet, and the
+//! ratchet skips past the keys of those already there. No id is marked seen without being
+//! stored.
 
 use std::collections::{HashMap, HashSet};
 

@@ -55,16 +55,6 @@ impl RatchetPickle {
     pub(super) fn from_stored(bytes: Vec<u8>) -> Self {
         RatchetPickle(bytes)
     }
-
-    /// The length of the encoding.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the encoding is empty (never, for a real ratchet).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl std::fmt::Debug for RatchetPickle {
