@@ -169,11 +169,11 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let flush = GroupFlush::start(store.clone());
         let mut tasks = Vec::new();
-        for i in 0..200u32 {
+        for _ in 0..200u32 {
             let store = store.clone();
             let flush = flush.clone();
             tasks.push(tokio::spawn(async move {
-                store.meta.insert(i.to_be_bytes(), &[1u8][..]).unwrap();
+                store.next_counter("writes").unwrap();
                 flush.wait().await.unwrap();
             }));
         }
@@ -183,6 +183,6 @@ mod tests {
                 .unwrap()
                 .unwrap();
         }
-        assert_eq!(store.meta.len(), 200);
+        assert_eq!(store.counter("writes").unwrap(), 200);
     }
 }

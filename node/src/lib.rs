@@ -5,7 +5,11 @@
 //! - [`config`] — [`NodeConfig`] and its embedded defaults.
 //! - [`data_dir`] — the data folder: lock, identity key file (0600), admin token (0600),
 //!   `instance.json` and `api.addr` for the CLI.
-//! - [`store`] — the only module that touches sled; one catalog of trees and key layouts.
+//! - [`store`] — the only module that touches sled; one catalog of trees and key layouts;
+//!   typed tables (`store::table`) under one repository per domain: `channels`, `ratchets`
+//!   (each channel's ratchet as a zeroized, redacted pickle, and its rollback mark),
+//!   `messages` (history, read marks), `message_outbox` (outbox, seen marks), `attachments`,
+//!   `meta` (counters); `store::upgrade` moves data of earlier layouts when the store opens.
 //! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
 //!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
 //! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
@@ -13,7 +17,9 @@
 //! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
 //!   the durable outbox and Sync Status.
 //! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
-//!   history; [`durable`] — grouped flushes.
+//!   history, through the store's channels, ratchets, messages, outbox and attachments
+//!   repositories (it writes a channel's ratchet, never the channel); [`durable`] — grouped
+//!   flushes.
 //! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.

@@ -13,7 +13,11 @@
 //!   durably, then acknowledge.
 //! - [`history`] — channel list with unread counts, paginated history, read marks and receipts,
 //!   attachment download.
-//! - `files` — attachment chunks keyed by channel, written once, checked on every download.
+//! - `files` — a file's download, checked against its size and hash.
+//!
+//! Storage goes through the repositories of `store` ([`Channels`], [`Ratchets`], [`Messages`],
+//! [`MessageOutbox`], [`Attachments`]); messaging writes a channel's ratchet, never the
+//! channel itself (the federation creates it).
 
 pub mod delivery;
 mod files;
@@ -36,10 +40,15 @@ use uuid::Uuid;
 
 use crate::durable::GroupFlush;
 use crate::events::Events;
-use crate::federation::Federation;
+use crate::federation::{Federation, repo};
 use crate::model::{ChannelRecord, ConnectionRecord, MessageView};
 use crate::network::NetworkHandle;
-use crate::store::{Store, StoreError, trees};
+use crate::store::attachments::Attachments;
+use crate::store::channels::Channels;
+use crate::store::message_outbox::MessageOutbox;
+use crate::store::messages::Messages;
+use crate::store::ratchets::Ratchets;
+use crate::store::{Store, StoreError};
 use sending::{Job, Queues};
 
 /// Why a messaging action failed.
@@ -57,12 +66,21 @@ pub enum MessagingError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Sled(#[from] sled::Error),
-    /// Something that should not happen.
+    /// A channel is there without its ratchet (a damaged store).
+    #[error("channel {0} has no ratchet")]
+    NoRatchet(Uuid),
+    /// A message could not be sealed.
+    #[error("cannot seal: {0}")]
+    Seal(#[from] ochat_protocol::ratchet::RatchetError),
+    /// A message's contents could not be encoded.
+    #[error("cannot encode a message: {0}")]
+    Encode(#[from] ochat_protocol::codec::EncodeError),
+    /// The committer of a channel stopped before answering (the node is stopping).
+    #[error("the sender stopped; try again")]
+    SenderStopped,
+    /// Another job of the same group failed with this (see `sending`).
     #[error("{0}")]
-    Internal(String),
+    GroupFailed(String),
 }
 
 /// Who is asking: the admin (sees everything) or a local user (only channels they belong to).
@@ -125,6 +143,11 @@ impl std::fmt::Debug for Messaging {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    pub(crate) channels: Channels,
+    pub(crate) ratchets: Ratchets,
+    pub(crate) messages: Messages,
+    pub(crate) outbox: MessageOutbox,
+    pub(crate) attachments: Attachments,
     pub(crate) federation: Federation,
     pub(crate) network: NetworkHandle,
     pub(crate) events: Events,
@@ -152,6 +175,10 @@ pub(crate) struct Counts {
 
 impl Messaging {
     /// Builds the service.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`]: a table could not be opened.
     pub fn new(
         store: Store,
         federation: Federation,
@@ -159,13 +186,19 @@ impl Messaging {
         events: Events,
         flush: GroupFlush,
         config: MessagingConfig,
-    ) -> Self {
+    ) -> Result<Self, StoreError> {
         let me = federation.uuid();
-        if let Err(e) = files::migrate_legacy_chunks(&store) {
+        let attachments = Attachments::open(&store)?;
+        if let Err(e) = attachments.migrate_legacy_chunks() {
             tracing::error!(error = %e, "could not move file chunks to the per-channel layout; those files cannot be downloaded until it succeeds");
         }
-        Messaging {
+        Ok(Messaging {
             inner: Arc::new(Inner {
+                channels: Channels::open(&store)?,
+                ratchets: Ratchets::open(&store)?,
+                messages: Messages::open(&store)?,
+                outbox: MessageOutbox::open(&store)?,
+                attachments,
                 store,
                 federation,
                 network,
@@ -179,7 +212,7 @@ impl Messaging {
                 me,
                 counts: Counts::default(),
             }),
-        }
+        })
     }
 
     pub(crate) fn channel_lock(&self, channel: Uuid) -> Arc<Mutex<()>> {
@@ -195,18 +228,12 @@ impl Messaging {
         channel: Uuid,
         viewer: Viewer,
     ) -> Result<(ChannelRecord, ConnectionRecord), MessagingError> {
-        let ch: ChannelRecord = Store::get(
-            &self.inner.store.channels,
-            trees::CHANNELS,
-            channel.as_bytes(),
-        )?
-        .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
-        let conn: ConnectionRecord = Store::get(
-            &self.inner.store.connections,
-            trees::CONNECTIONS,
-            ch.connection_id.as_bytes(),
-        )?
-        .ok_or_else(|| {
+        let ch = self
+            .inner
+            .channels
+            .get(channel)?
+            .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
+        let conn = repo::load(&self.inner.store, &ch.connection_id)?.ok_or_else(|| {
             MessagingError::NotFound(format!("the connection of channel {channel} is gone"))
         })?;
         if let Viewer::User(user) = viewer

@@ -155,34 +155,9 @@ impl OutboxItem {
     }
 }
 
-/// Secret bytes of any length kept in a stored value (a serialized ratchet): zeroized on drop,
-/// redacted in `Debug`, read as a byte slice.
-#[derive(Clone, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct SecretBytes(#[serde(with = "serde_bytes")] Vec<u8>);
-
-impl std::fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretBytes(<redacted>, {} bytes)", self.0.len())
-    }
-}
-
-impl std::ops::Deref for SecretBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for SecretBytes {
-    fn from(bytes: Vec<u8>) -> Self {
-        SecretBytes(bytes)
-    }
-}
-
 /// The peer reused a message header with other contents: its ratchet state was rolled back
 /// (a restored backup or snapshot). Such messages are refused; the channel needs a re-key.
+/// Kept per channel in `store::ratchets` until the channel is re-keyed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RollbackSeen {
     /// When it was first seen (ms).
@@ -195,7 +170,9 @@ pub struct RollbackSeen {
     pub count: u64,
 }
 
-/// An end-to-end encrypted channel between two instances.
+/// An end-to-end encrypted channel between two instances. Its ratchet and its rollback mark
+/// live in tables of their own (`store::ratchets`); records of the earlier layout carried
+/// them inside and are split when the store opens (`store::upgrade`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelRecord {
     /// Channel id (UUIDv7, local).
@@ -206,13 +183,8 @@ pub struct ChannelRecord {
     pub remote: InstanceId,
     /// The channel's name (the contact or the remote's name).
     pub name: String,
-    /// The serialized Double Ratchet state (contains secrets; zeroized when dropped).
-    pub ratchet: SecretBytes,
     /// Created (ms).
     pub created_at_ms: u64,
-    /// Set once the peer reused a message header with other contents (see [`RollbackSeen`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollback: Option<RollbackSeen>,
 }
 
 /// A local user (an operator once they have a login). The password hash lives elsewhere.

@@ -190,7 +190,7 @@ impl RunningNode {
             events.clone(),
             flush.clone(),
             config.messaging.clone(),
-        );
+        )?;
         let livechat = crate::livechat::LiveChat::new(&store, &config.livechat, flush)
             .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let backups = crate::backup::Backups::new(data_dir.root(), &store)

@@ -1,13 +1,21 @@
 //! The only code that touches sled. Every tree name and key layout is listed here.
 //!
+//! Repositories over typed tables ([`table`]), one per domain, each with its tables' layouts:
+//! [`channels`], [`ratchets`] (each channel's ratchet and rollback mark), [`messages`]
+//! (history and read marks), [`message_outbox`] (the message outbox and seen marks),
+//! [`attachments`], [`meta`] (node-wide counters); [`upgrade`] moves data of earlier layouts
+//! when the store opens.
+//!
 //! | tree          | key                                     | value (CBOR)                    |
 //! |---------------|-----------------------------------------|---------------------------------|
-//! | `meta`        | utf-8 name                              | node-wide facts                 |
+//! | `meta`        | utf-8 name                              | a counter (8 B BE)              |
 //! | `connections` | connection id (UUIDv7, 16 B)            | [`ConnectionRecord`]            |
 //! | `requests`    | remote UUID (16 B) ‖ request id (16 B)  | connection id                   |
 //! | `outbox`      | connection id (16 B) ‖ step kind (1 B)  | [`OutboxItem`]                  |
 //! | `peers`       | Instance UUID (16 B)                    | the peer's latest signed record |
 //! | `channels`    | channel id (UUIDv7, 16 B)               | [`ChannelRecord`]               |
+//! | `ratchets`    | channel id                              | the channel's ratchet ([`ratchets::RatchetPickle`]) |
+//! | `rollbacks`   | channel id                              | [`RollbackSeen`], once seen     |
 //! | `users`       | user id (UUIDv7, 16 B)                  | [`UserRecord`]                  |
 //! | `messages`    | channel id ‖ message id (16 B + 16 B)   | [`MessageRecord`]               |
 //! | `msg_outbox`  | channel id ‖ message id                 | [`QueuedMessage`] (sealed)      |
@@ -27,15 +35,24 @@
 //! [`ConnectionRecord`]: crate::model::ConnectionRecord
 //! [`OutboxItem`]: crate::model::OutboxItem
 //! [`ChannelRecord`]: crate::model::ChannelRecord
+//! [`RollbackSeen`]: crate::model::RollbackSeen
 //! [`UserRecord`]: crate::model::UserRecord
 //! [`MessageRecord`]: crate::model::MessageRecord
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
 pub mod atomic;
+pub mod attachments;
+pub mod channels;
 pub mod gate;
+pub mod message_outbox;
+pub mod messages;
+pub mod meta;
+pub mod ratchets;
+pub mod restore_mark;
 pub mod snapshot;
 pub mod table;
 pub mod tree;
+mod upgrade;
 
 pub use tree::{Batch, MAX_VALUE_LEN, Tree};
 
@@ -104,6 +121,10 @@ pub mod trees {
     pub const PEERS: &str = "peers";
     /// Channels by id.
     pub const CHANNELS: &str = "channels";
+    /// Each channel's Double Ratchet state.
+    pub const RATCHETS: &str = "ratchets";
+    /// Each channel's rollback mark: the peer reused a message header (once seen).
+    pub const ROLLBACKS: &str = "rollbacks";
     /// Local users by id.
     pub const USERS: &str = "users";
     /// Channel messages.
@@ -146,6 +167,8 @@ pub mod trees {
     /// the federation's writes, rebuilt at start; bounds the pending caps' count by the caps
     /// instead of every connection ever made.
     pub const PENDING_IN: &str = "pending_in";
+    /// The restore mark: "restored_from" → which backup (see [`super::restore_mark`]).
+    pub const RESTORE: &str = "restore";
     /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
     pub const INTENTS: &str = "intents";
 
@@ -158,6 +181,8 @@ pub mod trees {
         OUTBOX,
         PEERS,
         CHANNELS,
+        RATCHETS,
+        ROLLBACKS,
         USERS,
         MESSAGES,
         MSG_OUTBOX,
@@ -229,8 +254,6 @@ pub struct StoreInner {
     gate: gate::WriteGate,
     /// Disk flushes made since the store was opened (`/api/v1/stats`).
     flushes: std::sync::atomic::AtomicU64,
-    /// Node-wide facts.
-    pub meta: Tree,
     /// Connections.
     pub connections: Tree,
     /// (remote, request id) → connection id.
@@ -239,20 +262,8 @@ pub struct StoreInner {
     pub outbox: Tree,
     /// Known peers.
     pub peers: Tree,
-    /// Channels.
-    pub channels: Tree,
     /// Users.
     pub users: Tree,
-    /// Channel messages.
-    pub messages: Tree,
-    /// Message outbox.
-    pub msg_outbox: Tree,
-    /// Incoming ids seen.
-    pub msg_seen: Tree,
-    /// Attachment chunks.
-    pub attachments: Tree,
-    /// Read marks.
-    pub read_marks: Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -262,8 +273,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `path`, and completes the atomic writes a crash
-    /// interrupted ([`atomic`]).
+    /// Opens (or creates) the database in `path`, completes the atomic writes a crash
+    /// interrupted ([`atomic`]) and moves data of earlier layouts ([`upgrade`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
@@ -271,7 +282,6 @@ impl Store {
             .open()?;
         let gate = gate::WriteGate::default();
         let store = Store(Arc::new(StoreInner {
-            meta: Tree::new(db.open_tree(trees::META)?, trees::META, gate.clone()),
             connections: Tree::new(
                 db.open_tree(trees::CONNECTIONS)?,
                 trees::CONNECTIONS,
@@ -284,37 +294,7 @@ impl Store {
             ),
             outbox: Tree::new(db.open_tree(trees::OUTBOX)?, trees::OUTBOX, gate.clone()),
             peers: Tree::new(db.open_tree(trees::PEERS)?, trees::PEERS, gate.clone()),
-            channels: Tree::new(
-                db.open_tree(trees::CHANNELS)?,
-                trees::CHANNELS,
-                gate.clone(),
-            ),
             users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS, gate.clone()),
-            messages: Tree::new(
-                db.open_tree(trees::MESSAGES)?,
-                trees::MESSAGES,
-                gate.clone(),
-            ),
-            msg_outbox: Tree::new(
-                db.open_tree(trees::MSG_OUTBOX)?,
-                trees::MSG_OUTBOX,
-                gate.clone(),
-            ),
-            msg_seen: Tree::new(
-                db.open_tree(trees::MSG_SEEN)?,
-                trees::MSG_SEEN,
-                gate.clone(),
-            ),
-            attachments: Tree::new(
-                db.open_tree(trees::ATTACHMENTS)?,
-                trees::ATTACHMENTS,
-                gate.clone(),
-            ),
-            read_marks: Tree::new(
-                db.open_tree(trees::READ_MARKS)?,
-                trees::READ_MARKS,
-                gate.clone(),
-            ),
             db,
             gate,
             log_file: path.join("db"),
@@ -322,6 +302,7 @@ impl Store {
             flushes: std::sync::atomic::AtomicU64::new(0),
         }));
         store.replay_intents()?;
+        upgrade::split_channel_records(&store)?;
         Ok(store)
     }
 
@@ -444,58 +425,11 @@ impl Store {
             .map(|v| decode(name, &v?))
             .collect::<Result<Vec<T>, StoreError>>()
     }
-
-    /// Raises a counter in `meta` to at least `floor` (and at least by one) and returns it:
-    /// stays increasing even if the last increments were lost in a crash.
-    pub fn next_counter_at_least(&self, name: &str, floor: u64) -> Result<u64, StoreError> {
-        let next = self
-            .meta
-            .update_and_fetch(name, |old| {
-                let n = old
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                Some((n + 1).max(floor).to_be_bytes().to_vec())
-            })?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(floor);
-        Ok(next)
-    }
-
-    /// Increments a counter in `meta` and returns the new value.
-    pub fn next_counter(&self, name: &str) -> Result<u64, StoreError> {
-        let next = self
-            .meta
-            .update_and_fetch(name, |old| {
-                let n = old
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(0);
-                Some((n + 1).to_be_bytes().to_vec())
-            })?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
-        Ok(next)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn a_counter_survives_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.next_counter("starts").unwrap(), 1);
-            store.flush().await.unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.next_counter("starts").unwrap(), 2);
-    }
 
     #[test]
     fn damaged_values_are_reported_not_panicked_on() {

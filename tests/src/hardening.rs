@@ -1,14 +1,16 @@
 //! A partner's stopped node taken over by the test (issue 33, protocol hardening): its identity
 //! key, its channel's conversation and a copy of its ratchet state, so a test can seal messages
 //! exactly as that node would (or as a restored backup of it would) and deliver them over a
-//! real libp2p connection; and reading or rewinding a stopped node's channel record.
+//! real libp2p connection; and reading or rewinding a stopped node's channel ratchet.
 //! Used by `tests/tests/protocol_hardening.rs`.
 
 use anyhow::{Context, Result, bail};
 use libp2p::{Multiaddr, PeerId};
-use ochat_node::model::{ChannelRecord, ConnectionRecord};
+use ochat_node::model::ConnectionRecord;
 use ochat_node::network::{self, NetworkConfig, NetworkHandle};
-use ochat_node::store::{Store, decode, encode, trees};
+use ochat_node::store::channels::Channels;
+use ochat_node::store::ratchets::{RatchetPickle, Ratchets};
+use ochat_node::store::{Store, trees};
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
@@ -28,22 +30,25 @@ pub struct Impostor {
     /// The channel's conversation (the handshake's request id).
     pub conversation: Uuid,
     /// The channel's ratchet state as the node stored it (restore it as often as you like).
-    pub ratchet_bytes: Vec<u8>,
+    pub ratchet: RatchetPickle,
 }
 
-/// Reads the channel record `channel` of the stopped node in `dir`.
-pub fn stopped_channel(dir: &std::path::Path, channel: &str) -> Result<ChannelRecord> {
+/// Reads the ratchet of channel `channel` of the stopped node in `dir`, as stored.
+pub fn stopped_ratchet(dir: &std::path::Path, channel: &str) -> Result<RatchetPickle> {
     let (store, _) = open_stopped(dir)?;
-    let id: Uuid = channel.parse()?;
-    Store::get(&store.channels, trees::CHANNELS, id.as_bytes())?.context("no such channel")
+    Ratchets::open(&store)?
+        .pickle(channel.parse()?)?
+        .context("no such channel")
 }
 
-/// Writes `record` back into the stopped node in `dir` and makes it durable.
-pub fn rewrite_channel(dir: &std::path::Path, record: &ChannelRecord) -> Result<()> {
+/// Puts `ratchet` back as the ratchet of `channel` in the stopped node in `dir`, durably.
+pub fn rewrite_ratchet(
+    dir: &std::path::Path,
+    channel: &str,
+    ratchet: &RatchetPickle,
+) -> Result<()> {
     let (store, _) = open_stopped(dir)?;
-    store
-        .channels
-        .insert(record.id.as_bytes(), encode(trees::CHANNELS, record)?)?;
+    Ratchets::open(&store)?.put_pickle(channel.parse()?, ratchet)?;
     store.flush_blocking()?;
     Ok(())
 }
@@ -51,18 +56,24 @@ pub fn rewrite_channel(dir: &std::path::Path, record: &ChannelRecord) -> Result<
 impl Impostor {
     /// Takes over channel `channel` of the stopped node in `dir`.
     pub async fn take_over(dir: &std::path::Path, channel: &str, uuid: &str) -> Result<Self> {
-        let (ch, conversation, secret) = {
+        let (ratchet, conversation, secret) = {
             let (store, data) = open_stopped(dir)?;
             let id: Uuid = channel.parse()?;
-            let ch: ChannelRecord = Store::get(&store.channels, trees::CHANNELS, id.as_bytes())?
+            let ch = Channels::open(&store)?
+                .get(id)?
                 .context("no such channel")?;
+            let ratchet = Ratchets::open(&store)?.pickle(id)?.context("no ratchet")?;
             let conn: ConnectionRecord = Store::get(
                 &store.connections,
                 trees::CONNECTIONS,
                 ch.connection_id.as_bytes(),
             )?
             .context("no connection")?;
-            (ch, conn.request_id, data.secrets.identity.secret_bytes())
+            (
+                ratchet,
+                conn.request_id,
+                data.secrets.identity.secret_bytes(),
+            )
         };
         let (net, _inbound) = network::start(
             &secret,
@@ -76,13 +87,13 @@ impl Impostor {
             net,
             sender: uuid.parse()?,
             conversation,
-            ratchet_bytes: ch.ratchet.to_vec(),
+            ratchet,
         })
     }
 
     /// A fresh copy of the ratchet state as it was taken over.
     pub fn restore(&self) -> Result<Ratchet> {
-        Ok(decode(trees::CHANNELS, &self.ratchet_bytes)?)
+        Ok(self.ratchet.unpickle()?)
     }
 
     /// Seals `body` with `ratchet` as the node would, under a new message id.
@@ -93,7 +104,7 @@ impl Impostor {
             sent_at_ms: 1,
             body,
         };
-        let plain = encode(trees::MESSAGES, &content)?;
+        let plain = ochat_protocol::codec::encode_body(&content)?;
         let ad = associated_data(&self.conversation, &self.sender, &id);
         Ok(WireMessage {
             conversation: self.conversation,

@@ -9,7 +9,7 @@
 //! and requests ([`forge`]); the binary started with settings files and variables, a
 //! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
 //! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]); a small tmpfs to fill up
-//! ([`small_disk`]).
+//! ([`small_disk`]). Data folders written by the release before typed tables ([`upgrade`]).
 
 pub mod accounts;
 pub mod api_document;
@@ -27,4 +27,5 @@ pub mod seeds;
 pub mod settings;
 pub mod slow_clients;
 pub mod small_disk;
+pub mod upgrade;
 pub mod web;

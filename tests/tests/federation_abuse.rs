@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use libp2p::{Multiaddr, PeerId};
-use ochat_node::model::{ChannelRecord, ConnectionRecord};
-use ochat_node::store::{Store, decode, encode, trees};
+use ochat_node::model::ConnectionRecord;
+use ochat_node::store::channels::Channels;
+use ochat_node::store::ratchets::Ratchets;
+use ochat_node::store::{Store, trees};
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
@@ -181,7 +183,9 @@ async fn requests_waiting_for_a_decision_are_capped_per_instance_and_in_all() {
 fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireMessage, [u8; 32]) {
     let (store, data) = open_stopped(dir).unwrap();
     let channel: uuid::Uuid = channel.parse().unwrap();
-    let mut ch: ChannelRecord = Store::get(&store.channels, trees::CHANNELS, channel.as_bytes())
+    let ch = Channels::open(&store)
+        .unwrap()
+        .get(channel)
         .unwrap()
         .unwrap();
     let conn: ConnectionRecord = Store::get(
@@ -191,7 +195,8 @@ fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireM
     )
     .unwrap()
     .unwrap();
-    let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet).unwrap();
+    let ratchets = Ratchets::open(&store).unwrap();
+    let mut ratchet: Ratchet = ratchets.load(channel).unwrap().unwrap();
     let sender: InstanceId = uuid.parse().unwrap();
     let id = uuid::Uuid::now_v7();
     let content = Content {
@@ -199,7 +204,7 @@ fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireM
         sent_at_ms: 1,
         body,
     };
-    let plain = encode(trees::MESSAGES, &content).unwrap();
+    let plain = ochat_protocol::codec::encode_body(&content).unwrap();
     let ad = associated_data(&conn.request_id, &sender, &id);
     let wire = WireMessage {
         conversation: conn.request_id,
@@ -208,11 +213,7 @@ fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireM
         sealed: ratchet.seal(&plain, &ad).unwrap(),
     };
     // Keep the advanced ratchet, as a real sender would.
-    ch.ratchet = encode(trees::CHANNELS, &ratchet).unwrap().into();
-    store
-        .channels
-        .insert(channel.as_bytes(), encode(trees::CHANNELS, &ch).unwrap())
-        .unwrap();
+    ratchets.save(channel, &ratchet).unwrap();
     store.flush_blocking().unwrap();
     (wire, *data.secrets.identity.secret_bytes())
 }

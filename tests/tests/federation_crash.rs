@@ -28,13 +28,26 @@ async fn a_node_that_crashed_while_accepting_comes_back_with_the_channel() {
     let (b_ch, a_ch) = link(&bolt, &acme).await.unwrap();
     acme.stop().await.unwrap();
 
-    // What a crash leaves after the intent and the connection but before the channel.
+    // What a crash leaves after the intent and the connection but before the channel and its
+    // first ratchet.
     {
         let (store, _) = open_stopped(&a_dir).unwrap();
         let channel_key = Uuid::parse_str(&a_ch).unwrap().as_bytes().to_vec();
-        let channel = store.channels.remove(&channel_key).unwrap().unwrap();
+        let ratchet = store
+            .tree(trees::RATCHETS)
+            .unwrap()
+            .remove(&channel_key)
+            .unwrap()
+            .unwrap();
+        let channel = store
+            .tree(trees::CHANNELS)
+            .unwrap()
+            .remove(&channel_key)
+            .unwrap()
+            .unwrap();
         let (conn_key, conn) = store.connections.iter().next().unwrap().unwrap();
         let mut accept = AtomicWrite::default();
+        accept.create(trees::RATCHETS, channel_key.clone(), ratchet.to_vec());
         accept.create(trees::CHANNELS, channel_key, channel.to_vec());
         accept.put(trees::CONNECTIONS, conn_key.to_vec(), conn.to_vec());
         store

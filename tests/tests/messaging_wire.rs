@@ -10,9 +10,12 @@ use std::net::TcpListener as StdListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ochat_node::model::{ChannelRecord, ConnectionRecord, QueuedMessage};
+use ochat_node::model::{ConnectionRecord, QueuedMessage};
 use ochat_node::network::{self, NetworkConfig};
-use ochat_node::store::{Store, decode, encode, trees};
+use ochat_node::store::channels::Channels;
+use ochat_node::store::message_outbox::MessageOutbox;
+use ochat_node::store::ratchets::Ratchets;
+use ochat_node::store::{Store, trees};
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
@@ -155,8 +158,12 @@ async fn tampered_replayed_and_relabelled_messages_are_rejected_and_counted() {
     acme.stop().await.unwrap();
     let (queued, secret) = {
         let (store, data) = open_stopped(&a_dir).unwrap();
-        let (_, v) = store.msg_outbox.iter().next().unwrap().unwrap();
-        let q: QueuedMessage = decode(trees::MSG_OUTBOX, &v).unwrap();
+        let q: QueuedMessage = MessageOutbox::open(&store)
+            .unwrap()
+            .of_channel(a_ch.parse().unwrap())
+            .next()
+            .unwrap()
+            .unwrap();
         (q, data.secrets.identity.secret_bytes())
     };
     let mut b_config2 = b_config;
@@ -343,7 +350,9 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
     let (forged, secret) = {
         let (store, data) = open_stopped(&b_dir).unwrap();
         let channel: uuid::Uuid = b_ch.parse().unwrap();
-        let ch: ChannelRecord = Store::get(&store.channels, trees::CHANNELS, channel.as_bytes())
+        let ch = Channels::open(&store)
+            .unwrap()
+            .get(channel)
             .unwrap()
             .unwrap();
         let conn: ConnectionRecord = Store::get(
@@ -353,14 +362,18 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
         )
         .unwrap()
         .unwrap();
-        let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet).unwrap();
+        let mut ratchet: Ratchet = Ratchets::open(&store)
+            .unwrap()
+            .load(channel)
+            .unwrap()
+            .unwrap();
         let sender: InstanceId = bolt.uuid.parse().unwrap();
         let content = Content {
             author: "Acme".into(),
             sent_at_ms: 1,
             body: Body::Text("a forged text in Acme's name".into()),
         };
-        let plain = encode(trees::MESSAGES, &content).unwrap();
+        let plain = ochat_protocol::codec::encode_body(&content).unwrap();
         let ad = associated_data(&conn.request_id, &sender, &ours);
         let wire = WireMessage {
             conversation: conn.request_id,

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use ochat_node::store::{MAX_VALUE_LEN, decode, trees};
+use ochat_node::store::{MAX_VALUE_LEN, trees};
 use ochat_protocol::message::{AckStatus, Body};
 use ochat_protocol::ratchet::Ratchet;
-use ochat_tests::hardening::{Impostor, rewrite_channel, stopped_channel};
+use ochat_tests::hardening::{Impostor, rewrite_ratchet, stopped_ratchet};
 use ochat_tests::node::{TestNode, link, open_stopped, reaching, test_config};
 use reqwest::Method;
 use serde_json::Value;
@@ -110,7 +110,7 @@ async fn a_duplicate_after_a_lost_ratchet_write_leaves_no_skipped_key_behind() {
         .await
         .unwrap();
     acme.stop().await.unwrap();
-    let before = stopped_channel(&a_dir, &a_ch).unwrap();
+    let before = stopped_ratchet(&a_dir, &a_ch).unwrap();
     acme = TestNode::start(test_config(&a_dir, "Acme", None))
         .await
         .unwrap();
@@ -131,9 +131,7 @@ async fn a_duplicate_after_a_lost_ratchet_write_leaves_no_skipped_key_behind() {
     // A crash lost Acme's ratchet write but not the two messages (sled keeps a log prefix
     // only in the order written; here we put the older ratchet back by hand).
     acme.stop().await.unwrap();
-    let mut rewound = stopped_channel(&a_dir, &a_ch).unwrap();
-    rewound.ratchet = before.ratchet.clone();
-    rewrite_channel(&a_dir, &rewound).unwrap();
+    rewrite_ratchet(&a_dir, &a_ch, &before).unwrap();
     acme = TestNode::start(test_config(&a_dir, "Acme", None))
         .await
         .unwrap();
@@ -156,8 +154,7 @@ async fn a_duplicate_after_a_lost_ratchet_write_leaves_no_skipped_key_behind() {
         .collect();
     assert_eq!(texts, vec!["m0", "m1", "m2"]);
     acme.stop().await.unwrap();
-    let ch = stopped_channel(&a_dir, &a_ch).unwrap();
-    let ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet).unwrap();
+    let ratchet: Ratchet = stopped_ratchet(&a_dir, &a_ch).unwrap().unpickle().unwrap();
     assert_eq!(
         ratchet.skipped_keys(),
         0,

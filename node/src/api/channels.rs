@@ -39,9 +39,12 @@ impl From<MessagingError> for ApiError {
                 message: m,
             },
             MessagingError::BadInput(m) => ApiError::bad_request(m),
-            MessagingError::Store(e) => ApiError::internal(e),
-            MessagingError::Sled(e) => ApiError::internal(e),
-            MessagingError::Internal(m) => ApiError::internal(m),
+            other @ (MessagingError::Store(_)
+            | MessagingError::NoRatchet(_)
+            | MessagingError::Seal(_)
+            | MessagingError::Encode(_)
+            | MessagingError::SenderStopped
+            | MessagingError::GroupFailed(_)) => ApiError::internal(other),
         }
     }
 }

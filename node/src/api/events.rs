@@ -17,9 +17,7 @@ use super::socket_guard::{self, SocketAuth};
 use crate::events::Event;
 use crate::livechat::Who;
 use crate::messaging::Viewer;
-use crate::model::{ChannelRecord, ConnectionRecord};
 use crate::node::NodeShared;
-use crate::store::{Store, trees};
 
 #[utoipa::path(
     get,
@@ -59,21 +57,7 @@ fn visible(node: &NodeShared, viewer: Viewer, event: &Event) -> bool {
     let Some(message) = &event.message else {
         return false;
     };
-    let Ok(Some(channel)) = Store::get::<ChannelRecord>(
-        &node.store.channels,
-        trees::CHANNELS,
-        message.channel_id.as_bytes(),
-    ) else {
-        return false;
-    };
-    matches!(
-        Store::get::<ConnectionRecord>(
-            &node.store.connections,
-            trees::CONNECTIONS,
-            channel.connection_id.as_bytes(),
-        ),
-        Ok(Some(c)) if c.members.contains(&user)
-    )
+    node.messaging.is_member(message.channel_id, user)
 }
 
 async fn forward(

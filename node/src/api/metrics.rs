@@ -23,12 +23,11 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ochat_protocol::connection::Status;
-use uuid::Uuid;
 
 use super::ApiError;
 use super::auth::Admin;
 use crate::federation::actions::ListFilter;
-use crate::model::{QueuedMessage, now_ms};
+use crate::model::now_ms;
 use crate::node::NodeShared;
 use crate::store::{decode, trees};
 
@@ -272,28 +271,5 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
 
 /// How many entries the message outbox holds, and when its oldest was queued (ms).
 fn message_outbox(node: &NodeShared) -> Result<(usize, Option<u64>), ApiError> {
-    let mut count = 0;
-    let mut oldest: Option<u64> = None;
-    for entry in node.store.msg_outbox.iter() {
-        let (k, v) = entry.map_err(ApiError::internal)?;
-        count += 1;
-        // Keys are channel id ‖ message id; a UUIDv7 message id carries its time.
-        let at = k
-            .get(16..32)
-            .and_then(|id| Uuid::from_slice(id).ok())
-            .and_then(|id| id.get_timestamp())
-            .map(|t| {
-                let (secs, nanos) = t.to_unix();
-                secs * 1000 + u64::from(nanos) / 1_000_000
-            })
-            .or_else(|| {
-                decode::<QueuedMessage>(trees::MSG_OUTBOX, &v)
-                    .ok()
-                    .map(|q| q.queued_at_ms)
-            });
-        if let Some(at) = at {
-            oldest = Some(oldest.map_or(at, |o| o.min(at)));
-        }
-    }
-    Ok((count, oldest))
+    node.messaging.outbox_summary().map_err(ApiError::internal)
 }

@@ -17,7 +17,9 @@ use crate::model::{
     ChannelRecord, ConnectionRecord, ConnectionView, KeyState, OutboxItem, Step, StoredSecret,
     UserRecord, now_ms,
 };
-use crate::store::{Store, encode, trees};
+use crate::store::channels::{Channels, NewChannel};
+use crate::store::ratchets::RatchetPickle;
+use crate::store::{Store, trees};
 
 /// Longest contact name.
 pub const MAX_CONTACT: usize = 200;
@@ -393,7 +395,8 @@ impl Federation {
         change: &mut Change,
     ) -> Result<(), FederationError> {
         let remote = InstanceId(record.state.remote);
-        let earlier = Store::all::<ChannelRecord>(&self.inner.store.channels, trees::CHANNELS)?
+        let earlier = Channels::open(&self.inner.store)?
+            .all()?
             .into_iter()
             .filter(|c| c.remote == remote)
             .max_by_key(|c| c.created_at_ms);
@@ -414,14 +417,15 @@ impl Federation {
             tracing::info!(channel = %c.id, remote = %remote, "an earlier channel with this instance is reused, with fresh keys");
         }
         record.channel_id = Some(id);
-        change.channel = Some(ChannelRecord {
-            id,
-            connection_id: record.id,
-            remote,
-            name,
-            ratchet: encode(trees::CHANNELS, ratchet)?.into(),
-            created_at_ms,
-            rollback: None,
+        change.channel = Some(NewChannel {
+            record: ChannelRecord {
+                id,
+                connection_id: record.id,
+                remote,
+                name,
+                created_at_ms,
+            },
+            ratchet: RatchetPickle::pickle(ratchet)?,
         });
         Ok(())
     }

@@ -1,16 +1,18 @@
 //! Reading and writing connections, their request index and their outbox steps, always as one
 //! atomic write ([`Store::write_atomically`]) so a crash leaves either the old or the new state
 //! of a connection. Every change is made under the federation's lock, so no one else writes
-//! these keys while a change is applied; the one key shared with others, a new channel (which
-//! messaging then writes on its own), is created only if a replay still finds it absent.
+//! these keys while a change is applied; the one key shared with others, a new channel's first
+//! ratchet (which messaging then writes on its own), is created only if a replay still finds it
+//! absent (`store::channels` adds the channel and its ratchet to the write).
 
 use ochat_protocol::connection::{Direction, Status};
 use ochat_protocol::identity::InstanceId;
 use uuid::Uuid;
 
-use crate::model::{ChannelRecord, ConnectionRecord, OutboxItem, Step};
+use crate::model::{ConnectionRecord, OutboxItem, Step};
 use crate::store::atomic::AtomicWrite;
-use crate::store::{Store, StoreError, decode, encode, key, trees};
+use crate::store::channels::{Channels, NewChannel};
+use crate::store::{Store, StoreError, encode, key, trees};
 
 /// The request index key: remote UUID ‖ request id.
 pub(crate) fn request_key(remote: &Uuid, request_id: &Uuid) -> Vec<u8> {
@@ -64,8 +66,8 @@ pub(crate) struct Change {
     pub(crate) enqueue: Vec<OutboxItem>,
     /// Outbox steps to remove.
     pub(crate) dequeue: Vec<(Uuid, Step)>,
-    /// A channel to create.
-    pub(crate) channel: Option<ChannelRecord>,
+    /// A channel to create, with its first ratchet.
+    pub(crate) channel: Option<NewChannel>,
     /// `channel` takes over an earlier channel of the same remote (same id, new ratchet and
     /// connection): it replaces the stored one instead of being created.
     pub(crate) channel_reused: bool,
@@ -164,12 +166,7 @@ pub(crate) fn write(store: &Store, change: Change) -> Result<(), StoreError> {
         w.remove(trees::REQUESTS, old.clone());
     }
     if let Some(ch) = &change.channel {
-        let (k, v) = (ch.id.as_bytes().to_vec(), encode(trees::CHANNELS, ch)?);
-        if change.channel_reused {
-            w.put(trees::CHANNELS, k, v);
-        } else {
-            w.create(trees::CHANNELS, k, v);
-        }
+        Channels::open(store)?.create_op(&mut w, ch, change.channel_reused)?;
     }
     if let Some(c) = &change.save {
         w.put(
@@ -220,13 +217,4 @@ pub(crate) fn remember_peer(
             .insert(uuid.as_bytes(), encode(trees::PEERS, signed)?)?;
     }
     Ok(())
-}
-
-/// Decodes a channel.
-#[allow(dead_code)]
-pub(crate) fn channel(store: &Store, id: &Uuid) -> Result<Option<ChannelRecord>, StoreError> {
-    match store.channels.get(id.as_bytes())? {
-        Some(b) => Ok(Some(decode(trees::CHANNELS, &b)?)),
-        None => Ok(None),
-    }
 }

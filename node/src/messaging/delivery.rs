@@ -13,8 +13,7 @@ use uuid::Uuid;
 
 use super::{Messaging, MessagingError};
 use crate::events::EventKind;
-use crate::model::{MessageRecord, MessageState, MessageView, QueuedMessage, now_ms};
-use crate::store::{Store, decode, encode, key, trees};
+use crate::model::{MessageState, MessageView, QueuedMessage, now_ms};
 
 /// Per-channel retry bookkeeping (in memory: after a restart every channel is tried at once).
 #[derive(Debug, Default)]
@@ -26,15 +25,13 @@ struct Backoff {
 /// How long a batch may go unanswered before its messages are shown as sent.
 const SENT_AFTER: Duration = Duration::from_millis(100);
 
-/// The last 16 bytes after a 16-byte prefix: the id part of an outbox key.
-fn split(k: &[u8]) -> Option<(Uuid, Uuid)> {
-    if k.len() != 32 {
-        return None;
-    }
-    Some((
-        Uuid::from_slice(&k[..16]).ok()?,
-        Uuid::from_slice(&k[16..]).ok()?,
-    ))
+/// How a message of a batch was settled by its peer's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Settled {
+    /// The peer stored it (or had it already).
+    Delivered,
+    /// It will not be delivered: why, for people.
+    Failed(String),
 }
 
 /// What one delivery attempt on a channel came to.
@@ -46,16 +43,6 @@ enum Attempt {
     NothingReady,
     /// The peer could not be reached or asked for some again: the channel backs off.
     Failed,
-}
-
-/// The smallest key after every key starting with `channel`.
-fn after(channel: &Uuid) -> Vec<u8> {
-    let next = channel.as_u128().wrapping_add(1);
-    if next == 0 {
-        vec![0xff; 17]
-    } else {
-        next.to_be_bytes().to_vec()
-    }
 }
 
 impl Messaging {
@@ -84,21 +71,19 @@ impl Messaging {
         backoff: &Arc<StdMutex<HashMap<Uuid, Backoff>>>,
     ) -> Duration {
         let mut wait = Duration::from_secs(30);
-        let mut start: Vec<u8> = Vec::new();
+        let mut from = Some(Uuid::nil());
         let now = Instant::now();
-        loop {
-            let first = match self.inner.store.msg_outbox.range(start.clone()..).next() {
-                Some(Ok((k, _))) => k,
-                Some(Err(e)) => {
+        while let Some(start) = from {
+            let channel = match self.inner.outbox.next_channel(start) {
+                Ok(Some(channel)) => channel,
+                Ok(None) => break,
+                Err(e) => {
                     tracing::error!(error = %e, "cannot read the message outbox");
                     break;
                 }
-                None => break,
             };
-            let Some((channel, _)) = split(&first) else {
-                break;
-            };
-            start = after(&channel);
+            // The next channel after this one, if there can be one.
+            from = channel.as_u128().checked_add(1).map(Uuid::from_u128);
             let mut failing = false;
             if let Ok(b) = backoff.lock()
                 && let Some(entry) = b.get(&channel)
@@ -171,7 +156,7 @@ impl Messaging {
                 self.inner.config.give_up_after.as_secs()
             );
             if let Err(e) = self
-                .settle(channel, &expired, |_| Some(Err(reason.clone())))
+                .settle(channel, &expired, |_| Some(Settled::Failed(reason.clone())))
                 .await
             {
                 tracing::error!(%channel, error = %e, "cannot record failed messages");
@@ -215,9 +200,11 @@ impl Messaging {
                 let mut retry = false;
                 let result = self
                     .settle(channel, &ids, |id| match by_id.get(id) {
-                        Some(AckStatus::Stored) | Some(AckStatus::Duplicate) => Some(Ok(())),
+                        Some(AckStatus::Stored) | Some(AckStatus::Duplicate) => {
+                            Some(Settled::Delivered)
+                        }
                         Some(AckStatus::Rejected(reason)) => {
-                            Some(Err(format!("the peer refused it: {reason}")))
+                            Some(Settled::Failed(format!("the peer refused it: {reason}")))
                         }
                         Some(AckStatus::Retry(_)) | None => {
                             retry = true;
@@ -255,9 +242,8 @@ impl Messaging {
         let mut expired = Vec::new();
         let mut bytes = 0usize;
         let unflushed = self.inner.unflushed.held(channel);
-        for item in self.inner.store.msg_outbox.scan_prefix(channel.as_bytes()) {
-            let (_, v) = item?;
-            let q: QueuedMessage = decode(trees::MSG_OUTBOX, &v)?;
+        for q in self.inner.outbox.of_channel(channel) {
+            let q = q?;
             if unflushed.contains(&q.wire.id) {
                 // Not durable yet, and nothing after it is sent before it (send order).
                 break;
@@ -283,22 +269,22 @@ impl Messaging {
     async fn mark_sent(&self, channel: Uuid, ids: &[Uuid]) {
         let lock = self.channel_lock(channel);
         let _guard = lock.lock().await;
+        let messages = &self.inner.messages;
         let mut writes = Vec::new();
         for id in ids {
-            let k = key(&[channel.as_bytes(), id.as_bytes()]);
-            match Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k) {
+            match messages.get(channel, *id) {
                 Ok(Some(mut m)) if m.state == MessageState::Pending => {
                     m.state = MessageState::Sent;
-                    if let Ok(bytes) = encode(trees::MESSAGES, &m) {
-                        writes.push((k, bytes));
+                    if let Ok(record) = messages.encode(m) {
+                        writes.push((*id, record));
                     }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(%channel, error = %e, "cannot mark a message sent"),
             }
         }
-        for (k, v) in writes {
-            if let Err(e) = self.inner.store.messages.insert(k, v) {
+        for (id, record) in writes {
+            if let Err(e) = messages.put_encoded(channel, id, record) {
                 tracing::warn!(%channel, error = %e, "cannot mark messages sent");
                 break;
             }
@@ -307,52 +293,49 @@ impl Messaging {
 
     /// Removes settled messages from the outbox and records delivered / failed, under the
     /// channel's lock.
-    /// `outcome(id)`: `Some(Ok)` delivered, `Some(Err(reason))` failed, `None` keep queued.
+    /// `outcome(id)`: how it was settled, or `None` to keep it queued.
     async fn settle(
         &self,
         channel: Uuid,
         ids: &[Uuid],
-        mut outcome: impl FnMut(&Uuid) -> Option<Result<(), String>>,
+        mut outcome: impl FnMut(&Uuid) -> Option<Settled>,
     ) -> Result<(), MessagingError> {
         let lock = self.channel_lock(channel);
         let guard = lock.lock().await;
         let mut changed = Vec::new();
         let mut removed = Vec::new();
         let mut updated = Vec::new();
+        let messages = &self.inner.messages;
         for id in ids {
             let Some(result) = outcome(id) else { continue };
-            let k = key(&[channel.as_bytes(), id.as_bytes()]);
-            if let Some(mut m) =
-                Store::get::<MessageRecord>(&self.inner.store.messages, trees::MESSAGES, &k)?
-            {
+            if let Some(mut m) = messages.get(channel, *id)? {
                 match result {
-                    Ok(()) if m.state != MessageState::Read => {
+                    Settled::Delivered if m.state != MessageState::Read => {
                         m.state = MessageState::Delivered;
                         self.inner
                             .counts
                             .delivered
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    Ok(()) => {}
-                    Err(reason) => {
+                    Settled::Delivered => {}
+                    Settled::Failed(reason) => {
                         m.state = MessageState::Failed;
                         m.failure = Some(reason);
                     }
                 }
-                updated.push((k.clone(), encode(trees::MESSAGES, &m)?));
                 changed.push(MessageView::from(&m));
+                updated.push((*id, messages.encode(m)?));
             }
-            removed.push(k);
+            removed.push(*id);
         }
         // Plain inserts in order, the state first (sled recovers a prefix of its log): a crash
         // in between leaves the message queued, so it is sent again and acknowledged as a
         // duplicate.
-        let s = &self.inner.store;
-        for (k, v) in updated {
-            s.messages.insert(k, v)?;
+        for (id, record) in updated {
+            messages.put_encoded(channel, id, record)?;
         }
-        for k in removed {
-            s.msg_outbox.remove(k)?;
+        for id in removed {
+            self.inner.outbox.remove(channel, id)?;
         }
         drop(guard);
         for view in changed {
@@ -363,10 +346,16 @@ impl Messaging {
 
     /// Messages still queued for the channel (for tests and diagnostics).
     pub fn queued(&self, channel: Uuid) -> usize {
-        self.inner
-            .store
-            .msg_outbox
-            .scan_prefix(channel.as_bytes())
-            .count()
+        self.inner.outbox.count(channel)
+    }
+
+    /// How many messages wait in the outbox in all, and when the oldest was queued (ms), for
+    /// `/metrics`.
+    ///
+    /// # Errors
+    ///
+    /// [`MessagingError::Store`].
+    pub fn outbox_summary(&self) -> Result<(usize, Option<u64>), MessagingError> {
+        Ok(self.inner.outbox.summary()?)
     }
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Messaging, MessagingError, Viewer};
-use crate::model::{ChannelRecord, ConnectionRecord, MessageRecord, MessageView};
-use crate::store::{Store, decode, encode, key, trees};
+use crate::federation::repo;
+use crate::model::{ChannelRecord, MessageView};
 
 /// How the API shows a channel.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -50,13 +50,8 @@ impl Messaging {
     /// The channels the viewer may use.
     pub fn channels(&self, viewer: Viewer) -> Result<Vec<ChannelView>, MessagingError> {
         let mut out = Vec::new();
-        for ch in Store::all::<ChannelRecord>(&self.inner.store.channels, trees::CHANNELS)? {
-            let Some(conn) = Store::get::<ConnectionRecord>(
-                &self.inner.store.connections,
-                trees::CONNECTIONS,
-                ch.connection_id.as_bytes(),
-            )?
-            else {
+        for ch in self.inner.channels.all()? {
+            let Some(conn) = repo::load(&self.inner.store, &ch.connection_id)? else {
                 continue;
             };
             if let Viewer::User(u) = viewer
@@ -64,6 +59,7 @@ impl Messaging {
             {
                 continue;
             }
+            let rollback = self.inner.ratchets.rollback(ch.id)?;
             out.push(ChannelView {
                 id: ch.id,
                 name: ch.name.clone(),
@@ -72,41 +68,24 @@ impl Messaging {
                 members: conn.members.clone(),
                 unread: self.unread(ch.id, viewer)?,
                 queued: self.queued(ch.id),
-                integrity: if ch.rollback.is_some() {
+                integrity: if rollback.is_some() {
                     "peer_rolled_back"
                 } else {
                     "ok"
                 },
-                rollback: ch.rollback.clone(),
+                rollback,
             });
         }
         Ok(out)
     }
 
     fn read_mark(&self, channel: Uuid, viewer: Viewer) -> Result<Uuid, MessagingError> {
-        let k = key(&[channel.as_bytes(), viewer.mark_id().as_bytes()]);
-        Ok(match self.inner.store.read_marks.get(k)? {
-            Some(b) => Uuid::from_slice(&b).unwrap_or_default(),
-            None => Uuid::nil(),
-        })
+        Ok(self.inner.messages.read_mark(channel, viewer.mark_id())?)
     }
 
     fn unread(&self, channel: Uuid, viewer: Viewer) -> Result<usize, MessagingError> {
         let mark = self.read_mark(channel, viewer)?;
-        let from = key(&[channel.as_bytes(), mark.as_bytes()]);
-        let to = key(&[channel.as_bytes(), &[0xff; 16]]);
-        let mut n = 0;
-        for item in self.inner.store.messages.range(from..to) {
-            let (k, v) = item?;
-            if k.ends_with(mark.as_bytes()) {
-                continue;
-            }
-            let m: MessageRecord = decode(trees::MESSAGES, &v)?;
-            if !m.outgoing {
-                n += 1;
-            }
-        }
-        Ok(n)
+        Ok(self.inner.messages.incoming_after(channel, mark)?)
     }
 
     /// A page of a channel's history, newest first, older than `before`.
@@ -119,20 +98,13 @@ impl Messaging {
     ) -> Result<HistoryPage, MessagingError> {
         self.channel_for_reading(channel, viewer)?;
         let limit = limit.clamp(1, MAX_PAGE);
-        let from = key(&[channel.as_bytes(), &[0u8; 16]]);
-        let to = match before {
-            Some(b) => key(&[channel.as_bytes(), b.as_bytes()]),
-            None => key(&[channel.as_bytes(), &[0xff; 16]]),
-        };
-        let mut messages = Vec::with_capacity(limit);
-        for item in self.inner.store.messages.range(from..to).rev() {
-            let (_, v) = item?;
-            let m: MessageRecord = decode(trees::MESSAGES, &v)?;
-            messages.push(MessageView::from(&m));
-            if messages.len() == limit {
-                break;
-            }
-        }
+        let messages: Vec<MessageView> = self
+            .inner
+            .messages
+            .newest_first(channel, before, limit)?
+            .iter()
+            .map(MessageView::from)
+            .collect();
         let next_before = if messages.len() == limit {
             messages.last().map(|m| m.id)
         } else {
@@ -144,24 +116,31 @@ impl Messaging {
         })
     }
 
+    /// Whether local user `user` is a member of `channel`'s connection (false when the channel
+    /// or its connection is gone, or the store cannot be read): who sees a message's events.
+    pub fn is_member(&self, channel: Uuid, user: Uuid) -> bool {
+        let Ok(Some(ch)) = self.inner.channels.get(channel) else {
+            return false;
+        };
+        matches!(
+            repo::load(&self.inner.store, &ch.connection_id),
+            Ok(Some(c)) if c.members.contains(&user)
+        )
+    }
+
     /// Like `channel_for`, but a channel whose connection is no longer accepted stays readable.
     fn channel_for_reading(
         &self,
         channel: Uuid,
         viewer: Viewer,
     ) -> Result<ChannelRecord, MessagingError> {
-        let ch: ChannelRecord = Store::get(
-            &self.inner.store.channels,
-            trees::CHANNELS,
-            channel.as_bytes(),
-        )?
-        .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
+        let ch = self
+            .inner
+            .channels
+            .get(channel)?
+            .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         if let Viewer::User(u) = viewer {
-            let conn: Option<ConnectionRecord> = Store::get(
-                &self.inner.store.connections,
-                trees::CONNECTIONS,
-                ch.connection_id.as_bytes(),
-            )?;
+            let conn = repo::load(&self.inner.store, &ch.connection_id)?;
             if !conn.is_some_and(|c| c.members.contains(&u)) {
                 return Err(MessagingError::Forbidden(
                     "only members of the connection can read its channel".into(),
@@ -181,33 +160,20 @@ impl Messaging {
     ) -> Result<usize, MessagingError> {
         self.channel_for_reading(channel, viewer)?;
         let mark = self.read_mark(channel, viewer)?;
-        let from = key(&[channel.as_bytes(), mark.as_bytes()]);
-        let to = match up_to {
-            Some(id) => {
-                let mut k = key(&[channel.as_bytes(), id.as_bytes()]);
-                k.push(0);
-                k
-            }
-            None => key(&[channel.as_bytes(), &[0xff; 16]]),
-        };
+        let messages = &self.inner.messages;
         let mut newest = None;
         let mut receipt = Vec::new();
-        for item in self.inner.store.messages.range(from..to) {
-            let (k, v) = item?;
-            let mut m: MessageRecord = decode(trees::MESSAGES, &v)?;
+        for m in messages.from_up_to(channel, mark, up_to) {
+            let mut m = m?;
             newest = Some(m.id);
             if !m.outgoing && !m.read {
                 m.read = true;
                 receipt.push(m.id);
-                self.inner
-                    .store
-                    .messages
-                    .insert(k, encode(trees::MESSAGES, &m)?)?;
+                messages.put(m)?;
             }
         }
         if let Some(newest) = newest.filter(|n| *n > mark) {
-            let k = key(&[channel.as_bytes(), viewer.mark_id().as_bytes()]);
-            self.inner.store.read_marks.insert(k, newest.as_bytes())?;
+            messages.set_read_mark(channel, viewer.mark_id(), newest)?;
         }
         let count = receipt.len();
         if count > 0 {
@@ -227,23 +193,17 @@ impl Messaging {
         attachment: Uuid,
     ) -> Result<(crate::model::AttachmentMeta, Vec<u8>), MessagingError> {
         self.channel_for_reading(channel, viewer)?;
-        let mut meta = None;
-        for item in self.inner.store.messages.scan_prefix(channel.as_bytes()) {
-            let (_, v) = item?;
-            let m: MessageRecord = decode(trees::MESSAGES, &v)?;
-            if let Some(a) = m.attachment.filter(|a| a.id == attachment) {
-                meta = Some(a);
-                break;
-            }
-        }
-        let meta =
-            meta.ok_or_else(|| MessagingError::NotFound(format!("no attachment {attachment}")))?;
+        let meta = self
+            .inner
+            .messages
+            .attachment(channel, attachment)?
+            .ok_or_else(|| MessagingError::NotFound(format!("no attachment {attachment}")))?;
         if !meta.complete {
             return Err(MessagingError::NotFound(
                 "the attachment did not arrive complete (hash mismatch or missing pieces)".into(),
             ));
         }
-        let data = super::files::read_file(&self.inner.store, channel, &meta)?;
+        let data = super::files::read_file(&self.inner.attachments, channel, &meta)?;
         Ok((meta, data))
     }
 }

@@ -9,12 +9,13 @@
 //! duplicate too, and cannot overwrite it.
 //!
 //! A channel's share is written with plain sled inserts in this order: file chunks, messages,
-//! the "seen" marks, and the ratchet last (sled's transactions cost far more, see
-//! `sending`). sled recovers a prefix of its log, so a crash before the flush (nothing was
-//! acknowledged yet) leaves some of the messages, then some of the marks, with the ratchet
-//! as before: the sender sends the batch again; a message already stored or marked is
-//! acknowledged as a duplicate, the others open again with the old ratchet, and the ratchet
-//! skips past the keys of those already there. No id is marked seen without being stored.
+//! the "seen" marks, a rollback mark if one was seen, and the ratchet last (sled's transactions
+//! cost far more, see `sending`). sled recovers a prefix of its log, so a crash before the
+//! flush (nothing was acknowledged yet) leaves some of the messages, then some of the marks,
+//! with the ratchet as before: the sender sends the batch again; a message already stored or
+//! marked is acknowledged as a duplicate, the others open again with the old ratchet, and the
+//! ratchet skips past the keys of those already there. No id is marked seen without being
+//! stored.
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,13 +30,15 @@ use ochat_protocol::ratchet::{OsRandom, Ratchet, RatchetError};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Messaging, MessagingError, files};
+use super::{Messaging, MessagingError};
 use crate::events::EventKind;
 use crate::federation::repo;
 use crate::model::{
-    AttachmentMeta, ChannelRecord, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms,
+    AttachmentMeta, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms,
 };
-use crate::store::{Store, StoreError, decode, encode, key, trees};
+use crate::store::StoreError;
+use crate::store::attachments::ChunkId;
+use crate::store::messages::EncodedMessage;
 
 /// What storing one message produced, for events after the flush.
 enum Stored {
@@ -50,9 +53,9 @@ type Route = Result<Uuid, AckStatus>;
 /// The writes of one channel's share of a batch, made in order after it is opened.
 #[derive(Default)]
 struct GroupWrites {
-    seen: Vec<Vec<u8>>,
-    messages: Vec<(Vec<u8>, Vec<u8>)>,
-    chunks: HashMap<Vec<u8>, Vec<u8>>,
+    seen: Vec<Uuid>,
+    messages: Vec<(Uuid, EncodedMessage)>,
+    chunks: HashMap<ChunkId, Vec<u8>>,
     /// The number of a message whose header the peer reused with other contents.
     header_reused: Option<u32>,
 }
@@ -170,15 +173,7 @@ impl Messaging {
 
     /// How many incoming messages were rejected since the database was created.
     pub fn rejected_count(&self) -> u64 {
-        self.inner
-            .store
-            .meta
-            .get("rejected_messages")
-            .ok()
-            .flatten()
-            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0)
+        self.inner.store.counter("rejected_messages").unwrap_or(0)
     }
 
     /// The channel of a message's conversation, checked against the authenticated peer.
@@ -211,20 +206,17 @@ impl Messaging {
     ) -> Result<Vec<(usize, AckStatus, Stored)>, MessagingError> {
         let lock = self.channel_lock(channel);
         let _guard = lock.lock().await;
-        let mut ch: ChannelRecord = Store::get(
-            &self.inner.store.channels,
-            trees::CHANNELS,
-            channel.as_bytes(),
-        )?
-        .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
-        let mut ratchet: Ratchet = decode(trees::CHANNELS, &ch.ratchet)?;
+        let mut ratchet = self
+            .inner
+            .ratchets
+            .load(channel)?
+            .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         let mut writes = GroupWrites::default();
         let mut here: HashSet<Uuid> = HashSet::new();
         let mut done = Vec::with_capacity(items.len());
         for (i, wire) in items {
             let id = wire.id;
-            let k = key(&[channel.as_bytes(), id.as_bytes()]);
-            if here.contains(&id) || self.already_here(&k)? {
+            if here.contains(&id) || self.already_here(channel, id)? {
                 // Stored before, but the ratchet may not have kept up (a crash between the
                 // message's write and the ratchet's): open it again so its key is used and
                 // deleted now, instead of being skipped by the next message and kept.
@@ -238,51 +230,55 @@ impl Messaging {
             let (status, stored) = self.receive(channel, &mut ratchet, &mut writes, wire)?;
             if matches!(status, AckStatus::Stored) {
                 here.insert(id);
-                // A shown message's record (written under `k`) is its mark.
+                // A shown message's record (written under its id) is its mark.
                 if !matches!(stored, Stored::Shown(_)) {
-                    writes.seen.push(k);
+                    writes.seen.push(id);
                 }
             }
             done.push((i, status, stored));
         }
-        if let Some(n) = writes.header_reused.take() {
-            tracing::warn!(%channel, message = n, "the peer reused a message header with other contents: its ratchet state was rolled back; the channel needs a re-key");
-            let seen = ch.rollback.get_or_insert(RollbackSeen {
-                first_at_ms: now_ms(),
-                last_at_ms: 0,
-                last_message_number: n,
-                count: 0,
-            });
-            seen.last_at_ms = now_ms();
-            seen.last_message_number = n;
-            seen.count = seen.count.saturating_add(1);
-        }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
-        // The encoded record holds the ratchet's secrets: zeroized once sled has its copy.
-        let ch_bytes = zeroize::Zeroizing::new(encode(trees::CHANNELS, &ch)?);
+        let rollback = match writes.header_reused.take() {
+            Some(n) => {
+                tracing::warn!(%channel, message = n, "the peer reused a message header with other contents: its ratchet state was rolled back; the channel needs a re-key");
+                let mut seen = self
+                    .inner
+                    .ratchets
+                    .rollback(channel)?
+                    .unwrap_or(RollbackSeen {
+                        first_at_ms: now_ms(),
+                        last_at_ms: 0,
+                        last_message_number: n,
+                        count: 0,
+                    });
+                seen.last_at_ms = now_ms();
+                seen.last_message_number = n;
+                seen.count = seen.count.saturating_add(1);
+                Some(seen)
+            }
+            None => None,
+        };
         // In this order (see the module's notes): what is stored before its mark, the marks
         // before the ratchet.
-        let s = &self.inner.store;
-        for (k, v) in writes.chunks {
-            for (k, v) in files::chunk_writes(k, v) {
-                s.attachments.insert(k, v)?;
-            }
+        let inner = &self.inner;
+        for (id, data) in writes.chunks {
+            inner.attachments.put_chunk(id, data)?;
         }
-        for (k, v) in writes.messages {
-            s.messages.insert(k, v)?;
+        for (id, record) in writes.messages {
+            inner.messages.put_encoded(channel, id, record)?;
         }
-        for k in writes.seen {
-            s.msg_seen.insert(k, &[][..])?;
+        for id in writes.seen {
+            inner.outbox.mark_seen(channel, id)?;
         }
-        s.channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
+        if let Some(seen) = rollback {
+            inner.ratchets.set_rollback(channel, seen)?;
+        }
+        inner.ratchets.save(channel, &ratchet)?;
         Ok(done)
     }
 
-    /// Whether the message under `k` (channel ‖ id) was stored before: as a record, or marked.
-    fn already_here(&self, k: &[u8]) -> Result<bool, MessagingError> {
-        let s = &self.inner.store;
-        Ok(s.messages.contains_key(k).map_err(StoreError::from)?
-            || s.msg_seen.contains_key(k).map_err(StoreError::from)?)
+    /// Whether message `id` of `channel` was stored before: as a record, or marked.
+    fn already_here(&self, channel: Uuid, id: Uuid) -> Result<bool, MessagingError> {
+        Ok(self.inner.messages.contains(channel, id)? || self.inner.outbox.seen(channel, id)?)
     }
 
     /// Opens one message with the group's ratchet and adds its writes to the group's.
@@ -311,10 +307,9 @@ impl Messaging {
             Ok(c) => c,
             Err(_) => return reject("the content is malformed"),
         };
-        let k = key(&[channel.as_bytes(), wire.id.as_bytes()]);
         let now = now_ms();
         let mut message: Option<MessageRecord> = None;
-        let mut receipts = Vec::new();
+        let mut receipts: Vec<MessageView> = Vec::new();
         let author: String = content.author.chars().take(200).collect();
         match content.body {
             Body::Text(text) => {
@@ -334,8 +329,12 @@ impl Messaging {
                 data,
             } => {
                 // Chunks are written once: a file that is here cannot be changed or extended.
-                let ck = files::chunk_key(channel, attachment, index);
-                if writes.chunks.contains_key(&ck) || files::has_chunk(&self.inner.store, &ck)? {
+                let ck = ChunkId {
+                    channel,
+                    attachment,
+                    index,
+                };
+                if writes.chunks.contains_key(&ck) || self.inner.attachments.has_chunk(ck)? {
                     return reject("this piece of the file is already here; files cannot change");
                 }
                 writes.chunks.insert(ck, data);
@@ -376,35 +375,32 @@ impl Messaging {
             }
             Body::Receipt { read } => {
                 for id in read.iter().take(10_000) {
-                    let mk = key(&[channel.as_bytes(), id.as_bytes()]);
-                    if let Some(mut m) = Store::get::<MessageRecord>(
-                        &self.inner.store.messages,
-                        trees::MESSAGES,
-                        &mk,
-                    )? && m.outgoing
+                    if let Some(mut m) = self.inner.messages.get(channel, *id)?
+                        && m.outgoing
                         && m.state != MessageState::Read
                     {
                         m.state = MessageState::Read;
-                        writes.messages.push((mk, encode(trees::MESSAGES, &m)?));
-                        receipts.push(m);
+                        receipts.push(MessageView::from(&m));
+                        writes.messages.push((*id, self.inner.messages.encode(m)?));
                     }
                 }
             }
         }
-        if let Some(m) = &message {
-            let bytes = encode(trees::MESSAGES, m)?;
-            // Checked here, not at the write, so that one oversized message is refused alone
-            // instead of failing its whole group.
-            if bytes.len() > crate::store::MAX_VALUE_LEN {
-                return reject("the message is too large to store");
-            }
-            writes.messages.push((k, bytes));
-        }
         let stored = match message {
-            Some(m) => Stored::Shown(Box::new(MessageView::from(&m))),
-            None if !receipts.is_empty() => {
-                Stored::Receipts(receipts.iter().map(MessageView::from).collect())
+            Some(m) => {
+                let view = MessageView::from(&m);
+                // Encoded (and its size checked) here, not at the write, so that one oversized
+                // message is refused alone instead of failing its whole group.
+                match self.inner.messages.encode(m) {
+                    Ok(record) => writes.messages.push((wire.id, record)),
+                    Err(StoreError::TooLarge { .. }) => {
+                        return reject("the message is too large to store");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                Stored::Shown(Box::new(view))
             }
+            None if !receipts.is_empty() => Stored::Receipts(receipts),
             None => Stored::Quiet,
         };
         Ok((AckStatus::Stored, stored))
@@ -440,7 +436,7 @@ impl Messaging {
     /// group) and the whole hashes to `sha256`.
     fn verify_attachment(
         &self,
-        pending: &HashMap<Vec<u8>, Vec<u8>>,
+        pending: &HashMap<ChunkId, Vec<u8>>,
         channel: Uuid,
         attachment: Uuid,
         chunks: u32,
@@ -450,13 +446,17 @@ impl Messaging {
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         for index in 0..chunks {
-            let ck = files::chunk_key(channel, attachment, index);
+            let ck = ChunkId {
+                channel,
+                attachment,
+                index,
+            };
             if let Some(bytes) = pending.get(&ck) {
                 total += bytes.len() as u64;
                 hasher.update(bytes);
                 continue;
             }
-            match files::chunk(&self.inner.store, &ck)? {
+            match self.inner.attachments.chunk(ck)? {
                 Some(bytes) => {
                     total += bytes.len() as u64;
                     hasher.update(&bytes);

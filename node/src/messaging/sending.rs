@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::sync::Mutex as StdMutex;
 
 use ochat_protocol::message::{Body, CHUNK_SIZE, Content, WireMessage, associated_data};
-use ochat_protocol::ratchet::Ratchet;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -33,7 +32,9 @@ use crate::events::EventKind;
 use crate::model::{
     AttachmentMeta, MessageRecord, MessageState, MessageView, QueuedMessage, now_ms,
 };
-use crate::store::{encode, key, trees};
+use crate::store::attachments::ChunkId;
+use crate::store::message_outbox::EncodedQueued;
+use crate::store::messages::EncodedMessage;
 
 /// One send: the bodies to seal in order; the last shown body is the one answered.
 #[derive(Debug)]
@@ -76,7 +77,7 @@ struct Sealed {
 
 /// What one job stored, answered after the flush.
 struct Committed {
-    shown: Option<MessageRecord>,
+    shown: Option<MessageView>,
     fallback: MessageView,
 }
 
@@ -103,7 +104,8 @@ impl MessagingError {
             MessagingError::NotFound(m) => MessagingError::NotFound(m.clone()),
             MessagingError::Forbidden(m) => MessagingError::Forbidden(m.clone()),
             MessagingError::BadInput(m) => MessagingError::BadInput(m.clone()),
-            other => MessagingError::Internal(other.to_string()),
+            MessagingError::SenderStopped => MessagingError::SenderStopped,
+            other => MessagingError::GroupFailed(other.to_string()),
         }
     }
 }
@@ -125,8 +127,7 @@ impl Messaging {
             let me = self.clone();
             tokio::spawn(async move { me.commit_loop(channel).await });
         }
-        rx.await
-            .map_err(|_| MessagingError::Internal("the sender stopped; try again".into()))?
+        rx.await.map_err(|_| MessagingError::SenderStopped)?
     }
 
     /// Commits groups until the channel's queue is empty.
@@ -193,8 +194,7 @@ impl Messaging {
         self.inner.wake.notify_one();
         for (result, reply) in results.into_iter().zip(replies) {
             let answer = result.map(|c| match c.shown {
-                Some(m) => {
-                    let view = MessageView::from(&m);
+                Some(view) => {
                     self.inner.events.message(EventKind::New, view.clone());
                     view
                 }
@@ -210,12 +210,16 @@ impl Messaging {
     /// with what was written held back from delivery. Answers the outcome of each job and the
     /// ids held back until the flush.
     fn seal_group(&self, channel: Uuid, jobs: &[Job]) -> Result<Sealed, MessagingError> {
-        let (mut ch, conn) = self.channel_for(channel, Viewer::Admin)?;
-        let mut ratchet: Ratchet = crate::store::decode(trees::CHANNELS, &ch.ratchet)?;
+        let (ch, conn) = self.channel_for(channel, Viewer::Admin)?;
+        let mut ratchet = self
+            .inner
+            .ratchets
+            .load(channel)?
+            .ok_or(MessagingError::NoRatchet(channel))?;
         let mut results = Vec::with_capacity(jobs.len());
-        let mut messages: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let mut outbox: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let mut chunks: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut messages: Vec<(Uuid, EncodedMessage)> = Vec::new();
+        let mut outbox: Vec<(Uuid, EncodedQueued)> = Vec::new();
+        let mut chunks: Vec<(ChunkId, Vec<u8>)> = Vec::new();
         let mut ids: Vec<Uuid> = Vec::new();
         for job in jobs {
             if let Viewer::User(user) = job.viewer
@@ -240,11 +244,9 @@ impl Messaging {
                     sent_at_ms: now,
                     body: body.clone(),
                 };
-                let plain = zeroize::Zeroizing::new(encode(trees::MESSAGES, &content)?);
+                let plain = zeroize::Zeroizing::new(ochat_protocol::codec::encode_body(&content)?);
                 let ad = associated_data(&conn.request_id, &self.inner.me, &id);
-                let sealed = ratchet
-                    .seal(&plain, &ad)
-                    .map_err(|e| MessagingError::Internal(format!("cannot seal: {e}")))?;
+                let sealed = ratchet.seal(&plain, &ad)?;
                 let size = sealed.ciphertext.len() + 128;
                 let queued = QueuedMessage {
                     wire: WireMessage {
@@ -259,23 +261,24 @@ impl Messaging {
                     size,
                 };
                 ids.push(id);
-                outbox.push((
-                    key(&[channel.as_bytes(), id.as_bytes()]),
-                    encode(trees::MSG_OUTBOX, &queued)?,
-                ));
+                outbox.push((id, self.inner.outbox.encode(queued)?));
             }
-            if let Some(m) = &shown {
-                messages.push((
-                    key(&[channel.as_bytes(), m.id.as_bytes()]),
-                    encode(trees::MESSAGES, m)?,
-                ));
-            }
+            let shown = match shown {
+                Some(m) => {
+                    let view = MessageView::from(&m);
+                    messages.push((m.id, self.inner.messages.encode(m)?));
+                    Some(view)
+                }
+                None => None,
+            };
             if let Some((attachment, data)) = &job.file {
                 for (i, piece) in data.chunks(CHUNK_SIZE).enumerate() {
-                    chunks.extend(super::files::chunk_writes(
-                        super::files::chunk_key(channel, *attachment, i as u32),
-                        piece.to_vec(),
-                    ));
+                    let id = ChunkId {
+                        channel,
+                        attachment: *attachment,
+                        index: i as u32,
+                    };
+                    chunks.push((id, piece.to_vec()));
                 }
             }
             results.push(Ok(Committed {
@@ -294,22 +297,19 @@ impl Messaging {
                 shown,
             }));
         }
-        ch.ratchet = encode(trees::CHANNELS, &ratchet)?.into();
-        // The encoded record holds the ratchet's secrets: zeroized once sled has its copy.
-        let ch_bytes = zeroize::Zeroizing::new(encode(trees::CHANNELS, &ch)?);
         self.inner.unflushed.hold(channel, &ids);
         // In this order (see the module's notes): the ratchet first, so it is never behind a
         // message that survives a crash; then the file's chunks, the outbox, the history.
-        let s = &self.inner.store;
-        s.channels.insert(channel.as_bytes(), ch_bytes.as_slice())?;
-        for (k, v) in chunks {
-            s.attachments.insert(k, v)?;
+        let inner = &self.inner;
+        inner.ratchets.save(channel, &ratchet)?;
+        for (id, data) in chunks {
+            inner.attachments.put_chunk(id, data)?;
         }
-        for (k, v) in outbox {
-            s.msg_outbox.insert(k, v)?;
+        for (id, queued) in outbox {
+            inner.outbox.put_encoded(channel, id, queued)?;
         }
-        for (k, v) in messages {
-            s.messages.insert(k, v)?;
+        for (id, record) in messages {
+            inner.messages.put_encoded(channel, id, record)?;
         }
         Ok(Sealed { results, ids })
     }

@@ -17,8 +17,9 @@
 //! 0.08 ms with plain inserts.
 //!
 //! An operation replayed must not undo a later write by someone who does not take part in the
-//! intents. A [`Op::Create`] (a key nobody else has yet, like a new channel that messaging then
-//! writes on its own) is therefore only written on replay if the key is still absent.
+//! intents. A [`Op::Create`] (a key nobody else has yet, like a new channel's first ratchet,
+//! which messaging then writes on its own) is therefore only written on replay if the key is
+//! still absent.
 //! [`Op::Put`] and [`Op::Remove`] are for keys that only atomic writes change, under their
 //! owner's lock (the federation's connections, request index and handshake outbox).
 //!
@@ -236,8 +237,8 @@ mod tests {
             (trees::CONNECTIONS, b"c1", Some(b"accepted")),
             (trees::OUTBOX, b"step", None),
         ]);
-        w.create(trees::CHANNELS, b"ch1".to_vec(), b"fresh ratchet".to_vec());
-        w.create(trees::CHANNELS, b"ch2".to_vec(), b"fresh ratchet".to_vec());
+        w.create(trees::RATCHETS, b"ch1".to_vec(), b"fresh ratchet".to_vec());
+        w.create(trees::RATCHETS, b"ch2".to_vec(), b"fresh ratchet".to_vec());
         {
             let store = Store::open(dir.path()).unwrap();
             store.connections.insert(b"c1", &b"pending"[..]).unwrap();
@@ -253,7 +254,8 @@ mod tests {
                 .unwrap();
             store.connections.insert(b"c1", &b"accepted"[..]).unwrap();
             store
-                .channels
+                .tree(trees::RATCHETS)
+                .unwrap()
                 .insert(b"ch1", &b"advanced ratchet"[..])
                 .unwrap();
             store.flush().await.unwrap();
@@ -265,12 +267,22 @@ mod tests {
             "the removal is replayed"
         );
         assert_eq!(
-            store.channels.get(b"ch1").unwrap().unwrap(),
+            store
+                .tree(trees::RATCHETS)
+                .unwrap()
+                .get(b"ch1")
+                .unwrap()
+                .unwrap(),
             b"advanced ratchet",
             "a replayed create does not undo what others wrote since"
         );
         assert_eq!(
-            store.channels.get(b"ch2").unwrap().unwrap(),
+            store
+                .tree(trees::RATCHETS)
+                .unwrap()
+                .get(b"ch2")
+                .unwrap()
+                .unwrap(),
             b"fresh ratchet"
         );
         assert!(store.tree(trees::INTENTS).unwrap().is_empty());

@@ -99,8 +99,16 @@ mod tests {
     fn a_snapshot_sees_every_tree_and_loads_into_another_database() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("a")).unwrap();
-        store.users.insert(b"u1", &b"alice"[..]).unwrap();
-        store.messages.insert(b"m1", &b"hello"[..]).unwrap();
+        store
+            .tree("users")
+            .unwrap()
+            .insert(b"u1", &b"alice"[..])
+            .unwrap();
+        store
+            .tree("messages")
+            .unwrap()
+            .insert(b"m1", &b"hello"[..])
+            .unwrap();
         let mut seen: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
         let mut tree = String::new();
         let n = store
@@ -121,7 +129,13 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(
-            other.messages.get(b"m1").unwrap().unwrap().as_ref(),
+            other
+                .tree("messages")
+                .unwrap()
+                .get(b"m1")
+                .unwrap()
+                .unwrap()
+                .as_ref(),
             b"hello"
         );
     }
@@ -130,15 +144,16 @@ mod tests {
     fn no_write_lands_while_a_snapshot_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.users.insert(b"before", &b""[..]).unwrap();
+        let users = store.tree("users").unwrap();
+        users.insert(b"before", &b""[..]).unwrap();
         let reading = Arc::new(AtomicBool::new(false));
         let writer = {
-            let (store, reading) = (store.clone(), reading.clone());
+            let (users, reading) = (users.clone(), reading.clone());
             std::thread::spawn(move || {
                 while !reading.load(Ordering::SeqCst) {
                     std::thread::yield_now();
                 }
-                store.users.insert(b"during", &b""[..]).unwrap();
+                users.insert(b"during", &b""[..]).unwrap();
             })
         };
         let mut keys = Vec::new();
@@ -155,6 +170,6 @@ mod tests {
             .unwrap();
         writer.join().unwrap();
         assert_eq!(keys, [b"before".to_vec()]);
-        assert!(store.users.contains_key(b"during").unwrap());
+        assert!(users.contains_key(b"during").unwrap());
     }
 }

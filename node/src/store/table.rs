@@ -58,6 +58,36 @@ pub trait Value: Sized {
     ///
     /// [`StoreError::Corrupt`].
     fn decode_value(table: &'static str, bytes: &[u8]) -> Result<Self, StoreError>;
+
+    /// Hands the value's bytes to `write`. A value that holds its encoding already (a
+    /// ratchet's pickle) lends it instead of copying it, and wipes it itself.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Encode`].
+    fn with_encoding<R>(
+        &self,
+        table: &'static str,
+        write: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, StoreError> {
+        Ok(write(&self.encode_value(table)?))
+    }
+}
+
+/// A value encoded for table `D` ahead of its write and checked against the size limit, for
+/// writers that must know a value fits before they write anything (see [`Table::encode`]).
+pub struct Encoded<D: TableDef> {
+    bytes: Vec<u8>,
+    def: PhantomData<fn() -> D>,
+}
+
+impl<D: TableDef> std::fmt::Debug for Encoded<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoded")
+            .field("table", &D::NAME)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// The first part of a key type `K`: selects every key that starts with it.
@@ -91,6 +121,14 @@ impl Value for Raw {
 
     fn decode_value(_table: &'static str, bytes: &[u8]) -> Result<Self, StoreError> {
         Ok(Raw(bytes.to_vec()))
+    }
+
+    fn with_encoding<R>(
+        &self,
+        _table: &'static str,
+        write: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, StoreError> {
+        Ok(write(&self.0))
     }
 }
 
@@ -338,8 +376,31 @@ impl<D: TableDef> Table<D> {
     ///
     /// [`StoreError::TooLarge`] (nothing written), [`StoreError::Encode`], [`StoreError::Sled`].
     pub fn put(&self, key: &D::Key, value: &D::Value) -> Result<(), StoreError> {
-        self.tree
-            .insert(key.encode_key(), D::Value::encode_value(value, D::NAME)?)?;
+        value.with_encoding(D::NAME, |bytes| self.tree.insert(key.encode_key(), bytes))??;
+        Ok(())
+    }
+
+    /// Encodes `value` for a later [`Table::put_encoded`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Encode`], [`StoreError::TooLarge`] (over the size limit).
+    pub fn encode(&self, value: &D::Value) -> Result<Encoded<D>, StoreError> {
+        let bytes = value.encode_value(D::NAME)?;
+        super::tree::check_value_len(D::NAME, bytes.len())?;
+        Ok(Encoded {
+            bytes,
+            def: PhantomData,
+        })
+    }
+
+    /// Sets `key` to a value encoded by [`Table::encode`] (not durable until a flush).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`].
+    pub fn put_encoded(&self, key: &D::Key, value: Encoded<D>) -> Result<(), StoreError> {
+        self.tree.insert(key.encode_key(), value.bytes)?;
         Ok(())
     }
 
@@ -422,6 +483,23 @@ impl<D: TableDef> Table<D> {
         };
         let bytes = (bound(range.start_bound()), bound(range.end_bound()));
         self.tree.range::<Vec<u8>, _>(bytes).map(Self::entry)
+    }
+
+    /// The keys that lie in `range`, in order, without decoding values.
+    pub fn range_keys<R: RangeBounds<D::Key>>(
+        &self,
+        range: R,
+    ) -> impl DoubleEndedIterator<Item = Result<D::Key, StoreError>> + use<D, R> {
+        let bound = |b: Bound<&D::Key>| match b {
+            Bound::Included(k) => Bound::Included(k.encode_key()),
+            Bound::Excluded(k) => Bound::Excluded(k.encode_key()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let bytes = (bound(range.start_bound()), bound(range.end_bound()));
+        self.tree.range::<Vec<u8>, _>(bytes).keys().map(|k| {
+            let k = k?;
+            D::Key::decode_key(&k).ok_or_else(|| Self::corrupt_key(&k))
+        })
     }
 
     /// The first entry in key order.

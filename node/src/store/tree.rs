@@ -220,7 +220,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let big = vec![7u8; SLED_BLOB_THRESHOLD + 1];
-        let refused = store.attachments.insert(b"k", big);
+        let attachments = store.tree(trees::ATTACHMENTS).unwrap();
+        let refused = attachments.insert(b"k", big);
         assert!(
             matches!(
                 refused,
@@ -232,12 +233,9 @@ mod tests {
             ),
             "{refused:?}"
         );
-        assert!(store.attachments.get(b"k").unwrap().is_none());
+        assert!(attachments.get(b"k").unwrap().is_none());
         // Just below the limit is fine, in any tree opened by name too.
-        store
-            .attachments
-            .insert(b"k", vec![7u8; MAX_VALUE_LEN])
-            .unwrap();
+        attachments.insert(b"k", vec![7u8; MAX_VALUE_LEN]).unwrap();
         let lc = store.tree(trees::LC_MESSAGES).unwrap();
         assert!(matches!(
             lc.insert(b"k", vec![0u8; MAX_VALUE_LEN + 1]),
