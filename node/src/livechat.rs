@@ -32,8 +32,8 @@
 //! - [`webhook`] — the lead and ticket webhook and its HMAC-SHA256 signature.
 //! - [`widget`] — the website widget's page check and the typing indicator.
 //!
-//! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
-//! `users`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
+//! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → its repository
+//! `store::livechat` (tables `lc_*`) and `store::accounts`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
 
 pub mod accounts;
 pub mod canned;
@@ -63,8 +63,6 @@ pub mod widget;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use uuid::Uuid;
@@ -72,7 +70,9 @@ use uuid::Uuid;
 pub use clock::{Clock, SystemClock, TestClock};
 
 use crate::durable::GroupFlush;
-use crate::store::{Store, StoreError, encode, trees};
+use crate::store::accounts::AccountsStore;
+use crate::store::livechat::LiveChatStore;
+use crate::store::{Store, StoreError};
 
 /// Live chat settings (all optional).
 #[derive(Debug, Clone, Default)]
@@ -148,12 +148,6 @@ pub enum LiveChatError {
     Internal(String),
 }
 
-impl From<sled::Error> for LiveChatError {
-    fn from(e: sled::Error) -> Self {
-        LiveChatError::Store(StoreError::Sled(e))
-    }
-}
-
 /// Who is calling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {
@@ -195,24 +189,6 @@ impl Who {
     }
 }
 
-/// The sled trees of the live chat.
-#[derive(Debug, Clone)]
-pub(crate) struct Trees {
-    pub(crate) users: crate::store::Tree,
-    pub(crate) passwords: crate::store::Tree,
-    pub(crate) tokens: crate::store::Tree,
-    pub(crate) groups: crate::store::Tree,
-    pub(crate) channels: crate::store::Tree,
-    pub(crate) sessions: crate::store::Tree,
-    pub(crate) messages: crate::store::Tree,
-    pub(crate) visitors: crate::store::Tree,
-    pub(crate) canned: crate::store::Tree,
-    pub(crate) ratings: crate::store::Tree,
-    pub(crate) leads: crate::store::Tree,
-    pub(crate) tickets: crate::store::Tree,
-    pub(crate) chatbots: crate::store::Tree,
-}
-
 /// The live chat service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LiveChat {
@@ -221,9 +197,10 @@ pub struct LiveChat {
 
 #[derive(Debug)]
 struct Inner {
-    store: Store,
-    /// Grouped flushes (sled flush + fdatasync) for writes that are acknowledged.
-    t: Trees,
+    /// The live chat's tables.
+    repo: LiveChatStore,
+    /// Users, passwords and tokens.
+    accounts: AccountsStore,
     clock: Arc<dyn Clock>,
     countries: rules::CountrySource,
     webhook: Option<webhook::Webhook>,
@@ -241,21 +218,8 @@ impl LiveChat {
         config: &LiveChatConfig,
         flush: GroupFlush,
     ) -> Result<LiveChat, LiveChatError> {
-        let t = Trees {
-            users: store.users.clone(),
-            passwords: store.tree(trees::LC_PASSWORDS)?,
-            tokens: store.tree(trees::LC_TOKENS)?,
-            groups: store.tree(trees::LC_GROUPS)?,
-            channels: store.tree(trees::LC_CHANNELS)?,
-            sessions: store.tree(trees::LC_SESSIONS)?,
-            messages: store.tree(trees::LC_MESSAGES)?,
-            visitors: store.tree(trees::LC_VISITORS)?,
-            canned: store.tree(trees::LC_CANNED)?,
-            ratings: store.tree(trees::LC_RATINGS)?,
-            leads: store.tree(trees::LC_LEADS)?,
-            tickets: store.tree(trees::LC_TICKETS)?,
-            chatbots: store.tree(trees::LC_CHATBOTS)?,
-        };
+        let repo = LiveChatStore::open(store)?;
+        let accounts = AccountsStore::open(store)?;
         let geoip = match &config.geoip_db {
             Some(path) => Some(rules::GeoIp::open(path)?),
             None => None,
@@ -265,12 +229,12 @@ impl LiveChat {
             None => None,
         };
         let languages = languages::enabled_list(config.languages.as_deref())?;
-        let mut state = presence::State::load(&t)?;
+        let mut state = presence::State::load(&repo)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
             inner: Arc::new(Inner {
-                store: store.clone(),
-                t,
+                repo,
+                accounts,
                 clock: config
                     .clock
                     .clone()
@@ -329,8 +293,14 @@ impl LiveChat {
         &self.inner.languages
     }
 
-    pub(crate) fn trees(&self) -> &Trees {
-        &self.inner.t
+    /// The live chat's repository.
+    pub(crate) fn repo(&self) -> &LiveChatStore {
+        &self.inner.repo
+    }
+
+    /// The accounts' repository.
+    pub(crate) fn accounts_store(&self) -> &AccountsStore {
+        &self.inner.accounts
     }
 
     pub(crate) fn state(&self) -> Result<MutexGuard<'_, presence::State>, LiveChatError> {
@@ -352,34 +322,6 @@ impl LiveChat {
     }
 }
 
-/// Reads one record.
-pub(crate) fn get<T: DeserializeOwned>(
-    tree: &crate::store::Tree,
-    name: &'static str,
-    key: &[u8],
-) -> Result<Option<T>, LiveChatError> {
-    Ok(Store::get(tree, name, key)?)
-}
-
-/// Writes one record.
-pub(crate) fn put<T: Serialize>(
-    tree: &crate::store::Tree,
-    name: &'static str,
-    key: &[u8],
-    value: &T,
-) -> Result<(), LiveChatError> {
-    tree.insert(key, encode(name, value)?)?;
-    Ok(())
-}
-
-/// Every record of a tree.
-pub(crate) fn all<T: DeserializeOwned>(
-    tree: &crate::store::Tree,
-    name: &'static str,
-) -> Result<Vec<T>, LiveChatError> {
-    Ok(Store::all(tree, name)?)
-}
-
 /// A fresh random secret, hex-encoded (32 bytes).
 pub(crate) fn random_hex() -> Result<String, LiveChatError> {
     let mut buf = [0u8; 32];
@@ -397,8 +339,8 @@ pub(crate) fn random_below(n: usize) -> usize {
 }
 
 /// SHA-256 of a token: what is stored instead of the token.
-pub(crate) fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// A trimmed, non-empty, bounded text field.

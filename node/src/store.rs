@@ -31,7 +31,9 @@
 //! [`MessageRecord`]: crate::model::MessageRecord
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
+pub mod accounts;
 pub mod atomic;
+pub mod livechat;
 pub mod table;
 pub mod tree;
 

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::login_guard::LoginError;
-use super::{LiveChat, LiveChatError, Who, all, get, put, random_hex, text, token_hash};
+use super::{LiveChat, LiveChatError, Who, random_hex, text, token_hash};
 use crate::model::UserRecord;
-use crate::store::trees;
+use crate::store::accounts::TokenRecord;
 
 const MAX_NAME: usize = 200;
 const MAX_PASSWORD: usize = 1024;
@@ -58,22 +58,6 @@ pub struct UserInput {
     pub country: Option<String>,
 }
 
-/// A stored login token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct TokenRecord {
-    user_id: Uuid,
-    created_at_ms: u64,
-    /// When it was last used (0 for tokens from before this was kept: their creation counts).
-    #[serde(default)]
-    last_used_ms: u64,
-}
-
-impl TokenRecord {
-    fn last_used(&self) -> u64 {
-        self.last_used_ms.max(self.created_at_ms)
-    }
-}
-
 /// A user group (canned responses are shared with groups).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Group {
@@ -108,12 +92,13 @@ pub(crate) fn hash_password(password: &str) -> Result<String, LiveChatError> {
 impl LiveChat {
     /// Every local user.
     pub fn users(&self) -> Result<Vec<UserRecord>, LiveChatError> {
-        all(&self.trees().users, trees::USERS)
+        Ok(self.accounts_store().users()?)
     }
 
     /// One user.
     pub fn user(&self, id: Uuid) -> Result<UserRecord, LiveChatError> {
-        get(&self.trees().users, trees::USERS, id.as_bytes())?
+        self.accounts_store()
+            .user(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("no user {id}")))
     }
 
@@ -231,16 +216,9 @@ impl LiveChat {
             })
             .await
             .map_err(|e| LiveChatError::Internal(e.to_string()))??;
-            self.trees()
-                .passwords
-                .insert(user.id.as_bytes(), hash.as_bytes())?;
+            self.accounts_store().put_password_hash(user.id, &hash)?;
         }
-        put(
-            &self.trees().users,
-            trees::USERS,
-            user.id.as_bytes(),
-            &*user,
-        )
+        Ok(self.accounts_store().put_user(user)?)
     }
 
     /// Checks a login and password from a client address; answers a new token. Locked logins
@@ -261,14 +239,12 @@ impl LiveChat {
             .find(|u| u.login.as_deref() == Some(login.trim()));
         let stored = match &user {
             Some(u) => self
-                .trees()
-                .passwords
-                .get(u.id.as_bytes())
+                .accounts_store()
+                .password_hash(u.id)
                 .map_err(LiveChatError::from)?,
             None => None,
         };
         let known = stored.is_some();
-        let stored = stored.map(|s| String::from_utf8_lossy(&s).into_owned());
         let password = password.to_string();
         let (mut ticket, chat) = (ticket, self.clone());
         let ok = tokio::task::spawn_blocking(move || {
@@ -293,12 +269,9 @@ impl LiveChat {
             last_used_ms: now,
         };
         self.remove_expired_tokens()?;
-        put(
-            &self.trees().tokens,
-            trees::LC_TOKENS,
-            &token_hash(&token),
-            &record,
-        )?;
+        self.accounts_store()
+            .put_token(&token_hash(&token), &record)
+            .map_err(LiveChatError::from)?;
         self.flush().await?;
         self.touch(user.id)?;
         Ok((token, user))
@@ -326,19 +299,19 @@ impl LiveChat {
             return Ok(None);
         }
         let key = token_hash(token);
-        let found: Option<TokenRecord> = get(&self.trees().tokens, trees::LC_TOKENS, &key)?;
+        let found: Option<TokenRecord> = self.accounts_store().token(&key)?;
         let Some(mut t) = found else {
             return Ok(None);
         };
         if self.expired(t.last_used()) {
-            self.trees().tokens.remove(key)?;
+            self.accounts_store().remove_token(&key)?;
             return Ok(None);
         }
         let now = self.now_ms();
         if used && now.saturating_sub(t.last_used()) > TOUCH_EVERY_MS {
             // Not flushed: losing this on a crash only makes the token look older.
             t.last_used_ms = now;
-            put(&self.trees().tokens, trees::LC_TOKENS, &key, &t)?;
+            self.accounts_store().put_token(&key, &t)?;
         }
         Ok(Some(t.user_id))
     }
@@ -354,7 +327,7 @@ impl LiveChat {
 
     /// Revokes one token (its open sockets close).
     pub async fn logout(&self, token: &str) -> Result<(), LiveChatError> {
-        self.trees().tokens.remove(token_hash(token))?;
+        self.accounts_store().remove_token(&token_hash(token))?;
         self.flush().await?;
         self.hub().tokens_revoked();
         Ok(())
@@ -372,27 +345,15 @@ impl LiveChat {
 
     /// Removes a user's tokens (not flushed); answers how many.
     fn remove_user_tokens(&self, user: Uuid) -> Result<usize, LiveChatError> {
-        let mut n = 0;
-        for entry in self.trees().tokens.iter() {
-            let (k, v) = entry?;
-            let t: TokenRecord = crate::store::decode(trees::LC_TOKENS, &v)?;
-            if t.user_id == user {
-                self.trees().tokens.remove(k)?;
-                n += 1;
-            }
-        }
-        Ok(n)
+        Ok(self
+            .accounts_store()
+            .remove_tokens_where(|t| t.user_id == user)?)
     }
 
     /// Removes every expired token (at each login, so unused ones do not pile up).
     fn remove_expired_tokens(&self) -> Result<(), LiveChatError> {
-        for entry in self.trees().tokens.iter() {
-            let (k, v) = entry?;
-            let t: TokenRecord = crate::store::decode(trees::LC_TOKENS, &v)?;
-            if self.expired(t.last_used()) {
-                self.trees().tokens.remove(k)?;
-            }
-        }
+        self.accounts_store()
+            .remove_tokens_where(|t| self.expired(t.last_used()))?;
         Ok(())
     }
 
@@ -407,12 +368,7 @@ impl LiveChat {
         for m in &group.members {
             self.user(*m)?;
         }
-        put(
-            &self.trees().groups,
-            trees::LC_GROUPS,
-            group.id.as_bytes(),
-            &group,
-        )?;
+        self.repo().put_group(&group)?;
         self.flush().await?;
         Ok(group)
     }
@@ -431,24 +387,20 @@ impl LiveChat {
             self.user(*m)?;
         }
         group.members = input.members;
-        put(
-            &self.trees().groups,
-            trees::LC_GROUPS,
-            group.id.as_bytes(),
-            &group,
-        )?;
+        self.repo().put_group(&group)?;
         self.flush().await?;
         Ok(group)
     }
 
     /// One group.
     pub fn group(&self, id: Uuid) -> Result<Group, LiveChatError> {
-        get(&self.trees().groups, trees::LC_GROUPS, id.as_bytes())?
+        self.repo()
+            .group(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("no group {id}")))
     }
 
     /// Every group.
     pub fn groups(&self) -> Result<Vec<Group>, LiveChatError> {
-        all(&self.trees().groups, trees::LC_GROUPS)
+        Ok(self.repo().groups()?)
     }
 }
