@@ -28,8 +28,10 @@
 //!
 //! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
 
+pub mod accounts;
 pub mod api;
 pub mod client_addr;
+pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod directory;

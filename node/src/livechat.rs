@@ -5,10 +5,9 @@
 //! operator; both sides talk over REST + WebSocket; operators use canned responses and
 //! commands; visitors rate the session. Everything is kept in sled and survives restarts.
 //!
-//! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
-//! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`groups`] — user groups (canned responses are shared with them). Users, passwords,
+//!   tokens and who is calling are `crate::accounts`; the clock is `crate::clock`.
 //! - [`languages`] — the languages enabled on the node (profiles must use them).
-//! - [`login_guard`] — failure locks per login and address, bounded password hashing.
 //! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
 //! - [`rules`] — pure rule matching and the visitor's country.
 //! - [`routing`] — pure operator choice.
@@ -35,18 +34,16 @@
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → its repository
 //! `store::livechat` (tables `lc_*`) and `store::accounts`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
 
-pub mod accounts;
 pub mod canned;
 pub mod channels;
 pub mod chatbot;
-pub mod clock;
 pub mod commands;
 pub mod expiry;
+pub mod groups;
 pub mod hub;
 pub mod joining;
 pub mod languages;
 pub mod limits;
-pub mod login_guard;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -65,12 +62,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use uuid::Uuid;
 
-pub use clock::{Clock, SystemClock, TestClock};
+pub use crate::accounts::Who;
+pub use crate::clock::{Clock, SystemClock, TestClock};
 
 use crate::durable::GroupFlush;
-use crate::store::accounts::AccountsStore;
+use crate::accounts::{Accounts, AccountsConfig, AccountsError};
 use crate::store::livechat::LiveChatStore;
 use crate::store::{Store, StoreError};
 
@@ -148,47 +145,6 @@ pub enum LiveChatError {
     Internal(String),
 }
 
-/// Who is calling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Who {
-    /// The admin token.
-    Admin,
-    /// An operator (user) token.
-    Operator(Uuid),
-    /// A visitor's session token (grants only that session).
-    Visitor(Uuid),
-}
-
-impl Who {
-    /// The operator's id, if an operator.
-    pub fn operator(&self) -> Option<Uuid> {
-        match self {
-            Who::Operator(id) => Some(*id),
-            _ => None,
-        }
-    }
-
-    /// Refuses visitors and anonymous roles; admins and operators pass.
-    pub fn staff(&self) -> Result<(), LiveChatError> {
-        match self {
-            Who::Visitor(_) => Err(LiveChatError::Forbidden(
-                "a visitor token grants only its own session".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuses everyone but the admin.
-    pub fn admin(&self) -> Result<(), LiveChatError> {
-        match self {
-            Who::Admin => Ok(()),
-            _ => Err(LiveChatError::Forbidden(
-                "only the admin may do this".into(),
-            )),
-        }
-    }
-}
-
 /// The live chat service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LiveChat {
@@ -200,26 +156,37 @@ struct Inner {
     /// The live chat's tables.
     repo: LiveChatStore,
     /// Users, passwords and tokens.
-    accounts: AccountsStore,
+    accounts: Accounts,
     clock: Arc<dyn Clock>,
     countries: rules::CountrySource,
     webhook: Option<webhook::Webhook>,
     state: Mutex<presence::State>,
     hub: hub::Hub,
     flush: GroupFlush,
-    guard: login_guard::LoginGuard,
     languages: Vec<String>,
 }
 
+impl From<AccountsError> for LiveChatError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::Store(e) => LiveChatError::Store(e),
+            AccountsError::BadInput(m) => LiveChatError::BadInput(m),
+            AccountsError::NotFound(m) => LiveChatError::NotFound(m),
+            AccountsError::Forbidden(m) => LiveChatError::Forbidden(m),
+            AccountsError::Conflict(m) => LiveChatError::Conflict(m),
+            AccountsError::Internal(m) => LiveChatError::Internal(m),
+        }
+    }
+}
+
 impl LiveChat {
-    /// Opens the live chat trees and loads the open sessions.
+    /// Opens the live chat's tables and the accounts, and loads the open sessions.
     pub fn new(
         store: &Store,
         config: &LiveChatConfig,
         flush: GroupFlush,
     ) -> Result<LiveChat, LiveChatError> {
         let repo = LiveChatStore::open(store)?;
-        let accounts = AccountsStore::open(store)?;
         let geoip = match &config.geoip_db {
             Some(path) => Some(rules::GeoIp::open(path)?),
             None => None,
@@ -229,29 +196,34 @@ impl LiveChat {
             None => None,
         };
         let languages = languages::enabled_list(config.languages.as_deref())?;
+        let clock = config
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock));
+        let accounts = Accounts::new(
+            store,
+            &AccountsConfig {
+                clock: Some(clock.clone()),
+                token_idle_days: config.token_idle_days,
+                languages: languages.clone(),
+            },
+            flush.clone(),
+        )?;
         let mut state = presence::State::load(&repo)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
             inner: Arc::new(Inner {
                 repo,
-                accounts,
-                clock: config
-                    .clock
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(SystemClock)),
+                clock,
                 countries: rules::CountrySource {
                     header: config.country_header.clone(),
                     geoip,
                 },
                 webhook,
                 state: Mutex::new(state),
-                hub: hub::Hub::default(),
+                hub: hub::Hub::new(accounts.revocations().clone()),
+                accounts,
                 flush,
-                guard: login_guard::LoginGuard::new(
-                    config
-                        .token_idle_days
-                        .unwrap_or(accounts::DEFAULT_TOKEN_IDLE_DAYS),
-                ),
                 languages,
             }),
         };
@@ -284,10 +256,6 @@ impl LiveChat {
         &self.inner.hub
     }
 
-    pub(crate) fn guard(&self) -> &login_guard::LoginGuard {
-        &self.inner.guard
-    }
-
     /// The enabled language codes.
     pub fn enabled_languages(&self) -> &[String] {
         &self.inner.languages
@@ -298,8 +266,8 @@ impl LiveChat {
         &self.inner.repo
     }
 
-    /// The accounts' repository.
-    pub(crate) fn accounts_store(&self) -> &AccountsStore {
+    /// The accounts (users, tokens) the live chat's operators are.
+    pub fn accounts(&self) -> &Accounts {
         &self.inner.accounts
     }
 

@@ -76,6 +76,8 @@ pub struct NodeShared {
     pub messaging: Messaging,
     /// The network actor.
     pub network: NetworkHandle,
+    /// Users, passwords, tokens: who is calling.
+    pub accounts: crate::accounts::Accounts,
     /// The website live chat service.
     pub livechat: crate::livechat::LiveChat,
     addresses: RwLock<Vec<String>>,
@@ -194,6 +196,7 @@ impl RunningNode {
             federation: federation.clone(),
             messaging: messaging.clone(),
             network: network.clone(),
+            accounts: livechat.accounts().clone(),
             livechat,
             addresses: RwLock::new(Vec::new()),
         });

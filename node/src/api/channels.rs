@@ -60,15 +60,15 @@ impl axum::extract::FromRequestParts<Arc<NodeShared>> for Member {
         parts: &mut axum::http::request::Parts,
         node: &Arc<NodeShared>,
     ) -> Result<Self, ApiError> {
-        let caller = super::livechat::Caller::from_request_parts(parts, node).await?;
+        let caller = crate::accounts::Caller::from_request_parts(parts, node).await?;
         match caller.who {
-            crate::livechat::Who::Admin => Ok(Member {
+            crate::accounts::Who::Admin => Ok(Member {
                 viewer: Viewer::Admin,
             }),
-            crate::livechat::Who::Operator(id) => Ok(Member {
+            crate::accounts::Who::Operator(id) => Ok(Member {
                 viewer: Viewer::User(id),
             }),
-            crate::livechat::Who::Visitor(_) => Err(ApiError {
+            crate::accounts::Who::Visitor(_) => Err(ApiError {
                 status: StatusCode::FORBIDDEN,
                 code: "forbidden",
                 message: "a visitor token cannot use organisation channels".into(),

@@ -12,10 +12,10 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
-use super::livechat::Caller;
+use crate::accounts::Caller;
 use super::socket_guard::{self, SocketAuth};
 use crate::events::Event;
-use crate::livechat::Who;
+use crate::accounts::Who;
 use crate::messaging::Viewer;
 use crate::model::{ChannelRecord, ConnectionRecord};
 use crate::node::NodeShared;

@@ -31,7 +31,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiError;
-use super::livechat::Caller;
+use crate::accounts::Caller;
 use crate::livechat::LiveChat;
 use crate::livechat::reports::filter::{Filter, GroupBy, ReportQuery};
 use crate::livechat::reports::history::{CsvRow, Dataset, history, to_csv};

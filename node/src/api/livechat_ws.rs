@@ -26,7 +26,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::ApiError;
-use super::livechat::Caller;
+use crate::accounts::Caller;
 use super::socket_guard::{self, SocketAuth};
 use crate::livechat::LiveChat;
 use crate::livechat::hub::OpenSocket;

@@ -220,7 +220,7 @@ impl LiveChat {
         }
         if let Some(ops) = input.operators {
             for op in &ops {
-                self.user(*op)?;
+                self.accounts().user(*op)?;
             }
             c.operators = ops;
             c.operators.dedup();
@@ -230,7 +230,7 @@ impl LiveChat {
         }
         if let Some(allowed) = input.allowed {
             for op in &allowed {
-                self.user(*op)?;
+                self.accounts().user(*op)?;
             }
             c.allowed = allowed;
             c.allowed.extend(c.operators.iter().copied());

@@ -9,6 +9,8 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+use crate::accounts::Revocations;
+
 /// How many events a slow operator socket may fall behind before it is told it lagged.
 const CAPACITY: usize = 1024;
 /// The same for a visitor session. tokio's broadcast channel allocates every slot up front
@@ -25,18 +27,26 @@ pub struct Hub {
     sessions: Senders,
     operators: Senders,
     closing: watch::Sender<bool>,
-    /// Bumped whenever tokens are revoked: open sockets then re-check their token.
-    revoked: watch::Sender<u64>,
+    /// Bumped whenever tokens are revoked: open sockets then re-check their token (shared
+    /// with the accounts, which revoke operators' tokens).
+    revoked: Revocations,
     open_sockets: Arc<watch::Sender<usize>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
+        Hub::new(Revocations::default())
+    }
+}
+
+impl Hub {
+    /// A hub whose sockets re-check their token when `revoked` is bumped.
+    pub fn new(revoked: Revocations) -> Self {
         Hub {
             sessions: Senders::default(),
             operators: Senders::default(),
             closing: watch::channel(false).0,
-            revoked: watch::channel(0).0,
+            revoked,
             open_sockets: Arc::new(watch::channel(0).0),
         }
     }
@@ -115,7 +125,7 @@ impl Hub {
 
     /// Tells open sockets that some tokens were revoked (each re-checks its own).
     pub fn tokens_revoked(&self) {
-        self.revoked.send_modify(|n| *n = n.wrapping_add(1));
+        self.revoked.bump();
     }
 
     /// Changes whenever tokens are revoked.

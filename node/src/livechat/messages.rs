@@ -155,7 +155,7 @@ impl LiveChat {
                     return self.run_command(&session, op, text).await;
                 }
                 let expanded = self.expand_canned(op, text)?;
-                self.append(id, "operator", Some(op), self.chat_name(op), expanded, None)?
+                self.append(id, "operator", Some(op), self.accounts().chat_name(op), expanded, None)?
             }
             _ => {
                 return Err(LiveChatError::Forbidden(
@@ -317,7 +317,7 @@ impl LiveChat {
 
     /// An operator leaves; the session closes when the last one has left.
     pub(crate) async fn operator_leaves(&self, id: Uuid, op: Uuid) -> Result<bool, LiveChatError> {
-        let name = self.chat_name(op);
+        let name = self.accounts().chat_name(op);
         self.append(
             id,
             "system",

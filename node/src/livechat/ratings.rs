@@ -142,7 +142,7 @@ impl LiveChat {
             .map(|r| PublicRating {
                 rating: r.rating,
                 comment: r.comment,
-                operator: r.operator.map(|op| self.chat_name(op)),
+                operator: r.operator.map(|op| self.accounts().chat_name(op)),
                 at_ms: r.at_ms,
             })
             .collect())

@@ -340,7 +340,7 @@ impl LiveChat {
         answer.avatar = script.as_ref().and_then(|s| s.avatar.clone());
         answer.operator = match &script {
             Some(s) => Some(s.operator_name.clone()),
-            None => session.operators.first().map(|op| self.chat_name(*op)),
+            None => session.operators.first().map(|op| self.accounts().chat_name(*op)),
         };
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
@@ -421,7 +421,7 @@ impl LiveChat {
         channel
             .operators
             .iter()
-            .filter_map(|op| self.user(*op).ok())
+            .filter_map(|op| self.accounts().user(*op).ok())
             .collect()
     }
 

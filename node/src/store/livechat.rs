@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::table::{Cbor, Table, TableDef};
 use super::{Store, StoreError, trees};
-use crate::livechat::accounts::Group;
+use crate::livechat::groups::Group;
 use crate::livechat::canned::Canned;
 use crate::livechat::channels::Channel;
 use crate::livechat::chatbot::script::Script;

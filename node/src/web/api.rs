@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::api::ApiError;
 use crate::api::error::ApiJson;
-use crate::api::livechat::Caller;
+use crate::accounts::Caller;
 use crate::api::livechat_sessions::visitor_context;
 use crate::livechat::widget::{CheckAnswer, CheckInput};
 use crate::node::NodeShared;
