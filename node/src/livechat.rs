@@ -66,8 +66,8 @@ use thiserror::Error;
 pub use crate::accounts::Who;
 pub use crate::clock::{Clock, SystemClock, TestClock};
 
-use crate::durable::GroupFlush;
 use crate::accounts::{Accounts, AccountsConfig, AccountsError};
+use crate::durable::GroupFlush;
 use crate::store::livechat::LiveChatStore;
 use crate::store::{Store, StoreError};
 
@@ -100,6 +100,22 @@ pub struct LiveChatConfig {
     /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
     /// minute when unset.
     pub sweep_every: Option<std::time::Duration>,
+}
+
+impl LiveChatConfig {
+    /// The settings of the accounts the live chat's operators are: its clock, token lifetime
+    /// and enabled languages.
+    ///
+    /// # Errors
+    ///
+    /// [`LiveChatError::BadInput`]: the configured languages are not ISO 639-1 codes.
+    pub fn accounts_config(&self) -> Result<AccountsConfig, LiveChatError> {
+        Ok(AccountsConfig {
+            clock: self.clock.clone(),
+            token_idle_days: self.token_idle_days,
+            languages: languages::enabled_list(self.languages.as_deref())?,
+        })
+    }
 }
 
 /// Live chat failures; the API maps each to a status.
@@ -185,6 +201,7 @@ impl LiveChat {
         store: &Store,
         config: &LiveChatConfig,
         flush: GroupFlush,
+        accounts: Accounts,
     ) -> Result<LiveChat, LiveChatError> {
         let repo = LiveChatStore::open(store)?;
         let geoip = match &config.geoip_db {
@@ -200,15 +217,6 @@ impl LiveChat {
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock));
-        let accounts = Accounts::new(
-            store,
-            &AccountsConfig {
-                clock: Some(clock.clone()),
-                token_idle_days: config.token_idle_days,
-                languages: languages.clone(),
-            },
-            flush.clone(),
-        )?;
         let mut state = presence::State::load(&repo)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {

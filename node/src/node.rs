@@ -164,8 +164,13 @@ impl RunningNode {
             None => None,
         };
         let events = Events::new();
+        let flush = GroupFlush::start(store.clone());
+        let accounts = crate::livechat::LiveChatConfig::accounts_config(&config.livechat)
+            .and_then(|c| Ok(crate::accounts::Accounts::new(&store, &c, flush.clone())?))
+            .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let federation = Federation::new(FederationParts {
             store: store.clone(),
+            accounts: accounts.clone(),
             uuid: data_dir.instance.uuid,
             name: data_dir.instance.name.clone(),
             identity: IdentityKey::from_secret_bytes(&secret),
@@ -177,7 +182,6 @@ impl RunningNode {
             events: events.clone(),
             config: config.federation.clone(),
         })?;
-        let flush = GroupFlush::start(store.clone());
         let messaging = Messaging::new(
             store.clone(),
             federation.clone(),
@@ -186,8 +190,9 @@ impl RunningNode {
             flush.clone(),
             config.messaging.clone(),
         );
-        let livechat = crate::livechat::LiveChat::new(&store, &config.livechat, flush)
-            .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
+        let livechat =
+            crate::livechat::LiveChat::new(&store, &config.livechat, flush, accounts.clone())
+                .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let shared = Arc::new(NodeShared {
             instance: data_dir.instance.clone(),
             peer_id,
@@ -196,7 +201,7 @@ impl RunningNode {
             federation: federation.clone(),
             messaging: messaging.clone(),
             network: network.clone(),
-            accounts: livechat.accounts().clone(),
+            accounts,
             livechat,
             addresses: RwLock::new(Vec::new()),
         });

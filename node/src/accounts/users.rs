@@ -56,8 +56,7 @@ pub struct UserInput {
 pub fn hash_password(password: &str) -> Result<String, AccountsError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| AccountsError::Internal(e.to_string()))?;
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| AccountsError::Internal(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AccountsError::Internal(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

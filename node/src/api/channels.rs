@@ -87,15 +87,10 @@ impl Member {
     fn author(&self, node: &NodeShared) -> String {
         match self.viewer {
             Viewer::Admin => node.instance.name.clone(),
-            Viewer::User(id) => crate::store::Store::get::<crate::model::UserRecord>(
-                &node.store.users,
-                crate::store::trees::USERS,
-                id.as_bytes(),
-            )
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| node.instance.name.clone()),
+            Viewer::User(id) => node
+                .accounts
+                .user_name(id)
+                .unwrap_or_else(|| node.instance.name.clone()),
         }
     }
 }

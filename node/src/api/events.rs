@@ -12,14 +12,12 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
-use crate::accounts::Caller;
 use super::socket_guard::{self, SocketAuth};
-use crate::events::Event;
+use crate::accounts::Caller;
 use crate::accounts::Who;
+use crate::events::Event;
 use crate::messaging::Viewer;
-use crate::model::{ChannelRecord, ConnectionRecord};
 use crate::node::NodeShared;
-use crate::store::{Store, trees};
 
 #[utoipa::path(
     get,
@@ -53,27 +51,13 @@ pub(crate) async fn events(
 
 /// Whether `viewer` may see `event`.
 fn visible(node: &NodeShared, viewer: Viewer, event: &Event) -> bool {
-    let Viewer::User(user) = viewer else {
+    let Viewer::User(_) = viewer else {
         return true;
     };
     let Some(message) = &event.message else {
         return false;
     };
-    let Ok(Some(channel)) = Store::get::<ChannelRecord>(
-        &node.store.channels,
-        trees::CHANNELS,
-        message.channel_id.as_bytes(),
-    ) else {
-        return false;
-    };
-    matches!(
-        Store::get::<ConnectionRecord>(
-            &node.store.connections,
-            trees::CONNECTIONS,
-            channel.connection_id.as_bytes(),
-        ),
-        Ok(Some(c)) if c.members.contains(&user)
-    )
+    node.messaging.may_read(message.channel_id, viewer)
 }
 
 async fn forward(

@@ -54,15 +54,15 @@ use super::ApiError;
 use super::error::login_refused;
 use super::{livechat_chatbots as chatbots, livechat_sessions as sessions, livechat_ws as ws};
 use crate::accounts::{Caller, UserInput};
-use crate::livechat::groups::{Group, GroupInput};
+use crate::livechat::LiveChatError;
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
+use crate::livechat::groups::{Group, GroupInput};
 use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
 use crate::livechat::satisfaction::Satisfaction;
-use crate::livechat::LiveChatError;
 use crate::model::UserRecord;
 use crate::node::NodeShared;
 

@@ -23,14 +23,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ochat_protocol::connection::Status;
-use uuid::Uuid;
 
 use super::ApiError;
 use super::auth::Admin;
 use crate::federation::actions::ListFilter;
-use crate::model::{QueuedMessage, now_ms};
+use crate::model::now_ms;
 use crate::node::NodeShared;
-use crate::store::{decode, trees};
 
 /// The Prometheus text format's content type.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -156,29 +154,20 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         m.sample("ochat_connections", &format!("status=\"{name}\""), n);
     }
 
-    let store = &node.store;
+    let (handshake_steps, max_attempts) = node.federation.outbox_stats();
     m.one(
         "ochat_handshake_outbox_items",
         "gauge",
         "Handshake steps waiting to be delivered to a peer.",
-        store.outbox.len(),
+        handshake_steps,
     );
-    let max_attempts = store
-        .outbox
-        .iter()
-        .values()
-        .filter_map(|v| v.ok())
-        .filter_map(|v| decode::<crate::model::OutboxItem>(trees::OUTBOX, &v).ok())
-        .map(|item| item.attempts)
-        .max()
-        .unwrap_or(0);
     m.one(
         "ochat_handshake_outbox_max_attempts",
         "gauge",
         "Most delivery attempts of a handshake step still waiting.",
         max_attempts,
     );
-    let (queued, oldest_ms) = message_outbox(node)?;
+    let (queued, oldest_ms) = node.messaging.outbox_stats()?;
     m.one(
         "ochat_message_outbox_items",
         "gauge",
@@ -259,41 +248,13 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         "ochat_store_size_bytes",
         "gauge",
         "Size of the database on disk.",
-        store.size_on_disk(),
+        node.store.size_on_disk(),
     );
     m.one(
         "ochat_disk_flushes_total",
         "counter",
         "Grouped database flushes since the node started.",
-        store.flush_count(),
+        node.store.flush_count(),
     );
     Ok(out)
-}
-
-/// How many entries the message outbox holds, and when its oldest was queued (ms).
-fn message_outbox(node: &NodeShared) -> Result<(usize, Option<u64>), ApiError> {
-    let mut count = 0;
-    let mut oldest: Option<u64> = None;
-    for entry in node.store.msg_outbox.iter() {
-        let (k, v) = entry.map_err(ApiError::internal)?;
-        count += 1;
-        // Keys are channel id ‖ message id; a UUIDv7 message id carries its time.
-        let at = k
-            .get(16..32)
-            .and_then(|id| Uuid::from_slice(id).ok())
-            .and_then(|id| id.get_timestamp())
-            .map(|t| {
-                let (secs, nanos) = t.to_unix();
-                secs * 1000 + u64::from(nanos) / 1_000_000
-            })
-            .or_else(|| {
-                decode::<QueuedMessage>(trees::MSG_OUTBOX, &v)
-                    .ok()
-                    .map(|q| q.queued_at_ms)
-            });
-        if let Some(at) = at {
-            oldest = Some(oldest.map_or(at, |o| o.min(at)));
-        }
-    }
-    Ok((count, oldest))
 }

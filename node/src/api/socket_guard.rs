@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 use zeroize::Zeroizing;
 
-use crate::accounts::who::same_token;
 use crate::accounts::Who;
+use crate::accounts::who::same_token;
 use crate::node::NodeShared;
 
 /// The largest frame or message a client may send (64 KiB: a 10,000-character message in

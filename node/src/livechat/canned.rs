@@ -106,7 +106,9 @@ impl LiveChat {
     /// Deletes a canned response: its owner or the admin.
     pub async fn delete_canned(&self, who: Who, id: Uuid) -> Result<(), LiveChatError> {
         who.staff()?;
-        let found: Canned = self.repo().canned(id)?
+        let found: Canned = self
+            .repo()
+            .canned(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("no canned response {id}")))?;
         if who != Who::Admin && found.owner != who.operator() {
             return Err(LiveChatError::Forbidden(

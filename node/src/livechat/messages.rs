@@ -155,7 +155,14 @@ impl LiveChat {
                     return self.run_command(&session, op, text).await;
                 }
                 let expanded = self.expand_canned(op, text)?;
-                self.append(id, "operator", Some(op), self.accounts().chat_name(op), expanded, None)?
+                self.append(
+                    id,
+                    "operator",
+                    Some(op),
+                    self.accounts().chat_name(op),
+                    expanded,
+                    None,
+                )?
             }
             _ => {
                 return Err(LiveChatError::Forbidden(

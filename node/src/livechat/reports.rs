@@ -133,7 +133,9 @@ impl LiveChat {
                 .iter()
                 .chain(e.rating.as_ref().and_then(|r| r.operator.as_ref()))
             {
-                operators.entry(*op).or_insert_with(|| self.accounts().chat_name(*op));
+                operators
+                    .entry(*op)
+                    .or_insert_with(|| self.accounts().chat_name(*op));
             }
         }
         Ok(Dataset {

@@ -17,8 +17,8 @@ use super::channels::Channel;
 use super::chatbot::engine::BotState;
 use super::rules::{Action, matching_rule};
 use super::{LiveChat, LiveChatError, Who, random_hex, token_hash};
-use crate::model::UserRecord;
 use crate::livechat::reports::privacy::ReturningEntry;
+use crate::model::UserRecord;
 
 const WEEK_MS: u64 = 7 * 24 * 3_600_000;
 
@@ -340,7 +340,10 @@ impl LiveChat {
         answer.avatar = script.as_ref().and_then(|s| s.avatar.clone());
         answer.operator = match &script {
             Some(s) => Some(s.operator_name.clone()),
-            None => session.operators.first().map(|op| self.accounts().chat_name(*op)),
+            None => session
+                .operators
+                .first()
+                .map(|op| self.accounts().chat_name(*op)),
         };
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);

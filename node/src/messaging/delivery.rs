@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Messaging, MessagingError};
 use crate::events::EventKind;
 use crate::model::{MessageRecord, MessageState, MessageView, QueuedMessage, now_ms};
-use crate::store::{Store, decode, encode, key, trees};
+use crate::store::{Store, StoreError, decode, encode, key, trees};
 
 /// Per-channel retry bookkeeping (in memory: after a restart every channel is tried at once).
 #[derive(Debug, Default)]
@@ -368,5 +368,39 @@ impl Messaging {
             .msg_outbox
             .scan_prefix(channel.as_bytes())
             .count()
+    }
+}
+
+impl Messaging {
+    /// How many messages wait in the outbox, and when the oldest was queued (ms; `/metrics`).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn outbox_stats(&self) -> Result<(usize, Option<u64>), MessagingError> {
+        let mut count = 0;
+        let mut oldest: Option<u64> = None;
+        for entry in self.inner.store.msg_outbox.iter() {
+            let (k, v) = entry.map_err(StoreError::from)?;
+            count += 1;
+            // Keys are channel id ‖ message id; a UUIDv7 message id carries its time.
+            let at = k
+                .get(16..32)
+                .and_then(|id| Uuid::from_slice(id).ok())
+                .and_then(|id| id.get_timestamp())
+                .map(|t| {
+                    let (secs, nanos) = t.to_unix();
+                    secs * 1000 + u64::from(nanos) / 1_000_000
+                })
+                .or_else(|| {
+                    decode::<QueuedMessage>(trees::MSG_OUTBOX, &v)
+                        .ok()
+                        .map(|q| q.queued_at_ms)
+                });
+            if let Some(at) = at {
+                oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            }
+        }
+        Ok((count, oldest))
     }
 }

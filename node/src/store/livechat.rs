@@ -27,10 +27,10 @@ use uuid::Uuid;
 
 use super::table::{Cbor, Table, TableDef};
 use super::{Store, StoreError, trees};
-use crate::livechat::groups::Group;
 use crate::livechat::canned::Canned;
 use crate::livechat::channels::Channel;
 use crate::livechat::chatbot::script::Script;
+use crate::livechat::groups::Group;
 
 /// `lc_groups`: user groups by id.
 pub struct Groups;

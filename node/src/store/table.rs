@@ -570,7 +570,8 @@ where
     ///
     /// [`StoreError::TooLarge`] (nothing written), [`StoreError::Encode`], [`StoreError::Sled`].
     pub fn put_ref(&self, key: &D::Key, value: &T) -> Result<(), StoreError> {
-        self.tree.insert(key.encode_key(), encode(D::NAME, value)?)?;
+        self.tree
+            .insert(key.encode_key(), encode(D::NAME, value)?)?;
         Ok(())
     }
 }

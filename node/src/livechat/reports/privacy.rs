@@ -117,7 +117,11 @@ impl LiveChat {
         Ok(out)
     }
 
-    fn records_of(&self, kind: Kind, sessions: &HashSet<Uuid>) -> Result<Vec<Record>, LiveChatError> {
+    fn records_of(
+        &self,
+        kind: Kind,
+        sessions: &HashSet<Uuid>,
+    ) -> Result<Vec<Record>, LiveChatError> {
         let mut list = self.repo().records(kind)?;
         list.retain(|r| sessions.contains(&r.session_id));
         Ok(list)

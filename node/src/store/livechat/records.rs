@@ -50,7 +50,10 @@ impl LiveChatStore {
 
     /// Every rating, by session id.
     pub fn ratings(&self) -> Result<Vec<Rating>, StoreError> {
-        self.ratings.iter().map(|e| e.map(|(_, Cbor(r))| r)).collect()
+        self.ratings
+            .iter()
+            .map(|e| e.map(|(_, Cbor(r))| r))
+            .collect()
     }
 
     /// Every rating, decoded over several cores (a report over many sessions).

@@ -82,7 +82,10 @@ impl LiveChatStore {
 
     /// Removes a session's messages; answers how many went.
     pub fn remove_messages(&self, session: Uuid) -> Result<usize, StoreError> {
-        let keys: Vec<(Uuid, u64)> = self.messages.scan_keys(&session).collect::<Result<_, _>>()?;
+        let keys: Vec<(Uuid, u64)> = self
+            .messages
+            .scan_keys(&session)
+            .collect::<Result<_, _>>()?;
         for k in &keys {
             self.messages.remove(k)?;
         }
@@ -91,14 +94,15 @@ impl LiveChatStore {
 
     /// A returning visitor's entry.
     pub fn returning(&self, visitor_id: &str) -> Result<Option<ReturningEntry>, StoreError> {
-        Ok(self
-            .visitors
-            .get(&visitor_id.to_string())?
-            .map(|Cbor(r)| r))
+        Ok(self.visitors.get(&visitor_id.to_string())?.map(|Cbor(r)| r))
     }
 
     /// Remembers a returning visitor's operator.
-    pub fn put_returning(&self, visitor_id: &str, entry: &ReturningEntry) -> Result<(), StoreError> {
+    pub fn put_returning(
+        &self,
+        visitor_id: &str,
+        entry: &ReturningEntry,
+    ) -> Result<(), StoreError> {
         self.visitors.put_ref(&visitor_id.to_string(), entry)
     }
 
