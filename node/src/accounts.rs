@@ -108,7 +108,7 @@ struct Inner {
     guard: login_guard::LoginGuard,
     languages: Vec<String>,
     revocations: Revocations,
-    /// Grouped flushes (sled flush + fdatasync) for writes that are acknowledged.
+    /// Grouped flushes (database flush + fdatasync) for writes that are acknowledged.
     flush: GroupFlush,
 }
 

@@ -3,7 +3,7 @@
 //! The node serves its own website's visitors: operators (local users with a login) join
 //! channels; a visitor's page gets a button per the channel's rules; a session is routed to an
 //! operator; both sides talk over REST + WebSocket; operators use canned responses and
-//! commands; visitors rate the session. Everything is kept in sled and survives restarts.
+//! commands; visitors rate the session. Everything is kept in the store and survives restarts.
 //!
 //! - [`groups`] — user groups (canned responses are shared with them). Users, passwords,
 //!   tokens and who is calling are `crate::accounts`; the clock is `crate::clock`.
@@ -291,7 +291,7 @@ impl LiveChat {
         self.inner.hub.close_all().await;
     }
 
-    /// Makes writes durable before they are acknowledged: a grouped flush (sled's flush and an
+    /// Makes writes durable before they are acknowledged: a grouped flush (the database's flush and an
     /// `fdatasync` of its log) shared with every writer waiting at the same time.
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
         Ok(self.inner.flush.wait().await?)

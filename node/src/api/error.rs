@@ -212,3 +212,13 @@ pub(crate) fn login_refused(e: crate::accounts::login_guard::LoginError) -> Resp
         None => error.into_response(),
     }
 }
+
+impl From<crate::livechat::reports::ReportError> for ApiError {
+    fn from(e: crate::livechat::reports::ReportError) -> Self {
+        use crate::livechat::reports::ReportError;
+        match e {
+            ReportError::BadQuery(message) => ApiError::bad_request(message),
+            ReportError::Csv(_) => ApiError::internal(e),
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! has and whether a peer is down; a Prometheus job sends the token with
 //! `authorization: { credentials_file: … }`.
 //!
-//! Gathered on each scrape (cheap reads: counters, tree lengths, the in-memory live chat
+//! Gathered on each scrape (cheap reads: counters, outbox lengths, the in-memory live chat
 //! state; the message outbox's oldest entry is found from its keys, whose message ids are
 //! UUIDv7 and so carry their time). The HTTP answers are counted by [`count_answers`], a
 //! middleware on the whole API router, in an [`HttpMetrics`] shared through an `Extension`.

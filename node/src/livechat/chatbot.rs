@@ -10,7 +10,7 @@
 //! - [`runtime`] — the engine inside a live session: messages, routing, leads and tickets.
 //!
 //! This file holds the scripts' storage and their admin API (create, list, show, replace,
-//! delete, test). Who talks to whom: `api::livechat_chatbots` → here → `store` tree
+//! delete, test). Who talks to whom: `api::livechat_chatbots` → here → its repository (`store::livechat`, table
 //! `lc_chatbots`; `sessions`/`messages` call [`runtime`] when a rule's chatbot answers.
 
 pub mod checker;

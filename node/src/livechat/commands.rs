@@ -1,6 +1,6 @@
 //! Operator commands, typed as messages and answered to the operator alone: `/help`,
 //! `/history`, `/lead [title]`, `/ticket [title]`, `/search_tickets <words|#number>`,
-//! `/leave`. Leads and tickets carry the transcript, are kept in the node's own trees
+//! `/leave`. Leads and tickets carry the transcript, are kept in the live chat's tables (`store::livechat`)
 //! (listable through the API) and are POSTed to the configured webhook, if any. Operators
 //! list and search only the records of the channels they operate; the admin sees all.
 

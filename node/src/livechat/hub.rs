@@ -1,6 +1,6 @@
 //! Live delivery: one broadcast channel per visitor session and one per operator. Events are
 //! serialized once, only if someone is listening, and pushed as JSON text; nobody listening
-//! is fine (the transcript is in sled). WebSocket handlers subscribe; the service publishes.
+//! is fine (the transcript is in the store). WebSocket handlers subscribe; the service publishes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

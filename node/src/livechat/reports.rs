@@ -14,7 +14,7 @@
 //! - [`page`] — the console page with the charts (HTML, CSS and JS embedded).
 //!
 //! How it stays fast: a closed session's messages never change, so its [`SessionFacts`] are
-//! written to the `lc_report_facts` tree when it closes; a report decodes one small record per
+//! written to the `lc_report_facts` table when it closes; a report decodes one small record per
 //! closed session (open sessions are summarised from memory and their messages). Sessions
 //! closed before the index existed are summarised once, on the first report.
 
@@ -28,6 +28,7 @@ pub mod stats;
 
 use std::collections::HashMap;
 
+use thiserror::Error;
 use uuid::Uuid;
 
 use self::facts::SessionFacts;
@@ -38,6 +39,17 @@ use super::messages::Message;
 use super::ratings::Rating;
 use super::sessions::Session;
 use super::{LiveChat, LiveChatError, Who};
+
+/// A report's failures of its own (the live chat's are [`LiveChatError`]).
+#[derive(Debug, Error)]
+pub enum ReportError {
+    /// The query is invalid; the message says what is wrong (answered 400).
+    #[error("{0}")]
+    BadQuery(String),
+    /// A report could not be written as CSV.
+    #[error("cannot write the CSV: {0}")]
+    Csv(String),
+}
 
 impl LiveChat {
     /// A session's messages, in order.

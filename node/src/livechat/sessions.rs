@@ -2,7 +2,7 @@
 //! session, and listing them. Messages, pages and closing are in [`messages`](super::messages).
 //!
 //! Open sessions and operator presence are kept in memory (and every change is written to
-//! sled, so a restart reloads open sessions, never closed ones); events go to the
+//! the store, so a restart reloads open sessions, never closed ones); events go to the
 //! [`Hub`](super::hub::Hub). New sessions are rate-limited per address and per visitor id
 //! ([`super::limits`]); a session's operator is told of it once someone writes
 //! ([`super::expiry`]).
@@ -451,7 +451,7 @@ impl LiveChat {
         Ok(same.then_some(id))
     }
 
-    /// A session from memory (open) or sled (closed).
+    /// A session from memory (open) or the store (closed).
     pub(crate) fn load_session(&self, id: Uuid) -> Result<Option<Session>, LiveChatError> {
         if let Some(s) = self.state()?.open.get(&id) {
             return Ok(Some(s.clone()));

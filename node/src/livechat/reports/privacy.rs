@@ -105,7 +105,7 @@ impl LiveChat {
         Ok(erased.sessions)
     }
 
-    /// The sessions of one visitor (by browser id), from sled and memory.
+    /// The sessions of one visitor (by browser id), from the store and memory.
     fn visitor_sessions(&self, visitor_id: &str) -> Result<Vec<Session>, LiveChatError> {
         let mut out = Vec::new();
         for stored in self.repo().sessions() {
