@@ -5,7 +5,12 @@
 //! - [`config`] — [`NodeConfig`] and its embedded defaults.
 //! - [`data_dir`] — the data folder: lock, identity key file (0600), admin token (0600),
 //!   `instance.json` and `api.addr` for the CLI.
-//! - [`store`] — the only module that touches sled; one catalog of trees and key layouts.
+//! - [`store`] — the only module that touches sled; one catalog of trees and key layouts,
+//!   typed tables (`store::table`) and one repository per domain (`store::accounts`,
+//!   `store::livechat`, …).
+//! - [`accounts`] — users, passwords, login tokens, who is calling (`Who`, `Caller`), the
+//!   login guard; used by live chat, federation and the API's extractors (`api::auth`).
+//! - [`clock`] — the injectable clock (system, test) of accounts and live chat.
 //! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
 //!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
 //! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
@@ -14,7 +19,8 @@
 //!   the durable outbox and Sync Status.
 //! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
 //!   history; [`durable`] — grouped flushes.
-//! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
+//! - [`livechat`] — the website live chat: channels, rules, routing, sessions, reports; its
+//!   operators are `accounts` users.
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
@@ -26,7 +32,8 @@
 //!   the API, flushes sled and releases the lock. `node_reach` — a node started with a
 //!   directory uses the directory host's libp2p node as relay and DHT bootstrap.
 //!
-//! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
+//! Who talks to whom: `api` handlers → services (`federation`, `messaging`, `livechat`) →
+//! `accounts` → `store` → `protocol`; `node` owns the lifecycle.
 
 pub mod accounts;
 pub mod api;

@@ -142,3 +142,64 @@ impl AccountsStore {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::store::encode;
+
+    /// Users, password hashes and tokens written by the code before the repository (raw trees)
+    /// read back through it, and it writes the same bytes.
+    #[test]
+    fn accounts_in_the_previous_layout_read_back_and_are_written_the_same_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let raw = |name| store.tree(name).unwrap();
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            name: "Ann".into(),
+            login: Some("ann".into()),
+            ..UserRecord::default()
+        };
+        raw(trees::USERS)
+            .insert(user.id.as_bytes(), encode(trees::USERS, &user).unwrap())
+            .unwrap();
+        raw(trees::LC_PASSWORDS)
+            .insert(user.id.as_bytes(), b"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".as_slice())
+            .unwrap();
+        let hash: [u8; 32] = Sha256::digest(b"op_secret").into();
+        let token = TokenRecord {
+            user_id: user.id,
+            created_at_ms: 5,
+            last_used_ms: 0,
+        };
+        raw(trees::LC_TOKENS)
+            .insert(hash.to_vec(), encode(trees::LC_TOKENS, &token).unwrap())
+            .unwrap();
+
+        let repo = AccountsStore::open(&store).unwrap();
+        assert_eq!(repo.users().unwrap(), vec![user.clone()]);
+        assert_eq!(
+            repo.password_hash(user.id).unwrap().as_deref(),
+            Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+        );
+        let back = repo.token(&hash).unwrap().unwrap();
+        assert_eq!((back.user_id, back.last_used()), (user.id, 5));
+
+        repo.put_password_hash(user.id, "new").unwrap();
+        assert_eq!(
+            raw(trees::LC_PASSWORDS).get(user.id.as_bytes()).unwrap().unwrap(),
+            b"new".as_slice()
+        );
+        repo.put_token(&hash, &token).unwrap();
+        assert_eq!(
+            raw(trees::LC_TOKENS).get(hash).unwrap().unwrap(),
+            encode(trees::LC_TOKENS, &token).unwrap()
+        );
+        assert_eq!(repo.remove_tokens_where(|t| t.user_id == user.id).unwrap(), 1);
+        assert!(repo.token(&hash).unwrap().is_none());
+    }
+}

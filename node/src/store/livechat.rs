@@ -189,3 +189,124 @@ impl LiveChatStore {
         self.chatbots.remove(&id)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+    use crate::livechat::commands::{Kind, Record};
+    use crate::livechat::messages::Message;
+    use crate::livechat::ratings::Rating;
+    use crate::livechat::reports::privacy::ReturningEntry;
+    use crate::store::encode;
+
+    fn message(session: Uuid, seq: u64, text: &str) -> Message {
+        Message {
+            id: Uuid::now_v7(),
+            session_id: session,
+            seq,
+            author: "visitor".into(),
+            author_id: None,
+            author_name: "Visitor".into(),
+            text: text.into(),
+            at_ms: 1_000 + seq,
+            only_for: None,
+            answers: Vec::new(),
+        }
+    }
+
+    /// A data folder written by the code before the repositories (raw trees, keys built by
+    /// hand) reads back through them, and what they write is byte for byte what it wrote.
+    #[test]
+    fn records_in_the_previous_layout_read_back_and_are_written_the_same_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (s1, s2) = (Uuid::now_v7(), Uuid::now_v7());
+        // The previous layout, as livechat.rs wrote it.
+        let raw = |name| store.tree(name).unwrap();
+        for (seq, text) in [(1u64, "b"), (0, "a"), (2, "c")] {
+            let m = message(s1, seq, text);
+            let key = [s1.as_bytes().as_slice(), &seq.to_be_bytes()].concat();
+            raw(trees::LC_MESSAGES)
+                .insert(key, encode(trees::LC_MESSAGES, &m).unwrap())
+                .unwrap();
+        }
+        let m = message(s2, 0, "other session");
+        let key = [s2.as_bytes().as_slice(), &0u64.to_be_bytes()].concat();
+        raw(trees::LC_MESSAGES)
+            .insert(key, encode(trees::LC_MESSAGES, &m).unwrap())
+            .unwrap();
+        let entry = ReturningEntry {
+            operator: s2,
+            at_ms: 7,
+        };
+        raw(trees::LC_VISITORS)
+            .insert(b"browser-1", encode(trees::LC_VISITORS, &entry).unwrap())
+            .unwrap();
+        let rating = Rating {
+            session_id: s1,
+            channel_id: s2,
+            rating: 5,
+            comment: Some("fine".into()),
+            operator: None,
+            internal_only: false,
+            at_ms: 9,
+        };
+        raw(trees::LC_RATINGS)
+            .insert(s1.as_bytes(), encode(trees::LC_RATINGS, &rating).unwrap())
+            .unwrap();
+        raw(trees::LC_REPORT_FACTS)
+            .insert(b"~backfilled", &[1u8])
+            .unwrap();
+
+        let repo = LiveChatStore::open(&store).unwrap();
+        let texts: Vec<String> = repo
+            .messages(s1)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, ["a", "b", "c"]);
+        let newest = repo.session_messages(s1).next_back().unwrap().unwrap();
+        assert_eq!(newest.seq, 2);
+        assert_eq!(repo.returning("browser-1").unwrap(), Some(entry.clone()));
+        assert_eq!(repo.rating(s1).unwrap(), Some(rating.clone()));
+        assert_eq!(repo.ratings_parallel().unwrap(), vec![rating.clone()]);
+        assert!(repo.facts_backfilled().unwrap());
+        assert!(repo.all_facts().unwrap().is_empty(), "the mark is not a session");
+
+        // Written through the repository: the same keys and bytes.
+        let record = Record {
+            number: 3,
+            kind: "lead".into(),
+            title: "t".into(),
+            session_id: s1,
+            channel_id: s2,
+            transcript: String::new(),
+            email: None,
+            phone: None,
+            created_by: None,
+            created_by_bot: None,
+            created_at_ms: 1,
+        };
+        repo.put_record(Kind::Lead, &record).unwrap();
+        assert_eq!(
+            raw(trees::LC_LEADS).get(3u64.to_be_bytes()).unwrap().unwrap(),
+            encode(trees::LC_LEADS, &record).unwrap()
+        );
+        repo.put_returning("browser-2", &entry).unwrap();
+        assert_eq!(
+            raw(trees::LC_VISITORS).get(b"browser-2").unwrap().unwrap(),
+            encode(trees::LC_VISITORS, &entry).unwrap()
+        );
+        let m = message(s1, 3, "d");
+        repo.put_message(s1, &m).unwrap();
+        let key = [s1.as_bytes().as_slice(), &3u64.to_be_bytes()].concat();
+        assert_eq!(
+            raw(trees::LC_MESSAGES).get(key).unwrap().unwrap(),
+            encode(trees::LC_MESSAGES, &m).unwrap()
+        );
+        assert_eq!(repo.remove_messages(s1).unwrap(), 4);
+        assert_eq!(repo.messages(s2).unwrap().len(), 1);
+    }
+}
