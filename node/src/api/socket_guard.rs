@@ -5,7 +5,7 @@
 //!   as its header says so (nothing of it is buffered) and the socket is closed with 1009
 //!   (message too big). The largest thing a client writes is a 10,000-character chat message.
 //! - **Token off the URL.** Browsers offer `ochat, ochat.token.<token>` as subprotocols; the
-//!   token is read from there (see `livechat::Caller`) and only `ochat` is answered.
+//!   token is read from there (see `accounts::who`) and only `ochat` is answered.
 //! - **Token checks while open.** A socket remembers the token it was opened with; when tokens
 //!   are revoked (logout, the admin's revoke, a password change, a visitor's erasure) and once
 //!   a minute, it checks the token again and closes with 1008 (policy violation) if it no

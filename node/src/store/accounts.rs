@@ -168,7 +168,10 @@ mod tests {
             .insert(user.id.as_bytes(), encode(trees::USERS, &user).unwrap())
             .unwrap();
         raw(trees::LC_PASSWORDS)
-            .insert(user.id.as_bytes(), b"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".as_slice())
+            .insert(
+                user.id.as_bytes(),
+                b"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".as_slice(),
+            )
             .unwrap();
         let hash: [u8; 32] = Sha256::digest(b"op_secret").into();
         let token = TokenRecord {
@@ -177,7 +180,7 @@ mod tests {
             last_used_ms: 0,
         };
         raw(trees::LC_TOKENS)
-            .insert(hash.to_vec(), encode(trees::LC_TOKENS, &token).unwrap())
+            .insert(hash, encode(trees::LC_TOKENS, &token).unwrap())
             .unwrap();
 
         let repo = AccountsStore::open(&store).unwrap();
@@ -191,7 +194,10 @@ mod tests {
 
         repo.put_password_hash(user.id, "new").unwrap();
         assert_eq!(
-            raw(trees::LC_PASSWORDS).get(user.id.as_bytes()).unwrap().unwrap(),
+            raw(trees::LC_PASSWORDS)
+                .get(user.id.as_bytes())
+                .unwrap()
+                .unwrap(),
             b"new".as_slice()
         );
         repo.put_token(&hash, &token).unwrap();
@@ -199,7 +205,10 @@ mod tests {
             raw(trees::LC_TOKENS).get(hash).unwrap().unwrap(),
             encode(trees::LC_TOKENS, &token).unwrap()
         );
-        assert_eq!(repo.remove_tokens_where(|t| t.user_id == user.id).unwrap(), 1);
+        assert_eq!(
+            repo.remove_tokens_where(|t| t.user_id == user.id).unwrap(),
+            1
+        );
         assert!(repo.token(&hash).unwrap().is_none());
     }
 }

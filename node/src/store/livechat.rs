@@ -273,7 +273,10 @@ mod tests {
         assert_eq!(repo.rating(s1).unwrap(), Some(rating.clone()));
         assert_eq!(repo.ratings_parallel().unwrap(), vec![rating.clone()]);
         assert!(repo.facts_backfilled().unwrap());
-        assert!(repo.all_facts().unwrap().is_empty(), "the mark is not a session");
+        assert!(
+            repo.all_facts().unwrap().is_empty(),
+            "the mark is not a session"
+        );
 
         // Written through the repository: the same keys and bytes.
         let record = Record {
@@ -291,7 +294,10 @@ mod tests {
         };
         repo.put_record(Kind::Lead, &record).unwrap();
         assert_eq!(
-            raw(trees::LC_LEADS).get(3u64.to_be_bytes()).unwrap().unwrap(),
+            raw(trees::LC_LEADS)
+                .get(3u64.to_be_bytes())
+                .unwrap()
+                .unwrap(),
             encode(trees::LC_LEADS, &record).unwrap()
         );
         repo.put_returning("browser-2", &entry).unwrap();
