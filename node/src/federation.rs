@@ -144,6 +144,7 @@ pub struct Federation {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    pub(crate) accounts: crate::accounts::Accounts,
     pub(crate) me: Me,
     pub(crate) record: RwLock<SignedRecord>,
     pub(crate) network: NetworkHandle,
@@ -168,6 +169,8 @@ impl std::fmt::Debug for Federation {
 pub struct FederationParts {
     /// The database.
     pub store: Store,
+    /// The local users (connection members are users).
+    pub accounts: crate::accounts::Accounts,
     /// Our UUID.
     pub uuid: InstanceId,
     /// Our display name.
@@ -218,6 +221,7 @@ impl Federation {
                 lock: Mutex::new(()),
                 wake: Notify::new(),
                 config: parts.config,
+                accounts: parts.accounts,
             }),
         })
     }

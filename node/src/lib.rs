@@ -9,7 +9,11 @@
 //!   typed tables (`store::table`) under one repository per domain: `channels`, `ratchets`
 //!   (each channel's ratchet as a zeroized, redacted pickle, and its rollback mark),
 //!   `messages` (history, read marks), `message_outbox` (outbox, seen marks), `attachments`,
-//!   `meta` (counters); `store::upgrade` moves data of earlier layouts when the store opens.
+//!   `meta` (counters), `accounts`, `livechat`; `store::upgrade` moves data of earlier
+//!   layouts when the store opens.
+//! - [`accounts`] — users, passwords, login tokens, who is calling (`Who`, `Caller`), the
+//!   login guard; used by live chat, federation and the API's extractors (`api::auth`).
+//! - [`clock`] — the injectable clock (system, test) of accounts and live chat.
 //! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
 //!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
 //! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
@@ -20,7 +24,8 @@
 //!   history, through the store's channels, ratchets, messages, outbox and attachments
 //!   repositories (it writes a channel's ratchet, never the channel); [`durable`] — grouped
 //!   flushes.
-//! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
+//! - [`livechat`] — the website live chat: channels, rules, routing, sessions, reports; its
+//!   operators are `accounts` users.
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
@@ -32,11 +37,14 @@
 //!   the API, flushes sled and releases the lock. `node_reach` — a node started with a
 //!   directory uses the directory host's libp2p node as relay and DHT bootstrap.
 //!
-//! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
+//! Who talks to whom: `api` handlers → services (`federation`, `messaging`, `livechat`) →
+//! `accounts` → `store` → `protocol`; `node` owns the lifecycle.
 
+pub mod accounts;
 pub mod api;
 pub mod backup;
 pub mod client_addr;
+pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod directory;

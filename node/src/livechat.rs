@@ -3,12 +3,11 @@
 //! The node serves its own website's visitors: operators (local users with a login) join
 //! channels; a visitor's page gets a button per the channel's rules; a session is routed to an
 //! operator; both sides talk over REST + WebSocket; operators use canned responses and
-//! commands; visitors rate the session. Everything is kept in sled and survives restarts.
+//! commands; visitors rate the session. Everything is kept in the store and survives restarts.
 //!
-//! - [`clock`] — the injectable [`Clock`] (system clock, [`TestClock`]).
-//! - [`accounts`] — users, passwords (argon2), login tokens, profiles, groups.
+//! - [`groups`] — user groups (canned responses are shared with them). Users, passwords,
+//!   tokens and who is calling are `crate::accounts`; the clock is `crate::clock`.
 //! - [`languages`] — the languages enabled on the node (profiles must use them).
-//! - [`login_guard`] — failure locks per login and address, bounded password hashing.
 //! - [`channels`] — channel CRUD, rules CRUD, operators joining and leaving.
 //! - [`rules`] — pure rule matching and the visitor's country.
 //! - [`routing`] — pure operator choice.
@@ -32,21 +31,19 @@
 //! - [`webhook`] — the lead and ticket webhook and its HMAC-SHA256 signature.
 //! - [`widget`] — the website widget's page check and the typing indicator.
 //!
-//! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → `store` trees `lc_*` and
-//! `users`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
+//! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → its repository
+//! `store::livechat` (tables `lc_*`) and `store::accounts`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
 
-pub mod accounts;
 pub mod canned;
 pub mod channels;
 pub mod chatbot;
-pub mod clock;
 pub mod commands;
 pub mod expiry;
+pub mod groups;
 pub mod hub;
 pub mod joining;
 pub mod languages;
 pub mod limits;
-pub mod login_guard;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -63,16 +60,16 @@ pub mod widget;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use uuid::Uuid;
 
-pub use clock::{Clock, SystemClock, TestClock};
+pub use crate::accounts::Who;
+pub use crate::clock::{Clock, SystemClock, TestClock};
 
+use crate::accounts::{Accounts, AccountsConfig, AccountsError};
 use crate::durable::GroupFlush;
-use crate::store::{Store, StoreError, encode, trees};
+use crate::store::livechat::LiveChatStore;
+use crate::store::{Store, StoreError};
 
 /// Live chat settings (all optional).
 #[derive(Debug, Clone, Default)]
@@ -103,6 +100,22 @@ pub struct LiveChatConfig {
     /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
     /// minute when unset.
     pub sweep_every: Option<std::time::Duration>,
+}
+
+impl LiveChatConfig {
+    /// The settings of the accounts the live chat's operators are: its clock, token lifetime
+    /// and enabled languages.
+    ///
+    /// # Errors
+    ///
+    /// [`LiveChatError::BadInput`]: the configured languages are not ISO 639-1 codes.
+    pub fn accounts_config(&self) -> Result<AccountsConfig, LiveChatError> {
+        Ok(AccountsConfig {
+            clock: self.clock.clone(),
+            token_idle_days: self.token_idle_days,
+            languages: languages::enabled_list(self.languages.as_deref())?,
+        })
+    }
 }
 
 /// Live chat failures; the API maps each to a status.
@@ -148,71 +161,6 @@ pub enum LiveChatError {
     Internal(String),
 }
 
-impl From<sled::Error> for LiveChatError {
-    fn from(e: sled::Error) -> Self {
-        LiveChatError::Store(StoreError::Sled(e))
-    }
-}
-
-/// Who is calling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Who {
-    /// The admin token.
-    Admin,
-    /// An operator (user) token.
-    Operator(Uuid),
-    /// A visitor's session token (grants only that session).
-    Visitor(Uuid),
-}
-
-impl Who {
-    /// The operator's id, if an operator.
-    pub fn operator(&self) -> Option<Uuid> {
-        match self {
-            Who::Operator(id) => Some(*id),
-            _ => None,
-        }
-    }
-
-    /// Refuses visitors and anonymous roles; admins and operators pass.
-    pub fn staff(&self) -> Result<(), LiveChatError> {
-        match self {
-            Who::Visitor(_) => Err(LiveChatError::Forbidden(
-                "a visitor token grants only its own session".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuses everyone but the admin.
-    pub fn admin(&self) -> Result<(), LiveChatError> {
-        match self {
-            Who::Admin => Ok(()),
-            _ => Err(LiveChatError::Forbidden(
-                "only the admin may do this".into(),
-            )),
-        }
-    }
-}
-
-/// The sled trees of the live chat.
-#[derive(Debug, Clone)]
-pub(crate) struct Trees {
-    pub(crate) users: crate::store::Tree,
-    pub(crate) passwords: crate::store::Tree,
-    pub(crate) tokens: crate::store::Tree,
-    pub(crate) groups: crate::store::Tree,
-    pub(crate) channels: crate::store::Tree,
-    pub(crate) sessions: crate::store::Tree,
-    pub(crate) messages: crate::store::Tree,
-    pub(crate) visitors: crate::store::Tree,
-    pub(crate) canned: crate::store::Tree,
-    pub(crate) ratings: crate::store::Tree,
-    pub(crate) leads: crate::store::Tree,
-    pub(crate) tickets: crate::store::Tree,
-    pub(crate) chatbots: crate::store::Tree,
-}
-
 /// The live chat service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LiveChat {
@@ -221,41 +169,41 @@ pub struct LiveChat {
 
 #[derive(Debug)]
 struct Inner {
-    store: Store,
-    /// Grouped flushes (sled flush + fdatasync) for writes that are acknowledged.
-    t: Trees,
+    /// The live chat's tables.
+    repo: LiveChatStore,
+    /// Users, passwords and tokens.
+    accounts: Accounts,
     clock: Arc<dyn Clock>,
     countries: rules::CountrySource,
     webhook: Option<webhook::Webhook>,
     state: Mutex<presence::State>,
     hub: hub::Hub,
     flush: GroupFlush,
-    guard: login_guard::LoginGuard,
     languages: Vec<String>,
 }
 
+impl From<AccountsError> for LiveChatError {
+    fn from(e: AccountsError) -> Self {
+        match e {
+            AccountsError::Store(e) => LiveChatError::Store(e),
+            AccountsError::BadInput(m) => LiveChatError::BadInput(m),
+            AccountsError::NotFound(m) => LiveChatError::NotFound(m),
+            AccountsError::Forbidden(m) => LiveChatError::Forbidden(m),
+            AccountsError::Conflict(m) => LiveChatError::Conflict(m),
+            AccountsError::Internal(m) => LiveChatError::Internal(m),
+        }
+    }
+}
+
 impl LiveChat {
-    /// Opens the live chat trees and loads the open sessions.
+    /// Opens the live chat's tables and the accounts, and loads the open sessions.
     pub fn new(
         store: &Store,
         config: &LiveChatConfig,
         flush: GroupFlush,
+        accounts: Accounts,
     ) -> Result<LiveChat, LiveChatError> {
-        let t = Trees {
-            users: store.users.clone(),
-            passwords: store.tree(trees::LC_PASSWORDS)?,
-            tokens: store.tree(trees::LC_TOKENS)?,
-            groups: store.tree(trees::LC_GROUPS)?,
-            channels: store.tree(trees::LC_CHANNELS)?,
-            sessions: store.tree(trees::LC_SESSIONS)?,
-            messages: store.tree(trees::LC_MESSAGES)?,
-            visitors: store.tree(trees::LC_VISITORS)?,
-            canned: store.tree(trees::LC_CANNED)?,
-            ratings: store.tree(trees::LC_RATINGS)?,
-            leads: store.tree(trees::LC_LEADS)?,
-            tickets: store.tree(trees::LC_TICKETS)?,
-            chatbots: store.tree(trees::LC_CHATBOTS)?,
-        };
+        let repo = LiveChatStore::open(store)?;
         let geoip = match &config.geoip_db {
             Some(path) => Some(rules::GeoIp::open(path)?),
             None => None,
@@ -265,29 +213,25 @@ impl LiveChat {
             None => None,
         };
         let languages = languages::enabled_list(config.languages.as_deref())?;
-        let mut state = presence::State::load(&t)?;
+        let clock = config
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock));
+        let mut state = presence::State::load(&repo)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
             inner: Arc::new(Inner {
-                store: store.clone(),
-                t,
-                clock: config
-                    .clock
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(SystemClock)),
+                repo,
+                clock,
                 countries: rules::CountrySource {
                     header: config.country_header.clone(),
                     geoip,
                 },
                 webhook,
                 state: Mutex::new(state),
-                hub: hub::Hub::default(),
+                hub: hub::Hub::new(accounts.revocations().clone()),
+                accounts,
                 flush,
-                guard: login_guard::LoginGuard::new(
-                    config
-                        .token_idle_days
-                        .unwrap_or(accounts::DEFAULT_TOKEN_IDLE_DAYS),
-                ),
                 languages,
             }),
         };
@@ -320,17 +264,19 @@ impl LiveChat {
         &self.inner.hub
     }
 
-    pub(crate) fn guard(&self) -> &login_guard::LoginGuard {
-        &self.inner.guard
-    }
-
     /// The enabled language codes.
     pub fn enabled_languages(&self) -> &[String] {
         &self.inner.languages
     }
 
-    pub(crate) fn trees(&self) -> &Trees {
-        &self.inner.t
+    /// The live chat's repository.
+    pub(crate) fn repo(&self) -> &LiveChatStore {
+        &self.inner.repo
+    }
+
+    /// The accounts (users, tokens) the live chat's operators are.
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
     }
 
     pub(crate) fn state(&self) -> Result<MutexGuard<'_, presence::State>, LiveChatError> {
@@ -345,39 +291,11 @@ impl LiveChat {
         self.inner.hub.close_all().await;
     }
 
-    /// Makes writes durable before they are acknowledged: a grouped flush (sled's flush and an
+    /// Makes writes durable before they are acknowledged: a grouped flush (the database's flush and an
     /// `fdatasync` of its log) shared with every writer waiting at the same time.
     pub(crate) async fn flush(&self) -> Result<(), LiveChatError> {
         Ok(self.inner.flush.wait().await?)
     }
-}
-
-/// Reads one record.
-pub(crate) fn get<T: DeserializeOwned>(
-    tree: &crate::store::Tree,
-    name: &'static str,
-    key: &[u8],
-) -> Result<Option<T>, LiveChatError> {
-    Ok(Store::get(tree, name, key)?)
-}
-
-/// Writes one record.
-pub(crate) fn put<T: Serialize>(
-    tree: &crate::store::Tree,
-    name: &'static str,
-    key: &[u8],
-    value: &T,
-) -> Result<(), LiveChatError> {
-    tree.insert(key, encode(name, value)?)?;
-    Ok(())
-}
-
-/// Every record of a tree.
-pub(crate) fn all<T: DeserializeOwned>(
-    tree: &crate::store::Tree,
-    name: &'static str,
-) -> Result<Vec<T>, LiveChatError> {
-    Ok(Store::all(tree, name)?)
 }
 
 /// A fresh random secret, hex-encoded (32 bytes).
@@ -397,8 +315,8 @@ pub(crate) fn random_below(n: usize) -> usize {
 }
 
 /// SHA-256 of a token: what is stored instead of the token.
-pub(crate) fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// A trimmed, non-empty, bounded text field.

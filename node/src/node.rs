@@ -79,6 +79,8 @@ pub struct NodeShared {
     pub messaging: Messaging,
     /// The network actor.
     pub network: NetworkHandle,
+    /// Users, passwords, tokens: who is calling.
+    pub accounts: crate::accounts::Accounts,
     /// The website live chat service.
     pub livechat: crate::livechat::LiveChat,
     /// Backups: the data folder, one at a time, and whether this node was restored.
@@ -169,8 +171,13 @@ impl RunningNode {
             None => None,
         };
         let events = Events::new();
+        let flush = GroupFlush::start(store.clone());
+        let accounts = crate::livechat::LiveChatConfig::accounts_config(&config.livechat)
+            .and_then(|c| Ok(crate::accounts::Accounts::new(&store, &c, flush.clone())?))
+            .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let federation = Federation::new(FederationParts {
             store: store.clone(),
+            accounts: accounts.clone(),
             uuid: data_dir.instance.uuid,
             name: data_dir.instance.name.clone(),
             identity: IdentityKey::from_secret_bytes(&secret),
@@ -182,7 +189,6 @@ impl RunningNode {
             events: events.clone(),
             config: config.federation.clone(),
         })?;
-        let flush = GroupFlush::start(store.clone());
         let messaging = Messaging::new(
             store.clone(),
             federation.clone(),
@@ -191,8 +197,9 @@ impl RunningNode {
             flush.clone(),
             config.messaging.clone(),
         )?;
-        let livechat = crate::livechat::LiveChat::new(&store, &config.livechat, flush)
-            .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
+        let livechat =
+            crate::livechat::LiveChat::new(&store, &config.livechat, flush, accounts.clone())
+                .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
         let backups = crate::backup::Backups::new(data_dir.root(), &store)
             .map_err(|e| NodeError::Config(format!("restore mark: {e}")))?;
         let shared = Arc::new(NodeShared {
@@ -203,6 +210,7 @@ impl RunningNode {
             federation: federation.clone(),
             messaging: messaging.clone(),
             network: network.clone(),
+            accounts,
             livechat,
             backups,
             disk: crate::disk_space::DiskSpace::new(data_dir.root(), config.http.min_free_space),

@@ -40,10 +40,12 @@
 //! [`MessageRecord`]: crate::model::MessageRecord
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
+pub mod accounts;
 pub mod atomic;
 pub mod attachments;
 pub mod channels;
 pub mod gate;
+pub mod livechat;
 pub mod message_outbox;
 pub mod messages;
 pub mod meta;

@@ -1,35 +1,22 @@
-//! Token checks. Every protected route takes one of these extractors, so a handler cannot
-//! forget the check. Comparison is constant-time.
+//! Token checks: the axum extractors of the API. Every protected route takes one of these, so
+//! a handler cannot forget the check. [`Admin`] is the admin token alone; a
+//! [`Caller`](crate::accounts::Caller) is whoever the token names (the admin, an operator, or a
+//! visitor of one session), read and compared by `crate::accounts::who` (constant-time).
+//! An operator's request marks them present in the live chat.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use subtle::ConstantTimeEq;
 
 use super::ApiError;
+use crate::accounts::who::{bearer, same_token, token_of};
+use crate::accounts::{Caller, Who};
 use crate::node::NodeShared;
 
 /// Proof that the request carried the admin token.
 #[derive(Debug)]
 pub struct Admin;
-
-/// The bearer token of a request, if any.
-pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// Constant-time equality of two tokens.
-pub(crate) fn same_token(given: &str, expected: &str) -> bool {
-    given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
-}
 
 impl FromRequestParts<Arc<NodeShared>> for Admin {
     type Rejection = ApiError;
@@ -42,5 +29,27 @@ impl FromRequestParts<Arc<NodeShared>> for Admin {
             Some(token) if same_token(token, &state.admin_token) => Ok(Admin),
             _ => Err(ApiError::unauthorized()),
         }
+    }
+}
+
+impl FromRequestParts<Arc<NodeShared>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        node: &Arc<NodeShared>,
+    ) -> Result<Self, ApiError> {
+        let token = token_of(parts).ok_or_else(ApiError::unauthorized)?;
+        let who = if same_token(&token, &node.admin_token) {
+            Who::Admin
+        } else if let Some(op) = node.accounts.token_user(&token)? {
+            node.livechat.touch(op)?;
+            Who::Operator(op)
+        } else if let Some(session) = node.livechat.visitor_session(&token)? {
+            Who::Visitor(session)
+        } else {
+            return Err(ApiError::unauthorized());
+        };
+        Ok(Caller { who, token })
     }
 }

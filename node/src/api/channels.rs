@@ -63,15 +63,15 @@ impl axum::extract::FromRequestParts<Arc<NodeShared>> for Member {
         parts: &mut axum::http::request::Parts,
         node: &Arc<NodeShared>,
     ) -> Result<Self, ApiError> {
-        let caller = super::livechat::Caller::from_request_parts(parts, node).await?;
+        let caller = crate::accounts::Caller::from_request_parts(parts, node).await?;
         match caller.who {
-            crate::livechat::Who::Admin => Ok(Member {
+            crate::accounts::Who::Admin => Ok(Member {
                 viewer: Viewer::Admin,
             }),
-            crate::livechat::Who::Operator(id) => Ok(Member {
+            crate::accounts::Who::Operator(id) => Ok(Member {
                 viewer: Viewer::User(id),
             }),
-            crate::livechat::Who::Visitor(_) => Err(ApiError {
+            crate::accounts::Who::Visitor(_) => Err(ApiError {
                 status: StatusCode::FORBIDDEN,
                 code: "forbidden",
                 message: "a visitor token cannot use organisation channels".into(),
@@ -90,15 +90,10 @@ impl Member {
     fn author(&self, node: &NodeShared) -> String {
         match self.viewer {
             Viewer::Admin => node.instance.name.clone(),
-            Viewer::User(id) => crate::store::Store::get::<crate::model::UserRecord>(
-                &node.store.users,
-                crate::store::trees::USERS,
-                id.as_bytes(),
-            )
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| node.instance.name.clone()),
+            Viewer::User(id) => node
+                .accounts
+                .user_name(id)
+                .unwrap_or_else(|| node.instance.name.clone()),
         }
     }
 }

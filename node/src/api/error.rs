@@ -189,3 +189,60 @@ where
         }
     }
 }
+
+impl From<crate::accounts::AccountsError> for ApiError {
+    fn from(e: crate::accounts::AccountsError) -> Self {
+        use crate::accounts::AccountsError;
+        let (status, code) = match &e {
+            AccountsError::Store(_) | AccountsError::Internal(_) => return ApiError::internal(e),
+            AccountsError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AccountsError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AccountsError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AccountsError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The answer to a refused login: 401, 429 and 503 (the last two say when to come back).
+pub(crate) fn login_refused(e: crate::accounts::login_guard::LoginError) -> Response {
+    use crate::accounts::login_guard::LoginError;
+    let message = e.to_string();
+    let (status, code, retry) = match e {
+        LoginError::Other(inner) => return ApiError::from(inner).into_response(),
+        LoginError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+        LoginError::Locked { retry_after_secs } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            Some(retry_after_secs),
+        ),
+        LoginError::Busy { retry_after_secs } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            Some(retry_after_secs),
+        ),
+    };
+    let error = ApiError {
+        status,
+        code,
+        message,
+    };
+    match retry {
+        Some(secs) => error.with_retry_after(secs),
+        None => error.into_response(),
+    }
+}
+
+impl From<crate::livechat::reports::ReportError> for ApiError {
+    fn from(e: crate::livechat::reports::ReportError) -> Self {
+        use crate::livechat::reports::ReportError;
+        match e {
+            ReportError::BadQuery(message) => ApiError::bad_request(message),
+            ReportError::Csv(_) => ApiError::internal(e),
+        }
+    }
+}

@@ -12,10 +12,10 @@ use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::ApiError;
-use super::livechat::Caller;
 use super::socket_guard::{self, SocketAuth};
+use crate::accounts::Caller;
+use crate::accounts::Who;
 use crate::events::Event;
-use crate::livechat::Who;
 use crate::messaging::Viewer;
 use crate::node::NodeShared;
 
@@ -51,13 +51,13 @@ pub(crate) async fn events(
 
 /// Whether `viewer` may see `event`.
 fn visible(node: &NodeShared, viewer: Viewer, event: &Event) -> bool {
-    let Viewer::User(user) = viewer else {
+    let Viewer::User(_) = viewer else {
         return true;
     };
     let Some(message) = &event.message else {
         return false;
     };
-    node.messaging.is_member(message.channel_id, user)
+    node.messaging.may_read(message.channel_id, viewer)
 }
 
 async fn forward(

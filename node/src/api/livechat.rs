@@ -12,7 +12,7 @@
 //! `POST /api/v1/login` answers 401 for a wrong login or password (the same answer and the
 //! same work for both), 429 with `Retry-After` while the login or the client address is locked
 //! after too many failures, and 503 with `Retry-After` when too many password checks are
-//! already in flight (see `livechat::login_guard`).
+//! already in flight (see `accounts::login_guard`).
 //!
 //! | method | path | who |
 //! |---|---|---|
@@ -41,9 +41,8 @@ use std::sync::Arc;
 use std::net::SocketAddr;
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -52,18 +51,18 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::auth::{bearer, same_token};
+use super::error::login_refused;
 use super::{livechat_chatbots as chatbots, livechat_sessions as sessions, livechat_ws as ws};
-use crate::livechat::accounts::{Group, GroupInput, UserInput};
+use crate::accounts::{Caller, UserInput};
+use crate::livechat::LiveChatError;
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
-use crate::livechat::login_guard::LoginError;
+use crate::livechat::groups::{Group, GroupInput};
 use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
 use crate::livechat::satisfaction::Satisfaction;
-use crate::livechat::{LiveChatError, Who};
 use crate::model::UserRecord;
 use crate::node::NodeShared;
 
@@ -87,73 +86,6 @@ impl From<LiveChatError> for ApiError {
             code,
             message: e.to_string(),
         }
-    }
-}
-
-/// A request's verified caller and the token it used.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Who.
-    pub who: Who,
-    /// The token as sent.
-    pub token: String,
-}
-
-/// Whether a request asks for a WebSocket upgrade (`GET` with `Upgrade: websocket`).
-fn is_websocket_upgrade(parts: &Parts) -> bool {
-    parts.method == Method::GET
-        && parts
-            .headers
-            .get(header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
-}
-
-/// The token of a request: the bearer header; on a WebSocket upgrade only, else the
-/// `ochat.token.` subprotocol or `?token=` (browsers' WebSockets cannot send headers).
-fn token_of(parts: &Parts) -> Option<String> {
-    if let Some(t) = bearer(parts) {
-        return Some(t.to_string());
-    }
-    if !is_websocket_upgrade(parts) {
-        return None;
-    }
-    let offered = parts
-        .headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| p.trim().strip_prefix(super::socket_guard::TOKEN_PROTOCOL));
-    if let Some(t) = offered {
-        return Some(t.to_string());
-    }
-    parts
-        .uri
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
-        .map(str::to_string)
-}
-
-impl FromRequestParts<Arc<NodeShared>> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        node: &Arc<NodeShared>,
-    ) -> Result<Self, ApiError> {
-        let token = token_of(parts).ok_or_else(ApiError::unauthorized)?;
-        let who = if same_token(&token, &node.admin_token) {
-            Who::Admin
-        } else if let Some(op) = node.livechat.authenticate(&token)? {
-            Who::Operator(op)
-        } else if let Some(session) = node.livechat.visitor_session(&token)? {
-            Who::Visitor(session)
-        } else {
-            return Err(ApiError::unauthorized());
-        };
-        Ok(Caller { who, token })
     }
 }
 
@@ -232,37 +164,12 @@ async fn login(
     Json(b): Json<LoginBody>,
 ) -> Response {
     let from = sessions::client_ip(peer.map(|Extension(ConnectInfo(a))| a));
-    match node.livechat.login(&b.login, &b.password, from).await {
-        Ok((token, user)) => Json(json!({"token": token, "user": user})).into_response(),
+    match node.accounts.login(&b.login, &b.password, from).await {
+        Ok((token, user)) => match node.livechat.touch(user.id) {
+            Ok(()) => Json(json!({"token": token, "user": user})).into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
         Err(e) => login_refused(e),
-    }
-}
-
-/// The answer to a refused login (429 and 503 say when to come back).
-fn login_refused(e: LoginError) -> Response {
-    let message = e.to_string();
-    let (status, code, retry) = match e {
-        LoginError::Other(inner) => return ApiError::from(inner).into_response(),
-        LoginError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
-        LoginError::Locked { retry_after_secs } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            Some(retry_after_secs),
-        ),
-        LoginError::Busy { retry_after_secs } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            Some(retry_after_secs),
-        ),
-    };
-    let error = ApiError {
-        status,
-        code,
-        message,
-    };
-    match retry {
-        Some(secs) => error.with_retry_after(secs),
-        None => error.into_response(),
     }
 }
 
@@ -274,7 +181,7 @@ fn login_refused(e: LoginError) -> Response {
     responses((status = 204, description = "The token is revoked"))
 )]
 async fn logout(State(node): Shared, c: Caller) -> Result<StatusCode, ApiError> {
-    node.livechat.logout(&c.token).await?;
+    node.accounts.logout(&c.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -293,7 +200,7 @@ async fn create_user(
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.create_user(c.who, b).await?),
+        Json(node.accounts.create_user(c.who, b).await?),
     ))
 }
 
@@ -306,7 +213,7 @@ async fn create_user(
 )]
 async fn list_users(State(node): Shared, c: Caller) -> Result<Json<Vec<UserRecord>>, ApiError> {
     c.who.admin()?;
-    Ok(Json(node.livechat.users()?))
+    Ok(Json(node.accounts.users()?))
 }
 
 #[utoipa::path(
@@ -321,7 +228,7 @@ async fn me(State(node): Shared, c: Caller) -> Result<Json<UserRecord>, ApiError
         .who
         .operator()
         .ok_or_else(|| ApiError::not_found("the admin token has no user"))?;
-    Ok(Json(node.livechat.user(op)?))
+    Ok(Json(node.accounts.user(op)?))
 }
 
 #[utoipa::path(
@@ -338,7 +245,7 @@ async fn show_user(
     Path(id): Path<Uuid>,
 ) -> Result<Json<UserRecord>, ApiError> {
     c.who.staff()?;
-    Ok(Json(node.livechat.user(id)?))
+    Ok(Json(node.accounts.user(id)?))
 }
 
 #[utoipa::path(
@@ -356,7 +263,7 @@ async fn update_user(
     Path(id): Path<Uuid>,
     Json(b): Json<UserInput>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    Ok(Json(node.livechat.update_user(c.who, id, b).await?))
+    Ok(Json(node.accounts.update_user(c.who, id, b).await?))
 }
 
 #[utoipa::path(
@@ -372,7 +279,7 @@ async fn revoke_tokens(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    let n = node.livechat.revoke_user_tokens(c.who, id).await?;
+    let n = node.accounts.revoke_user_tokens(c.who, id).await?;
     Ok(Json(json!({"revoked": n})))
 }
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::error::ApiJson;
-use super::livechat::Caller;
+use crate::accounts::Caller;
 use crate::livechat::chatbot::ChatbotView;
 use crate::livechat::chatbot::script::ScriptInput;
 use crate::livechat::chatbot::simulator::{SimInput, SimResult};

@@ -31,7 +31,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::ApiError;
-use super::livechat::Caller;
+use crate::accounts::Caller;
 use crate::livechat::LiveChat;
 use crate::livechat::reports::filter::{Filter, GroupBy, ReportQuery};
 use crate::livechat::reports::history::{CsvRow, Dataset, history, to_csv};
@@ -91,7 +91,7 @@ fn wants_csv(q: &ReportQuery, headers: &HeaderMap) -> Result<bool, ApiError> {
 
 /// Reads the report's data on the blocking pool (a report may scan many sessions).
 async fn data(node: &NodeShared, c: &Caller, q: &ReportQuery) -> Result<Dataset, ApiError> {
-    let filter = Filter::parse(q).map_err(ApiError::bad_request)?;
+    let filter = Filter::parse(q)?;
     let chat: LiveChat = node.livechat.clone();
     let who = c.who;
     let data = tokio::task::spawn_blocking(move || chat.report_data(who, &filter))
@@ -101,7 +101,7 @@ async fn data(node: &NodeShared, c: &Caller, q: &ReportQuery) -> Result<Dataset,
 }
 
 fn csv_response<R: CsvRow>(rows: &[R], name: &str) -> Result<Response, ApiError> {
-    let body = to_csv(rows).map_err(ApiError::internal)?;
+    let body = to_csv(rows)?;
     download("text/csv; charset=utf-8", &format!("{name}.csv"), body)
 }
 
@@ -187,12 +187,7 @@ async fn statistics(
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
     let csv = wants_csv(&q, &headers)?;
-    let by: GroupBy = q
-        .group_by
-        .as_deref()
-        .unwrap_or("day")
-        .parse()
-        .map_err(ApiError::bad_request)?;
+    let by: GroupBy = q.group_by.as_deref().unwrap_or("day").parse()?;
     let rows = stats(&data(&node, &c, &q).await?, by);
     if csv {
         return csv_response(&rows, &format!("stats-by-{by}"));

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::livechat::Caller;
+use crate::accounts::Caller;
 use crate::livechat::LiveChatError;
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::{PublicRating, Rating, RatingInput};

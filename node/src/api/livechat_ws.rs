@@ -26,8 +26,8 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::ApiError;
-use super::livechat::Caller;
 use super::socket_guard::{self, SocketAuth};
+use crate::accounts::Caller;
 use crate::livechat::LiveChat;
 use crate::livechat::hub::OpenSocket;
 use crate::livechat::presence::SocketPresence;

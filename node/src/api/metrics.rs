@@ -5,7 +5,7 @@
 //! has and whether a peer is down; a Prometheus job sends the token with
 //! `authorization: { credentials_file: … }`.
 //!
-//! Gathered on each scrape (cheap reads: counters, tree lengths, the in-memory live chat
+//! Gathered on each scrape (cheap reads: counters, outbox lengths, the in-memory live chat
 //! state; the message outbox's oldest entry is found from its keys, whose message ids are
 //! UUIDv7 and so carry their time). The HTTP answers are counted by [`count_answers`], a
 //! middleware on the whole API router, in an [`HttpMetrics`] shared through an `Extension`.
@@ -29,7 +29,6 @@ use super::auth::Admin;
 use crate::federation::actions::ListFilter;
 use crate::model::now_ms;
 use crate::node::NodeShared;
-use crate::store::{decode, trees};
 
 /// The Prometheus text format's content type.
 pub const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -155,29 +154,20 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         m.sample("ochat_connections", &format!("status=\"{name}\""), n);
     }
 
-    let store = &node.store;
+    let (handshake_steps, max_attempts) = node.federation.outbox_stats();
     m.one(
         "ochat_handshake_outbox_items",
         "gauge",
         "Handshake steps waiting to be delivered to a peer.",
-        store.outbox.len(),
+        handshake_steps,
     );
-    let max_attempts = store
-        .outbox
-        .iter()
-        .values()
-        .filter_map(|v| v.ok())
-        .filter_map(|v| decode::<crate::model::OutboxItem>(trees::OUTBOX, &v).ok())
-        .map(|item| item.attempts)
-        .max()
-        .unwrap_or(0);
     m.one(
         "ochat_handshake_outbox_max_attempts",
         "gauge",
         "Most delivery attempts of a handshake step still waiting.",
         max_attempts,
     );
-    let (queued, oldest_ms) = message_outbox(node)?;
+    let (queued, oldest_ms) = node.messaging.outbox_stats()?;
     m.one(
         "ochat_message_outbox_items",
         "gauge",
@@ -258,18 +248,13 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         "ochat_store_size_bytes",
         "gauge",
         "Size of the database on disk.",
-        store.size_on_disk(),
+        node.store.size_on_disk(),
     );
     m.one(
         "ochat_disk_flushes_total",
         "counter",
         "Grouped database flushes since the node started.",
-        store.flush_count(),
+        node.store.flush_count(),
     );
     Ok(out)
-}
-
-/// How many entries the message outbox holds, and when its oldest was queued (ms).
-fn message_outbox(node: &NodeShared) -> Result<(usize, Option<u64>), ApiError> {
-    node.messaging.outbox_summary().map_err(ApiError::internal)
 }

@@ -5,7 +5,7 @@
 //!   as its header says so (nothing of it is buffered) and the socket is closed with 1009
 //!   (message too big). The largest thing a client writes is a 10,000-character chat message.
 //! - **Token off the URL.** Browsers offer `ochat, ochat.token.<token>` as subprotocols; the
-//!   token is read from there (see `livechat::Caller`) and only `ochat` is answered.
+//!   token is read from there (see `accounts::who`) and only `ochat` is answered.
 //! - **Token checks while open.** A socket remembers the token it was opened with; when tokens
 //!   are revoked (logout, the admin's revoke, a password change, a visitor's erasure) and once
 //!   a minute, it checks the token again and closes with 1008 (policy violation) if it no
@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 use zeroize::Zeroizing;
 
-use super::auth::same_token;
-use crate::livechat::Who;
+use crate::accounts::Who;
+use crate::accounts::who::same_token;
 use crate::node::NodeShared;
 
 /// The largest frame or message a client may send (64 KiB: a 10,000-character message in
@@ -28,9 +28,6 @@ use crate::node::NodeShared;
 pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
 /// The subprotocol a client offers to select (the server answers with it).
 pub(crate) const PROTOCOL: &str = "ochat";
-/// The prefix of the subprotocol that carries a browser's token (`ochat.token.<token>`); it
-/// is read, never echoed.
-pub(crate) const TOKEN_PROTOCOL: &str = "ochat.token.";
 /// How often an open socket re-checks its token even when nothing was revoked.
 const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
@@ -109,7 +106,7 @@ impl SocketAuth {
         match self.who {
             Who::Admin => same_token(&self.token, &node.admin_token),
             Who::Operator(id) => {
-                matches!(node.livechat.token_valid(&self.token), Ok(Some(u)) if u == id)
+                matches!(node.accounts.token_valid(&self.token), Ok(Some(u)) if u == id)
             }
             Who::Visitor(session) => {
                 matches!(node.livechat.visitor_session(&self.token), Ok(Some(s)) if s == session)

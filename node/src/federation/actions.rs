@@ -15,11 +15,10 @@ use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{
     ChannelRecord, ConnectionRecord, ConnectionView, KeyState, OutboxItem, Step, StoredSecret,
-    UserRecord, now_ms,
+    now_ms,
 };
 use crate::store::channels::{Channels, NewChannel};
 use crate::store::ratchets::RatchetPickle;
-use crate::store::{Store, trees};
 
 /// Longest contact name.
 pub const MAX_CONTACT: usize = 200;
@@ -472,9 +471,11 @@ impl Federation {
                 current.state.status
             )));
         }
-        if Store::get::<UserRecord>(&self.inner.store.users, trees::USERS, user.as_bytes())?
-            .is_none()
-        {
+        let exists = self.inner.accounts.user_exists(user).map_err(|e| match e {
+            crate::accounts::AccountsError::Store(e) => FederationError::Store(e),
+            other => FederationError::Internal(other.to_string()),
+        })?;
+        if !exists {
             return Err(FederationError::NotFound(format!("no user {user}")));
         }
         let _guard = self.inner.lock.lock().await;

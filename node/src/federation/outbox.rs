@@ -557,3 +557,22 @@ impl Federation {
         }
     }
 }
+
+impl Federation {
+    /// How many handshake steps wait for delivery, and the most attempts one of them has had
+    /// (`/metrics`; a damaged entry is not counted in the attempts).
+    pub fn outbox_stats(&self) -> (usize, u32) {
+        let outbox = &self.inner.store.outbox;
+        let max_attempts = outbox
+            .iter()
+            .values()
+            .filter_map(|v| v.ok())
+            .filter_map(|v| {
+                crate::store::decode::<OutboxItem>(crate::store::trees::OUTBOX, &v).ok()
+            })
+            .map(|item| item.attempts)
+            .max()
+            .unwrap_or(0);
+        (outbox.len(), max_attempts)
+    }
+}

@@ -7,8 +7,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{LiveChat, LiveChatError, Who, all, put, text};
-use crate::store::trees;
+use super::{LiveChat, LiveChatError, Who, text};
 
 /// A canned response.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -89,7 +88,7 @@ impl LiveChat {
             owner: who.operator(),
             groups: input.groups,
         };
-        let existing: Vec<Canned> = all(&self.trees().canned, trees::LC_CANNED)?;
+        let existing: Vec<Canned> = self.repo().canned_all()?;
         if existing
             .iter()
             .any(|c| c.shortcut == canned.shortcut && audience(c) == audience(&canned))
@@ -99,12 +98,7 @@ impl LiveChat {
                 canned.shortcut
             )));
         }
-        put(
-            &self.trees().canned,
-            trees::LC_CANNED,
-            canned.id.as_bytes(),
-            &canned,
-        )?;
+        self.repo().put_canned(&canned)?;
         self.flush().await?;
         Ok(canned)
     }
@@ -112,21 +106,23 @@ impl LiveChat {
     /// Deletes a canned response: its owner or the admin.
     pub async fn delete_canned(&self, who: Who, id: Uuid) -> Result<(), LiveChatError> {
         who.staff()?;
-        let found: Canned = super::get(&self.trees().canned, trees::LC_CANNED, id.as_bytes())?
+        let found: Canned = self
+            .repo()
+            .canned(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("no canned response {id}")))?;
         if who != Who::Admin && found.owner != who.operator() {
             return Err(LiveChatError::Forbidden(
                 "only its owner or the admin deletes it".into(),
             ));
         }
-        self.trees().canned.remove(id.as_bytes())?;
+        self.repo().remove_canned(id)?;
         self.flush().await
     }
 
     /// The canned responses the caller may use (the admin sees all), sorted by shortcut.
     pub fn canned_for(&self, who: Who) -> Result<Vec<Canned>, LiveChatError> {
         who.staff()?;
-        let mut list: Vec<Canned> = all(&self.trees().canned, trees::LC_CANNED)?;
+        let mut list: Vec<Canned> = self.repo().canned_all()?;
         if let Some(op) = who.operator() {
             let mine: Vec<Uuid> = self
                 .groups()?

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::rules::Rule;
-use super::{LiveChat, LiveChatError, Who, all, get, put, text};
-use crate::store::trees;
+use super::{LiveChat, LiveChatError, Who, text};
 
 const MAX_TEXT: usize = 2000;
 
@@ -115,17 +114,13 @@ fn optional_text(field: &str, v: Option<String>, into: &mut String) -> Result<()
 
 impl LiveChat {
     fn save_channel(&self, c: &Channel) -> Result<(), LiveChatError> {
-        put(
-            &self.trees().channels,
-            trees::LC_CHANNELS,
-            c.id.as_bytes(),
-            c,
-        )
+        Ok(self.repo().put_channel(c)?)
     }
 
     /// A channel, without access checks.
     pub fn channel(&self, id: Uuid) -> Result<Channel, LiveChatError> {
-        get(&self.trees().channels, trees::LC_CHANNELS, id.as_bytes())?
+        self.repo()
+            .channel(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("no channel {id}")))
     }
 
@@ -147,7 +142,7 @@ impl LiveChat {
     /// Every channel, as list lines.
     pub fn channel_list(&self, who: Who) -> Result<Vec<ChannelListItem>, LiveChatError> {
         who.staff()?;
-        let channels: Vec<Channel> = all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let channels: Vec<Channel> = self.repo().channels()?;
         let days = super::satisfaction::DEFAULT_DAYS;
         let since = self.window_start(days);
         let mut ratings = self.ratings_by_channel()?;
@@ -225,7 +220,7 @@ impl LiveChat {
         }
         if let Some(ops) = input.operators {
             for op in &ops {
-                self.user(*op)?;
+                self.accounts().user(*op)?;
             }
             c.operators = ops;
             c.operators.dedup();
@@ -235,7 +230,7 @@ impl LiveChat {
         }
         if let Some(allowed) = input.allowed {
             for op in &allowed {
-                self.user(*op)?;
+                self.accounts().user(*op)?;
             }
             c.allowed = allowed;
             c.allowed.extend(c.operators.iter().copied());
@@ -271,7 +266,7 @@ impl LiveChat {
     pub async fn delete_channel(&self, who: Who, id: Uuid) -> Result<(), LiveChatError> {
         who.admin()?;
         self.channel(id)?;
-        self.trees().channels.remove(id.as_bytes())?;
+        self.repo().remove_channel(id)?;
         self.flush().await
     }
 

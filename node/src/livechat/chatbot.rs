@@ -10,7 +10,7 @@
 //! - [`runtime`] — the engine inside a live session: messages, routing, leads and tickets.
 //!
 //! This file holds the scripts' storage and their admin API (create, list, show, replace,
-//! delete, test). Who talks to whom: `api::livechat_chatbots` → here → `store` tree
+//! delete, test). Who talks to whom: `api::livechat_chatbots` → here → its repository (`store::livechat`, table
 //! `lc_chatbots`; `sessions`/`messages` call [`runtime`] when a rule's chatbot answers.
 
 pub mod checker;
@@ -27,8 +27,7 @@ use script::{Script, ScriptInput};
 use simulator::{SimInput, SimResult, simulate};
 
 use super::channels::Channel;
-use super::{LiveChat, LiveChatError, Who, all, get, put};
-use crate::store::trees;
+use super::{LiveChat, LiveChatError, Who};
 
 /// A script as the API shows it: the script and what the checker found.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -79,7 +78,7 @@ impl LiveChat {
     /// Every script (staff).
     pub fn chatbots(&self, who: Who) -> Result<Vec<ChatbotView>, LiveChatError> {
         who.staff()?;
-        let scripts: Vec<Script> = all(&self.trees().chatbots, trees::LC_CHATBOTS)?;
+        let scripts: Vec<Script> = self.repo().chatbots()?;
         Ok(scripts.into_iter().map(ChatbotView::from).collect())
     }
 
@@ -94,7 +93,7 @@ impl LiveChat {
         who.admin()?;
         self.stored_script(id)?;
         let wanted = id.to_string();
-        let channels: Vec<Channel> = all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let channels: Vec<Channel> = self.repo().channels()?;
         for channel in channels {
             if channel
                 .rules
@@ -107,7 +106,7 @@ impl LiveChat {
                 )));
             }
         }
-        self.trees().chatbots.remove(id.as_bytes())?;
+        self.repo().remove_chatbot(id)?;
         self.flush().await
     }
 
@@ -142,21 +141,17 @@ impl LiveChat {
         let Some(id) = chatbot_id.and_then(|t| Uuid::parse_str(t).ok()) else {
             return Ok(None);
         };
-        get(&self.trees().chatbots, trees::LC_CHATBOTS, id.as_bytes())
+        Ok(self.repo().chatbot(id)?)
     }
 
     fn stored_script(&self, id: Uuid) -> Result<Script, LiveChatError> {
-        get(&self.trees().chatbots, trees::LC_CHATBOTS, id.as_bytes())?
+        self.repo()
+            .chatbot(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("no chatbot {id}")))
     }
 
     async fn save_script(&self, script: &Script) -> Result<(), LiveChatError> {
-        put(
-            &self.trees().chatbots,
-            trees::LC_CHATBOTS,
-            script.id.as_bytes(),
-            script,
-        )?;
+        self.repo().put_chatbot(script)?;
         self.flush().await
     }
 }

@@ -1,6 +1,6 @@
 //! Operator commands, typed as messages and answered to the operator alone: `/help`,
 //! `/history`, `/lead [title]`, `/ticket [title]`, `/search_tickets <words|#number>`,
-//! `/leave`. Leads and tickets carry the transcript, are kept in the node's own trees
+//! `/leave`. Leads and tickets carry the transcript, are kept in the live chat's tables (`store::livechat`)
 //! (listable through the API) and are POSTed to the configured webhook, if any. Operators
 //! list and search only the records of the channels they operate; the admin sees all.
 
@@ -10,8 +10,7 @@ use uuid::Uuid;
 
 use super::messages::Message;
 use super::sessions::Session;
-use super::{LiveChat, LiveChatError, Who, all, put};
-use crate::store::trees;
+use super::{LiveChat, LiveChatError, Who};
 
 const HELP: &str = "Commands available in this conversation:\n\
 /help — show this list\n\
@@ -77,13 +76,6 @@ impl Kind {
             Kind::Ticket => "ticket",
         }
     }
-
-    fn tree(self) -> &'static str {
-        match self {
-            Kind::Lead => trees::LC_LEADS,
-            Kind::Ticket => trees::LC_TICKETS,
-        }
-    }
 }
 
 fn transcript_text(messages: &[Message]) -> String {
@@ -96,18 +88,11 @@ fn transcript_text(messages: &[Message]) -> String {
 }
 
 impl LiveChat {
-    fn records_tree(&self, kind: Kind) -> &crate::store::Tree {
-        match kind {
-            Kind::Lead => &self.trees().leads,
-            Kind::Ticket => &self.trees().tickets,
-        }
-    }
-
     /// The leads or tickets the caller may read, by number: the admin all of them, an
     /// operator those of the channels they operate now.
     pub fn records(&self, who: Who, kind: Kind) -> Result<Vec<Record>, LiveChatError> {
         who.staff()?;
-        let mut list: Vec<Record> = all(self.records_tree(kind), kind.tree())?;
+        let mut list: Vec<Record> = self.repo().records(kind)?;
         if let Some(op) = who.operator() {
             let mine = self.operated_channels(op)?;
             list.retain(|r| mine.contains(&r.channel_id));
@@ -117,8 +102,7 @@ impl LiveChat {
 
     /// The channels `op` is an operator of now.
     pub(crate) fn operated_channels(&self, op: Uuid) -> Result<Vec<Uuid>, LiveChatError> {
-        let channels: Vec<super::channels::Channel> =
-            all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let channels = self.repo().channels()?;
         Ok(channels
             .into_iter()
             .filter(|c| c.operators.contains(&op))
@@ -226,11 +210,7 @@ impl LiveChat {
     ) -> Result<Record, LiveChatError> {
         let messages = self.transcript(Who::Admin, session.id)?;
         let record = Record {
-            number: self
-                .inner
-                .store
-                .next_counter(kind.tree())
-                .map_err(LiveChatError::Store)?,
+            number: self.repo().next_record_number(kind)?,
             kind: kind.name().into(),
             title: draft.title,
             session_id: session.id,
@@ -242,12 +222,7 @@ impl LiveChat {
             created_by_bot: draft.created_by_bot,
             created_at_ms: self.now_ms(),
         };
-        put(
-            self.records_tree(kind),
-            kind.tree(),
-            &record.number.to_be_bytes(),
-            &record,
-        )?;
+        self.repo().put_record(kind, &record)?;
         self.flush().await?;
         if let Some(webhook) = &self.inner.webhook {
             webhook.post(&json!({"kind": kind.name(), "record": record}));

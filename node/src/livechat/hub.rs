@@ -1,6 +1,6 @@
 //! Live delivery: one broadcast channel per visitor session and one per operator. Events are
 //! serialized once, only if someone is listening, and pushed as JSON text; nobody listening
-//! is fine (the transcript is in sled). WebSocket handlers subscribe; the service publishes.
+//! is fine (the transcript is in the store). WebSocket handlers subscribe; the service publishes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
+
+use crate::accounts::Revocations;
 
 /// How many events a slow operator socket may fall behind before it is told it lagged.
 const CAPACITY: usize = 1024;
@@ -25,18 +27,26 @@ pub struct Hub {
     sessions: Senders,
     operators: Senders,
     closing: watch::Sender<bool>,
-    /// Bumped whenever tokens are revoked: open sockets then re-check their token.
-    revoked: watch::Sender<u64>,
+    /// Bumped whenever tokens are revoked: open sockets then re-check their token (shared
+    /// with the accounts, which revoke operators' tokens).
+    revoked: Revocations,
     open_sockets: Arc<watch::Sender<usize>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
+        Hub::new(Revocations::default())
+    }
+}
+
+impl Hub {
+    /// A hub whose sockets re-check their token when `revoked` is bumped.
+    pub fn new(revoked: Revocations) -> Self {
         Hub {
             sessions: Senders::default(),
             operators: Senders::default(),
             closing: watch::channel(false).0,
-            revoked: watch::channel(0).0,
+            revoked,
             open_sockets: Arc::new(watch::channel(0).0),
         }
     }
@@ -115,7 +125,7 @@ impl Hub {
 
     /// Tells open sockets that some tokens were revoked (each re-checks its own).
     pub fn tokens_revoked(&self) {
-        self.revoked.send_modify(|n| *n = n.wrapping_add(1));
+        self.revoked.bump();
     }
 
     /// Changes whenever tokens are revoked.

@@ -4,12 +4,11 @@
 //! [`DEFAULT_LANGUAGES`] when unset. A profile may name a regional form (`fr_BE`, `pt-BR`)
 //! of an enabled language; routing compares primary subtags anyway.
 //!
-//! Used by [`accounts`](super::accounts) (profile checks) and the API
+//! Used by `crate::accounts` (profile checks: the list is handed over at start) and the API
 //! (`GET /api/v1/livechat/languages`, which the console offers as a choice).
 
 use serde::Serialize;
 
-use super::routing::primary_language;
 use super::{LiveChat, LiveChatError};
 
 /// The languages enabled when the configuration names none: the most spoken languages with
@@ -96,16 +95,6 @@ pub fn enabled_list(configured: Option<&[String]>) -> Result<Vec<String>, LiveCh
     Ok(out)
 }
 
-/// Whether `tag` is an enabled language or a regional form of one (`fr`, `fr_BE`, `pt-BR`).
-fn well_formed(tag: &str) -> bool {
-    let mut parts = tag.split(['-', '_']);
-    let primary_ok = parts
-        .next()
-        .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_alphabetic()));
-    primary_ok
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
 impl LiveChat {
     /// The enabled languages with their names, in the configured order.
     pub fn languages(&self) -> Vec<Language> {
@@ -120,20 +109,6 @@ impl LiveChat {
             })
             .collect()
     }
-
-    /// `tag` trimmed, when it is an enabled language (or a regional form of one); else a
-    /// 400 that lists the enabled languages.
-    pub(crate) fn enabled_language(&self, field: &str, tag: &str) -> Result<String, LiveChatError> {
-        let t = tag.trim();
-        let enabled = self.enabled_languages();
-        if t.len() <= 35 && well_formed(t) && enabled.contains(&primary_language(t)) {
-            return Ok(t.to_string());
-        }
-        Err(LiveChatError::BadInput(format!(
-            "{field} {tag:?} is not a language enabled on this node; enabled: {}",
-            enabled.join(", ")
-        )))
-    }
 }
 
 #[cfg(test)]
@@ -147,15 +122,5 @@ mod tests {
         assert!(enabled_list(Some(&["klingon".into()])).is_err());
         assert!(enabled_list(Some(&[])).is_err());
         assert!(enabled_list(None).unwrap().contains(&"en".to_string()));
-    }
-
-    #[test]
-    fn regional_forms_are_well_formed_and_nonsense_is_not() {
-        assert!(well_formed("fr_BE"));
-        assert!(well_formed("pt-BR"));
-        assert!(well_formed("en"));
-        assert!(!well_formed("klingon-NOTREAL"));
-        assert!(!well_formed("e"));
-        assert!(!well_formed("fr_"));
     }
 }

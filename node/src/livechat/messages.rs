@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::sessions::{Session, SessionView};
 use super::transcripts::{Cached, shown_to};
-use super::{LiveChat, LiveChatError, Trees, Who, put};
-use crate::store::{decode, key, trees};
+use super::{LiveChat, LiveChatError, Who};
+use crate::store::livechat::LiveChatStore;
 
 /// Pages kept for `/history`.
 pub const HISTORY_PAGES: usize = 15;
@@ -121,11 +121,7 @@ impl LiveChat {
 
     /// Every stored message of a session, in order.
     fn stored_messages(&self, id: Uuid) -> Result<Vec<Message>, LiveChatError> {
-        let mut out = Vec::new();
-        for value in self.trees().messages.scan_prefix(id.as_bytes()).values() {
-            out.push(decode(trees::LC_MESSAGES, &value?)?);
-        }
-        Ok(out)
+        Ok(self.repo().messages(id)?)
     }
 
     /// The visitor or an operator of the session writes. Operators' `/commands` run and answer
@@ -159,7 +155,14 @@ impl LiveChat {
                     return self.run_command(&session, op, text).await;
                 }
                 let expanded = self.expand_canned(op, text)?;
-                self.append(id, "operator", Some(op), self.chat_name(op), expanded, None)?
+                self.append(
+                    id,
+                    "operator",
+                    Some(op),
+                    self.accounts().chat_name(op),
+                    expanded,
+                    None,
+                )?
             }
             _ => {
                 return Err(LiveChatError::Forbidden(
@@ -237,8 +240,7 @@ impl LiveChat {
             // Only the message is written: the session's record is not rewritten for its
             // new sequence number and activity, which `caught_up` reads back from the
             // messages when the node starts.
-            let k = key(&[id.as_bytes(), &message.seq.to_be_bytes()]);
-            put(&self.trees().messages, trees::LC_MESSAGES, &k, &message)?;
+            self.repo().put_message(id, &message)?;
             let operators = session.operators.clone();
             state.transcripts.append(id, &message);
             (message, operators, announce)
@@ -322,7 +324,7 @@ impl LiveChat {
 
     /// An operator leaves; the session closes when the last one has left.
     pub(crate) async fn operator_leaves(&self, id: Uuid, op: Uuid) -> Result<bool, LiveChatError> {
-        let name = self.chat_name(op);
+        let name = self.accounts().chat_name(op);
         self.append(
             id,
             "system",
@@ -363,11 +365,11 @@ fn messages_json<'a>(messages: impl Iterator<Item = &'a Message>) -> Result<Byte
 /// record, so after a restart (or a crash) the next sequence number follows the session's
 /// last message, and its last activity is that of its last message shown to everyone
 /// (answers only for one operator do not count as activity).
-pub(crate) fn caught_up(t: &Trees, mut s: Session) -> Result<Session, LiveChatError> {
+pub(crate) fn caught_up(repo: &LiveChatStore, mut s: Session) -> Result<Session, LiveChatError> {
     if !s.written {
         // Records from before the flag existed: written if the visitor or an operator wrote.
-        for item in t.messages.scan_prefix(s.id.as_bytes()).values() {
-            let m: Message = decode(trees::LC_MESSAGES, &item?)?;
+        for m in repo.session_messages(s.id) {
+            let m = m?;
             if m.author == "visitor" || m.author == "operator" {
                 s.written = true;
                 break;
@@ -375,9 +377,8 @@ pub(crate) fn caught_up(t: &Trees, mut s: Session) -> Result<Session, LiveChatEr
         }
     }
     let mut newest = true;
-    for item in t.messages.scan_prefix(s.id.as_bytes()).rev() {
-        let (_, v) = item?;
-        let m: Message = decode(trees::LC_MESSAGES, &v)?;
+    for m in repo.session_messages(s.id).rev() {
+        let m = m?;
         if newest {
             s.next_seq = s.next_seq.max(m.seq + 1);
             newest = false;

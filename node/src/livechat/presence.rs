@@ -20,9 +20,9 @@ use super::limits::Limits;
 use super::routing::Candidate;
 use super::sessions::{OpenSessions, Session};
 use super::transcripts::Transcripts;
-use super::{LiveChat, LiveChatError, Trees, Who};
+use super::{LiveChat, LiveChatError, Who};
 use crate::model::UserRecord;
-use crate::store::{decode, trees};
+use crate::store::livechat::LiveChatStore;
 
 /// Presence lasts this long after the last activity.
 pub const PRESENCE_MS: u64 = 30 * 60_000;
@@ -61,13 +61,13 @@ pub struct State {
 
 impl State {
     /// Loads the sessions that are not closed.
-    pub(crate) fn load(t: &Trees) -> Result<State, LiveChatError> {
+    pub(crate) fn load(repo: &LiveChatStore) -> Result<State, LiveChatError> {
         let mut open = OpenSessions::new();
         let mut unwritten = Unwritten::new();
-        for value in t.sessions.iter().values() {
-            let s: Session = decode(trees::LC_SESSIONS, &value?)?;
+        for s in repo.sessions() {
+            let s: Session = s?;
             if s.closed_at_ms.is_none() {
-                let s = super::messages::caught_up(t, s)?;
+                let s = super::messages::caught_up(repo, s)?;
                 if !s.written {
                     unwritten.insert((s.created_at_ms, s.id));
                 }

@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{LiveChat, LiveChatError, Who, all, get, put};
-use crate::store::trees;
+use super::{LiveChat, LiveChatError, Who};
 
 /// A rating.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -79,8 +78,7 @@ impl LiveChat {
                 "a session is rated once it is closed".into(),
             ));
         }
-        let previous: Option<Rating> =
-            get(&self.trees().ratings, trees::LC_RATINGS, id.as_bytes())?;
+        let previous: Option<Rating> = self.repo().rating(id)?;
         let rating = Rating {
             session_id: id,
             channel_id: session.channel_id,
@@ -90,12 +88,7 @@ impl LiveChat {
             internal_only: previous.is_some_and(|p| p.internal_only),
             at_ms: self.now_ms(),
         };
-        put(
-            &self.trees().ratings,
-            trees::LC_RATINGS,
-            id.as_bytes(),
-            &rating,
-        )?;
+        self.repo().put_rating(&rating)?;
         self.flush().await?;
         Ok(rating)
     }
@@ -103,7 +96,7 @@ impl LiveChat {
     /// A session's rating: its visitor, its operators, the admin.
     pub fn rating(&self, who: Who, id: Uuid) -> Result<Option<Rating>, LiveChatError> {
         self.session_for(who, id)?;
-        get(&self.trees().ratings, trees::LC_RATINGS, id.as_bytes())
+        Ok(self.repo().rating(id)?)
     }
 
     /// The admin marks a rating visible internally only (or public again).
@@ -114,15 +107,12 @@ impl LiveChat {
         internal_only: bool,
     ) -> Result<Rating, LiveChatError> {
         who.admin()?;
-        let mut rating: Rating = get(&self.trees().ratings, trees::LC_RATINGS, id.as_bytes())?
+        let mut rating: Rating = self
+            .repo()
+            .rating(id)?
             .ok_or_else(|| LiveChatError::NotFound(format!("session {id} has no rating")))?;
         rating.internal_only = internal_only;
-        put(
-            &self.trees().ratings,
-            trees::LC_RATINGS,
-            id.as_bytes(),
-            &rating,
-        )?;
+        self.repo().put_rating(&rating)?;
         self.flush().await?;
         Ok(rating)
     }
@@ -130,7 +120,7 @@ impl LiveChat {
     /// Every rating of a channel (staff who may read the channel).
     pub fn channel_ratings(&self, who: Who, channel: Uuid) -> Result<Vec<Rating>, LiveChatError> {
         self.channel_for(who, channel)?;
-        let list: Vec<Rating> = all(&self.trees().ratings, trees::LC_RATINGS)?;
+        let list: Vec<Rating> = self.repo().ratings()?;
         Ok(list
             .into_iter()
             .filter(|r| r.channel_id == channel)
@@ -152,7 +142,7 @@ impl LiveChat {
             .map(|r| PublicRating {
                 rating: r.rating,
                 comment: r.comment,
-                operator: r.operator.map(|op| self.chat_name(op)),
+                operator: r.operator.map(|op| self.accounts().chat_name(op)),
                 at_ms: r.at_ms,
             })
             .collect())

@@ -14,7 +14,7 @@
 //! - [`page`] — the console page with the charts (HTML, CSS and JS embedded).
 //!
 //! How it stays fast: a closed session's messages never change, so its [`SessionFacts`] are
-//! written to the `lc_report_facts` tree when it closes; a report decodes one small record per
+//! written to the `lc_report_facts` table when it closes; a report decodes one small record per
 //! closed session (open sessions are summarised from memory and their messages). Sessions
 //! closed before the index existed are summarised once, on the first report.
 
@@ -28,6 +28,7 @@ pub mod stats;
 
 use std::collections::HashMap;
 
+use thiserror::Error;
 use uuid::Uuid;
 
 use self::facts::SessionFacts;
@@ -37,64 +38,23 @@ use super::channels::Channel;
 use super::messages::Message;
 use super::ratings::Rating;
 use super::sessions::Session;
-use super::{LiveChat, LiveChatError, Who, all};
-use crate::store::{decode, encode, trees};
+use super::{LiveChat, LiveChatError, Who};
 
-/// Decodes many stored values, split over the machine's cores (a report over 100,000
-/// sessions spends most of its time decoding).
-fn decode_all<T: serde::de::DeserializeOwned + Send>(
-    tree: &'static str,
-    raw: &[sled::IVec],
-) -> Result<Vec<T>, LiveChatError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(4);
-    if threads < 2 || raw.len() < 4096 {
-        return raw.iter().map(|v| Ok(decode(tree, v)?)).collect();
-    }
-    let chunk = raw.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<T>, LiveChatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = raw
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|v| Ok(decode(tree, v)?))
-                        .collect::<Result<Vec<T>, LiveChatError>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(LiveChatError::Internal("a decoding thread failed".into()))
-                })
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(raw.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+/// A report's failures of its own (the live chat's are [`LiveChatError`]).
+#[derive(Debug, Error)]
+pub enum ReportError {
+    /// The query is invalid; the message says what is wrong (answered 400).
+    #[error("{0}")]
+    BadQuery(String),
+    /// A report could not be written as CSV.
+    #[error("cannot write the CSV: {0}")]
+    Csv(String),
 }
 
-/// The key that says the facts of sessions closed before the index existed were added.
-const BACKFILLED: &[u8] = b"~backfilled";
-
 impl LiveChat {
-    fn facts_tree(&self) -> Result<crate::store::Tree, LiveChatError> {
-        Ok(self.inner.store.tree(trees::LC_REPORT_FACTS)?)
-    }
-
     /// A session's messages, in order.
     pub(crate) fn messages_of(&self, id: Uuid) -> Result<Vec<Message>, LiveChatError> {
-        let mut out = Vec::new();
-        for value in self.trees().messages.scan_prefix(id.as_bytes()).values() {
-            out.push(decode(trees::LC_MESSAGES, &value?)?);
-        }
-        Ok(out)
+        Ok(self.repo().messages(id)?)
     }
 
     /// Summarises a session from its messages.
@@ -105,45 +65,36 @@ impl LiveChat {
     /// Keeps the facts of a closed session for the reports (called when it closes).
     pub(crate) fn index_session(&self, s: &Session) -> Result<(), LiveChatError> {
         let facts = self.summarise(s)?;
-        self.facts_tree()?
-            .insert(s.id.as_bytes(), encode(trees::LC_REPORT_FACTS, &facts)?)?;
-        Ok(())
+        Ok(self.repo().put_facts(&facts)?)
     }
 
     /// Forgets a session's facts (retention, erasure).
     pub(crate) fn unindex_session(&self, id: Uuid) -> Result<(), LiveChatError> {
-        self.facts_tree()?.remove(id.as_bytes())?;
+        self.repo().remove_facts(id)?;
         Ok(())
     }
 
     /// Summarises closed sessions that have no facts yet (those closed before the index).
-    fn backfill(&self, index: &crate::store::Tree) -> Result<(), LiveChatError> {
-        if index.contains_key(BACKFILLED)? {
+    fn backfill(&self) -> Result<(), LiveChatError> {
+        let repo = self.repo();
+        if repo.facts_backfilled()? {
             return Ok(());
         }
-        for value in self.trees().sessions.iter().values() {
-            let s: Session = decode(trees::LC_SESSIONS, &value?)?;
-            if s.closed_at_ms.is_some() && !s.abandoned && !index.contains_key(s.id.as_bytes())? {
+        for s in repo.sessions() {
+            let s: Session = s?;
+            if s.closed_at_ms.is_some() && !s.abandoned && !repo.has_facts(s.id)? {
                 self.index_session(&s)?;
             }
         }
-        index.insert(BACKFILLED, &[1u8])?;
+        repo.mark_facts_backfilled()?;
         Ok(())
     }
 
     /// Every session's facts: closed ones from the index, open ones summarised now.
     pub fn all_facts(&self) -> Result<Vec<SessionFacts>, LiveChatError> {
-        let index = self.facts_tree()?;
-        self.backfill(&index)?;
+        self.backfill()?;
         let open: Vec<Session> = self.state()?.open.values().cloned().collect();
-        let mut raw = Vec::new();
-        for item in index.iter() {
-            let (k, v) = item?;
-            if k.len() == 16 {
-                raw.push(v);
-            }
-        }
-        let mut out: Vec<SessionFacts> = decode_all(trees::LC_REPORT_FACTS, &raw)?;
+        let mut out: Vec<SessionFacts> = self.repo().all_facts()?;
         // An open session nobody wrote in is not a conversation (see `expiry`).
         for s in open.iter().filter(|s| s.written) {
             out.push(self.summarise(s)?);
@@ -158,7 +109,7 @@ impl LiveChat {
         if let Some(c) = filter.channel {
             self.channel_for(who, c)?;
         }
-        let channels: Vec<Channel> = all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let channels: Vec<Channel> = self.repo().channels()?;
         let visible = |f: &SessionFacts| match who {
             Who::Operator(op) => {
                 f.operators.contains(&op)
@@ -168,13 +119,9 @@ impl LiveChat {
             }
             _ => true,
         };
-        let raw = self
-            .trees()
-            .ratings
-            .iter()
-            .values()
-            .collect::<Result<Vec<_>, _>>()?;
-        let ratings: HashMap<Uuid, Rating> = decode_all::<Rating>(trees::LC_RATINGS, &raw)?
+        let ratings: HashMap<Uuid, Rating> = self
+            .repo()
+            .ratings_parallel()?
             .into_iter()
             .map(|r| (r.session_id, r))
             .collect();
@@ -198,7 +145,9 @@ impl LiveChat {
                 .iter()
                 .chain(e.rating.as_ref().and_then(|r| r.operator.as_ref()))
             {
-                operators.entry(*op).or_insert_with(|| self.chat_name(*op));
+                operators
+                    .entry(*op)
+                    .or_insert_with(|| self.accounts().chat_name(*op));
             }
         }
         Ok(Dataset {

@@ -47,14 +47,7 @@ pub struct VisitorFacts {
     pub previous_operator: Option<Uuid>,
 }
 
-/// The primary language subtag, lower case: `fr_BE` and `fr-be` both give `fr`.
-pub fn primary_language(tag: &str) -> String {
-    tag.trim()
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
+pub use crate::accounts::users::primary_language;
 
 fn speaks(c: &Candidate, language: &str) -> bool {
     let wanted = primary_language(language);

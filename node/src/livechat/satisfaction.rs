@@ -11,8 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::ratings::Rating;
-use super::{LiveChat, LiveChatError, Who, all};
-use crate::store::trees;
+use super::{LiveChat, LiveChatError, Who};
 
 /// The window when none is given (days).
 pub const DEFAULT_DAYS: u32 = 14;
@@ -107,7 +106,7 @@ impl LiveChat {
         &self,
     ) -> Result<std::collections::HashMap<Uuid, Vec<Rating>>, LiveChatError> {
         let mut map: std::collections::HashMap<Uuid, Vec<Rating>> = Default::default();
-        for r in all::<Rating>(&self.trees().ratings, trees::LC_RATINGS)? {
+        for r in self.repo().ratings()? {
             map.entry(r.channel_id).or_default().push(r);
         }
         Ok(map)
@@ -145,8 +144,7 @@ impl LiveChat {
 
     /// The published channels (id, name), by name.
     pub fn published_channels(&self) -> Result<Vec<(Uuid, String)>, LiveChatError> {
-        let channels: Vec<super::channels::Channel> =
-            all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let channels: Vec<super::channels::Channel> = self.repo().channels()?;
         let mut out: Vec<(Uuid, String)> = channels
             .into_iter()
             .filter(|c| c.published)
@@ -167,8 +165,7 @@ impl LiveChat {
         let mut by_channel = self.ratings_by_channel()?;
         let mut out = Vec::new();
         who.staff()?;
-        let channels: Vec<super::channels::Channel> =
-            all(&self.trees().channels, trees::LC_CHANNELS)?;
+        let channels: Vec<super::channels::Channel> = self.repo().channels()?;
         for c in channels {
             if self.channel_for(who, c.id).is_err() {
                 continue;

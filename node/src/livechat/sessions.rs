@@ -2,7 +2,7 @@
 //! session, and listing them. Messages, pages and closing are in [`messages`](super::messages).
 //!
 //! Open sessions and operator presence are kept in memory (and every change is written to
-//! sled, so a restart reloads open sessions, never closed ones); events go to the
+//! the store, so a restart reloads open sessions, never closed ones); events go to the
 //! [`Hub`](super::hub::Hub). New sessions are rate-limited per address and per visitor id
 //! ([`super::limits`]); a session's operator is told of it once someone writes
 //! ([`super::expiry`]).
@@ -16,9 +16,9 @@ use uuid::Uuid;
 use super::channels::Channel;
 use super::chatbot::engine::BotState;
 use super::rules::{Action, matching_rule};
-use super::{LiveChat, LiveChatError, Who, get, put, random_hex, token_hash};
+use super::{LiveChat, LiveChatError, Who, random_hex, token_hash};
+use crate::livechat::reports::privacy::ReturningEntry;
 use crate::model::UserRecord;
-use crate::store::{decode, trees};
 
 const WEEK_MS: u64 = 7 * 24 * 3_600_000;
 
@@ -201,12 +201,6 @@ pub struct StartAnswer {
     pub token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Returning {
-    operator: Uuid,
-    at_ms: u64,
-}
-
 /// The visitor's language from an `Accept-Language` header (its first tag).
 pub fn language_from_header(value: &str) -> Option<String> {
     value
@@ -306,7 +300,7 @@ impl LiveChat {
                 id,
                 channel_id,
                 visitor_id: input.visitor_id.clone(),
-                token_hash: token_hash(&token),
+                token_hash: token_hash(&token).to_vec(),
                 language: ctx.language,
                 country: ctx.country,
                 page_url: input.page_url.clone(),
@@ -346,7 +340,10 @@ impl LiveChat {
         answer.avatar = script.as_ref().and_then(|s| s.avatar.clone());
         answer.operator = match &script {
             Some(s) => Some(s.operator_name.clone()),
-            None => session.operators.first().map(|op| self.chat_name(*op)),
+            None => session
+                .operators
+                .first()
+                .map(|op| self.accounts().chat_name(*op)),
         };
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
@@ -386,12 +383,7 @@ impl LiveChat {
 
     /// Writes a session record (callers flush before they acknowledge).
     pub(crate) fn save_session(&self, session: &Session) -> Result<(), LiveChatError> {
-        put(
-            &self.trees().sessions,
-            trees::LC_SESSIONS,
-            session.id.as_bytes(),
-            session,
-        )
+        Ok(self.repo().put_session(session)?)
     }
 
     /// The operator a returning visitor had in the last week.
@@ -403,11 +395,11 @@ impl LiveChat {
         let Some(v) = visitor_id else {
             return Ok(None);
         };
-        Ok(
-            get::<Returning>(&self.trees().visitors, trees::LC_VISITORS, v.as_bytes())?
-                .filter(|r| now.saturating_sub(r.at_ms) < WEEK_MS)
-                .map(|r| r.operator),
-        )
+        Ok(self
+            .repo()
+            .returning(v)?
+            .filter(|r| now.saturating_sub(r.at_ms) < WEEK_MS)
+            .map(|r| r.operator))
     }
 
     /// Remembers a visitor's operator, for their return.
@@ -418,11 +410,11 @@ impl LiveChat {
         now: u64,
     ) -> Result<(), LiveChatError> {
         if let Some(v) = visitor_id {
-            let r = Returning {
+            let r = ReturningEntry {
                 operator,
                 at_ms: now,
             };
-            put(&self.trees().visitors, trees::LC_VISITORS, v.as_bytes(), &r)?;
+            self.repo().put_returning(v, &r)?;
         }
         Ok(())
     }
@@ -432,7 +424,7 @@ impl LiveChat {
         channel
             .operators
             .iter()
-            .filter_map(|op| self.user(*op).ok())
+            .filter_map(|op| self.accounts().user(*op).ok())
             .collect()
     }
 
@@ -459,12 +451,12 @@ impl LiveChat {
         Ok(same.then_some(id))
     }
 
-    /// A session from memory (open) or sled (closed).
+    /// A session from memory (open) or the store (closed).
     pub(crate) fn load_session(&self, id: Uuid) -> Result<Option<Session>, LiveChatError> {
         if let Some(s) = self.state()?.open.get(&id) {
             return Ok(Some(s.clone()));
         }
-        get(&self.trees().sessions, trees::LC_SESSIONS, id.as_bytes())
+        Ok(self.repo().session(id)?)
     }
 
     /// A session the caller may see: its visitor, its operators, the channel's operators, the admin.
@@ -499,8 +491,8 @@ impl LiveChat {
         }
         self.expire_unwritten()?;
         let mut out = Vec::new();
-        for value in self.trees().sessions.iter().values() {
-            let stored: Session = decode(trees::LC_SESSIONS, &value?)?;
+        for stored in self.repo().sessions() {
+            let stored = stored?;
             let s = self.load_session(stored.id)?.unwrap_or(stored);
             let visible = match who {
                 Who::Operator(op) => {

@@ -1,12 +1,12 @@
 //! Open sessions' transcripts kept in memory, so that reading a conversation (operators' UIs
-//! reload it, visitors' widgets reopen it) neither scans sled nor decodes every message again.
+//! reload it, visitors' widgets reopen it) neither scans the store nor decodes every message again.
 //!
-//! A transcript enters the cache the first time it is read, loaded from sled while the state
+//! A transcript enters the cache the first time it is read, loaded from the store while the state
 //! lock is held (messages are appended under the same lock, so nothing slips in between);
 //! every later [`LiveChat::append_message`](super::LiveChat) appends to it; closing the
 //! session drops it. The JSON of the messages everyone sees is kept as well and rebuilt on the
 //! first read after a change. A transcript longer than [`MAX_CACHED`] messages is read from
-//! sled each time instead, which bounds the memory to what open sessions hold.
+//! the store each time instead, which bounds the memory to what open sessions hold.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ pub struct Transcripts {
 /// What a reader takes from the cache: finished JSON, or the messages to filter and encode.
 #[derive(Debug)]
 pub enum Cached {
-    /// Not cached (never read, or too long): read sled.
+    /// Not cached (never read, or too long): read the store.
     Missing,
     /// The JSON the caller sees, ready to send.
     Json(Bytes),

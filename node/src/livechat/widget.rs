@@ -82,7 +82,7 @@ impl LiveChat {
         let profiles = channel
             .operators
             .iter()
-            .filter_map(|op| self.user(*op).ok())
+            .filter_map(|op| self.accounts().user(*op).ok())
             .collect::<Vec<_>>();
         let facts = super::routing::VisitorFacts {
             language: ctx.language.clone(),
@@ -146,7 +146,7 @@ impl LiveChat {
             Who::Operator(op) if session.operators.contains(&op) => {
                 self.touch(op)?;
                 let event = json!({"type": "typing", "session_id": id, "author": "operator",
-                    "author_id": op, "name": self.chat_name(op), "typing": typing});
+                    "author_id": op, "name": self.accounts().chat_name(op), "typing": typing});
                 self.hub().to_session(id, &event);
                 for other in session.operators.iter().filter(|o| **o != op) {
                     self.hub().to_operator(*other, &event);

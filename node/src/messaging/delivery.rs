@@ -355,7 +355,7 @@ impl Messaging {
     /// # Errors
     ///
     /// [`MessagingError::Store`].
-    pub fn outbox_summary(&self) -> Result<(usize, Option<u64>), MessagingError> {
+    pub fn outbox_stats(&self) -> Result<(usize, Option<u64>), MessagingError> {
         Ok(self.inner.outbox.summary()?)
     }
 }

@@ -207,3 +207,11 @@ impl Messaging {
         Ok((meta, data))
     }
 }
+
+impl Messaging {
+    /// Whether `viewer` may read `channel`'s messages (the admin always; a user when they are a
+    /// member of its connection): the events socket filters message events with this.
+    pub fn may_read(&self, channel: Uuid, viewer: Viewer) -> bool {
+        self.channel_for_reading(channel, viewer).is_ok()
+    }
+}

@@ -636,6 +636,24 @@ impl<D: TableDef> Table<D> {
     }
 }
 
+/// Tables of CBOR values can be written from a borrowed value (no clone to wrap it).
+impl<D, T> Table<D>
+where
+    D: TableDef<Value = Cbor<T>>,
+    T: Serialize + DeserializeOwned,
+{
+    /// Sets `key` to `value` (not durable until a flush), like [`Table::put`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`] (nothing written), [`StoreError::Encode`], [`StoreError::Sled`].
+    pub fn put_ref(&self, key: &D::Key, value: &T) -> Result<(), StoreError> {
+        self.tree
+            .insert(key.encode_key(), encode(D::NAME, value)?)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {

@@ -17,9 +17,9 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::accounts::Caller;
 use crate::api::ApiError;
 use crate::api::error::ApiJson;
-use crate::api::livechat::Caller;
 use crate::api::livechat_sessions::visitor_context;
 use crate::livechat::widget::{CheckAnswer, CheckInput};
 use crate::node::NodeShared;

@@ -186,7 +186,7 @@ impl LiveChat {
 
     /// Tells the operator about their new session and the visitor who joined.
     pub(crate) fn announce_operator(&self, id: Uuid, op: Uuid) -> Result<(), LiveChatError> {
-        let name = self.chat_name(op);
+        let name = self.accounts().chat_name(op);
         if let Some(session) = self.load_session(id)? {
             let view = SessionView::from(&session);
             self.hub()

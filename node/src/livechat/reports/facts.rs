@@ -3,7 +3,7 @@
 //! answer, speakers, message count). Pure: built from a [`Session`] and its [`Message`]s.
 //!
 //! Closed sessions never change their messages, so their facts are computed once (at close)
-//! and kept in the `lc_report_facts` tree; the reports then read one small record per
+//! and kept in the `lc_report_facts` table; the reports then read one small record per
 //! session instead of every message.
 
 use std::collections::BTreeSet;
@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use crate::livechat::messages::Message;
 use crate::livechat::sessions::Session;
+
+use super::ReportError;
 
 /// How a session ended up, in the order the rules are tried (first that holds wins):
 ///
@@ -68,16 +70,16 @@ impl fmt::Display for Outcome {
 }
 
 impl FromStr for Outcome {
-    type Err = String;
+    type Err = ReportError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, ReportError> {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str() == s)
             .ok_or_else(|| {
-                format!(
+                ReportError::BadQuery(format!(
                     "outcome is one of forwarded, answered, no_answer, no_agent, bot_only (not {s:?})"
-                )
+                ))
             })
     }
 }
@@ -326,6 +328,6 @@ mod tests {
             assert_eq!(o.as_str().parse::<Outcome>().unwrap(), o);
         }
         let err = "won".parse::<Outcome>().unwrap_err();
-        assert!(err.contains("no_answer"), "{err}");
+        assert!(err.to_string().contains("no_answer"), "{err}");
     }
 }

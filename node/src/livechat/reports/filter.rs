@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
+use super::ReportError;
 use super::facts::{Outcome, SessionFacts};
 
 const DAY_MS: u64 = 86_400_000;
@@ -60,7 +61,7 @@ pub struct Filter {
 
 impl Filter {
     /// Validates a query; the message says what is wrong.
-    pub fn parse(q: &ReportQuery) -> Result<Filter, String> {
+    pub fn parse(q: &ReportQuery) -> Result<Filter, ReportError> {
         let from_ms = q
             .from
             .as_deref()
@@ -73,7 +74,7 @@ impl Filter {
         if let (Some(f), Some(t)) = (from_ms, to_ms)
             && f >= t
         {
-            return Err("from must be before to".into());
+            return Err(ReportError::BadQuery("from must be before to".into()));
         }
         Ok(Filter {
             from_ms,
@@ -104,33 +105,36 @@ impl Filter {
     }
 }
 
-fn parse_id(field: &str, s: &str) -> Result<Uuid, String> {
-    Uuid::parse_str(s.trim()).map_err(|_| format!("{field} must be an id (a UUID), not {s:?}"))
+fn parse_id(field: &str, s: &str) -> Result<Uuid, ReportError> {
+    Uuid::parse_str(s.trim())
+        .map_err(|_| ReportError::BadQuery(format!("{field} must be an id (a UUID), not {s:?}")))
 }
 
 /// A rating as a query names it.
-pub fn parse_rating(s: &str) -> Result<u8, String> {
+pub fn parse_rating(s: &str) -> Result<u8, ReportError> {
     match s.trim() {
         "5" | "happy" => Ok(5),
         "3" | "okay" => Ok(3),
         "1" | "unhappy" => Ok(1),
         "0" | "none" => Ok(0),
-        other => Err(format!(
+        other => Err(ReportError::BadQuery(format!(
             "rating is 5 (happy), 3 (okay), 1 (unhappy) or 0 (none), not {other:?}"
-        )),
+        ))),
     }
 }
 
 /// A day (`YYYY-MM-DD`, its midnight; with `end`, the next midnight) or an RFC 3339 time, as
 /// milliseconds since the epoch.
-pub fn parse_time(field: &str, s: &str, end: bool) -> Result<u64, String> {
+pub fn parse_time(field: &str, s: &str, end: bool) -> Result<u64, ReportError> {
     let s = s.trim();
     let at = if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
         t
     } else {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         let day = Date::parse(s, &format).map_err(|_| {
-            format!("{field} must be a day (2026-11-02) or an RFC 3339 time, not {s:?}")
+            ReportError::BadQuery(format!(
+                "{field} must be a day (2026-11-02) or an RFC 3339 time, not {s:?}"
+            ))
         })?;
         let midnight = day.midnight().assume_utc();
         if end {
@@ -140,7 +144,7 @@ pub fn parse_time(field: &str, s: &str, end: bool) -> Result<u64, String> {
         }
     };
     let ms = at.unix_timestamp_nanos() / 1_000_000;
-    u64::try_from(ms).map_err(|_| format!("{field} must not be before 1970"))
+    u64::try_from(ms).map_err(|_| ReportError::BadQuery(format!("{field} must not be before 1970")))
 }
 
 /// A time in UTC.
@@ -212,17 +216,17 @@ impl fmt::Display for GroupBy {
 }
 
 impl FromStr for GroupBy {
-    type Err = String;
+    type Err = ReportError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, ReportError> {
         GroupBy::NAMES
             .iter()
             .find(|(n, _)| *n == s.trim())
             .map(|(_, g)| *g)
             .ok_or_else(|| {
-                format!(
+                ReportError::BadQuery(format!(
                     "group_by is one of channel, operator, day, weekday, hour, country, language, outcome (not {s:?})"
-                )
+                ))
             })
     }
 }
@@ -279,7 +283,7 @@ mod tests {
         let q = |f: fn(&mut ReportQuery)| {
             let mut q = ReportQuery::default();
             f(&mut q);
-            Filter::parse(&q).unwrap_err()
+            Filter::parse(&q).unwrap_err().to_string()
         };
         assert!(q(|q| q.from = Some("yesterday".into())).contains("from must be a day"));
         assert!(q(|q| q.channel = Some("web".into())).contains("channel must be an id"));
@@ -293,7 +297,13 @@ mod tests {
             .contains("before")
         );
         assert_eq!("weekday".parse::<GroupBy>().unwrap(), GroupBy::Weekday);
-        assert!("year".parse::<GroupBy>().unwrap_err().contains("group_by"));
+        assert!(
+            "year"
+                .parse::<GroupBy>()
+                .unwrap_err()
+                .to_string()
+                .contains("group_by")
+        );
         let ok = Filter::parse(&ReportQuery {
             from: Some("2026-11-02".into()),
             to: Some("2026-11-02".into()),

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::ReportError;
 use super::facts::SessionFacts;
 use super::filter::rfc3339;
 use crate::livechat::ratings::Rating;
@@ -68,14 +69,15 @@ pub trait CsvRow {
 }
 
 /// Rows as CSV (a header line, then one line per row).
-pub fn to_csv<R: CsvRow>(rows: &[R]) -> Result<String, String> {
+pub fn to_csv<R: CsvRow>(rows: &[R]) -> Result<String, ReportError> {
+    let csv = |e: &dyn std::fmt::Display| ReportError::Csv(e.to_string());
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(R::header()).map_err(|e| e.to_string())?;
+    w.write_record(R::header()).map_err(|e| csv(&e))?;
     for row in rows {
-        w.write_record(row.record()).map_err(|e| e.to_string())?;
+        w.write_record(row.record()).map_err(|e| csv(&e))?;
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    let bytes = w.into_inner().map_err(|e| csv(&e))?;
+    String::from_utf8(bytes).map_err(|e| csv(&e))
 }
 
 /// An optional number as a CSV cell (empty when absent).

@@ -11,12 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::livechat::commands::Record;
+use crate::livechat::commands::{Kind, Record};
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::Rating;
 use crate::livechat::sessions::{Session, SessionView};
-use crate::livechat::{LiveChat, LiveChatError, Who, get};
-use crate::store::{decode, trees};
+use crate::livechat::{LiveChat, LiveChatError, Who};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -73,19 +72,11 @@ impl LiveChat {
         id: Uuid,
         erased: &mut Erased,
     ) -> Result<(), LiveChatError> {
-        let t = self.trees();
-        let keys: Vec<sled::IVec> = t
-            .messages
-            .scan_prefix(id.as_bytes())
-            .keys()
-            .collect::<Result<_, _>>()?;
-        for k in &keys {
-            t.messages.remove(k)?;
-        }
-        erased.messages += keys.len();
-        erased.ratings += usize::from(t.ratings.remove(id.as_bytes())?.is_some());
+        let repo = self.repo();
+        erased.messages += repo.remove_messages(id)?;
+        erased.ratings += usize::from(repo.remove_rating(id)?);
         self.unindex_session(id)?;
-        erased.sessions += usize::from(t.sessions.remove(id.as_bytes())?.is_some());
+        erased.sessions += usize::from(repo.remove_session(id)?);
         Ok(())
     }
 
@@ -93,8 +84,8 @@ impl LiveChat {
     pub async fn sweep_retention(&self, days: u32) -> Result<usize, LiveChatError> {
         let cutoff = self.now_ms().saturating_sub(u64::from(days) * DAY_MS);
         let mut old = Vec::new();
-        for value in self.trees().sessions.iter().values() {
-            let s: Session = decode(trees::LC_SESSIONS, &value?)?;
+        for s in self.repo().sessions() {
+            let s: Session = s?;
             if s.closed_at_ms.is_some_and(|c| c < cutoff) {
                 old.push(s.id);
             }
@@ -114,11 +105,11 @@ impl LiveChat {
         Ok(erased.sessions)
     }
 
-    /// The sessions of one visitor (by browser id), from sled and memory.
+    /// The sessions of one visitor (by browser id), from the store and memory.
     fn visitor_sessions(&self, visitor_id: &str) -> Result<Vec<Session>, LiveChatError> {
         let mut out = Vec::new();
-        for value in self.trees().sessions.iter().values() {
-            let stored: Session = decode(trees::LC_SESSIONS, &value?)?;
+        for stored in self.repo().sessions() {
+            let stored: Session = stored?;
             if stored.visitor_id.as_deref() == Some(visitor_id) {
                 out.push(self.load_session(stored.id)?.unwrap_or(stored));
             }
@@ -127,19 +118,13 @@ impl LiveChat {
     }
 
     fn records_of(
-        tree: &crate::store::Tree,
-        name: &'static str,
+        &self,
+        kind: Kind,
         sessions: &HashSet<Uuid>,
-    ) -> Result<Vec<(sled::IVec, Record)>, LiveChatError> {
-        let mut out = Vec::new();
-        for item in tree.iter() {
-            let (k, v) = item?;
-            let r: Record = decode(name, &v)?;
-            if sessions.contains(&r.session_id) {
-                out.push((k, r));
-            }
-        }
-        Ok(out)
+    ) -> Result<Vec<Record>, LiveChatError> {
+        let mut list = self.repo().records(kind)?;
+        list.retain(|r| sessions.contains(&r.session_id));
+        Ok(list)
     }
 
     /// Everything stored about a visitor (admin only).
@@ -151,32 +136,21 @@ impl LiveChat {
         who.admin()?;
         let sessions = self.visitor_sessions(visitor_id)?;
         let ids: HashSet<Uuid> = sessions.iter().map(|s| s.id).collect();
-        let t = self.trees();
         let mut messages = Vec::new();
         let mut ratings = Vec::new();
         for s in &sessions {
             messages.extend(self.messages_of(s.id)?);
-            ratings.extend(get::<Rating>(
-                &t.ratings,
-                trees::LC_RATINGS,
-                s.id.as_bytes(),
-            )?);
+            ratings.extend(self.repo().rating(s.id)?);
         }
-        let returning = get(&t.visitors, trees::LC_VISITORS, visitor_id.as_bytes())?;
+        let returning = self.repo().returning(visitor_id)?;
         Ok(VisitorExport {
             visitor_id: visitor_id.to_string(),
             returning,
             sessions: sessions.iter().map(SessionView::from).collect(),
             messages,
             ratings,
-            leads: Self::records_of(&t.leads, trees::LC_LEADS, &ids)?
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect(),
-            tickets: Self::records_of(&t.tickets, trees::LC_TICKETS, &ids)?
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect(),
+            leads: self.records_of(Kind::Lead, &ids)?,
+            tickets: self.records_of(Kind::Ticket, &ids)?,
         })
     }
 
@@ -189,17 +163,16 @@ impl LiveChat {
         }
         let ids: HashSet<Uuid> = sessions.iter().map(|s| s.id).collect();
         let mut erased = Erased::default();
-        let t = self.trees();
-        for (tree, name) in [(&t.leads, trees::LC_LEADS), (&t.tickets, trees::LC_TICKETS)] {
-            for (k, _) in Self::records_of(tree, name, &ids)? {
-                tree.remove(k)?;
+        for kind in [Kind::Lead, Kind::Ticket] {
+            for r in self.records_of(kind, &ids)? {
+                self.repo().remove_record(kind, r.number)?;
                 erased.records += 1;
             }
         }
         for id in &ids {
             self.delete_session(*id, &mut erased)?;
         }
-        erased.returning = t.visitors.remove(visitor_id.as_bytes())?.is_some();
+        erased.returning = self.repo().remove_returning(visitor_id)?;
         self.flush().await?;
         // The erased sessions' visitor tokens are gone: their open sockets close.
         self.hub().tokens_revoked();

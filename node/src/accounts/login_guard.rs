@@ -1,4 +1,4 @@
-//! Brakes on password guessing, used by [`LiveChat::login`](super::LiveChat::login) and, for
+//! Brakes on password guessing, used by [`Accounts::login`](super::Accounts::login) and, for
 //! the bounded hashing, by every password hash the accounts compute.
 //!
 //! - **Failures per login and per client address.** Five wrong passwords for one login within
@@ -18,7 +18,7 @@
 //!   checked against a dummy hash made with the same parameters, so it takes as long as a
 //!   wrong password for a real login.
 //!
-//! Time comes from the live chat's [`Clock`](super::Clock), so tests move it instead of waiting.
+//! Time comes from the accounts' [`Clock`](crate::clock::Clock), so tests move it instead of waiting.
 //! Both failure tables are bounded ([`MAX_TRACKED`] entries each; the stalest goes first).
 
 use std::collections::HashMap;
@@ -33,7 +33,7 @@ use subtle::ConstantTimeEq;
 use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::LiveChatError;
+use super::AccountsError;
 
 /// Wrong passwords for one login that lock it.
 pub const LOGIN_MAX_FAILURES: u32 = 5;
@@ -68,7 +68,7 @@ pub enum LoginError {
     },
     /// Anything else.
     #[error(transparent)]
-    Other(#[from] LiveChatError),
+    Other(#[from] AccountsError),
 }
 
 /// Failures of one login or address.
@@ -250,7 +250,7 @@ pub(crate) struct LoginGuard {
 
 impl Default for LoginGuard {
     fn default() -> Self {
-        LoginGuard::new(super::accounts::DEFAULT_TOKEN_IDLE_DAYS)
+        LoginGuard::new(super::DEFAULT_TOKEN_IDLE_DAYS)
     }
 }
 
@@ -279,7 +279,7 @@ impl LoginGuard {
 }
 
 fn poisoned() -> LoginError {
-    LoginError::Other(LiveChatError::Internal("login guard lock poisoned".into()))
+    LoginError::Other(AccountsError::Internal("login guard lock poisoned".into()))
 }
 
 fn secs(ms: u64) -> u64 {
@@ -351,7 +351,7 @@ impl LoginGuard {
 
     async fn wait_ticket(&self, queued: Queued) -> Result<HashTicket, LoginError> {
         let permit = self.cores.clone().acquire_owned().await.map_err(|_| {
-            LoginError::Other(LiveChatError::Internal("hashing semaphore closed".into()))
+            LoginError::Other(AccountsError::Internal("hashing semaphore closed".into()))
         })?;
         let memory = match self.memory.lock() {
             Ok(mut pool) => pool.pop().unwrap_or_default(),
@@ -366,13 +366,13 @@ impl LoginGuard {
     }
 
     /// The dummy hash unknown logins are checked against (made once, like a real one).
-    pub(crate) fn dummy_hash(&self) -> Result<String, LiveChatError> {
+    pub(crate) fn dummy_hash(&self) -> Result<String, AccountsError> {
         if let Some(h) = self.dummy.get() {
             return Ok(h.clone());
         }
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| LiveChatError::Internal(e.to_string()))?;
-        let made = super::accounts::hash_password(&hex::encode(secret))?;
+        getrandom::fill(&mut secret).map_err(|e| AccountsError::Internal(e.to_string()))?;
+        let made = super::hash_password(&hex::encode(secret))?;
         Ok(self.dummy.get_or_init(|| made).clone())
     }
 }
@@ -422,7 +422,7 @@ mod tests {
     #[tokio::test]
     async fn a_ticket_verifies_like_argon2_itself_and_keeps_its_memory_for_the_next() {
         let g = LoginGuard::default();
-        let stored = crate::livechat::accounts::hash_password("correct horse").unwrap();
+        let stored = crate::accounts::hash_password("correct horse").unwrap();
         let mut t = g.ticket().await.unwrap();
         assert!(t.verify("correct horse", &stored));
         assert!(!t.verify("correct hors", &stored));

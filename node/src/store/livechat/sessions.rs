@@ -1,0 +1,113 @@
+//! Live chat sessions, their messages and returning visitors: the tables and the
+//! [`LiveChatStore`] methods the sessions, messages, presence and privacy code use.
+//!
+//! A message is stored under its session id ‖ its sequence number (8 B BE), so a session's
+//! messages read back in order with one prefix scan; the session's record is not rewritten per
+//! message (see `livechat::messages`).
+
+use uuid::Uuid;
+
+use super::LiveChatStore;
+use crate::livechat::messages::Message;
+use crate::livechat::reports::privacy::ReturningEntry;
+use crate::livechat::sessions::Session;
+use crate::store::StoreError;
+use crate::store::table::{Cbor, TableDef};
+use crate::store::trees;
+
+/// `lc_sessions`: visitor sessions by id.
+pub struct Sessions;
+impl TableDef for Sessions {
+    const NAME: &'static str = trees::LC_SESSIONS;
+    type Key = Uuid;
+    type Value = Cbor<Session>;
+}
+
+/// `lc_messages`: session id ‖ sequence → message.
+pub struct Messages;
+impl TableDef for Messages {
+    const NAME: &'static str = trees::LC_MESSAGES;
+    type Key = (Uuid, u64);
+    type Value = Cbor<Message>;
+}
+
+/// `lc_visitors`: returning visitor id → their previous operator.
+pub struct Visitors;
+impl TableDef for Visitors {
+    const NAME: &'static str = trees::LC_VISITORS;
+    type Key = String;
+    type Value = Cbor<ReturningEntry>;
+}
+
+impl LiveChatStore {
+    /// One stored session.
+    pub fn session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        Ok(self.sessions.get(&id)?.map(|Cbor(s)| s))
+    }
+
+    /// Every stored session, by id (read as the iterator goes).
+    pub fn sessions(&self) -> impl Iterator<Item = Result<Session, StoreError>> + use<> {
+        self.sessions.iter().map(|e| e.map(|(_, Cbor(s))| s))
+    }
+
+    /// Writes a session record (not durable until a flush).
+    pub fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.sessions.put_ref(&session.id, session)
+    }
+
+    /// Removes a session record; answers whether it was there.
+    pub fn remove_session(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.sessions.remove(&id)
+    }
+
+    /// Writes a message of a session under its sequence number.
+    pub fn put_message(&self, session: Uuid, message: &Message) -> Result<(), StoreError> {
+        self.messages.put_ref(&(session, message.seq), message)
+    }
+
+    /// A session's messages, in order.
+    pub fn messages(&self, session: Uuid) -> Result<Vec<Message>, StoreError> {
+        self.session_messages(session).collect()
+    }
+
+    /// A session's messages in order, read as the iterator goes (`.rev()` for newest first).
+    pub fn session_messages(
+        &self,
+        session: Uuid,
+    ) -> impl DoubleEndedIterator<Item = Result<Message, StoreError>> + use<> {
+        self.messages
+            .scan(&session)
+            .map(|e| e.map(|(_, Cbor(m))| m))
+    }
+
+    /// Removes a session's messages; answers how many went.
+    pub fn remove_messages(&self, session: Uuid) -> Result<usize, StoreError> {
+        let keys: Vec<(Uuid, u64)> = self
+            .messages
+            .scan_keys(&session)
+            .collect::<Result<_, _>>()?;
+        for k in &keys {
+            self.messages.remove(k)?;
+        }
+        Ok(keys.len())
+    }
+
+    /// A returning visitor's entry.
+    pub fn returning(&self, visitor_id: &str) -> Result<Option<ReturningEntry>, StoreError> {
+        Ok(self.visitors.get(&visitor_id.to_string())?.map(|Cbor(r)| r))
+    }
+
+    /// Remembers a returning visitor's operator.
+    pub fn put_returning(
+        &self,
+        visitor_id: &str,
+        entry: &ReturningEntry,
+    ) -> Result<(), StoreError> {
+        self.visitors.put_ref(&visitor_id.to_string(), entry)
+    }
+
+    /// Forgets a returning visitor; answers whether they were known.
+    pub fn remove_returning(&self, visitor_id: &str) -> Result<bool, StoreError> {
+        self.visitors.remove(&visitor_id.to_string())
+    }
+}
