@@ -9,13 +9,12 @@
 //!   anything changes.
 //! - [`outbox`] — the delivery worker: retries every queued step with backoff until the peer
 //!   says it stored it; also the periodic Sync Status.
-//! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory, DHT).
-//! - `repo` — the connection's sled records, always changed in one atomic write (`store/atomic.rs`).
+//! - where a peer is and which key it has: [`crate::peers`]; the connections, their indexes
+//!   and the handshake outbox, always changed in one atomic write: [`crate::store::connections`].
 //! - `keys` — the channel's ratchet and key confirmation MACs from the finished handshake
 //!   (handshake 2, bound to both identities and pre-keys; handshake 1 for earlier peers).
 //! - `answer` — the responder's signed answer and, for an acceptance, the channel's keys.
 //! - `confirm` — key confirmation: a mismatch on either side, the responder's check of MAC_I.
-//! - `verified` — signed records already verified, so a peer's record is checked once.
 
 pub mod actions;
 mod answer;
@@ -24,28 +23,24 @@ mod confirm;
 pub mod inbound;
 pub(crate) mod keys;
 pub mod outbox;
-pub mod repo;
-pub(crate) mod resolve;
-mod verified;
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use libp2p::{Multiaddr, PeerId};
 use ochat_protocol::connection::TransitionError;
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::record::{InstanceRecord, SignedRecord};
 use thiserror::Error;
 use tokio::sync::{Mutex, Notify};
 
-use crate::directory::client::DirectoryClient;
+use crate::directory::DirectoryError;
 use crate::events::Events;
 use crate::model::{StoredSecret, now_ms};
 use crate::network::NetworkHandle;
+use crate::peers::{Peers, PeersError};
+use crate::store::connections::Connections;
 use crate::store::{Store, StoreError};
 pub use auto_accept::AutoAccept;
-use resolve::Resolver;
 
 /// Why a federation action failed.
 #[derive(Debug, Error)]
@@ -65,12 +60,15 @@ pub enum FederationError {
     /// The peer could not be reached or answered with an error.
     #[error("{0}")]
     Unavailable(String),
+    /// Where the peer is cannot be told now.
+    #[error(transparent)]
+    Peer(#[from] PeersError),
+    /// Our record could not be published to the directory.
+    #[error("could not register with the directory: {0}")]
+    Register(#[source] DirectoryError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Sled(#[from] sled::Error),
     /// Something that should not happen.
     #[error("{0}")]
     Internal(String),
@@ -143,11 +141,14 @@ pub struct Federation {
 }
 
 pub(crate) struct Inner {
+    /// For the record's sequence counter.
     pub(crate) store: Store,
+    /// The connections, their indexes and the handshake outbox.
+    pub(crate) connections: Connections,
     pub(crate) me: Me,
     pub(crate) record: RwLock<SignedRecord>,
     pub(crate) network: NetworkHandle,
-    pub(crate) resolver: Resolver,
+    pub(crate) peers: Peers,
     pub(crate) events: Events,
     /// Serialises state changes so an API action and an inbound message never race.
     pub(crate) lock: Mutex<()>,
@@ -180,10 +181,8 @@ pub struct FederationParts {
     pub previous_prekey: Option<[u8; 32]>,
     /// The network actor.
     pub network: NetworkHandle,
-    /// The directory, if any.
-    pub directory: Option<DirectoryClient>,
-    /// Peers given by hand.
-    pub manual_peers: HashMap<InstanceId, (PeerId, Multiaddr)>,
+    /// Where peers are and which keys they have (directory, DHT, peers given by hand).
+    pub peers: Peers,
     /// The event bus.
     pub events: Events,
     /// Timings.
@@ -201,15 +200,12 @@ impl Federation {
             previous_prekey: parts.previous_prekey.map(StoredSecret),
         };
         let record = sign_record(&parts.store, &me, Vec::new())?;
-        repo::rebuild_pending_index(&parts.store)?;
+        let connections = Connections::open(&parts.store)?;
+        connections.rebuild_pending_index()?;
         Ok(Federation {
             inner: Arc::new(Inner {
-                resolver: Resolver::new(
-                    parts.store.clone(),
-                    parts.directory,
-                    parts.manual_peers,
-                    parts.network.clone(),
-                ),
+                peers: parts.peers,
+                connections,
                 store: parts.store,
                 me,
                 record: RwLock::new(record),
@@ -248,15 +244,13 @@ impl Federation {
     /// Publishes our current record to the directory (no-op without one).
     pub async fn publish(&self) -> Result<(), FederationError> {
         let record = self.record();
-        match self.inner.resolver.publish(&record).await {
+        match self.inner.peers.publish(&record).await {
             Ok(true) => {
                 tracing::info!("registered our instance record with the directory");
                 Ok(())
             }
             Ok(false) => Ok(()),
-            Err(e) => Err(FederationError::Unavailable(format!(
-                "could not register with the directory: {e}"
-            ))),
+            Err(e) => Err(FederationError::Register(e)),
         }
     }
 
@@ -265,25 +259,9 @@ impl Federation {
         self.inner.me.uuid
     }
 
-    /// Where to reach `remote` now (peer id and addresses), for the messaging service.
-    /// With `fresh`, the directory is asked before the cache (after failed deliveries).
-    pub async fn target(
-        &self,
-        remote: InstanceId,
-        fresh: bool,
-    ) -> Result<(PeerId, Vec<Multiaddr>), String> {
-        match self.inner.resolver.resolve(remote, fresh).await {
-            resolve::Resolution::Found(t) => Ok((t.peer, t.addrs)),
-            resolve::Resolution::NotFound => Err(format!("no instance {remote} is known")),
-            resolve::Resolution::Unavailable(e) => Err(e),
-        }
-    }
-
-    /// The pinned key of a peer (from its latest record we hold); `None` when none is pinned or
-    /// the store cannot be read (callers refuse in both cases).
-    pub fn pinned_peer(&self, remote: InstanceId) -> Option<PeerId> {
-        let record = self.inner.resolver.stored(&remote).ok()??;
-        crate::network::peer_id_of(&record.identity).ok()
+    /// How many handshake steps wait for delivery, and the most attempts one has had.
+    pub fn outbox_stats(&self) -> (usize, u32) {
+        self.inner.connections.outbox_stats()
     }
 
     /// The event bus.

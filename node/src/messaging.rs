@@ -36,9 +36,9 @@ use uuid::Uuid;
 
 use crate::durable::GroupFlush;
 use crate::events::Events;
-use crate::federation::Federation;
 use crate::model::{ChannelRecord, ConnectionRecord, MessageView};
 use crate::network::NetworkHandle;
+use crate::peers::Peers;
 use crate::store::{Store, StoreError, trees};
 use sending::{Job, Queues};
 
@@ -125,7 +125,8 @@ impl std::fmt::Debug for Messaging {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
-    pub(crate) federation: Federation,
+    /// Where peers are and which keys they have.
+    pub(crate) peers: Peers,
     pub(crate) network: NetworkHandle,
     pub(crate) events: Events,
     pub(crate) flush: GroupFlush,
@@ -154,20 +155,20 @@ impl Messaging {
     /// Builds the service.
     pub fn new(
         store: Store,
-        federation: Federation,
+        peers: Peers,
+        me: InstanceId,
         network: NetworkHandle,
         events: Events,
         flush: GroupFlush,
         config: MessagingConfig,
     ) -> Self {
-        let me = federation.uuid();
         if let Err(e) = files::migrate_legacy_chunks(&store) {
             tracing::error!(error = %e, "could not move file chunks to the per-channel layout; those files cannot be downloaded until it succeeds");
         }
         Messaging {
             inner: Arc::new(Inner {
                 store,
-                federation,
+                peers,
                 network,
                 events,
                 flush,

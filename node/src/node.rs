@@ -27,6 +27,7 @@ use crate::federation::{Federation, FederationError, FederationParts};
 use crate::http_server;
 use crate::messaging::Messaging;
 use crate::network::{self, Inbound, InboundMessages, NetworkConfig, NetworkError, NetworkHandle};
+use crate::peers::Peers;
 use crate::store::{Store, StoreError};
 
 /// Why a node could not start or stop cleanly.
@@ -72,6 +73,8 @@ pub struct NodeShared {
     pub store: Store,
     /// The federation service.
     pub federation: Federation,
+    /// Where peers are and which keys they have.
+    pub peers: Peers,
     /// The messaging service.
     pub messaging: Messaging,
     /// The network actor.
@@ -162,6 +165,12 @@ impl RunningNode {
             None => None,
         };
         let events = Events::new();
+        let peers = Peers::new(
+            &store,
+            directory,
+            parse_peers(&config.peers)?,
+            network.clone(),
+        )?;
         let federation = Federation::new(FederationParts {
             store: store.clone(),
             uuid: data_dir.instance.uuid,
@@ -170,15 +179,15 @@ impl RunningNode {
             prekey: *data_dir.secrets.prekey,
             previous_prekey: data_dir.secrets.previous_prekey.as_deref().copied(),
             network: network.clone(),
-            directory,
-            manual_peers: parse_peers(&config.peers)?,
+            peers: peers.clone(),
             events: events.clone(),
             config: config.federation.clone(),
         })?;
         let flush = GroupFlush::start(store.clone());
         let messaging = Messaging::new(
             store.clone(),
-            federation.clone(),
+            peers.clone(),
+            data_dir.instance.uuid,
             network.clone(),
             events.clone(),
             flush.clone(),
@@ -192,6 +201,7 @@ impl RunningNode {
             admin_token: data_dir.admin_token.clone(),
             store,
             federation: federation.clone(),
+            peers,
             messaging: messaging.clone(),
             network: network.clone(),
             livechat,

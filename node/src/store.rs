@@ -32,6 +32,9 @@
 //! [`QueuedMessage`]: crate::model::QueuedMessage
 
 pub mod atomic;
+pub mod connections;
+pub mod directory_records;
+pub mod peers;
 pub mod table;
 pub mod tree;
 
@@ -146,6 +149,9 @@ pub mod trees {
     pub const PENDING_IN: &str = "pending_in";
     /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
     pub const INTENTS: &str = "intents";
+    /// The directory server's database (not a node's): Instance UUID → its signed record
+    /// (see `store/directory_records.rs`).
+    pub const DIRECTORY_RECORDS: &str = "records";
 
     /// Every tree above but `intents`: the trees an atomic write may change.
     pub const ALL: &[&str] = &[

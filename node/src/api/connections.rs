@@ -45,8 +45,12 @@ impl From<FederationError> for ApiError {
                 code: "unavailable",
                 message: m,
             },
+            e @ (FederationError::Peer(_) | FederationError::Register(_)) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "unavailable",
+                message: e.to_string(),
+            },
             FederationError::Store(e) => ApiError::internal(e),
-            FederationError::Sled(e) => ApiError::internal(e),
             FederationError::Internal(m) => ApiError::internal(m),
         }
     }

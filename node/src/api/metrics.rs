@@ -156,22 +156,13 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         m.sample("ochat_connections", &format!("status=\"{name}\""), n);
     }
 
-    let store = &node.store;
+    let (outbox_items, max_attempts) = node.federation.outbox_stats();
     m.one(
         "ochat_handshake_outbox_items",
         "gauge",
         "Handshake steps waiting to be delivered to a peer.",
-        store.outbox.len(),
+        outbox_items,
     );
-    let max_attempts = store
-        .outbox
-        .iter()
-        .values()
-        .filter_map(|v| v.ok())
-        .filter_map(|v| decode::<crate::model::OutboxItem>(trees::OUTBOX, &v).ok())
-        .map(|item| item.attempts)
-        .max()
-        .unwrap_or(0);
     m.one(
         "ochat_handshake_outbox_max_attempts",
         "gauge",
@@ -255,6 +246,7 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
             counter.load(Ordering::Relaxed),
         );
     }
+    let store = &node.store;
     m.one(
         "ochat_store_size_bytes",
         "gauge",

@@ -9,15 +9,15 @@ use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{ConnectionRequest, MAX_REASON, MAX_REQUEST_MESSAGE};
 use uuid::Uuid;
 
-use super::repo::{self, Change};
-use super::resolve::Resolution;
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{
     ChannelRecord, ConnectionRecord, ConnectionView, KeyState, OutboxItem, Step, StoredSecret,
     UserRecord, now_ms,
 };
-use crate::store::{Store, encode, trees};
+use crate::peers::Resolution;
+use crate::store::connections::{Change, Connections, RequestKey};
+use crate::store::{Store, trees};
 
 /// Longest contact name.
 pub const MAX_CONTACT: usize = 200;
@@ -50,7 +50,10 @@ pub(crate) fn new_secret() -> Result<StoredSecret, FederationError> {
 impl Federation {
     /// Lists connections, newest first.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectionView>, FederationError> {
-        let mut all: Vec<ConnectionView> = repo::all(&self.inner.store)?
+        let mut all: Vec<ConnectionView> = self
+            .inner
+            .connections
+            .all()?
             .iter()
             .filter(|c| filter.direction.is_none_or(|d| c.state.direction == d))
             .filter(|c| filter.status.is_none_or(|s| c.state.status == s))
@@ -64,7 +67,10 @@ impl Federation {
     pub fn find(&self, id_or_prefix: &str) -> Result<ConnectionRecord, FederationError> {
         let wanted = id_or_prefix.trim().to_ascii_lowercase();
         if let Ok(id) = Uuid::parse_str(&wanted) {
-            return repo::load(&self.inner.store, &id)?
+            return self
+                .inner
+                .connections
+                .load(&id)?
                 .ok_or_else(|| FederationError::NotFound(format!("no connection {wanted}")));
         }
         if wanted.len() < 4 {
@@ -72,7 +78,10 @@ impl Federation {
                 "give a connection id, or at least its first 4 characters".into(),
             ));
         }
-        let mut found: Vec<ConnectionRecord> = repo::all(&self.inner.store)?
+        let mut found: Vec<ConnectionRecord> = self
+            .inner
+            .connections
+            .all()?
             .into_iter()
             .filter(|c| c.id.to_string().starts_with(&wanted))
             .collect();
@@ -131,7 +140,7 @@ impl Federation {
             keys: KeyState::Pending,
             initiator_mac: None,
         };
-        repo::write(&self.inner.store, Change::save(record.clone()))?;
+        self.inner.connections.write(Change::save(record.clone()))?;
         drop(guard);
         let view = ConnectionView::from(&record);
         if send {
@@ -141,11 +150,11 @@ impl Federation {
                 .connection(EventKind::Created, view.clone());
             let sent = self.send(&record.id.to_string()).await;
             if sent.is_err() {
-                self.inner.store.flush().await?;
+                self.inner.connections.flush().await?;
             }
             return sent;
         }
-        self.inner.store.flush().await?;
+        self.inner.connections.flush().await?;
         self.inner
             .events
             .connection(EventKind::Created, view.clone());
@@ -158,7 +167,10 @@ impl Federation {
         remote: InstanceId,
         except: Option<Uuid>,
     ) -> Result<(), FederationError> {
-        let existing = repo::all(&self.inner.store)?
+        let existing = self
+            .inner
+            .connections
+            .all()?
             .into_iter()
             .find(|c| c.state.remote == remote.0 && Some(c.id) != except);
         match existing {
@@ -254,7 +266,7 @@ impl Federation {
             connection::apply(&current.state, &event)?;
             Some(
                 self.inner
-                    .resolver
+                    .peers
                     .resolve(InstanceId(current.state.remote), true)
                     .await,
             )
@@ -268,7 +280,10 @@ impl Federation {
                 .connect_ahead(target.peer, target.addrs.clone());
         }
         let _guard = self.inner.lock.lock().await;
-        let mut record = repo::load(&self.inner.store, &current.id)?
+        let mut record = self
+            .inner
+            .connections
+            .load(&current.id)?
             .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
         let outcome = connection::apply(&record.state, &event)?;
         let mut change = Change::default();
@@ -294,7 +309,7 @@ impl Federation {
             change.delete = Some(record.clone());
         }
         let retired = change.retire.as_ref().map(ConnectionView::from);
-        repo::commit(&self.inner.store, change).await?;
+        self.inner.connections.commit(change).await?;
         self.inner.wake.notify_one();
         if let Some(old) = retired {
             self.inner.events.connection(EventKind::Deleted, old);
@@ -312,7 +327,7 @@ impl Federation {
         outcome: &Outcome,
         change: &mut Change,
     ) -> Result<EventKind, FederationError> {
-        let old_index = repo::request_key(&record.state.remote, &record.request_id);
+        let old_index = RequestKey::of(record);
         if let Some(next) = &outcome.next {
             record.state = next.clone();
         }
@@ -393,10 +408,7 @@ impl Federation {
         change: &mut Change,
     ) -> Result<(), FederationError> {
         let remote = InstanceId(record.state.remote);
-        let earlier = Store::all::<ChannelRecord>(&self.inner.store.channels, trees::CHANNELS)?
-            .into_iter()
-            .filter(|c| c.remote == remote)
-            .max_by_key(|c| c.created_at_ms);
+        let earlier = self.inner.connections.latest_channel_with(remote)?;
         let name = record
             .state
             .contact
@@ -409,8 +421,11 @@ impl Federation {
         };
         if let Some(c) = &earlier {
             change.channel_reused = true;
-            change.retire =
-                repo::load(&self.inner.store, &c.connection_id)?.filter(|old| old.id != record.id);
+            change.retire = self
+                .inner
+                .connections
+                .load(&c.connection_id)?
+                .filter(|old| old.id != record.id);
             tracing::info!(channel = %c.id, remote = %remote, "an earlier channel with this instance is reused, with fresh keys");
         }
         record.channel_id = Some(id);
@@ -419,7 +434,7 @@ impl Federation {
             connection_id: record.id,
             remote,
             name,
-            ratchet: encode(trees::CHANNELS, ratchet)?.into(),
+            ratchet: Connections::seal_ratchet(ratchet)?,
             created_at_ms,
             rollback: None,
         });
@@ -443,10 +458,16 @@ impl Federation {
             return Ok(ConnectionView::from(&current));
         }
         let _guard = self.inner.lock.lock().await;
-        let mut record = repo::load(&self.inner.store, &current.id)?
+        let mut record = self
+            .inner
+            .connections
+            .load(&current.id)?
             .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
         record.seen = true;
-        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        self.inner
+            .connections
+            .commit(Change::save(record.clone()))
+            .await?;
         let view = ConnectionView::from(&record);
         self.inner
             .events
@@ -474,14 +495,20 @@ impl Federation {
             return Err(FederationError::NotFound(format!("no user {user}")));
         }
         let _guard = self.inner.lock.lock().await;
-        let mut record = repo::load(&self.inner.store, &current.id)?
+        let mut record = self
+            .inner
+            .connections
+            .load(&current.id)?
             .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
         record.members.retain(|m| *m != user);
         if member {
             record.members.push(user);
         }
         record.updated_at_ms = now_ms();
-        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        self.inner
+            .connections
+            .commit(Change::save(record.clone()))
+            .await?;
         let view = ConnectionView::from(&record);
         self.inner
             .events

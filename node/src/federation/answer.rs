@@ -11,9 +11,9 @@ use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{ConnectionAnswer, Verdict};
 
 use super::actions::new_secret;
-use super::repo::Change;
 use super::{Federation, FederationError};
 use crate::model::{ConnectionRecord, KeyState, Step, now_ms};
+use crate::store::connections::Change;
 
 impl Federation {
     /// Signs our answer to an incoming request; for an acceptance also creates the channel.

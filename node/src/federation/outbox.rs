@@ -19,12 +19,12 @@ use ochat_protocol::wire::{
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
 
-use super::repo::{self, Change};
-use super::resolve::Resolution;
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, OutboxItem, Step, now_ms};
 use crate::network::peer_id_of;
+use crate::peers::Resolution;
+use crate::store::connections::Change;
 
 /// What became of one delivery attempt.
 enum Attempt {
@@ -58,7 +58,7 @@ impl Federation {
         let in_flight: Arc<StdMutex<HashSet<Vec<u8>>>> = Arc::default();
         loop {
             let mut wait = Duration::from_secs(30);
-            match repo::outbox(&self.inner.store) {
+            match self.inner.connections.outbox() {
                 Ok(items) => {
                     let now = now_ms();
                     for item in items {
@@ -101,7 +101,7 @@ impl Federation {
                 _ = sleep(self.inner.config.sync_interval) => {}
                 _ = stop.changed() => return,
             }
-            let pending = match repo::all(&self.inner.store) {
+            let pending = match self.inner.connections.all() {
                 Ok(all) => all,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot list connections for Sync Status");
@@ -118,7 +118,7 @@ impl Federation {
                     Status::NotFound => {
                         match self
                             .inner
-                            .resolver
+                            .peers
                             .resolve(InstanceId(c.state.remote), true)
                             .await
                         {
@@ -150,7 +150,7 @@ impl Federation {
                 next.attempts = item.attempts.saturating_add(1);
                 next.next_attempt_ms = now_ms() + self.backoff(next.attempts);
                 tracing::debug!(connection = %item.connection_id, step = ?item.step, %reason, attempts = next.attempts, "delivery will be retried");
-                let r = repo::reschedule(&self.inner.store, &next);
+                let r = self.inner.connections.reschedule(&next);
                 self.note_error(&item, &reason).await;
                 r.map_err(FederationError::from)
             }
@@ -172,7 +172,7 @@ impl Federation {
     }
 
     async fn attempt(&self, item: &OutboxItem) -> Attempt {
-        let record = match repo::load(&self.inner.store, &item.connection_id) {
+        let record = match self.inner.connections.load(&item.connection_id) {
             Ok(Some(r)) => r,
             Ok(None) => return Attempt::Dropped("the connection no longer exists".into()),
             Err(e) => return Attempt::Retry(e.to_string()),
@@ -184,14 +184,14 @@ impl Federation {
         };
         let target = match self
             .inner
-            .resolver
+            .peers
             .resolve(item.remote, item.attempts > 0)
             .await
         {
             Resolution::Found(t) => t,
             Resolution::NotFound if item.step == Step::Request => return Attempt::NotFound,
             Resolution::NotFound => return Attempt::Retry("the peer is unknown".into()),
-            Resolution::Unavailable(e) => return Attempt::Retry(e),
+            Resolution::Unavailable(e) => return Attempt::Retry(e.to_string()),
         };
         let envelope = Envelope {
             record: self.record(),
@@ -245,7 +245,7 @@ impl Federation {
             Err(e) => return Attempt::Retry(e.to_string()),
         };
         // As for a pushed answer: keep the record (its addresses and pre-key) for later contact.
-        if let Err(e) = repo::remember_peer(&self.inner.store, &their.uuid, record, their.seq) {
+        if let Err(e) = self.inner.peers.remember(&their.uuid, record, their.seq) {
             tracing::warn!(error = %e, "could not cache a peer record");
         }
         match view {
@@ -279,7 +279,7 @@ impl Federation {
     ) -> Result<ochat_protocol::record::InstanceRecord, FederationError> {
         let their = self
             .inner
-            .resolver
+            .peers
             .verify(record)
             .map_err(|e| FederationError::Unavailable(format!("invalid peer record: {e}")))?;
         if peer_id_of(&their.identity).ok() != Some(expected_peer) || their.uuid != remote {
@@ -329,13 +329,13 @@ impl Federation {
             dequeue: vec![(item.connection_id, item.step)],
             ..Change::default()
         };
-        let record = repo::load(&self.inner.store, &item.connection_id)?;
+        let record = self.inner.connections.load(&item.connection_id)?;
         if let Some(mut record) = record {
             record.delivered = delivered;
             record.delivery_error = error;
             record.updated_at_ms = now_ms();
             change.save = Some(record.clone());
-            repo::commit(&self.inner.store, change).await?;
+            self.inner.connections.commit(change).await?;
             let kind = if delivered {
                 EventKind::Delivered
             } else {
@@ -345,18 +345,18 @@ impl Federation {
                 .events
                 .connection(kind, ConnectionView::from(&record));
         } else {
-            repo::commit(&self.inner.store, change).await?;
+            self.inner.connections.commit(change).await?;
         }
         Ok(())
     }
 
     async fn note_error(&self, item: &OutboxItem, reason: &str) {
         let _guard = self.inner.lock.lock().await;
-        if let Ok(Some(mut record)) = repo::load(&self.inner.store, &item.connection_id)
+        if let Ok(Some(mut record)) = self.inner.connections.load(&item.connection_id)
             && record.delivery_error.as_deref() != Some(reason)
         {
             record.delivery_error = Some(reason.to_string());
-            let _ = repo::commit(&self.inner.store, Change::save(record)).await;
+            let _ = self.inner.connections.commit(Change::save(record)).await;
         }
     }
 
@@ -366,7 +366,7 @@ impl Federation {
             dequeue: vec![(item.connection_id, item.step)],
             ..Change::default()
         };
-        if let Some(mut record) = repo::load(&self.inner.store, &item.connection_id)?
+        if let Some(mut record) = self.inner.connections.load(&item.connection_id)?
             && let Ok(outcome) = connection::apply(&record.state, &Transition::LookupFailed)
         {
             if let Some(next) = outcome.next {
@@ -380,13 +380,13 @@ impl Federation {
             ));
             record.updated_at_ms = now_ms();
             change.save = Some(record.clone());
-            repo::commit(&self.inner.store, change).await?;
+            self.inner.connections.commit(change).await?;
             self.inner
                 .events
                 .connection(EventKind::NotFound, ConnectionView::from(&record));
             return Ok(());
         }
-        repo::commit(&self.inner.store, change).await?;
+        self.inner.connections.commit(change).await?;
         Ok(())
     }
 
@@ -399,14 +399,14 @@ impl Federation {
             return Ok(ConnectionView::from(&record));
         }
         let remote = InstanceId(record.state.remote);
-        let target = match self.inner.resolver.resolve(remote, true).await {
+        let target = match self.inner.peers.resolve(remote, true).await {
             Resolution::Found(t) => t,
             Resolution::NotFound => {
                 return Err(FederationError::Unavailable(format!(
                     "no instance with UUID {remote} is known yet"
                 )));
             }
-            Resolution::Unavailable(e) => return Err(FederationError::Unavailable(e)),
+            Resolution::Unavailable(e) => return Err(FederationError::Peer(e)),
         };
         if record.state.status == Status::NotFound {
             return Err(FederationError::Conflict(format!(
@@ -455,27 +455,29 @@ impl Federation {
             RemoteView::Pending => self.mark_delivered(&record).await?,
             RemoteView::Unknown => self.requeue_request(&record).await?,
         }
-        let now = repo::load(&self.inner.store, &record.id)?
+        let now = self
+            .inner
+            .connections
+            .load(&record.id)?
             .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
         Ok(ConnectionView::from(&now))
     }
 
     async fn mark_delivered(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        if let Some(mut now) = repo::load(&self.inner.store, &record.id)?
+        if let Some(mut now) = self.inner.connections.load(&record.id)?
             && !now.delivered
         {
             now.delivered = true;
             now.delivery_error = None;
-            repo::commit(
-                &self.inner.store,
-                Change {
+            self.inner
+                .connections
+                .commit(Change {
                     save: Some(now.clone()),
                     dequeue: vec![(now.id, Step::Request)],
                     ..Change::default()
-                },
-            )
-            .await?;
+                })
+                .await?;
             self.inner
                 .events
                 .connection(EventKind::Delivered, ConnectionView::from(&now));
@@ -486,21 +488,20 @@ impl Federation {
     /// The peer does not know our pending request (lost, or deleted there): send it again.
     async fn requeue_request(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        if let Some(mut now) = repo::load(&self.inner.store, &record.id)?
+        if let Some(mut now) = self.inner.connections.load(&record.id)?
             && now.state.status == Status::Pending
             && now.request.is_some()
         {
             now.delivered = false;
             let item = self.outbox_item(&now, Step::Request);
-            repo::commit(
-                &self.inner.store,
-                Change {
+            self.inner
+                .connections
+                .commit(Change {
                     save: Some(now),
                     enqueue: vec![item],
                     ..Change::default()
-                },
-            )
-            .await?;
+                })
+                .await?;
             self.inner.wake.notify_one();
         }
         Ok(())
@@ -512,7 +513,7 @@ impl Federation {
     /// status query: the peer keeps the newer record, so it can reach us again even without a
     /// directory. Failures are only logged; the peers also learn it at our next contact.
     pub async fn announce(&self) {
-        let connections = match repo::all(&self.inner.store) {
+        let connections = match self.inner.connections.all() {
             Ok(all) => all,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list connections to announce our addresses");
@@ -526,8 +527,7 @@ impl Federation {
             let me = self.clone();
             tokio::spawn(async move {
                 let remote = InstanceId(c.state.remote);
-                let Resolution::Found(target) = me.inner.resolver.resolve(remote, false).await
-                else {
+                let Resolution::Found(target) = me.inner.peers.resolve(remote, false).await else {
                     return;
                 };
                 let Ok(query) = Signed::seal(
