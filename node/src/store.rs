@@ -235,12 +235,6 @@ pub struct StoreInner {
     pub meta: Tree,
     /// Connections.
     pub connections: Tree,
-    /// (remote, request id) → connection id.
-    pub requests: Tree,
-    /// Handshake outbox.
-    pub outbox: Tree,
-    /// Known peers.
-    pub peers: Tree,
     /// Channels.
     pub channels: Tree,
     /// Users.
@@ -274,9 +268,6 @@ impl Store {
         let store = Store(Arc::new(StoreInner {
             meta: Tree::new(db.open_tree(trees::META)?, trees::META),
             connections: Tree::new(db.open_tree(trees::CONNECTIONS)?, trees::CONNECTIONS),
-            requests: Tree::new(db.open_tree(trees::REQUESTS)?, trees::REQUESTS),
-            outbox: Tree::new(db.open_tree(trees::OUTBOX)?, trees::OUTBOX),
-            peers: Tree::new(db.open_tree(trees::PEERS)?, trees::PEERS),
             channels: Tree::new(db.open_tree(trees::CHANNELS)?, trees::CHANNELS),
             users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS),
             messages: Tree::new(db.open_tree(trees::MESSAGES)?, trees::MESSAGES),
