@@ -406,7 +406,7 @@ impl Federation {
         // what the API already reads. What waits for the flush is the acknowledgement to the
         // peer (`Stored`), and the lock, so a repeated answer cannot be acknowledged before
         // this one is durable. Anything acknowledged later (a message on the new channel, say)
-        // waits for a flush that covers this write too: sled's log is written in order.
+        // waits for a flush that covers this write too: the store's log is written in order.
         self.inner.connections.write(change)?;
         self.inner
             .events

@@ -3,7 +3,7 @@
 //! The outbox worker scans the `outbox` tree, sends every due step on its own task, and on
 //! failure reschedules it with exponential backoff (base × 2^attempts, capped, with jitter).
 //! A step leaves the outbox only when the peer answers that it stored it (or refuses it for
-//! good). Because steps live in sled, a restart resumes delivery where it stopped.
+//! good). Because steps are stored, a restart resumes delivery where it stopped.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex as StdMutex};
