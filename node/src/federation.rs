@@ -20,59 +20,26 @@ pub mod actions;
 mod answer;
 pub mod auto_accept;
 mod confirm;
+mod error;
 pub mod inbound;
-pub(crate) mod keys;
+pub mod keys;
 pub mod outbox;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ochat_protocol::connection::TransitionError;
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::record::{InstanceRecord, SignedRecord};
-use thiserror::Error;
 use tokio::sync::{Mutex, Notify};
 
-use crate::directory::DirectoryError;
 use crate::events::Events;
 use crate::model::{StoredSecret, now_ms};
 use crate::network::NetworkHandle;
-use crate::peers::{Peers, PeersError};
+use crate::peers::Peers;
+use crate::store::Store;
 use crate::store::connections::Connections;
-use crate::store::{Store, StoreError};
 pub use auto_accept::AutoAccept;
-
-/// Why a federation action failed.
-#[derive(Debug, Error)]
-pub enum FederationError {
-    /// No connection (or user) with that id.
-    #[error("{0}")]
-    NotFound(String),
-    /// The action is not allowed in the connection's state.
-    #[error(transparent)]
-    Transition(#[from] TransitionError),
-    /// The action conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The input is invalid.
-    #[error("{0}")]
-    BadInput(String),
-    /// The peer could not be reached or answered with an error.
-    #[error("{0}")]
-    Unavailable(String),
-    /// Where the peer is cannot be told now.
-    #[error(transparent)]
-    Peer(#[from] PeersError),
-    /// Our record could not be published to the directory.
-    #[error("could not register with the directory: {0}")]
-    Register(#[source] DirectoryError),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Something that should not happen.
-    #[error("{0}")]
-    Internal(String),
-}
+pub use error::{ErrorKind, FederationError};
 
 /// Timings and policy of the federation service.
 #[derive(Debug, Clone)]
@@ -287,5 +254,5 @@ fn sign_record(
     };
     record
         .sign(&me.identity)
-        .map_err(|e| FederationError::Internal(e.to_string()))
+        .map_err(FederationError::SignRecord)
 }

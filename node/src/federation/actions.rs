@@ -31,20 +31,19 @@ pub struct ListFilter {
     pub status: Option<Status>,
 }
 
-fn check_len(what: &str, text: &Option<String>, max: usize) -> Result<(), FederationError> {
+fn check_len(what: &'static str, text: &Option<String>, max: usize) -> Result<(), FederationError> {
     match text {
-        Some(t) if t.len() > max => Err(FederationError::BadInput(format!(
-            "the {what} is too long ({} bytes, at most {max})",
-            t.len()
-        ))),
+        Some(t) if t.len() > max => Err(FederationError::TooLong {
+            what,
+            len: t.len(),
+            max,
+        }),
         _ => Ok(()),
     }
 }
 
 pub(crate) fn new_secret() -> Result<StoredSecret, FederationError> {
-    random_bytes::<32>()
-        .map(StoredSecret)
-        .map_err(|e| FederationError::Internal(e.to_string()))
+    Ok(StoredSecret(random_bytes::<32>()?))
 }
 
 impl Federation {
@@ -71,12 +70,10 @@ impl Federation {
                 .inner
                 .connections
                 .load(&id)?
-                .ok_or_else(|| FederationError::NotFound(format!("no connection {wanted}")));
+                .ok_or(FederationError::NoConnection(wanted));
         }
         if wanted.len() < 4 {
-            return Err(FederationError::BadInput(
-                "give a connection id, or at least its first 4 characters".into(),
-            ));
+            return Err(FederationError::ShortId);
         }
         let mut found: Vec<ConnectionRecord> = self
             .inner
@@ -86,11 +83,12 @@ impl Federation {
             .filter(|c| c.id.to_string().starts_with(&wanted))
             .collect();
         match found.len() {
-            0 => Err(FederationError::NotFound(format!("no connection {wanted}"))),
+            0 => Err(FederationError::NoConnection(wanted)),
             1 => Ok(found.remove(0)),
-            n => Err(FederationError::BadInput(format!(
-                "{n} connections start with {wanted}: give more characters"
-            ))),
+            n => Err(FederationError::Ambiguous {
+                matches: n,
+                prefix: wanted,
+            }),
         }
     }
 
@@ -103,16 +101,9 @@ impl Federation {
         message: Option<String>,
         send: bool,
     ) -> Result<ConnectionView, FederationError> {
-        let remote: InstanceId =
-            remote
-                .parse()
-                .map_err(|e: ochat_protocol::identity::IdentityError| {
-                    FederationError::BadInput(e.to_string())
-                })?;
+        let remote: InstanceId = remote.parse()?;
         if remote == self.inner.me.uuid {
-            return Err(FederationError::BadInput(
-                "that is this instance's own UUID".into(),
-            ));
+            return Err(FederationError::OwnUuid);
         }
         check_len("contact", &contact, MAX_CONTACT)?;
         check_len("message", &message, MAX_REQUEST_MESSAGE)?;
@@ -174,10 +165,11 @@ impl Federation {
             .into_iter()
             .find(|c| c.state.remote == remote.0 && Some(c.id) != except);
         match existing {
-            Some(c) => Err(FederationError::Conflict(format!(
-                "there is already a connection with {remote} ({}, {}): use it, or delete it first",
-                c.id, c.state.status
-            ))),
+            Some(c) => Err(FederationError::Duplicate {
+                remote,
+                id: c.id,
+                status: c.state.status,
+            }),
             None => Ok(()),
         }
     }
@@ -227,16 +219,9 @@ impl Federation {
         id: &str,
         remote: &str,
     ) -> Result<ConnectionView, FederationError> {
-        let remote: InstanceId =
-            remote
-                .parse()
-                .map_err(|e: ochat_protocol::identity::IdentityError| {
-                    FederationError::BadInput(e.to_string())
-                })?;
+        let remote: InstanceId = remote.parse()?;
         if remote == self.inner.me.uuid {
-            return Err(FederationError::BadInput(
-                "that is this instance's own UUID".into(),
-            ));
+            return Err(FederationError::OwnUuid);
         }
         let current = self.find(id)?;
         self.check_unique(remote, Some(current.id))?;
@@ -284,7 +269,7 @@ impl Federation {
             .inner
             .connections
             .load(&current.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         let outcome = connection::apply(&record.state, &event)?;
         let mut change = Change::default();
         let kind = self.carry_out(&mut record, &event, &outcome, &mut change)?;
@@ -364,10 +349,7 @@ impl Federation {
                         sent_at_ms: now_ms(),
                         prekey: Some(super::keys::public_of(&self.inner.me.prekey.0)),
                     };
-                    record.request = Some(
-                        Signed::seal(&request, &self.inner.me.identity)
-                            .map_err(|e| FederationError::Internal(e.to_string()))?,
-                    );
+                    record.request = Some(Signed::seal(&request, &self.inner.me.identity)?);
                     record.ephemeral = Some(ephemeral);
                     record.delivered = false;
                     record.delivery_error = None;
@@ -462,7 +444,7 @@ impl Federation {
             .inner
             .connections
             .load(&current.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         record.seen = true;
         self.inner
             .connections
@@ -484,22 +466,19 @@ impl Federation {
     ) -> Result<ConnectionView, FederationError> {
         let current = self.find(id)?;
         if current.state.status != Status::Accepted {
-            return Err(FederationError::Conflict(format!(
-                "members can be managed only on an Accepted connection; this one is {}",
-                current.state.status
-            )));
+            return Err(FederationError::NotAccepted(current.state.status));
         }
         if Store::get::<UserRecord>(&self.inner.store.users, trees::USERS, user.as_bytes())?
             .is_none()
         {
-            return Err(FederationError::NotFound(format!("no user {user}")));
+            return Err(FederationError::NoUser(user));
         }
         let _guard = self.inner.lock.lock().await;
         let mut record = self
             .inner
             .connections
             .load(&current.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         record.members.retain(|m| *m != user);
         if member {
             record.members.push(user);

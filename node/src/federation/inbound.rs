@@ -339,8 +339,8 @@ impl Federation {
         let mut reply = HandshakeResponse::Stored;
         if let Verdict::Accepted { ephemeral } = answer.verdict {
             let (Some(request), Some(mine)) = (&record.request, &record.ephemeral) else {
-                return Err(FederationError::Internal(
-                    "our request's keys are missing".into(),
+                return Err(FederationError::MissingKeys(
+                    "our request's keys are missing",
                 ));
             };
             let bound = answer.confirmation.is_some();
@@ -367,8 +367,7 @@ impl Federation {
                         responder: from.identity.to_bytes(),
                     }),
                 },
-            )
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
+            )?;
             if bound {
                 let answers_ours = answer.request_hash
                     == Some(ochat_protocol::agreement::request_hash(&request.body));

@@ -281,11 +281,9 @@ impl Federation {
             .inner
             .peers
             .verify(record)
-            .map_err(|e| FederationError::Unavailable(format!("invalid peer record: {e}")))?;
+            .map_err(FederationError::InvalidPeerRecord)?;
         if peer_id_of(&their.identity).ok() != Some(expected_peer) || their.uuid != remote {
-            return Err(FederationError::Unavailable(
-                "the peer's record does not match the instance asked".into(),
-            ));
+            return Err(FederationError::WrongPeerRecord);
         }
         Ok(their)
     }
@@ -298,18 +296,15 @@ impl Federation {
         Ok(match step {
             Step::Request => record.request.clone().map(HandshakeBody::Request),
             Step::Answer => record.answer.clone().map(HandshakeBody::Answer),
-            Step::Cancel => Some(HandshakeBody::Cancel(
-                Signed::seal(
-                    &ConnectionCancel {
-                        request_id: record.request_id,
-                        from: self.inner.me.uuid,
-                        to: InstanceId(record.state.remote),
-                        sent_at_ms: now_ms(),
-                    },
-                    &self.inner.me.identity,
-                )
-                .map_err(|e| FederationError::Internal(e.to_string()))?,
-            )),
+            Step::Cancel => Some(HandshakeBody::Cancel(Signed::seal(
+                &ConnectionCancel {
+                    request_id: record.request_id,
+                    from: self.inner.me.uuid,
+                    to: InstanceId(record.state.remote),
+                    sent_at_ms: now_ms(),
+                },
+                &self.inner.me.identity,
+            )?)),
         })
     }
 
@@ -402,16 +397,12 @@ impl Federation {
         let target = match self.inner.peers.resolve(remote, true).await {
             Resolution::Found(t) => t,
             Resolution::NotFound => {
-                return Err(FederationError::Unavailable(format!(
-                    "no instance with UUID {remote} is known yet"
-                )));
+                return Err(FederationError::NotKnownYet(remote));
             }
             Resolution::Unavailable(e) => return Err(FederationError::Peer(e)),
         };
         if record.state.status == Status::NotFound {
-            return Err(FederationError::Conflict(format!(
-                "the instance {remote} can be found now: use Retry Request to send the request"
-            )));
+            return Err(FederationError::FoundNow(remote));
         }
         let query = Signed::seal(
             &StatusQuery {
@@ -421,8 +412,7 @@ impl Federation {
                 sent_at_ms: now_ms(),
             },
             &self.inner.me.identity,
-        )
-        .map_err(|e| FederationError::Internal(e.to_string()))?;
+        )?;
         let envelope = Envelope {
             record: self.record(),
             body: HandshakeBody::Query(query),
@@ -433,18 +423,14 @@ impl Federation {
             .network
             .request(target.peer, target.addrs, envelope)
             .await
-            .map_err(|e| FederationError::Unavailable(format!("the peer is unreachable: {e}")))?;
+            .map_err(FederationError::Unreachable)?;
         let (their_record, view) = match response {
             HandshakeResponse::Status { record, view } => (record, view),
             HandshakeResponse::Refused { message, .. } => {
-                return Err(FederationError::Unavailable(format!(
-                    "the peer refused the status query: {message}"
-                )));
+                return Err(FederationError::QueryRefused(message));
             }
             HandshakeResponse::Stored | HandshakeResponse::Confirmed { .. } => {
-                return Err(FederationError::Unavailable(
-                    "the peer answered out of turn".into(),
-                ));
+                return Err(FederationError::OutOfTurn);
             }
         };
         let their = self.peer_record(&their_record, expected_peer, remote)?;
@@ -459,7 +445,7 @@ impl Federation {
             .inner
             .connections
             .load(&record.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         Ok(ConnectionView::from(&now))
     }
 
