@@ -121,6 +121,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_folder_the_earlier_directory_wrote_with_sled_directly_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let uuid = InstanceId::generate();
+        let signed = SignedRecord::from_parts(b"body".to_vec(), vec![3; 64]);
+        {
+            // How the directory opened and wrote its database before it used the store.
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            let records = db.open_tree("records").unwrap();
+            let value = [signed.signature.clone(), signed.body.clone()].concat();
+            records.insert(uuid.as_bytes(), value).unwrap();
+            db.flush().unwrap();
+        }
+        let records = DirectoryRecords::open(dir.path()).unwrap();
+        assert_eq!(records.get(&uuid).unwrap().unwrap(), signed);
+    }
+
+    #[test]
     fn a_record_is_stored_as_its_signature_then_its_body() {
         let dir = tempfile::tempdir().unwrap();
         let records = DirectoryRecords::open(dir.path()).unwrap();
