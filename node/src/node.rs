@@ -10,11 +10,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use libp2p::{Multiaddr, PeerId};
-use ochat_protocol::identity::{IdentityKey, InstanceId};
+use libp2p::Multiaddr;
+use ochat_protocol::identity::IdentityKey;
 use tokio::sync::{mpsc, watch};
 
 use crate::api;
@@ -168,7 +167,8 @@ impl RunningNode {
         let peers = Peers::new(
             &store,
             directory,
-            parse_peers(&config.peers)?,
+            crate::peers::manual::parse(&config.peers)
+                .map_err(|e| NodeError::Config(e.to_string()))?,
             network.clone(),
         )?;
         let federation = Federation::new(FederationParts {
@@ -307,34 +307,6 @@ impl RunningNode {
             Err(e) => Err(NodeError::ApiServer(e.to_string())),
         }
     }
-}
-
-/// Parses `UUID=/ip4/…/tcp/…/p2p/PEERID` peers given by hand.
-fn parse_peers(
-    peers: &[(String, String)],
-) -> Result<HashMap<InstanceId, (PeerId, Multiaddr)>, NodeError> {
-    let mut out = HashMap::new();
-    for (uuid, addr) in peers {
-        let uuid: InstanceId = uuid
-            .parse()
-            .map_err(|e| NodeError::Config(format!("--peer {uuid}: {e}")))?;
-        let addr: Multiaddr = addr.parse().map_err(|e| {
-            NodeError::Config(format!("--peer {uuid}: invalid address {addr}: {e}"))
-        })?;
-        let peer = addr
-            .iter()
-            .find_map(|p| match p {
-                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                NodeError::Config(format!(
-                    "--peer {uuid}: the address must end with /p2p/<peer id>"
-                ))
-            })?;
-        out.insert(uuid, (peer, addr));
-    }
-    Ok(out)
 }
 
 /// Hands every inbound handshake message to the federation service, each on its own task.

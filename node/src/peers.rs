@@ -4,6 +4,7 @@
 //!   keys, verified records, publishing our own record to the directory.
 //! - [`resolve`] — UUID → peer id and addresses, from peers given by hand (`--peer`), the
 //!   pinned record we hold, the directory and the Kademlia DHT, with the DHT's trust rules.
+//! - [`manual`] — the peers given by hand, parsed once at start.
 //! - [`verified`] — signed records already verified, so a peer's record is checked once.
 //!
 //! A peer's key is pinned by the first record we keep for it (trust on first use, stored by
@@ -11,13 +12,13 @@
 //!
 //! Arrows: federation and messaging → `peers` → `store`, `directory::client`, `network`.
 
+pub mod manual;
 pub mod resolve;
 mod verified;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use libp2p::{Multiaddr, PeerId};
+use libp2p::PeerId;
 use ochat_protocol::identity::{InstanceId, PublicIdentity};
 use ochat_protocol::record::{InstanceRecord, RecordError, SignedRecord, verify_record_for};
 use thiserror::Error;
@@ -26,6 +27,7 @@ use crate::directory::{DirectoryClient, DirectoryError};
 use crate::network::{NetworkError, NetworkHandle, peer_id_of};
 use crate::store::peers::PeerRecords;
 use crate::store::{Store, StoreError};
+pub use manual::ManualPeers;
 pub use resolve::{Resolution, Target};
 use verified::VerifiedRecords;
 
@@ -75,7 +77,7 @@ pub struct Peers {
 struct Inner {
     records: PeerRecords,
     directory: Option<DirectoryClient>,
-    manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
+    manual: ManualPeers,
     verified: VerifiedRecords,
     network: NetworkHandle,
 }
@@ -90,7 +92,7 @@ impl Peers {
     pub fn new(
         store: &Store,
         directory: Option<DirectoryClient>,
-        manual: HashMap<InstanceId, (PeerId, Multiaddr)>,
+        manual: ManualPeers,
         network: NetworkHandle,
     ) -> Result<Self, StoreError> {
         Ok(Peers {
