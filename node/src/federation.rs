@@ -11,10 +11,12 @@
 //!   says it stored it; also the periodic Sync Status.
 //! - where a peer is and which key it has: [`crate::peers`]; the connections, their indexes
 //!   and the handshake outbox, always changed in one atomic write: [`crate::store::connections`].
-//! - `keys` — the channel's ratchet and key confirmation MACs from the finished handshake
+//! - [`keys`] — the channel's ratchet and key confirmation MACs from the finished handshake
 //!   (handshake 2, bound to both identities and pre-keys; handshake 1 for earlier peers).
 //! - `answer` — the responder's signed answer and, for an acceptance, the channel's keys.
 //! - `confirm` — key confirmation: a mismatch on either side, the responder's check of MAC_I.
+//! - `error` — [`FederationError`], one variant per cause, and the [`ErrorKind`] the API
+//!   answers it with.
 
 pub mod actions;
 mod answer;

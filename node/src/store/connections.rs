@@ -12,8 +12,8 @@
 //! | `pending_in`  | remote UUID (16 B) ‖ connection id (16 B) | empty                 |
 //! | `outbox`      | connection id (16 B) ‖ step (1 B)       | CBOR [`OutboxItem`]     |
 //!
-//! Used by the federation service (every write), and by messaging and the API to read a
-//! connection.
+//! Used by the federation service (every write, and `/metrics` through it), and by messaging
+//! to find the connection of a message's conversation.
 
 use ochat_protocol::connection::{Direction, Status};
 use ochat_protocol::identity::InstanceId;
