@@ -2,8 +2,8 @@
 //! instance's self-signed record, so a node that only knows a UUID can find the key and the
 //! addresses to connect to.
 //!
-//! - [`server`] — [`DirectoryServer`]: axum + its own sled folder (locked against a second
-//!   process). It verifies every record it is given and applies trust on first use: the first
+//! - [`server`] — [`DirectoryServer`]: axum over its own database folder (locked against a
+//!   second process; its records in `store/directory_records.rs`). It verifies every record it is given and applies trust on first use: the first
 //!   key to claim a UUID keeps it, and later versions must be signed by that key and carry a
 //!   strictly higher `seq`. Requests pass a per-client-IP token bucket ([`RateLimit`]).
 //! - [`client`] — [`DirectoryClient`]: publishes a node's record and looks others up. A lookup
@@ -124,7 +124,7 @@ pub enum DirectoryError {
     },
     /// The directory's database failed.
     #[error("directory database error: {0}")]
-    Store(#[from] sled::Error),
+    Store(#[from] crate::store::StoreError),
     /// The server could not listen.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -9,72 +9,39 @@
 //!   anything changes.
 //! - [`outbox`] — the delivery worker: retries every queued step with backoff until the peer
 //!   says it stored it; also the periodic Sync Status.
-//! - `resolve` — UUID → peer id and addresses (peers by hand, cache, directory, DHT).
-//! - `repo` — the connection's sled records, always changed in one atomic write (`store/atomic.rs`).
-//! - `keys` — the channel's ratchet and key confirmation MACs from the finished handshake
+//! - where a peer is and which key it has: [`crate::peers`]; the connections, their indexes
+//!   and the handshake outbox, always changed in one atomic write: [`crate::store::connections`].
+//! - [`keys`] — the channel's ratchet and key confirmation MACs from the finished handshake
 //!   (handshake 2, bound to both identities and pre-keys; handshake 1 for earlier peers).
 //! - `answer` — the responder's signed answer and, for an acceptance, the channel's keys.
 //! - `confirm` — key confirmation: a mismatch on either side, the responder's check of MAC_I.
-//! - `verified` — signed records already verified, so a peer's record is checked once.
+//! - `error` — [`FederationError`], one variant per cause, and the [`ErrorKind`] the API
+//!   answers it with.
 
 pub mod actions;
 mod answer;
 pub mod auto_accept;
 mod confirm;
+mod error;
 pub mod inbound;
-pub(crate) mod keys;
+pub mod keys;
 pub mod outbox;
-pub mod repo;
-pub(crate) mod resolve;
-mod verified;
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use libp2p::{Multiaddr, PeerId};
-use ochat_protocol::connection::TransitionError;
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::record::{InstanceRecord, SignedRecord};
-use thiserror::Error;
 use tokio::sync::{Mutex, Notify};
 
-use crate::directory::client::DirectoryClient;
 use crate::events::Events;
 use crate::model::{StoredSecret, now_ms};
 use crate::network::NetworkHandle;
-use crate::store::{Store, StoreError};
+use crate::peers::Peers;
+use crate::store::Store;
+use crate::store::connections::Connections;
 pub use auto_accept::AutoAccept;
-use resolve::Resolver;
-
-/// Why a federation action failed.
-#[derive(Debug, Error)]
-pub enum FederationError {
-    /// No connection (or user) with that id.
-    #[error("{0}")]
-    NotFound(String),
-    /// The action is not allowed in the connection's state.
-    #[error(transparent)]
-    Transition(#[from] TransitionError),
-    /// The action conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The input is invalid.
-    #[error("{0}")]
-    BadInput(String),
-    /// The peer could not be reached or answered with an error.
-    #[error("{0}")]
-    Unavailable(String),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Sled(#[from] sled::Error),
-    /// Something that should not happen.
-    #[error("{0}")]
-    Internal(String),
-}
+pub use error::{ErrorKind, FederationError};
 
 /// Timings and policy of the federation service.
 #[derive(Debug, Clone)]
@@ -143,12 +110,15 @@ pub struct Federation {
 }
 
 pub(crate) struct Inner {
+    /// For the record's sequence counter.
     pub(crate) store: Store,
     pub(crate) accounts: crate::accounts::Accounts,
+    /// The connections, their indexes and the handshake outbox.
+    pub(crate) connections: Connections,
     pub(crate) me: Me,
     pub(crate) record: RwLock<SignedRecord>,
     pub(crate) network: NetworkHandle,
-    pub(crate) resolver: Resolver,
+    pub(crate) peers: Peers,
     pub(crate) events: Events,
     /// Serialises state changes so an API action and an inbound message never race.
     pub(crate) lock: Mutex<()>,
@@ -183,10 +153,8 @@ pub struct FederationParts {
     pub previous_prekey: Option<[u8; 32]>,
     /// The network actor.
     pub network: NetworkHandle,
-    /// The directory, if any.
-    pub directory: Option<DirectoryClient>,
-    /// Peers given by hand.
-    pub manual_peers: HashMap<InstanceId, (PeerId, Multiaddr)>,
+    /// Where peers are and which keys they have (directory, DHT, peers given by hand).
+    pub peers: Peers,
     /// The event bus.
     pub events: Events,
     /// Timings.
@@ -204,15 +172,12 @@ impl Federation {
             previous_prekey: parts.previous_prekey.map(StoredSecret),
         };
         let record = sign_record(&parts.store, &me, Vec::new())?;
-        repo::rebuild_pending_index(&parts.store)?;
+        let connections = Connections::open(&parts.store)?;
+        connections.rebuild_pending_index()?;
         Ok(Federation {
             inner: Arc::new(Inner {
-                resolver: Resolver::new(
-                    parts.store.clone(),
-                    parts.directory,
-                    parts.manual_peers,
-                    parts.network.clone(),
-                ),
+                peers: parts.peers,
+                connections,
                 store: parts.store,
                 me,
                 record: RwLock::new(record),
@@ -252,15 +217,13 @@ impl Federation {
     /// Publishes our current record to the directory (no-op without one).
     pub async fn publish(&self) -> Result<(), FederationError> {
         let record = self.record();
-        match self.inner.resolver.publish(&record).await {
+        match self.inner.peers.publish(&record).await {
             Ok(true) => {
                 tracing::info!("registered our instance record with the directory");
                 Ok(())
             }
             Ok(false) => Ok(()),
-            Err(e) => Err(FederationError::Unavailable(format!(
-                "could not register with the directory: {e}"
-            ))),
+            Err(e) => Err(FederationError::Register(e)),
         }
     }
 
@@ -269,25 +232,9 @@ impl Federation {
         self.inner.me.uuid
     }
 
-    /// Where to reach `remote` now (peer id and addresses), for the messaging service.
-    /// With `fresh`, the directory is asked before the cache (after failed deliveries).
-    pub async fn target(
-        &self,
-        remote: InstanceId,
-        fresh: bool,
-    ) -> Result<(PeerId, Vec<Multiaddr>), String> {
-        match self.inner.resolver.resolve(remote, fresh).await {
-            resolve::Resolution::Found(t) => Ok((t.peer, t.addrs)),
-            resolve::Resolution::NotFound => Err(format!("no instance {remote} is known")),
-            resolve::Resolution::Unavailable(e) => Err(e),
-        }
-    }
-
-    /// The pinned key of a peer (from its latest record we hold); `None` when none is pinned or
-    /// the store cannot be read (callers refuse in both cases).
-    pub fn pinned_peer(&self, remote: InstanceId) -> Option<PeerId> {
-        let record = self.inner.resolver.stored(&remote).ok()??;
-        crate::network::peer_id_of(&record.identity).ok()
+    /// How many handshake steps wait for delivery, and the most attempts one has had.
+    pub fn outbox_stats(&self) -> (usize, u32) {
+        self.inner.connections.outbox_stats()
     }
 
     /// The event bus.
@@ -313,5 +260,5 @@ fn sign_record(
     };
     record
         .sign(&me.identity)
-        .map_err(|e| FederationError::Internal(e.to_string()))
+        .map_err(FederationError::SignRecord)
 }

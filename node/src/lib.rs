@@ -60,6 +60,7 @@ pub mod model;
 pub mod network;
 pub mod node;
 mod node_reach;
+pub mod peers;
 pub mod process_setup;
 pub mod store;
 pub mod web;

@@ -40,11 +40,12 @@ use uuid::Uuid;
 
 use crate::durable::GroupFlush;
 use crate::events::Events;
-use crate::federation::{Federation, repo};
 use crate::model::{ChannelRecord, ConnectionRecord, MessageView};
 use crate::network::NetworkHandle;
+use crate::peers::Peers;
 use crate::store::attachments::Attachments;
 use crate::store::channels::Channels;
+use crate::store::connections::Connections;
 use crate::store::message_outbox::MessageOutbox;
 use crate::store::messages::Messages;
 use crate::store::ratchets::Ratchets;
@@ -144,11 +145,14 @@ impl std::fmt::Debug for Messaging {
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) channels: Channels,
+    /// The connections (read only: a channel's members and state).
+    pub(crate) connections: Connections,
     pub(crate) ratchets: Ratchets,
     pub(crate) messages: Messages,
     pub(crate) outbox: MessageOutbox,
     pub(crate) attachments: Attachments,
-    pub(crate) federation: Federation,
+    /// Where peers are and which keys they have.
+    pub(crate) peers: Peers,
     pub(crate) network: NetworkHandle,
     pub(crate) events: Events,
     pub(crate) flush: GroupFlush,
@@ -181,13 +185,13 @@ impl Messaging {
     /// [`StoreError::Sled`]: a table could not be opened.
     pub fn new(
         store: Store,
-        federation: Federation,
+        peers: Peers,
+        me: InstanceId,
         network: NetworkHandle,
         events: Events,
         flush: GroupFlush,
         config: MessagingConfig,
     ) -> Result<Self, StoreError> {
-        let me = federation.uuid();
         let attachments = Attachments::open(&store)?;
         if let Err(e) = attachments.migrate_legacy_chunks() {
             tracing::error!(error = %e, "could not move file chunks to the per-channel layout; those files cannot be downloaded until it succeeds");
@@ -195,12 +199,13 @@ impl Messaging {
         Ok(Messaging {
             inner: Arc::new(Inner {
                 channels: Channels::open(&store)?,
+                connections: Connections::open(&store)?,
                 ratchets: Ratchets::open(&store)?,
                 messages: Messages::open(&store)?,
                 outbox: MessageOutbox::open(&store)?,
                 attachments,
                 store,
-                federation,
+                peers,
                 network,
                 events,
                 flush,
@@ -233,9 +238,13 @@ impl Messaging {
             .channels
             .get(channel)?
             .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
-        let conn = repo::load(&self.inner.store, &ch.connection_id)?.ok_or_else(|| {
-            MessagingError::NotFound(format!("the connection of channel {channel} is gone"))
-        })?;
+        let conn = self
+            .inner
+            .connections
+            .load(&ch.connection_id)?
+            .ok_or_else(|| {
+                MessagingError::NotFound(format!("the connection of channel {channel} is gone"))
+            })?;
         if let Viewer::User(user) = viewer
             && !conn.members.contains(&user)
         {

@@ -10,11 +10,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use libp2p::{Multiaddr, PeerId};
-use ochat_protocol::identity::{IdentityKey, InstanceId};
+use libp2p::Multiaddr;
+use ochat_protocol::identity::IdentityKey;
 use ochat_protocol::message::MessageResponse;
 use ochat_protocol::wire::{HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, watch};
@@ -30,6 +29,7 @@ use crate::federation::{Federation, FederationError, FederationParts};
 use crate::http_server;
 use crate::messaging::Messaging;
 use crate::network::{self, Inbound, InboundMessages, NetworkConfig, NetworkError, NetworkHandle};
+use crate::peers::Peers;
 use crate::store::{Store, StoreError};
 
 /// Why a node could not start or stop cleanly.
@@ -75,6 +75,8 @@ pub struct NodeShared {
     pub store: Store,
     /// The federation service.
     pub federation: Federation,
+    /// Where peers are and which keys they have.
+    pub peers: Peers,
     /// The messaging service.
     pub messaging: Messaging,
     /// The network actor.
@@ -175,6 +177,13 @@ impl RunningNode {
         let accounts = crate::livechat::LiveChatConfig::accounts_config(&config.livechat)
             .and_then(|c| Ok(crate::accounts::Accounts::new(&store, &c, flush.clone())?))
             .map_err(|e| NodeError::Config(format!("live chat: {e}")))?;
+        let peers = Peers::new(
+            &store,
+            directory,
+            crate::peers::manual::parse(&config.peers)
+                .map_err(|e| NodeError::Config(e.to_string()))?,
+            network.clone(),
+        )?;
         let federation = Federation::new(FederationParts {
             store: store.clone(),
             accounts: accounts.clone(),
@@ -184,14 +193,14 @@ impl RunningNode {
             prekey: *data_dir.secrets.prekey,
             previous_prekey: data_dir.secrets.previous_prekey.as_deref().copied(),
             network: network.clone(),
-            directory,
-            manual_peers: parse_peers(&config.peers)?,
+            peers: peers.clone(),
             events: events.clone(),
             config: config.federation.clone(),
         })?;
         let messaging = Messaging::new(
             store.clone(),
-            federation.clone(),
+            peers.clone(),
+            data_dir.instance.uuid,
             network.clone(),
             events.clone(),
             flush.clone(),
@@ -208,6 +217,7 @@ impl RunningNode {
             admin_token: data_dir.admin_token.clone(),
             store,
             federation: federation.clone(),
+            peers,
             messaging: messaging.clone(),
             network: network.clone(),
             accounts,
@@ -321,34 +331,6 @@ impl RunningNode {
             Err(e) => Err(NodeError::ApiServer(e.to_string())),
         }
     }
-}
-
-/// Parses `UUID=/ip4/…/tcp/…/p2p/PEERID` peers given by hand.
-fn parse_peers(
-    peers: &[(String, String)],
-) -> Result<HashMap<InstanceId, (PeerId, Multiaddr)>, NodeError> {
-    let mut out = HashMap::new();
-    for (uuid, addr) in peers {
-        let uuid: InstanceId = uuid
-            .parse()
-            .map_err(|e| NodeError::Config(format!("--peer {uuid}: {e}")))?;
-        let addr: Multiaddr = addr.parse().map_err(|e| {
-            NodeError::Config(format!("--peer {uuid}: invalid address {addr}: {e}"))
-        })?;
-        let peer = addr
-            .iter()
-            .find_map(|p| match p {
-                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                NodeError::Config(format!(
-                    "--peer {uuid}: the address must end with /p2p/<peer id>"
-                ))
-            })?;
-        out.insert(uuid, (peer, addr));
-    }
-    Ok(out)
 }
 
 /// Hands every inbound handshake message to the federation service, each on its own task.

@@ -44,11 +44,14 @@ pub mod accounts;
 pub mod atomic;
 pub mod attachments;
 pub mod channels;
+pub mod connections;
+pub mod directory_records;
 pub mod gate;
 pub mod livechat;
 pub mod message_outbox;
 pub mod messages;
 pub mod meta;
+pub mod peers;
 pub mod ratchets;
 pub mod restore_mark;
 pub mod snapshot;
@@ -173,6 +176,9 @@ pub mod trees {
     pub const RESTORE: &str = "restore";
     /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
     pub const INTENTS: &str = "intents";
+    /// The directory server's database (not a node's): Instance UUID → its signed record
+    /// (see `store/directory_records.rs`).
+    pub const DIRECTORY_RECORDS: &str = "records";
 
     /// Every tree above but `intents`: the trees an atomic write may change.
     pub const ALL: &[&str] = &[
@@ -258,12 +264,6 @@ pub struct StoreInner {
     flushes: std::sync::atomic::AtomicU64,
     /// Connections.
     pub connections: Tree,
-    /// (remote, request id) → connection id.
-    pub requests: Tree,
-    /// Handshake outbox.
-    pub outbox: Tree,
-    /// Known peers.
-    pub peers: Tree,
     /// Users.
     pub users: Tree,
 }
@@ -289,13 +289,6 @@ impl Store {
                 trees::CONNECTIONS,
                 gate.clone(),
             ),
-            requests: Tree::new(
-                db.open_tree(trees::REQUESTS)?,
-                trees::REQUESTS,
-                gate.clone(),
-            ),
-            outbox: Tree::new(db.open_tree(trees::OUTBOX)?, trees::OUTBOX, gate.clone()),
-            peers: Tree::new(db.open_tree(trees::PEERS)?, trees::PEERS, gate.clone()),
             users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS, gate.clone()),
             db,
             gate,

@@ -28,26 +28,23 @@ use uuid::Uuid;
 use super::ApiError;
 use super::auth::Admin;
 use super::error::ApiJson;
-use crate::federation::FederationError;
 use crate::federation::actions::ListFilter;
+use crate::federation::{ErrorKind, FederationError};
 use crate::model::ConnectionView;
 use crate::node::NodeShared;
 
 impl From<FederationError> for ApiError {
     fn from(e: FederationError) -> Self {
-        match e {
-            FederationError::NotFound(m) => ApiError::not_found(m),
-            FederationError::Transition(t) => ApiError::conflict(t.to_string()),
-            FederationError::Conflict(m) => ApiError::conflict(m),
-            FederationError::BadInput(m) => ApiError::bad_request(m),
-            FederationError::Unavailable(m) => ApiError {
+        match e.kind() {
+            ErrorKind::NotFound => ApiError::not_found(e.to_string()),
+            ErrorKind::BadInput => ApiError::bad_request(e.to_string()),
+            ErrorKind::Conflict => ApiError::conflict(e.to_string()),
+            ErrorKind::Unavailable => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "unavailable",
-                message: m,
+                message: e.to_string(),
             },
-            FederationError::Store(e) => ApiError::internal(e),
-            FederationError::Sled(e) => ApiError::internal(e),
-            FederationError::Internal(m) => ApiError::internal(m),
+            ErrorKind::Internal => ApiError::internal(e),
         }
     }
 }

@@ -154,12 +154,12 @@ fn render(node: &NodeShared, http: &HttpMetrics) -> Result<String, ApiError> {
         m.sample("ochat_connections", &format!("status=\"{name}\""), n);
     }
 
-    let (handshake_steps, max_attempts) = node.federation.outbox_stats();
+    let (outbox_items, max_attempts) = node.federation.outbox_stats();
     m.one(
         "ochat_handshake_outbox_items",
         "gauge",
         "Handshake steps waiting to be delivered to a peer.",
-        handshake_steps,
+        outbox_items,
     );
     m.one(
         "ochat_handshake_outbox_max_attempts",

@@ -73,7 +73,7 @@ pub(crate) async fn get_network(
                 .remote_uuid
                 .parse()
                 .ok()
-                .and_then(|uuid| node.federation.pinned_peer(uuid));
+                .and_then(|uuid| node.peers.pinned_peer(uuid));
             (c, peer)
         })
         .collect();

@@ -1,13 +1,14 @@
-//! The directory server: axum routes over one sled tree, with trust on first use.
+//! The directory server: axum routes over its records ([`DirectoryRecords`]), with trust on
+//! first use.
 //!
 //! Data folder layout:
 //! ```text
 //! ochat-directory/
 //!   directory.lock   held (flock) while a directory runs; holds its pid
-//!   db/              sled; tree `records`: 16-byte UUID → 64-byte signature ‖ CBOR body
+//!   db/              the database (see `store/directory_records.rs`)
 //! ```
 //!
-//! A PUT is decided against the stored record and written with sled's compare-and-swap, so two
+//! A PUT is decided against the stored record and written with a compare-and-swap, so two
 //! racing PUTs for the same UUID cannot both win; the write is flushed before the answer.
 //! Every request passes a per-client-IP token bucket (IPv6 clients are grouped by /64). Behind a
 //! reverse proxy, list it in [`HttpConfig::trusted_proxies`] (`--trusted-proxy`) so the bucket
@@ -40,9 +41,7 @@ use super::rate_limit::{Limiter, RateLimit};
 use super::{DirectoryError, MAX_BODY_BYTES, RecordDto};
 use crate::api::ApiError;
 use crate::http_server::HttpConfig;
-
-/// The sled tree holding the records.
-const RECORDS_TREE: &str = "records";
+use crate::store::directory_records::DirectoryRecords;
 /// How long a shutdown waits for open requests before it cuts them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -89,8 +88,7 @@ pub struct RunningDirectory {
 }
 
 struct DirState {
-    db: sled::Db,
-    records: sled::Tree,
+    records: DirectoryRecords,
     limiter: Option<Limiter>,
     p2p: Option<crate::network::NetworkHandle>,
     /// Held as long as anything can still touch the database.
@@ -119,8 +117,7 @@ impl DirectoryServer {
         fs::create_dir_all(root).map_err(io("create the data folder", root))?;
         let lock = take_lock(root)?;
         crate::data_dir::make_private(root).map_err(|e| folder_error(e, root))?;
-        let db = sled::Config::new().path(root.join("db")).open()?;
-        let records = db.open_tree(RECORDS_TREE)?;
+        let records = DirectoryRecords::open(&root.join("db"))?;
         let p2p = match &config.p2p {
             Some(p2p) => Some(super::p2p::start(root, p2p).await?),
             None => None,
@@ -139,7 +136,6 @@ impl DirectoryServer {
                 source,
             })?;
         let state = Arc::new(DirState {
-            db,
             records,
             limiter: config.rate_limit.map(Limiter::new),
             p2p,
@@ -184,7 +180,7 @@ impl RunningDirectory {
         if let Some(p2p) = &self.state.p2p {
             p2p.shutdown().await;
         }
-        self.state.db.flush_async().await?;
+        self.state.records.flush().await?;
         tracing::info!(addr = %self.addr, "directory stopped");
         served
     }
@@ -234,12 +230,8 @@ async fn get_instance(
     path: Result<axum::extract::Path<String>, PathRejection>,
 ) -> Result<Json<RecordDto>, ApiError> {
     let uuid = parse_uuid(path)?;
-    match state
-        .records
-        .get(uuid.as_bytes())
-        .map_err(ApiError::internal)?
-    {
-        Some(stored) => Ok(Json(RecordDto::from(&decode_stored(&stored)?))),
+    match state.records.get(&uuid).map_err(ApiError::internal)? {
+        Some(stored) => Ok(Json(RecordDto::from(&stored))),
         None => Err(ApiError::not_found(format!(
             "no record for {uuid} in this directory"
         ))),
@@ -282,7 +274,7 @@ async fn put_instance(
     }
     let outcome = store_tofu(&state.records, &signed, &record)?;
     // Also for an unchanged record: its first PUT may have failed at the flush.
-    state.db.flush_async().await.map_err(ApiError::internal)?;
+    state.records.flush().await.map_err(ApiError::internal)?;
     if outcome != Outcome::Unchanged {
         tracing::info!(%uuid, seq = record.seq, ?outcome, "directory record stored");
     }
@@ -302,21 +294,17 @@ enum Outcome {
 
 /// Applies trust on first use and stores `signed` (already verified as `record`) atomically.
 fn store_tofu(
-    records: &sled::Tree,
+    records: &DirectoryRecords,
     signed: &SignedRecord,
     record: &InstanceRecord,
 ) -> Result<Outcome, ApiError> {
-    let key = record.uuid.as_bytes();
-    let mut new_value = Vec::with_capacity(signed.signature.len() + signed.body.len());
-    new_value.extend_from_slice(&signed.signature);
-    new_value.extend_from_slice(&signed.body);
     loop {
-        let current = records.get(key).map_err(ApiError::internal)?;
-        if let Some(old_value) = &current {
-            if old_value.as_ref() == new_value.as_slice() {
+        let current = records.get(&record.uuid).map_err(ApiError::internal)?;
+        if let Some(stored) = &current {
+            if stored == signed {
                 return Ok(Outcome::Unchanged);
             }
-            let old = verify_record(&decode_stored(old_value)?).map_err(ApiError::internal)?;
+            let old = verify_record(stored).map_err(ApiError::internal)?;
             if old.identity != record.identity {
                 return Err(api_error(
                     StatusCode::FORBIDDEN,
@@ -339,9 +327,9 @@ fn store_tofu(
             }
         }
         let swapped = records
-            .compare_and_swap(key, current.as_ref(), Some(new_value.as_slice()))
+            .swap(&record.uuid, current.as_ref(), signed)
             .map_err(ApiError::internal)?;
-        if swapped.is_ok() {
+        if swapped {
             return Ok(if current.is_some() {
                 Outcome::Replaced
             } else {
@@ -350,14 +338,6 @@ fn store_tofu(
         }
         // Someone else wrote this UUID in between: decide again against their record.
     }
-}
-
-fn decode_stored(value: &[u8]) -> Result<SignedRecord, ApiError> {
-    if value.len() < 64 {
-        return Err(ApiError::internal("a stored directory record is truncated"));
-    }
-    let (signature, body) = value.split_at(64);
-    Ok(SignedRecord::from_parts(body.to_vec(), signature.to_vec()))
 }
 
 fn parse_uuid(
@@ -475,8 +455,8 @@ mod tests {
 
     #[test]
     fn of_many_keys_racing_for_one_uuid_exactly_one_wins() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let records = db.open_tree(RECORDS_TREE).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let records = DirectoryRecords::open(dir.path()).unwrap();
         let uuid = InstanceId::generate();
         let claims: Vec<_> = (1..=8).map(|seq| claim(uuid, seq)).collect();
         let outcomes: Vec<_> = std::thread::scope(|scope| {
@@ -501,7 +481,7 @@ mod tests {
         );
         // The stored record is the winner's.
         let winner = outcomes.iter().position(Result::is_ok).unwrap();
-        let stored = decode_stored(&records.get(uuid.as_bytes()).unwrap().unwrap()).unwrap();
+        let stored = records.get(&uuid).unwrap().unwrap();
         assert_eq!(stored, claims[winner].0);
     }
 }

@@ -9,15 +9,15 @@ use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{ConnectionRequest, MAX_REASON, MAX_REQUEST_MESSAGE};
 use uuid::Uuid;
 
-use super::repo::{self, Change};
-use super::resolve::Resolution;
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{
     ChannelRecord, ConnectionRecord, ConnectionView, KeyState, OutboxItem, Step, StoredSecret,
     now_ms,
 };
-use crate::store::channels::{Channels, NewChannel};
+use crate::peers::Resolution;
+use crate::store::channels::NewChannel;
+use crate::store::connections::{Change, RequestKey};
 use crate::store::ratchets::RatchetPickle;
 
 /// Longest contact name.
@@ -32,26 +32,28 @@ pub struct ListFilter {
     pub status: Option<Status>,
 }
 
-fn check_len(what: &str, text: &Option<String>, max: usize) -> Result<(), FederationError> {
+fn check_len(what: &'static str, text: &Option<String>, max: usize) -> Result<(), FederationError> {
     match text {
-        Some(t) if t.len() > max => Err(FederationError::BadInput(format!(
-            "the {what} is too long ({} bytes, at most {max})",
-            t.len()
-        ))),
+        Some(t) if t.len() > max => Err(FederationError::TooLong {
+            what,
+            len: t.len(),
+            max,
+        }),
         _ => Ok(()),
     }
 }
 
 pub(crate) fn new_secret() -> Result<StoredSecret, FederationError> {
-    random_bytes::<32>()
-        .map(StoredSecret)
-        .map_err(|e| FederationError::Internal(e.to_string()))
+    Ok(StoredSecret(random_bytes::<32>()?))
 }
 
 impl Federation {
     /// Lists connections, newest first.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectionView>, FederationError> {
-        let mut all: Vec<ConnectionView> = repo::all(&self.inner.store)?
+        let mut all: Vec<ConnectionView> = self
+            .inner
+            .connections
+            .all()?
             .iter()
             .filter(|c| filter.direction.is_none_or(|d| c.state.direction == d))
             .filter(|c| filter.status.is_none_or(|s| c.state.status == s))
@@ -65,24 +67,29 @@ impl Federation {
     pub fn find(&self, id_or_prefix: &str) -> Result<ConnectionRecord, FederationError> {
         let wanted = id_or_prefix.trim().to_ascii_lowercase();
         if let Ok(id) = Uuid::parse_str(&wanted) {
-            return repo::load(&self.inner.store, &id)?
-                .ok_or_else(|| FederationError::NotFound(format!("no connection {wanted}")));
+            return self
+                .inner
+                .connections
+                .load(&id)?
+                .ok_or(FederationError::NoConnection(wanted));
         }
         if wanted.len() < 4 {
-            return Err(FederationError::BadInput(
-                "give a connection id, or at least its first 4 characters".into(),
-            ));
+            return Err(FederationError::ShortId);
         }
-        let mut found: Vec<ConnectionRecord> = repo::all(&self.inner.store)?
+        let mut found: Vec<ConnectionRecord> = self
+            .inner
+            .connections
+            .all()?
             .into_iter()
             .filter(|c| c.id.to_string().starts_with(&wanted))
             .collect();
         match found.len() {
-            0 => Err(FederationError::NotFound(format!("no connection {wanted}"))),
+            0 => Err(FederationError::NoConnection(wanted)),
             1 => Ok(found.remove(0)),
-            n => Err(FederationError::BadInput(format!(
-                "{n} connections start with {wanted}: give more characters"
-            ))),
+            n => Err(FederationError::Ambiguous {
+                matches: n,
+                prefix: wanted,
+            }),
         }
     }
 
@@ -95,16 +102,9 @@ impl Federation {
         message: Option<String>,
         send: bool,
     ) -> Result<ConnectionView, FederationError> {
-        let remote: InstanceId =
-            remote
-                .parse()
-                .map_err(|e: ochat_protocol::identity::IdentityError| {
-                    FederationError::BadInput(e.to_string())
-                })?;
+        let remote: InstanceId = remote.parse()?;
         if remote == self.inner.me.uuid {
-            return Err(FederationError::BadInput(
-                "that is this instance's own UUID".into(),
-            ));
+            return Err(FederationError::OwnUuid);
         }
         check_len("contact", &contact, MAX_CONTACT)?;
         check_len("message", &message, MAX_REQUEST_MESSAGE)?;
@@ -132,7 +132,7 @@ impl Federation {
             keys: KeyState::Pending,
             initiator_mac: None,
         };
-        repo::write(&self.inner.store, Change::save(record.clone()))?;
+        self.inner.connections.write(Change::save(record.clone()))?;
         drop(guard);
         let view = ConnectionView::from(&record);
         if send {
@@ -142,11 +142,11 @@ impl Federation {
                 .connection(EventKind::Created, view.clone());
             let sent = self.send(&record.id.to_string()).await;
             if sent.is_err() {
-                self.inner.store.flush().await?;
+                self.inner.connections.flush().await?;
             }
             return sent;
         }
-        self.inner.store.flush().await?;
+        self.inner.connections.flush().await?;
         self.inner
             .events
             .connection(EventKind::Created, view.clone());
@@ -159,14 +159,18 @@ impl Federation {
         remote: InstanceId,
         except: Option<Uuid>,
     ) -> Result<(), FederationError> {
-        let existing = repo::all(&self.inner.store)?
+        let existing = self
+            .inner
+            .connections
+            .all()?
             .into_iter()
             .find(|c| c.state.remote == remote.0 && Some(c.id) != except);
         match existing {
-            Some(c) => Err(FederationError::Conflict(format!(
-                "there is already a connection with {remote} ({}, {}): use it, or delete it first",
-                c.id, c.state.status
-            ))),
+            Some(c) => Err(FederationError::Duplicate {
+                remote,
+                id: c.id,
+                status: c.state.status,
+            }),
             None => Ok(()),
         }
     }
@@ -216,16 +220,9 @@ impl Federation {
         id: &str,
         remote: &str,
     ) -> Result<ConnectionView, FederationError> {
-        let remote: InstanceId =
-            remote
-                .parse()
-                .map_err(|e: ochat_protocol::identity::IdentityError| {
-                    FederationError::BadInput(e.to_string())
-                })?;
+        let remote: InstanceId = remote.parse()?;
         if remote == self.inner.me.uuid {
-            return Err(FederationError::BadInput(
-                "that is this instance's own UUID".into(),
-            ));
+            return Err(FederationError::OwnUuid);
         }
         let current = self.find(id)?;
         self.check_unique(remote, Some(current.id))?;
@@ -255,7 +252,7 @@ impl Federation {
             connection::apply(&current.state, &event)?;
             Some(
                 self.inner
-                    .resolver
+                    .peers
                     .resolve(InstanceId(current.state.remote), true)
                     .await,
             )
@@ -269,8 +266,11 @@ impl Federation {
                 .connect_ahead(target.peer, target.addrs.clone());
         }
         let _guard = self.inner.lock.lock().await;
-        let mut record = repo::load(&self.inner.store, &current.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        let mut record = self
+            .inner
+            .connections
+            .load(&current.id)?
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         let outcome = connection::apply(&record.state, &event)?;
         let mut change = Change::default();
         let kind = self.carry_out(&mut record, &event, &outcome, &mut change)?;
@@ -295,7 +295,7 @@ impl Federation {
             change.delete = Some(record.clone());
         }
         let retired = change.retire.as_ref().map(ConnectionView::from);
-        repo::commit(&self.inner.store, change).await?;
+        self.inner.connections.commit(change).await?;
         self.inner.wake.notify_one();
         if let Some(old) = retired {
             self.inner.events.connection(EventKind::Deleted, old);
@@ -313,7 +313,7 @@ impl Federation {
         outcome: &Outcome,
         change: &mut Change,
     ) -> Result<EventKind, FederationError> {
-        let old_index = repo::request_key(&record.state.remote, &record.request_id);
+        let old_index = RequestKey::of(record);
         if let Some(next) = &outcome.next {
             record.state = next.clone();
         }
@@ -350,10 +350,7 @@ impl Federation {
                         sent_at_ms: now_ms(),
                         prekey: Some(super::keys::public_of(&self.inner.me.prekey.0)),
                     };
-                    record.request = Some(
-                        Signed::seal(&request, &self.inner.me.identity)
-                            .map_err(|e| FederationError::Internal(e.to_string()))?,
-                    );
+                    record.request = Some(Signed::seal(&request, &self.inner.me.identity)?);
                     record.ephemeral = Some(ephemeral);
                     record.delivered = false;
                     record.delivery_error = None;
@@ -394,11 +391,7 @@ impl Federation {
         change: &mut Change,
     ) -> Result<(), FederationError> {
         let remote = InstanceId(record.state.remote);
-        let earlier = Channels::open(&self.inner.store)?
-            .all()?
-            .into_iter()
-            .filter(|c| c.remote == remote)
-            .max_by_key(|c| c.created_at_ms);
+        let earlier = self.inner.connections.latest_channel_with(remote)?;
         let name = record
             .state
             .contact
@@ -411,8 +404,11 @@ impl Federation {
         };
         if let Some(c) = &earlier {
             change.channel_reused = true;
-            change.retire =
-                repo::load(&self.inner.store, &c.connection_id)?.filter(|old| old.id != record.id);
+            change.retire = self
+                .inner
+                .connections
+                .load(&c.connection_id)?
+                .filter(|old| old.id != record.id);
             tracing::info!(channel = %c.id, remote = %remote, "an earlier channel with this instance is reused, with fresh keys");
         }
         record.channel_id = Some(id);
@@ -446,10 +442,16 @@ impl Federation {
             return Ok(ConnectionView::from(&current));
         }
         let _guard = self.inner.lock.lock().await;
-        let mut record = repo::load(&self.inner.store, &current.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        let mut record = self
+            .inner
+            .connections
+            .load(&current.id)?
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         record.seen = true;
-        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        self.inner
+            .connections
+            .commit(Change::save(record.clone()))
+            .await?;
         let view = ConnectionView::from(&record);
         self.inner
             .events
@@ -466,27 +468,27 @@ impl Federation {
     ) -> Result<ConnectionView, FederationError> {
         let current = self.find(id)?;
         if current.state.status != Status::Accepted {
-            return Err(FederationError::Conflict(format!(
-                "members can be managed only on an Accepted connection; this one is {}",
-                current.state.status
-            )));
+            return Err(FederationError::NotAccepted(current.state.status));
         }
-        let exists = self.inner.accounts.user_exists(user).map_err(|e| match e {
-            crate::accounts::AccountsError::Store(e) => FederationError::Store(e),
-            other => FederationError::Internal(other.to_string()),
-        })?;
+        let exists = self.inner.accounts.user_exists(user)?;
         if !exists {
-            return Err(FederationError::NotFound(format!("no user {user}")));
+            return Err(FederationError::NoUser(user));
         }
         let _guard = self.inner.lock.lock().await;
-        let mut record = repo::load(&self.inner.store, &current.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        let mut record = self
+            .inner
+            .connections
+            .load(&current.id)?
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         record.members.retain(|m| *m != user);
         if member {
             record.members.push(user);
         }
         record.updated_at_ms = now_ms();
-        repo::commit(&self.inner.store, Change::save(record.clone())).await?;
+        self.inner
+            .connections
+            .commit(Change::save(record.clone()))
+            .await?;
         let view = ConnectionView::from(&record);
         self.inner
             .events

@@ -11,9 +11,9 @@ use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{ConnectionAnswer, Verdict};
 
 use super::actions::new_secret;
-use super::repo::Change;
 use super::{Federation, FederationError};
 use crate::model::{ConnectionRecord, KeyState, Step, now_ms};
+use crate::store::connections::Change;
 
 impl Federation {
     /// Signs our answer to an incoming request; for an acceptance also creates the channel.
@@ -59,15 +59,15 @@ impl Federation {
             ) {
                 (Some(r), Some(p), Some(e)) => (r, p, e),
                 _ => {
-                    return Err(FederationError::Internal(
-                        "the incoming request's keys are missing".into(),
+                    return Err(FederationError::MissingKeys(
+                        "the incoming request's keys are missing",
                     ));
                 }
             };
             if bound {
                 let identities = super::keys::Identities {
                     initiator: record.remote_identity.ok_or_else(|| {
-                        FederationError::Internal("the requester's identity key is missing".into())
+                        FederationError::MissingKeys("the requester's identity key is missing")
                     })?,
                     responder: self.inner.me.identity.public().to_bytes(),
                 };
@@ -82,8 +82,7 @@ impl Federation {
                         their_prekey,
                         bound: Some(identities),
                     },
-                )
-                .map_err(|e| FederationError::Internal(e.to_string()))?;
+                )?;
                 answer.prekey = Some(super::keys::public_of(&self.inner.me.prekey.0));
                 if let Some(c) = &keys.confirmation {
                     answer.confirmation = Some(c.responder);
@@ -93,8 +92,7 @@ impl Federation {
                 channel_keys = Some(keys.ratchet);
             }
         }
-        let signed = Signed::seal(&answer, &self.inner.me.identity)
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
+        let signed = Signed::seal(&answer, &self.inner.me.identity)?;
         if accepted && !bound {
             // Handshake 1 (a requester of an earlier version): the answer's bytes are part of
             // the transcript.
@@ -103,8 +101,8 @@ impl Federation {
                 record.remote_prekey,
                 record.remote_ephemeral,
             ) else {
-                return Err(FederationError::Internal(
-                    "the incoming request's keys are missing".into(),
+                return Err(FederationError::MissingKeys(
+                    "the incoming request's keys are missing",
                 ));
             };
             let keys = super::keys::channel_keys(
@@ -118,8 +116,7 @@ impl Federation {
                     their_prekey,
                     bound: None,
                 },
-            )
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
+            )?;
             channel_keys = Some(keys.ratchet);
         }
         if let Some(ratchet) = channel_keys {

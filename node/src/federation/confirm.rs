@@ -5,10 +5,10 @@
 
 use ochat_protocol::wire::{HandshakeResponse, RefusalCode};
 
-use super::repo::{self, Change};
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, KeyState, now_ms};
+use crate::store::connections::Change;
 
 /// Our acknowledgement of an answer we already stored: `Confirmed` again (with MAC_I) when we
 /// confirmed its keys, so a responder whose first acknowledgement went missing (the answer
@@ -36,9 +36,9 @@ impl Federation {
         ));
         record.updated_at_ms = now_ms();
         let view = ConnectionView::from(&record);
-        repo::write(&self.inner.store, Change::save(record))?;
+        self.inner.connections.write(Change::save(record))?;
         self.inner.events.connection(EventKind::Updated, view);
-        self.inner.store.flush().await?;
+        self.inner.connections.flush().await?;
         Ok(HandshakeResponse::Refused {
             code: RefusalCode::Unauthenticated,
             message: format!("key confirmation failed: {why}"),
@@ -52,7 +52,7 @@ impl Federation {
         mac: &[u8; 32],
     ) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        let Some(mut record) = repo::load(&self.inner.store, &connection)? else {
+        let Some(mut record) = self.inner.connections.load(&connection)? else {
             return Ok(());
         };
         let (Some(expected), KeyState::Unconfirmed) = (record.initiator_mac, record.keys) else {
@@ -70,7 +70,7 @@ impl Federation {
         };
         record.updated_at_ms = now_ms();
         let view = ConnectionView::from(&record);
-        repo::write(&self.inner.store, Change::save(record))?;
+        self.inner.connections.write(Change::save(record))?;
         self.inner.events.connection(EventKind::Updated, view);
         Ok(())
     }

@@ -13,11 +13,11 @@ use ochat_protocol::wire::{
     RefusalCode, RemoteView, Verdict,
 };
 
-use super::repo::{self, Change};
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, KeyState, Step, now_ms};
 use crate::network::peer_id_of;
+use crate::store::connections::Change;
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
 fn truncate(text: &str, max: usize) -> &str {
@@ -89,7 +89,7 @@ impl Federation {
         peer: PeerId,
         envelope: &Envelope,
     ) -> Result<InstanceRecord, HandshakeResponse> {
-        let record = self.inner.resolver.verify(&envelope.record).map_err(|e| {
+        let record = self.inner.peers.verify(&envelope.record).map_err(|e| {
             tracing::warn!(%peer, error = %e, "refused a handshake message with an invalid record");
             match e {
                 RecordError::NotDerivedFromKey { uuid } => refused(
@@ -110,7 +110,7 @@ impl Federation {
         // lookup that fails is not "unknown": nothing is pinned and the sender is told to try
         // later (its outbox retries), so a directory that is down or rate-limits us can never
         // let a stranger's key become the partner's.
-        let known = self.inner.resolver.stored(&record.uuid).map_err(|e| {
+        let known = self.inner.peers.stored(&record.uuid).map_err(|e| {
             tracing::warn!(%peer, uuid = %record.uuid, error = %e, "cannot read the pinned key of a UUID; the sender will retry");
             refused(RefusalCode::Internal, "the receiver cannot check this UUID's key now; try again later")
         })?;
@@ -120,7 +120,7 @@ impl Federation {
             None if record.uuid.is_derived() => Some(record.identity),
             None => self
                 .inner
-                .resolver
+                .peers
                 .directory_key(record.uuid)
                 .await
                 .map_err(|e| {
@@ -135,12 +135,11 @@ impl Federation {
                 "this UUID belongs to another key",
             ));
         }
-        if let Err(e) = repo::remember_peer(
-            &self.inner.store,
-            &record.uuid,
-            &envelope.record,
-            record.seq,
-        ) {
+        if let Err(e) = self
+            .inner
+            .peers
+            .remember(&record.uuid, &envelope.record, record.seq)
+        {
             tracing::warn!(error = %e, "could not cache a peer record");
         }
         Ok(record)
@@ -169,7 +168,10 @@ impl Federation {
             return Ok(refused(RefusalCode::Malformed, "the message is too long"));
         }
         let _guard = self.inner.lock.lock().await;
-        if let Some(known) = repo::by_request(&self.inner.store, &from.uuid.0, &request.request_id)?
+        if let Some(known) = self
+            .inner
+            .connections
+            .by_request(&from.uuid.0, &request.request_id)?
         {
             // A retry after a lost answer: already stored, nothing new; if it is decided,
             // the decision goes back at once.
@@ -217,7 +219,7 @@ impl Federation {
             self.accept_at_once(&mut record, &request.from_name, &mut change)?;
         }
         change.save = Some(record.clone());
-        repo::commit(&self.inner.store, change).await?;
+        self.inner.connections.commit(change).await?;
         self.inner
             .events
             .connection(EventKind::IncomingRequest, incoming);
@@ -240,7 +242,7 @@ impl Federation {
         &self,
         remote: &InstanceId,
     ) -> Result<Option<String>, FederationError> {
-        let (total, theirs) = repo::pending_incoming(&self.inner.store, &remote.0)?;
+        let (total, theirs) = self.inner.connections.pending_incoming(&remote.0)?;
         let config = &self.inner.config;
         Ok(if theirs >= config.max_pending_per_peer {
             Some(format!(
@@ -304,8 +306,10 @@ impl Federation {
             return Ok(refused(RefusalCode::WrongRecipient, "not addressed to us"));
         }
         let _guard = self.inner.lock.lock().await;
-        let Some(mut record) =
-            repo::by_request(&self.inner.store, &from.uuid.0, &answer.request_id)?
+        let Some(mut record) = self
+            .inner
+            .connections
+            .by_request(&from.uuid.0, &answer.request_id)?
         else {
             return Ok(refused(RefusalCode::UnknownRequest, "no such request"));
         };
@@ -335,8 +339,8 @@ impl Federation {
         let mut reply = HandshakeResponse::Stored;
         if let Verdict::Accepted { ephemeral } = answer.verdict {
             let (Some(request), Some(mine)) = (&record.request, &record.ephemeral) else {
-                return Err(FederationError::Internal(
-                    "our request's keys are missing".into(),
+                return Err(FederationError::MissingKeys(
+                    "our request's keys are missing",
                 ));
             };
             let bound = answer.confirmation.is_some();
@@ -363,8 +367,7 @@ impl Federation {
                         responder: from.identity.to_bytes(),
                     }),
                 },
-            )
-            .map_err(|e| FederationError::Internal(e.to_string()))?;
+            )?;
             if bound {
                 let answers_ours = answer.request_hash
                     == Some(ochat_protocol::agreement::request_hash(&request.body));
@@ -402,12 +405,12 @@ impl Federation {
         // what the API already reads. What waits for the flush is the acknowledgement to the
         // peer (`Stored`), and the lock, so a repeated answer cannot be acknowledged before
         // this one is durable. Anything acknowledged later (a message on the new channel, say)
-        // waits for a flush that covers this write too: sled's log is written in order.
-        repo::write(&self.inner.store, change)?;
+        // waits for a flush that covers this write too: the store's log is written in order.
+        self.inner.connections.write(change)?;
         self.inner
             .events
             .connection(kind, ConnectionView::from(&record));
-        self.inner.store.flush().await?;
+        self.inner.connections.flush().await?;
         Ok(reply)
     }
 
@@ -417,7 +420,11 @@ impl Federation {
         request_id: uuid::Uuid,
     ) -> Result<HandshakeResponse, FederationError> {
         let _guard = self.inner.lock.lock().await;
-        let Some(record) = repo::by_request(&self.inner.store, &from.uuid.0, &request_id)? else {
+        let Some(record) = self
+            .inner
+            .connections
+            .by_request(&from.uuid.0, &request_id)?
+        else {
             return Ok(HandshakeResponse::Stored); // already gone
         };
         if record.state.direction != Direction::Incoming {
@@ -440,7 +447,7 @@ impl Federation {
             None => change.delete = Some(record),
         }
         view.status = Status::Cancelled.to_string();
-        repo::commit(&self.inner.store, change).await?;
+        self.inner.connections.commit(change).await?;
         self.inner.events.connection(EventKind::Cancelled, view);
         Ok(HandshakeResponse::Stored)
     }
@@ -450,7 +457,11 @@ impl Federation {
         from: &InstanceRecord,
         request_id: uuid::Uuid,
     ) -> Result<HandshakeResponse, FederationError> {
-        let view = match repo::by_request(&self.inner.store, &from.uuid.0, &request_id)? {
+        let view = match self
+            .inner
+            .connections
+            .by_request(&from.uuid.0, &request_id)?
+        {
             Some(r) if r.state.direction == Direction::Incoming => {
                 match (&r.answer, r.state.status) {
                     (Some(answer), Status::Accepted | Status::Rejected) => {

@@ -19,7 +19,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 /// The key agreement failed (a peer sent a degenerate key).
 #[derive(Debug, Error)]
 #[error("the key agreement failed: {0}")]
-pub(crate) struct KeyError(String);
+pub struct KeyError(String);
 
 /// The identity keys of a bound handshake (handshake 2).
 #[derive(Debug, Clone, Copy)]

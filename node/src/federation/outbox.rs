@@ -3,7 +3,7 @@
 //! The outbox worker scans the `outbox` tree, sends every due step on its own task, and on
 //! failure reschedules it with exponential backoff (base × 2^attempts, capped, with jitter).
 //! A step leaves the outbox only when the peer answers that it stored it (or refuses it for
-//! good). Because steps live in sled, a restart resumes delivery where it stopped.
+//! good). Because steps are stored, a restart resumes delivery where it stopped.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -19,12 +19,12 @@ use ochat_protocol::wire::{
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
 
-use super::repo::{self, Change};
-use super::resolve::Resolution;
 use super::{Federation, FederationError};
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, OutboxItem, Step, now_ms};
 use crate::network::peer_id_of;
+use crate::peers::Resolution;
+use crate::store::connections::Change;
 
 /// What became of one delivery attempt.
 enum Attempt {
@@ -58,7 +58,7 @@ impl Federation {
         let in_flight: Arc<StdMutex<HashSet<Vec<u8>>>> = Arc::default();
         loop {
             let mut wait = Duration::from_secs(30);
-            match repo::outbox(&self.inner.store) {
+            match self.inner.connections.outbox() {
                 Ok(items) => {
                     let now = now_ms();
                     for item in items {
@@ -101,7 +101,7 @@ impl Federation {
                 _ = sleep(self.inner.config.sync_interval) => {}
                 _ = stop.changed() => return,
             }
-            let pending = match repo::all(&self.inner.store) {
+            let pending = match self.inner.connections.all() {
                 Ok(all) => all,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot list connections for Sync Status");
@@ -118,7 +118,7 @@ impl Federation {
                     Status::NotFound => {
                         match self
                             .inner
-                            .resolver
+                            .peers
                             .resolve(InstanceId(c.state.remote), true)
                             .await
                         {
@@ -150,7 +150,7 @@ impl Federation {
                 next.attempts = item.attempts.saturating_add(1);
                 next.next_attempt_ms = now_ms() + self.backoff(next.attempts);
                 tracing::debug!(connection = %item.connection_id, step = ?item.step, %reason, attempts = next.attempts, "delivery will be retried");
-                let r = repo::reschedule(&self.inner.store, &next);
+                let r = self.inner.connections.reschedule(&next);
                 self.note_error(&item, &reason).await;
                 r.map_err(FederationError::from)
             }
@@ -172,7 +172,7 @@ impl Federation {
     }
 
     async fn attempt(&self, item: &OutboxItem) -> Attempt {
-        let record = match repo::load(&self.inner.store, &item.connection_id) {
+        let record = match self.inner.connections.load(&item.connection_id) {
             Ok(Some(r)) => r,
             Ok(None) => return Attempt::Dropped("the connection no longer exists".into()),
             Err(e) => return Attempt::Retry(e.to_string()),
@@ -184,14 +184,14 @@ impl Federation {
         };
         let target = match self
             .inner
-            .resolver
+            .peers
             .resolve(item.remote, item.attempts > 0)
             .await
         {
             Resolution::Found(t) => t,
             Resolution::NotFound if item.step == Step::Request => return Attempt::NotFound,
             Resolution::NotFound => return Attempt::Retry("the peer is unknown".into()),
-            Resolution::Unavailable(e) => return Attempt::Retry(e),
+            Resolution::Unavailable(e) => return Attempt::Retry(e.to_string()),
         };
         let envelope = Envelope {
             record: self.record(),
@@ -245,7 +245,7 @@ impl Federation {
             Err(e) => return Attempt::Retry(e.to_string()),
         };
         // As for a pushed answer: keep the record (its addresses and pre-key) for later contact.
-        if let Err(e) = repo::remember_peer(&self.inner.store, &their.uuid, record, their.seq) {
+        if let Err(e) = self.inner.peers.remember(&their.uuid, record, their.seq) {
             tracing::warn!(error = %e, "could not cache a peer record");
         }
         match view {
@@ -279,13 +279,11 @@ impl Federation {
     ) -> Result<ochat_protocol::record::InstanceRecord, FederationError> {
         let their = self
             .inner
-            .resolver
+            .peers
             .verify(record)
-            .map_err(|e| FederationError::Unavailable(format!("invalid peer record: {e}")))?;
+            .map_err(FederationError::InvalidPeerRecord)?;
         if peer_id_of(&their.identity).ok() != Some(expected_peer) || their.uuid != remote {
-            return Err(FederationError::Unavailable(
-                "the peer's record does not match the instance asked".into(),
-            ));
+            return Err(FederationError::WrongPeerRecord);
         }
         Ok(their)
     }
@@ -298,18 +296,15 @@ impl Federation {
         Ok(match step {
             Step::Request => record.request.clone().map(HandshakeBody::Request),
             Step::Answer => record.answer.clone().map(HandshakeBody::Answer),
-            Step::Cancel => Some(HandshakeBody::Cancel(
-                Signed::seal(
-                    &ConnectionCancel {
-                        request_id: record.request_id,
-                        from: self.inner.me.uuid,
-                        to: InstanceId(record.state.remote),
-                        sent_at_ms: now_ms(),
-                    },
-                    &self.inner.me.identity,
-                )
-                .map_err(|e| FederationError::Internal(e.to_string()))?,
-            )),
+            Step::Cancel => Some(HandshakeBody::Cancel(Signed::seal(
+                &ConnectionCancel {
+                    request_id: record.request_id,
+                    from: self.inner.me.uuid,
+                    to: InstanceId(record.state.remote),
+                    sent_at_ms: now_ms(),
+                },
+                &self.inner.me.identity,
+            )?)),
         })
     }
 
@@ -329,13 +324,13 @@ impl Federation {
             dequeue: vec![(item.connection_id, item.step)],
             ..Change::default()
         };
-        let record = repo::load(&self.inner.store, &item.connection_id)?;
+        let record = self.inner.connections.load(&item.connection_id)?;
         if let Some(mut record) = record {
             record.delivered = delivered;
             record.delivery_error = error;
             record.updated_at_ms = now_ms();
             change.save = Some(record.clone());
-            repo::commit(&self.inner.store, change).await?;
+            self.inner.connections.commit(change).await?;
             let kind = if delivered {
                 EventKind::Delivered
             } else {
@@ -345,18 +340,18 @@ impl Federation {
                 .events
                 .connection(kind, ConnectionView::from(&record));
         } else {
-            repo::commit(&self.inner.store, change).await?;
+            self.inner.connections.commit(change).await?;
         }
         Ok(())
     }
 
     async fn note_error(&self, item: &OutboxItem, reason: &str) {
         let _guard = self.inner.lock.lock().await;
-        if let Ok(Some(mut record)) = repo::load(&self.inner.store, &item.connection_id)
+        if let Ok(Some(mut record)) = self.inner.connections.load(&item.connection_id)
             && record.delivery_error.as_deref() != Some(reason)
         {
             record.delivery_error = Some(reason.to_string());
-            let _ = repo::commit(&self.inner.store, Change::save(record)).await;
+            let _ = self.inner.connections.commit(Change::save(record)).await;
         }
     }
 
@@ -366,7 +361,7 @@ impl Federation {
             dequeue: vec![(item.connection_id, item.step)],
             ..Change::default()
         };
-        if let Some(mut record) = repo::load(&self.inner.store, &item.connection_id)?
+        if let Some(mut record) = self.inner.connections.load(&item.connection_id)?
             && let Ok(outcome) = connection::apply(&record.state, &Transition::LookupFailed)
         {
             if let Some(next) = outcome.next {
@@ -380,13 +375,13 @@ impl Federation {
             ));
             record.updated_at_ms = now_ms();
             change.save = Some(record.clone());
-            repo::commit(&self.inner.store, change).await?;
+            self.inner.connections.commit(change).await?;
             self.inner
                 .events
                 .connection(EventKind::NotFound, ConnectionView::from(&record));
             return Ok(());
         }
-        repo::commit(&self.inner.store, change).await?;
+        self.inner.connections.commit(change).await?;
         Ok(())
     }
 
@@ -399,19 +394,15 @@ impl Federation {
             return Ok(ConnectionView::from(&record));
         }
         let remote = InstanceId(record.state.remote);
-        let target = match self.inner.resolver.resolve(remote, true).await {
+        let target = match self.inner.peers.resolve(remote, true).await {
             Resolution::Found(t) => t,
             Resolution::NotFound => {
-                return Err(FederationError::Unavailable(format!(
-                    "no instance with UUID {remote} is known yet"
-                )));
+                return Err(FederationError::NotKnownYet(remote));
             }
-            Resolution::Unavailable(e) => return Err(FederationError::Unavailable(e)),
+            Resolution::Unavailable(e) => return Err(FederationError::Peer(e)),
         };
         if record.state.status == Status::NotFound {
-            return Err(FederationError::Conflict(format!(
-                "the instance {remote} can be found now: use Retry Request to send the request"
-            )));
+            return Err(FederationError::FoundNow(remote));
         }
         let query = Signed::seal(
             &StatusQuery {
@@ -421,8 +412,7 @@ impl Federation {
                 sent_at_ms: now_ms(),
             },
             &self.inner.me.identity,
-        )
-        .map_err(|e| FederationError::Internal(e.to_string()))?;
+        )?;
         let envelope = Envelope {
             record: self.record(),
             body: HandshakeBody::Query(query),
@@ -433,18 +423,14 @@ impl Federation {
             .network
             .request(target.peer, target.addrs, envelope)
             .await
-            .map_err(|e| FederationError::Unavailable(format!("the peer is unreachable: {e}")))?;
+            .map_err(FederationError::Unreachable)?;
         let (their_record, view) = match response {
             HandshakeResponse::Status { record, view } => (record, view),
             HandshakeResponse::Refused { message, .. } => {
-                return Err(FederationError::Unavailable(format!(
-                    "the peer refused the status query: {message}"
-                )));
+                return Err(FederationError::QueryRefused(message));
             }
             HandshakeResponse::Stored | HandshakeResponse::Confirmed { .. } => {
-                return Err(FederationError::Unavailable(
-                    "the peer answered out of turn".into(),
-                ));
+                return Err(FederationError::OutOfTurn);
             }
         };
         let their = self.peer_record(&their_record, expected_peer, remote)?;
@@ -455,27 +441,29 @@ impl Federation {
             RemoteView::Pending => self.mark_delivered(&record).await?,
             RemoteView::Unknown => self.requeue_request(&record).await?,
         }
-        let now = repo::load(&self.inner.store, &record.id)?
-            .ok_or_else(|| FederationError::NotFound(format!("no connection {id}")))?;
+        let now = self
+            .inner
+            .connections
+            .load(&record.id)?
+            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
         Ok(ConnectionView::from(&now))
     }
 
     async fn mark_delivered(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        if let Some(mut now) = repo::load(&self.inner.store, &record.id)?
+        if let Some(mut now) = self.inner.connections.load(&record.id)?
             && !now.delivered
         {
             now.delivered = true;
             now.delivery_error = None;
-            repo::commit(
-                &self.inner.store,
-                Change {
+            self.inner
+                .connections
+                .commit(Change {
                     save: Some(now.clone()),
                     dequeue: vec![(now.id, Step::Request)],
                     ..Change::default()
-                },
-            )
-            .await?;
+                })
+                .await?;
             self.inner
                 .events
                 .connection(EventKind::Delivered, ConnectionView::from(&now));
@@ -486,21 +474,20 @@ impl Federation {
     /// The peer does not know our pending request (lost, or deleted there): send it again.
     async fn requeue_request(&self, record: &ConnectionRecord) -> Result<(), FederationError> {
         let _guard = self.inner.lock.lock().await;
-        if let Some(mut now) = repo::load(&self.inner.store, &record.id)?
+        if let Some(mut now) = self.inner.connections.load(&record.id)?
             && now.state.status == Status::Pending
             && now.request.is_some()
         {
             now.delivered = false;
             let item = self.outbox_item(&now, Step::Request);
-            repo::commit(
-                &self.inner.store,
-                Change {
+            self.inner
+                .connections
+                .commit(Change {
                     save: Some(now),
                     enqueue: vec![item],
                     ..Change::default()
-                },
-            )
-            .await?;
+                })
+                .await?;
             self.inner.wake.notify_one();
         }
         Ok(())
@@ -512,7 +499,7 @@ impl Federation {
     /// status query: the peer keeps the newer record, so it can reach us again even without a
     /// directory. Failures are only logged; the peers also learn it at our next contact.
     pub async fn announce(&self) {
-        let connections = match repo::all(&self.inner.store) {
+        let connections = match self.inner.connections.all() {
             Ok(all) => all,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list connections to announce our addresses");
@@ -526,8 +513,7 @@ impl Federation {
             let me = self.clone();
             tokio::spawn(async move {
                 let remote = InstanceId(c.state.remote);
-                let Resolution::Found(target) = me.inner.resolver.resolve(remote, false).await
-                else {
+                let Resolution::Found(target) = me.inner.peers.resolve(remote, false).await else {
                     return;
                 };
                 let Ok(query) = Signed::seal(
@@ -555,24 +541,5 @@ impl Federation {
                 }
             });
         }
-    }
-}
-
-impl Federation {
-    /// How many handshake steps wait for delivery, and the most attempts one of them has had
-    /// (`/metrics`; a damaged entry is not counted in the attempts).
-    pub fn outbox_stats(&self) -> (usize, u32) {
-        let outbox = &self.inner.store.outbox;
-        let max_attempts = outbox
-            .iter()
-            .values()
-            .filter_map(|v| v.ok())
-            .filter_map(|v| {
-                crate::store::decode::<OutboxItem>(crate::store::trees::OUTBOX, &v).ok()
-            })
-            .map(|item| item.attempts)
-            .max()
-            .unwrap_or(0);
-        (outbox.len(), max_attempts)
     }
 }

@@ -172,7 +172,7 @@ impl Messaging {
             .filter(|q| q.tracked)
             .map(|q| q.wire.id)
             .collect();
-        let target = match self.inner.federation.target(remote, failing).await {
+        let target = match self.inner.peers.target(remote, failing).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::debug!(%channel, error = %e, "peer not resolvable now");
@@ -182,7 +182,10 @@ impl Messaging {
         let request = MessageBatch {
             messages: batch.into_iter().map(|q| q.wire).collect(),
         };
-        let delivery = self.inner.network.deliver(target.0, target.1, request);
+        let delivery = self
+            .inner
+            .network
+            .deliver(target.peer, target.addrs, request);
         tokio::pin!(delivery);
         // Most batches are acknowledged within a millisecond and go straight from pending to
         // delivered; "sent" is written only for those still unanswered after a while.

@@ -5,7 +5,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Messaging, MessagingError, Viewer};
-use crate::federation::repo;
 use crate::model::{ChannelRecord, MessageView};
 
 /// How the API shows a channel.
@@ -51,7 +50,7 @@ impl Messaging {
     pub fn channels(&self, viewer: Viewer) -> Result<Vec<ChannelView>, MessagingError> {
         let mut out = Vec::new();
         for ch in self.inner.channels.all()? {
-            let Some(conn) = repo::load(&self.inner.store, &ch.connection_id)? else {
+            let Some(conn) = self.inner.connections.load(&ch.connection_id)? else {
                 continue;
             };
             if let Viewer::User(u) = viewer
@@ -123,7 +122,7 @@ impl Messaging {
             return false;
         };
         matches!(
-            repo::load(&self.inner.store, &ch.connection_id),
+            self.inner.connections.load(&ch.connection_id),
             Ok(Some(c)) if c.members.contains(&user)
         )
     }
@@ -140,7 +139,7 @@ impl Messaging {
             .get(channel)?
             .ok_or_else(|| MessagingError::NotFound(format!("no channel {channel}")))?;
         if let Viewer::User(u) = viewer {
-            let conn = repo::load(&self.inner.store, &ch.connection_id)?;
+            let conn = self.inner.connections.load(&ch.connection_id)?;
             if !conn.is_some_and(|c| c.members.contains(&u)) {
                 return Err(MessagingError::Forbidden(
                     "only members of the connection can read its channel".into(),

@@ -32,7 +32,6 @@ use uuid::Uuid;
 
 use super::{Messaging, MessagingError};
 use crate::events::EventKind;
-use crate::federation::repo;
 use crate::model::{
     AttachmentMeta, MessageRecord, MessageState, MessageView, RollbackSeen, now_ms,
 };
@@ -180,7 +179,10 @@ impl Messaging {
     fn route(&self, peer: PeerId, wire: &WireMessage) -> Result<Route, MessagingError> {
         // Not (yet) a channel here: the handshake's answer may still be on its way, so the
         // sender keeps the message and tries again later (until its give-up time).
-        let Some(conn) = repo::by_request(&self.inner.store, &wire.sender.0, &wire.conversation)?
+        let Some(conn) = self
+            .inner
+            .connections
+            .by_request(&wire.sender.0, &wire.conversation)?
         else {
             return Ok(Err(AckStatus::Retry("unknown conversation".into())));
         };
@@ -190,7 +192,7 @@ impl Messaging {
             )));
         };
         // The Noise-authenticated peer must be the key pinned for the sender's UUID.
-        if self.inner.federation.pinned_peer(wire.sender) != Some(peer) {
+        if self.inner.peers.pinned_peer(wire.sender) != Some(peer) {
             return Ok(Err(AckStatus::Rejected(
                 "sent by a peer that does not hold the sender's key".into(),
             )));

@@ -215,7 +215,11 @@ mod tests {
     fn a_write_lands_whole_and_leaves_no_intent() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.outbox.insert(b"old", &b"x"[..]).unwrap();
+        store
+            .tree(trees::OUTBOX)
+            .unwrap()
+            .insert(b"old", &b"x"[..])
+            .unwrap();
         let w = write_of(&[
             (trees::CONNECTIONS, b"c1", Some(b"conn")),
             (trees::REQUESTS, b"r1", Some(b"c1")),
@@ -223,8 +227,23 @@ mod tests {
         ]);
         store.write_atomically(&w).unwrap();
         assert_eq!(store.connections.get(b"c1").unwrap().unwrap(), b"conn");
-        assert_eq!(store.requests.get(b"r1").unwrap().unwrap(), b"c1");
-        assert!(store.outbox.get(b"old").unwrap().is_none());
+        assert_eq!(
+            store
+                .tree(trees::REQUESTS)
+                .unwrap()
+                .get(b"r1")
+                .unwrap()
+                .unwrap(),
+            b"c1"
+        );
+        assert!(
+            store
+                .tree(trees::OUTBOX)
+                .unwrap()
+                .get(b"old")
+                .unwrap()
+                .is_none()
+        );
         assert!(store.tree(trees::INTENTS).unwrap().is_empty());
     }
 
@@ -242,7 +261,11 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             store.connections.insert(b"c1", &b"pending"[..]).unwrap();
-            store.outbox.insert(b"step", &b"send"[..]).unwrap();
+            store
+                .tree(trees::OUTBOX)
+                .unwrap()
+                .insert(b"step", &b"send"[..])
+                .unwrap();
             // The crash came after the intent, the connection and the first channel, and
             // after messaging had already advanced that channel's ratchet.
             let intents = store.tree(trees::INTENTS).unwrap();
@@ -263,7 +286,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.connections.get(b"c1").unwrap().unwrap(), b"accepted");
         assert!(
-            store.outbox.get(b"step").unwrap().is_none(),
+            store
+                .tree(trees::OUTBOX)
+                .unwrap()
+                .get(b"step")
+                .unwrap()
+                .is_none(),
             "the removal is replayed"
         );
         assert_eq!(

@@ -572,6 +572,34 @@ impl<D: TableDef> Table<D> {
         }
     }
 
+    /// Sets `key` to `new` (`None` removes it) only if it still holds `expected` (`None`:
+    /// absent); answers whether it did. For writers that decide against the current value and
+    /// must not overwrite a racing writer's (the directory's first-come binding).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`], [`StoreError::Encode`], [`StoreError::TooLarge`] (nothing written).
+    pub fn compare_and_swap(
+        &self,
+        key: &D::Key,
+        expected: Option<&D::Value>,
+        new: Option<&D::Value>,
+    ) -> Result<bool, StoreError> {
+        let expected = expected.map(|v| v.encode_value(D::NAME)).transpose()?;
+        let new = match new {
+            Some(v) => {
+                let bytes = v.encode_value(D::NAME)?;
+                super::tree::check_value_len(D::NAME, bytes.len())?;
+                Some(bytes)
+            }
+            None => None,
+        };
+        Ok(self
+            .tree
+            .compare_and_swap(key.encode_key(), expected, new)?
+            .is_ok())
+    }
+
     /// Adds a put of `value` under `key` to an atomic write.
     ///
     /// # Errors

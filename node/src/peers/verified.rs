@@ -1,6 +1,7 @@
 //! Records already verified: a peer's signed record is checked again on every batch it sends or
 //! receives (its key pins the peer id), but the same bytes always verify the same way, so the
-//! outcome is kept by body and signature and the Ed25519 check runs once per record.
+//! outcome is kept by body and signature and the Ed25519 check runs once per record. Used by
+//! [`super::Peers`] for every record a peer sends or a lookup finds.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,13 +16,13 @@ type Verified = (Vec<u8>, InstanceRecord);
 
 /// Verified records by their signed bytes.
 #[derive(Debug, Default)]
-pub(crate) struct VerifiedRecords {
+pub(super) struct VerifiedRecords {
     by_body: Mutex<HashMap<Vec<u8>, Verified>>,
 }
 
 impl VerifiedRecords {
     /// [`verify_record`], answered from memory for bytes verified before.
-    pub(crate) fn verify(&self, signed: &SignedRecord) -> Result<InstanceRecord, RecordError> {
+    pub(super) fn verify(&self, signed: &SignedRecord) -> Result<InstanceRecord, RecordError> {
         if let Ok(map) = self.by_body.lock()
             && let Some((signature, record)) = map.get(&signed.body)
             && *signature == signed.signature
