@@ -29,6 +29,7 @@
 //! Who talks to whom: `api` handlers → services → `store`; `node` owns the lifecycle.
 
 pub mod api;
+mod backoff;
 pub mod client_addr;
 pub mod config;
 pub mod data_dir;
