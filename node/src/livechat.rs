@@ -54,6 +54,7 @@ pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod satisfaction;
+pub mod session_start;
 pub mod sessions;
 pub mod sweeper;
 pub mod transcripts;
