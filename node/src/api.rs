@@ -10,6 +10,8 @@
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
+//! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
+//!   embed snippet.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
 //! - [`openapi`] — the API document (`GET /api/v1/openapi.json`), from the handlers'
 //!   annotations; `openapi_shapes` — the document-only types it needs.
@@ -25,6 +27,7 @@ pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
 pub(crate) mod livechat_sessions;
+mod livechat_widget;
 mod livechat_ws;
 pub mod metrics;
 pub mod network;
@@ -86,6 +89,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .route("/api/v1/stats", get(channels::stats))
         .merge(livechat::router())
         .merge(livechat_reports::router())
+        .merge(livechat_widget::router())
         .merge(crate::web::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))
