@@ -1,7 +1,8 @@
 //! The local HTTP API (axum): thin handlers that check the token, call a service and map
 //! errors to `{"error": {"code", "message"}}`.
 //!
-//! - [`error`] — [`ApiError`], the one error type every handler returns.
+//! - [`error`] — [`ApiError`], the one error type every handler returns, and every mapping
+//!   of a service error to an HTTP status (with `Retry-After` where the error says when).
 //! - [`auth`] — token extractors (admin token for now).
 //! - [`instance`] — `GET /api/v1/instance`.
 //! - [`connections`] — the connection handshake, members and local users.

@@ -25,26 +25,9 @@ use super::ApiError;
 use super::auth::Admin;
 use super::error::ApiJson;
 use crate::messaging::history::{ChannelView, HistoryPage};
-use crate::messaging::{MessagingError, Viewer};
+use crate::messaging::Viewer;
 use crate::model::MessageView;
 use crate::node::NodeShared;
-
-impl From<MessagingError> for ApiError {
-    fn from(e: MessagingError) -> Self {
-        match e {
-            MessagingError::NotFound(m) => ApiError::not_found(m),
-            MessagingError::Forbidden(m) => ApiError {
-                status: StatusCode::FORBIDDEN,
-                code: "forbidden",
-                message: m,
-            },
-            MessagingError::BadInput(m) => ApiError::bad_request(m),
-            MessagingError::Store(e) => ApiError::internal(e),
-            MessagingError::Sled(e) => ApiError::internal(e),
-            MessagingError::Internal(m) => ApiError::internal(m),
-        }
-    }
-}
 
 /// The caller of a channel route: the admin, or a local user (operator token) who must be a
 /// member of the connection. Visitor tokens are refused.
@@ -68,11 +51,9 @@ impl axum::extract::FromRequestParts<Arc<NodeShared>> for Member {
             crate::livechat::Who::Operator(id) => Ok(Member {
                 viewer: Viewer::User(id),
             }),
-            crate::livechat::Who::Visitor(_) => Err(ApiError {
-                status: StatusCode::FORBIDDEN,
-                code: "forbidden",
-                message: "a visitor token cannot use organisation channels".into(),
-            }),
+            crate::livechat::Who::Visitor(_) => Err(ApiError::forbidden(
+                "a visitor token cannot use organisation channels",
+            )),
         }
     }
 }

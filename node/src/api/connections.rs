@@ -28,29 +28,9 @@ use uuid::Uuid;
 use super::ApiError;
 use super::auth::Admin;
 use super::error::ApiJson;
-use crate::federation::FederationError;
 use crate::federation::actions::ListFilter;
 use crate::model::ConnectionView;
 use crate::node::NodeShared;
-
-impl From<FederationError> for ApiError {
-    fn from(e: FederationError) -> Self {
-        match e {
-            FederationError::NotFound(m) => ApiError::not_found(m),
-            FederationError::Transition(t) => ApiError::conflict(t.to_string()),
-            FederationError::Conflict(m) => ApiError::conflict(m),
-            FederationError::BadInput(m) => ApiError::bad_request(m),
-            FederationError::Unavailable(m) => ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "unavailable",
-                message: m,
-            },
-            FederationError::Store(e) => ApiError::internal(e),
-            FederationError::Sled(e) => ApiError::internal(e),
-            FederationError::Internal(m) => ApiError::internal(m),
-        }
-    }
-}
 
 /// Body of `POST /api/v1/connections`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -52,43 +52,22 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ApiError;
+use super::error::RetryAfter;
 use super::auth::{bearer, same_token};
 use super::{livechat_chatbots as chatbots, livechat_sessions as sessions, livechat_ws as ws};
 use crate::livechat::accounts::{Group, GroupInput, UserInput};
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
-use crate::livechat::login_guard::LoginError;
 use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
 use crate::livechat::satisfaction::Satisfaction;
-use crate::livechat::{LiveChatError, Who};
+use crate::livechat::Who;
 use crate::model::UserRecord;
 use crate::node::NodeShared;
 
 type Shared = State<Arc<NodeShared>>;
-
-impl From<LiveChatError> for ApiError {
-    fn from(e: LiveChatError) -> Self {
-        let (status, code) = match &e {
-            LiveChatError::Store(_) | LiveChatError::Internal(_) => return ApiError::internal(e),
-            LiveChatError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            LiveChatError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            LiveChatError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            LiveChatError::Unauthorized => return ApiError::unauthorized(),
-            LiveChatError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            LiveChatError::NoOperator => (StatusCode::SERVICE_UNAVAILABLE, "no_operator"),
-            LiveChatError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            LiveChatError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-        };
-        ApiError {
-            status,
-            code,
-            message: e.to_string(),
-        }
-    }
-}
 
 /// A request's verified caller and the token it used.
 #[derive(Debug, Clone)]
@@ -234,35 +213,7 @@ async fn login(
     let from = sessions::client_ip(peer.map(|Extension(ConnectInfo(a))| a));
     match node.livechat.login(&b.login, &b.password, from).await {
         Ok((token, user)) => Json(json!({"token": token, "user": user})).into_response(),
-        Err(e) => login_refused(e),
-    }
-}
-
-/// The answer to a refused login (429 and 503 say when to come back).
-fn login_refused(e: LoginError) -> Response {
-    let message = e.to_string();
-    let (status, code, retry) = match e {
-        LoginError::Other(inner) => return ApiError::from(inner).into_response(),
-        LoginError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
-        LoginError::Locked { retry_after_secs } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            Some(retry_after_secs),
-        ),
-        LoginError::Busy { retry_after_secs } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            Some(retry_after_secs),
-        ),
-    };
-    let error = ApiError {
-        status,
-        code,
-        message,
-    };
-    match retry {
-        Some(secs) => error.with_retry_after(secs),
-        None => error.into_response(),
+        Err(e) => RetryAfter::from(e).into_response(),
     }
 }
 
