@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use thiserror::Error;
 use ochat_node::config::{DEFAULT_API_LISTEN, DEFAULT_DATA_DIR};
+use thiserror::Error;
 
 /// ochat — a messaging node for your organisation: federation with other instances by
 /// Instance UUID, and live chat for your website's visitors.
@@ -314,7 +314,9 @@ pub enum BadFlagValue {
     ShortSecret,
 }
 
-fn parse_auto_accept(s: &str) -> Result<String, ochat_node::federation::auto_accept::AutoAcceptError> {
+fn parse_auto_accept(
+    s: &str,
+) -> Result<String, ochat_node::federation::auto_accept::AutoAcceptError> {
     ochat_node::federation::AutoAccept::from_values(&[s]).map(|_| s.trim().to_string())
 }
 

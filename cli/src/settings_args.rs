@@ -11,9 +11,9 @@ use std::time::Duration;
 use clap::Args;
 use ochat_node::client_addr::TrustedProxy;
 use ochat_node::http_server::HttpConfig;
-use ochat_node::livechat::{LiveChatConfig, LiveChatError};
 use ochat_node::livechat::limits::VisitorLimits;
 use ochat_node::livechat::webhook::WebhookSecret;
+use ochat_node::livechat::{LiveChatConfig, LiveChatError};
 
 use crate::args::BadFlagValue;
 

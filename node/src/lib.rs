@@ -7,16 +7,22 @@
 //!   `instance.json` and `api.addr` for the CLI.
 //! - [`store`] — the only module that touches sled; one catalog of trees and key layouts.
 //! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
-//!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
-//! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
+//!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]);
+//!   both request-response protocols are handled once, in `network/exchange.rs`.
+//! - [`api`] — the local HTTP API (axum): token extractors, handlers (the widget's extra
+//!   routes in `api/livechat_widget.rs`), [`api::ApiError`] and every error-to-HTTP mapping
+//!   (`api/error.rs`).
 //! - [`directory`] — the optional UUID directory: its HTTP server and the client nodes use.
 //! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
 //!   the durable outbox and Sync Status.
 //! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
 //!   history; [`durable`] — grouped flushes.
-//! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions.
+//! - [`livechat`] — the website live chat: operators, channels, rules, routing, sessions
+//!   (a visitor starting one: `livechat/session_start.rs`).
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
+//! - `backoff` — the one exponential backoff of every retry loop (federation outbox, channel
+//!   delivery, directory registration, the directory's libp2p node).
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`http_server`] — the one HTTP server loop of the API and the directory: header and body
 //!   timeouts, connection caps in all and per address (`http_caps`), graceful shutdown;

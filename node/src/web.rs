@@ -67,12 +67,10 @@ pub fn router() -> Router<Arc<NodeShared>> {
     let files = Router::new()
         .route("/livechat/loader/{file}", get(assets::loader))
         .route("/web/{file}", get(assets::file));
-    pages
-        .merge(files)
-        .layer(SetResponseHeaderLayer::overriding(
-            X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+    pages.merge(files).layer(SetResponseHeaderLayer::overriding(
+        X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 /// Whether a request is one the widget makes from a third-party page.

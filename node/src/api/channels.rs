@@ -24,8 +24,8 @@ use uuid::Uuid;
 use super::ApiError;
 use super::auth::Admin;
 use super::error::ApiJson;
-use crate::messaging::history::{ChannelView, HistoryPage};
 use crate::messaging::Viewer;
+use crate::messaging::history::{ChannelView, HistoryPage};
 use crate::model::MessageView;
 use crate::node::NodeShared;
 

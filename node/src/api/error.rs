@@ -5,7 +5,7 @@
 //! ([`FederationError`], [`MessagingError`], [`LiveChatError`]) become [`ApiError`]s, and the
 //! errors that say how long to wait (a locked login, a busy node, a rate limit) become
 //! [`RetryAfter`] answers with a `Retry-After` header. axum's own rejections are rewritten in
-//! the same format by [`json_rejections`].
+//! the same format by `json_rejections`.
 
 use axum::Json;
 use axum::body::to_bytes;

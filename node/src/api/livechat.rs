@@ -52,9 +52,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::error::RetryAfter;
 use super::auth::{bearer, same_token};
+use super::error::RetryAfter;
 use super::{livechat_chatbots as chatbots, livechat_sessions as sessions, livechat_ws as ws};
+use crate::livechat::Who;
 use crate::livechat::accounts::{Group, GroupInput, UserInput};
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
@@ -63,7 +64,6 @@ use crate::livechat::presence::PresenceView;
 use crate::livechat::ratings::Rating;
 use crate::livechat::rules::Rule;
 use crate::livechat::satisfaction::Satisfaction;
-use crate::livechat::Who;
 use crate::model::UserRecord;
 use crate::node::NodeShared;
 

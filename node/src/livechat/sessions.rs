@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::channels::Channel;
-pub use super::session_start::{StartAnswer, StartContext, StartInput, language_from_header};
 use super::chatbot::engine::BotState;
+pub use super::session_start::{StartAnswer, StartContext, StartInput, language_from_header};
 use super::{LiveChat, LiveChatError, Who, get, put, token_hash};
 use crate::model::UserRecord;
 use crate::store::{decode, trees};

@@ -95,14 +95,9 @@ pub(crate) enum BadRecord {
 
 /// Decodes and checks a record stored under `key`: a signed record for the key's UUID, by the
 /// key's peer. Returns the record and its `seq`.
-pub(crate) fn check_value(
-    key: &RecordKey,
-    value: &[u8],
-) -> Result<(SignedRecord, u64), BadRecord> {
+pub(crate) fn check_value(key: &RecordKey, value: &[u8]) -> Result<(SignedRecord, u64), BadRecord> {
     let raw = key.as_ref();
-    let rest = raw
-        .strip_prefix(RECORD_PREFIX)
-        .ok_or(BadRecord::NotOurs)?;
+    let rest = raw.strip_prefix(RECORD_PREFIX).ok_or(BadRecord::NotOurs)?;
     if rest.len() < 16 || value.len() > MAX_VALUE {
         return Err(BadRecord::Malformed);
     }

@@ -87,7 +87,11 @@ impl Protocol for Handshake {
         &mut actor.handshakes
     }
 
-    fn inbound(peer: PeerId, envelope: Envelope, reply: oneshot::Sender<HandshakeResponse>) -> Inbound {
+    fn inbound(
+        peer: PeerId,
+        envelope: Envelope,
+        reply: oneshot::Sender<HandshakeResponse>,
+    ) -> Inbound {
         Inbound {
             peer,
             envelope,

@@ -7,8 +7,8 @@ use libp2p::{Multiaddr, PeerId, autonat, dcutr, identify, mdns, ping, relay};
 
 use super::actor::Actor;
 use super::behaviour::BehaviourEvent;
-use super::exchange::{Batches, Handshake};
 use super::dht::KAD_PROTOCOL;
+use super::exchange::{Batches, Handshake};
 use super::reach::{
     Forced, Reachability, RelaySlot, is_quic, is_relayed, preferred_dials, publishable,
     worth_sharing,
