@@ -156,6 +156,44 @@ mod tests {
         assert_eq!(b.delay(0), ms(1));
     }
 
+    /// The three loops' waits as they were written before they shared this type (copied from
+    /// `federation/outbox.rs`, `messaging/delivery.rs` and `node.rs` at 5b85863): the rules
+    /// their callers now build must give the same waits for every count of failures.
+    #[test]
+    fn each_caller_keeps_the_waits_it_had() {
+        let outbox_before = |base: u64, max: u64, attempts: u32, random: Option<u16>| -> u64 {
+            let exp = base.saturating_mul(1u64 << attempts.min(20)).min(max);
+            let jitter = random.map(|r| r as u64 % (exp / 5 + 1)).unwrap_or(0);
+            (exp - exp / 10 + jitter).max(1)
+        };
+        let delivery_before = |base: Duration, max: Duration, attempts: u32| -> Duration {
+            base.saturating_mul(1u32 << attempts.min(16)).min(max)
+        };
+        for (base, max) in [(1_000u64, 300_000u64), (250, 30_000), (7, 3_600_000)] {
+            let outbox = Backoff::new(ms(base), ms(max)).doublings(20).jittered();
+            let delivery = Backoff::new(ms(base), ms(max)).doublings(16);
+            for attempts in (0..40).chain([u32::MAX]) {
+                for random in [None, Some(0), Some(1), Some(4_321), Some(u16::MAX)] {
+                    assert_eq!(
+                        outbox.spread(attempts, random).as_millis() as u64,
+                        outbox_before(base, max, attempts, random)
+                    );
+                }
+                assert_eq!(
+                    delivery.delay(attempts),
+                    delivery_before(ms(base), ms(max), attempts)
+                );
+            }
+        }
+        // follow_addresses: 200 ms, doubled after each failure up to 30 s, reset on success.
+        let mut delay = ms(200);
+        let mut retry = Backoff::new(ms(200), Duration::from_secs(30)).start();
+        for _ in 0..20 {
+            assert_eq!(retry.failed(), delay);
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+
     #[test]
     fn a_retry_loop_waits_longer_after_each_failure_and_starts_again_after_a_success() {
         let mut retry = Backoff::new(ms(200), Duration::from_secs(30)).start();
