@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use ochat_node::config::{DEFAULT_API_LISTEN, DEFAULT_DATA_DIR};
+use thiserror::Error;
 
 /// ochat — a messaging node for your organisation: federation with other instances by
 /// Instance UUID, and live chat for your website's visitors.
@@ -303,16 +304,30 @@ pub struct RunArgs {
     pub reach: crate::network::ReachArgs,
 }
 
-fn parse_auto_accept(s: &str) -> Result<String, String> {
-    ochat_node::federation::AutoAccept::from_values(&[s])
-        .map(|_| s.trim().to_string())
-        .map_err(|e| e.to_string())
+/// Why a flag's value is refused (clap prints it after the flag's name).
+#[derive(Debug, Error)]
+pub enum BadFlagValue {
+    /// `--peer` without `=`.
+    #[error("expected UUID=/ip4/…/tcp/…/p2p/PEERID")]
+    Peer,
+    /// Not an HTTP header name.
+    #[error("{0:?} is not an HTTP header name")]
+    HeaderName(String),
+    /// A webhook secret shorter than 16 characters.
+    #[error("a webhook secret needs at least 16 characters")]
+    ShortSecret,
 }
 
-fn parse_peer(s: &str) -> Result<(String, String), String> {
+fn parse_auto_accept(
+    s: &str,
+) -> Result<String, ochat_node::federation::auto_accept::AutoAcceptError> {
+    ochat_node::federation::AutoAccept::from_values(&[s]).map(|_| s.trim().to_string())
+}
+
+fn parse_peer(s: &str) -> Result<(String, String), BadFlagValue> {
     s.split_once('=')
         .map(|(u, a)| (u.trim().to_string(), a.trim().to_string()))
-        .ok_or_else(|| "expected UUID=/ip4/…/tcp/…/p2p/PEERID".to_string())
+        .ok_or(BadFlagValue::Peer)
 }
 
 /// `ochat channels`.

@@ -3,7 +3,9 @@
 //! admin token from the data folder.
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Subcommand};
+use ochat_node::livechat::reports::filter::GroupBy;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -74,7 +76,7 @@ pub struct Filters {
 #[derive(Debug, Clone, Args)]
 pub struct StatsArgs {
     /// What to group by.
-    #[arg(long, value_enum, default_value_t = GroupBy::Day)]
+    #[arg(long, default_value_t = GroupBy::Day, value_parser = group_by_parser())]
     pub group_by: GroupBy,
     /// Selection and output.
     #[command(flatten)]
@@ -109,39 +111,23 @@ pub struct SatisfactionArgs {
     pub json: bool,
 }
 
-/// Statistics groupings.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum GroupBy {
-    /// Channel.
-    Channel,
-    /// Operator.
-    Operator,
-    /// UTC day.
-    Day,
-    /// UTC weekday.
-    Weekday,
-    /// UTC hour.
-    Hour,
-    /// Country.
-    Country,
-    /// Language.
-    Language,
-    /// Outcome.
-    Outcome,
+/// `--group-by`'s values: the node's groupings ([`GroupBy`]), each with its help line.
+fn group_by_parser() -> impl TypedValueParser<Value = GroupBy> {
+    let values = GroupBy::all().map(|g| PossibleValue::new(g.name()).help(group_by_help(g)));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<GroupBy>())
 }
 
-impl GroupBy {
-    fn name(self) -> &'static str {
-        match self {
-            GroupBy::Channel => "channel",
-            GroupBy::Operator => "operator",
-            GroupBy::Day => "day",
-            GroupBy::Weekday => "weekday",
-            GroupBy::Hour => "hour",
-            GroupBy::Country => "country",
-            GroupBy::Language => "language",
-            GroupBy::Outcome => "outcome",
-        }
+/// The help line of one grouping in `ochat report stats --help`.
+fn group_by_help(g: GroupBy) -> &'static str {
+    match g {
+        GroupBy::Channel => "Channel",
+        GroupBy::Operator => "Operator",
+        GroupBy::Day => "UTC day",
+        GroupBy::Weekday => "UTC weekday",
+        GroupBy::Hour => "UTC hour",
+        GroupBy::Country => "Country",
+        GroupBy::Language => "Language",
+        GroupBy::Outcome => "Outcome",
     }
 }
 

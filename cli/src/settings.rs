@@ -75,8 +75,37 @@ pub enum SettingsError {
         /// The key.
         key: String,
         /// Why.
-        reason: String,
+        reason: BadSetting,
     },
+}
+
+/// Why a value in the settings file is refused.
+#[derive(Debug, Error)]
+pub enum BadSetting {
+    /// A table at the top level.
+    #[error("a table; settings are top-level keys (see `ochat config show`)")]
+    Table,
+    /// The setting cannot be given as a flag.
+    #[error("this setting has no flag")]
+    NoFlag,
+    /// A switch given something else than a boolean.
+    #[error("expected true or false")]
+    NotBool,
+    /// A list for a setting that takes one value.
+    #[error("expected one value, not a list")]
+    List,
+    /// A TOML date.
+    #[error("a date is not a value of any setting")]
+    Date,
+    /// A list inside a list.
+    #[error("expected a value, not a nested list")]
+    NestedList,
+    /// A table inside a value.
+    #[error("expected a value, not a table (settings are top-level keys)")]
+    NestedTable,
+    /// The flag's own check refused it (clap's message).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Where a value came from.
@@ -174,7 +203,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<(Cli, Option<Effective>), SettingsEr
                 return Err(SettingsError::BadValue {
                     path: file.clone(),
                     key: key.clone(),
-                    reason: "a table; settings are top-level keys (see `ochat config show`)".into(),
+                    reason: BadSetting::Table,
                 });
             }
             let Some(arg) = args.iter().find(|a| a.get_id().as_str() == key) else {
@@ -271,22 +300,20 @@ fn read_table(path: &Path) -> Result<toml::Table, SettingsError> {
 }
 
 /// The command-line words that say what the file says for `arg`.
-fn as_flags(arg: &clap::Arg, value: &toml::Value) -> Result<Vec<OsString>, String> {
-    let long = arg
-        .get_long()
-        .ok_or_else(|| "this setting has no flag".to_string())?;
+fn as_flags(arg: &clap::Arg, value: &toml::Value) -> Result<Vec<OsString>, BadSetting> {
+    let long = arg.get_long().ok_or(BadSetting::NoFlag)?;
     if matches!(arg.get_action(), ArgAction::SetTrue) {
         return match value {
             toml::Value::Boolean(true) => Ok(vec![format!("--{long}").into()]),
             toml::Value::Boolean(false) => Ok(Vec::new()),
-            _ => Err("expected true or false".into()),
+            _ => Err(BadSetting::NotBool),
         };
     }
     let items: Vec<&toml::Value> = match value {
         toml::Value::Array(items) if matches!(arg.get_action(), ArgAction::Append) => {
             items.iter().collect()
         }
-        toml::Value::Array(_) => return Err("expected one value, not a list".into()),
+        toml::Value::Array(_) => return Err(BadSetting::List),
         other => vec![other],
     };
     items
@@ -295,17 +322,15 @@ fn as_flags(arg: &clap::Arg, value: &toml::Value) -> Result<Vec<OsString>, Strin
         .collect()
 }
 
-fn scalar(value: &toml::Value) -> Result<String, String> {
+fn scalar(value: &toml::Value) -> Result<String, BadSetting> {
     match value {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Float(f) => Ok(f.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
-        toml::Value::Datetime(_) => Err("a date is not a value of any setting".into()),
-        toml::Value::Array(_) => Err("expected a value, not a nested list".into()),
-        toml::Value::Table(_) => {
-            Err("expected a value, not a table (settings are top-level keys)".into())
-        }
+        toml::Value::Datetime(_) => Err(BadSetting::Date),
+        toml::Value::Array(_) => Err(BadSetting::NestedList),
+        toml::Value::Table(_) => Err(BadSetting::NestedTable),
     }
 }
 
@@ -315,13 +340,13 @@ fn check_alone(
     argv: &[OsString],
     path: &[&'static str],
     flags: &[OsString],
-) -> Result<(), String> {
+) -> Result<(), BadSetting> {
     let mut words: Vec<OsString> = argv.iter().take(1).cloned().collect();
     words.extend(path.iter().map(OsString::from));
     words.extend(flags.iter().cloned());
     match cmd.clone().try_get_matches_from(words) {
         Ok(_) => Ok(()),
-        Err(e) => Err(reason(&e)),
+        Err(e) => Err(BadSetting::Refused(reason(&e))),
     }
 }
 

@@ -11,9 +11,11 @@ use std::time::Duration;
 use clap::Args;
 use ochat_node::client_addr::TrustedProxy;
 use ochat_node::http_server::HttpConfig;
-use ochat_node::livechat::LiveChatConfig;
 use ochat_node::livechat::limits::VisitorLimits;
 use ochat_node::livechat::webhook::WebhookSecret;
+use ochat_node::livechat::{LiveChatConfig, LiveChatError};
+
+use crate::args::BadFlagValue;
 
 /// `--config FILE`: where the settings file is.
 #[derive(Debug, Clone, Args)]
@@ -168,27 +170,25 @@ impl LiveChatArgs {
     }
 }
 
-fn parse_header(s: &str) -> Result<String, String> {
+fn parse_header(s: &str) -> Result<String, BadFlagValue> {
     reqwest::header::HeaderName::from_bytes(s.trim().as_bytes())
         .map(|h| h.as_str().to_string())
-        .map_err(|_| format!("{s:?} is not an HTTP header name"))
+        .map_err(|_| BadFlagValue::HeaderName(s.to_string()))
 }
 
-fn parse_geoip(s: &str) -> Result<PathBuf, String> {
+fn parse_geoip(s: &str) -> Result<PathBuf, LiveChatError> {
     let path = PathBuf::from(s);
-    ochat_node::livechat::rules::GeoIp::open(&path).map_err(|e| e.to_string())?;
+    ochat_node::livechat::rules::GeoIp::open(&path)?;
     Ok(path)
 }
 
-fn parse_webhook_url(s: &str) -> Result<String, String> {
-    ochat_node::livechat::webhook::parse_url(s)
-        .map(|_| s.to_string())
-        .map_err(|e| e.to_string())
+fn parse_webhook_url(s: &str) -> Result<String, LiveChatError> {
+    ochat_node::livechat::webhook::parse_url(s).map(|_| s.to_string())
 }
 
-fn parse_secret(s: &str) -> Result<String, String> {
+fn parse_secret(s: &str) -> Result<String, BadFlagValue> {
     if s.len() < 16 {
-        return Err("a webhook secret needs at least 16 characters".into());
+        return Err(BadFlagValue::ShortSecret);
     }
     Ok(s.to_string())
 }

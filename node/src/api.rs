@@ -1,7 +1,8 @@
 //! The local HTTP API (axum): thin handlers that check the token, call a service and map
 //! errors to `{"error": {"code", "message"}}`.
 //!
-//! - [`error`] — [`ApiError`], the one error type every handler returns.
+//! - [`error`] — [`ApiError`], the one error type every handler returns, and every mapping
+//!   of a service error to an HTTP status (with `Retry-After` where the error says when).
 //! - [`auth`] — token extractors (admin token for now).
 //! - [`instance`] — `GET /api/v1/instance`.
 //! - [`backup`] — `POST /api/v1/backup`: a backup of the running node.
@@ -11,6 +12,8 @@
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
+//! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
+//!   embed snippet.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
 //! - [`openapi`] — the API document (`GET /api/v1/openapi.json`), from the handlers'
 //!   annotations; `openapi_shapes` — the document-only types it needs.
@@ -27,6 +30,7 @@ pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
 pub(crate) mod livechat_sessions;
+mod livechat_widget;
 mod livechat_ws;
 pub mod metrics;
 pub mod network;
@@ -89,6 +93,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .route("/api/v1/stats", get(channels::stats))
         .merge(livechat::router())
         .merge(livechat_reports::router())
+        .merge(livechat_widget::router())
         .merge(crate::web::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))

@@ -15,8 +15,11 @@
 //!   login guard; used by live chat, federation and the API's extractors (`api::auth`).
 //! - [`clock`] — the injectable clock (system, test) of accounts and live chat.
 //! - [`network`] — the libp2p network actor (one task owns the swarm; callers hold a
-//!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]).
-//! - [`api`] — the local HTTP API (axum): token extractors, handlers, [`api::ApiError`].
+//!   [`network::NetworkHandle`], inbound handshake requests arrive as [`network::Inbound`]);
+//!   both request-response protocols are handled once, in `network/exchange.rs`.
+//! - [`api`] — the local HTTP API (axum): token extractors, handlers (the widget's extra
+//!   routes in `api/livechat_widget.rs`), [`api::ApiError`] and every error-to-HTTP mapping
+//!   (`api/error.rs`).
 //! - [`directory`] — the optional UUID directory: its HTTP server and the client nodes use.
 //! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
 //!   the durable outbox and Sync Status.
@@ -24,10 +27,12 @@
 //!   history, through the store's channels, ratchets, messages, outbox and attachments
 //!   repositories (it writes a channel's ratchet, never the channel); [`durable`] — grouped
 //!   flushes.
-//! - [`livechat`] — the website live chat: channels, rules, routing, sessions, reports; its
-//!   operators are `accounts` users.
+//! - [`livechat`] — the website live chat: channels, rules, routing, sessions (a visitor
+//!   starting one: `livechat/session_start.rs`), reports; its operators are `accounts` users.
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
+//! - `backoff` — the one exponential backoff of every retry loop (federation outbox, channel
+//!   delivery, directory registration, the directory's libp2p node).
 //! - [`model`] — stored records and their API views; [`events`] — the live event bus.
 //! - [`http_server`] — the one HTTP server loop of the API and the directory: header and body
 //!   timeouts, connection caps in all and per address (`http_caps`), graceful shutdown;
@@ -42,6 +47,7 @@
 
 pub mod accounts;
 pub mod api;
+mod backoff;
 pub mod backup;
 pub mod client_addr;
 pub mod clock;

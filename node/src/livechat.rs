@@ -12,7 +12,9 @@
 //! - [`rules`] — pure rule matching and the visitor's country.
 //! - [`routing`] — pure operator choice.
 //! - [`presence`] — who is available: sockets, activity, open-session counts.
-//! - [`sessions`] — starting visitor sessions, session tokens, access, listing.
+//! - [`sessions`] — the session record, session tokens, access, listing;
+//!   [`session_start`] — a visitor starting one, in named steps (checks, limits, routing and
+//!   rule, opening under the presence lock, chatbot, flush).
 //! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
 //! - [`expiry`] — clean-up: sessions nobody wrote in are removed after an hour, those only
 //!   the chatbot answered closed after a day; the bound on open sessions in memory.
@@ -51,6 +53,7 @@ pub mod reports;
 pub mod routing;
 pub mod rules;
 pub mod satisfaction;
+pub mod session_start;
 pub mod sessions;
 pub mod sweeper;
 pub mod transcripts;

@@ -22,17 +22,18 @@
 //!
 //! Files: `network/codec.rs` (the frame codec, [`CborCodec`]), `network/behaviour.rs` (the
 //! combined libp2p behaviour and the swarm's construction), `network/actor.rs` (the task's event
-//! loop), `network/rate_limit.rs` (the token buckets), `network/reach.rs` (reachability
-//! configuration and state, the addresses to publish), `network/reach_events.rs` (the actor's
-//! handling of identify, ping, AutoNAT, relay, DCUtR and mDNS), `network/dht.rs` (the DHT),
+//! loop), `network/exchange.rs` (both request-response protocols, handled once: requests,
+//! answers, failures, refusals), `network/rate_limit.rs` (the token buckets),
+//! `network/reach.rs` (reachability configuration and state, the addresses to publish),
+//! `network/reach_events.rs` (the actor's handling of identify, ping, AutoNAT, relay, DCUtR and mDNS), `network/dht.rs` (the DHT),
 //! `network/status.rs` ([`NetworkStatus`] and the handle's reach and DHT methods).
 
 mod actor;
 mod behaviour;
 mod codec;
 mod dht;
+mod exchange;
 mod late_start;
-mod messages;
 mod rate_limit;
 mod reach;
 mod reach_events;

@@ -19,6 +19,7 @@ use ochat_protocol::wire::{HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, watch};
 
 use crate::api;
+use crate::backoff::Backoff;
 use crate::config::NodeConfig;
 use crate::data_dir::{DataDir, DataDirError, InstanceInfo};
 use crate::directory::client::DirectoryClient;
@@ -380,6 +381,10 @@ async fn serve_messages(
     }
 }
 
+/// Waits between tries to register our addresses: 200 ms, doubling up to 30 s.
+const REGISTRATION_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+
 /// Keeps our signed record's addresses current (confirmed external, relayed, then listen
 /// addresses: `network/reach.rs`), registered with the directory and stored in the DHT,
 /// retrying the registration with backoff while the directory is unreachable.
@@ -387,7 +392,7 @@ async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<boo
     let mut addrs = shared.network.watch_addresses();
     let mut published: Option<Vec<String>> = None;
     let mut announced: Option<Vec<String>> = None;
-    let mut delay = Duration::from_millis(200);
+    let mut retry = REGISTRATION_BACKOFF.start();
     loop {
         let current: Vec<String> = addrs.borrow_and_update().clone();
         if !current.is_empty() && published.as_ref() != Some(&current) {
@@ -408,15 +413,14 @@ async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<boo
             match result {
                 Ok(()) => {
                     published = Some(current);
-                    delay = Duration::from_millis(200);
+                    retry.succeeded();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "will retry");
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
+                        _ = tokio::time::sleep(retry.failed()) => {}
                         _ = stop.changed() => return,
                     }
-                    delay = (delay * 2).min(Duration::from_secs(30));
                     continue;
                 }
             }

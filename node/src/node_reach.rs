@@ -10,11 +10,12 @@ use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use tokio::sync::watch;
 
+use crate::backoff::Backoff;
 use crate::directory::DirectoryClient;
 use crate::network::NetworkHandle;
 
-/// The longest wait between two tries.
-const MAX_DELAY: Duration = Duration::from_secs(60);
+/// Waits between tries: 500 ms, doubling up to 60 s.
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
 
 /// Adds the directory host's libp2p node as relay and bootstrap peer (once it answers).
 pub(crate) async fn use_directory_p2p(
@@ -22,7 +23,7 @@ pub(crate) async fn use_directory_p2p(
     network: NetworkHandle,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut delay = Duration::from_millis(500);
+    let mut retry = BACKOFF.start();
     loop {
         match client.p2p_info().await {
             Ok(Some(info)) => {
@@ -51,10 +52,9 @@ pub(crate) async fn use_directory_p2p(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(retry.failed()) => {}
             _ = stop.changed() => return,
         }
-        delay = (delay * 2).min(MAX_DELAY);
     }
 }
 

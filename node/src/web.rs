@@ -12,8 +12,8 @@
 //! | GET /console | the operator console |
 //! | GET /web/{file} | the pages' scripts and styles |
 //!
-//! - [`api`] — the widget's and console's extra API routes: the page check, typing, the
-//!   embed snippet.
+//! The widget's and console's extra API routes (the page check, typing, the embed snippet)
+//! are in `api/livechat_widget.rs`.
 //! - [`assets`] — the embedded files and how they are answered.
 //! - [`ratings_page`] — the public ratings pages, rendered on the node.
 //!
@@ -22,7 +22,6 @@
 //! `textContent`. CORS ([`cors`]) is granted only to the API routes the widget calls, for
 //! only the methods and headers it uses.
 
-pub mod api;
 pub mod assets;
 pub mod ratings_page;
 
@@ -46,7 +45,7 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-/// The web routes (pages, assets, the widget's extra API routes), merged into the API router.
+/// The web routes (pages and assets), merged into the API router.
 pub fn router() -> Router<Arc<NodeShared>> {
     let pages = Router::new()
         .route("/livechat/support/{channel}", get(assets::support_page))
@@ -68,13 +67,10 @@ pub fn router() -> Router<Arc<NodeShared>> {
     let files = Router::new()
         .route("/livechat/loader/{file}", get(assets::loader))
         .route("/web/{file}", get(assets::file));
-    pages
-        .merge(files)
-        .layer(SetResponseHeaderLayer::overriding(
-            X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .merge(api::router())
+    pages.merge(files).layer(SetResponseHeaderLayer::overriding(
+        X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 /// Whether a request is one the widget makes from a third-party page.

@@ -24,30 +24,10 @@ use uuid::Uuid;
 use super::ApiError;
 use super::auth::Admin;
 use super::error::ApiJson;
+use crate::messaging::Viewer;
 use crate::messaging::history::{ChannelView, HistoryPage};
-use crate::messaging::{MessagingError, Viewer};
 use crate::model::MessageView;
 use crate::node::NodeShared;
-
-impl From<MessagingError> for ApiError {
-    fn from(e: MessagingError) -> Self {
-        match e {
-            MessagingError::NotFound(m) => ApiError::not_found(m),
-            MessagingError::Forbidden(m) => ApiError {
-                status: StatusCode::FORBIDDEN,
-                code: "forbidden",
-                message: m,
-            },
-            MessagingError::BadInput(m) => ApiError::bad_request(m),
-            other @ (MessagingError::Store(_)
-            | MessagingError::NoRatchet(_)
-            | MessagingError::Seal(_)
-            | MessagingError::Encode(_)
-            | MessagingError::SenderStopped
-            | MessagingError::GroupFailed(_)) => ApiError::internal(other),
-        }
-    }
-}
 
 /// The caller of a channel route: the admin, or a local user (operator token) who must be a
 /// member of the connection. Visitor tokens are refused.
@@ -71,11 +51,9 @@ impl axum::extract::FromRequestParts<Arc<NodeShared>> for Member {
             crate::accounts::Who::Operator(id) => Ok(Member {
                 viewer: Viewer::User(id),
             }),
-            crate::accounts::Who::Visitor(_) => Err(ApiError {
-                status: StatusCode::FORBIDDEN,
-                code: "forbidden",
-                message: "a visitor token cannot use organisation channels".into(),
-            }),
+            crate::accounts::Who::Visitor(_) => Err(ApiError::forbidden(
+                "a visitor token cannot use organisation channels",
+            )),
         }
     }
 }

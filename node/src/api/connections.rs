@@ -29,25 +29,8 @@ use super::ApiError;
 use super::auth::Admin;
 use super::error::ApiJson;
 use crate::federation::actions::ListFilter;
-use crate::federation::{ErrorKind, FederationError};
 use crate::model::ConnectionView;
 use crate::node::NodeShared;
-
-impl From<FederationError> for ApiError {
-    fn from(e: FederationError) -> Self {
-        match e.kind() {
-            ErrorKind::NotFound => ApiError::not_found(e.to_string()),
-            ErrorKind::BadInput => ApiError::bad_request(e.to_string()),
-            ErrorKind::Conflict => ApiError::conflict(e.to_string()),
-            ErrorKind::Unavailable => ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "unavailable",
-                message: e.to_string(),
-            },
-            ErrorKind::Internal => ApiError::internal(e),
-        }
-    }
-}
 
 /// Body of `POST /api/v1/connections`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,5 +1,11 @@
 //! The API's error type: a status, a stable code and a human message. Internal details are
 //! logged, never sent.
+//!
+//! Every mapping of an error to an HTTP status lives here: the services' errors
+//! ([`FederationError`], [`MessagingError`], [`LiveChatError`]) become [`ApiError`]s, and the
+//! errors that say how long to wait (a locked login, a busy node, a rate limit) become
+//! [`RetryAfter`] answers with a `Retry-After` header. axum's own rejections are rewritten in
+//! the same format by `json_rejections`.
 
 use axum::Json;
 use axum::body::to_bytes;
@@ -9,6 +15,11 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::accounts::login_guard::LoginError;
+use crate::federation::{ErrorKind, FederationError};
+use crate::livechat::LiveChatError;
+use crate::messaging::MessagingError;
 
 /// An error answered by the API.
 #[derive(Debug)]
@@ -45,6 +56,15 @@ impl ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
+            message: message.into(),
+        }
+    }
+
+    /// 403 with a message: the token is valid but may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
             message: message.into(),
         }
     }
@@ -108,6 +128,124 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
         (self.status, body).into_response()
+    }
+}
+
+impl From<FederationError> for ApiError {
+    fn from(e: FederationError) -> Self {
+        match e.kind() {
+            ErrorKind::NotFound => ApiError::not_found(e.to_string()),
+            ErrorKind::BadInput => ApiError::bad_request(e.to_string()),
+            ErrorKind::Conflict => ApiError::conflict(e.to_string()),
+            ErrorKind::Unavailable => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "unavailable",
+                message: e.to_string(),
+            },
+            // Storage and internal failures: logged, answered 500.
+            ErrorKind::Internal => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<MessagingError> for ApiError {
+    fn from(e: MessagingError) -> Self {
+        match e {
+            MessagingError::NotFound(m) => ApiError::not_found(m),
+            MessagingError::Forbidden(m) => ApiError::forbidden(m),
+            MessagingError::BadInput(m) => ApiError::bad_request(m),
+            // Storage and internal failures: logged, answered 500.
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<LiveChatError> for ApiError {
+    fn from(e: LiveChatError) -> Self {
+        let (status, code) = match &e {
+            LiveChatError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            LiveChatError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            LiveChatError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            LiveChatError::Unauthorized => return ApiError::unauthorized(),
+            LiveChatError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            LiveChatError::NoOperator => (StatusCode::SERVICE_UNAVAILABLE, "no_operator"),
+            LiveChatError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            LiveChatError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            // Storage and internal failures: logged, answered 500.
+            _ => return ApiError::internal(e),
+        };
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// An API error that may say how long to wait before trying again (429 and 503): answered
+/// with a `Retry-After` header (seconds) when it does.
+#[derive(Debug)]
+pub struct RetryAfter {
+    error: ApiError,
+    secs: Option<u64>,
+}
+
+impl IntoResponse for RetryAfter {
+    fn into_response(self) -> Response {
+        match self.secs {
+            Some(secs) => self.error.with_retry_after(secs),
+            None => self.error.into_response(),
+        }
+    }
+}
+
+impl From<LiveChatError> for RetryAfter {
+    /// A rate limit (429) or a busy node (503) says when to come back.
+    fn from(e: LiveChatError) -> Self {
+        let secs = match &e {
+            LiveChatError::RateLimited { retry_after_s, .. }
+            | LiveChatError::Busy { retry_after_s } => Some(*retry_after_s),
+            _ => None,
+        };
+        RetryAfter {
+            error: ApiError::from(e),
+            secs,
+        }
+    }
+}
+
+impl From<LoginError> for RetryAfter {
+    /// A refused login: 401 for a wrong login or password, 429 while locked and 503 when too
+    /// many password checks are in flight (both with `Retry-After`).
+    fn from(e: LoginError) -> Self {
+        let message = e.to_string();
+        let (status, code, secs) = match e {
+            LoginError::Other(inner) => {
+                return RetryAfter {
+                    error: ApiError::from(inner),
+                    secs: None,
+                };
+            }
+            LoginError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            LoginError::Locked { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                Some(retry_after_secs),
+            ),
+            LoginError::Busy { retry_after_secs } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                Some(retry_after_secs),
+            ),
+        };
+        RetryAfter {
+            error: ApiError {
+                status,
+                code,
+                message,
+            },
+            secs,
+        }
     }
 }
 
@@ -205,35 +343,6 @@ impl From<crate::accounts::AccountsError> for ApiError {
             code,
             message: e.to_string(),
         }
-    }
-}
-
-/// The answer to a refused login: 401, 429 and 503 (the last two say when to come back).
-pub(crate) fn login_refused(e: crate::accounts::login_guard::LoginError) -> Response {
-    use crate::accounts::login_guard::LoginError;
-    let message = e.to_string();
-    let (status, code, retry) = match e {
-        LoginError::Other(inner) => return ApiError::from(inner).into_response(),
-        LoginError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
-        LoginError::Locked { retry_after_secs } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            Some(retry_after_secs),
-        ),
-        LoginError::Busy { retry_after_secs } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            Some(retry_after_secs),
-        ),
-    };
-    let error = ApiError {
-        status,
-        code,
-        message,
-    };
-    match retry {
-        Some(secs) => error.with_retry_after(secs),
-        None => error.into_response(),
     }
 }
 

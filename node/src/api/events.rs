@@ -35,11 +35,9 @@ pub(crate) async fn events(
         Who::Admin => Viewer::Admin,
         Who::Operator(id) => Viewer::User(id),
         Who::Visitor(_) => {
-            return Err(ApiError {
-                status: axum::http::StatusCode::FORBIDDEN,
-                code: "forbidden",
-                message: "a visitor token cannot use organisation channels".into(),
-            });
+            return Err(ApiError::forbidden(
+                "a visitor token cannot use organisation channels",
+            ));
         }
     };
     let rx = node.federation.events().subscribe();

@@ -51,10 +51,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::error::login_refused;
+use super::error::RetryAfter;
 use super::{livechat_chatbots as chatbots, livechat_sessions as sessions, livechat_ws as ws};
 use crate::accounts::{Caller, UserInput};
-use crate::livechat::LiveChatError;
 use crate::livechat::canned::{Canned, CannedInput};
 use crate::livechat::channels::{Channel, ChannelInput, ChannelListItem};
 use crate::livechat::commands::{Kind, Record};
@@ -67,27 +66,6 @@ use crate::model::UserRecord;
 use crate::node::NodeShared;
 
 type Shared = State<Arc<NodeShared>>;
-
-impl From<LiveChatError> for ApiError {
-    fn from(e: LiveChatError) -> Self {
-        let (status, code) = match &e {
-            LiveChatError::Store(_) | LiveChatError::Internal(_) => return ApiError::internal(e),
-            LiveChatError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            LiveChatError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            LiveChatError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            LiveChatError::Unauthorized => return ApiError::unauthorized(),
-            LiveChatError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            LiveChatError::NoOperator => (StatusCode::SERVICE_UNAVAILABLE, "no_operator"),
-            LiveChatError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            LiveChatError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-        };
-        ApiError {
-            status,
-            code,
-            message: e.to_string(),
-        }
-    }
-}
 
 /// The live chat routes, merged into the API router.
 pub fn router() -> Router<Arc<NodeShared>> {
@@ -169,7 +147,7 @@ async fn login(
             Ok(()) => Json(json!({"token": token, "user": user})).into_response(),
             Err(e) => ApiError::from(e).into_response(),
         },
-        Err(e) => login_refused(e),
+        Err(e) => RetryAfter::from(e).into_response(),
     }
 }
 

@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ApiError;
+use super::error::RetryAfter;
 use crate::accounts::Caller;
-use crate::livechat::LiveChatError;
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::{PublicRating, Rating, RatingInput};
 use crate::livechat::sessions::{SessionView, StartContext, StartInput, language_from_header};
@@ -117,7 +117,7 @@ async fn start(
     let ctx = visitor_context(chat, &headers, connect);
     let answer = match chat.start_session(channel, body, ctx).await {
         Ok(answer) => answer,
-        Err(e) => return Ok(with_retry_after(e)),
+        Err(e) => return Ok(RetryAfter::from(e).into_response()),
     };
     let status = if answer.available {
         StatusCode::CREATED
@@ -125,21 +125,6 @@ async fn start(
         StatusCode::OK
     };
     Ok((status, Json(answer)).into_response())
-}
-
-/// An error as the API answers it, with `Retry-After` when the error says how long to wait
-/// (429 rate limited, 503 busy).
-fn with_retry_after(e: LiveChatError) -> Response {
-    let wait = match &e {
-        LiveChatError::RateLimited { retry_after_s, .. }
-        | LiveChatError::Busy { retry_after_s } => Some(*retry_after_s),
-        _ => None,
-    };
-    let error = ApiError::from(e);
-    match wait {
-        Some(secs) => error.with_retry_after(secs),
-        None => error.into_response(),
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -64,11 +64,9 @@ async fn operator_events(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let Some(op) = c.who.operator() else {
-        return Err(ApiError {
-            status: axum::http::StatusCode::FORBIDDEN,
-            code: "forbidden",
-            message: "operator events need an operator's token".into(),
-        });
+        return Err(ApiError::forbidden(
+            "operator events need an operator's token",
+        ));
     };
     let rx = node.livechat.hub().subscribe_operator(op);
     let presence = node.livechat.operator_connected(op)?;

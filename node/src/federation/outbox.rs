@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::sleep;
 
 use super::{Federation, FederationError};
+use crate::backoff::Backoff;
 use crate::events::EventKind;
 use crate::model::{ConnectionRecord, ConnectionView, OutboxItem, Step, now_ms};
 use crate::network::peer_id_of;
@@ -160,15 +161,17 @@ impl Federation {
         }
     }
 
+    /// Milliseconds until the next try: base × 2^attempts (exponent at most 20), capped, ±10 %
+    /// jitter so many nodes do not retry in lockstep; base and cap at millisecond precision.
     fn backoff(&self, attempts: u32) -> u64 {
-        let base = self.inner.config.retry_base.as_millis() as u64;
-        let max = self.inner.config.retry_max.as_millis() as u64;
-        let exp = base.saturating_mul(1u64 << attempts.min(20)).min(max);
-        // ±20 % jitter so many nodes do not retry in lockstep.
-        let jitter = ochat_protocol::random::random_bytes::<2>()
-            .map(|b| u16::from_be_bytes(b) as u64 % (exp / 5 + 1))
-            .unwrap_or(0);
-        (exp - exp / 10 + jitter).max(1)
+        let whole_ms = |d: Duration| Duration::from_millis(d.as_millis() as u64);
+        let backoff = Backoff::new(
+            whole_ms(self.inner.config.retry_base),
+            whole_ms(self.inner.config.retry_max),
+        )
+        .doublings(20)
+        .jittered();
+        backoff.delay(attempts).as_millis() as u64
     }
 
     async fn attempt(&self, item: &OutboxItem) -> Attempt {

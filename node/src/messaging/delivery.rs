@@ -12,12 +12,13 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::{Messaging, MessagingError};
+use crate::backoff::Backoff;
 use crate::events::EventKind;
 use crate::model::{MessageState, MessageView, QueuedMessage, now_ms};
 
 /// Per-channel retry bookkeeping (in memory: after a restart every channel is tried at once).
 #[derive(Debug, Default)]
-struct Backoff {
+struct Failures {
     attempts: u32,
     not_before: Option<Instant>,
 }
@@ -51,7 +52,7 @@ impl Messaging {
         let me = self.clone();
         tokio::spawn(async move {
             let in_flight: Arc<StdMutex<HashSet<Uuid>>> = Arc::default();
-            let backoff: Arc<StdMutex<HashMap<Uuid, Backoff>>> = Arc::default();
+            let backoff: Arc<StdMutex<HashMap<Uuid, Failures>>> = Arc::default();
             loop {
                 let wait = me.dispatch(&in_flight, &backoff);
                 tokio::select! {
@@ -68,7 +69,7 @@ impl Messaging {
     fn dispatch(
         &self,
         in_flight: &Arc<StdMutex<HashSet<Uuid>>>,
-        backoff: &Arc<StdMutex<HashMap<Uuid, Backoff>>>,
+        backoff: &Arc<StdMutex<HashMap<Uuid, Failures>>>,
     ) -> Duration {
         let mut wait = Duration::from_secs(30);
         let mut from = Some(Uuid::nil());
@@ -133,10 +134,12 @@ impl Messaging {
         wait
     }
 
+    /// base × 2^attempts (exponent at most 16), capped at `retry_max`.
     fn backoff(&self, attempts: u32) -> Duration {
-        let base = self.inner.config.retry_base;
-        base.saturating_mul(1u32 << attempts.min(16))
-            .min(self.inner.config.retry_max)
+        let config = &self.inner.config;
+        Backoff::new(config.retry_base, config.retry_max)
+            .doublings(16)
+            .delay(attempts)
     }
 
     /// Sends the oldest queued messages of one channel. Answers [`Attempt::Failed`] when the

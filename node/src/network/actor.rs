@@ -9,21 +9,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
-use libp2p::request_response::{
-    self, InboundFailure, Message, OutboundFailure, OutboundRequestId, ResponseChannel,
-};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use ochat_protocol::message::{MessageBatch, MessageResponse};
-use ochat_protocol::wire::{Envelope, HandshakeResponse, RefusalCode};
+use ochat_protocol::wire::{Envelope, HandshakeResponse};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
 use super::dht::DhtState;
-use super::messages::MessageState;
-use super::rate_limit::RateLimiter;
+use super::exchange::{Batches, Exchange, Handshake};
 use super::reach::{ReachConfig, ReachState};
 use super::status::{NetworkStatus, PeerPath};
 use super::{Inbound, InboundMessages, NetworkConfig, NetworkError};
@@ -97,36 +91,17 @@ pub(crate) enum Command {
     },
 }
 
-/// The service's answer to an inbound request (or its absence).
-enum Answer {
-    Given(HandshakeResponse),
-    Dropped,
-    TimedOut,
-}
-
-/// An inbound request whose answer has arrived or will never come.
-struct Answered {
-    peer: PeerId,
-    channel: ResponseChannel<HandshakeResponse>,
-    answer: Answer,
-}
-
-type Outstanding = oneshot::Sender<Result<HandshakeResponse, NetworkError>>;
-
 /// The task's state.
 pub(crate) struct Actor {
     pub(super) swarm: Swarm<Behaviour>,
     /// Relays and DHT bootstrap peers: identify and ping start at once with them.
     pub(super) prompt: super::late_start::Prompt,
     commands: mpsc::Receiver<Command>,
-    inbound: mpsc::Sender<Inbound>,
     listen: watch::Sender<Vec<Multiaddr>>,
-    outstanding: HashMap<OutboundRequestId, Outstanding>,
-    answers: FuturesUnordered<BoxFuture<'static, Answered>>,
-    limiter: RateLimiter,
+    /// `/ochat/handshake/1` and `/ochat/msg/2` (`network/exchange.rs`).
+    pub(super) handshakes: Exchange<Handshake>,
+    pub(super) batches: Exchange<Batches>,
     pub(super) dial_errors: HashMap<PeerId, (Instant, NetworkError)>,
-    pub(super) answer_timeout: Duration,
-    pub(super) msg: MessageState,
     pub(super) reach_config: ReachConfig,
     pub(super) reach: ReachState,
     pub(super) dht: DhtState,
@@ -156,14 +131,19 @@ impl Actor {
             reach_ticks: 0,
             swarm,
             commands,
-            inbound,
             listen,
-            outstanding: HashMap::new(),
-            answers: FuturesUnordered::new(),
-            limiter: RateLimiter::new(config.max_requests_per_peer_per_minute),
+            handshakes: Exchange::new(
+                inbound,
+                config.max_requests_per_peer_per_minute,
+                config.request_timeout,
+            ),
+            // The messaging service flushes before it acknowledges; same deadline.
+            batches: Exchange::new(
+                messages,
+                config.max_message_batches_per_peer_per_minute,
+                config.request_timeout,
+            ),
             dial_errors: HashMap::new(),
-            answer_timeout: config.request_timeout,
-            msg: MessageState::new(messages, config),
         }
     }
 
@@ -182,11 +162,11 @@ impl Actor {
                     Some(command) => self.on_command(command),
                     None => break None,
                 },
-                Some(answered) = self.answers.next(), if !self.answers.is_empty() => {
-                    self.on_answer(answered);
+                Some(answered) = self.handshakes.answers.next(), if !self.handshakes.answers.is_empty() => {
+                    self.on_answered::<Handshake>(answered);
                 }
-                Some(acked) = self.msg.answers.next(), if !self.msg.answers.is_empty() => {
-                    self.on_message_answer(acked);
+                Some(answered) = self.batches.answers.next(), if !self.batches.answers.is_empty() => {
+                    self.on_answered::<Batches>(answered);
                 }
                 _ = housekeeping.tick() => self.housekeeping(),
                 _ = reach_tick.tick() => self.reach_tick(),
@@ -219,26 +199,13 @@ impl Actor {
                 addrs,
                 envelope,
                 reply,
-            } => {
-                if peer == *self.swarm.local_peer_id() {
-                    let reason = "it is this node".to_string();
-                    let _ = reply.send(Err(NetworkError::DialFailed { peer, reason }));
-                    return;
-                }
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .handshake
-                    .send_request_with_addresses(&peer, envelope, addrs);
-                tracing::debug!(%peer, request = %id, "handshake request queued");
-                self.outstanding.insert(id, reply);
-            }
+            } => self.send_request::<Handshake>(peer, addrs, envelope, reply),
             Command::Deliver {
                 peer,
                 addrs,
                 batch,
                 reply,
-            } => self.deliver(peer, addrs, batch, reply),
+            } => self.send_request::<Batches>(peer, addrs, batch, reply),
             Command::Connect { peer, addrs } => {
                 if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
                     return;
@@ -399,183 +366,6 @@ impl Actor {
         }
     }
 
-    pub(super) fn on_handshake(
-        &mut self,
-        event: request_response::Event<Envelope, HandshakeResponse>,
-    ) {
-        match event {
-            request_response::Event::Message {
-                peer,
-                message:
-                    Message::Request {
-                        request_id,
-                        request,
-                        channel,
-                    },
-                ..
-            } => self.on_inbound_request(peer, request_id, request, channel),
-            request_response::Event::Message {
-                peer,
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                tracing::debug!(%peer, request = %request_id, "handshake answer received");
-                self.complete(request_id, Ok(response));
-            }
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                if let OutboundFailure::Io(error) = &error
-                    && error.kind() == std::io::ErrorKind::InvalidData
-                {
-                    tracing::warn!(%peer, request = %request_id, %error, "refused the peer's answer frame");
-                }
-                let typed = self.outbound_error(peer, error);
-                tracing::debug!(%peer, request = %request_id, error = %typed, "handshake request failed");
-                self.complete(request_id, Err(typed));
-            }
-            request_response::Event::InboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => match error {
-                InboundFailure::Io(error) if is_bad_frame(&error) => {
-                    tracing::warn!(%peer, request = %request_id, %error, "refused an inbound handshake frame");
-                    self.limiter.charge(peer, Instant::now());
-                }
-                other => {
-                    tracing::debug!(%peer, request = %request_id, error = %other, "inbound handshake request failed");
-                }
-            },
-            request_response::Event::ResponseSent {
-                peer, request_id, ..
-            } => {
-                tracing::trace!(%peer, request = %request_id, "handshake answer sent");
-            }
-        }
-    }
-
-    fn on_inbound_request(
-        &mut self,
-        peer: PeerId,
-        request_id: request_response::InboundRequestId,
-        envelope: Envelope,
-        channel: ResponseChannel<HandshakeResponse>,
-    ) {
-        if !self.limiter.allow(peer, Instant::now()) {
-            tracing::warn!(%peer, request = %request_id, "rate limit reached; request refused");
-            self.refuse(
-                channel,
-                RefusalCode::RateLimited,
-                "too many requests; retry later",
-            );
-            return;
-        }
-        let (reply, answer) = oneshot::channel();
-        let inbound = Inbound {
-            peer,
-            envelope,
-            reply,
-        };
-        match self.inbound.try_send(inbound) {
-            Ok(()) => {
-                let timeout = self.answer_timeout;
-                self.answers.push(Box::pin(async move {
-                    let answer = match tokio::time::timeout(timeout, answer).await {
-                        Ok(Ok(response)) => Answer::Given(response),
-                        Ok(Err(_)) => Answer::Dropped,
-                        Err(_) => Answer::TimedOut,
-                    };
-                    Answered {
-                        peer,
-                        channel,
-                        answer,
-                    }
-                }));
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(%peer, request = %request_id, "service busy; request refused");
-                self.refuse(channel, RefusalCode::Internal, "busy; retry later");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::debug!(%peer, request = %request_id, "no service listening; request refused");
-                self.refuse(channel, RefusalCode::Internal, "not accepting requests");
-            }
-        }
-    }
-
-    fn on_answer(&mut self, answered: Answered) {
-        let Answered {
-            peer,
-            channel,
-            answer,
-        } = answered;
-        match answer {
-            Answer::Given(response) => {
-                let handshake = &mut self.swarm.behaviour_mut().handshake;
-                if handshake.send_response(channel, response).is_err() {
-                    tracing::debug!(%peer, "answer too late: the request timed out or its connection closed");
-                }
-            }
-            // Dropping the channel closes the stream: the requester learns there is no answer.
-            Answer::Dropped => tracing::debug!(%peer, "the service dropped a request unanswered"),
-            Answer::TimedOut => tracing::debug!(%peer, "the service did not answer in time"),
-        }
-    }
-
-    fn refuse(
-        &mut self,
-        channel: ResponseChannel<HandshakeResponse>,
-        code: RefusalCode,
-        message: &str,
-    ) {
-        let refusal = HandshakeResponse::Refused {
-            code,
-            message: message.to_string(),
-        };
-        let handshake = &mut self.swarm.behaviour_mut().handshake;
-        if handshake.send_response(channel, refusal).is_err() {
-            tracing::debug!("refusal not sent: the stream is already gone");
-        }
-    }
-
-    fn complete(&mut self, id: OutboundRequestId, result: Result<HandshakeResponse, NetworkError>) {
-        match self.outstanding.remove(&id) {
-            // A closed reply channel means the caller gave up (its own deadline): nothing to do.
-            Some(reply) => {
-                let _ = reply.send(result);
-            }
-            None => tracing::debug!(request = %id, "outcome of an unknown request ignored"),
-        }
-    }
-
-    pub(super) fn outbound_error(&self, peer: PeerId, error: OutboundFailure) -> NetworkError {
-        match error {
-            OutboundFailure::DialFailure => match self.dial_errors.get(&peer) {
-                Some((_, typed)) => typed.clone(),
-                None => NetworkError::DialFailed {
-                    peer,
-                    reason: "no connection could be established".to_string(),
-                },
-            },
-            OutboundFailure::Timeout => NetworkError::Timeout,
-            OutboundFailure::ConnectionClosed => NetworkError::ConnectionClosed,
-            OutboundFailure::UnsupportedProtocols => NetworkError::UnsupportedProtocol,
-            OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                NetworkError::NoResponse
-            }
-            OutboundFailure::Io(e) => NetworkError::Io(e.to_string()),
-        }
-    }
-
     fn publish_listen_addrs(&mut self) {
         let addrs: Vec<Multiaddr> = self.swarm.listeners().cloned().collect();
         self.listen.send_if_modified(|current| {
@@ -590,24 +380,15 @@ impl Actor {
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
-        self.limiter.prune(now);
-        self.msg.limiter.prune(now);
+        self.handshakes.limiter.prune(now);
+        self.batches.limiter.prune(now);
         self.dial_errors
             .retain(|_, (at, _)| now.saturating_duration_since(*at) < DIAL_ERROR_TTL);
         tracing::trace!(
-            rate_limited_peers = self.limiter.tracked(),
-            outstanding = self.outstanding.len(),
-            awaiting_service = self.answers.len(),
+            rate_limited_peers = self.handshakes.limiter.tracked(),
+            outstanding = self.handshakes.outstanding() + self.batches.outstanding(),
+            awaiting_service = self.handshakes.answers.len() + self.batches.answers.len(),
             "network housekeeping"
         );
     }
-}
-
-/// Whether a stream failed because of what the peer sent (an oversized, truncated or malformed
-/// frame) rather than because the connection went away.
-pub(super) fn is_bad_frame(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
-    )
 }

@@ -25,9 +25,10 @@ use libp2p::kad::{
     Quorum, Record, RecordKey, StoreInserts,
 };
 use libp2p::{PeerId, StreamProtocol};
-use ochat_protocol::codec::{Limits, decode_body, encode_body};
+use ochat_protocol::codec::{DecodeError, Limits, decode_body, encode_body};
 use ochat_protocol::identity::InstanceId;
-use ochat_protocol::record::{SignedRecord, verify_record_for};
+use ochat_protocol::record::{RecordError, SignedRecord, verify_record_for};
+use thiserror::Error;
 use tokio::sync::oneshot;
 
 use super::actor::Actor;
@@ -66,24 +67,47 @@ pub(super) fn behaviour(peer_id: PeerId, query_timeout: Duration) -> kad::Behavi
     kad
 }
 
+/// Why a value in the DHT is refused (the messages are those of the underlying checks).
+#[derive(Debug, Error)]
+pub(crate) enum BadRecord {
+    /// The key does not start with our record prefix.
+    #[error("not an ochat record key")]
+    NotOurs,
+    /// The key is too short or the value too long.
+    #[error("malformed key or oversized value")]
+    Malformed,
+    /// The key's UUID part is not a UUID.
+    #[error("{0}")]
+    Uuid(#[from] uuid::Error),
+    /// The key's peer part is not a peer id.
+    #[error("{0}")]
+    Peer(#[from] libp2p::identity::ParseError),
+    /// The value is not a signed record.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    /// The record does not verify for the key's UUID.
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    /// The record's key is another peer than the one in the DHT key.
+    #[error("the record's key is not the peer in the DHT key")]
+    WrongPeer,
+}
+
 /// Decodes and checks a record stored under `key`: a signed record for the key's UUID, by the
 /// key's peer. Returns the record and its `seq`.
-pub(crate) fn check_value(key: &RecordKey, value: &[u8]) -> Result<(SignedRecord, u64), String> {
+pub(crate) fn check_value(key: &RecordKey, value: &[u8]) -> Result<(SignedRecord, u64), BadRecord> {
     let raw = key.as_ref();
-    let rest = raw
-        .strip_prefix(RECORD_PREFIX)
-        .ok_or("not an ochat record key")?;
+    let rest = raw.strip_prefix(RECORD_PREFIX).ok_or(BadRecord::NotOurs)?;
     if rest.len() < 16 || value.len() > MAX_VALUE {
-        return Err("malformed key or oversized value".into());
+        return Err(BadRecord::Malformed);
     }
     let (uuid_bytes, peer_bytes) = rest.split_at(16);
-    let uuid = InstanceId(uuid::Uuid::from_slice(uuid_bytes).map_err(|e| e.to_string())?);
-    let peer = PeerId::from_bytes(peer_bytes).map_err(|e| e.to_string())?;
-    let signed: SignedRecord =
-        decode_body(value, &Limits::new(MAX_VALUE, 16)).map_err(|e| e.to_string())?;
-    let record = verify_record_for(&signed, uuid, None).map_err(|e| e.to_string())?;
+    let uuid = InstanceId(uuid::Uuid::from_slice(uuid_bytes)?);
+    let peer = PeerId::from_bytes(peer_bytes)?;
+    let signed: SignedRecord = decode_body(value, &Limits::new(MAX_VALUE, 16))?;
+    let record = verify_record_for(&signed, uuid, None)?;
     if peer_id_of(&record.identity).ok() != Some(peer) {
-        return Err("the record's key is not the peer in the DHT key".into());
+        return Err(BadRecord::WrongPeer);
     }
     Ok((signed, record.seq))
 }
@@ -450,6 +474,6 @@ mod tests {
         // The squatter's, under its own peer id and a higher seq, is refused on put and on get.
         let forged = encode_body(&signed(&squatter, uuid, 99)).unwrap();
         let refused = check_value(&record_key(&uuid, &squatter_peer), &forged).unwrap_err();
-        assert!(refused.contains("derive"), "{refused}");
+        assert!(refused.to_string().contains("derive"), "{refused}");
     }
 }

@@ -8,6 +8,7 @@ use libp2p::{Multiaddr, PeerId, autonat, dcutr, identify, mdns, ping, relay};
 use super::actor::Actor;
 use super::behaviour::BehaviourEvent;
 use super::dht::KAD_PROTOCOL;
+use super::exchange::{Batches, Handshake};
 use super::reach::{
     Forced, Reachability, RelaySlot, is_quic, is_relayed, preferred_dials, publishable,
     worth_sharing,
@@ -290,8 +291,8 @@ impl Actor {
                     }
                 }
             }
-            BehaviourEvent::Handshake(event) => self.on_handshake(event),
-            BehaviourEvent::Messages(event) => self.on_messages(event),
+            BehaviourEvent::Handshake(event) => self.on_exchange::<Handshake>(event),
+            BehaviourEvent::Messages(event) => self.on_exchange::<Batches>(event),
         }
     }
 

@@ -203,15 +203,24 @@ impl GroupBy {
         ("language", GroupBy::Language),
         ("outcome", GroupBy::Outcome),
     ];
+
+    /// Every grouping, in the order the CLI lists them.
+    pub fn all() -> impl Iterator<Item = GroupBy> {
+        GroupBy::NAMES.into_iter().map(|(_, g)| g)
+    }
+
+    /// Its name in the API's `group_by` and the CLI's `--group-by`.
+    pub fn name(self) -> &'static str {
+        GroupBy::NAMES
+            .iter()
+            .find(|(_, g)| *g == self)
+            .map_or("", |(n, _)| n)
+    }
 }
 
 impl fmt::Display for GroupBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = GroupBy::NAMES
-            .iter()
-            .find(|(_, g)| g == self)
-            .map_or("", |(n, _)| n);
-        f.write_str(name)
+        f.write_str(self.name())
     }
 }
 

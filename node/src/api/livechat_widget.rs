@@ -1,4 +1,6 @@
-//! The API routes the web pages need besides the live chat's own.
+//! The API routes the widget and the console need besides the live chat's own: the page
+//! check, typing, and the embed snippet. Merged into the router by [`super::router`]; the pages
+//! themselves are in `web`.
 //!
 //! | method | path | who |
 //! |---|---|---|
@@ -17,10 +19,10 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ApiError;
+use super::error::ApiJson;
+use super::livechat_sessions::visitor_context;
 use crate::accounts::Caller;
-use crate::api::ApiError;
-use crate::api::error::ApiJson;
-use crate::api::livechat_sessions::visitor_context;
 use crate::livechat::widget::{CheckAnswer, CheckInput};
 use crate::node::NodeShared;
 
