@@ -9,6 +9,7 @@
 //! - [`network`] — `GET /api/v1/network`: reachability, relays, DHT, each peer's path.
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
+//! - `livechat_roles` — live chat administrators: who a caller acts as on admin routes.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
 //! - [`openapi`] — the API document (`GET /api/v1/openapi.json`), from the handlers'
@@ -24,6 +25,7 @@ pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
+mod livechat_roles;
 pub(crate) mod livechat_sessions;
 mod livechat_ws;
 pub mod metrics;
