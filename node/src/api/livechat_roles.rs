@@ -68,3 +68,39 @@ fn is_administrator(node: &NodeShared, id: Uuid) -> Result<bool, ApiError> {
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde::Serialize;
+    use uuid::Uuid;
+
+    use crate::model::UserRecord;
+    use crate::store::{decode, encode};
+
+    /// A user as stored before roles existed.
+    #[derive(Serialize)]
+    struct OldUser {
+        id: Uuid,
+        name: String,
+        created_at_ms: u64,
+        login: Option<String>,
+    }
+
+    #[test]
+    fn users_stored_before_roles_open_as_plain_operators() {
+        let old = OldUser {
+            id: Uuid::now_v7(),
+            name: "Ann".into(),
+            created_at_ms: 1,
+            login: Some("ann".into()),
+        };
+        let bytes = encode("users", &old).unwrap();
+        let user: UserRecord = decode("users", &bytes).unwrap();
+        assert_eq!(user.login.as_deref(), Some("ann"));
+        assert!(!user.administrator);
+        let json = serde_json::to_value(&user).unwrap();
+        assert_eq!(json["administrator"], false, "shown in the user's JSON");
+    }
+}
