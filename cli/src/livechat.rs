@@ -186,7 +186,7 @@ pub async fn find(ctx: &Ctx, kind: &Kind, given: &str) -> anyhow::Result<Value> 
 }
 
 /// Picks from `items` the object `given` names: its whole id, else a name field equal to
-/// it, else a unique id prefix (two characters at least).
+/// it (exactly, else ignoring case), else a unique id prefix (two characters at least).
 pub fn pick(kind: &Kind, items: &[Value], given: &str) -> anyhow::Result<Value> {
     let given = given.trim();
     let listed = if kind.command == "chatbot" {
@@ -200,10 +200,16 @@ pub fn pick(kind: &Kind, items: &[Value], given: &str) -> anyhow::Result<Value> 
     if let Some(v) = items.iter().find(|v| v["id"].as_str() == Some(given)) {
         return Ok(v.clone());
     }
-    let by_name: Vec<&Value> = items
-        .iter()
-        .filter(|v| kind.names.iter().any(|n| v[*n].as_str() == Some(given)))
-        .collect();
+    let named = |same: &dyn Fn(&str) -> bool| -> Vec<&Value> {
+        items
+            .iter()
+            .filter(|v| kind.names.iter().any(|n| v[*n].as_str().is_some_and(same)))
+            .collect()
+    };
+    let mut by_name = named(&|name| name == given);
+    if by_name.is_empty() {
+        by_name = named(&|name| name.to_lowercase() == given.to_lowercase());
+    }
     let found: Vec<&Value> = if by_name.is_empty() && given.len() >= 2 {
         let lower = given.to_ascii_lowercase();
         items
@@ -285,6 +291,7 @@ mod tests {
             "0190bbbb-0000"
         );
         assert_eq!(pick(&CHANNELS, &items, "0190a").unwrap()["name"], "Support");
+        assert_eq!(pick(&CHANNELS, &items, "sales").unwrap()["name"], "Sales");
         let none = pick(&CHANNELS, &items, "Nope").unwrap_err().to_string();
         assert!(
             none.contains("no live chat channel matches \"Nope\""),
