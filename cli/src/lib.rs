@@ -10,7 +10,7 @@
 //!   from its data folder.
 //! - [`chatbot`] — `ochat chatbot list|show|create|update|delete|test`.
 //! - [`livechat`] — `ochat livechat channel|rule|operator|canned|group|snippet`, in
-//!   [`livechat_channels`], [`livechat_operators`] and [`livechat_canned`].
+//!   [`livechat_channels`], [`livechat_rules`], [`livechat_operators`] and [`livechat_canned`].
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
 //! - [`network`] — the network flags of `run` and `directory run`, and `ochat network`.
 //! - [`settings_args`] — setting groups shared by `run` and `directory run` (HTTP, the
@@ -33,6 +33,7 @@ pub mod livechat;
 pub mod livechat_canned;
 pub mod livechat_channels;
 pub mod livechat_operators;
+pub mod livechat_rules;
 pub mod messages;
 pub mod network;
 pub mod report;

@@ -1,7 +1,7 @@
 //! `ochat livechat …`: set up a running node's live chat from the command line, with the
 //! admin token from its data folder, instead of `curl` calls to the API.
 //!
-//! - `channel`, `rule` — [`crate::livechat_channels`];
+//! - `channel` — [`crate::livechat_channels`]; `rule` — [`crate::livechat_rules`];
 //! - `operator` — [`crate::livechat_operators`];
 //! - `canned`, `group` — [`crate::livechat_canned`];
 //! - `snippet CHANNEL` — here: the embed snippet and the direct chat link.
@@ -19,8 +19,9 @@ use serde_json::Value;
 use crate::args::DataDirArg;
 use crate::client::Api;
 use crate::livechat_canned::{CannedCommand, GroupCommand};
-use crate::livechat_channels::{ChannelCommand, RuleCommand};
+use crate::livechat_channels::ChannelCommand;
 use crate::livechat_operators::OperatorCommand;
+use crate::livechat_rules::RuleCommand;
 
 /// `ochat livechat`.
 #[derive(Debug, Args)]
@@ -86,7 +87,7 @@ pub async fn run(args: LivechatArgs) -> anyhow::Result<()> {
     };
     match args.command {
         LivechatCommand::Channel(c) => crate::livechat_channels::channel(&ctx, c).await,
-        LivechatCommand::Rule(c) => crate::livechat_channels::rule(&ctx, c).await,
+        LivechatCommand::Rule(c) => crate::livechat_rules::rule(&ctx, c).await,
         LivechatCommand::Operator(c) => crate::livechat_operators::run(&ctx, c).await,
         LivechatCommand::Canned(c) => crate::livechat_canned::canned(&ctx, c).await,
         LivechatCommand::Group(c) => crate::livechat_canned::group(&ctx, c).await,
