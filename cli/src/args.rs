@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage live chat chatbot scripts and test them.
     #[command(subcommand)]
     Chatbot(crate::chatbot::ChatbotCommand),
+    /// Set up the live chat: channels, rules, operators, canned responses, groups, and the
+    /// snippet for your website.
+    Livechat(crate::livechat::LivechatArgs),
     /// Show where the node stands on the network: reachability, addresses, relays, DHT, and
     /// how each partner is connected (directly, through a relay, not at all).
     Network(crate::network::NetworkArgs),

@@ -9,6 +9,8 @@
 //! - [`client`] — commands that talk to a running node's local API with the admin token read
 //!   from its data folder.
 //! - [`chatbot`] — `ochat chatbot list|show|create|update|delete|test`.
+//! - [`livechat`] — `ochat livechat channel|rule|operator|canned|group|snippet`, in
+//!   [`livechat_channels`], [`livechat_rules`], [`livechat_operators`] and [`livechat_canned`].
 //! - [`directory`] — `ochat directory run` (a UUID directory) and `ochat directory lookup`.
 //! - [`network`] — the network flags of `run` and `directory run`, and `ochat network`.
 //! - [`settings_args`] — setting groups shared by `run` and `directory run` (HTTP, the
@@ -29,6 +31,11 @@ pub mod client;
 pub mod config_cmd;
 pub mod directory;
 pub mod docs_cmd;
+pub mod livechat;
+pub mod livechat_canned;
+pub mod livechat_channels;
+pub mod livechat_operators;
+pub mod livechat_rules;
 pub mod messages;
 pub mod network;
 pub mod report;
@@ -78,6 +85,7 @@ pub fn main() -> ExitCode {
             Command::Watch(args) => messages::watch(&args).await,
             Command::Directory(command) => directory::run(command, file).await,
             Command::Chatbot(command) => chatbot::run(command).await,
+            Command::Livechat(args) => livechat::run(args).await,
             Command::Report(args) => report::report(&args).await,
             Command::Network(args) => network::network(&args).await,
             Command::Config(command) => config_cmd::show(&command, effective.as_ref()),

@@ -11,6 +11,7 @@
 //! - [`network`] — `GET /api/v1/network`: reachability, relays, DHT, each peer's path.
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
+//! - `livechat_roles` — live chat administrators: who a caller acts as on admin routes.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 //! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
 //!   embed snippet.
@@ -29,6 +30,7 @@ pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
+mod livechat_roles;
 pub(crate) mod livechat_sessions;
 mod livechat_widget;
 mod livechat_ws;

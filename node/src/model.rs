@@ -214,6 +214,11 @@ pub struct UserRecord {
     /// ISO country code.
     #[serde(default)]
     pub country: Option<String>,
+    /// A live chat administrator (Odoo's "Administrator" vs "User"): their operator token
+    /// acts as the admin token on the live chat administration routes. Only the admin token
+    /// sets it. Absent in data from before roles: false.
+    #[serde(default)]
+    pub administrator: bool,
 }
 
 /// How the API shows a connection.

@@ -17,6 +17,7 @@ pub mod forge;
 pub mod hardening;
 pub mod legacy;
 pub mod livechat;
+pub mod livechat_cli;
 pub mod netns;
 pub mod netns_user;
 pub mod nginx;

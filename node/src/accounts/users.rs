@@ -46,6 +46,10 @@ pub struct UserInput {
     /// ISO country code.
     #[serde(default)]
     pub country: Option<String>,
+    /// Live chat administrator (only the admin token may set it; the API refuses it from
+    /// anyone else).
+    #[serde(default)]
+    pub administrator: Option<bool>,
 }
 
 /// Hashes a password with argon2 (a fresh salt each time).
@@ -216,6 +220,9 @@ impl Accounts {
         }
         if let Some(v) = input.country {
             user.country = Some(text("country", &v, 2)?.to_ascii_uppercase());
+        }
+        if let Some(v) = input.administrator {
+            user.administrator = v;
         }
         if let Some(password) = input.password {
             if password.is_empty() || password.len() > MAX_PASSWORD {

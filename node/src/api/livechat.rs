@@ -35,6 +35,9 @@
 //! | GET | /api/v1/livechat/leads, /api/v1/livechat/tickets | admin: all; operator: their channels' |
 //! | GET | /api/v1/livechat/languages | staff: the languages enabled on the node |
 //! | POST | /api/v1/livechat/operator/activity | operator (the console reports input and focus) |
+//!
+//! "admin" above is the admin token or the token of a user flagged `administrator` (see
+//! `livechat_roles`); only the admin token sets that flag.
 
 use std::sync::Arc;
 
@@ -168,7 +171,7 @@ async fn logout(State(node): Shared, c: Caller) -> Result<StatusCode, ApiError> 
     path = "/api/v1/users",
     tag = "accounts",
     request_body = UserInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 201, description = "The new user", body = UserRecord), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn create_user(
@@ -176,9 +179,14 @@ async fn create_user(
     c: Caller,
     Json(b): Json<UserInput>,
 ) -> Result<(StatusCode, Json<UserRecord>), ApiError> {
+    c.may_set_role(b.administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(node.accounts.create_user(c.who, b).await?),
+        Json(
+            node.accounts
+                .create_user(c.administering(&node)?, b)
+                .await?,
+        ),
     ))
 }
 
@@ -186,11 +194,11 @@ async fn create_user(
     get,
     path = "/api/v1/users",
     tag = "accounts",
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "Every user", body = Vec<UserRecord>))
 )]
 async fn list_users(State(node): Shared, c: Caller) -> Result<Json<Vec<UserRecord>>, ApiError> {
-    c.who.admin()?;
+    c.administering(&node)?.admin()?;
     Ok(Json(node.accounts.users()?))
 }
 
@@ -241,7 +249,9 @@ async fn update_user(
     Path(id): Path<Uuid>,
     Json(b): Json<UserInput>,
 ) -> Result<Json<UserRecord>, ApiError> {
-    Ok(Json(node.accounts.update_user(c.who, id, b).await?))
+    c.may_set_role(b.administrator)?;
+    let who = c.administering_user(&node, id)?;
+    Ok(Json(node.accounts.update_user(who, id, b).await?))
 }
 
 #[utoipa::path(
@@ -249,7 +259,7 @@ async fn update_user(
     path = "/api/v1/users/{id}/revoke_tokens",
     tag = "accounts",
     params(("id" = Uuid, Path, description = "the user id")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "How many tokens were revoked", body = crate::api::openapi_shapes::Revoked))
 )]
 async fn revoke_tokens(
@@ -257,7 +267,8 @@ async fn revoke_tokens(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    let n = node.accounts.revoke_user_tokens(c.who, id).await?;
+    let who = c.administering_user(&node, id)?;
+    let n = node.accounts.revoke_user_tokens(who, id).await?;
     Ok(Json(json!({"revoked": n})))
 }
 
@@ -266,7 +277,7 @@ async fn revoke_tokens(
     path = "/api/v1/livechat/groups",
     tag = "accounts",
     request_body = GroupInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 201, description = "The new group", body = Group), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn create_group(
@@ -276,7 +287,11 @@ async fn create_group(
 ) -> Result<(StatusCode, Json<Group>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.create_group(c.who, b).await?),
+        Json(
+            node.livechat
+                .create_group(c.administering(&node)?, b)
+                .await?,
+        ),
     ))
 }
 
@@ -298,7 +313,7 @@ async fn list_groups(State(node): Shared, c: Caller) -> Result<Json<Vec<Group>>,
     tag = "accounts",
     params(("id" = Uuid, Path, description = "the group id")),
     request_body = GroupInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "The group, changed", body = Group), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn update_group(
@@ -307,7 +322,11 @@ async fn update_group(
     Path(id): Path<Uuid>,
     Json(b): Json<GroupInput>,
 ) -> Result<Json<Group>, ApiError> {
-    Ok(Json(node.livechat.update_group(c.who, id, b).await?))
+    Ok(Json(
+        node.livechat
+            .update_group(c.administering(&node)?, id, b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(
@@ -315,7 +334,7 @@ async fn update_group(
     path = "/api/v1/livechat/channels",
     tag = "livechat",
     request_body = ChannelInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 201, description = "The new channel", body = Channel), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn create_channel(
@@ -325,7 +344,11 @@ async fn create_channel(
 ) -> Result<(StatusCode, Json<Channel>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.create_channel(c.who, b).await?),
+        Json(
+            node.livechat
+                .create_channel(c.administering(&node)?, b)
+                .await?,
+        ),
     ))
 }
 
@@ -356,7 +379,9 @@ async fn show_channel(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Channel>, ApiError> {
-    Ok(Json(node.livechat.channel_for(c.who, id)?))
+    Ok(Json(
+        node.livechat.channel_for(c.administering(&node)?, id)?,
+    ))
 }
 
 #[utoipa::path(
@@ -365,7 +390,7 @@ async fn show_channel(
     tag = "livechat",
     params(("id" = Uuid, Path, description = "the live chat channel id")),
     request_body = ChannelInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "The channel, changed", body = Channel), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn update_channel(
@@ -374,7 +399,11 @@ async fn update_channel(
     Path(id): Path<Uuid>,
     Json(b): Json<ChannelInput>,
 ) -> Result<Json<Channel>, ApiError> {
-    Ok(Json(node.livechat.update_channel(c.who, id, b).await?))
+    Ok(Json(
+        node.livechat
+            .update_channel(c.administering(&node)?, id, b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(
@@ -382,7 +411,7 @@ async fn update_channel(
     path = "/api/v1/livechat/channels/{id}",
     tag = "livechat",
     params(("id" = Uuid, Path, description = "the live chat channel id")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 204, description = "Deleted"), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn delete_channel(
@@ -390,7 +419,9 @@ async fn delete_channel(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    node.livechat.delete_channel(c.who, id).await?;
+    node.livechat
+        .delete_channel(c.administering(&node)?, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -433,7 +464,7 @@ async fn leave(
     tag = "livechat",
     params(("id" = Uuid, Path, description = "the live chat channel id")),
     request_body = Rule,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 201, description = "The new rule", body = Rule))
 )]
 async fn add_rule(
@@ -444,7 +475,11 @@ async fn add_rule(
 ) -> Result<(StatusCode, Json<Rule>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.add_rule(c.who, id, b).await?),
+        Json(
+            node.livechat
+                .add_rule(c.administering(&node)?, id, b)
+                .await?,
+        ),
     ))
 }
 
@@ -454,7 +489,7 @@ async fn add_rule(
     tag = "livechat",
     params(("id" = Uuid, Path, description = "the live chat channel id"), ("rule" = Uuid, Path, description = "the rule id")),
     request_body = Rule,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "The rule, changed", body = Rule))
 )]
 async fn update_rule(
@@ -463,7 +498,11 @@ async fn update_rule(
     Path((id, rule)): Path<(Uuid, Uuid)>,
     Json(b): Json<Rule>,
 ) -> Result<Json<Rule>, ApiError> {
-    Ok(Json(node.livechat.update_rule(c.who, id, rule, b).await?))
+    Ok(Json(
+        node.livechat
+            .update_rule(c.administering(&node)?, id, rule, b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(
@@ -471,7 +510,7 @@ async fn update_rule(
     path = "/api/v1/livechat/channels/{id}/rules/{rule}",
     tag = "livechat",
     params(("id" = Uuid, Path, description = "the live chat channel id"), ("rule" = Uuid, Path, description = "the rule id")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 204, description = "Deleted"))
 )]
 async fn delete_rule(
@@ -479,7 +518,9 @@ async fn delete_rule(
     c: Caller,
     Path((id, rule)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    node.livechat.delete_rule(c.who, id, rule).await?;
+    node.livechat
+        .delete_rule(c.administering(&node)?, id, rule)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -496,7 +537,9 @@ async fn channel_ratings(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Rating>>, ApiError> {
-    Ok(Json(node.livechat.channel_ratings(c.who, id)?))
+    Ok(Json(
+        node.livechat.channel_ratings(c.administering(&node)?, id)?,
+    ))
 }
 
 #[utoipa::path(
@@ -526,7 +569,7 @@ async fn create_canned(
     responses((status = 200, description = "The canned responses this token sees", body = Vec<Canned>))
 )]
 async fn list_canned(State(node): Shared, c: Caller) -> Result<Json<Vec<Canned>>, ApiError> {
-    Ok(Json(node.livechat.canned_for(c.who)?))
+    Ok(Json(node.livechat.canned_for(c.administering(&node)?)?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -565,7 +608,9 @@ async fn delete_canned(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    node.livechat.delete_canned(c.who, id).await?;
+    node.livechat
+        .delete_canned(c.administering(&node)?, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -577,7 +622,9 @@ async fn delete_canned(
     responses((status = 200, description = "Leads (admin: all; operator: their channels')", body = Vec<Record>))
 )]
 async fn leads(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
-    Ok(Json(node.livechat.records(c.who, Kind::Lead)?))
+    Ok(Json(
+        node.livechat.records(c.administering(&node)?, Kind::Lead)?,
+    ))
 }
 
 #[utoipa::path(
@@ -588,7 +635,10 @@ async fn leads(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiE
     responses((status = 200, description = "Tickets (admin: all; operator: their channels')", body = Vec<Record>))
 )]
 async fn tickets(State(node): Shared, c: Caller) -> Result<Json<Vec<Record>>, ApiError> {
-    Ok(Json(node.livechat.records(c.who, Kind::Ticket)?))
+    Ok(Json(
+        node.livechat
+            .records(c.administering(&node)?, Kind::Ticket)?,
+    ))
 }
 
 #[utoipa::path(
@@ -636,7 +686,7 @@ async fn channel_satisfaction(
     Query(q): Query<WindowQuery>,
 ) -> Result<Json<Satisfaction>, ApiError> {
     Ok(Json(node.livechat.satisfaction(
-        c.who,
+        c.administering(&node)?,
         id,
         q.days.as_deref(),
     )?))
@@ -655,7 +705,8 @@ async fn all_satisfaction(
     c: Caller,
     Query(q): Query<WindowQuery>,
 ) -> Result<Json<Vec<Satisfaction>>, ApiError> {
-    Ok(Json(
-        node.livechat.satisfaction_all(c.who, q.days.as_deref())?,
-    ))
+    Ok(Json(node.livechat.satisfaction_all(
+        c.administering(&node)?,
+        q.days.as_deref(),
+    )?))
 }

@@ -40,7 +40,7 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
     path = "/api/v1/livechat/chatbots",
     tag = "chatbots",
     request_body = ScriptInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 201, description = "The saved script and the checker's warnings", body = ChatbotView))
 )]
 async fn create(
@@ -50,7 +50,11 @@ async fn create(
 ) -> Result<(StatusCode, Json<ChatbotView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(node.livechat.create_chatbot(c.who, b).await?),
+        Json(
+            node.livechat
+                .create_chatbot(c.administering(&node)?, b)
+                .await?,
+        ),
     ))
 }
 
@@ -62,7 +66,7 @@ async fn create(
     responses((status = 200, description = "Every chatbot", body = Vec<ChatbotView>))
 )]
 async fn list(State(node): Shared, c: Caller) -> Result<Json<Vec<ChatbotView>>, ApiError> {
-    Ok(Json(node.livechat.chatbots(c.who)?))
+    Ok(Json(node.livechat.chatbots(c.administering(&node)?)?))
 }
 
 #[utoipa::path(
@@ -78,7 +82,7 @@ async fn show(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ChatbotView>, ApiError> {
-    Ok(Json(node.livechat.chatbot(c.who, id)?))
+    Ok(Json(node.livechat.chatbot(c.administering(&node)?, id)?))
 }
 
 #[utoipa::path(
@@ -87,7 +91,7 @@ async fn show(
     tag = "chatbots",
     params(("id" = Uuid, Path, description = "the chatbot id")),
     request_body = ScriptInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "The saved script and the checker's warnings", body = ChatbotView))
 )]
 async fn update(
@@ -96,7 +100,11 @@ async fn update(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ScriptInput>,
 ) -> Result<Json<ChatbotView>, ApiError> {
-    Ok(Json(node.livechat.update_chatbot(c.who, id, b).await?))
+    Ok(Json(
+        node.livechat
+            .update_chatbot(c.administering(&node)?, id, b)
+            .await?,
+    ))
 }
 
 #[utoipa::path(
@@ -104,7 +112,7 @@ async fn update(
     path = "/api/v1/livechat/chatbots/{id}",
     tag = "chatbots",
     params(("id" = Uuid, Path, description = "the chatbot id")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 204, description = "Deleted"), (status = 409, description = "conflict: the object is not in a state that allows this", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn remove(
@@ -112,7 +120,9 @@ async fn remove(
     c: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    node.livechat.delete_chatbot(c.who, id).await?;
+    node.livechat
+        .delete_chatbot(c.administering(&node)?, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,5 +141,9 @@ async fn test(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<SimInput>,
 ) -> Result<Json<SimResult>, ApiError> {
-    Ok(Json(node.livechat.test_chatbot(c.who, id, &b)?))
+    Ok(Json(node.livechat.test_chatbot(
+        c.administering(&node)?,
+        id,
+        &b,
+    )?))
 }

@@ -93,7 +93,7 @@ fn wants_csv(q: &ReportQuery, headers: &HeaderMap) -> Result<bool, ApiError> {
 async fn data(node: &NodeShared, c: &Caller, q: &ReportQuery) -> Result<Dataset, ApiError> {
     let filter = Filter::parse(q)?;
     let chat: LiveChat = node.livechat.clone();
-    let who = c.who;
+    let who = c.administering(node)?;
     let data = tokio::task::spawn_blocking(move || chat.report_data(who, &filter))
         .await
         .map_err(ApiError::internal)??;
@@ -162,7 +162,7 @@ async fn transcript(
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::bad_request(format!("{id:?} is not a session id")))?;
-    let text = node.livechat.transcript_text(c.who, id)?;
+    let text = node.livechat.transcript_text(c.administering(&node)?, id)?;
     download(
         "text/plain; charset=utf-8",
         &format!("transcript-{id}.txt"),
@@ -279,7 +279,7 @@ fn visitor_id(v: &str) -> Result<&str, ApiError> {
     path = "/api/v1/livechat/visitors/{visitor_id}/export",
     tag = "reports",
     params(("visitor_id" = String, Path, description = "the widget's visitor id (1 to 200 bytes)")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "Everything stored about the visitor", body = VisitorExport))
 )]
 async fn export(
@@ -287,7 +287,10 @@ async fn export(
     c: Caller,
     Path(v): Path<String>,
 ) -> Result<Json<VisitorExport>, ApiError> {
-    Ok(Json(node.livechat.export_visitor(c.who, visitor_id(&v)?)?))
+    Ok(Json(node.livechat.export_visitor(
+        c.administering(&node)?,
+        visitor_id(&v)?,
+    )?))
 }
 
 #[utoipa::path(
@@ -295,7 +298,7 @@ async fn export(
     path = "/api/v1/livechat/visitors/{visitor_id}",
     tag = "reports",
     params(("visitor_id" = String, Path, description = "the widget's visitor id (1 to 200 bytes)")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "What was erased", body = Erased))
 )]
 async fn erase(
@@ -304,7 +307,9 @@ async fn erase(
     Path(v): Path<String>,
 ) -> Result<Json<Erased>, ApiError> {
     Ok(Json(
-        node.livechat.erase_visitor(c.who, visitor_id(&v)?).await?,
+        node.livechat
+            .erase_visitor(c.administering(&node)?, visitor_id(&v)?)
+            .await?,
     ))
 }
 

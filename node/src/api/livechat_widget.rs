@@ -116,7 +116,7 @@ fn base_url(headers: &HeaderMap) -> Result<String, ApiError> {
     path = "/api/v1/livechat/channels/{id}/widget",
     tag = "livechat",
     params(("id" = Uuid, Path, description = "the live chat channel id")),
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses((status = 200, description = "The embed snippet, the loader URL and the direct chat link", body = Snippet))
 )]
 async fn snippet(
@@ -125,7 +125,7 @@ async fn snippet(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Json<Snippet>, ApiError> {
-    c.who.admin()?;
+    c.administering(&node)?.admin()?;
     let channel = node.livechat.channel(id)?;
     let base = base_url(&headers)?;
     let loader = format!("{base}/livechat/loader/{}.js", channel.id);

@@ -172,7 +172,10 @@ impl Modify for Security {
             (
                 "operator",
                 "An operator's token, from `POST /api/v1/login`. Sees the operator's own \
-                 channels and sessions; revoked at logout or by the admin.",
+                 channels and sessions; revoked at logout or by the admin. The token of a user \
+                 flagged `administrator` also acts as the admin token on the live chat \
+                 administration routes (users, groups, channels, rules, canned responses, \
+                 chatbots, reports, the widget snippet); only the admin token sets that flag.",
             ),
             (
                 "visitor",
