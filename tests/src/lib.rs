@@ -8,9 +8,11 @@
 //! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
 //! and requests ([`forge`]); the binary started with settings files and variables, a
 //! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
-//! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]).
+//! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]);
+//! the console's administration sections, opened with the admin token ([`admin_bots`]).
 
 pub mod accounts;
+pub mod admin_bots;
 pub mod api_document;
 pub mod forge;
 pub mod hardening;

@@ -1,0 +1,323 @@
+//! The console's administration, in a real browser: an administrator finds the dead end of a
+//! chatbot on the step it concerns, tries the bot in the Test chat, fixes it in the editor (the
+//! warning goes as they edit) and saves; two organisations link from their consoles (a request
+//! sent from one, accepted with a contact in the other) and a member is added to the new
+//! channel.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+use std::sync::Arc;
+
+use anyhow::{Context, ensure};
+use ochat_node::livechat::TestClock;
+use ochat_tests::admin_bots::{admin_console, doc_screenshot, open_section};
+use ochat_tests::livechat::ChatNode;
+use ochat_tests::node::{TestNode, test_config};
+use ochat_tests::web::{Driver, screenshots_on_failure};
+use reqwest::Method;
+use serde_json::json;
+
+const DEAD_END: &str = r#".ab-step[data-step="1"] .ab-warnings li[data-kind="dead_end"]"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_fixes_a_chatbot_s_dead_end_in_the_console_and_tests_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    // The shop's bot: buyers leave an email and become leads; "Support" leads nowhere.
+    let bot = chat
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(json!({"name": "Shop bot", "operator_name": "Shopbot", "steps": [
+                {"type": "question", "message": "What brings you here?",
+                 "answers": [{"text": "Buying"}, {"text": "Support"}]},
+                {"type": "email", "message": "Your email? Our sales team will write to you.",
+                 "only_if": ["1.1"]},
+                {"type": "create_lead", "message": "Thanks, we will be in touch.",
+                 "only_if": ["1.1"]}]})),
+        )
+        .await
+        .unwrap();
+    let id = bot["id"].as_str().unwrap().to_string();
+    assert_eq!(bot["warnings"][0]["kind"], json!("dead_end"), "{bot}");
+    assert_eq!(bot["warnings"][0]["step"], json!(1), "{bot}");
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        admin_console(&console, &chat.node.api, &chat.node.token).await?;
+        open_section(&console, "Chatbots").await?;
+        console
+            .click(&format!("#ab-bot-list button[data-chatbot=\"{id}\"]"))
+            .await?;
+
+        // The dead end is shown on the question whose answer leads nowhere, and only there.
+        let warning = console.find(DEAD_END).await?.text().await?;
+        ensure!(warning.contains("Support"), "{warning}");
+        ensure!(
+            console
+                .all(".ab-step:not([data-step=\"1\"]) .ab-warnings li")
+                .await?
+                .is_empty()
+        );
+        console
+            .wait_js(
+                "the summary counts one warning",
+                "document.querySelector('#ab-bot-summary').textContent.startsWith('1 warning')",
+            )
+            .await?;
+        doc_screenshot(&console, "admin-chatbot-warning").await?;
+
+        // The Test chat: a visitor who needs support meets the dead end.
+        console.find("#ab-bot-test").await?.click().await?;
+        console
+            .wait_text("#ab-test-log [data-author=bot] .text", "What brings you here?")
+            .await?;
+        console.click_text("#ab-test-answers button", "Support").await?;
+        console
+            .wait_js(
+                "the test chat ends in the dead end",
+                "document.querySelector('#ab-test-status').dataset.ended === 'dead_end'",
+            )
+            .await?;
+        // A buyer, typing: the bot asks for the email, refuses a bad one, makes a lead.
+        console.find("#ab-test-restart").await?.click().await?;
+        console
+            .wait_js(
+                "the chat starts again",
+                "document.querySelectorAll('#ab-test-log .msg').length === 1",
+            )
+            .await?;
+        let input = console.find("#ab-test-input").await?;
+        input.send_keys("Buying\u{E007}").await?;
+        console
+            .wait_text(
+                "#ab-test-log [data-author=bot] .text",
+                "Your email? Our sales team will write to you.",
+            )
+            .await?;
+        input.send_keys("ann@shop.example\u{E007}").await?;
+        console
+            .wait_js(
+                "the lead the bot would create",
+                "[...document.querySelectorAll('#ab-test-log [data-author=record]')].some(r => r.textContent.includes('lead') && r.textContent.includes('ann@shop.example'))",
+            )
+            .await?;
+        doc_screenshot(&console, "admin-chatbot-test").await?;
+
+        // The fix: a ticket step for those who chose Support, with the keyboard and the
+        // Only If box. The warning goes away before anything is saved.
+        console
+            .find("#ab-add-type")
+            .await?
+            .select_by_value("create_ticket")
+            .await?;
+        console.find("#ab-add-step").await?.click().await?;
+        console
+            .find("#ab-step-4-message")
+            .await?
+            .send_keys("We opened a ticket: an operator will write to you.")
+            .await?;
+        console
+            .find("[aria-label=\"Step 4 only if step 1 was answered Support\"]")
+            .await?
+            .click()
+            .await?;
+        console
+            .wait_js(
+                "the dead end's warning is gone",
+                &format!("!document.querySelector('{}')", DEAD_END.replace('\'', "\\'")),
+            )
+            .await?;
+        console
+            .wait_js(
+                "the summary says no warnings",
+                "document.querySelector('#ab-bot-summary').classList.contains('ok')",
+            )
+            .await?;
+        let saved = chat
+            .admin(Method::GET, &format!("/api/v1/livechat/chatbots/{id}"), None)
+            .await?;
+        ensure!(saved["steps"].as_array().map(Vec::len) == Some(3), "not saved yet: {saved}");
+
+        // Saved: the node has the new step, and no warning; the open test chat runs again
+        // on the saved script.
+        console.find("#ab-bot-save").await?.click().await?;
+        console.wait_text("#ab-bot-result", "Saved.").await?;
+        let saved = chat
+            .admin(Method::GET, &format!("/api/v1/livechat/chatbots/{id}"), None)
+            .await?;
+        ensure!(saved["warnings"] == json!([]), "{saved}");
+        ensure!(
+            saved["steps"][3]
+                == json!({"type": "create_ticket",
+                          "message": "We opened a ticket: an operator will write to you.",
+                          "only_if": ["1.2"]}),
+            "{saved}"
+        );
+        ensure!(
+            saved["steps"][0]["answers"] == bot["steps"][0]["answers"],
+            "{saved}"
+        );
+        console.find("#ab-test-restart").await?.click().await?;
+        console.click_text("#ab-test-answers button", "Support").await?;
+        console
+            .wait_js(
+                "the supported visitor gets a ticket",
+                "document.querySelector('#ab-test-status').dataset.ended === 'finished' && [...document.querySelectorAll('#ab-test-log [data-author=record]')].some(r => r.textContent.includes('ticket'))",
+            )
+            .await?;
+
+        // A step that cannot run is explained on its step, not saved.
+        console.find("#ab-step-4-type").await?.select_by_value("text").await?;
+        console.find("#ab-step-4-message").await?.clear().await?;
+        console
+            .wait_text(
+                ".ab-step[data-step=\"4\"] .ab-warnings li[data-kind=invalid]",
+                "step 4 (text) needs a message",
+            )
+            .await?;
+        console.find("#ab-bot-save").await?.click().await?;
+        console
+            .wait_text("#ab-bot-error", "step 4 (text) needs a message")
+            .await?;
+        let unchanged = chat
+            .admin(Method::GET, &format!("/api/v1/livechat/chatbots/{id}"), None)
+            .await?;
+        ensure!(unchanged["steps"] == saved["steps"], "{unchanged}");
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("admin-chatbot", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", None))
+        .await
+        .unwrap();
+    let me = acme
+        .ok(Method::GET, "/api/v1/instance", None)
+        .await
+        .unwrap();
+    // No directory: Bolt is told where Acme is.
+    let mut bolt_config = test_config(&tmp.path().join("bolt"), "Bolt", None);
+    bolt_config.peers = vec![(
+        acme.uuid.clone(),
+        me["addresses"][0].as_str().unwrap().to_string(),
+    )];
+    let bolt = TestNode::start(bolt_config).await.unwrap();
+    let ann = acme
+        .ok(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"name": "Ann Lee", "login": "ann", "password": "pw-ann-123"})),
+        )
+        .await
+        .unwrap();
+    let ann_id = ann["id"].as_str().unwrap().to_string();
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        // Bolt's administrator asks Acme; a mistyped UUID is refused next to the form first.
+        admin_console(&console, &bolt.api, &bolt.token).await?;
+        open_section(&console, "Federation").await?;
+        console.wait_text("#ab-inst-uuid", &bolt.uuid).await?;
+        console.wait_text("#ab-inst-name", "Bolt").await?;
+        console
+            .find("#ab-conn-uuid")
+            .await?
+            .send_keys("acme-please")
+            .await?;
+        console.find("#ab-conn-send").await?.click().await?;
+        let refused = console.find("#ab-conn-new-error").await?;
+        console
+            .wait_js(
+                "the error shows",
+                "document.querySelector('#ab-conn-new-error').textContent !== ''",
+            )
+            .await?;
+        ensure!(refused.text().await?.contains("UUID"), "{}", refused.text().await?);
+        ensure!(bolt.connections().await?.is_empty());
+        let uuid = console.find("#ab-conn-uuid").await?;
+        uuid.clear().await?;
+        uuid.send_keys(&acme.uuid).await?;
+        console.find("#ab-conn-contact").await?.send_keys("Acme").await?;
+        console
+            .find("#ab-conn-message")
+            .await?
+            .send_keys("Hello from Bolt")
+            .await?;
+        console.find("#ab-conn-send").await?.click().await?;
+        console
+            .wait_text(".ab-conn[data-status=Pending] h4", "Acme")
+            .await?;
+        let outgoing = bolt.connections().await?;
+        let request_id = outgoing[0]["id"].as_str().context("bolt's request")?.to_string();
+        acme.wait_incoming_from(&bolt.uuid, "Pending").await?;
+
+        // Acme's administrator accepts it with a contact.
+        admin_console(&console, &acme.api, &acme.token).await?;
+        open_section(&console, "Federation").await?;
+        let card = ".ab-conn[data-status=Pending]";
+        console.wait_text(&format!("{card} .ab-message"), "Hello from Bolt").await?;
+        console.wait_text(&format!("{card} .ab-instance-uuid"), &bolt.uuid).await?;
+        let contact = console.find(&format!("{card} [data-form=accept] input")).await?;
+        contact.clear().await?;
+        contact.send_keys("Bolt Ltd").await?;
+        console
+            .click(&format!("{card} button[data-action=accept]"))
+            .await?;
+        console
+            .wait_text(".ab-conn[data-status=Accepted] h4", "Bolt Ltd")
+            .await?;
+        bolt.wait_status(&request_id, "Accepted").await?;
+
+        // Ann becomes a member of the new channel.
+        let accepted = ".ab-conn[data-status=Accepted]";
+        console
+            .find(&format!("{accepted} [data-form=member] select"))
+            .await?
+            .select_by_value(&ann_id)
+            .await?;
+        console
+            .click(&format!("{accepted} button[data-action=add-member]"))
+            .await?;
+        console
+            .wait_text(
+                &format!("{accepted} .ab-member-list li[data-member=\"{ann_id}\"] span"),
+                "Ann Lee (ann)",
+            )
+            .await?;
+        let on_acme = acme.connections().await?;
+        ensure!(on_acme[0]["members"] == json!([ann_id]), "{on_acme:?}");
+        doc_screenshot(&console, "admin-federation").await?;
+
+        // Back on Bolt's console the request shows Accepted after Sync status.
+        admin_console(&console, &bolt.api, &bolt.token).await?;
+        open_section(&console, "Federation").await?;
+        console
+            .wait_js(
+                "a Sync status button",
+                "!!document.querySelector('.ab-conn button[data-action=sync]')",
+            )
+            .await?;
+        console.click(".ab-conn button[data-action=sync]").await?;
+        console
+            .wait_text(".ab-conn[data-status=Accepted] h4", "Acme")
+            .await?;
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("admin-federation", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
