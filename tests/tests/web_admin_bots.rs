@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 use ochat_node::livechat::TestClock;
-use ochat_tests::admin_bots::{admin_console, doc_screenshot, open_section};
+use ochat_tests::admin_bots::{
+    admin_console, choose, doc_screenshot, fill, open_section, scroll_to,
+};
 use ochat_tests::livechat::ChatNode;
 use ochat_tests::node::{TestNode, test_config};
 use ochat_tests::web::{Driver, screenshots_on_failure};
@@ -269,9 +271,9 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
         let card = ".ab-conn[data-status=Pending]";
         console.wait_text(&format!("{card} .ab-message"), "Hello from Bolt").await?;
         console.wait_text(&format!("{card} .ab-instance-uuid"), &bolt.uuid).await?;
-        let contact = console.find(&format!("{card} [data-form=accept] input")).await?;
-        contact.clear().await?;
-        contact.send_keys("Bolt Ltd").await?;
+        scroll_to(&console, "#ab-conns-title").await?;
+        doc_screenshot(&console, "admin-federation-request").await?;
+        fill(&console, &format!("{card} [data-form=accept] input"), "Bolt Ltd").await?;
         console
             .click(&format!("{card} button[data-action=accept]"))
             .await?;
@@ -282,11 +284,7 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
 
         // Ann becomes a member of the new channel.
         let accepted = ".ab-conn[data-status=Accepted]";
-        console
-            .find(&format!("{accepted} [data-form=member] select"))
-            .await?
-            .select_by_value(&ann_id)
-            .await?;
+        choose(&console, &format!("{accepted} [data-form=member] select"), &ann_id).await?;
         console
             .click(&format!("{accepted} button[data-action=add-member]"))
             .await?;
@@ -298,6 +296,7 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
             .await?;
         let on_acme = acme.connections().await?;
         ensure!(on_acme[0]["members"] == json!([ann_id]), "{on_acme:?}");
+        scroll_to(&console, "#ab-conns-title").await?;
         doc_screenshot(&console, "admin-federation").await?;
 
         // Back on Bolt's console the request shows Accepted after Sync status.

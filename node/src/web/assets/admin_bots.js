@@ -481,7 +481,11 @@
     }
 
     // ---- Test: a chat with the saved script (unsaved changes are saved first) ----
-    testPane.appendChild(el("h3", { id: "ab-test-title", tabindex: "-1", text: "Test the chatbot" }));
+    testPane.appendChild(el("div", { className: "ab-row" }, [
+      el("h3", { id: "ab-test-title", tabindex: "-1", text: "Test the chatbot" }),
+      button("Start again", { id: "ab-test-restart", className: "secondary ab-small", on: { click: function () { testInputs = []; runTest(); testInput.focus(); } } }),
+      button("Close", { id: "ab-test-close", className: "secondary ab-small", on: { click: closeTest } }),
+    ]));
     testPane.appendChild(el("p", { className: "ab-sub", text: "A chat with the saved script. Nothing is stored: no conversation, lead or ticket." }));
     var operatorBox = el("input", { type: "checkbox", id: "ab-test-operator", on: { change: function () { runTest(); } } });
     testPane.appendChild(el("label", { className: "ab-check", "for": "ab-test-operator" }, [operatorBox, " An operator is available (forward steps hand over)"]));
@@ -491,8 +495,6 @@
     var testForm = el("form", { id: "ab-test-form", className: "ab-row" }, [
       el("label", { "for": "ab-test-input", className: "ab-visually-hidden", text: "Your message" }), testInput,
       button("Send", { id: "ab-test-send", type: "submit" }),
-      button("Start again", { id: "ab-test-restart", className: "secondary", on: { click: function () { testInputs = []; runTest(); testInput.focus(); } } }),
-      button("Close", { id: "ab-test-close", className: "secondary", on: { click: closeTest } }),
     ]);
     testPane.appendChild(testForm);
     testPane.appendChild(el("p", { id: "ab-test-status", className: "ab-sub", role: "status" }));
@@ -664,8 +666,12 @@
       return u ? (u.chat_name || u.name) + (u.login ? " (" + u.login + ")" : "") : id;
     }
 
+    var drawn = null;
     function draw(list) {
-      // Keep what is being typed and where the focus is across a redraw.
+      // Only when something changed; then keep what is being typed and the focus.
+      var now = JSON.stringify([list, users]);
+      if (now === drawn) return;
+      drawn = now;
       var active = document.activeElement && conns.contains(document.activeElement) ? document.activeElement.id : null;
       var typed = {};
       Array.prototype.forEach.call(conns.querySelectorAll("input[id]"), function (i) { typed[i.id] = i.value; });
@@ -732,7 +738,7 @@
       var input = el("input", { id: id, value: value, required: true, autocomplete: "off" });
       var f = el("form", { className: "ab-row ab-inline-form", "data-form": action }, [
         el("div", { className: "ab-field" }, [el("label", { "for": id, text: label }), input]),
-        button(submit, { type: "submit", "data-action": action }),
+        button(submit, { type: "submit", "data-action": action, className: action === "reject" ? "secondary danger" : null }),
       ]);
       f.addEventListener("submit", function (e) { e.preventDefault(); run(input.value.trim()); });
       return f;
