@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, ensure};
 use fantoccini::error::{CmdError, ErrorStatus};
 
-use crate::node::WAIT;
+use reqwest::Method;
+
+use crate::node::{TestNode, WAIT, test_config};
 use crate::web::{Browser, screenshot_dir};
 
 /// Opens `api`'s console, logs in with the admin token and waits for the console to be ready
@@ -85,7 +87,9 @@ pub async fn choose(browser: &Browser, css: &str, value: &str) -> Result<()> {
         match select.select_by_value(value).await {
             Ok(()) => return Ok(()),
             Err(e) if stale(&e) && std::time::Instant::now() < deadline => continue,
-            Err(e) => return Err(e).with_context(|| format!("{}: choosing in {css}", browser.name)),
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}: choosing in {css}", browser.name));
+            }
         }
     }
 }
@@ -103,4 +107,61 @@ pub async fn scroll_to(browser: &Browser, css: &str) -> Result<()> {
         ))
         .await?;
     Ok(())
+}
+
+/// Accepts the `window.confirm` dialog a click opened ("Delete …?"), waiting for it to show.
+pub async fn confirm(browser: &Browser) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match browser.client.accept_alert().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e).context("no confirmation dialog"),
+        }
+    }
+}
+
+/// Fails when a field of the open admin section has no label (a `<label for>` or an
+/// `aria-label`) or a button has no name: what a screen reader would meet unnamed.
+pub async fn every_control_is_labelled(browser: &Browser) -> Result<()> {
+    let unnamed = browser
+        .js(
+            "[...document.querySelectorAll('#admin-bots input, #admin-bots select, \
+             #admin-bots textarea, #admin-bots button')]\
+             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') \
+                          && !(e.tagName === 'BUTTON' && e.textContent.trim()))\
+             .map(e => e.outerHTML)",
+        )
+        .await?;
+    ensure!(
+        unnamed.as_array().is_some_and(Vec::is_empty),
+        "unlabelled controls: {unnamed}"
+    );
+    Ok(())
+}
+
+/// Two organisations without a directory: Acme, and Bolt told where Acme listens (Acme's
+/// first address, waited for: a node under load may answer before it listens). Answers
+/// (Acme, Bolt).
+pub async fn acme_and_bolt(dir: &std::path::Path) -> Result<(TestNode, TestNode)> {
+    let acme = TestNode::start(test_config(&dir.join("acme"), "Acme", None)).await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let address = loop {
+        let me = acme.ok(Method::GET, "/api/v1/instance", None).await?;
+        if let Some(a) = me["addresses"][0].as_str() {
+            break a.to_string();
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "Acme listens nowhere after {WAIT:?}: {me}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut bolt_config = test_config(&dir.join("bolt"), "Bolt", None);
+    bolt_config.peers = vec![(acme.uuid.clone(), address)];
+    let bolt = TestNode::start(bolt_config).await?;
+    Ok((acme, bolt))
 }

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 use ochat_node::livechat::TestClock;
 use ochat_tests::admin_bots::{
-    admin_console, choose, doc_screenshot, fill, open_section, scroll_to,
+    acme_and_bolt, admin_console, choose, confirm, doc_screenshot, every_control_is_labelled, fill,
+    open_section, scroll_to,
 };
 use ochat_tests::livechat::ChatNode;
-use ochat_tests::node::{TestNode, test_config};
 use ochat_tests::web::{Driver, screenshots_on_failure};
 use reqwest::Method;
 use serde_json::json;
@@ -32,13 +32,15 @@ async fn an_administrator_fixes_a_chatbot_s_dead_end_in_the_console_and_tests_it
         .admin(
             Method::POST,
             "/api/v1/livechat/chatbots",
-            Some(json!({"name": "Shop bot", "operator_name": "Shopbot", "steps": [
+            Some(
+                json!({"name": "Shop bot", "operator_name": "Shopbot", "steps": [
                 {"type": "question", "message": "What brings you here?",
                  "answers": [{"text": "Buying"}, {"text": "Support"}]},
                 {"type": "email", "message": "Your email? Our sales team will write to you.",
                  "only_if": ["1.1"]},
                 {"type": "create_lead", "message": "Thanks, we will be in touch.",
-                 "only_if": ["1.1"]}]})),
+                 "only_if": ["1.1"]}]}),
+            ),
         )
         .await
         .unwrap();
@@ -108,6 +110,7 @@ async fn an_administrator_fixes_a_chatbot_s_dead_end_in_the_console_and_tests_it
             )
             .await?;
         doc_screenshot(&console, "admin-chatbot-test").await?;
+        every_control_is_labelled(&console).await?;
 
         // The fix: a ticket step for those who chose Support, with the keyboard and the
         // Only If box. The warning goes away before anything is saved.
@@ -201,20 +204,8 @@ async fn an_administrator_fixes_a_chatbot_s_dead_end_in_the_console_and_tests_it
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_channel() {
     let tmp = tempfile::tempdir().unwrap();
-    let acme = TestNode::start(test_config(&tmp.path().join("acme"), "Acme", None))
-        .await
-        .unwrap();
-    let me = acme
-        .ok(Method::GET, "/api/v1/instance", None)
-        .await
-        .unwrap();
     // No directory: Bolt is told where Acme is.
-    let mut bolt_config = test_config(&tmp.path().join("bolt"), "Bolt", None);
-    bolt_config.peers = vec![(
-        acme.uuid.clone(),
-        me["addresses"][0].as_str().unwrap().to_string(),
-    )];
-    let bolt = TestNode::start(bolt_config).await.unwrap();
+    let (acme, bolt) = acme_and_bolt(tmp.path()).await.unwrap();
     let ann = acme
         .ok(
             Method::POST,
@@ -246,12 +237,20 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
                 "document.querySelector('#ab-conn-new-error').textContent !== ''",
             )
             .await?;
-        ensure!(refused.text().await?.contains("UUID"), "{}", refused.text().await?);
+        ensure!(
+            refused.text().await?.contains("UUID"),
+            "{}",
+            refused.text().await?
+        );
         ensure!(bolt.connections().await?.is_empty());
         let uuid = console.find("#ab-conn-uuid").await?;
         uuid.clear().await?;
         uuid.send_keys(&acme.uuid).await?;
-        console.find("#ab-conn-contact").await?.send_keys("Acme").await?;
+        console
+            .find("#ab-conn-contact")
+            .await?
+            .send_keys("Acme")
+            .await?;
         console
             .find("#ab-conn-message")
             .await?
@@ -262,18 +261,31 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
             .wait_text(".ab-conn[data-status=Pending] h4", "Acme")
             .await?;
         let outgoing = bolt.connections().await?;
-        let request_id = outgoing[0]["id"].as_str().context("bolt's request")?.to_string();
+        let request_id = outgoing[0]["id"]
+            .as_str()
+            .context("bolt's request")?
+            .to_string();
         acme.wait_incoming_from(&bolt.uuid, "Pending").await?;
 
         // Acme's administrator accepts it with a contact.
         admin_console(&console, &acme.api, &acme.token).await?;
         open_section(&console, "Federation").await?;
         let card = ".ab-conn[data-status=Pending]";
-        console.wait_text(&format!("{card} .ab-message"), "Hello from Bolt").await?;
-        console.wait_text(&format!("{card} .ab-instance-uuid"), &bolt.uuid).await?;
+        console
+            .wait_text(&format!("{card} .ab-message"), "Hello from Bolt")
+            .await?;
+        console
+            .wait_text(&format!("{card} .ab-instance-uuid"), &bolt.uuid)
+            .await?;
         scroll_to(&console, "#ab-conns-title").await?;
         doc_screenshot(&console, "admin-federation-request").await?;
-        fill(&console, &format!("{card} [data-form=accept] input"), "Bolt Ltd").await?;
+        every_control_is_labelled(&console).await?;
+        fill(
+            &console,
+            &format!("{card} [data-form=accept] input"),
+            "Bolt Ltd",
+        )
+        .await?;
         console
             .click(&format!("{card} button[data-action=accept]"))
             .await?;
@@ -284,7 +296,12 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
 
         // Ann becomes a member of the new channel.
         let accepted = ".ab-conn[data-status=Accepted]";
-        choose(&console, &format!("{accepted} [data-form=member] select"), &ann_id).await?;
+        choose(
+            &console,
+            &format!("{accepted} [data-form=member] select"),
+            &ann_id,
+        )
+        .await?;
         console
             .click(&format!("{accepted} button[data-action=add-member]"))
             .await?;
@@ -298,6 +315,35 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
         ensure!(on_acme[0]["members"] == json!([ann_id]), "{on_acme:?}");
         scroll_to(&console, "#ab-conns-title").await?;
         doc_screenshot(&console, "admin-federation").await?;
+        // Removed again: the list says nobody reads or writes there.
+        console
+            .click(&format!(
+                "{accepted} [aria-label=\"Remove Ann Lee (ann) from Bolt Ltd\"]"
+            ))
+            .await?;
+        console
+            .wait_text(
+                &format!("{accepted} .ab-member-list .ab-empty"),
+                "No member yet: nobody reads or writes here.",
+            )
+            .await?;
+        ensure!(acme.connections().await?[0]["members"] == json!([]));
+        every_control_is_labelled(&console).await?;
+        choose(
+            &console,
+            &format!("{accepted} [data-form=member] select"),
+            &ann_id,
+        )
+        .await?;
+        console
+            .click(&format!("{accepted} button[data-action=add-member]"))
+            .await?;
+        console
+            .wait_text(
+                &format!("{accepted} .ab-member-list li[data-member=\"{ann_id}\"] span"),
+                "Ann Lee (ann)",
+            )
+            .await?;
 
         // Back on Bolt's console the request shows Accepted after Sync status.
         admin_console(&console, &bolt.api, &bolt.token).await?;
@@ -316,6 +362,127 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
     }
     .await;
     screenshots_on_failure("admin-federation", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_other_handshake_action_works_from_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No directory: Bolt is told where Acme is.
+    let (acme, bolt) = acme_and_bolt(tmp.path()).await.unwrap();
+    // A UUID no node has: nobody can be found for it.
+    let stranger = uuid::Uuid::new_v4().to_string();
+
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let story = async {
+        admin_console(&console, &bolt.api, &bolt.token).await?;
+        open_section(&console, "Federation").await?;
+
+        // A draft to the wrong UUID; sent, it is Not Found; Retry tries again.
+        fill(&console, "#ab-conn-uuid", &stranger).await?;
+        fill(&console, "#ab-conn-contact", "Acme").await?;
+        console.find("#ab-conn-draft").await?.click().await?;
+        let draft = ".ab-conn[data-status=Draft]";
+        console.wait_text(&format!("{draft} h4"), "Acme").await?;
+        let id = bolt.connections().await?[0]["id"]
+            .as_str()
+            .context("the draft")?
+            .to_string();
+        console
+            .click(&format!("{draft} button[data-action=send]"))
+            .await?;
+        let lost = bolt.wait_status(&id, "Not Found").await?;
+        console
+            .wait_text(".ab-conn[data-status=\"Not Found\"] h4", "Acme")
+            .await?;
+        console.click("button[data-action=retry]").await?;
+        console
+            .wait_js(
+                "Retry was asked",
+                "document.querySelector('.ab-conn .error').textContent === ''",
+            )
+            .await?;
+        let deadline = tokio::time::Instant::now() + ochat_tests::node::WAIT;
+        loop {
+            let again = bolt.connection(&id).await?;
+            if again["status"] == json!("Not Found")
+                && again["updated_at_ms"].as_u64() > lost["updated_at_ms"].as_u64()
+            {
+                break;
+            }
+            ensure!(tokio::time::Instant::now() < deadline, "no retry: {again}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+
+        // Edit UUID: the right one, back to Draft; Send; then Cancel: Acme's request goes.
+        console
+            .wait_text(".ab-conn[data-status=\"Not Found\"] h4", "Acme")
+            .await?;
+        fill(&console, "[data-form=edit] input", &acme.uuid).await?;
+        console.click("button[data-action=edit]").await?;
+        console
+            .wait_text(&format!("{draft} .ab-instance-uuid"), &acme.uuid)
+            .await?;
+        console
+            .click(&format!("{draft} button[data-action=send]"))
+            .await?;
+        acme.wait_incoming_from(&bolt.uuid, "Pending").await?;
+        console
+            .click(".ab-conn[data-status=Pending] button[data-action=cancel]")
+            .await?;
+        console
+            .wait_text(".ab-conn[data-status=Cancelled] h4", "Acme")
+            .await?;
+        acme.wait_gone(&bolt.uuid).await?;
+
+        // Delete, after the confirmation.
+        console.click("button[data-action=delete]").await?;
+        confirm(&console).await?;
+        console
+            .wait_text("#ab-connections .ab-empty", "No connection yet")
+            .await?;
+        ensure!(bolt.connections().await?.is_empty());
+
+        // A new request; Acme rejects it with a reason, which Bolt reads.
+        fill(&console, "#ab-conn-uuid", &acme.uuid).await?;
+        console.find("#ab-conn-send").await?.click().await?;
+        console
+            .wait_js(
+                "the request is pending",
+                "!!document.querySelector('.ab-conn[data-status=Pending]')",
+            )
+            .await?;
+        acme.wait_incoming_from(&bolt.uuid, "Pending").await?;
+        admin_console(&console, &acme.api, &acme.token).await?;
+        open_section(&console, "Federation").await?;
+        fill(
+            &console,
+            ".ab-conn[data-status=Pending] [data-form=reject] input",
+            "We do not work with Bolt",
+        )
+        .await?;
+        console.click("button[data-action=reject]").await?;
+        console
+            .wait_js(
+                "the request is rejected",
+                "!!document.querySelector('.ab-conn[data-status=Rejected]')",
+            )
+            .await?;
+        admin_console(&console, &bolt.api, &bolt.token).await?;
+        open_section(&console, "Federation").await?;
+        console
+            .wait_text(
+                ".ab-conn[data-status=Rejected] .ab-reason",
+                "We do not work with Bolt",
+            )
+            .await?;
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("admin-federation-actions", &[&console], story)
         .await
         .unwrap();
     console.close().await.unwrap();
