@@ -201,6 +201,80 @@ async fn an_administrator_fixes_a_chatbot_s_dead_end_in_the_console_and_tests_it
     console.close().await.unwrap();
 }
 
+/// The route behind the editor's live warnings: what saving would answer, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_s_check_answers_what_saving_would_and_stores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat.operator("ann", json!({})).await.unwrap();
+    let script = json!({"name": "Draft bot", "steps": [
+        {"type": "question", "message": "Sales or support?",
+         "answers": [{"text": "Sales"}, {"text": "Support"}, {"text": "Other"}]},
+        {"type": "forward_to_operator", "only_if": ["1.2"]},
+        {"type": "text", "message": "Our sales team will call you.", "only_if": ["1.1"]}]});
+    // An operator may check too (staff), as they may test; the answer ids are filled in.
+    let checked = chat
+        .ok(
+            &ann.token,
+            Method::POST,
+            "/api/v1/livechat/chatbots/check",
+            Some(script.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(checked["steps"][0]["answers"][1]["id"], json!("1.2"));
+    let kinds: Vec<(String, u64)> = checked["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["kind"].as_str().unwrap().to_string(),
+                w["step"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("dead_end".into(), 1)), "{kinds:?}");
+    assert!(
+        kinds.contains(&("forward_without_fallback".into(), 2)),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    // What cannot run is refused with the step; nothing is ever stored.
+    let (status, refused) = chat
+        .call(
+            Some(&chat.node.token),
+            Method::POST,
+            "/api/v1/livechat/chatbots/check",
+            Some(json!({"name": "Bad", "steps": [{"type": "text", "message": ""}]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        json!("step 1 (text) needs a message")
+    );
+    let bots = chat
+        .admin(Method::GET, "/api/v1/livechat/chatbots", None)
+        .await
+        .unwrap();
+    assert_eq!(bots, json!([]));
+    // A visitor's token may not.
+    let (status, _) = chat
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/livechat/chatbots/check",
+            Some(script),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_channel() {
     let tmp = tempfile::tempdir().unwrap();
