@@ -201,6 +201,118 @@ async fn an_administrator_fixes_a_chatbot_s_dead_end_in_the_console_and_tests_it
     console.close().await.unwrap();
 }
 
+/// A chatbot written from nothing in the editor, its steps moved with the keyboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_writes_a_chatbot_from_scratch_with_the_keyboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    const ENTER: &str = "\u{E007}";
+    let story = async {
+        admin_console(&console, &chat.node.api, &chat.node.token).await?;
+        open_section(&console, "Chatbots").await?;
+        console.wait_text("#ab-bot-list .ab-empty", "No chatbot yet").await?;
+        console.find("#ab-bot-new").await?.send_keys(ENTER).await?;
+        console
+            .wait_js(
+                "the name has the focus",
+                "document.activeElement.id === 'ab-bot-name'",
+            )
+            .await?;
+        console.find("#ab-bot-name").await?.send_keys("Welcome bot").await?;
+
+        // A question with two answers, a forward for those who want help.
+        choose(&console, "#ab-add-type", "question").await?;
+        console.find("#ab-add-step").await?.send_keys(ENTER).await?;
+        fill(&console, "#ab-step-2-message", "Can we help?").await?;
+        fill(&console, "[aria-label=\"Answer 1 of step 2\"]", "Yes please").await?;
+        console
+            .find("[aria-label=\"Add an answer to step 2\"]")
+            .await?
+            .send_keys(ENTER)
+            .await?;
+        console
+            .wait_js(
+                "the new answer has the focus",
+                "document.activeElement.getAttribute('aria-label') === 'Answer 2 of step 2'",
+            )
+            .await?;
+        fill(&console, "[aria-label=\"Answer 2 of step 2\"]", "Just looking").await?;
+        choose(&console, "#ab-add-type", "forward_to_operator").await?;
+        console.find("#ab-add-step").await?.send_keys(ENTER).await?;
+        console
+            .find("[aria-label=\"Step 3 only if step 2 was answered Yes please\"]")
+            .await?
+            .send_keys(" ")
+            .await?;
+        // Two warnings, each on its step: "Just looking" leads nowhere, and nothing follows
+        // the forward when nobody is free.
+        console
+            .find(".ab-step[data-step=\"2\"] .ab-warnings li[data-kind=dead_end]")
+            .await?;
+        console
+            .find(".ab-step[data-step=\"3\"] .ab-warnings li[data-kind=forward_without_fallback]")
+            .await?;
+
+        // A last step for everyone fixes both.
+        choose(&console, "#ab-add-type", "text").await?;
+        console.find("#ab-add-step").await?.send_keys(ENTER).await?;
+        fill(&console, "#ab-step-4-message", "Leave us your question, we write back.").await?;
+        console
+            .wait_js(
+                "no warnings",
+                "document.querySelector('#ab-bot-summary').classList.contains('ok')",
+            )
+            .await?;
+        // Moved up (the forward is last again: its warning comes back on step 4), and down.
+        console
+            .find("[aria-label=\"Move step 4 up\"]")
+            .await?
+            .send_keys(ENTER)
+            .await?;
+        console
+            .find(".ab-step[data-step=\"4\"] .ab-warnings li[data-kind=forward_without_fallback]")
+            .await?;
+        console
+            .find("[aria-label=\"Move step 3 down\"]")
+            .await?
+            .send_keys(ENTER)
+            .await?;
+        console
+            .wait_js(
+                "no warnings again",
+                "document.querySelector('#ab-bot-summary').classList.contains('ok')",
+            )
+            .await?;
+        console.find("#ab-bot-save").await?.send_keys(ENTER).await?;
+        console.wait_text("#ab-bot-result", "Created.").await?;
+        console.wait_text("#ab-bot-list button", "Welcome bot").await?;
+        let bots = chat
+            .admin(Method::GET, "/api/v1/livechat/chatbots", None)
+            .await?;
+        ensure!(
+            bots[0]["steps"]
+                == json!([
+                    {"type": "text", "message": "Hello! I am the website's assistant."},
+                    {"type": "question", "message": "Can we help?", "answers": [
+                        {"id": "2.1", "text": "Yes please"}, {"id": "2.2", "text": "Just looking"}]},
+                    {"type": "forward_to_operator", "message": "", "only_if": ["2.1"]},
+                    {"type": "text", "message": "Leave us your question, we write back."}]),
+            "{bots}"
+        );
+        ensure!(bots[0]["warnings"] == json!([]), "{bots}");
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("admin-chatbot-new", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
+
 /// The route behind the editor's live warnings: what saving would answer, nothing stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_editor_s_check_answers_what_saving_would_and_stores_nothing() {
