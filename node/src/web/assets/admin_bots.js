@@ -609,11 +609,14 @@
       el("p", { id: "ab-conn-new-error", className: "error", role: "alert" }),
     ]);
     newForm.addEventListener("submit", function (e) { e.preventDefault(); create(true); });
-    root.appendChild(el("section", { className: "ab-card", "aria-labelledby": "ab-inst-title" }, [
-      el("h3", { id: "ab-inst-title", text: "This instance" }), instance,
-      el("p", { id: "ab-inst-error", className: "error", role: "alert" }),
+    root.appendChild(el("div", { className: "ab-fed-top" }, [
+      el("section", { className: "ab-card", "aria-labelledby": "ab-inst-title" }, [
+        el("h3", { id: "ab-inst-title", text: "This instance" }), instance,
+        el("p", { className: "ab-sub", text: "Give the Instance UUID to the organisations that want to connect to you." }),
+        el("p", { id: "ab-inst-error", className: "error", role: "alert" }),
+      ]),
+      newForm,
     ]));
-    root.appendChild(newForm);
     root.appendChild(el("section", { className: "ab-card", "aria-labelledby": "ab-conns-title" }, [
       el("div", { className: "ab-row" }, [
         el("h3", { id: "ab-conns-title", text: "Connections" }),
