@@ -19,6 +19,13 @@ use ochat_tests::web::{Driver, screenshots_on_failure};
 use reqwest::Method;
 use serde_json::json;
 
+/// A 1×1 PNG, the bot's avatar.
+const PIXEL_PNG: &[u8] = &[
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0,
+    0, 0, 144, 119, 83, 222, 0, 0, 0, 12, 73, 68, 65, 84, 120, 156, 99, 104, 143, 170, 6, 0, 2,
+    200, 1, 93, 224, 113, 5, 105, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
 const DEAD_END: &str = r#".ab-step[data-step="1"] .ab-warnings li[data-kind="dead_end"]"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,6 +294,20 @@ async fn a_newcomer_writes_a_chatbot_from_scratch_with_the_keyboard() {
                 "document.querySelector('#ab-bot-summary').classList.contains('ok')",
             )
             .await?;
+        // Its avatar: a picture from a file, shown at once.
+        let picture = tmp.path().join("bot.png");
+        std::fs::write(&picture, PIXEL_PNG)?;
+        console
+            .find("#ab-avatar-file")
+            .await?
+            .send_keys(&picture.display().to_string())
+            .await?;
+        console
+            .wait_js(
+                "the avatar is shown",
+                "document.querySelector('#ab-avatar-preview').src.startsWith('data:image/png;base64,')",
+            )
+            .await?;
         console.find("#ab-bot-save").await?.send_keys(ENTER).await?;
         console.wait_text("#ab-bot-result", "Created.").await?;
         console.wait_text("#ab-bot-list button", "Welcome bot").await?;
@@ -304,6 +325,8 @@ async fn a_newcomer_writes_a_chatbot_from_scratch_with_the_keyboard() {
             "{bots}"
         );
         ensure!(bots[0]["warnings"] == json!([]), "{bots}");
+        let avatar = bots[0]["avatar"].as_str().unwrap_or_default();
+        ensure!(avatar.starts_with("data:image/png;base64,"), "{avatar}");
         Ok(())
     }
     .await;

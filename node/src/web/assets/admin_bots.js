@@ -207,6 +207,7 @@
       form.appendChild(el("div", { className: "ab-row" }, [
         field("ab-bot-name", "Name", name), field("ab-bot-operator", "Name visitors see", opName),
       ]));
+      form.appendChild(drawAvatar());
       form.appendChild(el("div", { id: "ab-bot-summary", className: "ab-summary", role: "status" }));
       form.appendChild(steps);
       form.appendChild(el("div", { className: "ab-row ab-add" }, [
@@ -222,6 +223,44 @@
       form.appendChild(el("p", { id: "ab-bot-result", className: "ab-result", role: "status" }));
       showWarnings();
       if (focusSel) { var f = form.querySelector(focusSel); if (f) f.focus(); }
+    }
+
+    // The picture visitors see beside the bot's messages: an image file (kept as a data: URL,
+    // 256 KiB at most, as the node allows) or an http(s) address typed in.
+    var AVATAR_MAX = 256 * 1024;
+    function drawAvatar() {
+      var preview = el("img", { id: "ab-avatar-preview", className: "ab-avatar", alt: "", hidden: !bot.avatar });
+      if (bot.avatar) preview.src = bot.avatar;
+      var note = el("p", { id: "ab-avatar-error", className: "error", role: "alert" });
+      var file = el("input", { type: "file", accept: "image/*", on: { change: function () {
+        var f = this.files && this.files[0];
+        note.textContent = "";
+        if (!f) return;
+        var reader = new FileReader();
+        reader.onload = function () {
+          if (String(reader.result).length > AVATAR_MAX) {
+            note.textContent = "That image is too large: at most 256 KiB once encoded.";
+            return;
+          }
+          bot.avatar = String(reader.result);
+          preview.src = bot.avatar;
+          preview.hidden = false;
+          remove.hidden = false;
+          changed();
+        };
+        reader.readAsDataURL(f);
+      } } });
+      var remove = button("Remove avatar", { id: "ab-avatar-remove", className: "secondary ab-small", hidden: !bot.avatar,
+        on: { click: function () {
+          bot.avatar = null;
+          preview.hidden = true;
+          remove.hidden = true;
+          file.value = "";
+          changed();
+        } } });
+      return el("div", { className: "ab-row ab-avatar-row" }, [
+        preview, field("ab-avatar-file", "Avatar (an image file)", file), remove, note,
+      ]);
     }
 
     function stepId(i, part) { return "ab-step-" + (i + 1) + (part ? "-" + part : ""); }
