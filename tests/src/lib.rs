@@ -10,8 +10,10 @@
 //! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
 //! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]); a small tmpfs to fill up
 //! ([`small_disk`]). Data folders written by the release before typed tables ([`upgrade`]).
+//! The console's administration sections, opened with the admin token ([`admin_bots`]).
 
 pub mod accounts;
+pub mod admin_bots;
 pub mod api_document;
 pub mod forge;
 pub mod hardening;

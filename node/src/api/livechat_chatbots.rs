@@ -6,6 +6,11 @@
 //! | POST/GET | /api/v1/livechat/chatbots | admin / staff |
 //! | GET/PUT/DELETE | /api/v1/livechat/chatbots/{id} | staff / admin / admin |
 //! | POST | /api/v1/livechat/chatbots/{id}/test `{"inputs", "operator_available"}` | staff |
+//! | POST | /api/v1/livechat/chatbots/check (a script, not saved) | staff |
+//!
+//! `check` is the console editor's "as you type": it validates and checks a script that is not
+//! saved, answering what saving would answer (answer ids filled in, the warnings) or the
+//! validation error, and stores nothing.
 
 use std::sync::Arc;
 
@@ -19,7 +24,7 @@ use super::ApiError;
 use super::error::ApiJson;
 use crate::accounts::Caller;
 use crate::livechat::chatbot::ChatbotView;
-use crate::livechat::chatbot::script::ScriptInput;
+use crate::livechat::chatbot::script::{Script, ScriptInput};
 use crate::livechat::chatbot::simulator::{SimInput, SimResult};
 use crate::node::NodeShared;
 
@@ -33,6 +38,7 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
             get(show).put(update).delete(remove),
         )
         .route("/api/v1/livechat/chatbots/{id}/test", post(test))
+        .route("/api/v1/livechat/chatbots/check", post(check))
 }
 
 #[utoipa::path(
@@ -146,4 +152,17 @@ async fn test(
         id,
         &b,
     )?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/livechat/chatbots/check",
+    tag = "chatbots",
+    request_body = ScriptInput,
+    security(("admin" = []), ("operator" = [])),
+    responses((status = 200, description = "What saving this script would answer (nothing is stored): the script with its answer ids filled in, and the checker's warnings", body = ChatbotView), (status = 400, description = "bad_request: the script cannot be run (the message says which step)", body = crate::api::openapi_shapes::ErrorBody))
+)]
+async fn check(c: Caller, ApiJson(b): ApiJson<ScriptInput>) -> Result<Json<ChatbotView>, ApiError> {
+    c.who.staff()?;
+    Ok(Json(Script::from_input(Uuid::nil(), b)?.into()))
 }

@@ -116,6 +116,7 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         super::livechat_chatbots::update,
         super::livechat_chatbots::remove,
         super::livechat_chatbots::test,
+        super::livechat_chatbots::check,
         super::livechat_reports::sessions,
         super::livechat_reports::transcript,
         super::livechat_reports::statistics,

@@ -19,6 +19,10 @@ const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const RATINGS_CSS: &str = include_str!("assets/ratings.css");
+const ADMIN_BOTS_JS: &str = include_str!("assets/admin_bots.js");
+const ADMIN_BOTS_CSS: &str = include_str!("assets/admin_bots.css");
+const ADMIN_CHATBOTS_JS: &str = include_str!("assets/admin_chatbots.js");
+const ADMIN_FEDERATION_JS: &str = include_str!("assets/admin_federation.js");
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -86,7 +90,7 @@ pub(super) async fn console_page() -> Response {
     get,
     path = "/web/{file}",
     tag = "web",
-    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js` or `console.css`")),
+    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `console.css`, `ratings.css`, or the admin sections' `admin_bots.js`, `admin_bots.css`, `admin_chatbots.js`, `admin_federation.js`")),
     security(()),
     responses((status = 200, description = "A script or style of the pages", content((String = "text/javascript"), (String = "text/css"))))
 )]
@@ -97,6 +101,10 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "console.js" => (JS, CONSOLE_JS),
         "console.css" => (CSS, CONSOLE_CSS),
         "ratings.css" => (CSS, RATINGS_CSS),
+        "admin_bots.js" => (JS, ADMIN_BOTS_JS),
+        "admin_bots.css" => (CSS, ADMIN_BOTS_CSS),
+        "admin_chatbots.js" => (JS, ADMIN_CHATBOTS_JS),
+        "admin_federation.js" => (JS, ADMIN_FEDERATION_JS),
         _ => return Err(ApiError::not_found(format!("no web file {file}"))),
     };
     Ok(answer(kind, body.to_string()))
