@@ -16,6 +16,7 @@
 //!   embed snippet.
 //! - [`assets`] — the embedded files and how they are answered.
 //! - [`ratings_page`] — the public ratings pages, rendered on the node.
+//! - [`rule_test`] — a rule's URL regex tried on a sample URL, for the console's rule form.
 //!
 //! Pages carry a Content-Security-Policy (`script-src 'self'`, no inline script or style)
 //! and `X-Content-Type-Options: nosniff`; the scripts render everything people write with
@@ -25,6 +26,7 @@
 pub mod api;
 pub mod assets;
 pub mod ratings_page;
+pub mod rule_test;
 
 use std::sync::Arc;
 
@@ -75,6 +77,7 @@ pub fn router() -> Router<Arc<NodeShared>> {
             HeaderValue::from_static("nosniff"),
         ))
         .merge(api::router())
+        .merge(rule_test::router())
 }
 
 /// Whether a request is one the widget makes from a third-party page.

@@ -129,6 +129,7 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         crate::web::api::check,
         crate::web::api::typing,
         crate::web::api::snippet,
+        crate::web::rule_test::test,
         crate::web::assets::support_page,
         crate::web::assets::console_page,
         crate::web::assets::loader,

@@ -19,6 +19,11 @@ const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const RATINGS_CSS: &str = include_str!("assets/ratings.css");
+const ADMIN_JS: &str = include_str!("assets/admin.js");
+const ADMIN_PEOPLE_JS: &str = include_str!("assets/admin_people.js");
+const ADMIN_CHANNELS_JS: &str = include_str!("assets/admin_channels.js");
+const ADMIN_RULES_JS: &str = include_str!("assets/admin_rules.js");
+const ADMIN_CSS: &str = include_str!("assets/admin.css");
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -86,7 +91,7 @@ pub(super) async fn console_page() -> Response {
     get,
     path = "/web/{file}",
     tag = "web",
-    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js` or `console.css`")),
+    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `console.css`, `admin.js`, `admin_*.js` or `admin.css`")),
     security(()),
     responses((status = 200, description = "A script or style of the pages", content((String = "text/javascript"), (String = "text/css"))))
 )]
@@ -97,6 +102,11 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "console.js" => (JS, CONSOLE_JS),
         "console.css" => (CSS, CONSOLE_CSS),
         "ratings.css" => (CSS, RATINGS_CSS),
+        "admin.js" => (JS, ADMIN_JS),
+        "admin_people.js" => (JS, ADMIN_PEOPLE_JS),
+        "admin_channels.js" => (JS, ADMIN_CHANNELS_JS),
+        "admin_rules.js" => (JS, ADMIN_RULES_JS),
+        "admin.css" => (CSS, ADMIN_CSS),
         _ => return Err(ApiError::not_found(format!("no web file {file}"))),
     };
     Ok(answer(kind, body.to_string()))

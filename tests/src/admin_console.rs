@@ -1,0 +1,53 @@
+//! Helpers for the console's admin-area browser tests (`tests/tests/web_admin.rs`): the
+//! admin token pasted into the console, form fields filled as a person types, and the
+//! admin screens' pictures for the docs (`docs/screenshots/`, rewritten only with
+//! `OCHAT_SCREENSHOT=1`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::web::Browser;
+
+/// Opens the console at `api` and logs in with the node's admin token.
+pub async fn admin_login(browser: &Browser, api: &str, token: &str) -> Result<()> {
+    browser.goto(&format!("{api}/console")).await?;
+    browser.find("#admin-token").await?.send_keys(token).await?;
+    browser.find("#token-submit").await?.click().await?;
+    browser.wait_text("#who", "Administrator").await?;
+    Ok(())
+}
+
+/// Replaces the value of the field `css` by typing `text` (key by key, as a person would).
+pub async fn fill(browser: &Browser, css: &str, text: &str) -> Result<()> {
+    let field = browser.find(css).await?;
+    field
+        .clear()
+        .await
+        .with_context(|| format!("clearing {css}"))?;
+    if !text.is_empty() {
+        field
+            .send_keys(text)
+            .await
+            .with_context(|| format!("typing into {css}"))?;
+    }
+    Ok(())
+}
+
+/// Where the admin screens' pictures go.
+pub fn docs_screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
+}
+
+/// Saves a screenshot of `browser` as `docs/screenshots/{name}.png` when `OCHAT_SCREENSHOT`
+/// is set (and always under `target/web-screenshots/`, like the other browser tests).
+pub async fn docs_screenshot(browser: &Browser, name: &str) -> Result<()> {
+    let path = browser.screenshot("admin", &format!("-{name}")).await?;
+    if std::env::var_os("OCHAT_SCREENSHOT").is_some() {
+        let dir = docs_screenshots();
+        std::fs::create_dir_all(&dir)?;
+        std::fs::copy(&path, dir.join(format!("{name}.png")))
+            .with_context(|| format!("copying {}", path.display()))?;
+    }
+    Ok(())
+}
