@@ -40,9 +40,16 @@ pub fn docs_screenshots() -> PathBuf {
 }
 
 /// Saves a screenshot of `browser` as `docs/screenshots/{name}.png` when `OCHAT_SCREENSHOT`
-/// is set (and always under `target/web-screenshots/`, like the other browser tests).
+/// is set (and always under `target/web-screenshots/`, like the other browser tests). The
+/// window is made taller for the picture (a whole form fits), then given its size back.
 pub async fn docs_screenshot(browser: &Browser, name: &str) -> Result<()> {
-    let path = browser.screenshot("admin", &format!("-{name}")).await?;
+    let (width, height) = browser.client.get_window_size().await?;
+    let width = u32::try_from(width).unwrap_or(1280);
+    let height = u32::try_from(height).unwrap_or(900);
+    browser.client.set_window_size(width, 1400).await?;
+    let shot = browser.screenshot("admin", &format!("-{name}")).await;
+    browser.client.set_window_size(width, height).await?;
+    let path = shot?;
     if std::env::var_os("OCHAT_SCREENSHOT").is_some() {
         let dir = docs_screenshots();
         std::fs::create_dir_all(&dir)?;

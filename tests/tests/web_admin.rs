@@ -202,3 +202,190 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
         .unwrap();
     console.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_area_manages_operators_groups_canned_responses_and_channels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = chat.channel("Shop", &[&ann], json!({})).await.unwrap();
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    let login = |password: &'static str| {
+        let chat = &chat;
+        async move {
+            chat.call(
+                None,
+                Method::POST,
+                "/api/v1/login",
+                Some(json!({"login": "bob", "password": password})),
+            )
+            .await
+        }
+    };
+    let story = async {
+        admin_login(&console, &chat.node.api, &chat.node.token).await?;
+        console.click("#admin-open").await?;
+        console
+            .wait_text("#operators-table tr[data-user] td", "ann")
+            .await?;
+
+        // A taken login: the node's answer is shown next to the form.
+        fill(&console, "#op-name", "Bob Builder").await?;
+        fill(&console, "#op-login", "ann").await?;
+        fill(&console, "#op-password", "first password").await?;
+        console.click("#op-create-submit").await?;
+        console
+            .wait_text("#op-create-message", "the login \"ann\" is taken")
+            .await?;
+        ensure!(
+            console.js("document.getElementById('op-create-message').getAttribute('role')").await?
+                == json!("alert")
+        );
+        // Fixed: Bob is created with his profile.
+        fill(&console, "#op-login", "bob").await?;
+        fill(&console, "#op-chat-name", "Bob").await?;
+        console
+            .find("#op-language option[value=fr]")
+            .await?
+            .click()
+            .await?;
+        console.click("#op-chat-languages input[value=fr]").await?;
+        console.click("#op-chat-languages input[value=nl]").await?;
+        fill(&console, "#op-expertise", "sales, billing").await?;
+        fill(&console, "#op-country", "be").await?;
+        console.click("#op-create-submit").await?;
+        console.find("#op-edit").await?;
+        docs_screenshot(&console, "operators").await?;
+        let users = chat.admin(Method::GET, "/api/v1/users", None).await?;
+        let bob = users
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["login"] == json!("bob")))
+            .context("Bob was created")?
+            .clone();
+        ensure!(bob["chat_name"] == json!("Bob"), "{bob}");
+        ensure!(bob["language"] == json!("fr"), "{bob}");
+        ensure!(bob["chat_languages"] == json!(["fr", "nl"]), "{bob}");
+        ensure!(bob["expertise"] == json!(["sales", "billing"]), "{bob}");
+        ensure!(bob["country"] == json!("BE"), "{bob}");
+        let bob_id = bob["id"].as_str().context("Bob's id")?.to_string();
+
+        // A new password logs Bob out; "log out everywhere" ends the next login too.
+        let (status, first) = login("first password").await?;
+        ensure!(status == 200, "{first}");
+        let old = first["token"].as_str().context("token")?.to_string();
+        fill(&console, "#op-new-password", "second password").await?;
+        console.click("#op-password-submit").await?;
+        console
+            .wait_text(
+                "#op-password-message",
+                "Password changed; Bob Builder was logged out everywhere.",
+            )
+            .await?;
+        let (status, _) = chat
+            .call(Some(&old), Method::GET, "/api/v1/users/me", None)
+            .await?;
+        ensure!(status == 401, "the old token still works: {status}");
+        let (status, second) = login("second password").await?;
+        ensure!(status == 200, "{second}");
+        let token = second["token"].as_str().context("token")?.to_string();
+        console.click("#op-revoke-submit").await?;
+        console
+            .wait_text("#op-revoke-message", "1 token revoked.")
+            .await?;
+        let (status, _) = chat
+            .call(Some(&token), Method::GET, "/api/v1/users/me", None)
+            .await?;
+        ensure!(status == 401, "the revoked token still works: {status}");
+
+        // A group with Bob; a canned response shared with it (a bad shortcut first).
+        console.click("#admin-tab-groups").await?;
+        fill(&console, "#group-name", "Sales").await?;
+        console
+            .click(&format!("#group-members input[value='{bob_id}']"))
+            .await?;
+        console.click("#group-form-submit").await?;
+        console
+            .wait_text("#groups-list li button", "Sales")
+            .await?;
+        docs_screenshot(&console, "groups").await?;
+        console.click("#admin-tab-canned").await?;
+        fill(&console, "#canned-shortcut", "ship it").await?;
+        fill(&console, "#canned-text", "We ship within two days.").await?;
+        console.click("#canned-groups input").await?;
+        console.click("#canned-form-submit").await?;
+        console
+            .wait_js(
+                "the bad shortcut is explained next to the form",
+                "document.getElementById('canned-form-message').textContent.includes('shortcut')",
+            )
+            .await?;
+        fill(&console, "#canned-shortcut", "ship").await?;
+        console.click("#canned-form-submit").await?;
+        console
+            .wait_text("#canned-table tr[data-canned] td.mono", ":ship")
+            .await?;
+        docs_screenshot(&console, "canned").await?;
+        let groups = chat
+            .admin(Method::GET, "/api/v1/livechat/groups", None)
+            .await?;
+        ensure!(groups[0]["members"] == json!([bob_id]), "{groups}");
+        let canned = chat
+            .admin(Method::GET, "/api/v1/livechat/canned", None)
+            .await?;
+        ensure!(canned[0]["groups"] == json!([groups[0]["id"]]), "{canned}");
+
+        // The channel: the preview follows the colour and text as they are typed.
+        console.click("#admin-tab-channels").await?;
+        console.find("#ch-edit").await?;
+        fill(&console, "#ch-button-color", "#0b7a3e").await?;
+        fill(&console, "#ch-button-text", "Talk to us").await?;
+        console
+            .wait_text("#ch-preview-button", "Talk to us")
+            .await?;
+        let colour = console
+            .js("getComputedStyle(document.getElementById('ch-preview-button')).backgroundColor")
+            .await?;
+        ensure!(colour == json!("rgb(11, 122, 62)"), "preview colour {colour}");
+        console
+            .click(&format!("#ch-operators input[value='{bob_id}']"))
+            .await?;
+        fill(&console, "#ch-cap", "3").await?;
+        console.click("#ch-edit-submit").await?;
+        console
+            .wait_js(
+                "the channel is saved",
+                "document.getElementById('ch-edit-message').textContent.startsWith('Saved.')",
+            )
+            .await?;
+        let snippet = console.find("#ch-snippet").await?.prop("value").await?;
+        ensure!(
+            snippet
+                .as_deref()
+                .is_some_and(|s| s.contains(&format!("/livechat/loader/{channel}.js"))),
+            "{snippet:?}"
+        );
+        docs_screenshot(&console, "channels").await?;
+        let saved = chat
+            .admin(Method::GET, &format!("/api/v1/livechat/channels/{channel}"), None)
+            .await?;
+        ensure!(saved["button_color"] == json!("#0b7a3e"), "{saved}");
+        ensure!(saved["button_text"] == json!("Talk to us"), "{saved}");
+        ensure!(saved["max_sessions_per_operator"] == json!(3), "{saved}");
+        ensure!(
+            saved["operators"] == json!([ann.id, bob_id]),
+            "both operators: {saved}"
+        );
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("admin-area", &[&console], story)
+        .await
+        .unwrap();
+    console.close().await.unwrap();
+}
