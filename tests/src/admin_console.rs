@@ -47,6 +47,9 @@ pub async fn docs_screenshot(browser: &Browser, name: &str) -> Result<()> {
     let width = u32::try_from(width).unwrap_or(1280);
     let height = u32::try_from(height).unwrap_or(900);
     browser.client.set_window_size(width, 1400).await?;
+    browser
+        .js("window.scrollTo(0, 0) || (document.getElementById('admin') && document.getElementById('admin').scrollTo(0, 0))")
+        .await?;
     let shot = browser.screenshot("admin", &format!("-{name}")).await;
     browser.client.set_window_size(width, height).await?;
     let path = shot?;

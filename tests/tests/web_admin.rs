@@ -148,7 +148,7 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
         console
             .wait_js(
                 "the invalid regex is explained",
-                "document.getElementById('rule-verdict').textContent.startsWith('Invalid regex: invalid url_regex \"/shop/(cart\"')",
+                "(document.getElementById('rule-verdict') || {textContent: '', value: ''}).textContent.startsWith('Invalid regex: invalid url_regex \"/shop/(cart\"')",
             )
             .await?;
         ensure!(
@@ -160,7 +160,7 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
         console
             .wait_js(
                 "the refusal is shown next to the form",
-                "document.getElementById('rule-form-message').textContent.startsWith('invalid url_regex')",
+                "(document.getElementById('rule-form-message') || {textContent: '', value: ''}).textContent.startsWith('invalid url_regex')",
             )
             .await?;
         let stored = chat
@@ -181,7 +181,11 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
             .click()
             .await?;
         fill(&console, "#rule-delay", "3").await?;
-        docs_screenshot(&console, "rules").await?;
+        ensure!(
+            console.js("(document.getElementById('rule-form-message') || {textContent: '', value: ''}).textContent").await?
+                == json!(""),
+            "the refusal is gone once the form changed"
+        );
         console.click("#rule-form-submit").await?;
         console
             .wait_text("#rules-table tr[data-rule] td.mono", "/shop/(cart|checkout)")
@@ -194,6 +198,59 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
         ensure!(rule["countries"] == json!(["BE", "FR"]), "{stored}");
         ensure!(rule["action"] == json!("auto_open"), "{stored}");
         ensure!(rule["auto_open_after_s"] == json!(3), "{stored}");
+
+        // Editing it loads it back; a sample URL is tried at once.
+        console.click("button[aria-label='Edit rule 1']").await?;
+        console
+            .wait_js(
+                "the rule is loaded into the form",
+                "(document.getElementById('rule-regex') || {textContent: '', value: ''}).value === '/shop/(cart|checkout)' && \
+                 (document.getElementById('rule-countries') || {textContent: '', value: ''}).value === 'BE, FR'",
+            )
+            .await?;
+        fill(&console, "#rule-sample", "https://shop.example/shop/cart").await?;
+        console
+            .wait_text("#rule-verdict", "✓ Matches: the rule applies to this page.")
+            .await?;
+        docs_screenshot(&console, "rules").await?;
+
+        // Rules are ordered: a second one, moved up, is tried first.
+        console.click_text("#rule-form button", "New rule instead").await?;
+        fill(&console, "#rule-regex", "/blog").await?;
+        console.click("#rule-form-submit").await?;
+        console
+            .wait_js(
+                "the second rule is listed last",
+                "document.querySelectorAll('#rules-table tr[data-rule]').length === 2",
+            )
+            .await?;
+        console.click("button[aria-label='Move rule 2 up']").await?;
+        console
+            .wait_js(
+                "the moved rule is first",
+                "(document.querySelector('#rules-table tr[data-rule] td.mono') || {textContent: '', value: ''}).textContent === '/blog'",
+            )
+            .await?;
+        let stored = chat
+            .admin(Method::GET, &format!("/api/v1/livechat/channels/{channel}"), None)
+            .await?;
+        let order: Vec<(i64, String)> = stored["rules"]
+            .as_array()
+            .context("rules")?
+            .iter()
+            .map(|r| {
+                (
+                    r["sequence"].as_i64().unwrap_or(-1),
+                    r["url_regex"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        ensure!(
+            sorted == vec![(10, "/blog".to_string()), (20, "/shop/(cart|checkout)".to_string())],
+            "{order:?}"
+        );
         Ok(())
     }
     .await;
@@ -322,7 +379,7 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
         console
             .wait_js(
                 "the bad shortcut is explained next to the form",
-                "document.getElementById('canned-form-message').textContent.includes('shortcut')",
+                "(document.getElementById('canned-form-message') || {textContent: '', value: ''}).textContent.includes('shortcut')",
             )
             .await?;
         fill(&console, "#canned-shortcut", "ship").await?;
@@ -360,7 +417,7 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
         console
             .wait_js(
                 "the channel is saved",
-                "document.getElementById('ch-edit-message').textContent.startsWith('Saved.')",
+                "(document.getElementById('ch-edit-message') || {textContent: '', value: ''}).textContent.startsWith('Saved.')",
             )
             .await?;
         let snippet = console.find("#ch-snippet").await?.prop("value").await?;

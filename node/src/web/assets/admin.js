@@ -161,6 +161,10 @@
         message.textContent = e ? (e.message || String(e)) : "";
       },
     };
+    // An error stays until the form is changed: then it may no longer hold.
+    f.addEventListener("input", function () {
+      if (message.className.indexOf("error") >= 0) message.textContent = "";
+    });
     f.addEventListener("submit", function (e) {
       e.preventDefault();
       message.textContent = "";

@@ -127,6 +127,7 @@
     });
     text.addEventListener("input", function () { if (hex.test(text.value.trim())) pick.value = text.value.trim().toLowerCase(); });
     text.parentNode.insertBefore(pick, text.nextSibling);
+    text.parentNode.classList.add("colour");
   }
 
   // The button and the chat window as the widget will draw them, redrawn on every keystroke.

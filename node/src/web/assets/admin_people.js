@@ -4,6 +4,10 @@
   "use strict";
   var registry = (window.ochatAdmin = window.ochatAdmin || { sections: [] });
 
+  function unique(values) {
+    return values.filter(function (v, i) { return v && values.indexOf(v) === i; });
+  }
+
   function languages(ctx) {
     return ctx.api("/api/v1/livechat/languages").then(function (a) { return a.languages; });
   }
@@ -49,8 +53,7 @@
   function renderOperators(box, ctx, userId) {
     var table = ctx.el("table", "admin-table");
     table.id = "operators-table";
-    var cap = ctx.el("caption", "", "Operators");
-    table.appendChild(cap);
+    table.appendChild(ctx.el("caption", "sr-only", "Operators"));
     var head = ctx.el("tr");
     ["Name", "Login", "Shown as", "Languages", "Expertise", "Country", ""].forEach(function (t) {
       var th = ctx.el("th", "", t);
@@ -73,7 +76,7 @@
       users.forEach(function (u) {
         var tr = ctx.el("tr");
         tr.setAttribute("data-user", u.id);
-        [u.name, u.login || "", u.chat_name || "", [u.language].concat(u.chat_languages).filter(Boolean).join(", "),
+        [u.name, u.login || "", u.chat_name || "", unique([u.language].concat(u.chat_languages)).join(", "),
           ctx.joined(u.expertise), u.country || ""].forEach(function (t) { tr.appendChild(ctx.el("td", "", t)); });
         var td = ctx.el("td");
         var b = ctx.el("button", "secondary", "Edit");

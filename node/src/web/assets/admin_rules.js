@@ -195,7 +195,7 @@
       "Responses made here are shared with the groups you choose (operators also make their own)."));
     var table = ctx.el("table", "admin-table");
     table.id = "canned-table";
-    table.appendChild(ctx.el("caption", "", "Canned responses"));
+    table.appendChild(ctx.el("caption", "sr-only", "Canned responses"));
     var head = ctx.el("tr");
     ["Shortcut", "Text", "Shared with", "Made by", ""].forEach(function (t) {
       var th = ctx.el("th", "", t);
