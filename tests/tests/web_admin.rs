@@ -287,10 +287,22 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
     };
     let story = async {
         admin_login(&console, &chat.node.api, &chat.node.token).await?;
+        // Another file's section joins through the hook (the form admin_bots.js uses).
+        console
+            .js("window.ochatAdmin.register({id: 'federation', title: 'Federation', \
+                 mount: function (box) { var p = document.createElement('p'); p.id = 'fed-probe'; \
+                 p.textContent = 'drawn by another file'; box.appendChild(p); \
+                 return {unmount: function () { window.__fedUnmounted = true; }}; }})")
+            .await?;
         console.click("#admin-open").await?;
         console
             .wait_text("#operators-table tr[data-user] td", "ann")
             .await?;
+        let tabs = console.texts(".admin-nav button").await?;
+        ensure!(
+            tabs == ["Operators", "Channels", "Rules", "Canned responses", "Groups", "Federation"],
+            "{tabs:?}"
+        );
 
         // A taken login: the node's answer is shown next to the form.
         fill(&console, "#op-name", "Bob Builder").await?;
@@ -438,6 +450,16 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
             saved["operators"] == json!([ann.id, bob_id]),
             "both operators: {saved}"
         );
+
+        // The registered section draws in the area and is told when it goes.
+        console.click("#admin-tab-federation").await?;
+        console
+            .wait_text("#admin-federation #fed-probe", "drawn by another file")
+            .await?;
+        console.click("#admin-tab-groups").await?;
+        console
+            .wait_js("the section was unmounted", "window.__fedUnmounted === true")
+            .await?;
         Ok(())
     }
     .await;

@@ -15,6 +15,10 @@
 //   });
 //
 // Push at load time, before or after admin.js: the sections are read when the area opens.
+// Or, from a file loaded after admin.js, window.ochatAdmin.register(section), which also takes
+// the mount form {id, title, mount(container) -> {unmount()}?} (admin_bots.js's): mount draws
+// into the empty box, unmount runs when another section opens or the area closes.
+// A section may also have leave(): called when it stops being shown.
 // ctx (the same object for every section, also window.ochatAdmin.ctx once logged in):
 //   ctx.api(path, method, body) -> Promise of the JSON answer (null for 204); rejects with an
 //       Error whose message is the API's error message (and .status, .code)
@@ -185,6 +189,24 @@
   }
   function joined(values) { return (values || []).join(", "); }
 
+  // Takes a section in either form (see the header).
+  var ORDERS = { chatbots: 35, federation: 60 };
+  registry.register = function (s) {
+    if (typeof s.render === "function") { registry.sections.push(s); return; }
+    var mounted = null;
+    registry.sections.push({
+      id: s.id, title: s.title, order: s.order || ORDERS[s.id] || 90,
+      render: function (box) { mounted = s.mount(box) || null; },
+      leave: function () { if (mounted && mounted.unmount) mounted.unmount(); mounted = null; },
+    });
+  };
+
+  // The section shown stops being shown (another one opens, or the area is hidden).
+  function leaveCurrent() {
+    var s = current && sections().filter(function (x) { return x.id === current; })[0];
+    if (s && s.leave) { try { s.leave(); } catch (e) { /* it is going anyway */ } }
+  }
+
   // ---- the frame ----
   function sections() {
     return registry.sections.slice().sort(function (a, b) { return (a.order || 99) - (b.order || 99); });
@@ -204,6 +226,7 @@
       var b = el("button", "secondary", s.title);
       b.type = "button";
       b.id = "admin-tab-" + s.id;
+      b.setAttribute("data-section", s.id);
       b.addEventListener("click", function () { open(s.id); });
       li.appendChild(b);
       ul.appendChild(li);
@@ -225,6 +248,10 @@
     if (!s) return;
     show();
     if (!$("admin-body")) drawFrame();
+    var body = $("admin-body");
+    // A keyboard user whose control went away with the redraw lands on the section's title.
+    var hadFocus = body.contains(document.activeElement);
+    leaveCurrent();
     current = id;
     sections().forEach(function (x) {
       var b = $("admin-tab-" + x.id);
@@ -232,7 +259,6 @@
         if (x.id === id) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
       }
     });
-    var body = $("admin-body");
     body.textContent = "";
     var box = el("section", "admin-section");
     box.id = "admin-" + s.id;
@@ -243,6 +269,7 @@
     box.appendChild(h);
     body.appendChild(box);
     try { s.render(box, ctx, arg); } catch (e) { box.appendChild(el("p", "admin-message error", e.message)); }
+    if (hadFocus || arg === undefined) h.focus();
   }
 
   // ---- the first run: no operator yet ----
@@ -356,6 +383,9 @@
       leaveConsole: d.leave,
     };
     registry.ctx = ctx;
+    // The console hides the area when it shows one of its own views: the section leaves.
+    new MutationObserver(function () { if ($("admin").hidden) leaveCurrent(); })
+      .observe($("admin"), { attributes: true, attributeFilter: ["hidden"] });
     var b = $("admin-open");
     b.hidden = false;
     b.addEventListener("click", function () {
