@@ -30,7 +30,10 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
         // A fresh node: the console, opened with the admin token, offers the first run.
         admin_login(&console, &chat.node.api, &chat.node.token).await?;
         console
-            .wait_text("#first-run-title", "Welcome! Let's put a live chat on your website")
+            .wait_text(
+                "#first-run-title",
+                "Welcome! Let's put a live chat on your website",
+            )
             .await?;
         fill(&console, "#fr-name", "Ann Example").await?;
         fill(&console, "#fr-login", "ann").await?;
@@ -43,7 +46,10 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
 
         // The operator and the channel exist, and the snippet is shown to copy.
         let snippet = console.find("#first-run-snippet").await?;
-        let code = snippet.prop("value").await?.context("the snippet's value")?;
+        let code = snippet
+            .prop("value")
+            .await?
+            .context("the snippet's value")?;
         ensure!(
             code.starts_with(&format!("<script src=\"{}/livechat/loader/", chat.node.api)),
             "{code}"
@@ -62,12 +68,22 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
             .admin(Method::GET, "/api/v1/livechat/channels", None)
             .await?;
         ensure!(channels.as_array().map(Vec::len) == Some(1), "{channels}");
-        let channel = channels[0]["id"].as_str().context("channel id")?.to_string();
+        let channel = channels[0]["id"]
+            .as_str()
+            .context("channel id")?
+            .to_string();
         let shown = chat
-            .admin(Method::GET, &format!("/api/v1/livechat/channels/{channel}"), None)
+            .admin(
+                Method::GET,
+                &format!("/api/v1/livechat/channels/{channel}"),
+                None,
+            )
             .await?;
         ensure!(shown["operators"] == json!([users[0]["id"]]), "{shown}");
-        ensure!(shown["button_text"] == json!("Questions? Ask Ann"), "{shown}");
+        ensure!(
+            shown["button_text"] == json!("Questions? Ask Ann"),
+            "{shown}"
+        );
 
         // The next time the console is opened there is no first run: an operator exists.
         console.click("#first-run-admin").await?;
@@ -84,7 +100,10 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
         console.find("#login-submit").await?.click().await?;
         console.wait_text("#who", "Ann").await?;
         ensure!(
-            console.js("document.getElementById('admin-open').hidden").await? == json!(true),
+            console
+                .js("document.getElementById('admin-open').hidden")
+                .await?
+                == json!(true),
             "an operator without the administrator role has no admin area"
         );
 
@@ -102,7 +121,10 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
         input.send_keys("\u{E007}").await?; // Enter
         console.click("#sessions li.new button").await?;
         console
-            .wait_text("#conv-log [data-author=visitor] .text", "Do you ship to Belgium?")
+            .wait_text(
+                "#conv-log [data-author=visitor] .text",
+                "Do you ship to Belgium?",
+            )
             .await?;
         Ok(())
     }
