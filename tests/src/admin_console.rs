@@ -61,3 +61,33 @@ pub async fn docs_screenshot(browser: &Browser, name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// WebDriver's keys, for typing into whatever has the keyboard focus.
+pub mod keys {
+    /// Tab: the next control.
+    pub const TAB: &str = "\u{E004}";
+    /// Enter: submits the form of a text field.
+    pub const ENTER: &str = "\u{E007}";
+    /// Control+A, then release: selects the whole field, so typing replaces it.
+    pub const SELECT_ALL: &str = "\u{E009}a\u{E000}";
+}
+
+/// Types `keys` into the element that has the keyboard focus (a keyboard-only user).
+pub async fn type_keys(browser: &Browser, keys: &str) -> Result<()> {
+    browser
+        .client
+        .active_element()
+        .await?
+        .send_keys(keys)
+        .await
+        .with_context(|| format!("{}: typing into the focused element", browser.name))?;
+    Ok(())
+}
+
+/// The id of the element that has the keyboard focus.
+pub async fn focused_id(browser: &Browser) -> Result<String> {
+    let id = browser
+        .js("document.activeElement && document.activeElement.id")
+        .await?;
+    Ok(id.as_str().unwrap_or("").to_string())
+}

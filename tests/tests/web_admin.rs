@@ -1,6 +1,6 @@
 //! The console's admin area in a real browser. A newcomer opens the console of a fresh node
 //! with the admin token, is offered the first operator and the first channel, gets the
-//! snippet, logs in as that operator, and a page with the snippet shows the chat button and
+//! snippet (all with the keyboard alone), logs in as that operator, and a page with the snippet shows the chat button and
 //! reaches the operator. An administrator writes a rule and sees, as they type, whether its
 //! URL regex applies to a sample page (and why a regex is refused). The admin screens are
 //! photographed for the docs (`OCHAT_SCREENSHOT=1` rewrites `docs/screenshots/`).
@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 use ochat_node::livechat::TestClock;
-use ochat_tests::admin_console::{admin_login, docs_screenshot, fill};
+use ochat_tests::admin_console::keys::{ENTER, SELECT_ALL, TAB};
+use ochat_tests::admin_console::{admin_login, docs_screenshot, fill, focused_id, type_keys};
 use ochat_tests::livechat::ChatNode;
 use ochat_tests::web::{Driver, screenshots_on_failure, shop_page, until_available, website};
 use reqwest::Method;
@@ -35,14 +36,21 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
                 "Welcome! Let's put a live chat on your website",
             )
             .await?;
-        fill(&console, "#fr-name", "Ann Example").await?;
-        fill(&console, "#fr-login", "ann").await?;
-        fill(&console, "#fr-password", "correct horse battery").await?;
-        fill(&console, "#fr-chat-name", "Ann").await?;
-        fill(&console, "#fr-channel", "Shop").await?;
-        fill(&console, "#fr-button-text", "Questions? Ask Ann").await?;
+        // Keyboard only: the first field has the focus, Tab goes on, Enter submits.
+        ensure!(focused_id(&console).await? == "fr-name");
+        type_keys(
+            &console,
+            &format!("Ann Example{TAB}ann{TAB}correct horse battery{TAB}Ann{TAB}"),
+        )
+        .await?;
+        ensure!(focused_id(&console).await? == "fr-channel");
+        type_keys(
+            &console,
+            &format!("{SELECT_ALL}Shop{TAB}{SELECT_ALL}Questions? Ask Ann"),
+        )
+        .await?;
         docs_screenshot(&console, "first-run").await?;
-        console.click("#first-run-form-submit").await?;
+        type_keys(&console, ENTER).await?;
 
         // The operator and the channel exist, and the snippet is shown to copy.
         let snippet = console.find("#first-run-snippet").await?;
@@ -147,6 +155,18 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
         .await
         .unwrap();
     let channel = chat.channel("Shop", &[&ann], json!({})).await.unwrap();
+    let bot = chat
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(
+                json!({"name": "Blog bot", "operator_name": "Bloggy", "steps": [
+                {"type": "text", "message": "Hello from the blog!"}]}),
+            ),
+        )
+        .await
+        .unwrap();
+    let bot_id = bot["id"].as_str().unwrap().to_string();
     let driver = Driver::start().await.unwrap();
     let console = driver.browser("console").await.unwrap();
     let story = async {
@@ -239,6 +259,12 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
         // Rules are ordered: a second one, moved up, is tried first.
         console.click_text("#rule-form button", "New rule instead").await?;
         fill(&console, "#rule-regex", "/blog").await?;
+        console
+            .click(&format!("#rule-chatbot option[value='{bot_id}']"))
+            .await?;
+        console
+            .click("#rule-condition option[value=only_if_no_operator]")
+            .await?;
         console.click("#rule-form-submit").await?;
         console
             .wait_js(
@@ -273,6 +299,18 @@ async fn a_rule_url_regex_is_tried_on_a_sample_url_as_it_is_typed() {
             sorted == vec![(10, "/blog".to_string()), (20, "/shop/(cart|checkout)".to_string())],
             "{order:?}"
         );
+        let blog = stored["rules"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["url_regex"] == json!("/blog")))
+            .context("the blog rule")?;
+        ensure!(blog["chatbot_id"] == json!(bot_id), "{blog}");
+        ensure!(blog["chatbot_condition"] == json!("only_if_no_operator"), "{blog}");
+        console
+            .wait_text(
+                "#rules-table tr[data-rule] td",
+                "Blog bot — Only when no operator is available",
+            )
+            .await?;
         Ok(())
     }
     .await;
