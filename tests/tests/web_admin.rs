@@ -92,6 +92,7 @@ async fn a_newcomer_sets_up_live_chat_from_the_console_on_first_run() {
             shown["button_text"] == json!("Questions? Ask Ann"),
             "{shown}"
         );
+        ensure!(shown["name"] == json!("Shop"), "{shown}");
 
         // The next time the console is opened there is no first run: an operator exists.
         console.click("#first-run-admin").await?;
