@@ -2,7 +2,8 @@
 //! with the admin token, is offered the first operator and the first channel, gets the
 //! snippet (all with the keyboard alone), logs in as that operator, and a page with the snippet shows the chat button and
 //! reaches the operator. An administrator writes a rule and sees, as they type, whether its
-//! URL regex applies to a sample page (and why a regex is refused). The admin screens are
+//! URL regex applies to a sample page (and why a regex is refused); the node's tester answers
+//! only the admin, with the words of a rule save. The admin screens are
 //! photographed for the docs (`OCHAT_SCREENSHOT=1` rewrites `docs/screenshots/`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
@@ -528,4 +529,109 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
         .await
         .unwrap();
     console.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rule_tester_answers_the_admin_as_a_save_would_and_nobody_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::new()))
+        .await
+        .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let path = "/api/v1/livechat/rules/test";
+    let body = |re: &str, url: &str| Some(json!({"url_regex": re, "url": url}));
+
+    // Searched anywhere in the URL, like the widget's rules; empty matches every page.
+    let yes = chat
+        .admin(
+            Method::POST,
+            path,
+            body("/shop", "https://x.example/shop/cart"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(yes, json!({"matches": true}));
+    let no = chat
+        .admin(
+            Method::POST,
+            path,
+            body("^/shop", "https://x.example/shop/cart"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(no, json!({"matches": false}));
+    let every = chat
+        .admin(Method::POST, path, body("", "https://x.example/"))
+        .await
+        .unwrap();
+    assert_eq!(every, json!({"matches": true}));
+
+    // What a rule save refuses, the tester refuses with the same words.
+    let token = chat.node.token.clone();
+    let (status, refused) = chat
+        .call(
+            Some(&token),
+            Method::POST,
+            path,
+            body("(", "https://x.example/"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{refused}");
+    let channel = chat.channel("Shop", &[&ann], json!({})).await.unwrap();
+    let (status, save) = chat
+        .call(
+            Some(&token),
+            Method::POST,
+            &format!("/api/v1/livechat/channels/{channel}/rules"),
+            Some(json!({"url_regex": "("})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{save}");
+    assert_eq!(refused["error"], save["error"]);
+    let (status, long) = chat
+        .call(
+            Some(&token),
+            Method::POST,
+            path,
+            body("a", &format!("https://x.example/{}", "a".repeat(9000))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{long}");
+
+    // An operator, a visitor or nobody may not use it.
+    let (status, _) = chat
+        .call(
+            Some(&ann.token),
+            Method::POST,
+            path,
+            body("a", "https://x/"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let visit = chat
+        .visit(&channel, "https://x.example/", "en", None, Some("v-1"))
+        .await
+        .unwrap();
+    let (status, _) = chat
+        .call(
+            Some(&visit.token),
+            Method::POST,
+            path,
+            body("a", "https://x/"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, _) = chat
+        .call(None, Method::POST, path, body("a", "https://x/"))
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
 }
