@@ -182,7 +182,8 @@
       }, function (e) {
         if (mine !== asked) return;
         verdict.className = "rule-verdict invalid";
-        verdict.textContent = "Invalid regex: " + e.message;
+        // 400 is the regex (or the URL) refused; anything else is about the call itself.
+        verdict.textContent = (e.status === 400 ? "Invalid regex: " : "Could not test the regex: ") + e.message;
       });
     }
     g("rule-regex").addEventListener("input", test);
