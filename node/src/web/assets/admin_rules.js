@@ -182,8 +182,9 @@
       }, function (e) {
         if (mine !== asked) return;
         verdict.className = "rule-verdict invalid";
-        // 400 is the regex (or the URL) refused; anything else is about the call itself.
-        verdict.textContent = (e.status === 400 ? "Invalid regex: " : "Could not test the regex: ") + e.message;
+        // A 400 about url_regex is the regex refused; anything else is the URL or the call.
+        var aboutRegex = e.status === 400 && /url_regex/.test(e.message);
+        verdict.textContent = (aboutRegex ? "Invalid regex: " : "Could not test the regex: ") + e.message;
       });
     }
     g("rule-regex").addEventListener("input", test);
