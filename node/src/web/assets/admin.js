@@ -305,6 +305,15 @@
         return ctx.api("/api/v1/livechat/channels/" + channel.id + "/widget");
       }).then(function (w) { done(box, f, made, w); });
     });
+    // A node used only for federation: the admin may put this off (it comes back next time).
+    var later = el("button", "secondary", "Not now");
+    later.type = "button";
+    later.id = "first-run-later";
+    later.addEventListener("click", function () {
+      $("admin").hidden = true;
+      $("placeholder").hidden = false;
+    });
+    f.actions.appendChild(later);
     var who = el("fieldset", "admin-group");
     who.appendChild(el("legend", "", "The first operator"));
     field(who, "fr-name", "Full name", { required: true, autocomplete: "off" });
