@@ -1,4 +1,4 @@
-//! Helpers for the console's admin-area browser tests (`tests/tests/web_admin.rs`): the
+//! Helpers for the console's admin-area browser tests (`tests/tests/web_admin*.rs`): the
 //! admin token pasted into the console, form fields filled as a person types, and the
 //! admin screens' pictures for the docs (`docs/screenshots/`, rewritten only with
 //! `OCHAT_SCREENSHOT=1`).
