@@ -25,15 +25,24 @@ pub async fn admin_console(browser: &Browser, api: &str, token: &str) -> Result<
     Ok(())
 }
 
-/// Clicks the admin section `title` ("Chatbots", "Federation") in the sidebar and waits until
-/// its panel shows, with the focus on its heading.
+/// Opens the Administration area (its header button) and the section `title` ("Chatbots",
+/// "Federation") in its navigation, and waits until the section shows, with the focus on its
+/// heading.
 pub async fn open_section(browser: &Browser, title: &str) -> Result<()> {
-    browser.click_text("#admin-bots-nav button", title).await?;
-    browser.wait_text("#admin-bots > h2", title).await?;
+    let id = title.to_ascii_lowercase();
+    browser.find("#admin-open").await?.click().await?;
+    browser
+        .find(&format!("#admin-tab-{id}"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait_text(&format!("#admin-{id}-title"), title)
+        .await?;
     browser
         .wait_js(
             "the section's heading has the focus",
-            "document.activeElement && document.activeElement.id === 'ab-title'",
+            &format!("document.activeElement && document.activeElement.id === 'admin-{id}-title'"),
         )
         .await?;
     Ok(())
@@ -100,9 +109,7 @@ pub async fn scroll_to(browser: &Browser, css: &str) -> Result<()> {
     browser.find(css).await?;
     browser
         .js(&format!(
-            "(() => {{ const p = document.querySelector('#admin-bots'); \
-             const e = document.querySelector({css:?}); \
-             p.scrollTop += e.getBoundingClientRect().top - p.getBoundingClientRect().top - 12; \
+            "(() => {{ document.querySelector({css:?}).scrollIntoView({{block: 'start'}}); \
              return true; }})()"
         ))
         .await?;
@@ -129,8 +136,8 @@ pub async fn confirm(browser: &Browser) -> Result<()> {
 pub async fn every_control_is_labelled(browser: &Browser) -> Result<()> {
     let unnamed = browser
         .js(
-            "[...document.querySelectorAll('#admin-bots input, #admin-bots select, \
-             #admin-bots textarea, #admin-bots button')]\
+            "[...document.querySelectorAll('#admin-body input, #admin-body select, \
+             #admin-body textarea, #admin-body button')]\
              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') \
                           && !(e.tagName === 'BUTTON' && e.textContent.trim()))\
              .map(e => e.outerHTML)",

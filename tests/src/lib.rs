@@ -2,7 +2,7 @@
 //!
 //! Helpers shared by the integration tests in `tests/tests/`: starting the real `ochat` binary
 //! as a process on a fresh data folder ([`process`]) and waiting with timeouts instead of sleeps;
-//! headless Chromium for the web pages ([`web`]); slow and greedy HTTP clients from chosen
+//! headless Chromium for the web pages ([`web`]) and the console's admin area ([`admin_console`]); slow and greedy HTTP clients from chosen
 //! loopback addresses ([`slow_clients`]); a small internet of network namespaces with NATing
 //! home routers ([`netns`]) and the user's CLI flows inside it ([`netns_user`]); data folders
 //! of instances from before derived UUIDs ([`legacy`]); an attacker's hand-made peer, records
@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod admin_bots;
+pub mod admin_console;
 pub mod api_document;
 pub mod forge;
 pub mod hardening;

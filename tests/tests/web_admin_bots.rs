@@ -522,7 +522,7 @@ async fn two_organisations_link_from_their_consoles_and_a_member_joins_the_chann
             .await?;
         let on_acme = acme.connections().await?;
         ensure!(on_acme[0]["members"] == json!([ann_id]), "{on_acme:?}");
-        scroll_to(&console, "#ab-title").await?;
+        scroll_to(&console, "#admin-federation-title").await?;
         doc_screenshot(&console, "admin-federation").await?;
         scroll_to(&console, "#ab-conns-title").await?;
         doc_screenshot(&console, "admin-federation-members").await?;

@@ -19,6 +19,11 @@ const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const RATINGS_CSS: &str = include_str!("assets/ratings.css");
+const ADMIN_JS: &str = include_str!("assets/admin.js");
+const ADMIN_PEOPLE_JS: &str = include_str!("assets/admin_people.js");
+const ADMIN_CHANNELS_JS: &str = include_str!("assets/admin_channels.js");
+const ADMIN_RULES_JS: &str = include_str!("assets/admin_rules.js");
+const ADMIN_CSS: &str = include_str!("assets/admin.css");
 const ADMIN_BOTS_JS: &str = include_str!("assets/admin_bots.js");
 const ADMIN_BOTS_CSS: &str = include_str!("assets/admin_bots.css");
 const ADMIN_CHATBOTS_JS: &str = include_str!("assets/admin_chatbots.js");
@@ -90,7 +95,7 @@ pub(super) async fn console_page() -> Response {
     get,
     path = "/web/{file}",
     tag = "web",
-    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `console.css`, `ratings.css`, or the admin sections' `admin_bots.js`, `admin_bots.css`, `admin_chatbots.js`, `admin_federation.js`")),
+    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `console.css`, `ratings.css`, or the admin sections' `admin.js`, `admin_*.js`, `admin.css`, `admin_bots.css`")),
     security(()),
     responses((status = 200, description = "A script or style of the pages", content((String = "text/javascript"), (String = "text/css"))))
 )]
@@ -101,6 +106,11 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "console.js" => (JS, CONSOLE_JS),
         "console.css" => (CSS, CONSOLE_CSS),
         "ratings.css" => (CSS, RATINGS_CSS),
+        "admin.js" => (JS, ADMIN_JS),
+        "admin_people.js" => (JS, ADMIN_PEOPLE_JS),
+        "admin_channels.js" => (JS, ADMIN_CHANNELS_JS),
+        "admin_rules.js" => (JS, ADMIN_RULES_JS),
+        "admin.css" => (CSS, ADMIN_CSS),
         "admin_bots.js" => (JS, ADMIN_BOTS_JS),
         "admin_bots.css" => (CSS, ADMIN_BOTS_CSS),
         "admin_chatbots.js" => (JS, ADMIN_CHATBOTS_JS),

@@ -106,6 +106,9 @@
       listen("/api/v1/livechat/operator/events", onLiveChatEvent);
     }
     listen("/api/v1/events", onNodeEvent);
+    // The admin area (admin.js) starts from here; "leave" clears the console's own view.
+    document.dispatchEvent(new CustomEvent("ochat:console", { detail: { token: token, me: me,
+      leave: function () { view = null; clearViews(); showError(null); } } }));
   }
 
   function refresh() {
@@ -350,6 +353,7 @@
     $("conversation").hidden = true;
     $("request").hidden = true;
     $("profile").hidden = true;
+    $("admin").hidden = true;
     $("conv-log").textContent = "";
     $("conv-typing").textContent = "";
     hideSuggestions();
