@@ -13,6 +13,7 @@
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_roles` — live chat administrators: who a caller acts as on admin routes.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
+//! - `livechat_rule_test` — a rule's URL regex tried on a sample URL, for the console's rule form.
 //! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
 //!   embed snippet.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
@@ -31,6 +32,7 @@ pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
 mod livechat_roles;
+mod livechat_rule_test;
 pub(crate) mod livechat_sessions;
 mod livechat_widget;
 mod livechat_ws;
@@ -95,6 +97,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .route("/api/v1/stats", get(channels::stats))
         .merge(livechat::router())
         .merge(livechat_reports::router())
+        .merge(livechat_rule_test::router())
         .merge(livechat_widget::router())
         .merge(crate::web::router())
         .fallback(error::not_found)

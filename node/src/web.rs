@@ -16,7 +16,6 @@
 //! are in `api/livechat_widget.rs`.
 //! - [`assets`] — the embedded files and how they are answered.
 //! - [`ratings_page`] — the public ratings pages, rendered on the node.
-//! - [`rule_test`] — a rule's URL regex tried on a sample URL, for the console's rule form.
 //!
 //! Pages carry a Content-Security-Policy (`script-src 'self'`, no inline script or style)
 //! and `X-Content-Type-Options: nosniff`; the scripts render everything people write with
@@ -25,7 +24,6 @@
 
 pub mod assets;
 pub mod ratings_page;
-pub mod rule_test;
 
 use std::sync::Arc;
 
@@ -69,13 +67,10 @@ pub fn router() -> Router<Arc<NodeShared>> {
     let files = Router::new()
         .route("/livechat/loader/{file}", get(assets::loader))
         .route("/web/{file}", get(assets::file));
-    pages
-        .merge(files)
-        .layer(SetResponseHeaderLayer::overriding(
-            X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .merge(rule_test::router())
+    pages.merge(files).layer(SetResponseHeaderLayer::overriding(
+        X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 /// Whether a request is one the widget makes from a third-party page.

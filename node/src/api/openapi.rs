@@ -131,7 +131,7 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         super::livechat_widget::check,
         super::livechat_widget::typing,
         super::livechat_widget::snippet,
-        crate::web::rule_test::test,
+        super::livechat_rule_test::test,
         crate::web::assets::support_page,
         crate::web::assets::console_page,
         crate::web::assets::loader,

@@ -1,7 +1,8 @@
 //! `POST /api/v1/livechat/rules/test`: whether a rule's URL regex finds a sample page URL,
 //! answered by the same code that saves and applies rules, so the console's rule form can
 //! say "matches", "does not match" or the exact reason a save would be refused, as the
-//! administrator types. Nothing is stored. Used by the console's admin area (`admin_rules.js`).
+//! administrator types (the admin token or an administrator's). Nothing is stored. Used by the
+//! console's admin area (`admin_rules.js`).
 
 use std::sync::Arc;
 
@@ -11,16 +12,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::accounts::Caller;
 use crate::api::ApiError;
 use crate::api::error::ApiJson;
-use crate::api::livechat::Caller;
 use crate::livechat::rules::{Action, ChatbotCondition, Rule, matching_rule};
 use crate::node::NodeShared;
 
 /// Longest sample URL accepted (browsers' practical limit).
 const MAX_URL: usize = 8 * 1024;
 
-pub(super) fn router() -> Router<Arc<NodeShared>> {
+pub(crate) fn router() -> Router<Arc<NodeShared>> {
     Router::new().route("/api/v1/livechat/rules/test", post(test))
 }
 
@@ -45,18 +46,18 @@ struct RuleTestAnswer {
     path = "/api/v1/livechat/rules/test",
     tag = "livechat",
     request_body = RuleTestInput,
-    security(("admin" = [])),
+    security(("admin" = []), ("operator" = [])),
     responses(
         (status = 200, description = "Whether the regex is found in the URL", body = RuleTestAnswer),
         (status = 400, description = "bad_request: the regex would be refused by a rule save (the message says why)", body = crate::api::openapi_shapes::ErrorBody)
     )
 )]
 async fn test(
-    State(_node): State<Arc<NodeShared>>,
+    State(node): State<Arc<NodeShared>>,
     c: Caller,
     ApiJson(b): ApiJson<RuleTestInput>,
 ) -> Result<Json<RuleTestAnswer>, ApiError> {
-    c.who.admin()?;
+    c.administering(&node)?.admin()?;
     if b.url.len() > MAX_URL {
         return Err(ApiError::bad_request(format!(
             "the sample URL has at most {MAX_URL} bytes"
