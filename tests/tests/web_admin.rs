@@ -192,7 +192,15 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
             .await?;
         let tabs = console.texts(".admin-nav button").await?;
         ensure!(
-            tabs == ["Operators", "Channels", "Rules", "Canned responses", "Groups"],
+            tabs == [
+                "Operators",
+                "Channels",
+                "Rules",
+                "Chatbots",
+                "Canned responses",
+                "Groups",
+                "Federation"
+            ],
             "{tabs:?}"
         );
 
@@ -345,7 +353,7 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
 
         // Another file's section joins through the hook (the form admin_bots.js uses).
         console
-            .js("window.ochatAdmin.register({id: 'federation', title: 'Federation', \
+            .js("window.ochatAdmin.register({id: 'probe', title: 'Probe', \
                  mount: function (box) { var p = document.createElement('p'); p.id = 'fed-probe'; \
                  p.textContent = 'drawn by another file'; box.appendChild(p); \
                  return {unmount: function () { window.__fedUnmounted = true; }}; }})")
@@ -353,13 +361,23 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
         console.click("#admin-open").await?;
         let tabs = console.texts(".admin-nav button").await?;
         ensure!(
-            tabs == ["Operators", "Channels", "Rules", "Canned responses", "Groups", "Federation"],
+            tabs
+                == [
+                    "Operators",
+                    "Channels",
+                    "Rules",
+                    "Chatbots",
+                    "Canned responses",
+                    "Groups",
+                    "Federation",
+                    "Probe"
+                ],
             "{tabs:?}"
         );
         // It draws in the area and is told when it goes.
-        console.click("#admin-tab-federation").await?;
+        console.click("#admin-tab-probe").await?;
         console
-            .wait_text("#admin-federation #fed-probe", "drawn by another file")
+            .wait_text("#admin-probe #fed-probe", "drawn by another file")
             .await?;
         console.click("#admin-tab-groups").await?;
         console
