@@ -14,32 +14,23 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::table::{Cbor, Raw, Table, TableDef};
+use super::table::{Cbor, Raw, Table, table};
 use super::{Store, StoreError, trees};
 use crate::model::UserRecord;
 
-/// `users`: local users by id.
-pub struct Users;
-impl TableDef for Users {
-    const NAME: &'static str = trees::USERS;
-    type Key = Uuid;
-    type Value = Cbor<UserRecord>;
+table! {
+    /// `users`: local users by id.
+    pub Users = trees::USERS; Uuid => Cbor<UserRecord>
 }
 
-/// `lc_passwords`: user id → argon2 password hash (its PHC string).
-pub struct Passwords;
-impl TableDef for Passwords {
-    const NAME: &'static str = trees::LC_PASSWORDS;
-    type Key = Uuid;
-    type Value = Raw;
+table! {
+    /// `lc_passwords`: user id → argon2 password hash (its PHC string).
+    pub Passwords = trees::LC_PASSWORDS; Uuid => Raw
 }
 
-/// `lc_tokens`: SHA-256 of a login token → the token's record.
-pub struct Tokens;
-impl TableDef for Tokens {
-    const NAME: &'static str = trees::LC_TOKENS;
-    type Key = [u8; 32];
-    type Value = Cbor<TokenRecord>;
+table! {
+    /// `lc_tokens`: SHA-256 of a login token → the token's record.
+    pub Tokens = trees::LC_TOKENS; [u8; 32] => Cbor<TokenRecord>
 }
 
 /// A stored login token.

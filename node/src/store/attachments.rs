@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::messages::Messages;
-use super::table::{Key, Prefix, Raw, Table, TableDef};
+use super::table::{Key, Prefix, Raw, Table, table};
 use super::{Store, StoreError, trees};
 
 /// The largest piece of a file stored under one key.
@@ -119,13 +119,9 @@ impl Prefix<PieceKey> for (Uuid, Uuid) {
     }
 }
 
-/// `attachments`: file pieces (see the module documentation).
-#[derive(Debug)]
-pub struct AttachmentsTable;
-impl TableDef for AttachmentsTable {
-    const NAME: &'static str = trees::ATTACHMENTS;
-    type Key = PieceKey;
-    type Value = Raw;
+table! {
+    /// `attachments`: file pieces (see the module documentation).
+    pub AttachmentsTable = trees::ATTACHMENTS; PieceKey => Raw
 }
 
 /// The attachments repository (see the module documentation). Cheap to clone.

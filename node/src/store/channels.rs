@@ -14,17 +14,13 @@ use uuid::Uuid;
 
 use super::atomic::AtomicWrite;
 use super::ratchets::{RatchetPickle, Ratchets};
-use super::table::{Cbor, Table, TableDef};
+use super::table::{Cbor, Table, table};
 use super::{Store, StoreError, trees};
 use crate::model::ChannelRecord;
 
-/// `channels`: channel id → channel.
-#[derive(Debug)]
-pub struct ChannelsTable;
-impl TableDef for ChannelsTable {
-    const NAME: &'static str = trees::CHANNELS;
-    type Key = Uuid;
-    type Value = Cbor<ChannelRecord>;
+table! {
+    /// `channels`: channel id → channel.
+    pub ChannelsTable = trees::CHANNELS; Uuid => Cbor<ChannelRecord>
 }
 
 /// A channel about to be created, with its first ratchet.

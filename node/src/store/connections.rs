@@ -22,40 +22,28 @@ use uuid::Uuid;
 
 use super::atomic::AtomicWrite;
 use super::channels::{Channels, NewChannel};
-use super::table::{Cbor, Table, TableDef, Unit};
+use super::table::{Cbor, Table, Unit, table};
 use super::{Store, StoreError, trees};
 use crate::model::{ChannelRecord, ConnectionRecord, OutboxItem, Step};
 
-/// Connections by id.
-pub(crate) struct ConnectionsTable;
-impl TableDef for ConnectionsTable {
-    const NAME: &'static str = trees::CONNECTIONS;
-    type Key = Uuid;
-    type Value = Cbor<ConnectionRecord>;
+table! {
+    /// Connections by id.
+    pub(crate) ConnectionsTable = trees::CONNECTIONS; Uuid => Cbor<ConnectionRecord>
 }
 
-/// (remote UUID, request id) → connection id.
-pub(crate) struct RequestsTable;
-impl TableDef for RequestsTable {
-    const NAME: &'static str = trees::REQUESTS;
-    type Key = (Uuid, Uuid);
-    type Value = Uuid;
+table! {
+    /// (remote UUID, request id) → connection id.
+    pub(crate) RequestsTable = trees::REQUESTS; (Uuid, Uuid) => Uuid
 }
 
-/// Incoming requests waiting for a decision: (remote UUID, connection id) → empty.
-pub(crate) struct PendingInTable;
-impl TableDef for PendingInTable {
-    const NAME: &'static str = trees::PENDING_IN;
-    type Key = (Uuid, Uuid);
-    type Value = Unit;
+table! {
+    /// Incoming requests waiting for a decision: (remote UUID, connection id) → empty.
+    pub(crate) PendingInTable = trees::PENDING_IN; (Uuid, Uuid) => Unit
 }
 
-/// Handshake steps waiting for delivery: (connection id, step) → the step.
-pub(crate) struct HandshakeOutboxTable;
-impl TableDef for HandshakeOutboxTable {
-    const NAME: &'static str = trees::OUTBOX;
-    type Key = (Uuid, u8);
-    type Value = Cbor<OutboxItem>;
+table! {
+    /// Handshake steps waiting for delivery: (connection id, step) → the step.
+    pub(crate) HandshakeOutboxTable = trees::OUTBOX; (Uuid, u8) => Cbor<OutboxItem>
 }
 
 /// Whether a connection is an incoming request waiting for a decision.

@@ -16,7 +16,7 @@ use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::SignedRecord;
 use uuid::Uuid;
 
-use super::table::{Table, TableDef, Value};
+use super::table::{Table, Value, table};
 use super::{Store, StoreError, trees};
 
 /// The length of the signature in front of a stored record's body.
@@ -50,12 +50,9 @@ impl Value for StoredRecord {
     }
 }
 
-/// The directory's records.
-pub(crate) struct RecordsTable;
-impl TableDef for RecordsTable {
-    const NAME: &'static str = trees::DIRECTORY_RECORDS;
-    type Key = Uuid;
-    type Value = StoredRecord;
+table! {
+    /// The directory's records.
+    pub(crate) RecordsTable = trees::DIRECTORY_RECORDS; Uuid => StoredRecord
 }
 
 /// The directory's records (see the module documentation). Cheap to clone.

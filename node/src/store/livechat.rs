@@ -25,43 +25,31 @@ pub mod sessions;
 
 use uuid::Uuid;
 
-use super::table::{Cbor, Table, TableDef};
+use super::table::{Cbor, Table, TableDef, table};
 use super::{Store, StoreError, trees};
 use crate::livechat::canned::Canned;
 use crate::livechat::channels::Channel;
 use crate::livechat::chatbot::script::Script;
 use crate::livechat::groups::Group;
 
-/// `lc_groups`: user groups by id.
-pub struct Groups;
-impl TableDef for Groups {
-    const NAME: &'static str = trees::LC_GROUPS;
-    type Key = Uuid;
-    type Value = Cbor<Group>;
+table! {
+    /// `lc_groups`: user groups by id.
+    pub Groups = trees::LC_GROUPS; Uuid => Cbor<Group>
 }
 
-/// `lc_channels`: live chat channels (with their rules) by id.
-pub struct Channels;
-impl TableDef for Channels {
-    const NAME: &'static str = trees::LC_CHANNELS;
-    type Key = Uuid;
-    type Value = Cbor<Channel>;
+table! {
+    /// `lc_channels`: live chat channels (with their rules) by id.
+    pub Channels = trees::LC_CHANNELS; Uuid => Cbor<Channel>
 }
 
-/// `lc_canned`: canned responses by id.
-pub struct CannedResponses;
-impl TableDef for CannedResponses {
-    const NAME: &'static str = trees::LC_CANNED;
-    type Key = Uuid;
-    type Value = Cbor<Canned>;
+table! {
+    /// `lc_canned`: canned responses by id.
+    pub CannedResponses = trees::LC_CANNED; Uuid => Cbor<Canned>
 }
 
-/// `lc_chatbots`: chatbot scripts by id.
-pub struct Chatbots;
-impl TableDef for Chatbots {
-    const NAME: &'static str = trees::LC_CHATBOTS;
-    type Key = Uuid;
-    type Value = Cbor<Script>;
+table! {
+    /// `lc_chatbots`: chatbot scripts by id.
+    pub Chatbots = trees::LC_CHATBOTS; Uuid => Cbor<Script>
 }
 
 /// The live chat's tables. Cheap to clone.

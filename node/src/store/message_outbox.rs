@@ -12,26 +12,18 @@
 
 use uuid::Uuid;
 
-use super::table::{Cbor, Encoded, Table, TableDef, Unit};
+use super::table::{Cbor, Encoded, Table, Unit, table};
 use super::{Store, StoreError, trees};
 use crate::model::QueuedMessage;
 
-/// `msg_outbox`: (channel, message id) → the sealed message.
-#[derive(Debug)]
-pub struct OutboxTable;
-impl TableDef for OutboxTable {
-    const NAME: &'static str = trees::MSG_OUTBOX;
-    type Key = (Uuid, Uuid);
-    type Value = Cbor<QueuedMessage>;
+table! {
+    /// `msg_outbox`: (channel, message id) → the sealed message.
+    pub OutboxTable = trees::MSG_OUTBOX; (Uuid, Uuid) => Cbor<QueuedMessage>
 }
 
-/// `msg_seen`: (channel, message id) → nothing: the id was stored.
-#[derive(Debug)]
-pub struct SeenTable;
-impl TableDef for SeenTable {
-    const NAME: &'static str = trees::MSG_SEEN;
-    type Key = (Uuid, Uuid);
-    type Value = Unit;
+table! {
+    /// `msg_seen`: (channel, message id) → nothing: the id was stored.
+    pub SeenTable = trees::MSG_SEEN; (Uuid, Uuid) => Unit
 }
 
 /// A queued message encoded ahead of its write.

@@ -17,26 +17,18 @@ use std::ops::Bound;
 
 use uuid::Uuid;
 
-use super::table::{Cbor, Encoded, Table, TableDef};
+use super::table::{Cbor, Encoded, Table, table};
 use super::{Store, StoreError, trees};
 use crate::model::{AttachmentMeta, MessageRecord};
 
-/// `messages`: (channel, message id) → message.
-#[derive(Debug)]
-pub struct MessagesTable;
-impl TableDef for MessagesTable {
-    const NAME: &'static str = trees::MESSAGES;
-    type Key = (Uuid, Uuid);
-    type Value = Cbor<MessageRecord>;
+table! {
+    /// `messages`: (channel, message id) → message.
+    pub MessagesTable = trees::MESSAGES; (Uuid, Uuid) => Cbor<MessageRecord>
 }
 
-/// `read_marks`: (channel, user id or nil for the admin) → the last message id read.
-#[derive(Debug)]
-pub struct ReadMarksTable;
-impl TableDef for ReadMarksTable {
-    const NAME: &'static str = trees::READ_MARKS;
-    type Key = (Uuid, Uuid);
-    type Value = Uuid;
+table! {
+    /// `read_marks`: (channel, user id or nil for the admin) → the last message id read.
+    pub ReadMarksTable = trees::READ_MARKS; (Uuid, Uuid) => Uuid
 }
 
 /// A message record encoded ahead of its write.

@@ -10,16 +10,12 @@
 //! Used through [`Store::next_counter`], [`Store::next_counter_at_least`] and
 //! [`Store::counter`] by the node, federation, messaging and live chat.
 
-use super::table::{Table, TableDef};
+use super::table::{Table, table};
 use super::{Store, StoreError, trees};
 
-/// `meta`: counter name → value.
-#[derive(Debug)]
-pub struct MetaTable;
-impl TableDef for MetaTable {
-    const NAME: &'static str = trees::META;
-    type Key = String;
-    type Value = u64;
+table! {
+    /// `meta`: counter name → value.
+    pub MetaTable = trees::META; String => u64
 }
 
 impl Store {

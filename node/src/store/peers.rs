@@ -12,15 +12,12 @@ use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::{SignedRecord, verify_record};
 use uuid::Uuid;
 
-use super::table::{Cbor, Table, TableDef};
+use super::table::{Cbor, Table, table};
 use super::{Store, StoreError, trees};
 
-/// Known peers' signed records.
-pub(crate) struct PeersTable;
-impl TableDef for PeersTable {
-    const NAME: &'static str = trees::PEERS;
-    type Key = Uuid;
-    type Value = Cbor<SignedRecord>;
+table! {
+    /// Known peers' signed records.
+    pub(crate) PeersTable = trees::PEERS; Uuid => Cbor<SignedRecord>
 }
 
 /// The peers repository (see the module documentation). Cheap to clone.

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::atomic::AtomicWrite;
-use super::table::{Cbor, Table, TableDef, Value};
+use super::table::{Cbor, Table, Value, table};
 use super::{Store, StoreError, decode, encode, trees};
 use crate::model::RollbackSeen;
 
@@ -83,22 +83,14 @@ impl Value for RatchetPickle {
     }
 }
 
-/// `ratchets`: channel id → the channel's ratchet.
-#[derive(Debug)]
-pub struct RatchetsTable;
-impl TableDef for RatchetsTable {
-    const NAME: &'static str = trees::RATCHETS;
-    type Key = Uuid;
-    type Value = RatchetPickle;
+table! {
+    /// `ratchets`: channel id → the channel's ratchet.
+    pub RatchetsTable = trees::RATCHETS; Uuid => RatchetPickle
 }
 
-/// `rollbacks`: channel id → the peer's rolled-back state, once seen.
-#[derive(Debug)]
-pub struct RollbacksTable;
-impl TableDef for RollbacksTable {
-    const NAME: &'static str = trees::ROLLBACKS;
-    type Key = Uuid;
-    type Value = Cbor<RollbackSeen>;
+table! {
+    /// `rollbacks`: channel id → the peer's rolled-back state, once seen.
+    pub RollbacksTable = trees::ROLLBACKS; Uuid => Cbor<RollbackSeen>
 }
 
 /// The ratchets repository (see the module documentation). Cheap to clone.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::table::{Cbor, Table, TableDef};
+use super::table::{Cbor, Table, table};
 use super::{Store, StoreError, trees};
 
 /// Which backup a node was restored from.
@@ -19,13 +19,9 @@ pub struct RestoredFrom {
     pub restored_ms: u64,
 }
 
-/// `restore`: "restored_from" → [`RestoredFrom`].
-#[derive(Debug)]
-struct RestoreTable;
-impl TableDef for RestoreTable {
-    const NAME: &'static str = trees::RESTORE;
-    type Key = String;
-    type Value = Cbor<RestoredFrom>;
+table! {
+    /// `restore`: "restored_from" → [`RestoredFrom`].
+    RestoreTable = trees::RESTORE; String => Cbor<RestoredFrom>
 }
 
 const KEY: &str = "restored_from";

@@ -299,6 +299,29 @@ impl Prefix<(Uuid, Uuid, u32)> for (Uuid, Uuid) {
     }
 }
 
+/// Defines a table: a unit type implementing [`TableDef`] with its catalog name, key type and
+/// value type, written once where its repository lives:
+///
+/// ```ignore
+/// table! {
+///     /// `lc_groups`: user groups by id.
+///     pub Groups = trees::LC_GROUPS; Uuid => Cbor<Group>
+/// }
+/// ```
+macro_rules! table {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $tree:expr; $key:ty => $value:ty) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        $vis struct $name;
+        impl $crate::store::table::TableDef for $name {
+            const NAME: &'static str = $tree;
+            type Key = $key;
+            type Value = $value;
+        }
+    };
+}
+pub(crate) use table;
+
 /// A typed table (see the module documentation). Cheap to clone.
 pub struct Table<D: TableDef> {
     tree: Tree,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::LiveChatStore;
 use crate::livechat::reports::facts::SessionFacts;
-use crate::store::table::{Key, Raw, TableDef};
+use crate::store::table::{Key, Raw, table};
 use crate::store::{StoreError, decode, encode, trees};
 
 /// The key that says the facts of sessions closed before the index existed were added.
@@ -39,12 +39,9 @@ impl Key for FactKey {
     }
 }
 
-/// `lc_report_facts`: closed session id → its facts (CBOR), and the `~backfilled` mark.
-pub struct Facts;
-impl TableDef for Facts {
-    const NAME: &'static str = trees::LC_REPORT_FACTS;
-    type Key = FactKey;
-    type Value = Raw;
+table! {
+    /// `lc_report_facts`: closed session id → its facts (CBOR), and the `~backfilled` mark.
+    pub Facts = trees::LC_REPORT_FACTS; FactKey => Raw
 }
 
 /// Decodes many stored values, split over the machine's cores (up to four).

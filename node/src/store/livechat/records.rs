@@ -7,39 +7,27 @@ use super::LiveChatStore;
 use super::facts::decode_parallel;
 use crate::livechat::commands::{Kind, Record};
 use crate::livechat::ratings::Rating;
-use crate::store::table::{Cbor, Raw, Table, TableDef};
+use crate::store::table::{Cbor, Raw, Table, table};
 use crate::store::{StoreError, trees};
 
-/// `lc_ratings`: session id → its rating.
-pub struct Ratings;
-impl TableDef for Ratings {
-    const NAME: &'static str = trees::LC_RATINGS;
-    type Key = Uuid;
-    type Value = Cbor<Rating>;
+table! {
+    /// `lc_ratings`: session id → its rating.
+    pub Ratings = trees::LC_RATINGS; Uuid => Cbor<Rating>
 }
 
-/// `lc_ratings` read as bytes, decoded over several cores by the reports.
-pub struct RatingsRaw;
-impl TableDef for RatingsRaw {
-    const NAME: &'static str = trees::LC_RATINGS;
-    type Key = Uuid;
-    type Value = Raw;
+table! {
+    /// `lc_ratings` read as bytes, decoded over several cores by the reports.
+    pub RatingsRaw = trees::LC_RATINGS; Uuid => Raw
 }
 
-/// `lc_leads`: lead number (8 B BE) → lead.
-pub struct Leads;
-impl TableDef for Leads {
-    const NAME: &'static str = trees::LC_LEADS;
-    type Key = u64;
-    type Value = Cbor<Record>;
+table! {
+    /// `lc_leads`: lead number (8 B BE) → lead.
+    pub Leads = trees::LC_LEADS; u64 => Cbor<Record>
 }
 
-/// `lc_tickets`: ticket number (8 B BE) → ticket.
-pub struct Tickets;
-impl TableDef for Tickets {
-    const NAME: &'static str = trees::LC_TICKETS;
-    type Key = u64;
-    type Value = Cbor<Record>;
+table! {
+    /// `lc_tickets`: ticket number (8 B BE) → ticket.
+    pub Tickets = trees::LC_TICKETS; u64 => Cbor<Record>
 }
 
 impl LiveChatStore {

@@ -12,31 +12,22 @@ use crate::livechat::messages::Message;
 use crate::livechat::reports::privacy::ReturningEntry;
 use crate::livechat::sessions::Session;
 use crate::store::StoreError;
-use crate::store::table::{Cbor, TableDef};
+use crate::store::table::{Cbor, table};
 use crate::store::trees;
 
-/// `lc_sessions`: visitor sessions by id.
-pub struct Sessions;
-impl TableDef for Sessions {
-    const NAME: &'static str = trees::LC_SESSIONS;
-    type Key = Uuid;
-    type Value = Cbor<Session>;
+table! {
+    /// `lc_sessions`: visitor sessions by id.
+    pub Sessions = trees::LC_SESSIONS; Uuid => Cbor<Session>
 }
 
-/// `lc_messages`: session id ‖ sequence → message.
-pub struct Messages;
-impl TableDef for Messages {
-    const NAME: &'static str = trees::LC_MESSAGES;
-    type Key = (Uuid, u64);
-    type Value = Cbor<Message>;
+table! {
+    /// `lc_messages`: session id ‖ sequence → message.
+    pub Messages = trees::LC_MESSAGES; (Uuid, u64) => Cbor<Message>
 }
 
-/// `lc_visitors`: returning visitor id → their previous operator.
-pub struct Visitors;
-impl TableDef for Visitors {
-    const NAME: &'static str = trees::LC_VISITORS;
-    type Key = String;
-    type Value = Cbor<ReturningEntry>;
+table! {
+    /// `lc_visitors`: returning visitor id → their previous operator.
+    pub Visitors = trees::LC_VISITORS; String => Cbor<ReturningEntry>
 }
 
 impl LiveChatStore {
