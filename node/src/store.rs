@@ -262,10 +262,6 @@ pub struct StoreInner {
     gate: gate::WriteGate,
     /// Disk flushes made since the store was opened (`/api/v1/stats`).
     flushes: std::sync::atomic::AtomicU64,
-    /// Connections.
-    pub connections: Tree,
-    /// Users.
-    pub users: Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -284,12 +280,6 @@ impl Store {
             .open()?;
         let gate = gate::WriteGate::default();
         let store = Store(Arc::new(StoreInner {
-            connections: Tree::new(
-                db.open_tree(trees::CONNECTIONS)?,
-                trees::CONNECTIONS,
-                gate.clone(),
-            ),
-            users: Tree::new(db.open_tree(trees::USERS)?, trees::USERS, gate.clone()),
             db,
             gate,
             log_file: path.join("db"),
@@ -430,8 +420,9 @@ mod tests {
     fn damaged_values_are_reported_not_panicked_on() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        store.users.insert(b"k", &[0xff, 0x00, 0x13][..]).unwrap();
-        let got = Store::get::<String>(&store.users, trees::USERS, b"k");
+        let users = store.tree(trees::USERS).unwrap();
+        users.insert(b"k", &[0xff, 0x00, 0x13][..]).unwrap();
+        let got = Store::get::<String>(&users, trees::USERS, b"k");
         assert!(matches!(got, Err(StoreError::Corrupt { .. })));
     }
 }

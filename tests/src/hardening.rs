@@ -9,8 +9,9 @@ use libp2p::{Multiaddr, PeerId};
 use ochat_node::model::ConnectionRecord;
 use ochat_node::network::{self, NetworkConfig, NetworkHandle};
 use ochat_node::store::channels::Channels;
+use ochat_node::store::connections::Connections;
 use ochat_node::store::ratchets::{RatchetPickle, Ratchets};
-use ochat_node::store::{Store, trees};
+
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
@@ -63,12 +64,9 @@ impl Impostor {
                 .get(id)?
                 .context("no such channel")?;
             let ratchet = Ratchets::open(&store)?.pickle(id)?.context("no ratchet")?;
-            let conn: ConnectionRecord = Store::get(
-                &store.connections,
-                trees::CONNECTIONS,
-                ch.connection_id.as_bytes(),
-            )?
-            .context("no connection")?;
+            let conn: ConnectionRecord = Connections::open(&store)?
+                .load(&ch.connection_id)?
+                .context("no connection")?;
             (
                 ratchet,
                 conn.request_id,

@@ -8,7 +8,7 @@ use libp2p::{Multiaddr, PeerId};
 use ochat_node::model::ConnectionRecord;
 use ochat_node::store::channels::Channels;
 use ochat_node::store::ratchets::Ratchets;
-use ochat_node::store::{Store, trees};
+
 use ochat_protocol::identity::{IdentityKey, InstanceId};
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
@@ -188,13 +188,11 @@ fn forge(dir: &std::path::Path, channel: &str, uuid: &str, body: Body) -> (WireM
         .get(channel)
         .unwrap()
         .unwrap();
-    let conn: ConnectionRecord = Store::get(
-        &store.connections,
-        trees::CONNECTIONS,
-        ch.connection_id.as_bytes(),
-    )
-    .unwrap()
-    .unwrap();
+    let conn: ConnectionRecord = ochat_node::store::connections::Connections::open(&store)
+        .unwrap()
+        .load(&ch.connection_id)
+        .unwrap()
+        .unwrap();
     let ratchets = Ratchets::open(&store).unwrap();
     let mut ratchet: Ratchet = ratchets.load(channel).unwrap().unwrap();
     let sender: InstanceId = uuid.parse().unwrap();

@@ -45,7 +45,13 @@ async fn a_node_that_crashed_while_accepting_comes_back_with_the_channel() {
             .remove(&channel_key)
             .unwrap()
             .unwrap();
-        let (conn_key, conn) = store.connections.iter().next().unwrap().unwrap();
+        let (conn_key, conn) = store
+            .tree(trees::CONNECTIONS)
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap()
+            .unwrap();
         let mut accept = AtomicWrite::default();
         accept.create(trees::RATCHETS, channel_key.clone(), ratchet.to_vec());
         accept.create(trees::CHANNELS, channel_key, channel.to_vec());

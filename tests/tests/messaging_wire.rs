@@ -15,7 +15,7 @@ use ochat_node::network::{self, NetworkConfig};
 use ochat_node::store::channels::Channels;
 use ochat_node::store::message_outbox::MessageOutbox;
 use ochat_node::store::ratchets::Ratchets;
-use ochat_node::store::{Store, trees};
+
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::message::{
     AckStatus, Body, Content, MessageBatch, MessageResponse, WireMessage, associated_data,
@@ -355,13 +355,11 @@ async fn a_peer_that_reuses_the_id_of_one_of_our_messages_cannot_overwrite_it() 
             .get(channel)
             .unwrap()
             .unwrap();
-        let conn: ConnectionRecord = Store::get(
-            &store.connections,
-            trees::CONNECTIONS,
-            ch.connection_id.as_bytes(),
-        )
-        .unwrap()
-        .unwrap();
+        let conn: ConnectionRecord = ochat_node::store::connections::Connections::open(&store)
+            .unwrap()
+            .load(&ch.connection_id)
+            .unwrap()
+            .unwrap();
         let mut ratchet: Ratchet = Ratchets::open(&store)
             .unwrap()
             .load(channel)

@@ -470,7 +470,9 @@ fn stored_request(dir: &std::path::Path, id: &str) -> Vec<u8> {
     let (store, _) = open_stopped(dir).unwrap();
     let id: uuid::Uuid = id.parse().unwrap();
     let record: ochat_node::model::ConnectionRecord =
-        ochat_node::store::Store::get(&store.connections, trees::CONNECTIONS, id.as_bytes())
+        ochat_node::store::connections::Connections::open(&store)
+            .unwrap()
+            .load(&id)
             .unwrap()
             .unwrap();
     record.request.unwrap().body

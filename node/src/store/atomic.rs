@@ -226,7 +226,15 @@ mod tests {
             (trees::OUTBOX, b"old", None),
         ]);
         store.write_atomically(&w).unwrap();
-        assert_eq!(store.connections.get(b"c1").unwrap().unwrap(), b"conn");
+        assert_eq!(
+            store
+                .tree(trees::CONNECTIONS)
+                .unwrap()
+                .get(b"c1")
+                .unwrap()
+                .unwrap(),
+            b"conn"
+        );
         assert_eq!(
             store
                 .tree(trees::REQUESTS)
@@ -260,7 +268,11 @@ mod tests {
         w.create(trees::RATCHETS, b"ch2".to_vec(), b"fresh ratchet".to_vec());
         {
             let store = Store::open(dir.path()).unwrap();
-            store.connections.insert(b"c1", &b"pending"[..]).unwrap();
+            store
+                .tree(trees::CONNECTIONS)
+                .unwrap()
+                .insert(b"c1", &b"pending"[..])
+                .unwrap();
             store
                 .tree(trees::OUTBOX)
                 .unwrap()
@@ -275,7 +287,11 @@ mod tests {
                     encode(trees::INTENTS, &w).unwrap(),
                 )
                 .unwrap();
-            store.connections.insert(b"c1", &b"accepted"[..]).unwrap();
+            store
+                .tree(trees::CONNECTIONS)
+                .unwrap()
+                .insert(b"c1", &b"accepted"[..])
+                .unwrap();
             store
                 .tree(trees::RATCHETS)
                 .unwrap()
@@ -284,7 +300,15 @@ mod tests {
             store.flush().await.unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.connections.get(b"c1").unwrap().unwrap(), b"accepted");
+        assert_eq!(
+            store
+                .tree(trees::CONNECTIONS)
+                .unwrap()
+                .get(b"c1")
+                .unwrap()
+                .unwrap(),
+            b"accepted"
+        );
         assert!(
             store
                 .tree(trees::OUTBOX)
