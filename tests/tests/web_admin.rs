@@ -15,6 +15,7 @@ use ochat_node::livechat::TestClock;
 use ochat_tests::admin_console::keys::{ENTER, SELECT_ALL, TAB};
 use ochat_tests::admin_console::{admin_login, docs_screenshot, fill, focused_id, type_keys};
 use ochat_tests::livechat::ChatNode;
+use ochat_tests::node::WAIT;
 use ochat_tests::web::{Driver, screenshots_on_failure, shop_page, until_available, website};
 use reqwest::Method;
 use serde_json::json;
@@ -243,6 +244,28 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
         ensure!(bob["expertise"] == json!(["sales", "billing"]), "{bob}");
         ensure!(bob["country"] == json!("BE"), "{bob}");
         let bob_id = bob["id"].as_str().context("Bob's id")?.to_string();
+        ensure!(bob["administrator"] == json!(false), "{bob}");
+
+        // The admin token makes Bob a live chat administrator from his profile, and unmakes him.
+        for wanted in [true, false] {
+            console.click("#op-administrator").await?;
+            console.click("#op-edit-submit").await?;
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let now = chat
+                    .admin(Method::GET, &format!("/api/v1/users/{bob_id}"), None)
+                    .await?;
+                if now["administrator"] == json!(wanted) {
+                    break;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "Bob's role never became {wanted}: {now}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            console.find("#op-edit").await?;
+        }
 
         // A new password logs Bob out; "log out everywhere" ends the next login too.
         let (status, first) = login("first password").await?;

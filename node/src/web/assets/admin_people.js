@@ -34,6 +34,10 @@
       help: "Tags separated by commas, e.g. sales, billing. Visitors asking for them go to this operator first." });
     ctx.field(body, p + "country", "Country", { value: user.country, placeholder: "BE",
       help: "Two-letter ISO code." });
+    // Only the admin token makes or unmakes administrators (the node refuses anyone else).
+    var admin = ctx.me ? null : ctx.field(body, p + "administrator", "Live chat administrator", {
+      type: "checkbox", value: user.administrator,
+      help: "Manages operators, channels, rules, chatbots, canned responses and reports with their own login." });
     return function () {
       var $ = function (id) { return document.getElementById(p + id); };
       var b = {
@@ -46,6 +50,7 @@
       if (!user.id) b.password = $("password").value;
       if ($("language").value) b.language = $("language").value;
       if ($("country").value.trim()) b.country = $("country").value.trim().toUpperCase();
+      if (admin) b.administrator = admin.checked;
       return b;
     };
   }
