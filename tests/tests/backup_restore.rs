@@ -82,6 +82,21 @@ async fn a_node_backed_up_while_messages_flow_comes_back_whole_from_its_backup()
     .unwrap();
     assert!(ok, "ochat backup failed: {stderr}");
     assert!(stdout.contains("Keep this file secret"), "{stdout}");
+    let direct = reqwest::Client::new()
+        .post(format!("{}/api/v1/backup", acme.api))
+        .bearer_auth(&acme.token)
+        .send()
+        .await
+        .unwrap();
+    let frozen = direct.headers()["x-ochat-backup-frozen-ms"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let entries = direct.headers()["x-ochat-backup-entries"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    eprintln!("a second backup under load: writes waited {frozen} ms for {entries} entries");
     stop.store(true, Ordering::SeqCst);
     writer.await.unwrap();
     assert!(

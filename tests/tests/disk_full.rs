@@ -216,6 +216,7 @@ async fn a_node_whose_disk_fills_refuses_writes_keeps_every_message_and_resumes_
 
     // Space comes back: writes resume without a restart, the late messages arrive.
     std::fs::remove_file(&filler).unwrap();
+    let freed = std::time::Instant::now();
     eventually("Acme takes sends again", || async {
         a.call(
             Method::POST,
@@ -227,11 +228,16 @@ async fn a_node_whose_disk_fills_refuses_writes_keeps_every_message_and_resumes_
         .is_success()
     })
     .await;
+    let resumed = freed.elapsed();
     eventually("Globex's late messages arrive", || async {
         let texts = a.texts(&acme_channel).await;
         (0..5).all(|n| texts.contains(&format!("globex late {n}")))
     })
     .await;
+    eprintln!(
+        "space back: sends taken again after {resumed:?}, the partner's waiting messages in after {:?}",
+        freed.elapsed()
+    );
     let texts = a.texts(&acme_channel).await;
     let mut unique = texts.clone();
     unique.sort();
