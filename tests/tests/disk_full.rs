@@ -2,13 +2,14 @@
 //! node refuses what would write (HTTP 507 with the reason; its partner is told to try later
 //! and keeps its messages), keeps answering reads, loses nothing it acknowledged, says so once
 //! in its log, and takes writes again by itself when space comes back. The directory does the
-//! same.
+//! same, and so do the live chat's WebSockets.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::time::Duration;
 
 use ochat_node::directory::server::{DirectoryConfig, DirectoryServer};
+use ochat_tests::livechat::ChatNode;
 use ochat_tests::node::{TestNode, WAIT, test_config};
 use ochat_tests::process::NodeProcess;
 use ochat_tests::small_disk::SmallDisk;
@@ -307,4 +308,60 @@ async fn a_directory_whose_disk_fills_refuses_registrations_and_keeps_answering_
         "registrations resume"
     );
     directory.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_chat_sockets_are_told_the_disk_is_full_and_write_again_when_space_is_back() {
+    let disk = SmallDisk::mount(96).unwrap();
+    let clock = std::sync::Arc::new(ochat_node::livechat::TestClock::new());
+    let shop = ChatNode::start_with(&disk.path.join("shop"), clock, |c| {
+        c.http.min_free_space = 24 * MIB;
+    })
+    .await
+    .unwrap();
+    let ann = shop.operator("ann", json!({})).await.unwrap();
+    let channel = shop.channel("Support", &[&ann], json!({})).await.unwrap();
+    let visit = shop
+        .visit(&channel, "https://shop.example/", "en", None, None)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/livechat/sessions/{}/events", visit.session);
+    let mut visitor = shop.socket(&path, &visit.token).await.unwrap();
+    let mut operator = shop
+        .socket("/api/v1/livechat/operator/events", &ann.token)
+        .await
+        .unwrap();
+    visitor.send(json!({"text": "hello"})).await.unwrap();
+    operator
+        .until(|e| e["message"]["text"] == "hello")
+        .await
+        .unwrap();
+
+    let filler = disk.fill_leaving(8 * MIB).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for socket in [&mut visitor, &mut operator] {
+        socket
+            .send(json!({"session_id": visit.session, "text": "on a full disk"}))
+            .await
+            .unwrap();
+        let note = socket.until(|e| e["type"] == "error").await.unwrap();
+        let message = note["message"].as_str().unwrap_or_default();
+        assert!(message.contains("full"), "{note}");
+    }
+    let lines = shop.transcript(&visit.token, &visit.session).await.unwrap();
+    assert!(
+        lines.iter().all(|l| l["text"] != "on a full disk"),
+        "nothing was written: {lines:?}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    visitor
+        .send(json!({"text": "space is back"}))
+        .await
+        .unwrap();
+    operator
+        .until(|e| e["message"]["text"] == "space is back")
+        .await
+        .unwrap();
 }

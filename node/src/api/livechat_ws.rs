@@ -167,12 +167,13 @@ async fn serve(
                     if let Some(op) = who.operator() {
                         let _ = chat.touch(op);
                     }
-                    let answer = match serde_json::from_str::<Incoming>(text.as_str()) {
-                        Ok(m) => match m.session_id.or(session) {
+                    let answer = match (serde_json::from_str::<Incoming>(text.as_str()), auth.writes_allowed()) {
+                        (Err(e), _) => Some(format!("expected {{\"text\": …}}: {e}")),
+                        (Ok(_), Err(full)) => Some(full.to_string()),
+                        (Ok(m), Ok(())) => match m.session_id.or(session) {
                             Some(id) => chat.post_message(who, id, &m.text, m.answer_id.as_deref()).await.err().map(|e| e.to_string()),
                             None => Some("session_id is required".into()),
                         },
-                        Err(e) => Some(format!("expected {{\"text\": …}}: {e}")),
                     };
                     if let Some(error) = answer {
                         let note = serde_json::json!({"type": "error", "message": error}).to_string();

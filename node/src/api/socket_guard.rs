@@ -98,6 +98,15 @@ impl SocketAuth {
         self.who
     }
 
+    /// Whether the node takes writes now (its data folder's disk is not full; see
+    /// [`crate::disk_space`]): what the socket's client writes is refused like an HTTP write.
+    pub(crate) fn writes_allowed(&self) -> Result<(), crate::disk_space::DiskFull> {
+        match self.node.upgrade() {
+            Some(node) => node.disk.check(),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the token still grants what it granted at the start.
     fn valid(&self) -> bool {
         let Some(node) = self.node.upgrade() else {
