@@ -33,7 +33,8 @@
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - `backoff` — the one exponential backoff of every retry loop (federation outbox, channel
 //!   delivery, directory registration, the directory's libp2p node).
-//! - [`model`] — stored records and their API views; [`events`] — the live event bus.
+//! - [`model`] — stored records and their API views (the live chat's in `model::livechat`),
+//!   a leaf every layer may name; [`events`] — the live event bus.
 //! - [`http_server`] — the one HTTP server loop of the API and the directory: header and body
 //!   timeouts, connection caps in all and per address (`http_caps`), graceful shutdown;
 //!   [`client_addr`] — the client address and `--trusted-proxy`; [`process_setup`] — umask

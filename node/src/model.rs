@@ -1,6 +1,8 @@
 //! What the node stores: connections, outbox steps, channels and users, and the JSON views the
 //! API shows of them. Secrets inside stored values print redacted.
 
+pub mod livechat;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ochat_protocol::connection::{Connection, Direction};

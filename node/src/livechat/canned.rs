@@ -4,25 +4,12 @@
 //! A second response with the same shortcut for the same audience is refused. An operator
 //! shares only with groups they are a member of (the admin with any).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{LiveChat, LiveChatError, Who, text};
 
-/// A canned response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Canned {
-    /// Id.
-    pub id: Uuid,
-    /// Shortcut (letters, digits, `_`, `-`).
-    pub shortcut: String,
-    /// What the shortcut becomes.
-    pub substitution: String,
-    /// The user who made it (None: made by the admin).
-    pub owner: Option<Uuid>,
-    /// Groups it is shared with.
-    pub groups: Vec<Uuid>,
-}
+pub use crate::model::livechat::Canned;
 
 /// Body to create a canned response.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

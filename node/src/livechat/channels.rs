@@ -11,41 +11,7 @@ use super::{LiveChat, LiveChatError, Who, text};
 
 const MAX_TEXT: usize = 2000;
 
-/// A channel as stored and shown.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Channel {
-    /// Channel id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// Operators (user ids).
-    pub operators: Vec<Uuid>,
-    /// The button's (notification) text.
-    pub button_text: String,
-    /// First message a visitor sees.
-    pub welcome_message: String,
-    /// Placeholder of the chat input.
-    pub input_placeholder: String,
-    /// Button colour (CSS).
-    pub button_color: String,
-    /// Header colour (CSS).
-    pub header_color: String,
-    /// At most this many ongoing sessions per operator.
-    pub max_sessions_per_operator: Option<u32>,
-    /// Whether the ratings page is public.
-    pub published: bool,
-    /// Rules, kept sorted by sequence.
-    pub rules: Vec<Rule>,
-    /// Created (ms).
-    pub created_at_ms: u64,
-    /// Whether any operator may join by themselves (Odoo's behaviour). Off by default: only
-    /// the operators the admin listed ([`Channel::allowed`]) may join.
-    #[serde(default)]
-    pub self_join: bool,
-    /// Operators the admin listed: they may join (again) by themselves, e.g. after leaving.
-    #[serde(default)]
-    pub allowed: Vec<Uuid>,
-}
+pub use crate::model::livechat::Channel;
 
 impl Channel {
     /// Whether `op` may join this channel by themselves.

@@ -4,7 +4,6 @@
 //! (listable through the API) and are POSTed to the configured webhook, if any. Operators
 //! list and search only the records of the channels they operate; the admin sees all.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -20,35 +19,7 @@ const HELP: &str = "Commands available in this conversation:\n\
 /search_tickets <words|#number> — find tickets\n\
 /leave — leave this conversation (it closes when the last operator leaves)";
 
-/// A lead or a ticket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Record {
-    /// Number (1, 2, … per kind).
-    pub number: u64,
-    /// "lead" or "ticket".
-    pub kind: String,
-    /// Title.
-    pub title: String,
-    /// The conversation it came from.
-    pub session_id: Uuid,
-    /// Its channel.
-    pub channel_id: Uuid,
-    /// The conversation, one line per message.
-    pub transcript: String,
-    /// The visitor's email, when a chatbot collected one.
-    #[serde(default)]
-    pub email: Option<String>,
-    /// The visitor's phone, when a chatbot collected one.
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// The operator who created it (None: a chatbot did).
-    pub created_by: Option<Uuid>,
-    /// The chatbot that created it, if one did.
-    #[serde(default)]
-    pub created_by_bot: Option<Uuid>,
-    /// Created (ms).
-    pub created_at_ms: u64,
-}
+pub use crate::model::livechat::{Kind, Record};
 
 /// What a new record carries besides the session's transcript.
 #[derive(Debug, Clone, Default)]
@@ -58,15 +29,6 @@ pub(crate) struct RecordDraft {
     pub(crate) phone: Option<String>,
     pub(crate) created_by: Option<Uuid>,
     pub(crate) created_by_bot: Option<Uuid>,
-}
-
-/// Which store a record goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `/lead`.
-    Lead,
-    /// `/ticket`.
-    Ticket,
 }
 
 impl Kind {

@@ -1,23 +1,14 @@
 //! User groups: canned responses are shared with groups. The admin creates and changes them;
 //! staff list them. Members are accounts' users (`crate::accounts`).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{LiveChat, LiveChatError, Who, text};
 
 const MAX_NAME: usize = 200;
 
-/// A user group (canned responses are shared with groups).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Group {
-    /// Group id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// Member user ids.
-    pub members: Vec<Uuid>,
-}
+pub use crate::model::livechat::Group;
 
 /// Body to create or change a group.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

@@ -5,7 +5,7 @@
 //! pages; leaving and closing.
 
 use axum::body::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -27,31 +27,7 @@ struct MessageEvent<'a> {
     message: &'a Message,
 }
 
-/// One message of a conversation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Message {
-    /// Message id.
-    pub id: Uuid,
-    /// Session.
-    pub session_id: Uuid,
-    /// Order in the session.
-    pub seq: u64,
-    /// "visitor", "operator", "bot" (a chatbot step) or "system".
-    pub author: String,
-    /// The operator's id.
-    pub author_id: Option<Uuid>,
-    /// Name shown.
-    pub author_name: String,
-    /// Text.
-    pub text: String,
-    /// Sent (ms).
-    pub at_ms: u64,
-    /// Seen only by this operator (command answers), if set.
-    pub only_for: Option<Uuid>,
-    /// A chatbot question's answers, shown to the visitor as buttons (empty otherwise).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub answers: Vec<AnswerChoice>,
-}
+pub use crate::model::livechat::{AnswerChoice, Message};
 
 /// A message about to be stored.
 #[derive(Debug, Clone)]
@@ -62,15 +38,6 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) text: String,
     pub(crate) only_for: Option<Uuid>,
     pub(crate) answers: Vec<AnswerChoice>,
-}
-
-/// One answer a visitor may pick for a chatbot question.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct AnswerChoice {
-    /// Answer id, unique in its script (send it back as `answer_id`).
-    pub id: String,
-    /// The answer's text.
-    pub text: String,
 }
 
 impl LiveChat {

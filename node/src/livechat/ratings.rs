@@ -7,24 +7,7 @@ use uuid::Uuid;
 
 use super::{LiveChat, LiveChatError, Who};
 
-/// A rating.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Rating {
-    /// The rated session.
-    pub session_id: Uuid,
-    /// Its channel.
-    pub channel_id: Uuid,
-    /// 5, 3 or 1.
-    pub rating: u8,
-    /// Optional comment.
-    pub comment: Option<String>,
-    /// The operator rated.
-    pub operator: Option<Uuid>,
-    /// Hidden from the published page.
-    pub internal_only: bool,
-    /// Given (ms).
-    pub at_ms: u64,
-}
+pub use crate::model::livechat::Rating;
 
 /// What the visitor sends.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

@@ -10,8 +10,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::{Regex, RegexBuilder};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::LiveChatError;
 
@@ -60,62 +58,7 @@ fn compiled(pattern: &str) -> Option<Arc<Regex>> {
     Some(re)
 }
 
-/// What the widget does on a matching page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Show the button.
-    #[default]
-    Show,
-    /// Show the button with its notification text.
-    ShowWithNotification,
-    /// Open the chat window automatically after `auto_open_after_s`.
-    AutoOpen,
-    /// Hide the button.
-    Hide,
-}
-
-/// When a rule's chatbot takes part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChatbotCondition {
-    /// Always.
-    #[default]
-    Always,
-    /// Only when no operator is available.
-    OnlyIfNoOperator,
-    /// Only when an operator is available.
-    OnlyIfOperator,
-}
-
-/// A channel rule as stored and shown.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Rule {
-    /// Rule id.
-    #[serde(default = "Uuid::now_v7")]
-    pub id: Uuid,
-    /// Order among the channel's rules (lower first).
-    #[serde(default)]
-    pub sequence: i32,
-    /// What the button does.
-    #[serde(default)]
-    pub action: Action,
-    /// Seconds before opening automatically (action `auto_open`).
-    #[serde(default)]
-    pub auto_open_after_s: Option<u32>,
-    /// Regex searched in the page URL; empty matches every page.
-    #[serde(default)]
-    pub url_regex: String,
-    /// ISO country codes; empty means every country.
-    #[serde(default)]
-    pub countries: Vec<String>,
-    /// The chatbot that answers (the chatbot engine comes later).
-    #[serde(default)]
-    pub chatbot_id: Option<String>,
-    /// When the chatbot takes part.
-    #[serde(default)]
-    pub chatbot_condition: ChatbotCondition,
-}
+pub use crate::model::livechat::{Action, ChatbotCondition, Rule};
 
 impl Rule {
     /// Checks the regex and normalises country codes; invalid input is refused.
@@ -251,6 +194,7 @@ impl CountrySource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn rule(seq: i32, action: Action, re: &str, countries: &[&str]) -> Rule {
         Rule {

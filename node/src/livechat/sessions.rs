@@ -9,13 +9,11 @@
 //! ([`super::expiry`]).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::channels::Channel;
-use super::chatbot::engine::BotState;
 pub use super::session_start::{StartAnswer, StartContext, StartInput, language_from_header};
 use super::{LiveChat, LiveChatError, Who, token_hash};
 use crate::livechat::reports::privacy::ReturningEntry;
@@ -23,65 +21,7 @@ use crate::model::UserRecord;
 
 const WEEK_MS: u64 = 7 * 24 * 3_600_000;
 
-/// A session as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    /// Session id.
-    pub id: Uuid,
-    /// Channel.
-    pub channel_id: Uuid,
-    /// The id the visitor's browser keeps, if any.
-    pub visitor_id: Option<String>,
-    /// SHA-256 of the visitor's token.
-    #[serde(with = "serde_bytes")]
-    pub token_hash: Vec<u8>,
-    /// Browser language.
-    pub language: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Page where the chat started.
-    pub page_url: String,
-    /// Operators in the conversation now.
-    pub operators: Vec<Uuid>,
-    /// Every operator who was in it.
-    pub all_operators: Vec<Uuid>,
-    /// The chatbot of the matched rule, if it answers.
-    pub chatbot_id: Option<String>,
-    /// Started (ms).
-    pub created_at_ms: u64,
-    /// Last message (ms).
-    pub last_activity_ms: u64,
-    /// Closed (ms).
-    pub closed_at_ms: Option<u64>,
-    /// Last distinct pages visited, oldest first.
-    pub pages: Vec<String>,
-    /// Next message sequence number.
-    pub next_seq: u64,
-    /// Where the chatbot is, when one leads (or led) the conversation.
-    #[serde(default)]
-    pub bot: Option<BotState>,
-    /// When the chatbot handed the visitor over to an operator (ms), if it did.
-    #[serde(default)]
-    pub handover_at_ms: Option<u64>,
-    /// Set when no operator was available: at the start (a chatbot took the visitor), or
-    /// when a chatbot's forward found nobody.
-    #[serde(default)]
-    pub no_operator: bool,
-    /// Someone (the visitor or an operator) wrote in it: it counts against its operators' cap
-    /// and does not expire ([`super::expiry`]).
-    #[serde(default)]
-    pub written: bool,
-    /// Leads and tickets a chatbot created in it.
-    #[serde(default)]
-    pub bot_records: u32,
-    /// Closed by the clean-up after a day in which only the chatbot answered: kept in the
-    /// history, not counted in reports ([`super::expiry`]).
-    #[serde(default)]
-    pub abandoned: bool,
-    /// The visitor's address as a rate-limit key, in memory only (never stored).
-    #[serde(skip)]
-    pub address: Option<IpAddr>,
-}
+pub use crate::model::livechat::Session;
 
 /// How the API shows a session.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

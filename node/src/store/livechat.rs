@@ -27,10 +27,10 @@ use uuid::Uuid;
 
 use super::table::{Cbor, Table, TableDef, table};
 use super::{Store, StoreError, trees};
-use crate::livechat::canned::Canned;
-use crate::livechat::channels::Channel;
-use crate::livechat::chatbot::script::Script;
-use crate::livechat::groups::Group;
+use crate::model::livechat::Canned;
+use crate::model::livechat::Channel;
+use crate::model::livechat::Group;
+use crate::model::livechat::Script;
 
 table! {
     /// `lc_groups`: user groups by id.
@@ -182,10 +182,10 @@ impl LiveChatStore {
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
-    use crate::livechat::commands::{Kind, Record};
-    use crate::livechat::messages::Message;
-    use crate::livechat::ratings::Rating;
-    use crate::livechat::reports::privacy::ReturningEntry;
+    use crate::model::livechat::Message;
+    use crate::model::livechat::Rating;
+    use crate::model::livechat::ReturningEntry;
+    use crate::model::livechat::{Kind, Record};
     use crate::store::encode;
 
     fn message(session: Uuid, seq: u64, text: &str) -> Message {

@@ -21,19 +21,7 @@ pub const RESTART: &str = "restart";
 pub const RESTART_HINT: &str = "This conversation has ended. Click \u{201c}Restart\u{201d} \
 (or type \u{201c}restart\u{201d}) to start again.";
 
-/// Why a script stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum End {
-    /// The last step ran.
-    Finished,
-    /// The visitor's answer had no step to follow.
-    DeadEnd,
-    /// An answer's link took the visitor away.
-    Link,
-    /// An operator took over.
-    Forwarded,
-}
+pub use crate::model::livechat::{BotState, End};
 
 /// A record the bot creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -62,27 +50,6 @@ pub enum Effect {
     },
     /// Create a lead or ticket from what [`BotState`] collected and the transcript.
     Create(Create),
-}
-
-/// Where a session's bot is, stored with the session.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BotState {
-    /// The last step that ran (index).
-    pub position: Option<usize>,
-    /// The step at `position` waits for the visitor.
-    pub waiting: bool,
-    /// A forward is being looked for.
-    pub forwarding: bool,
-    /// Answer ids the visitor selected, in order.
-    pub selected: Vec<String>,
-    /// The email given.
-    pub email: Option<String>,
-    /// The phone number given.
-    pub phone: Option<String>,
-    /// Free inputs, in order.
-    pub inputs: Vec<String>,
-    /// Set once the script stopped.
-    pub ended: Option<End>,
 }
 
 impl BotState {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::livechat::LiveChatError;
@@ -21,29 +21,7 @@ pub const MAX_EXPERTISE: usize = 20;
 const MAX_MESSAGE: usize = 4_000;
 const MAX_AVATAR: usize = 256 * 1024;
 
-/// What a step does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StepType {
-    /// Says its message and goes on.
-    Text,
-    /// Says its message and waits for one of its answers.
-    Question,
-    /// Asks for an email address (validated; asked again when invalid).
-    Email,
-    /// Asks for a phone number (checked; asked again when it does not look like one).
-    Phone,
-    /// Hands the visitor to an operator (with the step's expertise); goes on when nobody is free.
-    ForwardToOperator,
-    /// Waits for one line of text, stored as typed.
-    FreeInput,
-    /// Waits for text that may span several lines, stored as typed.
-    FreeInputMultiline,
-    /// Creates a lead with what was collected and the transcript.
-    CreateLead,
-    /// Creates a ticket with what was collected and the transcript.
-    CreateTicket,
-}
+pub use crate::model::livechat::{Answer, Script, Step, StepType};
 
 impl StepType {
     /// Whether the step waits for the visitor.
@@ -81,40 +59,6 @@ impl StepType {
     }
 }
 
-/// One answer of a question.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Answer {
-    /// Unique in the script; "Only If" refers to it. Default: "<step>.<answer>", e.g. "2.1".
-    #[serde(default)]
-    pub id: String,
-    /// What the visitor clicks or types.
-    pub text: String,
-    /// A page the answer sends the visitor to; following it ends the script.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-}
-
-/// One step of a script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Step {
-    /// What the step does.
-    #[serde(rename = "type")]
-    pub kind: StepType,
-    /// What the bot says.
-    #[serde(default)]
-    pub message: String,
-    /// A question's answers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub answers: Vec<Answer>,
-    /// "Only If": answer ids; the step runs when, for every question these answers belong to,
-    /// the visitor selected at least one of them. Empty: the step always runs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub only_if: Vec<String>,
-    /// A forward's required expertise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expertise: Vec<String>,
-}
-
 /// What the admin sends to create or replace a script.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ScriptInput {
@@ -127,21 +71,6 @@ pub struct ScriptInput {
     #[serde(default)]
     pub avatar: Option<String>,
     /// The steps, in order.
-    pub steps: Vec<Step>,
-}
-
-/// A stored script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Script {
-    /// Id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// The name visitors see.
-    pub operator_name: String,
-    /// Avatar image.
-    pub avatar: Option<String>,
-    /// Steps, in order.
     pub steps: Vec<Step>,
 }
 

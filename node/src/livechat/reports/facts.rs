@@ -84,42 +84,7 @@ impl FromStr for Outcome {
     }
 }
 
-/// The summary of one session that every report works from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionFacts {
-    /// Session id.
-    pub id: Uuid,
-    /// Channel.
-    pub channel_id: Uuid,
-    /// The visitor's browser id, if the widget sent one (`None`: anonymous).
-    pub visitor_id: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Browser language.
-    pub language: Option<String>,
-    /// Every operator who was in the conversation, in order of joining.
-    pub operators: Vec<Uuid>,
-    /// The chatbot that answered, if any.
-    pub chatbot_id: Option<String>,
-    /// Started (ms).
-    pub created_at_ms: u64,
-    /// Closed (ms), if closed.
-    pub closed_at_ms: Option<u64>,
-    /// When the chatbot handed over (ms).
-    pub handover_at_ms: Option<u64>,
-    /// Nobody was available at the start or at a forward.
-    pub no_operator: bool,
-    /// Messages that count (neither system notices nor private notices).
-    pub messages: u32,
-    /// Distinct authors of those messages (the visitor, each operator, the chatbot).
-    pub speakers: u32,
-    /// The visitor's first message (ms).
-    pub first_visitor_ms: Option<u64>,
-    /// The last message that counts (ms).
-    pub last_message_ms: Option<u64>,
-    /// Each operator's first message (ms), in order of writing.
-    pub first_by_operator: Vec<(Uuid, u64)>,
-}
+pub use crate::model::livechat::SessionFacts;
 
 /// Whether a message counts in the reports: not a system notice, not a private notice.
 pub fn counts(m: &Message) -> bool {

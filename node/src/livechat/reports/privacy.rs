@@ -22,14 +22,7 @@ const DAY_MS: u64 = 86_400_000;
 /// How often the retention sweep runs unless configured.
 pub const DEFAULT_SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-/// The returning-visitor entry as stored by the sessions module.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct ReturningEntry {
-    /// Their previous operator.
-    pub operator: Uuid,
-    /// When (ms).
-    pub at_ms: u64,
-}
+pub use crate::model::livechat::ReturningEntry;
 
 /// Everything stored about one visitor.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::LiveChatStore;
-use crate::livechat::reports::facts::SessionFacts;
+use crate::model::livechat::SessionFacts;
 use crate::store::table::{Key, Raw, table};
 use crate::store::{StoreError, decode, encode, trees};
 

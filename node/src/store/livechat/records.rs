@@ -5,8 +5,8 @@ use uuid::Uuid;
 
 use super::LiveChatStore;
 use super::facts::decode_parallel;
-use crate::livechat::commands::{Kind, Record};
-use crate::livechat::ratings::Rating;
+use crate::model::livechat::Rating;
+use crate::model::livechat::{Kind, Record};
 use crate::store::table::{Cbor, Raw, Table, table};
 use crate::store::{StoreError, trees};
 

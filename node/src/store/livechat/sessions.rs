@@ -8,9 +8,9 @@
 use uuid::Uuid;
 
 use super::LiveChatStore;
-use crate::livechat::messages::Message;
-use crate::livechat::reports::privacy::ReturningEntry;
-use crate::livechat::sessions::Session;
+use crate::model::livechat::Message;
+use crate::model::livechat::ReturningEntry;
+use crate::model::livechat::Session;
 use crate::store::StoreError;
 use crate::store::table::{Cbor, table};
 use crate::store::trees;
