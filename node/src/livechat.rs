@@ -63,7 +63,6 @@ pub mod widget;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use crate::accounts::Who;
@@ -301,13 +300,6 @@ impl LiveChat {
     }
 }
 
-/// A fresh random secret, hex-encoded (32 bytes).
-pub(crate) fn random_hex() -> Result<String, LiveChatError> {
-    let mut buf = [0u8; 32];
-    getrandom::fill(&mut buf).map_err(|e| LiveChatError::Internal(e.to_string()))?;
-    Ok(hex::encode(buf))
-}
-
 /// A random index below `n` (0 when `n` is 0).
 pub(crate) fn random_below(n: usize) -> usize {
     let mut buf = [0u8; 8];
@@ -317,18 +309,5 @@ pub(crate) fn random_below(n: usize) -> usize {
     (u64::from_le_bytes(buf) % n as u64) as usize
 }
 
-/// SHA-256 of a token: what is stored instead of the token.
-pub(crate) fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-/// A trimmed, non-empty, bounded text field.
-pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<String, LiveChatError> {
-    let v = value.trim();
-    if v.is_empty() || v.len() > max {
-        return Err(LiveChatError::BadInput(format!(
-            "{field} must have 1 to {max} bytes"
-        )));
-    }
-    Ok(v.to_string())
-}
+// Shared with accounts (their errors convert one to one into the live chat's).
+pub(crate) use crate::accounts::{random_hex, text, token_hash};

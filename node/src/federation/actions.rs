@@ -441,13 +441,24 @@ impl Federation {
         if current.seen {
             return Ok(ConnectionView::from(&current));
         }
+        self.update_stored(current.id, |record| record.seen = true)
+            .await
+    }
+
+    /// Changes a stored connection under the lock (`change` sees its latest value), stores it
+    /// durably and announces it; for changes that are not transitions of the handshake.
+    async fn update_stored(
+        &self,
+        id: Uuid,
+        change: impl FnOnce(&mut ConnectionRecord),
+    ) -> Result<ConnectionView, FederationError> {
         let _guard = self.inner.lock.lock().await;
         let mut record = self
             .inner
             .connections
-            .load(&current.id)?
+            .load(&id)?
             .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
-        record.seen = true;
+        change(&mut record);
         self.inner
             .connections
             .commit(Change::save(record.clone()))
@@ -474,25 +485,13 @@ impl Federation {
         if !exists {
             return Err(FederationError::NoUser(user));
         }
-        let _guard = self.inner.lock.lock().await;
-        let mut record = self
-            .inner
-            .connections
-            .load(&current.id)?
-            .ok_or_else(|| FederationError::NoConnection(id.to_string()))?;
-        record.members.retain(|m| *m != user);
-        if member {
-            record.members.push(user);
-        }
-        record.updated_at_ms = now_ms();
-        self.inner
-            .connections
-            .commit(Change::save(record.clone()))
-            .await?;
-        let view = ConnectionView::from(&record);
-        self.inner
-            .events
-            .connection(EventKind::Updated, view.clone());
-        Ok(view)
+        self.update_stored(current.id, |record| {
+            record.members.retain(|m| *m != user);
+            if member {
+                record.members.push(user);
+            }
+            record.updated_at_ms = now_ms();
+        })
+        .await
     }
 }
