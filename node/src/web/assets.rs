@@ -17,6 +17,7 @@ const WIDGET_CSS: &str = include_str!("assets/widget.css");
 const SUPPORT_HTML: &str = include_str!("assets/support.html");
 const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
+const API_CLIENT_JS: &str = include_str!("assets/api_client.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const RATINGS_CSS: &str = include_str!("assets/ratings.css");
 const ADMIN_JS: &str = include_str!("assets/admin.js");
@@ -95,7 +96,7 @@ pub(super) async fn console_page() -> Response {
     get,
     path = "/web/{file}",
     tag = "web",
-    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `console.css`, `ratings.css`, or the admin sections' `admin.js`, `admin_*.js`, `admin.css`, `admin_bots.css`")),
+    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `api_client.js`, `console.css`, `ratings.css`, or the admin sections' `admin.js`, `admin_*.js`, `admin.css`, `admin_bots.css`")),
     security(()),
     responses((status = 200, description = "A script or style of the pages", content((String = "text/javascript"), (String = "text/css"))))
 )]
@@ -104,6 +105,7 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "widget.js" => (JS, WIDGET_JS),
         "widget.css" => (CSS, WIDGET_CSS),
         "console.js" => (JS, CONSOLE_JS),
+        "api_client.js" => (JS, API_CLIENT_JS),
         "console.css" => (CSS, CONSOLE_CSS),
         "ratings.css" => (CSS, RATINGS_CSS),
         "admin.js" => (JS, ADMIN_JS),

@@ -52,26 +52,7 @@
   }
 
   function makeApi(token) {
-    return function (path, method, body) {
-      var headers = { authorization: "Bearer " + token };
-      if (body !== undefined) headers["content-type"] = "application/json";
-      return fetch(path, {
-        method: method || "GET", headers: headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }).then(function (resp) {
-        if (resp.status === 204) return null;
-        return resp.json().catch(function () { return null; }).then(function (json) {
-          if (!resp.ok) {
-            var err = json && json.error;
-            var e = new Error((err && err.message) || ("The node answered HTTP " + resp.status));
-            e.status = resp.status;
-            e.code = err && err.code;
-            throw e;
-          }
-          return json;
-        });
-      });
-    };
+    return function (path, method, body) { return window.ochatApi(token, path, method, body); };
   }
 
   function field(parent, id, label, opts) {

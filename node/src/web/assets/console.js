@@ -35,22 +35,7 @@
   }
 
   function api(path, method, body) {
-    var headers = { authorization: "Bearer " + token };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    return fetch(path, {
-      method: method || "GET", headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(function (resp) {
-      if (resp.status === 204) return null;
-      return resp.json().catch(function () { return null; }).then(function (json) {
-        if (!resp.ok) {
-          var e = new Error((json && json.error && json.error.message) || ("HTTP " + resp.status));
-          e.status = resp.status;
-          throw e;
-        }
-        return json;
-      });
-    });
+    return window.ochatApi(token, path, method, body);
   }
 
   function showError(e) { $("error").textContent = e ? (e.message || String(e)) : ""; }
