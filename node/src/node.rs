@@ -15,7 +15,7 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use ochat_protocol::identity::IdentityKey;
 use ochat_protocol::message::MessageResponse;
-use ochat_protocol::wire::{HandshakeResponse, RefusalCode};
+use ochat_protocol::wire::{HandshakeBody, HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, watch};
 
 use crate::api;
@@ -229,8 +229,11 @@ impl RunningNode {
         });
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut workers = federation.spawn_workers(stop_rx.clone());
+        messaging.set_federation(federation.clone());
+        workers.push(messaging.spawn_rekeys(stop_rx.clone()));
         workers.push(tokio::spawn(serve_inbound(
             federation.clone(),
+            messaging.clone(),
             shared.disk.clone(),
             inbound,
         )));
@@ -338,6 +341,7 @@ impl RunningNode {
 /// While the disk is full ([`crate::disk_space`]) the peer is told to try later.
 async fn serve_inbound(
     federation: Federation,
+    messaging: Messaging,
     disk: Arc<DiskSpace>,
     mut inbound: mpsc::Receiver<Inbound>,
 ) {
@@ -350,10 +354,26 @@ async fn serve_inbound(
             continue;
         }
         let federation = federation.clone();
+        let messaging = messaging.clone();
         tokio::spawn(async move {
-            let response = federation
-                .handle_envelope(request.peer, request.envelope.clone())
-                .await;
+            let response = match &request.envelope.body {
+                // A channel re-key: authenticated like every handshake message, answered by
+                // messaging (which owns the ratchets).
+                HandshakeBody::Rekey(signed) => {
+                    match federation
+                        .authenticated(request.peer, &request.envelope)
+                        .await
+                    {
+                        Ok(record) => messaging.handle_rekey(&record, signed).await,
+                        Err(refusal) => refusal,
+                    }
+                }
+                _ => {
+                    federation
+                        .handle_envelope(request.peer, request.envelope.clone())
+                        .await
+                }
+            };
             let _ = request.respond(response);
         });
     }

@@ -53,6 +53,7 @@ pub mod messages;
 pub mod meta;
 pub mod peers;
 pub mod ratchets;
+pub mod rekeys;
 pub mod restore_mark;
 pub mod snapshot;
 pub mod table;
@@ -174,6 +175,12 @@ pub mod trees {
     pub const PENDING_IN: &str = "pending_in";
     /// The restore mark: "restored_from" → which backup (see [`super::restore_mark`]).
     pub const RESTORE: &str = "restore";
+    /// Per channel: its ratchet epoch and re-key state (see [`super::rekeys`]).
+    pub const REKEYS: &str = "rekeys";
+    /// Per channel: the previous epoch's ratchet, only to open (see [`super::rekeys`]).
+    pub const PREVIOUS_RATCHETS: &str = "previous_ratchets";
+    /// Restore marks whose channels were flagged for a re-key (see [`super::rekeys`]).
+    pub const REKEY_PLANS: &str = "rekey_plans";
     /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
     pub const INTENTS: &str = "intents";
     /// The directory server's database (not a node's): Instance UUID → its signed record
@@ -191,6 +198,9 @@ pub mod trees {
         CHANNELS,
         RATCHETS,
         ROLLBACKS,
+        REKEYS,
+        PREVIOUS_RATCHETS,
+        REKEY_PLANS,
         USERS,
         MESSAGES,
         MSG_OUTBOX,

@@ -60,6 +60,8 @@ mod header;
 mod key_source;
 mod keys;
 mod recent;
+#[cfg(feature = "seal-log")]
+pub mod seal_log;
 mod skipped;
 #[cfg(test)]
 mod tests;

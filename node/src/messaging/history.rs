@@ -31,6 +31,12 @@ pub struct ChannelView {
     /// Details when `integrity` is `peer_rolled_back`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<crate::model::RollbackSeen>,
+    /// The ratchet's epoch: 0 from the connection handshake, one more per re-key.
+    pub epoch: u32,
+    /// Why the channel waits for a re-key before it sends again (this node was restored from
+    /// a backup, the peer reused a message number); absent when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rekey_needed: Option<String>,
 }
 
 /// A page of history.
@@ -59,6 +65,7 @@ impl Messaging {
                 continue;
             }
             let rollback = self.inner.ratchets.rollback(ch.id)?;
+            let rekey = self.inner.rekeys.state(ch.id)?;
             out.push(ChannelView {
                 id: ch.id,
                 name: ch.name.clone(),
@@ -73,6 +80,8 @@ impl Messaging {
                     "ok"
                 },
                 rollback,
+                epoch: rekey.epoch,
+                rekey_needed: rekey.needed.then(|| rekey.reason.clone()),
             });
         }
         Ok(out)
