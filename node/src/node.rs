@@ -227,9 +227,13 @@ impl RunningNode {
             disk: crate::disk_space::DiskSpace::new(data_dir.root(), config.http.min_free_space),
             addresses: RwLock::new(Vec::new()),
         });
+        messaging.set_federation(federation.clone());
+        // Before anything can send: a restored node flags its channels for a re-key.
+        messaging
+            .plan_rekeys_after_restore()
+            .map_err(|e| NodeError::Config(format!("re-key plan after a restore: {e}")))?;
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut workers = federation.spawn_workers(stop_rx.clone());
-        messaging.set_federation(federation.clone());
         workers.push(messaging.spawn_rekeys(stop_rx.clone()));
         workers.push(tokio::spawn(serve_inbound(
             federation.clone(),

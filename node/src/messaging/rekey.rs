@@ -2,8 +2,9 @@
 //! both identity keys, giving the channel a new ratchet (a new epoch), so that nothing sealed
 //! afterwards uses a key from before.
 //!
-//! When: after a restore (at start, every channel of a database with a restore mark not yet
-//! planned is flagged, [`Messaging::plan_rekeys_after_restore`]), and when the peer reused a
+//! When: after a restore (at start, before the API or any worker runs, every channel of a
+//! database with a restore mark not yet planned is flagged,
+//! [`Messaging::plan_rekeys_after_restore`]), and when the peer reused a
 //! message number with other contents (`inbound` flags the channel). A flagged channel seals
 //! nothing: its sends wait in the committer ([`Messaging::ensure_rekeyed`]) until the re-key is
 //! done; a background worker ([`Messaging::spawn_rekeys`]) re-keys flagged channels too.
@@ -134,9 +135,6 @@ impl Messaging {
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.plan_rekeys_after_restore() {
-                tracing::error!(error = %e, "cannot flag the channels of a restored node for a re-key");
-            }
             loop {
                 let mut left = 0;
                 for ch in me.inner.channels.all().unwrap_or_default() {
