@@ -153,3 +153,26 @@ pub async fn rejected(node: &TestNode) -> Result<u64> {
         .as_u64()
         .context("no rejected_messages in the stats")
 }
+
+/// The body of the re-key request a stopped node stored for `channel` and still waits on.
+pub fn stopped_pending_request(dir: &Path, channel: &str) -> Result<Option<Vec<u8>>> {
+    let (store, _) = crate::node::open_stopped(dir)?;
+    let state = ochat_node::store::rekeys::Rekeys::open(&store)?.state(channel.parse()?)?;
+    Ok(state.pending.map(|p| p.request.body.clone()))
+}
+
+/// The request hash of the last re-key request a stopped node answered on `channel`.
+pub fn stopped_answered_hash(dir: &Path, channel: &str) -> Result<Option<[u8; 32]>> {
+    let (store, _) = crate::node::open_stopped(dir)?;
+    let state = ochat_node::store::rekeys::Rekeys::open(&store)?.state(channel.parse()?)?;
+    Ok(state.answered.map(|(hash, _)| hash))
+}
+
+/// The p2p listen address (`/ip4/…/tcp/PORT`) of a running node, to start it again there.
+pub async fn p2p_listen_of(node: &TestNode) -> Result<String> {
+    let me = node.ok(Method::GET, "/api/v1/instance", None).await?;
+    let addr = me["addresses"][0]
+        .as_str()
+        .context("the node has no listening address")?;
+    Ok(addr.split("/p2p/").next().unwrap_or(addr).to_string())
+}

@@ -37,6 +37,8 @@ pub struct ChannelView {
     /// a backup, the peer reused a message number); absent when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rekey_needed: Option<String>,
+    /// Our re-key request is stored and sent (again after a restart) until the peer answers.
+    pub rekey_requested: bool,
 }
 
 /// A page of history.
@@ -82,6 +84,7 @@ impl Messaging {
                 rollback,
                 epoch: rekey.epoch,
                 rekey_needed: rekey.needed.then(|| rekey.reason.clone()),
+                rekey_requested: rekey.pending.is_some(),
             });
         }
         Ok(out)
