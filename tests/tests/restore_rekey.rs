@@ -72,6 +72,19 @@ async fn a_restored_node_rekeys_before_it_sends_and_no_key_is_used_twice() {
         .await
         .unwrap();
     assert!(me["restored_from"]["backup"].is_string(), "{me}");
+    // The operator sees it too.
+    let dir = acme.data_dir.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        ochat_tests::process::ochat(&["channels", "--data-dir", &dir])
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("restored from backup") && shown.contains("is not here"),
+        "{shown}"
+    );
 
     // Acme sends at once: the message waits for the re-key and is sealed on the new epoch.
     let mut after_restore = Vec::new();
