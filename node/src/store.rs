@@ -1,7 +1,8 @@
 //! The only code that touches sled. Every tree name and key layout is listed here.
 //!
 //! Repositories over typed tables ([`table`]), one per domain, each with its tables' layouts:
-//! [`channels`], [`ratchets`] (each channel's ratchet and rollback mark), [`messages`]
+//! [`channels`], [`ratchets`] (each channel's ratchet and rollback mark), [`rekeys`] (each
+//! channel's epoch, re-key state and previous ratchet), [`messages`]
 //! (history and read marks), [`message_outbox`] (the message outbox and seen marks),
 //! [`attachments`], [`meta`] (node-wide counters); [`upgrade`] moves data of earlier layouts
 //! when the store opens.
@@ -16,6 +17,9 @@
 //! | `channels`    | channel id (UUIDv7, 16 B)               | [`ChannelRecord`]               |
 //! | `ratchets`    | channel id                              | the channel's ratchet ([`ratchets::RatchetPickle`]) |
 //! | `rollbacks`   | channel id                              | [`RollbackSeen`], once seen     |
+//! | `rekeys`      | channel id                              | its epoch and re-key state ([`rekeys::RekeyState`]) |
+//! | `previous_ratchets` | channel id                        | the previous epoch's ratchet (opens only) |
+//! | `rekey_plans` | restore mark's backup id                | empty: channels flagged after that restore |
 //! | `users`       | user id (UUIDv7, 16 B)                  | [`UserRecord`]                  |
 //! | `messages`    | channel id ‖ message id (16 B + 16 B)   | [`MessageRecord`]               |
 //! | `msg_outbox`  | channel id ‖ message id                 | [`QueuedMessage`] (sealed)      |

@@ -50,7 +50,8 @@
 //!
 //! State is persisted with serde ([`Ratchet`] implements `Serialize`/`Deserialize`, secrets
 //! included). Do not restore an older copy of the state and send from it: the peer refuses the
-//! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats.
+//! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats. A
+//! restored node re-keys the channel first ([`crate::rekey`]): a new ratchet, a new epoch.
 //! [`Ratchet`] is not `Clone`. Its encoding is bounded (see [`MAX_ENCODED_LEN`]).
 
 mod error;

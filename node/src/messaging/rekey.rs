@@ -6,7 +6,7 @@
 //! database with a restore mark not yet planned is flagged,
 //! [`Messaging::plan_rekeys_after_restore`]), and when the peer reused a
 //! message number with other contents (`inbound` flags the channel). A flagged channel seals
-//! nothing: its sends wait in the committer ([`Messaging::ensure_rekeyed`]) until the re-key is
+//! nothing: its sends wait in the committer (`Messaging::ensure_rekeyed`) until the re-key is
 //! done; a background worker ([`Messaging::spawn_rekeys`]) re-keys flagged channels too.
 //!
 //! Crash safety: the request (with its ephemeral secret) is stored durably before it is sent
