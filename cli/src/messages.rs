@@ -67,6 +67,13 @@ pub async fn channels(args: &ChannelArg) -> anyhow::Result<()> {
         return Ok(());
     }
     let rows = list.as_array().cloned().unwrap_or_default();
+    let me = api.call(Method::GET, "/api/v1/instance", None).await?;
+    if let Some(backup) = me["restored_from"]["backup"].as_str() {
+        println!(
+            "This node was restored from backup {backup}: what it received after that backup \
+             was taken is not here, and each channel is re-keyed before it sends again."
+        );
+    }
     if rows.is_empty() {
         println!("No channels yet: a channel appears when a connection is accepted.");
     }
@@ -79,6 +86,15 @@ pub async fn channels(args: &ChannelArg) -> anyhow::Result<()> {
             c["queued"],
             c["remote_uuid"].as_str().unwrap_or_default()
         );
+        if let Some(why) = c["rekey_needed"].as_str() {
+            println!("    waiting for a re-key with the peer ({why}); sends wait for it");
+        }
+        if c["integrity"] == "peer_rolled_back" {
+            println!(
+                "    the peer reused message numbers (its state went back in time); {} message(s) refused",
+                c["rollback"]["count"]
+            );
+        }
     }
     Ok(())
 }

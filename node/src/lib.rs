@@ -7,7 +7,8 @@
 //!   `instance.json` and `api.addr` for the CLI.
 //! - [`store`] — the only module that touches sled; one catalog of trees and key layouts;
 //!   typed tables (`store::table`) under one repository per domain: `channels`, `ratchets`
-//!   (each channel's ratchet as a zeroized, redacted pickle, and its rollback mark),
+//!   (each channel's ratchet as a zeroized, redacted pickle, and its rollback mark), `rekeys`
+//!   (each channel's epoch, re-key state, previous ratchet),
 //!   `messages` (history, read marks), `message_outbox` (outbox, seen marks), `attachments`,
 //!   `meta` (counters), `accounts`, `livechat`; `store::upgrade` moves data of earlier
 //!   layouts when the store opens.
@@ -24,8 +25,11 @@
 //! - [`federation`] — the connection handshake service: user actions, inbound envelopes,
 //!   the durable outbox and Sync Status.
 //! - [`messaging`] — end-to-end encrypted channel messages: seal, store, deliver, receive,
-//!   history, through the store's channels, ratchets, messages, outbox and attachments
-//!   repositories (it writes a channel's ratchet, never the channel); [`durable`] — grouped
+//!   history, through the store's channels, ratchets, rekeys, messages, outbox and attachments
+//!   repositories (it writes a channel's ratchet, never the channel); `messaging::rekey`
+//!   re-keys a channel (after a restore, or a peer's reused number) with the federation's
+//!   record and identity key, its requests and answers on the handshake protocol (the node
+//!   hands an authenticated `Rekey` envelope to messaging); [`durable`] — grouped
 //!   flushes.
 //! - [`livechat`] — the website live chat: channels, rules, routing, sessions (a visitor
 //!   starting one: `livechat/session_start.rs`), reports; its operators are `accounts` users.

@@ -11,6 +11,8 @@
 //! - [`inbound`] — batches from peers: authenticate the peer, drop duplicates by id, open with
 //!   the ratchet (tampered, replayed and foreign messages are rejected and counted), store
 //!   durably, then acknowledge.
+//! - [`rekey`] — a fresh signed key agreement on a channel (a new ratchet epoch) after a
+//!   restore or when the peer reused a message number; sends wait for it.
 //! - [`history`] — channel list with unread counts, paginated history, read marks and receipts,
 //!   attachment download.
 //! - `files` — a file's download, checked against its size and hash.
@@ -23,6 +25,7 @@ pub mod delivery;
 mod files;
 pub mod history;
 pub mod inbound;
+pub mod rekey;
 pub(crate) mod sending;
 mod unflushed;
 
@@ -79,6 +82,9 @@ pub enum MessagingError {
     /// The committer of a channel stopped before answering (the node is stopping).
     #[error("the sender stopped; try again")]
     SenderStopped,
+    /// The channel must be re-keyed first and it could not be done yet (see [`rekey`]).
+    #[error("{0}")]
+    Rekey(String),
     /// Another job of the same group failed with this (see `sending`).
     #[error("{0}")]
     GroupFailed(String),
@@ -148,6 +154,14 @@ pub(crate) struct Inner {
     /// The connections (read only: a channel's members and state).
     pub(crate) connections: Connections,
     pub(crate) ratchets: Ratchets,
+    /// Epochs, re-key state and previous ratchets ([`rekey`]).
+    pub(crate) rekeys: crate::store::rekeys::Rekeys,
+    /// The federation (our record and identity key), set once the node is built.
+    pub(crate) federation: std::sync::OnceLock<crate::federation::Federation>,
+    /// Wakes the re-key worker.
+    pub(crate) rekey_wake: Notify,
+    /// One re-key request under way at a time.
+    pub(crate) rekey_turns: Mutex<()>,
     pub(crate) messages: Messages,
     pub(crate) outbox: MessageOutbox,
     pub(crate) attachments: Attachments,
@@ -201,6 +215,10 @@ impl Messaging {
                 channels: Channels::open(&store)?,
                 connections: Connections::open(&store)?,
                 ratchets: Ratchets::open(&store)?,
+                rekeys: crate::store::rekeys::Rekeys::open(&store)?,
+                federation: std::sync::OnceLock::new(),
+                rekey_wake: Notify::new(),
+                rekey_turns: Mutex::new(()),
                 messages: Messages::open(&store)?,
                 outbox: MessageOutbox::open(&store)?,
                 attachments,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use ochat_protocol::identity::IdentityKey;
 use ochat_protocol::message::MessageResponse;
-use ochat_protocol::wire::{HandshakeResponse, RefusalCode};
+use ochat_protocol::wire::{HandshakeBody, HandshakeResponse, RefusalCode};
 use tokio::sync::{mpsc, watch};
 
 use crate::api;
@@ -227,10 +227,17 @@ impl RunningNode {
             disk: crate::disk_space::DiskSpace::new(data_dir.root(), config.http.min_free_space),
             addresses: RwLock::new(Vec::new()),
         });
+        messaging.set_federation(federation.clone());
+        // Before anything can send: a restored node flags its channels for a re-key.
+        messaging
+            .plan_rekeys_after_restore()
+            .map_err(|e| NodeError::Config(format!("re-key plan after a restore: {e}")))?;
         let (stop_workers, stop_rx) = watch::channel(false);
         let mut workers = federation.spawn_workers(stop_rx.clone());
+        workers.push(messaging.spawn_rekeys(stop_rx.clone()));
         workers.push(tokio::spawn(serve_inbound(
             federation.clone(),
+            messaging.clone(),
             shared.disk.clone(),
             inbound,
         )));
@@ -338,6 +345,7 @@ impl RunningNode {
 /// While the disk is full ([`crate::disk_space`]) the peer is told to try later.
 async fn serve_inbound(
     federation: Federation,
+    messaging: Messaging,
     disk: Arc<DiskSpace>,
     mut inbound: mpsc::Receiver<Inbound>,
 ) {
@@ -350,10 +358,26 @@ async fn serve_inbound(
             continue;
         }
         let federation = federation.clone();
+        let messaging = messaging.clone();
         tokio::spawn(async move {
-            let response = federation
-                .handle_envelope(request.peer, request.envelope.clone())
-                .await;
+            let response = match &request.envelope.body {
+                // A channel re-key: authenticated like every handshake message, answered by
+                // messaging (which owns the ratchets).
+                HandshakeBody::Rekey(signed) => {
+                    match federation
+                        .authenticated(request.peer, &request.envelope)
+                        .await
+                    {
+                        Ok(record) => messaging.handle_rekey(&record, signed).await,
+                        Err(refusal) => refusal,
+                    }
+                }
+                _ => {
+                    federation
+                        .handle_envelope(request.peer, request.envelope.clone())
+                        .await
+                }
+            };
             let _ = request.respond(response);
         });
     }

@@ -1,7 +1,8 @@
 //! The only code that touches sled. Every tree name and key layout is listed here.
 //!
 //! Repositories over typed tables ([`table`]), one per domain, each with its tables' layouts:
-//! [`channels`], [`ratchets`] (each channel's ratchet and rollback mark), [`messages`]
+//! [`channels`], [`ratchets`] (each channel's ratchet and rollback mark), [`rekeys`] (each
+//! channel's epoch, re-key state and previous ratchet), [`messages`]
 //! (history and read marks), [`message_outbox`] (the message outbox and seen marks),
 //! [`attachments`], [`meta`] (node-wide counters); [`upgrade`] moves data of earlier layouts
 //! when the store opens.
@@ -16,6 +17,9 @@
 //! | `channels`    | channel id (UUIDv7, 16 B)               | [`ChannelRecord`]               |
 //! | `ratchets`    | channel id                              | the channel's ratchet ([`ratchets::RatchetPickle`]) |
 //! | `rollbacks`   | channel id                              | [`RollbackSeen`], once seen     |
+//! | `rekeys`      | channel id                              | its epoch and re-key state ([`rekeys::RekeyState`]) |
+//! | `previous_ratchets` | channel id                        | the previous epoch's ratchet (opens only) |
+//! | `rekey_plans` | restore mark's backup id                | empty: channels flagged after that restore |
 //! | `users`       | user id (UUIDv7, 16 B)                  | [`UserRecord`]                  |
 //! | `messages`    | channel id ‖ message id (16 B + 16 B)   | [`MessageRecord`]               |
 //! | `msg_outbox`  | channel id ‖ message id                 | [`QueuedMessage`] (sealed)      |
@@ -53,6 +57,7 @@ pub mod messages;
 pub mod meta;
 pub mod peers;
 pub mod ratchets;
+pub mod rekeys;
 pub mod restore_mark;
 pub mod snapshot;
 pub mod table;
@@ -174,6 +179,12 @@ pub mod trees {
     pub const PENDING_IN: &str = "pending_in";
     /// The restore mark: "restored_from" → which backup (see [`super::restore_mark`]).
     pub const RESTORE: &str = "restore";
+    /// Per channel: its ratchet epoch and re-key state (see [`super::rekeys`]).
+    pub const REKEYS: &str = "rekeys";
+    /// Per channel: the previous epoch's ratchet, only to open (see [`super::rekeys`]).
+    pub const PREVIOUS_RATCHETS: &str = "previous_ratchets";
+    /// Restore marks whose channels were flagged for a re-key (see [`super::rekeys`]).
+    pub const REKEY_PLANS: &str = "rekey_plans";
     /// Atomic writes under way: UUIDv7 → the write (see [`super::atomic`]).
     pub const INTENTS: &str = "intents";
     /// The directory server's database (not a node's): Instance UUID → its signed record
@@ -191,6 +202,9 @@ pub mod trees {
         CHANNELS,
         RATCHETS,
         ROLLBACKS,
+        REKEYS,
+        PREVIOUS_RATCHETS,
+        REKEY_PLANS,
         USERS,
         MESSAGES,
         MSG_OUTBOX,

@@ -15,6 +15,8 @@
 //!   with ChaCha20-Poly1305, the header bound as associated data.
 //! - [`message`] — channel messages (`/ochat/msg/2`): routing facts in the clear, the rest sealed.
 //! - [`wire`] — the handshake messages that travel between nodes (`/ochat/handshake/1`).
+//! - [`rekey`] — a fresh signed key agreement on an existing channel (a new ratchet epoch),
+//!   after a restore or when the peer reused a message number.
 //! - [`random`] — the one place that asks the operating system for random bytes.
 //!
 //! Who uses what: `record` builds on `identity` and `sign`; `agreement` feeds `ratchet`;
@@ -29,5 +31,6 @@ pub mod message;
 pub mod random;
 pub mod ratchet;
 pub mod record;
+pub mod rekey;
 pub mod sign;
 pub mod wire;

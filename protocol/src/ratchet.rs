@@ -50,7 +50,8 @@
 //!
 //! State is persisted with serde ([`Ratchet`] implements `Serialize`/`Deserialize`, secrets
 //! included). Do not restore an older copy of the state and send from it: the peer refuses the
-//! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats.
+//! repeated message numbers ([`RatchetError::HeaderReused`]) although no keystream repeats. A
+//! restored node re-keys the channel first ([`crate::rekey`]): a new ratchet, a new epoch.
 //! [`Ratchet`] is not `Clone`. Its encoding is bounded (see [`MAX_ENCODED_LEN`]).
 
 mod error;
@@ -60,6 +61,8 @@ mod header;
 mod key_source;
 mod keys;
 mod recent;
+#[cfg(feature = "seal-log")]
+pub mod seal_log;
 mod skipped;
 #[cfg(test)]
 mod tests;

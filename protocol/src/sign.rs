@@ -32,6 +32,10 @@ pub enum Domain {
     ConnectionCancel,
     /// A status query (Sync Status) and its answer.
     StatusQuery,
+    /// A channel re-key request ([`crate::rekey`]).
+    RekeyRequest,
+    /// The answer to a channel re-key request.
+    RekeyAnswer,
 }
 // `ochat/v1/channel-message` was reserved here and never used: channel messages are not
 // signed but sealed with the channel's ratchet (the sender is authenticated by the ratchet
@@ -46,6 +50,8 @@ impl Domain {
             Domain::ConnectionAnswer => b"ochat/v1/connection-answer\0",
             Domain::ConnectionCancel => b"ochat/v1/connection-cancel\0",
             Domain::StatusQuery => b"ochat/v1/status-query\0",
+            Domain::RekeyRequest => b"ochat/v1/rekey-request\0",
+            Domain::RekeyAnswer => b"ochat/v1/rekey-answer\0",
         }
     }
 
@@ -220,6 +226,8 @@ mod tests {
             Domain::ConnectionAnswer,
             Domain::ConnectionCancel,
             Domain::StatusQuery,
+            Domain::RekeyRequest,
+            Domain::RekeyAnswer,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

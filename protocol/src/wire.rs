@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::identity::InstanceId;
 use crate::record::SignedRecord;
+use crate::rekey::{RekeyAnswer, RekeyRequest};
 use crate::sign::{Domain, Signed, SignedType};
 
 /// Protocol id of the handshake request-response protocol.
@@ -137,6 +138,9 @@ pub enum HandshakeBody {
     Cancel(Signed<ConnectionCancel>),
     /// A status query.
     Query(Signed<StatusQuery>),
+    /// A channel re-key request ([`crate::rekey`]), answered by
+    /// [`HandshakeResponse::Rekeyed`].
+    Rekey(Signed<RekeyRequest>),
 }
 
 /// What travels on `/ochat/handshake/1` as a request.
@@ -198,6 +202,13 @@ pub enum HandshakeResponse {
         /// MAC_I.
         #[serde(with = "serde_bytes")]
         mac: [u8; 32],
+    },
+    /// The answer to a [`HandshakeBody::Rekey`]: the signed re-key answer.
+    Rekeyed(Signed<RekeyAnswer>),
+    /// The re-key request's epoch is not above the answerer's: ask again with a higher one.
+    RekeyStale {
+        /// The answerer's current epoch of the channel.
+        epoch: u32,
     },
     /// Refused, with a code and a message for logs.
     Refused {

@@ -23,6 +23,7 @@ use ochat_protocol::message::{
 };
 use ochat_protocol::ratchet::{Header, Ratchet, Sealed};
 use ochat_protocol::record::{InstanceRecord, SignedRecord};
+use ochat_protocol::rekey::{RekeyAnswer, RekeyRequest};
 use ochat_protocol::sign::Signed;
 use ochat_protocol::wire::{
     ConnectionAnswer, ConnectionCancel, ConnectionRequest, Envelope, HandshakeBody,
@@ -249,6 +250,23 @@ fn every_handshake_message_the_code_encodes_matches_the_schema() {
                 .unwrap(),
             ),
         ),
+        (
+            "re-key request",
+            HandshakeBody::Rekey(
+                Signed::seal(
+                    &RekeyRequest {
+                        conversation: Uuid::from_bytes([9; 16]),
+                        from: p.alice_id,
+                        to: p.bob_id,
+                        epoch: 1,
+                        ephemeral: [5; 32],
+                        sent_at_ms: T0 + 4,
+                    },
+                    &p.alice,
+                )
+                .unwrap(),
+            ),
+        ),
     ];
     for (what, body) in bodies {
         let envelope = Envelope {
@@ -275,6 +293,25 @@ fn every_handshake_message_the_code_encodes_matches_the_schema() {
             ))),
         ),
         ("confirmed", HandshakeResponse::Confirmed { mac: [7; 32] }),
+        (
+            "re-keyed",
+            HandshakeResponse::Rekeyed(
+                Signed::seal(
+                    &RekeyAnswer {
+                        conversation: Uuid::from_bytes([9; 16]),
+                        from: p.bob_id,
+                        to: p.alice_id,
+                        epoch: 1,
+                        request_hash: [6; 32],
+                        ephemeral: [7; 32],
+                        sent_at_ms: T0 + 5,
+                    },
+                    &p.bob,
+                )
+                .unwrap(),
+            ),
+        ),
+        ("re-key stale", HandshakeResponse::RekeyStale { epoch: 3 }),
     ];
     for code in [
         RefusalCode::Unauthenticated,

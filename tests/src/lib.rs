@@ -11,6 +11,7 @@
 //! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]); a small tmpfs to fill up
 //! ([`small_disk`]). Data folders written by the release before typed tables ([`upgrade`]).
 //! The console's administration sections, opened with the admin token ([`admin_bots`]).
+//! Backups restored and channels re-keyed, with the log of every key sealed ([`rekey`]).
 
 pub mod accounts;
 pub mod admin_bots;
@@ -27,6 +28,7 @@ pub mod nginx;
 pub mod node;
 pub mod process;
 pub mod reach;
+pub mod rekey;
 pub mod seeds;
 pub mod settings;
 pub mod slow_clients;

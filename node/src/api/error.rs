@@ -154,6 +154,11 @@ impl From<MessagingError> for ApiError {
             MessagingError::NotFound(m) => ApiError::not_found(m),
             MessagingError::Forbidden(m) => ApiError::forbidden(m),
             MessagingError::BadInput(m) => ApiError::bad_request(m),
+            MessagingError::Rekey(m) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "rekeying",
+                message: m,
+            },
             // Storage and internal failures: logged, answered 500.
             other => ApiError::internal(other),
         }

@@ -59,6 +59,12 @@ impl Federation {
                 Ok(_) => Ok(refused(RefusalCode::WrongRecipient, "not addressed to us")),
                 Err(_) => Ok(self.bad_signature(peer)),
             },
+            // Channel re-keys belong to messaging (the node hands them there after
+            // `authenticated`); one that reaches us finds no channel service.
+            HandshakeBody::Rekey(_) => Ok(refused(
+                RefusalCode::InvalidState,
+                "re-keys are not handled here",
+            )),
         };
         match result {
             Ok(response) => response,
@@ -81,6 +87,16 @@ impl Federation {
             RefusalCode::Unauthenticated,
             "the signature does not verify",
         )
+    }
+
+    /// The sender's record once the envelope is authenticated (as for every handshake
+    /// message), or the refusal to answer: for messages other services handle (re-keys).
+    pub async fn authenticated(
+        &self,
+        peer: PeerId,
+        envelope: &Envelope,
+    ) -> Result<InstanceRecord, HandshakeResponse> {
+        self.authenticate(peer, envelope).await
     }
 
     /// Record self-signature, Noise peer id = record key, UUID → key as known before.

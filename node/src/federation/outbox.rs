@@ -214,9 +214,11 @@ impl Federation {
                     Err(e) => Attempt::Retry(e.to_string()),
                 }
             }
-            Ok(HandshakeResponse::Confirmed { .. }) => {
-                Attempt::Retry("the peer answered out of turn".into())
-            }
+            Ok(
+                HandshakeResponse::Confirmed { .. }
+                | HandshakeResponse::Rekeyed(_)
+                | HandshakeResponse::RekeyStale { .. },
+            ) => Attempt::Retry("the peer answered out of turn".into()),
             Ok(HandshakeResponse::Status { record, view }) if item.step == Step::Request => {
                 self.decided_at_once(item, expected_peer, &record, view)
                     .await
@@ -261,7 +263,11 @@ impl Federation {
                 Ok(HandshakeResponse::Refused { message, .. }) => {
                     Attempt::Dropped(format!("the peer's decision was refused: {message}"))
                 }
-                Ok(HandshakeResponse::Status { .. }) => Attempt::Delivered,
+                Ok(
+                    HandshakeResponse::Status { .. }
+                    | HandshakeResponse::Rekeyed(_)
+                    | HandshakeResponse::RekeyStale { .. },
+                ) => Attempt::Delivered,
                 // The connection changed here meanwhile (cancelled, say): the request itself
                 // was delivered, and the decision no longer applies.
                 Err(FederationError::Transition(_)) => Attempt::Delivered,
@@ -432,7 +438,10 @@ impl Federation {
             HandshakeResponse::Refused { message, .. } => {
                 return Err(FederationError::QueryRefused(message));
             }
-            HandshakeResponse::Stored | HandshakeResponse::Confirmed { .. } => {
+            HandshakeResponse::Stored
+            | HandshakeResponse::Confirmed { .. }
+            | HandshakeResponse::Rekeyed(_)
+            | HandshakeResponse::RekeyStale { .. } => {
                 return Err(FederationError::OutOfTurn);
             }
         };

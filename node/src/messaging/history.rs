@@ -31,6 +31,14 @@ pub struct ChannelView {
     /// Details when `integrity` is `peer_rolled_back`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<crate::model::RollbackSeen>,
+    /// The ratchet's epoch: 0 from the connection handshake, one more per re-key.
+    pub epoch: u32,
+    /// Why the channel waits for a re-key before it sends again (this node was restored from
+    /// a backup, the peer reused a message number); absent when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rekey_needed: Option<String>,
+    /// Our re-key request is stored and sent (again after a restart) until the peer answers.
+    pub rekey_requested: bool,
 }
 
 /// A page of history.
@@ -59,6 +67,7 @@ impl Messaging {
                 continue;
             }
             let rollback = self.inner.ratchets.rollback(ch.id)?;
+            let rekey = self.inner.rekeys.state(ch.id)?;
             out.push(ChannelView {
                 id: ch.id,
                 name: ch.name.clone(),
@@ -73,6 +82,9 @@ impl Messaging {
                     "ok"
                 },
                 rollback,
+                epoch: rekey.epoch,
+                rekey_needed: rekey.needed.then(|| rekey.reason.clone()),
+                rekey_requested: rekey.pending.is_some(),
             });
         }
         Ok(out)

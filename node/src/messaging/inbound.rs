@@ -57,6 +57,11 @@ struct GroupWrites {
     chunks: HashMap<ChunkId, Vec<u8>>,
     /// The number of a message whose header the peer reused with other contents.
     header_reused: Option<u32>,
+    /// The previous epoch's ratchet (after a re-key), loaded when a message does not open
+    /// with the current one; `changed` when it opened one and must be saved.
+    previous: Option<Ratchet>,
+    previous_loaded: bool,
+    previous_changed: bool,
 }
 
 impl Messaging {
@@ -271,10 +276,23 @@ impl Messaging {
         for id in writes.seen {
             inner.outbox.mark_seen(channel, id)?;
         }
+        let reused = rollback.as_ref().map(|seen| seen.last_message_number);
         if let Some(seen) = rollback {
             inner.ratchets.set_rollback(channel, seen)?;
         }
+        if writes.previous_changed
+            && let Some(previous) = &writes.previous
+        {
+            inner.rekeys.save_previous(
+                channel,
+                &crate::store::ratchets::RatchetPickle::pickle(previous)?,
+            )?;
+        }
         inner.ratchets.save(channel, &ratchet)?;
+        if let Some(n) = reused {
+            // We ask for a re-key: nothing more is accepted from the rolled-back chain.
+            self.peer_needs_rekey(channel, n)?;
+        }
         Ok(done)
     }
 
@@ -299,7 +317,10 @@ impl Messaging {
                 writes.header_reused = Some(n);
                 return reject(&format!("header reused: {e}"));
             }
-            Err(e) => return reject(&format!("does not open: {e}")),
+            Err(e) => match self.open_previous(channel, writes, &wire, &ad)? {
+                Some(p) => zeroize::Zeroizing::new(p),
+                None => return reject(&format!("does not open: {e}")),
+            },
         };
         let limits = Limits {
             max_frame: ochat_protocol::message::MAX_MESSAGE_FRAME,
@@ -406,6 +427,34 @@ impl Messaging {
             None => Stored::Quiet,
         };
         Ok((AckStatus::Stored, stored))
+    }
+
+    /// Opens a message sealed before the channel's last re-key with the previous epoch's
+    /// ratchet (`None`: there is none, or it does not open there either).
+    fn open_previous(
+        &self,
+        channel: Uuid,
+        writes: &mut GroupWrites,
+        wire: &WireMessage,
+        ad: &[u8],
+    ) -> Result<Option<Vec<u8>>, MessagingError> {
+        if !writes.previous_loaded {
+            writes.previous_loaded = true;
+            writes.previous = match self.inner.rekeys.previous(channel)? {
+                Some(pickle) => Some(pickle.unpickle()?),
+                None => None,
+            };
+        }
+        let Some(previous) = writes.previous.as_mut() else {
+            return Ok(None);
+        };
+        match previous.open_at(&wire.sealed, ad, &mut OsRandom, now_ms()) {
+            Ok(plain) => {
+                writes.previous_changed = true;
+                Ok(Some(plain))
+            }
+            Err(_) => Ok(None),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -105,6 +105,7 @@ impl MessagingError {
             MessagingError::Forbidden(m) => MessagingError::Forbidden(m.clone()),
             MessagingError::BadInput(m) => MessagingError::BadInput(m.clone()),
             MessagingError::SenderStopped => MessagingError::SenderStopped,
+            MessagingError::Rekey(m) => MessagingError::Rekey(m.clone()),
             other => MessagingError::GroupFailed(other.to_string()),
         }
     }
@@ -157,6 +158,14 @@ impl Messaging {
                 return;
             };
             let (jobs, replies): (Vec<Job>, Vec<Reply>) = jobs.into_iter().unzip();
+            // A channel flagged for a re-key (a restore, a peer that reused a number) seals
+            // nothing until it is re-keyed: these sends wait for it here.
+            if let Err(e) = self.ensure_rekeyed(channel).await {
+                for reply in replies {
+                    let _ = reply.send(Err(e.for_each_job()));
+                }
+                continue;
+            }
             let lock = self.channel_lock(channel);
             let held = lock.lock().await;
             let outcome = self.seal_group(channel, &jobs);
@@ -211,6 +220,11 @@ impl Messaging {
     /// ids held back until the flush.
     fn seal_group(&self, channel: Uuid, jobs: &[Job]) -> Result<Sealed, MessagingError> {
         let (ch, conn) = self.channel_for(channel, Viewer::Admin)?;
+        if !self.may_seal(channel)? {
+            return Err(MessagingError::Rekey(
+                "the channel needs a re-key first; try again".into(),
+            ));
+        }
         let mut ratchet = self
             .inner
             .ratchets

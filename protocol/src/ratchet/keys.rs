@@ -237,6 +237,8 @@ impl MessageKey {
     ) -> Result<Vec<u8>, RatchetError> {
         #[cfg(test)]
         recorder::record(&self.0, nonce);
+        #[cfg(feature = "seal-log")]
+        super::seal_log::record(&self.0, nonce);
         let key: &Key = (&self.0).into();
         XChaCha20Poly1305::new(key)
             .encrypt(

@@ -1,0 +1,41 @@
+//! Test hook (feature `seal-log`, enabled only by the `ochat-tests` crate): a process-wide log
+//! of every (message key, nonce) pair sealed, so an integration test can check that no key
+//! and no (key, nonce) pair is ever used twice, across nodes running in one process.
+//!
+//! Off until [`start`] is called; the key is recorded as its SHA-256, never as such.
+
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use super::NONCE_LEN;
+
+/// One sealed message: SHA-256 of its message key, and its nonce.
+pub type SealedPair = ([u8; 32], [u8; NONCE_LEN]);
+
+static LOG: Mutex<Option<Vec<SealedPair>>> = Mutex::new(None);
+
+fn with<R>(f: impl FnOnce(&mut Option<Vec<SealedPair>>) -> R) -> R {
+    match LOG.lock() {
+        Ok(mut log) => f(&mut log),
+        Err(poisoned) => f(&mut poisoned.into_inner()),
+    }
+}
+
+/// Starts recording (and forgets what was recorded before).
+pub fn start() {
+    with(|log| *log = Some(Vec::new()));
+}
+
+/// Everything sealed since [`start`], in order (empty when not started).
+pub fn snapshot() -> Vec<SealedPair> {
+    with(|log| log.clone().unwrap_or_default())
+}
+
+pub(super) fn record(key: &[u8; 32], nonce: &[u8; NONCE_LEN]) {
+    with(|log| {
+        if let Some(log) = log {
+            log.push((Sha256::digest(key).into(), *nonce));
+        }
+    });
+}
