@@ -1,7 +1,8 @@
 //! Backups and restores: an operator backs a running node up with `ochat backup` while
 //! messages flow, loses the machine, restores the file into a new folder with `ochat restore`
 //! and starts the node again: same instance, same keys, every message acknowledged before the
-//! backup began is there and readable, and the node says it was restored.
+//! backup began is there and readable, and the node says it was restored (in the API and in
+//! the console).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
@@ -9,8 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ochat_tests::admin_console::admin_login;
 use ochat_tests::node::{TestNode, link, reaching, test_config};
 use ochat_tests::process::ochat;
+use ochat_tests::web::Driver;
 use reqwest::Method;
 
 fn run_cli(args: &[&str]) -> (bool, String, String) {
@@ -152,6 +155,19 @@ async fn a_node_backed_up_while_messages_flow_comes_back_whole_from_its_backup()
         me["restored_from"]["backup"].is_string(),
         "the node says it was restored: {me}"
     );
+    // The console tells the administrator too.
+    let driver = Driver::start().await.unwrap();
+    let console = driver.browser("console").await.unwrap();
+    admin_login(&console, &back.api, &back.token).await.unwrap();
+    console
+        .wait_js(
+            "the console says the node was restored",
+            "(document.getElementById('restored').textContent || '')\
+             .includes('restored from a backup taken')",
+        )
+        .await
+        .unwrap();
+    console.close().await.unwrap();
     let texts: Vec<String> = back
         .history(&acme_channel)
         .await

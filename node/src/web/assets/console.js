@@ -91,9 +91,23 @@
       listen("/api/v1/livechat/operator/events", onLiveChatEvent);
     }
     listen("/api/v1/events", onNodeEvent);
+    if (!me) showRestored();
     // The admin area (admin.js) starts from here; "leave" clears the console's own view.
     document.dispatchEvent(new CustomEvent("ochat:console", { detail: { token: token, me: me,
       leave: function () { view = null; clearViews(); showError(null); } } }));
+  }
+
+  // A node brought back from a backup says so: what it received after the backup was taken
+  // is not here (partners keep their copies).
+  function showRestored() {
+    api("/api/v1/instance").then(function (i) {
+      var r = i && i.restored_from;
+      if (!r) return;
+      $("restored").textContent = "This node was restored from a backup taken " +
+        new Date(r.backup_created_ms).toLocaleString() + ". Messages it received after that " +
+        "are not here; its channels agreed fresh keys with their partners before sending again.";
+      $("restored").hidden = false;
+    }).catch(function () { /* the console shows its own errors */ });
   }
 
   function refresh() {
