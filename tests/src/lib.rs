@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod admin_bots;
 pub mod admin_console;
 pub mod api_document;
+pub mod bad_network;
 pub mod forge;
 pub mod hardening;
 pub mod legacy;

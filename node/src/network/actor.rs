@@ -13,7 +13,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use ochat_protocol::message::{MessageBatch, MessageResponse};
 use ochat_protocol::wire::{Envelope, HandshakeResponse};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
 use super::dht::DhtState;
@@ -108,6 +108,8 @@ pub(crate) struct Actor {
     pub(super) dht_server: bool,
     /// The addresses to publish in our record.
     pub(super) addresses: watch::Sender<Vec<String>>,
+    /// Every connection established, by peer ([`NetworkHandle::watch_connected`](super::NetworkHandle::watch_connected)).
+    connected: broadcast::Sender<PeerId>,
     reach_ticks: u32,
 }
 
@@ -119,9 +121,11 @@ impl Actor {
         messages: mpsc::Sender<InboundMessages>,
         listen: watch::Sender<Vec<Multiaddr>>,
         addresses: watch::Sender<Vec<String>>,
+        connected: broadcast::Sender<PeerId>,
         config: &NetworkConfig,
     ) -> Self {
         Actor {
+            connected,
             prompt: super::late_start::Prompt::default(),
             reach_config: config.reach.clone(),
             reach: ReachState::default(),
@@ -328,6 +332,9 @@ impl Actor {
                 self.reach
                     .connected(peer_id, connection_id, shown, endpoint.is_relayed());
                 self.dial_errors.remove(&peer_id);
+                // Whoever waits for this peer (an outbox backing off) may go now; nobody
+                // listening is fine.
+                let _ = self.connected.send(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,

@@ -221,6 +221,17 @@ impl Actor {
             }
             BehaviourEvent::Ping(ping::Event {
                 peer,
+                connection,
+                result: Err(ping::Failure::Timeout),
+            }) => {
+                // No answer within the ping timeout: the path is dead (a cut link, a peer
+                // gone without closing). Closing the connection lets the next request dial
+                // afresh instead of queueing behind a connection that carries nothing.
+                tracing::info!(%peer, "ping timed out; closing the connection");
+                self.swarm.close_connection(connection);
+            }
+            BehaviourEvent::Ping(ping::Event {
+                peer,
                 result: Err(e),
                 ..
             }) => tracing::debug!(%peer, error = %e, "ping failed"),
