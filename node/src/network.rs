@@ -400,8 +400,25 @@ impl NetworkHandle {
     /// Starts connecting to `peer` (if no connection is open or being dialled) without waiting,
     /// so that a request sent soon after finds the connection up.
     pub fn connect_ahead(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
-        if let Err(e) = self.commands.try_send(Command::Connect { peer, addrs }) {
+        if let Err(e) = self.commands.try_send(Command::Connect {
+            peer,
+            addrs,
+            again: false,
+        }) {
             tracing::debug!(%peer, error = %e, "could not start connecting ahead");
+        }
+    }
+
+    /// Dials `peer` now unless a connection is open, even while an earlier dial still waits
+    /// for an answer (that one's SYN may have left during a cut and be retransmitted only
+    /// seconds later). Without waiting; a success shows in [`NetworkHandle::watch_connected`].
+    pub fn probe(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if let Err(e) = self.commands.try_send(Command::Connect {
+            peer,
+            addrs,
+            again: true,
+        }) {
+            tracing::debug!(%peer, error = %e, "could not start a probe");
         }
     }
 

@@ -293,3 +293,20 @@ pub fn outgoing_states(history: &[Value]) -> std::collections::BTreeMap<String, 
     }
     states
 }
+
+/// The last `lines` lines of both nodes' logs, for a failure's message.
+pub fn log_tails(nodes: &[&NetnsNode], lines: usize) -> String {
+    nodes
+        .iter()
+        .map(|node| {
+            let log = node.daemon.log();
+            let all: Vec<&str> = log.lines().collect();
+            format!(
+                "--- {} log ends:\n{}",
+                node.host.ns,
+                all[all.len().saturating_sub(lines)..].join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use ochat_tests::bad_network::{
-    BadLink, incoming_texts, link, numbered, outgoing_states, send_numbered, start_pair,
+    BadLink, incoming_texts, link, log_tails, numbered, outgoing_states, send_numbered, start_pair,
     wait_arrived, wait_sent, whole_history,
 };
 use ochat_tests::netns::Internet;
@@ -90,8 +90,12 @@ fn messages_cross_a_lossy_link_and_a_one_minute_cut_exactly_once_in_order() {
     std::thread::sleep(CUT.saturating_sub(cut_at.elapsed())); // the cut itself, not a wait for an event
     bad.spoil(LOSS, DUPLICATION).unwrap();
     let restored = Instant::now();
-    let bolt_got = wait_arrived(&bolt, &b_channel, &last_a, Duration::from_secs(90)).unwrap();
-    let acme_got = wait_arrived(&acme, &a_channel, &last_b, Duration::from_secs(90)).unwrap();
+    let arrived = |node, channel, text: &str| {
+        wait_arrived(node, channel, text, Duration::from_secs(90))
+            .unwrap_or_else(|e| panic!("{e:#}\n{}", log_tails(&[&acme, &bolt], 60)))
+    };
+    let bolt_got = arrived(&bolt, &b_channel, &last_a);
+    let acme_got = arrived(&acme, &a_channel, &last_b);
     let resumed = bolt_got.max(acme_got) - restored;
     println!(
         "after a {:?} cut: the last message arrived {resumed:?} after the link came back \

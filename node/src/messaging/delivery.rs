@@ -140,7 +140,7 @@ impl Messaging {
                         if entry.probed.is_none_or(|at| now >= at + PROBE_EVERY) {
                             self.inner
                                 .network
-                                .connect_ahead(target.peer, target.addrs.clone());
+                                .probe(target.peer, target.addrs.clone());
                             entry.probed = Some(now);
                         }
                         wait = wait.min(PROBE_EVERY);

@@ -61,6 +61,9 @@ pub(crate) enum Command {
     Connect {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        /// Dial even while another dial to the peer is under way (a probe: a fresh SYN now
+        /// rather than the retransmission of a dial that began during a cut).
+        again: bool,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -210,11 +213,17 @@ impl Actor {
                 batch,
                 reply,
             } => self.send_request::<Batches>(peer, addrs, batch, reply),
-            Command::Connect { peer, addrs } => {
+            Command::Connect { peer, addrs, again } => {
                 if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
                     return;
                 }
+                let condition = if again {
+                    libp2p::swarm::dial_opts::PeerCondition::Disconnected
+                } else {
+                    libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing
+                };
                 let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .condition(condition)
                     .addresses(addrs)
                     .build();
                 if let Err(e) = self.swarm.dial(opts) {
