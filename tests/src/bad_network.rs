@@ -56,7 +56,10 @@ fn nft(ns: &str, args: &[&str], stdin: &str) -> Result<String> {
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        bail!("nft {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "nft {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -262,9 +265,10 @@ pub fn wait_arrived(
 ) -> Result<Instant> {
     poll(&format!("'{text}' to arrive"), timeout, || {
         let page = node.json(&["history", channel, "--limit", "20"])?;
-        let seen = page["messages"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|m| m["text"] == text && m["direction"] == "in"));
+        let seen = page["messages"].as_array().is_some_and(|m| {
+            m.iter()
+                .any(|m| m["text"] == text && m["direction"] == "in")
+        });
         Ok(seen.then(Instant::now))
     })
 }

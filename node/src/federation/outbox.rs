@@ -68,7 +68,8 @@ impl Federation {
         let now = now_ms();
         let mut due = false;
         for mut item in items {
-            if item.next_attempt_ms <= now || self.inner.peers.pinned_peer(item.remote) != Some(peer)
+            if item.next_attempt_ms <= now
+                || self.inner.peers.pinned_peer(item.remote) != Some(peer)
             {
                 continue;
             }

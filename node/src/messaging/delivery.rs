@@ -4,9 +4,9 @@
 //! marked failed.
 //!
 //! A channel backing off does not wait for its whole backoff once its peer is back: while it
-//! waits, the worker asks the network to connect to the peer every [`PROBE_EVERY`] (a dial,
-//! nothing sent), and a connection established with the peer (by that probe, by the peer, by
-//! anything) ends the wait at once ([`Messaging::peer_connected`], fed by
+//! waits (or an attempt hangs on a dial begun during a cut), the worker asks the network to
+//! dial the peer every [`PROBE_EVERY`] (nothing is sent), and a connection established with
+//! the peer (by that probe, by the peer, by anything) ends the wait at once ([`Messaging::peer_connected`], fed by
 //! `node/src/reconnect.rs`).
 
 use std::collections::{HashMap, HashSet};
@@ -131,20 +131,20 @@ impl Messaging {
                         .get(&t.peer)
                         .is_some_and(|at| entry.started.is_some_and(|s| *at >= s))
                 });
+                // While the channel waits, and while an attempt hangs on a dial begun during
+                // a cut, its peer is probed (a no-op once connected).
+                if let Some(target) = &entry.peer {
+                    if entry.probed.is_none_or(|at| now >= at + PROBE_EVERY) {
+                        self.inner.network.probe(target.peer, target.addrs.clone());
+                        entry.probed = Some(now);
+                    }
+                    wait = wait.min(PROBE_EVERY);
+                }
                 if let Some(until) = entry.not_before
                     && until > now
                     && !back
                 {
                     wait = wait.min(until - now);
-                    if let Some(target) = &entry.peer {
-                        if entry.probed.is_none_or(|at| now >= at + PROBE_EVERY) {
-                            self.inner
-                                .network
-                                .probe(target.peer, target.addrs.clone());
-                            entry.probed = Some(now);
-                        }
-                        wait = wait.min(PROBE_EVERY);
-                    }
                     continue;
                 }
             }
