@@ -330,9 +330,9 @@ pub async fn start_with_messages(
         messages_tx,
         listen_tx,
         addresses_tx,
-        connected.clone(),
         &config,
     );
+    actor.connected = connected.clone();
     // The swarm's identify and ping read the same set the actor fills.
     actor.prompt = prompt;
     tokio::spawn(actor.run());

@@ -112,7 +112,8 @@ pub(crate) struct Actor {
     /// The addresses to publish in our record.
     pub(super) addresses: watch::Sender<Vec<String>>,
     /// Every connection established, by peer ([`NetworkHandle::watch_connected`](super::NetworkHandle::watch_connected)).
-    connected: broadcast::Sender<PeerId>,
+    /// Set by `network.rs` after [`Actor::new`], like `prompt`.
+    pub(super) connected: broadcast::Sender<PeerId>,
     reach_ticks: u32,
 }
 
@@ -124,11 +125,10 @@ impl Actor {
         messages: mpsc::Sender<InboundMessages>,
         listen: watch::Sender<Vec<Multiaddr>>,
         addresses: watch::Sender<Vec<String>>,
-        connected: broadcast::Sender<PeerId>,
         config: &NetworkConfig,
     ) -> Self {
         Actor {
-            connected,
+            connected: broadcast::channel(1).0,
             prompt: super::late_start::Prompt::default(),
             reach_config: config.reach.clone(),
             reach: ReachState::default(),
