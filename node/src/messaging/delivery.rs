@@ -6,8 +6,8 @@
 //! A channel backing off does not wait for its whole backoff once its peer is back: while it
 //! waits (or an attempt hangs on a dial begun during a cut), the worker asks the network to
 //! dial the peer every [`PROBE_EVERY`] (nothing is sent), and a connection established with
-//! the peer (by that probe, by the peer, by anything) ends the wait at once ([`Messaging::peer_connected`], fed by
-//! `node/src/reconnect.rs`).
+//! the peer (by that probe, by the peer, by anything) ends the wait at once
+//! ([`Messaging::peer_connected`], fed by `node/src/reconnect.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -32,7 +32,7 @@ struct Failures {
     /// The peer the last attempt went to, and its addresses (unknown when it could not be
     /// resolved).
     peer: Option<Target>,
-    /// When the peer was last asked to connect while the channel waits.
+    /// When the peer was last probed (asked to connect) while the channel failed.
     probed: Option<Instant>,
     /// When the last (failed) attempt began.
     started: Option<Instant>,
