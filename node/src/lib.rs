@@ -36,7 +36,9 @@
 //! - [`web`] — the pages people see: the website widget, the direct chat link and the
 //!   operator console (embedded HTML/CSS/JS), with their CSP and the widget's CORS.
 //! - `backoff` — the one exponential backoff of every retry loop (federation outbox, channel
-//!   delivery, directory registration, the directory's libp2p node).
+//!   delivery, directory registration, the directory's libp2p node); `reconnect` — a
+//!   connection established with a peer (the network's event) wakes the message delivery and
+//!   the handshake outbox waiting for it.
 //! - [`model`] — stored records and their API views (the live chat's in `model::livechat`),
 //!   a leaf every layer may name; [`events`] — the live event bus.
 //! - [`http_server`] — the one HTTP server loop of the API and the directory: header and body
@@ -73,6 +75,7 @@ pub mod node;
 mod node_reach;
 pub mod peers;
 pub mod process_setup;
+mod reconnect;
 pub mod store;
 pub mod web;
 

@@ -175,6 +175,9 @@ pub(crate) struct Inner {
     locks: StdMutex<HashMap<Uuid, Arc<Mutex<()>>>>,
     /// Wakes the delivery worker.
     pub(crate) wake: Notify,
+    /// When each peer last got a connection: a channel whose failed attempt started before
+    /// that goes at once (`messaging/delivery.rs`).
+    pub(crate) regained: StdMutex<HashMap<crate::network::PeerId, std::time::Instant>>,
     /// Sends waiting for their channel's next group commit.
     pub(crate) queues: Queues,
     /// Outbox entries not yet durable, which the delivery worker leaves alone.
@@ -230,6 +233,7 @@ impl Messaging {
                 config,
                 locks: StdMutex::new(HashMap::new()),
                 wake: Notify::new(),
+                regained: StdMutex::default(),
                 queues: Queues::default(),
                 unflushed: unflushed::Unflushed::default(),
                 me,

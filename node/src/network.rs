@@ -55,7 +55,7 @@ use ochat_protocol::identity::PublicIdentity;
 use ochat_protocol::message::{MessageBatch, MessageResponse};
 use ochat_protocol::wire::{Envelope, HandshakeResponse};
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use zeroize::Zeroizing;
 
 use self::actor::{Actor, Command};
@@ -69,6 +69,9 @@ pub const HANDSHAKE_MAX_FRAME: usize = 64 * 1024;
 const INBOUND_QUEUE: usize = 64;
 /// How many commands may wait for the actor.
 const COMMAND_QUEUE: usize = 64;
+/// How many connection events may wait for a slow listener before it misses some (it is then
+/// told it lagged, and wakes everything).
+const CONNECTED_QUEUE: usize = 256;
 /// Slack added to the handle's own deadline on top of the dial and request timeouts.
 const DEADLINE_SLACK: Duration = Duration::from_secs(2);
 
@@ -265,6 +268,7 @@ pub struct NetworkHandle {
     commands: mpsc::Sender<Command>,
     listen: watch::Receiver<Vec<Multiaddr>>,
     addresses: watch::Receiver<Vec<String>>,
+    connected: broadcast::Sender<PeerId>,
     request_deadline: Duration,
 }
 
@@ -318,6 +322,7 @@ pub async fn start_with_messages(
     let (messages_tx, messages_rx) = mpsc::channel(INBOUND_QUEUE);
     let (listen_tx, listen_rx) = watch::channel(Vec::new());
     let (addresses_tx, addresses_rx) = watch::channel(Vec::new());
+    let (connected, _) = broadcast::channel(CONNECTED_QUEUE);
     let mut actor = Actor::new(
         swarm,
         command_rx,
@@ -327,6 +332,7 @@ pub async fn start_with_messages(
         addresses_tx,
         &config,
     );
+    actor.connected = connected.clone();
     // The swarm's identify and ping read the same set the actor fills.
     actor.prompt = prompt;
     tokio::spawn(actor.run());
@@ -336,6 +342,7 @@ pub async fn start_with_messages(
         commands: command_tx,
         listen: listen_rx,
         addresses: addresses_rx,
+        connected,
         request_deadline: config.dial_timeout + config.request_timeout + DEADLINE_SLACK,
     };
     Ok((handle, inbound_rx, messages_rx))
@@ -377,6 +384,13 @@ impl NetworkHandle {
         self.listen.clone()
     }
 
+    /// A receiver told the peer of every connection established from now on, in either
+    /// direction (a first one, or one regained after a cut), so that work waiting for that
+    /// peer can go at once instead of at its next retry.
+    pub fn watch_connected(&self) -> broadcast::Receiver<PeerId> {
+        self.connected.subscribe()
+    }
+
     /// Remembers an address for `peer`, used by later requests that need to dial it.
     pub async fn add_address(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetworkError> {
         self.ask(|reply| Command::AddAddress { peer, addr, reply })
@@ -386,8 +400,25 @@ impl NetworkHandle {
     /// Starts connecting to `peer` (if no connection is open or being dialled) without waiting,
     /// so that a request sent soon after finds the connection up.
     pub fn connect_ahead(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
-        if let Err(e) = self.commands.try_send(Command::Connect { peer, addrs }) {
+        if let Err(e) = self.commands.try_send(Command::Connect {
+            peer,
+            addrs,
+            again: false,
+        }) {
             tracing::debug!(%peer, error = %e, "could not start connecting ahead");
+        }
+    }
+
+    /// Dials `peer` now unless a connection is open, even while an earlier dial still waits
+    /// for an answer (that one's SYN may have left during a cut and be retransmitted only
+    /// seconds later). Without waiting; a success shows in [`NetworkHandle::watch_connected`].
+    pub fn probe(&self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        if let Err(e) = self.commands.try_send(Command::Connect {
+            peer,
+            addrs,
+            again: true,
+        }) {
+            tracing::debug!(%peer, error = %e, "could not start a probe");
         }
     }
 

@@ -247,6 +247,12 @@ impl RunningNode {
             inbound_messages,
         )));
         workers.push(messaging.spawn_delivery(stop_rx.clone()));
+        workers.push(crate::reconnect::spawn(
+            &network,
+            messaging.clone(),
+            federation.clone(),
+            stop_rx.clone(),
+        ));
         workers.push(
             shared.livechat.spawn_sweeper(
                 config

@@ -9,7 +9,8 @@
 //! and requests ([`forge`]); the binary started with settings files and variables, a
 //! signed-webhook receiver and a written GeoIP database ([`settings`]); a real nginx with the
 //! operations guide's example configuration ([`nginx`]); the seed-behaviour stories' fast-swept shop ([`seeds`]); a small tmpfs to fill up
-//! ([`small_disk`]). Data folders written by the release before typed tables ([`upgrade`]).
+//! ([`small_disk`]); a lossy, duplicating link that can be cut between two namespaces
+//! ([`bad_network`]). Data folders written by the release before typed tables ([`upgrade`]).
 //! The console's administration sections, opened with the admin token ([`admin_bots`]).
 //! Backups restored and channels re-keyed, with the log of every key sealed ([`rekey`]).
 
@@ -17,6 +18,7 @@ pub mod accounts;
 pub mod admin_bots;
 pub mod admin_console;
 pub mod api_document;
+pub mod bad_network;
 pub mod forge;
 pub mod hardening;
 pub mod legacy;

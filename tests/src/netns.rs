@@ -309,6 +309,13 @@ impl Internet {
         })
     }
 
+    /// Where a public host's cable plugs into the internet: the bridge's namespace and the
+    /// host's port on it (`h<n>`, n the last byte of its address), for tests that spoil a link
+    /// there (`crate::bad_network`).
+    pub fn port_of(&self, host: &Host) -> (String, String) {
+        (self.hub.clone(), format!("h{}", host.addr.octets()[3]))
+    }
+
     /// The namespaces made so far (for checks that they are gone after a drop).
     pub fn namespaces(&self) -> Vec<String> {
         self.namespaces.clone()

@@ -55,6 +55,35 @@ impl Federation {
         vec![outbox, sync]
     }
 
+    /// A connection with `peer` was established: the handshake steps waiting to retry
+    /// towards it are due now rather than at the end of their backoff.
+    pub fn peer_connected(&self, peer: crate::network::PeerId) {
+        let items = match self.inner.connections.outbox() {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        let now = now_ms();
+        let mut due = false;
+        for mut item in items {
+            if item.next_attempt_ms <= now
+                || self.inner.peers.pinned_peer(item.remote) != Some(peer)
+            {
+                continue;
+            }
+            item.next_attempt_ms = now;
+            match self.inner.connections.reschedule(&item) {
+                Ok(()) => due = true,
+                Err(e) => tracing::error!(error = %e, "cannot reschedule a handshake step"),
+            }
+        }
+        if due {
+            self.inner.wake.notify_one();
+        }
+    }
+
     async fn outbox_loop(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let in_flight: Arc<StdMutex<HashSet<Vec<u8>>>> = Arc::default();
         loop {

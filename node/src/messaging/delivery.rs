@@ -2,6 +2,12 @@
 //! flight per channel; an acknowledged message leaves the outbox and becomes delivered; an
 //! unreachable peer is retried with backoff; a message undelivered after the give-up time is
 //! marked failed.
+//!
+//! A channel backing off does not wait for its whole backoff once its peer is back: while it
+//! waits (or an attempt hangs on a dial begun during a cut), the worker asks the network to
+//! dial the peer every [`PROBE_EVERY`] (nothing is sent), and a connection established with
+//! the peer (by that probe, by the peer, by anything) ends the wait at once
+//! ([`Messaging::peer_connected`], fed by `node/src/reconnect.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -15,13 +21,27 @@ use super::{Messaging, MessagingError};
 use crate::backoff::Backoff;
 use crate::events::EventKind;
 use crate::model::{MessageState, MessageView, QueuedMessage, now_ms};
+use crate::network::PeerId;
+use crate::peers::Target;
 
 /// Per-channel retry bookkeeping (in memory: after a restart every channel is tried at once).
 #[derive(Debug, Default)]
 struct Failures {
     attempts: u32,
     not_before: Option<Instant>,
+    /// The peer the last attempt went to, and its addresses (unknown when it could not be
+    /// resolved).
+    peer: Option<Target>,
+    /// When the peer was last probed (asked to connect) while the channel failed.
+    probed: Option<Instant>,
+    /// When the last (failed) attempt began.
+    started: Option<Instant>,
 }
+
+/// How often a channel that waits for its backoff asks the network to connect to its peer: a
+/// dial that succeeds wakes the channel, so delivery resumes within about this long after a
+/// link comes back, whatever the backoff has grown to.
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 /// How long a batch may go unanswered before its messages are shown as sent.
 const SENT_AFTER: Duration = Duration::from_millis(100);
@@ -47,6 +67,15 @@ enum Attempt {
 }
 
 impl Messaging {
+    /// A connection with `peer` was established: the channels waiting to retry towards it go
+    /// now rather than at the end of their backoff.
+    pub fn peer_connected(&self, peer: PeerId) {
+        if let Ok(mut regained) = self.inner.regained.lock() {
+            regained.insert(peer, Instant::now());
+        }
+        self.inner.wake.notify_one();
+    }
+
     /// Starts the delivery worker; it stops when `stop` fires.
     pub fn spawn_delivery(&self, mut stop: tokio::sync::watch::Receiver<bool>) -> JoinHandle<()> {
         let me = self.clone();
@@ -74,6 +103,12 @@ impl Messaging {
         let mut wait = Duration::from_secs(30);
         let mut from = Some(Uuid::nil());
         let now = Instant::now();
+        let regained = self
+            .inner
+            .regained
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
         while let Some(start) = from {
             let channel = match self.inner.outbox.next_channel(start) {
                 Ok(Some(channel)) => channel,
@@ -86,12 +121,28 @@ impl Messaging {
             // The next channel after this one, if there can be one.
             from = channel.as_u128().checked_add(1).map(Uuid::from_u128);
             let mut failing = false;
-            if let Ok(b) = backoff.lock()
-                && let Some(entry) = b.get(&channel)
+            if let Ok(mut b) = backoff.lock()
+                && let Some(entry) = b.get_mut(&channel)
             {
                 failing = true;
+                // Connected since the failed attempt began: the peer is back.
+                let back = entry.peer.as_ref().is_some_and(|t| {
+                    regained
+                        .get(&t.peer)
+                        .is_some_and(|at| entry.started.is_some_and(|s| *at >= s))
+                });
+                // While the channel waits, and while an attempt hangs on a dial begun during
+                // a cut, its peer is probed (a no-op once connected).
+                if let Some(target) = &entry.peer {
+                    if entry.probed.is_none_or(|at| now >= at + PROBE_EVERY) {
+                        self.inner.network.probe(target.peer, target.addrs.clone());
+                        entry.probed = Some(now);
+                    }
+                    wait = wait.min(PROBE_EVERY);
+                }
                 if let Some(until) = entry.not_before
                     && until > now
+                    && !back
                 {
                     wait = wait.min(until - now);
                     continue;
@@ -109,7 +160,8 @@ impl Messaging {
             let backoff = backoff.clone();
             tokio::spawn(async move {
                 let releases = me.inner.unflushed.releases();
-                let attempt = me.deliver_batch(channel, failing).await;
+                let started = Instant::now();
+                let (attempt, target) = me.deliver_batch(channel, failing).await;
                 let ok = attempt != Attempt::Failed;
                 if let Ok(mut b) = backoff.lock() {
                     if ok {
@@ -118,6 +170,10 @@ impl Messaging {
                         let entry = b.entry(channel).or_default();
                         entry.attempts = entry.attempts.saturating_add(1);
                         entry.not_before = Some(Instant::now() + me.backoff(entry.attempts));
+                        entry.started = Some(started);
+                        if target.is_some() {
+                            entry.peer = target;
+                        }
                     }
                 }
                 if let Ok(mut s) = in_flight.lock() {
@@ -143,9 +199,22 @@ impl Messaging {
     }
 
     /// Sends the oldest queued messages of one channel. Answers [`Attempt::Failed`] when the
-    /// peer could not be reached or asked for some again (the channel then backs off).
+    /// peer could not be reached or asked for some again (the channel then backs off), and
+    /// the peer it went to when it was resolved.
     /// `failing`: earlier attempts failed, so the peer's address is looked up afresh.
-    async fn deliver_batch(&self, channel: Uuid, failing: bool) -> Attempt {
+    async fn deliver_batch(&self, channel: Uuid, failing: bool) -> (Attempt, Option<Target>) {
+        let mut target = None;
+        let attempt = self.attempt_batch(channel, failing, &mut target).await;
+        (attempt, target)
+    }
+
+    /// [`Messaging::deliver_batch`]'s work; `resolved` receives the peer once it is known.
+    async fn attempt_batch(
+        &self,
+        channel: Uuid,
+        failing: bool,
+        resolved: &mut Option<Target>,
+    ) -> Attempt {
         let (batch, expired) = match self.next_batch(channel) {
             Ok(b) => b,
             Err(e) => {
@@ -185,6 +254,7 @@ impl Messaging {
         let request = MessageBatch {
             messages: batch.into_iter().map(|q| q.wire).collect(),
         };
+        *resolved = Some(target.clone());
         let delivery = self
             .inner
             .network

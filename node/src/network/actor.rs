@@ -13,7 +13,7 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use ochat_protocol::message::{MessageBatch, MessageResponse};
 use ochat_protocol::wire::{Envelope, HandshakeResponse};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::behaviour::{Behaviour, BehaviourEvent, dial_error};
 use super::dht::DhtState;
@@ -61,6 +61,9 @@ pub(crate) enum Command {
     Connect {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        /// Dial even while another dial to the peer is under way (a probe: a fresh SYN now
+        /// rather than the retransmission of a dial that began during a cut).
+        again: bool,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -108,6 +111,9 @@ pub(crate) struct Actor {
     pub(super) dht_server: bool,
     /// The addresses to publish in our record.
     pub(super) addresses: watch::Sender<Vec<String>>,
+    /// Every connection established, by peer ([`NetworkHandle::watch_connected`](super::NetworkHandle::watch_connected)).
+    /// Set by `network.rs` after [`Actor::new`], like `prompt`.
+    pub(super) connected: broadcast::Sender<PeerId>,
     reach_ticks: u32,
 }
 
@@ -122,6 +128,7 @@ impl Actor {
         config: &NetworkConfig,
     ) -> Self {
         Actor {
+            connected: broadcast::channel(1).0,
             prompt: super::late_start::Prompt::default(),
             reach_config: config.reach.clone(),
             reach: ReachState::default(),
@@ -206,11 +213,17 @@ impl Actor {
                 batch,
                 reply,
             } => self.send_request::<Batches>(peer, addrs, batch, reply),
-            Command::Connect { peer, addrs } => {
+            Command::Connect { peer, addrs, again } => {
                 if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
                     return;
                 }
+                let condition = if again {
+                    libp2p::swarm::dial_opts::PeerCondition::Disconnected
+                } else {
+                    libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing
+                };
                 let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .condition(condition)
                     .addresses(addrs)
                     .build();
                 if let Err(e) = self.swarm.dial(opts) {
@@ -328,6 +341,9 @@ impl Actor {
                 self.reach
                     .connected(peer_id, connection_id, shown, endpoint.is_relayed());
                 self.dial_errors.remove(&peer_id);
+                // Whoever waits for this peer (an outbox backing off) may go now; nobody
+                // listening is fine.
+                let _ = self.connected.send(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,

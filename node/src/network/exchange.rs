@@ -249,10 +249,19 @@ impl Actor {
             }
             request_response::Event::OutboundFailure {
                 peer,
+                connection_id,
                 request_id,
                 error,
-                ..
             } => {
+                if matches!(error, OutboundFailure::Timeout) {
+                    // Nothing came back for the whole request timeout: the path is presumed
+                    // dead (a cut link keeps a TCP connection "open" for many minutes, and
+                    // TCP's own retransmissions back off to minutes). Closing it makes the
+                    // next attempt, and the delivery worker's probes, dial afresh, so a link
+                    // that comes back is used within seconds.
+                    tracing::info!(%peer, protocol = P::NAME, "request timed out; closing its connection");
+                    self.swarm.close_connection(connection_id);
+                }
                 if let OutboundFailure::Io(error) = &error
                     && error.kind() == std::io::ErrorKind::InvalidData
                 {

@@ -221,9 +221,21 @@ impl Actor {
             }
             BehaviourEvent::Ping(ping::Event {
                 peer,
-                result: Err(e),
+                result: Err(e @ ping::Failure::Unsupported),
                 ..
             }) => tracing::debug!(%peer, error = %e, "ping failed"),
+            BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(e),
+            }) => {
+                // No answer, or not even a stream to ask on, from a peer that speaks ping:
+                // the path is dead (a cut link, a peer gone without closing). Closing the
+                // connection lets the next request dial afresh instead of queueing behind a
+                // connection that carries nothing.
+                tracing::info!(%peer, error = %e, "ping failed; closing the connection");
+                self.swarm.close_connection(connection);
+            }
             BehaviourEvent::AutonatClient(autonat::v2::client::Event {
                 tested_addr,
                 server,
