@@ -283,6 +283,9 @@ impl RunningNode {
             )));
         }
         workers.push(tokio::spawn(follow_addresses(shared.clone(), stop_rx)));
+        // Known before the API answers, so `GET /api/v1/instance` never shows a started node
+        // without addresses (bounded: a node slow to listen starts anyway).
+        wait_first_addresses(&shared, FIRST_ADDRESSES_WAIT).await;
         let listener = TcpListener::bind(config.api_listen)
             .await
             .map_err(|source| NodeError::ApiListen {
@@ -418,6 +421,22 @@ const REGISTRATION_BACKOFF: Backoff =
 /// Keeps our signed record's addresses current (confirmed external, relayed, then listen
 /// addresses: `network/reach.rs`), registered with the directory and stored in the DHT,
 /// retrying the registration with backoff while the directory is unreachable.
+/// How long a start waits for the network's first addresses before the API answers.
+const FIRST_ADDRESSES_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits (at most `limit`) for the network's first addresses and shows them at once; the
+/// directory registration and the record follow in [`follow_addresses`].
+async fn wait_first_addresses(shared: &NodeShared, limit: Duration) {
+    let mut addrs = shared.network.watch_addresses();
+    let first = tokio::time::timeout(limit, async {
+        addrs.wait_for(|a| !a.is_empty()).await.map(|a| a.clone())
+    })
+    .await;
+    if let Ok(Ok(current)) = first {
+        shared.set_addresses(current);
+    }
+}
+
 async fn follow_addresses(shared: Arc<NodeShared>, mut stop: watch::Receiver<bool>) {
     let mut addrs = shared.network.watch_addresses();
     let mut published: Option<Vec<String>> = None;
