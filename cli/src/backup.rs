@@ -50,15 +50,7 @@ fn part_path(to: &Path) -> PathBuf {
 }
 
 fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
+    ochat_node::data_dir::open_private(path, false)
         .with_context(|| format!("cannot create {}", path.display()))
 }
 

@@ -17,7 +17,7 @@
 //!
 //! Used by `api/backup.rs` (`POST /api/v1/backup`) and the CLI (`ochat backup`, `ochat restore`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::data_dir::InstanceInfo;
+use crate::data_dir::{InstanceInfo, open_private};
 use crate::store::snapshot::{SnapshotError, SnapshotItem};
 use crate::store::{Store, StoreError, decode, encode};
 
@@ -471,14 +471,7 @@ impl Backups {
 
 /// Creates (or replaces) a file readable by its owner only, and syncs it.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io("create", path))?;
+    let mut file = open_private(path, false).map_err(io("create", path))?;
     file.write_all(bytes).map_err(io("write", path))?;
     file.sync_all().map_err(io("sync", path))
 }
@@ -494,14 +487,7 @@ pub fn write_file(
     store: &Store,
     path: &Path,
 ) -> Result<Summary, BackupError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(path).map_err(io("create", path))?;
+    let file = open_private(path, true).map_err(io("create", path))?;
     let result = write(root, instance, store, &file)
         .and_then(|s| file.sync_all().map(|()| s).map_err(io("sync", path)));
     if result.is_err() {

@@ -329,18 +329,34 @@ pub(crate) fn make_private(root: &Path) -> Result<(), DataDirError> {
     Ok(())
 }
 
-/// Writes a file (0600) via a temporary file, fsync and rename, so a crash leaves the old or
-/// the new file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
-    let tmp = path.with_extension("tmp");
+/// Opens `path` for writing as a file its owner alone may read (0600): a new file when `new`
+/// (an existing one is an error), else created or emptied. Every secret the node or the CLI
+/// writes (keys, tokens, backups) goes through here.
+///
+/// # Errors
+///
+/// The I/O error.
+pub fn open_private(path: &Path, new: bool) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true);
+    if new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&tmp).map_err(io("create", &tmp))?;
+    options.open(path)
+}
+
+/// Writes a file (0600) via a temporary file, fsync and rename, so a crash leaves the old or
+/// the new file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = open_private(&tmp, false).map_err(io("create", &tmp))?;
     file.write_all(bytes).map_err(io("write", &tmp))?;
     file.sync_all().map_err(io("sync", &tmp))?;
     fs::rename(&tmp, path).map_err(io("rename into place", path))?;
