@@ -6,6 +6,7 @@
 //! - [`table`] — the result [`table::Row`], the text table and the JSON file.
 //! - [`measure`] — alternating rounds (A B A B…) and HdrHistogram latencies.
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
+//! - [`chart`] — SVG line charts of the scaling groups (cost against size) for `docs/charts/`.
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
 //!   [`memory`] (and its `load` test), [`reports`], [`reach`] (not in `all`: namespaces, root);
 //!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
@@ -14,6 +15,7 @@
 pub mod bare_http;
 pub mod bare_p2p;
 pub mod bare_relay;
+pub mod chart;
 pub mod crypto;
 pub mod federation;
 pub mod livechat;
