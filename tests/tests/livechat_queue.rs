@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ochat_node::livechat::TestClock;
 use ochat_tests::livechat::{ChatNode, Operator, Socket, Visit};
+use ochat_tests::livechat_cli::Cli;
 use ochat_tests::node::WAIT;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -424,4 +425,16 @@ async fn the_reports_show_how_long_visitors_waited_in_line() {
         .unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.ends_with(",time_in_queue_s"), "{header}");
+
+    // The CLI's tables show it too.
+    let cli = Cli::new(&b.shop.node.data_dir);
+    let table = cli.ok(&["report", "sessions"]).unwrap();
+    let header = table.lines().next().unwrap();
+    let column = header.find("QUEUE S").expect("a QUEUE S column");
+    let row = table.lines().find(|l| l.contains("v-second")).unwrap();
+    assert!(row[column..].starts_with("300 "), "{table}");
+    let stats = cli.ok(&["report", "stats", "--group-by", "channel"]).unwrap();
+    assert!(stats.lines().next().unwrap().ends_with("AVG QUEUE S"), "{stats}");
+    let total = stats.lines().find(|l| l.starts_with("total")).unwrap();
+    assert!(total.trim_end().ends_with("300.0"), "{stats}");
 }
