@@ -411,27 +411,37 @@ impl LiveChat {
     }
 
     /// A visitor's socket opened: a waiting visitor keeps their place while it is open (and
-    /// is told their place at once). The guard counts it out when dropped.
+    /// is told their place at once; operators see their page is open). The guard counts it
+    /// out when dropped.
     pub fn visitor_connected(&self, id: Uuid) -> Result<VisitorSocket, LiveChatError> {
         let now = self.now_ms();
-        let channel = {
-            let mut state = self.state()?;
-            state.queue.connected(id, now);
-            state.open.get(&id).map(|s| s.channel_id)
-        };
-        if let Some(channel) = channel
-            && let Ok(channel) = self.channel(channel)
-            && let Some(s) = self.load_session(id)?
-        {
-            let view = Self::current_view(&mut *self.state()?, &channel, now);
-            if let Some(place) = place_of(&view, &s).filter(|p| p.status == "waiting") {
-                self.hub().to_session(id, &place_event(&place));
-            }
+        if let Some(channel) = self.waiting_socket(id, now, true)? {
+            self.publish_queue(channel)?;
         }
         Ok(VisitorSocket {
             chat: self.clone(),
             id,
         })
+    }
+
+    /// Counts a waiting visitor's socket in or out; answers their channel when they wait.
+    fn waiting_socket(
+        &self,
+        id: Uuid,
+        now: u64,
+        opened: bool,
+    ) -> Result<Option<Uuid>, LiveChatError> {
+        let mut state = self.state()?;
+        if opened {
+            state.queue.connected(id, now);
+        } else {
+            state.queue.disconnected(id, now);
+        }
+        Ok(state
+            .open
+            .get(&id)
+            .filter(|s| s.queue.as_ref().is_some_and(QueueMark::waiting))
+            .map(|s| s.channel_id))
     }
 }
 
@@ -446,8 +456,9 @@ pub struct VisitorSocket {
 impl Drop for VisitorSocket {
     fn drop(&mut self) {
         let now = self.chat.now_ms();
-        if let Ok(mut state) = self.chat.state() {
-            state.queue.disconnected(self.id, now);
+        if let Ok(Some(channel)) = self.chat.waiting_socket(self.id, now, false) {
+            // Operators see the page closed (the visitor's grace runs).
+            let _ = self.chat.publish_queue(channel);
         }
     }
 }
