@@ -42,10 +42,7 @@ return true;
 
 /// Installs [`BROWSER_RECORDERS`] in the page.
 pub async fn record_browser_alerts(browser: &Browser) -> Result<()> {
-    let done = browser
-        .client
-        .execute(BROWSER_RECORDERS, vec![])
-        .await?;
+    let done = browser.client.execute(BROWSER_RECORDERS, vec![]).await?;
     ensure!(done == json!(true), "the recorders are in place");
     Ok(())
 }

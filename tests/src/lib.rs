@@ -19,9 +19,9 @@
 pub mod accounts;
 pub mod admin_bots;
 pub mod admin_console;
-pub mod console_alerts;
 pub mod api_document;
 pub mod bad_network;
+pub mod console_alerts;
 pub mod forge;
 pub mod hardening;
 pub mod legacy;

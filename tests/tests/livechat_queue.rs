@@ -173,12 +173,23 @@ async fn visitors_wait_in_line_for_a_busy_operator_and_move_up_live() {
     // Ann sees both, longest waiting first, live and through the API.
     let seen = b
         .ann_ws
-        .until(|e| e["type"] == "queue" && e["queue"]["waiting"].as_array().is_some_and(|w| w.len() == 2))
+        .until(|e| {
+            e["type"] == "queue"
+                && e["queue"]["waiting"]
+                    .as_array()
+                    .is_some_and(|w| w.len() == 2)
+        })
         .await
         .unwrap();
-    assert_eq!(waiting_ids(&seen["queue"]), [second.session.as_str(), third.session.as_str()]);
+    assert_eq!(
+        waiting_ids(&seen["queue"]),
+        [second.session.as_str(), third.session.as_str()]
+    );
     let line = b.line().await;
-    assert_eq!(waiting_ids(&line), [second.session.as_str(), third.session.as_str()]);
+    assert_eq!(
+        waiting_ids(&line),
+        [second.session.as_str(), third.session.as_str()]
+    );
     assert_eq!(line["limit"], 20, "the default bound");
 
     // Ten minutes later Ann closes the first conversation: the longest waiting is hers at
@@ -203,7 +214,10 @@ async fn visitors_wait_in_line_for_a_busy_operator_and_move_up_live() {
     assert_eq!(new["session"]["id"], second.session);
     let up = third_ws.until(|e| is_place(e, 1)).await.unwrap();
     assert_eq!(up["queue_length"], 1);
-    assert_eq!(up["estimated_wait_s"], 600, "one 10-minute conversation, one slot");
+    assert_eq!(
+        up["estimated_wait_s"], 600,
+        "one 10-minute conversation, one slot"
+    );
     let taken = b
         .shop
         .ok(
@@ -228,7 +242,11 @@ async fn a_visitor_who_leaves_the_page_keeps_the_place_for_two_minutes() {
     let b = busy_shop(&tmp.path().join("shop"), clock.clone(), json!({})).await;
     let second = b.queued("v-second").await;
     b.shop
-        .say(&second.token, &second.session, "I'll wait, it's about an order")
+        .say(
+            &second.token,
+            &second.session,
+            "I'll wait, it's about an order",
+        )
         .await
         .unwrap();
     let third = b.queued("v-third").await;
@@ -249,7 +267,10 @@ async fn a_visitor_who_leaves_the_page_keeps_the_place_for_two_minutes() {
     let mut ws = b.visitor_socket(&second).await;
     let back = ws.until(|e| e["type"] == "queue").await.unwrap();
     assert!(is_place(&back, 1), "{back}");
-    assert_eq!(waiting_ids(&b.line().await), [second.session.as_str(), third.session.as_str()]);
+    assert_eq!(
+        waiting_ids(&b.line().await),
+        [second.session.as_str(), third.session.as_str()]
+    );
 
     // They leave again and stay away past the two minutes: they drop out (their conversation
     // closes, with what they wrote), and the next visitor moves up.
@@ -348,7 +369,11 @@ async fn a_waiting_visitor_keeps_the_place_across_a_restart() {
     );
     let place = b.place(&second).await;
     assert!(is_place(&place, 1), "{place}");
-    let messages = b.shop.transcript(&second.token, &second.session).await.unwrap();
+    let messages = b
+        .shop
+        .transcript(&second.token, &second.session)
+        .await
+        .unwrap();
     assert!(messages.iter().any(|m| m["text"] == "still there?"));
 
     // Ann finishes the first conversation: the visitor who waited before the restart is next.
@@ -433,8 +458,13 @@ async fn the_reports_show_how_long_visitors_waited_in_line() {
     let column = header.find("QUEUE S").expect("a QUEUE S column");
     let row = table.lines().find(|l| l.contains("v-second")).unwrap();
     assert!(row[column..].starts_with("300 "), "{table}");
-    let stats = cli.ok(&["report", "stats", "--group-by", "channel"]).unwrap();
-    assert!(stats.lines().next().unwrap().ends_with("AVG QUEUE S"), "{stats}");
+    let stats = cli
+        .ok(&["report", "stats", "--group-by", "channel"])
+        .unwrap();
+    assert!(
+        stats.lines().next().unwrap().ends_with("AVG QUEUE S"),
+        "{stats}"
+    );
     let total = stats.lines().find(|l| l.starts_with("total")).unwrap();
     assert!(total.trim_end().ends_with("300.0"), "{stats}");
 }

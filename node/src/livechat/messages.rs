@@ -275,7 +275,8 @@ impl LiveChat {
             state.transcripts.remove(id);
             state.unwritten.remove(&(s.created_at_ms, id));
             let now = self.now_ms();
-            let left = super::queue_flow::leave_line(&mut state.queue, &mut s, QueueExit::Left, now);
+            let left =
+                super::queue_flow::leave_line(&mut state.queue, &mut s, QueueExit::Left, now);
             s.closed_at_ms = Some(now);
             self.save_session(&s)?;
             (s, left)

@@ -278,7 +278,10 @@ mod tests {
         assert!(q.gone(5_000 + QUEUE_GRACE_MS - 1).is_empty());
         q.connected(a, 6_000);
         q.disconnected(a, 7_000);
-        assert!(q.gone(5_000 + QUEUE_GRACE_MS).is_empty(), "coming back resets it");
+        assert!(
+            q.gone(5_000 + QUEUE_GRACE_MS).is_empty(),
+            "coming back resets it"
+        );
         assert_eq!(q.gone(7_000 + QUEUE_GRACE_MS), vec![a]);
     }
 

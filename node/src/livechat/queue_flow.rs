@@ -17,8 +17,7 @@ use uuid::Uuid;
 use super::channels::Channel;
 use super::presence::State;
 use super::queue::{
-    QUEUE_GRACE_MS, Queue, QueueEntry, QueueExit, QueueMark, QueuePlace, QueueView,
-    estimate_wait_s,
+    QUEUE_GRACE_MS, Queue, QueueEntry, QueueExit, QueueMark, QueuePlace, QueueView, estimate_wait_s,
 };
 use super::routing::{Candidate, VisitorFacts};
 use super::sessions::Session;
@@ -44,7 +43,12 @@ pub(crate) fn enqueue(state: &mut State, session: &mut Session, expertise: &[Str
 }
 
 /// Takes a session out of its line if it waits there; answers whether it did.
-pub(crate) fn leave_line(queue: &mut Queue, session: &mut Session, exit: QueueExit, now: u64) -> bool {
+pub(crate) fn leave_line(
+    queue: &mut Queue,
+    session: &mut Session,
+    exit: QueueExit,
+    now: u64,
+) -> bool {
     let Some(mark) = session.queue.as_mut().filter(|m| m.waiting()) else {
         return false;
     };
@@ -239,7 +243,11 @@ impl LiveChat {
                 let facts = VisitorFacts {
                     language: s.language.clone(),
                     country: s.country.clone(),
-                    expertise: s.queue.as_ref().map(|m| m.expertise.clone()).unwrap_or_default(),
+                    expertise: s
+                        .queue
+                        .as_ref()
+                        .map(|m| m.expertise.clone())
+                        .unwrap_or_default(),
                     previous_operator: self.previous_operator(s.visitor_id.as_deref(), now)?,
                 };
                 let candidates = st.candidates(&profiles, channel_id, now);
@@ -346,7 +354,9 @@ impl LiveChat {
             && !closed.abandoned
             && let Ok(mut state) = self.state()
         {
-            state.queue.handled(closed.channel_id, handling_ms(closed, at));
+            state
+                .queue
+                .handled(closed.channel_id, handling_ms(closed, at));
         }
         self.queue_moves(closed.channel_id, left_line).await;
     }
