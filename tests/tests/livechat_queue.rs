@@ -468,3 +468,58 @@ async fn the_reports_show_how_long_visitors_waited_in_line() {
     let total = stats.lines().find(|l| l.starts_with("total")).unwrap();
     assert!(total.trim_end().ends_with("300.0"), "{stats}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_who_comes_back_takes_the_first_in_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(TestClock::fixed_at(1_800_000_000_000));
+    let shop = ChatNode::start(&tmp.path().join("shop"), clock.clone())
+        .await
+        .unwrap();
+    let ann = shop
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let bea = shop
+        .operator("bea", json!({"chat_name": "Bea"}))
+        .await
+        .unwrap();
+    let channel = shop
+        .channel(
+            "Website",
+            &[&ann, &bea],
+            json!({"max_sessions_per_operator": 1}),
+        )
+        .await
+        .unwrap();
+    // Half an hour later only Ann is back at her desk, busy with one visitor.
+    clock.advance_minutes(31);
+    shop.ok(
+        &ann.token,
+        Method::POST,
+        "/api/v1/livechat/operator/activity",
+        None,
+    )
+    .await
+    .unwrap();
+    let first = shop
+        .visit(&channel, "/", "en", None, Some("v-first"))
+        .await
+        .unwrap();
+    assert_eq!(ChatNode::operator_of(&first), ann.id);
+    shop.say(&first.token, &first.session, "hi").await.unwrap();
+    let (status, waiting) = shop
+        .try_visit(&channel, "/", "en", None, Some("v-second"))
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{waiting}");
+    assert_eq!(waiting["queue"]["position"], 1);
+
+    // Bea opens her console: she is available again and takes the visitor waiting.
+    let mut bea_ws = shop
+        .socket("/api/v1/livechat/operator/events", &bea.token)
+        .await
+        .unwrap();
+    let new = bea_ws.until(|e| e["type"] == "new_session").await.unwrap();
+    assert_eq!(new["session"]["id"], waiting["session"]["id"]);
+}
