@@ -101,6 +101,7 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 written: true,
                 bot_records: 0,
                 abandoned: false,
+                queue: None,
                 address: None,
             };
             sb.insert(

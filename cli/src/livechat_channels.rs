@@ -80,6 +80,10 @@ pub struct ChannelFields {
     /// At most this many ongoing sessions per operator (0: no cap).
     #[arg(long, value_name = "N")]
     pub max_sessions: Option<u32>,
+    /// At most this many visitors wait in line when every operator is busy (0: no queue,
+    /// visitors hear nobody is free; 20 by default).
+    #[arg(long, value_name = "N")]
+    pub queue_limit: Option<u32>,
     /// Publish the channel's ratings page (true or false).
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
     pub published: Option<bool>,
@@ -206,6 +210,9 @@ async fn channel_body(ctx: &Ctx, f: &ChannelFields) -> anyhow::Result<Map<String
     if let Some(n) = f.max_sessions {
         body.insert("max_sessions_per_operator".into(), json!(n));
     }
+    if let Some(n) = f.queue_limit {
+        body.insert("queue_limit".into(), json!(n));
+    }
     if let Some(b) = f.published {
         body.insert("published".into(), json!(b));
     }
@@ -260,6 +267,7 @@ async fn print_channel(ctx: &Ctx, c: &Value) -> anyhow::Result<()> {
         "  sessions cap:     {}",
         text(&c["max_sessions_per_operator"])
     );
+    println!("  queue limit:      {}", text(&c["queue_limit"]));
     println!("  ratings public:   {}", text(&c["published"]));
     let rules = c["rules"].as_array().cloned().unwrap_or_default();
     println!("  rules:            {}", rules.len());

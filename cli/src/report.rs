@@ -289,6 +289,7 @@ fn print_table(report: &Report, v: &Value) {
                 "OPERATORS",
                 "MIN",
                 "MSGS",
+                "QUEUE S",
                 "ANSWER S",
                 "RATING",
                 "OUTCOME",
@@ -303,6 +304,7 @@ fn print_table(report: &Report, v: &Value) {
                         get(r, "operators", 0),
                         get(r, "duration_min", 1),
                         get(r, "messages", 0),
+                        get(r, "time_in_queue_s", 0),
                         get(r, "time_to_answer_s", 0),
                         get(r, "rating", 0),
                         get(r, "outcome", 0),
@@ -320,6 +322,7 @@ fn print_table(report: &Report, v: &Value) {
                 "AVG RATING",
                 "NOT RATED",
                 "HAPPY",
+                "AVG QUEUE S",
             ],
             list(v, "rows")
                 .iter()
@@ -333,6 +336,7 @@ fn print_table(report: &Report, v: &Value) {
                         cell(&r["rating"]["avg"], 2),
                         get(r, "not_rated", 0),
                         get(r, "happy", 0),
+                        cell(&r["time_in_queue_s"]["avg"], 1),
                     ]
                 })
                 .collect(),

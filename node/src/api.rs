@@ -12,6 +12,7 @@
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
 //! - `livechat_roles` — live chat administrators: who a caller acts as on admin routes.
+//! - `livechat_queue` — a channel's queue of waiting visitors, a visitor's place in it.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 //! - `livechat_rule_test` — a rule's URL regex tried on a sample URL, for the console's rule form.
 //! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
@@ -30,6 +31,7 @@ pub mod events;
 pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
+mod livechat_queue;
 mod livechat_reports;
 mod livechat_roles;
 mod livechat_rule_test;
@@ -99,6 +101,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(livechat_reports::router())
         .merge(livechat_rule_test::router())
         .merge(livechat_widget::router())
+        .merge(livechat_queue::router())
         .merge(crate::web::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))

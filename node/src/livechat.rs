@@ -25,6 +25,9 @@
 //! - [`commands`] — operator commands, leads and tickets.
 //! - [`ratings`] — ratings and the published ratings page.
 //! - [`chatbot`] — chatbot scripts, their checker and simulator, and the bot in a session.
+//! - [`queue`] — the line visitors wait in when every operator is busy (positions, the
+//!   grace for a visitor who left the page, the wait estimate); [`queue_flow`] — joining,
+//!   serving the longest waiting when a slot frees, dropping out, the live `queue` events.
 //! - [`reports`] — sessions history, statistics, operator analysis, ratings report,
 //!   retention and a visitor's export and erasure, the console's charts page.
 //! - [`satisfaction`] — a channel's share of happy ratings over a window (14 days).
@@ -48,6 +51,8 @@ pub mod languages;
 pub mod limits;
 pub mod messages;
 pub mod presence;
+pub mod queue;
+pub mod queue_flow;
 pub mod ratings;
 pub mod reports;
 pub mod routing;
@@ -239,6 +244,8 @@ impl LiveChat {
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
         chat.expire_unwritten()?;
+        // Visitors waiting in line when the node stopped keep their place.
+        chat.rebuild_queue()?;
         Ok(chat)
     }
 

@@ -13,12 +13,15 @@
 //! ([`bad_network`]). Data folders written by the release before typed tables ([`upgrade`]).
 //! The console's administration sections, opened with the admin token ([`admin_bots`]).
 //! Backups restored and channels re-keyed, with the log of every key sealed ([`rekey`]).
+//! The console's alerts in a hidden tab, with recorders of the browser's notification and sound
+//! APIs ([`console_alerts`]).
 
 pub mod accounts;
 pub mod admin_bots;
 pub mod admin_console;
 pub mod api_document;
 pub mod bad_network;
+pub mod console_alerts;
 pub mod forge;
 pub mod hardening;
 pub mod legacy;

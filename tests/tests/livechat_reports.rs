@@ -733,12 +733,13 @@ async fn filters_empty_ranges_csv_transcripts_and_who_may_read() {
     assert_eq!(
         lines[1],
         format!(
-            "{},Website,v-alice,false,BE,fr-BE,Ann,2026-11-02T09:00:00Z,3,4,2,45,5,Great help,answered,closed",
+            // The last cell, time in the queue, is empty: she did not wait in line.
+            "{},Website,v-alice,false,BE,fr-BE,Ann,2026-11-02T09:00:00Z,3,4,2,45,5,Great help,answered,closed,",
             shop.id(0)
         )
     );
     assert!(
-        lines[3].ends_with(",,,no_answer,closed"),
+        lines[3].ends_with(",,,no_answer,closed,"),
         "no answer, no rating: empty cells: {}",
         lines[3]
     );

@@ -93,10 +93,18 @@ async fn session_events(
 ) -> Result<Response, ApiError> {
     node.livechat.session_for(c.who, id)?;
     let rx = node.livechat.hub().subscribe_session(id);
+    // A visitor waiting in line keeps their place while a socket of theirs is open.
+    let visitor = match c.who {
+        crate::accounts::Who::Visitor(_) => Some(node.livechat.visitor_connected(id)?),
+        _ => None,
+    };
     let chat = node.livechat.clone();
     let open = chat.hub().socket_opened();
     let auth = SocketAuth::new(&node, &c.token, c.who);
-    Ok(buffers(ws).on_upgrade(move |socket| pump(socket, rx, chat, auth, Some(id), None, open)))
+    Ok(buffers(ws).on_upgrade(move |socket| async move {
+        pump(socket, rx, chat, auth, Some(id), None, open).await;
+        drop(visitor);
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -129,6 +129,8 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         super::livechat_reports::page_js,
         super::livechat_reports::page_css,
         super::livechat_widget::check,
+        super::livechat_queue::channel_queue,
+        super::livechat_queue::session_place,
         super::livechat_widget::typing,
         super::livechat_widget::snippet,
         super::livechat_rule_test::test,

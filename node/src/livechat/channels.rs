@@ -46,6 +46,9 @@ pub struct ChannelInput {
     /// Operators who may join by themselves (the listed `operators` always may). Setting
     /// `operators` without `allowed` makes the allowed list those operators.
     pub allowed: Option<Vec<Uuid>>,
+    /// Visitors who may wait in line when every operator is busy (0: no queue; 20 when
+    /// never set).
+    pub queue_limit: Option<u32>,
 }
 
 /// A line of the channel list: enough to find and join a channel.
@@ -155,6 +158,7 @@ impl LiveChat {
             created_at_ms: self.now_ms(),
             self_join: false,
             allowed: Vec::new(),
+            queue_limit: crate::model::livechat_queue::DEFAULT_QUEUE_LIMIT,
         };
         if input.name.is_none() {
             return Err(LiveChatError::BadInput("a channel needs a name".into()));
@@ -177,6 +181,8 @@ impl LiveChat {
         self.apply_channel(&mut channel, input)?;
         self.save_channel(&channel)?;
         self.flush().await?;
+        // A higher cap or more operators may take visitors waiting in line.
+        self.queue_moves(id, false).await;
         Ok(channel)
     }
 
@@ -225,6 +231,9 @@ impl LiveChat {
         if let Some(p) = input.published {
             c.published = p;
         }
+        if let Some(limit) = input.queue_limit {
+            c.queue_limit = super::queue::checked_limit(limit)?;
+        }
         Ok(())
     }
 
@@ -264,6 +273,10 @@ impl LiveChat {
         }
         self.save_channel(&channel)?;
         self.flush().await?;
+        if joined {
+            // A new operator of the channel may take a visitor waiting in line.
+            self.queue_moves(id, false).await;
+        }
         Ok(channel)
     }
 

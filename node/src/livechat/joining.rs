@@ -23,8 +23,15 @@ impl LiveChat {
             return Ok(SessionView::from(&session));
         }
         let now = self.now_ms();
-        let joined = {
+        let (joined, from_line) = {
             let mut state = self.state()?;
+            // Taking a visitor who waits in line by hand takes them out of it.
+            let from_line = super::queue_flow::leave_line_by_id(
+                &mut state,
+                id,
+                super::queue::QueueExit::Served,
+                now,
+            );
             let open = state
                 .open
                 .get_mut(&id)
@@ -40,11 +47,14 @@ impl LiveChat {
             }
             let joined = open.clone();
             self.save_session(&joined)?;
-            joined
+            (joined, from_line)
         };
         self.remember_operator(joined.visitor_id.as_deref(), op, now)?;
         self.announce_operator(id, op)?;
         self.flush().await?;
+        if from_line {
+            self.publish_queue(joined.channel_id)?;
+        }
         Ok(SessionView::from(&joined))
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::queue::QueueExit;
 use super::sessions::{Session, SessionView};
 use super::transcripts::{Cached, shown_to};
 use super::{LiveChat, LiveChatError, Who};
@@ -273,10 +274,14 @@ impl LiveChat {
             };
             state.transcripts.remove(id);
             state.unwritten.remove(&(s.created_at_ms, id));
-            s.closed_at_ms = Some(self.now_ms());
+            let now = self.now_ms();
+            let left =
+                super::queue_flow::leave_line(&mut state.queue, &mut s, QueueExit::Left, now);
+            s.closed_at_ms = Some(now);
             self.save_session(&s)?;
-            s
+            (s, left)
         };
+        let (closed, left_line) = closed;
         if let Err(e) = self.index_session(&closed) {
             tracing::warn!(session = %id, error = %e, "could not keep the session's report facts");
         }
@@ -286,6 +291,7 @@ impl LiveChat {
         for op in &closed.operators {
             self.hub().to_operator(*op, &event);
         }
+        self.queue_after_close(&closed, left_line).await;
         Ok(SessionView::from(&closed))
     }
 
@@ -315,6 +321,9 @@ impl LiveChat {
         };
         if last {
             self.close_session(Who::Admin, id).await?;
+        } else if let Some(channel) = self.load_session(id)?.map(|s| s.channel_id) {
+            // One of their slots freed: the next visitor in line may be theirs.
+            self.queue_moves(channel, false).await;
         }
         Ok(last)
     }

@@ -57,6 +57,8 @@ pub struct State {
     pub unwritten: Unwritten,
     /// Rate limits on anonymous visitors.
     pub limits: Limits,
+    /// The lines of visitors waiting for a busy channel ([`super::queue`]).
+    pub queue: super::queue::Queue,
 }
 
 impl State {
@@ -100,8 +102,9 @@ impl State {
                 };
                 // Against the cap a session counts once someone wrote in it (see `expiry`);
                 // for "least busy" the tentative ones count too, so visitors spread evenly.
+                // A visitor taken from the queue counts at once: they waited for this slot.
                 let ongoing = mine()
-                    .filter(|s| s.written && s.channel_id == channel)
+                    .filter(|s| (s.written || s.queue.is_some()) && s.channel_id == channel)
                     .filter(|s| now.saturating_sub(s.last_activity_ms) < ONGOING_MS)
                     .count();
                 let active = mine()
@@ -182,12 +185,17 @@ impl LiveChat {
     /// [`LiveChat::touch`], answering the operator's presence afterwards.
     fn touch_view(&self, user: Uuid) -> Result<PresenceView, LiveChatError> {
         let now = self.now_ms();
-        let back = {
+        let (back, was_present) = {
             let mut state = self.state()?;
+            let was_present = state.present(user, now);
             let p = state.presence.entry(user).or_default();
             p.last_active_ms = now;
-            std::mem::replace(&mut p.away_announced, false)
+            (std::mem::replace(&mut p.away_announced, false), was_present)
         };
+        if !was_present {
+            // Someone waiting in line may be theirs now.
+            self.operator_available_again();
+        }
         let view = PresenceView {
             status: PresenceStatus::Online,
             last_active_ms: now,

@@ -81,6 +81,9 @@ pub struct StartAnswer {
     pub session: Option<SessionView>,
     /// The token granting only this session.
     pub token: Option<String>,
+    /// Every operator was busy: the visitor waits in line (their place and estimated wait;
+    /// live updates come on the session's socket as `queue` events).
+    pub queue: Option<super::queue::QueuePlace>,
 }
 
 /// The visitor's language from an `Accept-Language` header (its first tag).
@@ -137,13 +140,19 @@ impl LiveChat {
         let opened = {
             let mut state = self.state()?;
             let candidates = state.candidates(&profiles, channel_id, now);
-            let chosen = super::routing::choose(
-                &candidates,
-                &facts,
-                visit.channel.max_sessions_per_operator,
-                now,
-                &mut super::random_below,
-            );
+            // Nobody overtakes the visitors already waiting in line.
+            let chosen = if state.queue.is_empty(channel_id) {
+                super::routing::choose(
+                    &candidates,
+                    &facts,
+                    visit.channel.max_sessions_per_operator,
+                    now,
+                    &mut super::random_below,
+                )
+            } else {
+                None
+            };
+            let may_queue = super::queue_flow::would_take(&state, &visit.channel, &candidates);
             answer.follow(matching_rule(
                 &visit.channel.rules,
                 &visit.input.page_url,
@@ -153,7 +162,7 @@ impl LiveChat {
             if answer.action == Action::Hide {
                 return Ok(answer);
             }
-            self.open(&mut state, &visit, chosen, &mut answer)?
+            self.open(&mut state, &visit, (chosen, may_queue), &mut answer)?
         };
         self.opened(visit, opened, answer).await
     }
@@ -193,17 +202,21 @@ impl LiveChat {
         &self,
         state: &mut MutexGuard<'_, State>,
         visit: &Visit,
-        chosen: Option<Uuid>,
+        (chosen, may_queue): (Option<Uuid>, bool),
         answer: &mut StartAnswer,
     ) -> Result<Opened, LiveChatError> {
         let script = self.script_named(answer.chatbot_id.as_deref())?;
         answer.chatbot_id = script.as_ref().map(|s| s.id.to_string());
-        if chosen.is_none() && script.is_none() {
+        if chosen.is_none() && script.is_none() && !may_queue {
             return Err(LiveChatError::NoOperator);
         }
         // A chatbot leads the conversation; its forward step brings an operator in.
         let assigned = if script.is_some() { None } else { chosen };
-        let session = new_session(visit, assigned, chosen.is_none(), answer, script.is_some());
+        let mut session = new_session(visit, assigned, chosen.is_none(), answer, script.is_some());
+        if chosen.is_none() && script.is_none() {
+            // Everyone is busy: the visitor waits in line (see `queue_flow`).
+            super::queue_flow::enqueue(state, &mut session, &visit.input.expertise, visit.now);
+        }
         self.save_session(&session)?;
         let now = visit.now;
         if let Some(op) = assigned {
@@ -242,6 +255,10 @@ impl LiveChat {
         let token = &visit.token;
         answer.token = Some(format!("vs_{}_{}", id_text(session.id), &token[3..]));
         answer.session = Some(view);
+        if session.queue.is_some() {
+            answer.queue = self.new_place(&session)?;
+            self.publish_queue(session.channel_id)?;
+        }
         Ok(answer)
     }
 
@@ -327,6 +344,7 @@ fn new_session(
         bot_records: 0,
         abandoned: false,
         address: visit.ctx.address.map(super::limits::address_key),
+        queue: None,
     }
 }
 
@@ -348,6 +366,7 @@ impl StartAnswer {
             avatar: None,
             session: None,
             token: None,
+            queue: None,
         }
     }
 

@@ -6,7 +6,10 @@
 //! - sessions only the chatbot answered are closed after a day without activity
 //!   ([`super::expiry`]);
 //! - operators who passed 30 minutes without activity are told they are away
-//!   ([`super::presence`]).
+//!   ([`super::presence`]);
+//! - visitors whose page has been gone for the grace period drop out of the queue, free
+//!   operators take the longest waiting, and the waiting see their updated place
+//!   ([`super::queue_flow`]).
 //!
 //! Started by the node at start-up, stopped with its other workers.
 
@@ -27,6 +30,8 @@ impl LiveChat {
         let removed = self.expire_unwritten()?;
         let closed = self.close_bot_only().await?;
         let away = self.announce_away()?;
+        self.drop_gone_visitors().await?;
+        self.serve_all_queues().await?;
         Ok((removed, closed, away))
     }
 

@@ -90,17 +90,20 @@ impl LiveChat {
             expertise: Vec::new(),
             previous_operator: None,
         };
-        let operator_available = {
+        let (operator_available, may_queue) = {
             let state = self.state()?;
             let candidates = state.candidates(&profiles, channel_id, now);
-            super::routing::choose(
+            let chosen = super::routing::choose(
                 &candidates,
                 &facts,
                 channel.max_sessions_per_operator,
                 now,
                 &mut super::random_below,
+            );
+            (
+                chosen.is_some() && state.queue.is_empty(channel_id),
+                super::queue_flow::would_take(&state, &channel, &candidates),
             )
-            .is_some()
         };
         let rule = matching_rule(
             &channel.rules,
@@ -113,7 +116,8 @@ impl LiveChat {
         let script = self.script_named(rule.and_then(|r| r.chatbot_id.as_deref()))?;
         let chatbot_id = script.as_ref().map(|s| s.id.to_string());
         Ok(CheckAnswer {
-            available: action != Action::Hide && (operator_available || chatbot_id.is_some()),
+            available: action != Action::Hide
+                && (operator_available || chatbot_id.is_some() || may_queue),
             action,
             auto_open_after_s: rule.and_then(|r| r.auto_open_after_s),
             rule_id: rule.map(|r| r.id),

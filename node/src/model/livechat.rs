@@ -61,6 +61,10 @@ pub struct Channel {
     /// Operators the admin listed: they may join (again) by themselves, e.g. after leaving.
     #[serde(default)]
     pub allowed: Vec<Uuid>,
+    /// Visitors who may wait in line when every operator is busy (0: no queue, the old
+    /// "nobody is available" answer). See `livechat/queue.rs`.
+    #[serde(default = "super::livechat_queue::default_queue_limit")]
+    pub queue_limit: u32,
 }
 
 // Action: its behaviour is in `livechat/rules.rs`.
@@ -248,6 +252,9 @@ pub struct SessionFacts {
     pub last_message_ms: Option<u64>,
     /// Each operator's first message (ms), in order of writing.
     pub first_by_operator: Vec<(Uuid, u64)>,
+    /// Time the visitor waited in the queue (ms), if they did.
+    #[serde(default)]
+    pub queue_ms: Option<u64>,
 }
 
 // Kind: its behaviour is in `livechat/commands.rs`.
@@ -417,6 +424,9 @@ pub struct Session {
     /// The visitor's address as a rate-limit key, in memory only (never stored).
     #[serde(skip)]
     pub address: Option<IpAddr>,
+    /// The visitor's place in the queue, if they waited in line (`livechat/queue.rs`).
+    #[serde(default)]
+    pub queue: Option<super::livechat_queue::QueueMark>,
 }
 
 // End: its behaviour is in `livechat/chatbot/engine.rs`.

@@ -29,6 +29,8 @@ const ADMIN_BOTS_JS: &str = include_str!("assets/admin_bots.js");
 const ADMIN_BOTS_CSS: &str = include_str!("assets/admin_bots.css");
 const ADMIN_CHATBOTS_JS: &str = include_str!("assets/admin_chatbots.js");
 const ADMIN_FEDERATION_JS: &str = include_str!("assets/admin_federation.js");
+const CONSOLE_QUEUE_JS: &str = include_str!("assets/console_queue.js");
+const CONSOLE_ALERTS_JS: &str = include_str!("assets/console_alerts.js");
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -96,7 +98,7 @@ pub(super) async fn console_page() -> Response {
     get,
     path = "/web/{file}",
     tag = "web",
-    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `api_client.js`, `console.css`, `ratings.css`, or the admin sections' `admin.js`, `admin_*.js`, `admin.css`, `admin_bots.css`")),
+    params(("file" = String, Path, description = "`widget.js`, `widget.css`, `console.js`, `console_queue.js`, `console_alerts.js`, `api_client.js`, `console.css`, `ratings.css`, or the admin sections' `admin.js`, `admin_*.js`, `admin.css`, `admin_bots.css`")),
     security(()),
     responses((status = 200, description = "A script or style of the pages", content((String = "text/javascript"), (String = "text/css"))))
 )]
@@ -117,6 +119,8 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "admin_bots.css" => (CSS, ADMIN_BOTS_CSS),
         "admin_chatbots.js" => (JS, ADMIN_CHATBOTS_JS),
         "admin_federation.js" => (JS, ADMIN_FEDERATION_JS),
+        "console_queue.js" => (JS, CONSOLE_QUEUE_JS),
+        "console_alerts.js" => (JS, CONSOLE_ALERTS_JS),
         _ => return Err(ApiError::not_found(format!("no web file {file}"))),
     };
     Ok(answer(kind, body.to_string()))

@@ -128,6 +128,7 @@ impl SessionFacts {
                 .map(|m| m.at_ms),
             last_message_ms: counted.last().map(|m| m.at_ms),
             first_by_operator,
+            queue_ms: queue_ms(session),
         }
     }
 
@@ -172,11 +173,24 @@ impl SessionFacts {
         Some(first.saturating_sub(self.answer_reference_ms()) as f64 / 1000.0)
     }
 
+    /// Seconds the visitor waited in the queue, if they did (and have stopped waiting).
+    pub fn time_in_queue_s(&self) -> Option<f64> {
+        self.queue_ms.map(|ms| ms as f64 / 1000.0)
+    }
+
     /// The same, for one operator's first message.
     pub fn time_to_answer_of(&self, op: Uuid) -> Option<f64> {
         let (_, first) = self.first_by_operator.iter().find(|(o, _)| *o == op)?;
         Some(first.saturating_sub(self.answer_reference_ms()) as f64 / 1000.0)
     }
+}
+
+/// Time in the queue (ms): until an operator took the visitor or they left (or the session
+/// closed); a visitor still waiting has no figure yet.
+fn queue_ms(s: &Session) -> Option<u64> {
+    let mark = s.queue.as_ref()?;
+    let end = mark.left_at_ms.or(s.closed_at_ms)?;
+    Some(end.saturating_sub(mark.joined_at_ms))
 }
 
 #[cfg(test)]
@@ -209,6 +223,7 @@ mod tests {
             bot_records: 0,
             abandoned: false,
             address: None,
+            queue: None,
         }
     }
 

@@ -128,6 +128,8 @@ pub struct SessionRow {
     pub outcome: String,
     /// "open" or "closed".
     pub status: String,
+    /// Seconds the visitor waited in the queue, if they did.
+    pub time_in_queue_s: Option<f64>,
 }
 
 /// The sessions history, oldest first.
@@ -162,6 +164,7 @@ pub fn history(data: &Dataset) -> Vec<SessionRow> {
                     "open"
                 }
                 .into(),
+                time_in_queue_s: f.time_in_queue_s(),
             }
         })
         .collect()
@@ -186,6 +189,7 @@ impl CsvRow for SessionRow {
             "comment",
             "outcome",
             "status",
+            "time_in_queue_s",
         ]
     }
 
@@ -207,6 +211,7 @@ impl CsvRow for SessionRow {
             self.comment.clone().unwrap_or_default(),
             self.outcome.clone(),
             self.status.clone(),
+            cell(self.time_in_queue_s),
         ]
     }
 }

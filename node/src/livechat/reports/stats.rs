@@ -60,6 +60,8 @@ pub struct StatRow {
     pub time_to_answer_s: Agg,
     /// Sessions rated happy (5).
     pub happy: u64,
+    /// Seconds visitors waited in the queue (sessions that queued only).
+    pub time_in_queue_s: Agg,
 }
 
 impl StatRow {
@@ -81,6 +83,9 @@ impl StatRow {
         }
         if let Some(t) = f.time_to_answer_s() {
             self.time_to_answer_s.add(t);
+        }
+        if let Some(t) = f.time_in_queue_s() {
+            self.time_in_queue_s.add(t);
         }
     }
 }
@@ -193,6 +198,9 @@ impl CsvRow for StatRow {
             "time_to_answer_s_sum",
             "time_to_answer_s_avg",
             "happy",
+            "queued",
+            "time_in_queue_s_sum",
+            "time_in_queue_s_avg",
         ]
     }
 
@@ -218,6 +226,9 @@ impl CsvRow for StatRow {
             self.time_to_answer_s.sum.to_string(),
             cell(self.time_to_answer_s.avg),
             self.happy.to_string(),
+            self.time_in_queue_s.n.to_string(),
+            self.time_in_queue_s.sum.to_string(),
+            cell(self.time_in_queue_s.avg),
         ]
     }
 }
@@ -254,6 +265,7 @@ mod tests {
             first_visitor_ms: Some(first_visitor),
             last_message_ms: Some(created + 120_000),
             first_by_operator: answers.to_vec(),
+            queue_ms: None,
         }
     }
 

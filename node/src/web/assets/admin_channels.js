@@ -55,6 +55,7 @@
         max_sessions_per_operator: cap === "" ? 0 : Number(cap),
         published: document.getElementById("ch-published").checked,
         self_join: document.getElementById("ch-self-join").checked,
+        queue_limit: v("ch-queue").trim() === "" ? 0 : Number(v("ch-queue")),
       }).then(function () { f.say("Saved. The widget uses the new settings on the next page a visitor opens."); });
     });
     var b = f.body;
@@ -70,6 +71,8 @@
     }));
     ctx.field(b, "ch-cap", "Ongoing sessions per operator at most", { type: "number", min: 0, max: 1000,
       value: channel.max_sessions_per_operator || "", help: "Empty or 0: no cap." });
+    ctx.field(b, "ch-queue", "Visitors who may wait in line when everyone is busy", { type: "number", min: 0,
+      max: 1000, value: channel.queue_limit, help: "0: no queue (visitors hear that nobody is free)." });
     ctx.field(b, "ch-self-join", "Any operator may join by themselves", { type: "checkbox", value: channel.self_join });
     ctx.field(b, "ch-published", "Publish the ratings on the public page", { type: "checkbox", value: channel.published });
 

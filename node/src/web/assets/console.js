@@ -293,6 +293,8 @@
 
   // ---- events ----
   function onLiveChatEvent(ev) {
+    // The console's other scripts (the queue, the alerts) hear every live chat event too.
+    document.dispatchEvent(new CustomEvent("ochat:livechat", { detail: ev }));
     if (ev.type === "presence") {
       showPresence(ev.status);
     } else if (ev.type === "new_session" && ev.session) {

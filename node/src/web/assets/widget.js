@@ -316,6 +316,7 @@
       save(KEY_SESSION, chat);
       setOperator(answer.operator);
       setAvatar(chat.avatar);
+      if (answer.queue) showQueue(answer.queue);
       var pages = load(KEY_PAGES) || [];
       pages.forEach(function (p) { reportPage(p.url); });
       connect();
@@ -367,6 +368,7 @@
       else if (ev.type === "operator_joined" && ev.operator) operatorJoined(ev.operator.name);
       else if (ev.type === "closed") onClosed();
       else if (ev.type === "lagged") catchUp();
+      else if (ev.type === "queue") showQueue(ev);
     };
     socket.onclose = function () {
       if (ws !== socket || closed) return;
@@ -448,6 +450,7 @@
     closed = true;
     if (ws) { var s = ws; ws = null; s.close(); }
     hideTheirTyping();
+    hideQueue();
     ui.status.textContent = "The conversation has ended";
     ui.input.disabled = true;
     ui.send.disabled = true;
@@ -506,6 +509,54 @@
     box.appendChild(label);
     box.appendChild(comment);
     box.appendChild(submit);
+  }
+
+  // ---- queue (lc-queue): the visitor's place in line while every operator is busy ----
+  // The node sends the place when the chat starts and as `queue` events on the session's
+  // socket (on every change, and when the socket opens); "served" or "left" ends it.
+  // The queue's widget texts, kept together so they can move as they are into the channel's
+  // table of widget texts (translations).
+  var QUEUE_TEXTS = {
+    position: "You are number {n} in line",
+    waitMinutes: "Estimated wait: about {m} min",
+    waitUnderMinute: "Estimated wait: less than a minute",
+    waitUnknown: "Estimated wait: unknown",
+    keepPlace: "Everyone is busy right now. You keep your place while you browse this site.",
+  };
+  function queueText(key, values) {
+    return QUEUE_TEXTS[key].replace(/\{(\w+)\}/g, function (_, name) {
+      return values && values[name] !== undefined ? String(values[name]) : "";
+    });
+  }
+  function queueBox() {
+    if (!ui.queue) {
+      ui.queue = el("div", "ochat-queue");
+      ui.queue.setAttribute("data-ochat", "queue");
+      ui.queue.setAttribute("role", "status");
+      ui.queue.setAttribute("aria-live", "polite");
+      ui.queuePlace = el("div", "ochat-queue-place");
+      ui.queuePlace.setAttribute("data-ochat", "queue-position");
+      ui.queueWait = el("div", "ochat-queue-wait");
+      ui.queueWait.setAttribute("data-ochat", "queue-wait");
+      ui.queue.appendChild(ui.queuePlace);
+      ui.queue.appendChild(ui.queueWait);
+      ui.queue.appendChild(el("div", "ochat-queue-note", queueText("keepPlace")));
+      ui.window.insertBefore(ui.queue, ui.log);
+    }
+    return ui.queue;
+  }
+  function showQueue(place) {
+    if (!ui.window) return;
+    if (!place || place.status !== "waiting" || !place.position) { hideQueue(); return; }
+    var box = queueBox();
+    ui.queuePlace.textContent = queueText("position", { n: place.position });
+    var s = place.estimated_wait_s;
+    ui.queueWait.textContent = typeof s !== "number" ? queueText("waitUnknown")
+      : s < 60 ? queueText("waitUnderMinute") : queueText("waitMinutes", { m: Math.ceil(s / 60) });
+    box.hidden = false;
+  }
+  function hideQueue() {
+    if (ui.queue) ui.queue.hidden = true;
   }
 
   // A chat this browser already has in this channel, if it is still open.

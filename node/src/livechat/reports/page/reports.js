@@ -183,7 +183,10 @@ async function refresh() {
     const total = days.rows.find((r) => r.key === "total");
     const tta = total && total.time_to_answer_s.avg !== null ? round(total.time_to_answer_s.avg, 1) + " s" : "—";
     const rating = total && total.rating.avg !== null ? round(total.rating.avg, 2) : "—";
-    $("summary").textContent = (total ? total.count : 0) + " sessions · average time to answer " + tta + " · average rating " + rating;
+    // Time in the queue (lc-queue): only when some visitors waited in line.
+    const queued = total && total.time_in_queue_s && total.time_in_queue_s.n > 0
+      ? " · " + total.time_in_queue_s.n + " waited in line, " + round(total.time_in_queue_s.avg, 1) + " s on average" : "";
+    $("summary").textContent = (total ? total.count : 0) + " sessions · average time to answer " + tta + " · average rating " + rating + queued;
     drawDays($("chart-days"), days.rows);
     drawAnswer($("chart-answer"), ops.operators);
     drawRatings($("chart-ratings"), shares.shares);
