@@ -61,6 +61,21 @@ pub struct Channel {
     /// Operators the admin listed: they may join (again) by themselves, e.g. after leaving.
     #[serde(default)]
     pub allowed: Vec<Uuid>,
+    // -- business hours, offline mode and widget languages (`livechat/hours.rs`,
+    // `livechat/offline.rs`, `livechat/widget_texts.rs`) --
+    /// When the channel is open (None: always).
+    #[serde(default)]
+    pub hours: Option<super::livechat_offline::BusinessHours>,
+    /// What the widget does while the channel is offline.
+    #[serde(default)]
+    pub offline: super::livechat_offline::OfflineSettings,
+    /// The language of the channel's own texts and the widget's fallback ("en" when empty).
+    #[serde(default)]
+    pub default_language: String,
+    /// The channel's widget texts per language, over the built-in ones.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub texts: super::livechat_offline::WidgetTexts,
 }
 
 // Action: its behaviour is in `livechat/rules.rs`.
