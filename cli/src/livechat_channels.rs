@@ -128,7 +128,9 @@ fn hours_body(f: &ChannelFields, existing: &Value) -> anyhow::Result<Value> {
     let zone = match (&f.time_zone, current["time_zone"].as_str()) {
         (Some(z), _) => z.clone(),
         (None, Some(z)) => z.to_string(),
-        (None, None) => bail!("business hours need a time zone: add --time-zone (e.g. Europe/Paris)"),
+        (None, None) => {
+            bail!("business hours need a time zone: add --time-zone (e.g. Europe/Paris)")
+        }
     };
     let weekly = if f.hours.is_empty() {
         current["weekly"].clone()
@@ -141,7 +143,9 @@ fn hours_body(f: &ChannelFields, existing: &Value) -> anyhow::Result<Value> {
     let holidays = if f.no_holidays {
         json!([])
     } else if f.holidays.is_empty() {
-        current["holidays"].as_array().map_or(json!([]), |h| json!(h))
+        current["holidays"]
+            .as_array()
+            .map_or(json!([]), |h| json!(h))
     } else {
         json!(f.holidays)
     };
@@ -406,7 +410,12 @@ fn print_offline(c: &Value) {
     );
     let lang = c["default_language"].as_str().filter(|l| !l.is_empty());
     println!("  default language: {}", lang.unwrap_or("en"));
-    let own: Vec<&String> = c["texts"].as_object().into_iter().flatten().map(|(l, _)| l).collect();
+    let own: Vec<&String> = c["texts"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(l, _)| l)
+        .collect();
     if !own.is_empty() {
         let own: Vec<&str> = own.iter().map(|l| l.as_str()).collect();
         println!("  own texts in:     {}", own.join(", "));

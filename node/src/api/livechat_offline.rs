@@ -20,7 +20,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::ApiError;
-use super::error::ApiJson;
+use super::error::{ApiJson, RetryAfter};
 use super::livechat_sessions::visitor_context;
 use crate::accounts::Caller;
 use crate::livechat::offline::{OfflineInput, OfflineReceipt};
@@ -55,7 +55,7 @@ async fn offline(
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<OfflineInput>,
-) -> Result<(StatusCode, Json<OfflineReceipt>), ApiError> {
+) -> Result<(StatusCode, Json<OfflineReceipt>), RetryAfter> {
     let chat = &node.livechat;
     let ctx = visitor_context(chat, &headers, connect);
     let receipt = chat.leave_offline_message(channel, body, &ctx).await?;

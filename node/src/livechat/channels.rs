@@ -8,9 +8,7 @@ use uuid::Uuid;
 
 use super::rules::Rule;
 use super::{LiveChat, LiveChatError, Who, text};
-use crate::model::livechat_offline::{
-    BusinessHours, OfflineMode, OfflineRecord, OfflineSettings, WidgetTexts,
-};
+use crate::model::livechat_offline::{OfflineMode, OfflineRecord, OfflineSettings, WidgetTexts};
 
 const MAX_TEXT: usize = 2000;
 
@@ -51,8 +49,8 @@ pub struct ChannelInput {
     pub allowed: Option<Vec<Uuid>>,
     /// Business hours (`null`: always open again).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<BusinessHours>)]
-    pub hours: Option<Option<BusinessHours>>,
+    #[schema(value_type = Option<super::hours::HoursInput>)]
+    pub hours: Option<Option<super::hours::HoursInput>>,
     /// What the widget does while offline (absent fields keep their value).
     pub offline: Option<OfflineChange>,
     /// The language of the channel's own texts and the widget's fallback (e.g. "en").
@@ -265,7 +263,7 @@ impl LiveChat {
             c.published = p;
         }
         if let Some(hours) = input.hours {
-            c.hours = hours.map(super::hours::validated).transpose()?;
+            c.hours = hours.map(super::hours::HoursInput::checked).transpose()?;
         }
         if let Some(o) = input.offline {
             c.offline.mode = o.mode.unwrap_or(c.offline.mode);

@@ -155,6 +155,41 @@ fn holiday(text: &str) -> Result<Date, LiveChatError> {
         })
 }
 
+/// Business hours as the admin sends them (slots as text, checked by [`validated`]).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct HoursInput {
+    /// IANA time zone, e.g. `Europe/Paris`.
+    #[serde(default)]
+    pub time_zone: String,
+    /// Opening slots, e.g. `["mon-fri 09:00-17:30", "sat 10:00-12:00"]`.
+    #[serde(default)]
+    pub weekly: Vec<String>,
+    /// Closed dates, `YYYY-MM-DD` in the channel's zone.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+impl HoursInput {
+    /// The checked business hours (400 with the reason otherwise).
+    pub fn checked(self) -> Result<BusinessHours, LiveChatError> {
+        if self.weekly.len() > MAX_SLOTS {
+            return Err(LiveChatError::BadInput(format!(
+                "business hours have at most {MAX_SLOTS} slots"
+            )));
+        }
+        let weekly = self
+            .weekly
+            .iter()
+            .map(|s| Slot::parse(s).map_err(LiveChatError::BadInput))
+            .collect::<Result<Vec<_>, _>>()?;
+        validated(BusinessHours {
+            time_zone: self.time_zone,
+            weekly,
+            holidays: self.holidays,
+        })
+    }
+}
+
 /// Checks what the admin gave: a known zone, at least one slot and not too many, valid
 /// holidays (sorted and without repeats afterwards).
 pub fn validated(mut hours: BusinessHours) -> Result<BusinessHours, LiveChatError> {

@@ -30,10 +30,13 @@ const MAX_URL: usize = 4096;
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct OfflineInput {
     /// The visitor's name (1 to 100 characters).
+    #[serde(default)]
     pub name: String,
     /// Where to answer (a valid email address).
+    #[serde(default)]
     pub email: String,
     /// The message (1 to 4000 characters).
+    #[serde(default)]
     pub message: String,
     /// The page the form was sent from.
     #[serde(default)]
