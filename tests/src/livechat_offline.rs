@@ -127,3 +127,38 @@ pub async fn browser_speaking(driver: &Driver, name: &str, lang: &str) -> Result
         .context("starting a Chromium session")?;
     Ok(Browser::from_parts(client, name, profile))
 }
+
+/// Yesterday, today and tomorrow in UTC as `YYYY-MM-DD`: holidays that surely cover "now"
+/// for a node on the real clock (a test running across midnight included).
+pub fn utc_days_around_now() -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let today = i64::try_from(now / 86_400).unwrap_or(0);
+    (today - 1..=today + 1).map(civil_date).collect()
+}
+
+/// The date of a day number since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn day_numbers_become_dates() {
+        assert_eq!(super::civil_date(0), "1970-01-01");
+        assert_eq!(super::civil_date(20_796), "2026-12-09");
+        assert_eq!(super::civil_date(11_016), "2000-02-29");
+    }
+}
