@@ -114,14 +114,14 @@ impl LiveChat {
         }
         let now = self.now_ms();
         let key = ctx.address.map(address_key);
-        if let Some(a) = key {
-            if let Err(wait) = self.state()?.limits.offline_by_address.check(&a, now) {
-                return Err(LiveChatError::RateLimited {
-                    message: "too many offline messages from this address; please try again later"
-                        .into(),
-                    retry_after_s: wait,
-                });
-            }
+        if let Some(a) = key
+            && let Err(wait) = self.state()?.limits.offline_by_address.check(&a, now)
+        {
+            return Err(LiveChatError::RateLimited {
+                message: "too many offline messages from this address; please try again later"
+                    .into(),
+                retry_after_s: wait,
+            });
         }
         let name = trimmed("name", &input.name, MAX_NAME)?;
         let email = input.email.trim().to_string();
