@@ -87,6 +87,103 @@ pub struct ChannelFields {
     /// Publish the channel's ratings page (true or false).
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
     pub published: Option<bool>,
+    /// Business hours: an opening slot "DAYS HH:MM-HH:MM", e.g. "mon-fri 09:00-17:30" (repeat
+    /// for several; replaces the schedule). Days: mon tue wed thu fri sat sun.
+    #[arg(long = "hours", value_name = "SLOT")]
+    pub hours: Vec<String>,
+    /// The business hours' IANA time zone, e.g. Europe/Paris (daylight saving time included).
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
+    /// A date (YYYY-MM-DD) on which the channel stays closed (repeat; replaces the list).
+    #[arg(long = "holiday", value_name = "DATE")]
+    pub holidays: Vec<String>,
+    /// Remove the holidays.
+    #[arg(long, conflicts_with = "holidays")]
+    pub no_holidays: bool,
+    /// Remove the business hours: always open.
+    #[arg(long, conflicts_with_all = ["hours", "time_zone", "holidays", "no_holidays"])]
+    pub always_open: bool,
+    /// What the widget shows while offline: hide (nothing) or form (a message form).
+    #[arg(long, value_name = "MODE", value_parser = ["hide", "form"])]
+    pub offline: Option<String>,
+    /// What the offline form creates: ticket or lead.
+    #[arg(long, value_name = "KIND", value_parser = ["ticket", "lead"])]
+    pub offline_record: Option<String>,
+    /// Also go offline when no operator (nor chatbot) can answer (true or false).
+    #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+    pub offline_when_no_operator: Option<bool>,
+    /// The language of the channel's texts and the widget's fallback (e.g. en, fr).
+    #[arg(long, value_name = "CODE")]
+    pub default_language: Option<String>,
+}
+
+impl ChannelFields {
+    fn touches_hours(&self) -> bool {
+        !self.hours.is_empty()
+            || self.time_zone.is_some()
+            || !self.holidays.is_empty()
+            || self.no_holidays
+    }
+}
+
+/// The business hours to send: the channel's current ones (`existing`) with the flags' changes.
+fn hours_body(f: &ChannelFields, existing: &Value) -> anyhow::Result<Value> {
+    let current = &existing["hours"];
+    let zone = match (&f.time_zone, current["time_zone"].as_str()) {
+        (Some(z), _) => z.clone(),
+        (None, Some(z)) => z.to_string(),
+        (None, None) => {
+            bail!("business hours need a time zone: add --time-zone (e.g. Europe/Paris)")
+        }
+    };
+    let weekly = if f.hours.is_empty() {
+        current["weekly"].clone()
+    } else {
+        json!(f.hours)
+    };
+    if weekly.as_array().is_none_or(|w| w.is_empty()) {
+        bail!("business hours need at least one --hours slot (e.g. \"mon-fri 09:00-17:00\")");
+    }
+    let holidays = if f.no_holidays {
+        json!([])
+    } else if f.holidays.is_empty() {
+        current["holidays"]
+            .as_array()
+            .map_or(json!([]), |h| json!(h))
+    } else {
+        json!(f.holidays)
+    };
+    Ok(json!({"time_zone": zone, "weekly": weekly, "holidays": holidays}))
+}
+
+/// The offline settings, business hours and language of the flags, into `body`.
+fn offline_body(
+    f: &ChannelFields,
+    existing: &Value,
+    body: &mut Map<String, Value>,
+) -> anyhow::Result<()> {
+    if f.always_open {
+        body.insert("hours".into(), Value::Null);
+    } else if f.touches_hours() {
+        body.insert("hours".into(), hours_body(f, existing)?);
+    }
+    let mut offline = Map::new();
+    if let Some(m) = &f.offline {
+        offline.insert("mode".into(), json!(m));
+    }
+    if let Some(r) = &f.offline_record {
+        offline.insert("record".into(), json!(r));
+    }
+    if let Some(b) = f.offline_when_no_operator {
+        offline.insert("when_no_operator".into(), json!(b));
+    }
+    if !offline.is_empty() {
+        body.insert("offline".into(), Value::Object(offline));
+    }
+    if let Some(l) = &f.default_language {
+        body.insert("default_language".into(), json!(l));
+    }
+    Ok(())
 }
 
 /// Runs `ochat livechat channel …`.
@@ -126,6 +223,7 @@ pub async fn channel(ctx: &Ctx, command: ChannelCommand) -> anyhow::Result<()> {
         }
         ChannelCommand::Create { name, fields } => {
             let mut body = channel_body(ctx, &fields).await?;
+            offline_body(&fields, &Value::Null, &mut body)?;
             body.insert("name".into(), json!(name));
             let c = ctx
                 .api
@@ -140,6 +238,12 @@ pub async fn channel(ctx: &Ctx, command: ChannelCommand) -> anyhow::Result<()> {
         } => {
             let id = text(&find(ctx, &CHANNELS, &channel).await?["id"]);
             let mut body = channel_body(ctx, &fields).await?;
+            let existing = if fields.touches_hours() {
+                full_channel(ctx, &id).await?
+            } else {
+                Value::Null
+            };
+            offline_body(&fields, &existing, &mut body)?;
             if let Some(name) = name {
                 body.insert("name".into(), json!(name));
             }
@@ -269,10 +373,59 @@ async fn print_channel(ctx: &Ctx, c: &Value) -> anyhow::Result<()> {
     );
     println!("  queue limit:      {}", text(&c["queue_limit"]));
     println!("  ratings public:   {}", text(&c["published"]));
+    print_offline(c);
     let rules = c["rules"].as_array().cloned().unwrap_or_default();
     println!("  rules:            {}", rules.len());
     for r in &rules {
         println!("    {}", rule_line(r));
     }
     Ok(())
+}
+
+/// The business hours, offline behaviour and languages of `ochat livechat channel show`.
+fn print_offline(c: &Value) {
+    let hours = &c["hours"];
+    if hours.is_null() {
+        println!("  business hours:   always open");
+    } else {
+        let slots: Vec<String> = hours["weekly"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        println!(
+            "  business hours:   {} ({})",
+            slots.join(", "),
+            text(&hours["time_zone"])
+        );
+        let holidays: Vec<String> = hours["holidays"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        if !holidays.is_empty() {
+            println!("  holidays:         {}", holidays.join(", "));
+        }
+    }
+    let o = &c["offline"];
+    println!(
+        "  offline:          {} (creates a {}; also when nobody can answer: {})",
+        text(&o["mode"]),
+        text(&o["record"]),
+        text(&o["when_no_operator"])
+    );
+    let lang = c["default_language"].as_str().filter(|l| !l.is_empty());
+    println!("  default language: {}", lang.unwrap_or("en"));
+    let own: Vec<&String> = c["texts"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(l, _)| l)
+        .collect();
+    if !own.is_empty() {
+        let own: Vec<&str> = own.iter().map(|l| l.as_str()).collect();
+        println!("  own texts in:     {}", own.join(", "));
+    }
 }

@@ -35,6 +35,11 @@
 //! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
 //! - [`webhook`] — the lead and ticket webhook and its HMAC-SHA256 signature.
 //! - [`widget`] — the website widget's page check and the typing indicator.
+//! - [`hours`] — business hours: a weekly schedule in a time zone, holidays, open or not.
+//! - [`offline`] — a channel offline (closed, or nobody there): the offline form's tickets
+//!   and leads.
+//! - [`widget_texts`] — every widget text in each built-in language, the channel's own
+//!   texts, and the visitor's language.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → its repository
 //! `store::livechat` (tables `lc_*`) and `store::accounts`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
@@ -45,11 +50,13 @@ pub mod chatbot;
 pub mod commands;
 pub mod expiry;
 pub mod groups;
+pub mod hours;
 pub mod hub;
 pub mod joining;
 pub mod languages;
 pub mod limits;
 pub mod messages;
+pub mod offline;
 pub mod presence;
 pub mod queue;
 pub mod queue_flow;
@@ -64,6 +71,7 @@ pub mod sweeper;
 pub mod transcripts;
 pub mod webhook;
 pub mod widget;
+pub mod widget_texts;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -3,6 +3,7 @@
 
 pub mod livechat;
 pub mod livechat_queue;
+pub mod livechat_offline;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -80,7 +80,7 @@ pub fn is_widget_route(method: &Method, path: &str) -> bool {
     };
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
-        [channel, "check" | "sessions"] => {
+        [channel, "check" | "sessions" | "offline"] => {
             *channel != "sessions" && *channel != "channels" && method != Method::GET
         }
         ["sessions", _id] => method == Method::GET,
@@ -124,6 +124,10 @@ mod tests {
         assert!(is_widget_route(
             &Method::POST,
             &format!("/api/v1/livechat/{c}/sessions")
+        ));
+        assert!(is_widget_route(
+            &Method::POST,
+            &format!("/api/v1/livechat/{c}/offline")
         ));
         assert!(is_widget_route(&Method::GET, &format!("{s}/messages")));
         assert!(is_widget_route(&Method::POST, &format!("{s}/typing")));

@@ -29,7 +29,7 @@ use crate::node::WAIT;
 const POLL: Duration = Duration::from_millis(50);
 
 /// The Chromium flags that work headless on a CI machine.
-const CHROMIUM_FLAGS: &[&str] = &[
+pub const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -95,6 +95,11 @@ impl Driver {
         Ok(Driver { _child: child, url })
     }
 
+    /// The chromedriver's address (for sessions with their own capabilities).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A new headless Chromium with a fresh profile.
     pub async fn browser(&self, name: &str) -> Result<Browser> {
         let profile = tempfile::tempdir()?;
@@ -126,6 +131,17 @@ pub struct Browser {
     /// A name for screenshots ("visitor", "console").
     pub name: String,
     _profile: TempDir,
+}
+
+impl Browser {
+    /// A session started elsewhere (e.g. with a language), keeping its profile folder.
+    pub fn from_parts(client: Client, name: &str, profile: TempDir) -> Browser {
+        Browser {
+            client,
+            name: name.to_string(),
+            _profile: profile,
+        }
+    }
 }
 
 impl Browser {

@@ -104,7 +104,7 @@ pub(crate) fn visitor_context(
     params(("channel" = Uuid, Path, description = "the live chat channel id")),
     request_body = StartInput,
     security(()),
-    responses((status = 201, description = "A conversation was opened: the answer carries the visitor's session token", body = crate::livechat::sessions::StartAnswer), (status = 200, description = "No conversation (no operator or chatbot, or a rule hides the chat)", body = crate::livechat::sessions::StartAnswer), (status = 429, description = "rate_limited: too many sessions from this address or visitor id (Retry-After)", body = crate::api::openapi_shapes::ErrorBody), (status = 503, description = "busy or no_operator (Retry-After when busy)", body = crate::api::openapi_shapes::ErrorBody))
+    responses((status = 201, description = "A conversation was opened: the answer carries the visitor's session token", body = crate::livechat::sessions::StartAnswer), (status = 200, description = "No conversation (no operator or chatbot, or a rule hides the chat)", body = crate::livechat::sessions::StartAnswer), (status = 409, description = "conflict: the channel is outside its business hours", body = crate::api::openapi_shapes::ErrorBody), (status = 429, description = "rate_limited: too many sessions from this address or visitor id (Retry-After)", body = crate::api::openapi_shapes::ErrorBody), (status = 503, description = "busy or no_operator (Retry-After when busy)", body = crate::api::openapi_shapes::ErrorBody))
 )]
 async fn start(
     State(node): Shared,

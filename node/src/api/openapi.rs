@@ -133,6 +133,8 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         super::livechat_queue::session_place,
         super::livechat_widget::typing,
         super::livechat_widget::snippet,
+        super::livechat_offline::offline,
+        super::livechat_offline::widget_texts,
         super::livechat_rule_test::test,
         crate::web::assets::support_page,
         crate::web::assets::console_page,

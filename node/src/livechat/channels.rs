@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::rules::Rule;
 use super::{LiveChat, LiveChatError, Who, text};
+use crate::model::livechat_offline::{OfflineMode, OfflineRecord, OfflineSettings, WidgetTexts};
 
 const MAX_TEXT: usize = 2000;
 
@@ -49,6 +50,38 @@ pub struct ChannelInput {
     /// Visitors who may wait in line when every operator is busy (0: no queue; 20 when
     /// never set).
     pub queue_limit: Option<u32>,
+    /// Business hours (`null`: always open again).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<super::hours::HoursInput>)]
+    pub hours: Option<Option<super::hours::HoursInput>>,
+    /// What the widget does while offline (absent fields keep their value).
+    pub offline: Option<OfflineChange>,
+    /// The language of the channel's own texts and the widget's fallback (e.g. "en").
+    pub default_language: Option<String>,
+    /// The channel's widget texts, language → key → text; replaces all of them (`{}` removes
+    /// them). Keys: `GET /api/v1/livechat/widget-texts`.
+    #[schema(value_type = Option<Object>)]
+    pub texts: Option<WidgetTexts>,
+}
+
+/// A change of a channel's offline behaviour; absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct OfflineChange {
+    /// `hide` or `form`.
+    pub mode: Option<OfflineMode>,
+    /// Also offline when nobody can answer.
+    pub when_no_operator: Option<bool>,
+    /// `ticket` or `lead`.
+    pub record: Option<OfflineRecord>,
+}
+
+/// A field that may be set to `null` (`Some(None)`), unlike an absent one (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A line of the channel list: enough to find and join a channel.
@@ -159,6 +192,10 @@ impl LiveChat {
             self_join: false,
             allowed: Vec::new(),
             queue_limit: crate::model::livechat_queue::DEFAULT_QUEUE_LIMIT,
+            hours: None,
+            offline: OfflineSettings::default(),
+            default_language: String::new(),
+            texts: WidgetTexts::new(),
         };
         if input.name.is_none() {
             return Err(LiveChatError::BadInput("a channel needs a name".into()));
@@ -233,6 +270,20 @@ impl LiveChat {
         }
         if let Some(limit) = input.queue_limit {
             c.queue_limit = super::queue::checked_limit(limit)?;
+        }
+        if let Some(hours) = input.hours {
+            c.hours = hours.map(super::hours::HoursInput::checked).transpose()?;
+        }
+        if let Some(o) = input.offline {
+            c.offline.mode = o.mode.unwrap_or(c.offline.mode);
+            c.offline.when_no_operator = o.when_no_operator.unwrap_or(c.offline.when_no_operator);
+            c.offline.record = o.record.unwrap_or(c.offline.record);
+        }
+        if let Some(lang) = input.default_language {
+            c.default_language = super::widget_texts::language_code(&lang)?;
+        }
+        if let Some(texts) = input.texts {
+            c.texts = super::widget_texts::validated(texts)?;
         }
         Ok(())
     }

@@ -32,7 +32,8 @@ pub(crate) struct RecordDraft {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    /// "lead" or "ticket".
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Lead => "lead",
             Kind::Ticket => "ticket",
@@ -184,6 +185,16 @@ impl LiveChat {
             created_by_bot: draft.created_by_bot,
             created_at_ms: self.now_ms(),
         };
+        self.keep_record(kind, record).await
+    }
+
+    /// Stores a numbered record, makes it durable, and POSTs it to the webhook if one is
+    /// configured.
+    pub(crate) async fn keep_record(
+        &self,
+        kind: Kind,
+        record: Record,
+    ) -> Result<Record, LiveChatError> {
         self.repo().put_record(kind, &record)?;
         self.flush().await?;
         if let Some(webhook) = &self.inner.webhook {

@@ -3,7 +3,8 @@
 //! [`Clock`](super::Clock) so tests move time instead of waiting.
 //!
 //! Used by [`sessions`](super::sessions) (new sessions per address and per visitor id) and by
-//! the chatbot runtime (leads and tickets a chatbot creates, per address). The sizes and rates
+//! the chatbot runtime (leads and tickets a chatbot creates, per address), and by the offline
+//! form (messages per address). The sizes and rates
 //! are the constants below; docs/security.md explains them.
 
 use std::collections::HashMap;
@@ -25,6 +26,10 @@ pub const BOT_RECORDS_PER_ADDRESS: u32 = 10;
 pub const RECORD_REFILL_MS: u64 = 360_000;
 /// Leads and tickets a chatbot may create in one session (restarting the script included).
 pub const BOT_RECORDS_PER_SESSION: u32 = 2;
+/// Offline-form messages one address may send at once, then one per [`OFFLINE_REFILL_MS`].
+pub const OFFLINE_PER_ADDRESS: u32 = 5;
+/// One more offline-form message per address every 10 minutes (6 an hour).
+pub const OFFLINE_REFILL_MS: u64 = 600_000;
 /// Keys one table remembers; past this the stalest half is forgotten.
 pub const MAX_KEYS: usize = 50_000;
 
@@ -140,6 +145,8 @@ pub struct Limits {
     pub sessions_by_visitor: Limiter<String>,
     /// Chatbot leads and tickets per address.
     pub records_by_address: Limiter<IpAddr>,
+    /// Offline-form messages per address ([`super::offline`]).
+    pub offline_by_address: Limiter<IpAddr>,
 }
 
 /// The rates of [`Limits`] (defaults: the constants above).
@@ -179,6 +186,7 @@ impl Limits {
             sessions_by_address: Limiter::new(r.sessions_per_address, r.session_refill_ms),
             sessions_by_visitor: Limiter::new(r.sessions_per_visitor, r.visitor_refill_ms),
             records_by_address: Limiter::new(r.bot_records_per_address, r.record_refill_ms),
+            offline_by_address: Limiter::new(OFFLINE_PER_ADDRESS, OFFLINE_REFILL_MS),
         }
     }
 }

@@ -124,6 +124,7 @@ impl LiveChat {
     ) -> Result<StartAnswer, LiveChatError> {
         let channel = self.channel(channel_id)?;
         check_input(&input)?;
+        self.refuse_when_closed(&channel)?;
         let now = self.now_ms();
         self.admit(&ctx, input.visitor_id.as_deref(), now)?;
         let facts = self.visitor_facts(&input, &ctx, now)?;

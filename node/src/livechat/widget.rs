@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::rules::{Action, matching_rule};
 use super::sessions::StartContext;
 use super::{LiveChat, LiveChatError, Who};
+use crate::model::livechat_offline::OfflineMode;
 
 /// What the widget sends to check a page.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -22,6 +23,10 @@ pub struct CheckInput {
     /// The id the widget keeps for a returning visitor.
     #[serde(default)]
     pub visitor_id: Option<String>,
+    /// The browser's languages, best first (`navigator.languages`); the `Accept-Language`
+    /// header's first one when empty.
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 /// What the widget shows on a page.
@@ -52,6 +57,22 @@ pub struct CheckAnswer {
     pub operator_available: bool,
     /// The rule's chatbot, if it would answer.
     pub chatbot_id: Option<String>,
+    /// Set while the channel is offline (outside business hours, on a holiday, or nobody can
+    /// answer and the channel goes offline then) and the page's rule does not hide the chat.
+    pub offline: Option<OfflineView>,
+    /// The language the widget speaks to this visitor.
+    pub language: String,
+    /// Every widget text in that language, by key (`livechat::widget_texts`).
+    pub texts: std::collections::BTreeMap<String, String>,
+}
+
+/// What the widget needs while the channel is offline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct OfflineView {
+    /// `closed`, `holiday` or `no_operator`.
+    pub reason: String,
+    /// Show the offline form (name, email, message); false: show nothing.
+    pub form: bool,
 }
 
 /// Longest page URL accepted (as for starting a session).
@@ -115,21 +136,55 @@ impl LiveChat {
         // Only a chatbot that exists can answer (as when a session starts).
         let script = self.script_named(rule.and_then(|r| r.chatbot_id.as_deref()))?;
         let chatbot_id = script.as_ref().map(|s| s.id.to_string());
+        let can_answer = operator_available || chatbot_id.is_some() || may_queue;
+        let offline = (action != Action::Hide)
+            .then(|| super::offline::offline_reason(&channel, now, can_answer))
+            .flatten()
+            .map(|reason| OfflineView {
+                reason: reason.into(),
+                form: channel.offline.mode == OfflineMode::Form,
+            });
+        let language = self.visitor_language(&channel, &input.languages, ctx)?;
+        let texts = super::widget_texts::resolved(&channel, &language);
+        let text = |key: &str| texts.get(key).cloned().unwrap_or_default();
         Ok(CheckAnswer {
-            available: action != Action::Hide
-                && (operator_available || chatbot_id.is_some() || may_queue),
+            available: action != Action::Hide && can_answer && offline.is_none(),
             action,
             auto_open_after_s: rule.and_then(|r| r.auto_open_after_s),
             rule_id: rule.map(|r| r.id),
             channel_name: channel.name,
-            button_text: channel.button_text,
-            welcome_message: channel.welcome_message,
-            input_placeholder: channel.input_placeholder,
+            button_text: text("button"),
+            welcome_message: text("welcome"),
+            input_placeholder: text("placeholder"),
             button_color: channel.button_color,
             header_color: channel.header_color,
             operator_available,
             chatbot_id,
+            offline,
+            language,
+            texts,
         })
+    }
+
+    /// The language to speak to the visitor: the browser's languages in order, else the
+    /// `Accept-Language` header's first one, matched against the channel's texts.
+    fn visitor_language(
+        &self,
+        channel: &super::channels::Channel,
+        wanted: &[String],
+        ctx: &StartContext,
+    ) -> Result<String, LiveChatError> {
+        if wanted.len() > 20 || wanted.iter().any(|l| l.len() > 35) {
+            return Err(LiveChatError::BadInput(
+                "languages has at most 20 tags of at most 35 bytes".into(),
+            ));
+        }
+        let wanted: Vec<String> = if wanted.is_empty() {
+            ctx.language.iter().cloned().collect()
+        } else {
+            wanted.to_vec()
+        };
+        Ok(super::widget_texts::choose_language(channel, &wanted))
     }
 
     /// The visitor or one of the session's operators starts or stops typing; the other side

@@ -65,6 +65,21 @@ pub struct Channel {
     /// "nobody is available" answer). See `livechat/queue.rs`.
     #[serde(default = "super::livechat_queue::default_queue_limit")]
     pub queue_limit: u32,
+    // -- business hours, offline mode and widget languages (`livechat/hours.rs`,
+    // `livechat/offline.rs`, `livechat/widget_texts.rs`) --
+    /// When the channel is open (None: always).
+    #[serde(default)]
+    pub hours: Option<super::livechat_offline::BusinessHours>,
+    /// What the widget does while the channel is offline.
+    #[serde(default)]
+    pub offline: super::livechat_offline::OfflineSettings,
+    /// The language of the channel's own texts and the widget's fallback ("en" when empty).
+    #[serde(default)]
+    pub default_language: String,
+    /// The channel's widget texts per language, over the built-in ones.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub texts: super::livechat_offline::WidgetTexts,
 }
 
 // Action: its behaviour is in `livechat/rules.rs`.

@@ -76,6 +76,9 @@
     ctx.field(b, "ch-self-join", "Any operator may join by themselves", { type: "checkbox", value: channel.self_join });
     ctx.field(b, "ch-published", "Publish the ratings on the public page", { type: "checkbox", value: channel.published });
 
+    // Parts other files add (admin_channel_offline.js: business hours, offline mode, languages).
+    (registry.channelParts || []).forEach(function (part) { part(left, ctx, channel); });
+
     var rules = ctx.el("button", "secondary", "Rules of this channel (" + channel.rules.length + ")");
     rules.type = "button";
     rules.id = "ch-rules";

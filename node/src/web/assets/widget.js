@@ -106,9 +106,10 @@
 
     var root = el("div", "ochat-root" + (PAGE_MODE ? " ochat-page" : ""));
     root.setAttribute("data-ochat", "root");
+    if (cfg.language) root.setAttribute("lang", cfg.language);
 
     if (!PAGE_MODE) {
-      ui.button = el("button", "ochat-button", cfg.button_text || "Chat with us");
+      ui.button = el("button", "ochat-button", cfg.button_text || t("button"));
       ui.button.type = "button";
       ui.button.setAttribute("data-ochat", "button");
       ui.button.setAttribute("aria-expanded", "false");
@@ -125,7 +126,7 @@
 
     var win = el("section", "ochat-window");
     win.setAttribute("data-ochat", "window");
-    win.setAttribute("aria-label", "Live chat");
+    win.setAttribute("aria-label", t("window_label"));
     win.hidden = true;
     var header = el("header", "ochat-header");
     header.style.background = cfg.header_color;
@@ -139,7 +140,7 @@
     ui.status.setAttribute("role", "status");
     titles.appendChild(ui.title);
     titles.appendChild(ui.status);
-    ui.end = el("button", "ochat-end", "End chat");
+    ui.end = el("button", "ochat-end", t("end_chat"));
     ui.end.type = "button";
     ui.end.setAttribute("data-ochat", "end");
     ui.end.addEventListener("click", endChat);
@@ -149,7 +150,7 @@
     if (!PAGE_MODE) {
       var minimize = el("button", "ochat-min", "\u2013");
       minimize.type = "button";
-      minimize.setAttribute("aria-label", "Minimise the chat");
+      minimize.setAttribute("aria-label", t("minimise"));
       minimize.addEventListener("click", function () { toggle(false); });
       header.appendChild(minimize);
     }
@@ -171,14 +172,14 @@
     win.appendChild(ui.rating);
 
     var form = el("form", "ochat-form");
-    var label = el("label", "ochat-sr", "Your message");
+    var label = el("label", "ochat-sr", t("input_label"));
     label.htmlFor = "ochat-input-" + CHANNEL;
     ui.input = el("textarea", "ochat-input");
     ui.input.id = "ochat-input-" + CHANNEL;
     ui.input.rows = 1;
-    ui.input.placeholder = cfg.input_placeholder || "Type your message";
+    ui.input.placeholder = cfg.input_placeholder || t("placeholder");
     ui.input.setAttribute("data-ochat", "input");
-    ui.send = el("button", "ochat-send", "Send");
+    ui.send = el("button", "ochat-send", t("send"));
     ui.send.type = "submit";
     ui.send.style.background = cfg.button_color;
     ui.send.setAttribute("data-ochat", "send");
@@ -212,7 +213,8 @@
     ui.window.hidden = !show;
     if (ui.button) ui.button.setAttribute("aria-expanded", String(show));
     if (ui.notice) ui.notice.hidden = true;
-    if (show) {
+    if (show && ui.offline) ui.offline.focus();
+    else if (show) {
       startChat();
       ui.input.focus();
     }
@@ -266,7 +268,7 @@
   function operatorJoined(name) {
     if (chat) { chat.avatar = null; }
     setOperator(name);
-    line("ochat-system", null, name + " joined the conversation");
+    line("ochat-system", null, t("joined", name));
   }
 
   function render(m) {
@@ -282,7 +284,7 @@
     if (m.answers && m.answers.length) {
       var group = el("div", "ochat-answers");
       group.setAttribute("role", "group");
-      group.setAttribute("aria-label", "Answers");
+      group.setAttribute("aria-label", t("answers_label"));
       m.answers.forEach(function (a) {
         var b = el("button", "ochat-answer", a.text);
         b.type = "button";
@@ -308,7 +310,7 @@
     }).then(function (answer) {
       starting = null;
       if (!answer.available || !answer.token) {
-        line("ochat-system", null, "The chat is not available on this page.");
+        line("ochat-system", null, t("not_available"));
         return;
       }
       chat = { id: answer.session.id, token: answer.token, operator: answer.operator, open: true,
@@ -373,7 +375,7 @@
     socket.onclose = function () {
       if (ws !== socket || closed) return;
       ws = null;
-      ui.status.textContent = "Reconnecting\u2026";
+      ui.status.textContent = t("reconnecting");
       ui.root.setAttribute("data-offline", "true");
       var wait = Math.min(8000, 250 * Math.pow(2, retries));
       retries += 1;
@@ -424,7 +426,7 @@
   function theirTyping(ev) {
     clearTimeout(theirTypingTimer);
     if (!ev.typing) return hideTheirTyping();
-    ui.typing.textContent = ev.name + " is typing\u2026";
+    ui.typing.textContent = t("typing", ev.name);
     ui.typing.hidden = false;
     theirTypingTimer = setTimeout(hideTheirTyping, 8000);
   }
@@ -451,7 +453,7 @@
     if (ws) { var s = ws; ws = null; s.close(); }
     hideTheirTyping();
     hideQueue();
-    ui.status.textContent = "The conversation has ended";
+    ui.status.textContent = t("ended");
     ui.input.disabled = true;
     ui.send.disabled = true;
     ui.end.hidden = true;
@@ -464,12 +466,12 @@
     var box = ui.rating;
     box.textContent = "";
     box.hidden = false;
-    box.appendChild(el("p", "ochat-rating-q", "How was this conversation?"));
+    box.appendChild(el("p", "ochat-rating-q", t("rating_question")));
     var choices = el("div", "ochat-rating-choices");
     choices.setAttribute("role", "group");
-    choices.setAttribute("aria-label", "Rating");
+    choices.setAttribute("aria-label", t("rating_label"));
     var picked = 0;
-    [[5, "\uD83D\uDE0A", "Happy"], [3, "\uD83D\uDE10", "Okay"], [1, "\uD83D\uDE1E", "Unhappy"]].forEach(function (r) {
+    [[5, "\uD83D\uDE0A", t("rating_happy")], [3, "\uD83D\uDE10", t("rating_okay")], [1, "\uD83D\uDE1E", t("rating_unhappy")]].forEach(function (r) {
       var b = el("button", "ochat-rate", r[1]);
       b.type = "button";
       b.setAttribute("aria-label", r[2]);
@@ -484,13 +486,13 @@
       choices.appendChild(b);
     });
     box.appendChild(choices);
-    var label = el("label", "ochat-sr", "Comment");
+    var label = el("label", "ochat-sr", t("comment_label"));
     var comment = el("textarea", "ochat-comment");
     comment.id = "ochat-comment-" + CHANNEL;
     label.htmlFor = comment.id;
-    comment.placeholder = "Tell us more (optional)";
+    comment.placeholder = t("comment_placeholder");
     comment.setAttribute("data-ochat", "comment");
-    var submit = el("button", "ochat-send", "Send rating");
+    var submit = el("button", "ochat-send", t("send_rating"));
     submit.type = "button";
     submit.disabled = true;
     submit.setAttribute("data-ochat", "send-rating");
@@ -503,7 +505,7 @@
         method: "POST", token: session.token, body: body,
       }).then(function () {
         box.textContent = "";
-        box.appendChild(el("p", "ochat-thanks", "Thank you for your feedback!")).setAttribute("data-ochat", "thanks");
+        box.appendChild(el("p", "ochat-thanks", t("rating_thanks"))).setAttribute("data-ochat", "thanks");
       }).catch(function (e) { line("ochat-system ochat-error", null, e.message); });
     });
     box.appendChild(label);
@@ -514,17 +516,17 @@
   // ---- queue (lc-queue): the visitor's place in line while every operator is busy ----
   // The node sends the place when the chat starts and as `queue` events on the session's
   // socket (on every change, and when the socket opens); "served" or "left" ends it.
-  // The queue's widget texts, kept together so they can move as they are into the channel's
-  // table of widget texts (translations).
-  var QUEUE_TEXTS = {
-    position: "You are number {n} in line",
-    waitMinutes: "Estimated wait: about {m} min",
-    waitUnderMinute: "Estimated wait: less than a minute",
-    waitUnknown: "Estimated wait: unknown",
-    keepPlace: "Everyone is busy right now. You keep your place while you browse this site.",
+  // The queue's texts are in the widget's table (livechat/widget_texts.rs, keys "queue_*");
+  // "{n}" and "{m}" are filled in here.
+  var QUEUE_KEYS = {
+    position: "queue_position",
+    waitMinutes: "queue_wait_minutes",
+    waitUnderMinute: "queue_wait_under_minute",
+    waitUnknown: "queue_wait_unknown",
+    keepPlace: "queue_keep_place",
   };
   function queueText(key, values) {
-    return QUEUE_TEXTS[key].replace(/\{(\w+)\}/g, function (_, name) {
+    return t(QUEUE_KEYS[key]).replace(/\{(\w+)\}/g, function (_, name) {
       return values && values[name] !== undefined ? String(values[name]) : "";
     });
   }
@@ -559,6 +561,87 @@
     if (ui.queue) ui.queue.hidden = true;
   }
 
+  // ---- texts in the visitor's language ----
+  // The node sends every widget text already chosen for this browser's languages
+  // (livechat/widget_texts.rs holds the one table); "{name}" is filled in here.
+  function t(key, name) {
+    var text = cfg && cfg.texts && typeof cfg.texts[key] === "string" ? cfg.texts[key] : key;
+    return name === undefined ? text : text.split("{name}").join(String(name));
+  }
+
+  // The browser's languages, best first (at most 20, as the node accepts).
+  function browserLanguages() {
+    var list = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    return Array.prototype.filter.call(list, function (l) {
+      return typeof l === "string" && l && l.length <= 35;
+    }).slice(0, 20);
+  }
+
+  // ---- offline form (outside business hours, or nobody can answer) ----
+  // The chat window keeps its header; the conversation parts are hidden and a form for the
+  // visitor's name, email and message takes their place. The node turns it into a ticket or
+  // a lead; its checks (a real email, lengths) answer in a line under the form.
+  function field(form, id, key, input) {
+    var label = el("label", "ochat-offline-label", t(key));
+    input.id = "ochat-" + id + "-" + CHANNEL;
+    input.required = true;
+    input.setAttribute("data-ochat", "offline-" + id);
+    label.htmlFor = input.id;
+    form.appendChild(label);
+    form.appendChild(input);
+    return input;
+  }
+  function buildOffline() {
+    ui.log.hidden = true;
+    ui.form.hidden = true;
+    ui.end.hidden = true;
+    ui.status.textContent = t("offline_title");
+    if (ui.button) ui.button.textContent = t("offline_button");
+    if (ui.notice) ui.notice.textContent = t("offline_button");
+    ui.root.setAttribute("data-ochat-offline", cfg.offline.reason || "closed");
+    var form = el("form", "ochat-offline");
+    form.setAttribute("data-ochat", "offline-form");
+    form.appendChild(el("p", "ochat-offline-intro", t("offline_intro")));
+    var name = field(form, "name", "offline_name", el("input", "ochat-offline-input"));
+    name.maxLength = 100;
+    name.autocomplete = "name";
+    var email = field(form, "email", "offline_email", el("input", "ochat-offline-input"));
+    email.type = "email";
+    email.maxLength = 254;
+    email.autocomplete = "email";
+    var message = field(form, "message", "offline_message", el("textarea", "ochat-offline-input"));
+    message.rows = 5;
+    message.maxLength = 4000;
+    var error = el("p", "ochat-offline-error", "");
+    error.setAttribute("role", "alert");
+    error.setAttribute("data-ochat", "offline-error");
+    error.hidden = true;
+    form.appendChild(error);
+    var submit = el("button", "ochat-send", t("offline_send"));
+    submit.type = "submit";
+    submit.style.background = cfg.button_color;
+    submit.setAttribute("data-ochat", "offline-send");
+    form.appendChild(submit);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      submit.disabled = true;
+      error.hidden = true;
+      api("/api/v1/livechat/" + CHANNEL + "/offline", {
+        method: "POST",
+        body: { name: name.value, email: email.value, message: message.value, page_url: location.href },
+      }).then(function () {
+        form.textContent = "";
+        form.appendChild(el("p", "ochat-thanks", t("offline_thanks"))).setAttribute("data-ochat", "offline-thanks");
+      }).catch(function (err) {
+        submit.disabled = false;
+        error.textContent = err.message;
+        error.hidden = false;
+      });
+    });
+    ui.window.insertBefore(form, ui.form);
+    ui.offline = name;
+  }
+
   // A chat this browser already has in this channel, if it is still open.
   function resume() {
     var saved = load(KEY_SESSION);
@@ -576,17 +659,23 @@
     rememberPage();
     Promise.all([
       api("/api/v1/livechat/" + CHANNEL + "/check", {
-        method: "POST", body: { page_url: location.href, visitor_id: visitorId() },
+        method: "POST", body: { page_url: location.href, visitor_id: visitorId(), languages: browserLanguages() },
       }),
       resume(),
     ]).then(function (both) {
       cfg = both[0];
       var saved = both[1];
       // What the widget decided, for the page's own scripts (and tests).
-      var shown = cfg.available || !!saved || PAGE_MODE;
+      var offline = !saved && !!(cfg.offline && cfg.offline.form);
+      var shown = cfg.available || !!saved || PAGE_MODE || offline;
       document.documentElement.setAttribute("data-ochat-widget", shown ? "shown" : "hidden");
       if (!shown) return;
       build();
+      if (offline) {
+        buildOffline();
+        if (PAGE_MODE) ui.window.hidden = false;
+        return;
+      }
       if (saved) {
         chat = saved;
         setOperator(saved.operator);
@@ -600,7 +689,7 @@
       if (PAGE_MODE) {
         ui.window.hidden = false;
         if (cfg.available) startChat();
-        else line("ochat-system", null, "Nobody is available to chat right now. Please try again later.");
+        else line("ochat-system", null, t("nobody_available"));
         return;
       }
       if (cfg.action === "auto_open") {
