@@ -469,6 +469,7 @@ mod tests {
             created_at_ms: 0,
             self_join: false,
             allowed: vec![],
+            queue_limit: 20,
             hours: None,
             offline: Default::default(),
             default_language: String::new(),
