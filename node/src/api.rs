@@ -11,6 +11,7 @@
 //! - [`network`] — `GET /api/v1/network`: reachability, relays, DHT, each peer's path.
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
+//! - `livechat_identity` — each channel's visitor identity secret and a visitor's history.
 //! - `livechat_roles` — live chat administrators: who a caller acts as on admin routes.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
 //! - `livechat_rule_test` — a rule's URL regex tried on a sample URL, for the console's rule form.
@@ -31,6 +32,7 @@ pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
 mod livechat_reports;
+mod livechat_identity;
 mod livechat_roles;
 mod livechat_rule_test;
 pub(crate) mod livechat_sessions;
@@ -98,6 +100,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(livechat::router())
         .merge(livechat_reports::router())
         .merge(livechat_rule_test::router())
+        .merge(livechat_identity::router())
         .merge(livechat_widget::router())
         .merge(crate::web::router())
         .fallback(error::not_found)

@@ -20,6 +20,9 @@
 //!   the chatbot answered closed after a day; the bound on open sessions in memory.
 //! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
 //! - [`joining`] — an operator joins a conversation (takes over from the bot).
+//! - [`identity`] — visitors the website vouches for: each channel's identity secret, the
+//!   signed claim's check at session start, and a visitor's history that never mixes a
+//!   verified visitor with unverified claims.
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
@@ -43,6 +46,7 @@ pub mod commands;
 pub mod expiry;
 pub mod groups;
 pub mod hub;
+pub mod identity;
 pub mod joining;
 pub mod languages;
 pub mod limits;
@@ -102,6 +106,9 @@ pub struct LiveChatConfig {
     /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
     /// minute when unset.
     pub sweep_every: Option<std::time::Duration>,
+    /// How old a website's identity signature may be, in seconds
+    /// ([`identity::DEFAULT_MAX_AGE_S`] when unset).
+    pub identity_max_age_s: Option<u64>,
 }
 
 impl LiveChatConfig {
@@ -182,6 +189,8 @@ struct Inner {
     hub: hub::Hub,
     flush: GroupFlush,
     languages: Vec<String>,
+    /// How old an identity signature may be (s).
+    identity_max_age_s: u64,
 }
 
 impl From<AccountsError> for LiveChatError {
@@ -235,6 +244,9 @@ impl LiveChat {
                 accounts,
                 flush,
                 languages,
+                identity_max_age_s: config
+                    .identity_max_age_s
+                    .unwrap_or(identity::DEFAULT_MAX_AGE_S),
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.

@@ -37,6 +37,10 @@ pub struct StartInput {
     /// Required expertises (widget or chatbot forward).
     #[serde(default)]
     pub expertise: Vec<String>,
+    /// The identity the website signed for its logged-in visitor, if any
+    /// ([`super::identity`]); verified or kept as an unverified claim.
+    #[serde(default)]
+    pub identity: Option<super::identity::IdentityClaim>,
 }
 
 /// What the request carried besides the body.
@@ -103,6 +107,8 @@ struct Visit {
     now: u64,
     /// The visitor's new token (`vs_` and random hex).
     token: String,
+    /// The visitor's identity claim, checked ([`super::identity`]).
+    identity: Option<super::identity::VisitorIdentity>,
 }
 
 /// What opening a session under the lock decided.
@@ -122,6 +128,7 @@ impl LiveChat {
         let channel = self.channel(channel_id)?;
         check_input(&input)?;
         let now = self.now_ms();
+        let identity = self.verify_identity(channel_id, input.identity.as_ref(), now)?;
         self.admit(&ctx, input.visitor_id.as_deref(), now)?;
         let facts = self.visitor_facts(&input, &ctx, now)?;
         let profiles = self.operator_profiles(&channel);
@@ -132,6 +139,7 @@ impl LiveChat {
             input,
             ctx,
             now,
+            identity,
         };
         let mut answer = StartAnswer::for_channel(&visit.channel);
         let opened = {
@@ -327,6 +335,8 @@ fn new_session(
         bot_records: 0,
         abandoned: false,
         address: visit.ctx.address.map(super::limits::address_key),
+        identity: visit.identity.clone(),
+        page_times: vec![now],
     }
 }
 

@@ -417,6 +417,15 @@ pub struct Session {
     /// The visitor's address as a rate-limit key, in memory only (never stored).
     #[serde(skip)]
     pub address: Option<IpAddr>,
+    // ---- lc-identity: visitors the website knows, and pages that expire ----
+    /// The identity the website claimed for the visitor, verified or not
+    /// (`livechat/identity.rs`).
+    #[serde(default)]
+    pub identity: Option<super::livechat_identity::VisitorIdentity>,
+    /// When each of `pages` was visited (ms), same order; older records have none (their
+    /// pages count as visited when the session started).
+    #[serde(default)]
+    pub page_times: Vec<u64>,
 }
 
 // End: its behaviour is in `livechat/chatbot/engine.rs`.

@@ -209,6 +209,8 @@ mod tests {
             bot_records: 0,
             abandoned: false,
             address: None,
+            identity: None,
+            page_times: Vec::new(),
         }
     }
 
