@@ -24,6 +24,7 @@ pub mod hardening;
 pub mod legacy;
 pub mod livechat;
 pub mod livechat_cli;
+pub mod livechat_identity;
 pub mod netns;
 pub mod netns_user;
 pub mod nginx;
