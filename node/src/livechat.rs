@@ -15,7 +15,8 @@
 //! - [`sessions`] — the session record, session tokens, access, listing;
 //!   [`session_start`] — a visitor starting one, in named steps (checks, limits, routing and
 //!   rule, opening under the presence lock, chatbot, flush).
-//! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
+//! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing;
+//!   [`page_history`] — the visitor's pages of the last day for `/history`.
 //! - [`expiry`] — clean-up: sessions nobody wrote in are removed after an hour, those only
 //!   the chatbot answered closed after a day; the bound on open sessions in memory.
 //! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
@@ -51,6 +52,7 @@ pub mod joining;
 pub mod languages;
 pub mod limits;
 pub mod messages;
+pub mod page_history;
 pub mod presence;
 pub mod ratings;
 pub mod reports;
@@ -303,6 +305,10 @@ impl LiveChat {
     /// Ends every live chat WebSocket (at node shutdown) and waits for them.
     pub async fn shutdown(&self) {
         self.inner.hub.close_all().await;
+        // Presence survives the restart exactly (the node flushes the store next).
+        if let Err(e) = self.save_all_presence() {
+            tracing::warn!("saving operators' presence at shutdown: {e}");
+        }
     }
 
     /// Makes writes durable before they are acknowledged: a grouped flush (the database's flush and an

@@ -216,7 +216,7 @@ impl LiveChat {
         let now = visit.now;
         if let Some(op) = assigned {
             self.remember_operator(visit.input.visitor_id.as_deref(), op, now)?;
-            state.presence.entry(op).or_default().last_assigned_ms = Some(now);
+            state.assigned(self.repo(), op, now)?;
         }
         // The operator is only tentatively chosen: they hear of the session (and it
         // counts against their cap) once someone writes in it (see `expiry`).
