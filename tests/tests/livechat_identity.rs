@@ -255,3 +255,37 @@ async fn a_malformed_claim_is_refused_with_a_clear_error_and_opens_nothing() {
         .unwrap();
     assert_eq!(open.as_array().unwrap().len(), 0, "{open}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_manages_the_secret_from_the_command_line() {
+    use ochat_tests::livechat_cli::Cli;
+    let tmp = tempfile::tempdir().unwrap();
+    let (shop, _ann, channel) = shop(tmp.path()).await;
+    let cli = Cli::new(&shop.node.data_dir);
+
+    // No secret yet: the CLI says how to make one.
+    let error = cli
+        .fails(&["livechat", "identity-secret", "Website"])
+        .unwrap();
+    assert!(error.contains("--rotate"), "{error}");
+
+    // Made, printed again, and it verifies what the website signs with it.
+    let made = cli
+        .ok(&["livechat", "identity-secret", "Website", "--rotate"])
+        .unwrap();
+    let secret = made.lines().last().unwrap().trim().to_string();
+    let shown = cli
+        .json(&["livechat", "identity-secret", "Website"])
+        .unwrap();
+    assert_eq!(shown["secret"], secret.as_str());
+    let claim = signed_claim(&secret, &channel, now_s(&shop), "c-7", "Bo", "bo@example.com");
+    let bo = visit_as(&shop, &channel, "browser-bo", claim).await;
+    assert_eq!(bo.answer["session"]["identity"]["verified"], true);
+
+    // Removed: nothing verifies.
+    cli.ok(&["livechat", "identity-secret", "Website", "--remove"])
+        .unwrap();
+    let claim = signed_claim(&secret, &channel, now_s(&shop), "c-7", "Bo", "bo@example.com");
+    let again = visit_as(&shop, &channel, "browser-bo", claim).await;
+    assert_eq!(again.answer["session"]["identity"]["verified"], false);
+}

@@ -238,7 +238,9 @@ impl LiveChat {
         self.channel(channel)?;
         let record = self.repo().identity_secret(channel)?.ok_or_else(|| {
             LiveChatError::NotFound(format!(
-                "channel {channel} has no identity secret; make one with POST"
+                "channel {channel} has no identity secret yet; make one with POST \
+                 /api/v1/livechat/channels/{channel}/identity_secret \
+                 (ochat livechat identity-secret CHANNEL --rotate)"
             ))
         })?;
         Ok(view(channel, &record))
