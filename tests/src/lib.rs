@@ -25,6 +25,7 @@ pub mod legacy;
 pub mod livechat;
 pub mod livechat_cli;
 pub mod livechat_identity;
+pub mod livechat_presence;
 pub mod netns;
 pub mod netns_user;
 pub mod nginx;

@@ -1,13 +1,15 @@
 //! Operators' presence survives a restart of the node: an operator who was away is still
 //! away, one who was available still takes visitors without touching anything, and routing
-//! still skips the operator who was given a visitor just before the restart. An operator's
-//! activity costs no disk flush.
+//! still skips the operator who was given a visitor just before the restart. A console that
+//! reconnects by itself does not make its operator available. An operator's activity costs no
+//! disk flush.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use std::sync::Arc;
 
 use ochat_node::livechat::TestClock;
 use ochat_tests::livechat::{ChatNode, Operator};
+use ochat_tests::livechat_presence::{background_get, resumed_console};
 use ochat_tests::seeds::swept_shop;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -97,10 +99,15 @@ async fn an_operator_away_before_a_restart_is_still_away_after_it() {
     let flushes = disk_flushes(&shop).await - before;
     assert!(flushes <= 2, "{flushes} disk flushes for 20 reports of activity");
 
-    // The node restarts (the console's socket drops with it; nobody touches anything).
+    // The node restarts; Ann's console reconnects by itself and catches up, which is not
+    // Ann acting.
     drop(ann_console);
     shop.node.stop().await.unwrap();
     let shop = swept_shop(&dir, clock.clone()).await.unwrap();
+    let _ann_console = resumed_console(&shop, &ann.token).await.unwrap();
+    background_get(&shop, &ann.token, "/api/v1/livechat/sessions?status=open")
+        .await
+        .unwrap();
 
     // Bob is still available, Ann still away: every visitor goes to Bob, even the one right
     // after he was given one (routing would prefer Ann if she were there).

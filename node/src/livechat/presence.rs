@@ -2,7 +2,8 @@
 //! (as in Odoo: an idle console does not keep them present). Activity is what the operator
 //! does: logging in, opening the console's events socket, any API request or socket message
 //! they send, and what the console reports of their input and focus
-//! (`POST /api/v1/livechat/operator/activity`). Thirty minutes without any makes them "away":
+//! (`POST /api/v1/livechat/operator/activity`); not what the console does by itself (a
+//! reconnect after a drop and the catching up that follows say so, see `api::auth`). Thirty minutes without any makes them "away":
 //! no new visitors are routed to them, and the [`sweeper`](super::sweeper) tells their open
 //! console `{"type":"presence","status":"away"}`; their next activity makes them available
 //! again (`"status":"online"`). Their load is counted from the open sessions (15 minutes of
@@ -245,10 +246,16 @@ impl Drop for SocketPresence {
 }
 
 impl LiveChat {
-    /// An operator's WebSocket opened (opening the console is activity); the guard counts
-    /// it out when dropped.
-    pub fn operator_connected(&self, op: Uuid) -> Result<SocketPresence, LiveChatError> {
-        self.touch(op)?;
+    /// An operator's WebSocket opened (opening the console is activity, `acting`; a console
+    /// reconnecting by itself is not); the guard counts it out when dropped.
+    pub fn operator_connected(
+        &self,
+        op: Uuid,
+        acting: bool,
+    ) -> Result<SocketPresence, LiveChatError> {
+        if acting {
+            self.touch(op)?;
+        }
         self.state()?.presence.entry(op).or_default().sockets += 1;
         Ok(SocketPresence {
             chat: self.clone(),

@@ -34,8 +34,10 @@
     return n;
   }
 
+  // lc-identity (presence): true while the console catches up by itself after a reconnect.
+  var background = false;
   function api(path, method, body) {
-    return window.ochatApi(token, path, method, body);
+    return window.ochatApi(token, path, method, body, background);
   }
 
   function showError(e) { $("error").textContent = e ? (e.message || String(e)) : ""; }
@@ -139,11 +141,16 @@
     var open = function () {
       if (stopped) return;
       // The token travels in the subprotocol header, not in the URL (URLs end up in logs).
-      var ws = new WebSocket(location.origin.replace(/^http/, "ws") + path,
-        ["ochat", "ochat.token." + token]);
+      // A reconnect (after a drop or a node restart) says so: it is not the operator acting.
+      var protocols = ["ochat", "ochat.token." + token];
+      if (retries > 0) protocols.push("ochat.resume");
+      var ws = new WebSocket(location.origin.replace(/^http/, "ws") + path, protocols);
       sockets.push(ws);
       ws.onopen = function () {
-        if (retries > 0) { refresh(); if (view) openView(view.kind, view.id, true); }
+        if (retries > 0) {
+          background = true;
+          try { refresh(); if (view) openView(view.kind, view.id, true); } finally { background = false; }
+        }
         retries = 0;
       };
       ws.onmessage = function (e) {
