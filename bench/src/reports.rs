@@ -102,6 +102,8 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 bot_records: 0,
                 abandoned: false,
                 address: None,
+                identity: None,
+                page_times: vec![at],
             };
             sb.insert(
                 trees::LC_SESSIONS,

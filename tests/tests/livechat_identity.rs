@@ -140,12 +140,22 @@ async fn wrong_stale_foreign_and_rotated_signatures_stay_unverified_and_out_of_t
  {
     let tmp = tempfile::tempdir().unwrap();
     let (shop, ann, channel) = shop(tmp.path()).await;
-    let other = shop.channel("Other site", &[&ann], json!({})).await.unwrap();
+    let other = shop
+        .channel("Other site", &[&ann], json!({}))
+        .await
+        .unwrap();
     let old_secret = make_secret(&shop, &channel).await.unwrap();
     let other_secret = make_secret(&shop, &other).await.unwrap();
     let now = now_s(&shop);
     let ada = |secret: &str, at: u64| {
-        signed_claim(secret, &channel, at, "customer-42", "Ada", "ada@example.com")
+        signed_claim(
+            secret,
+            &channel,
+            at,
+            "customer-42",
+            "Ada",
+            "ada@example.com",
+        )
     };
 
     // Ada's first chat, signed by the shop: verified.
@@ -163,8 +173,16 @@ async fn wrong_stale_foreign_and_rotated_signatures_stay_unverified_and_out_of_t
         ("a made-up signature", forged, "bad_signature"),
         ("no signature", unsigned, "unsigned"),
         ("an altered email", altered, "bad_signature"),
-        ("a signature 11 minutes old", ada(&old_secret, now - 660), "stale"),
-        ("a signature from the future", ada(&old_secret, now + 600), "future"),
+        (
+            "a signature 11 minutes old",
+            ada(&old_secret, now - 660),
+            "stale",
+        ),
+        (
+            "a signature from the future",
+            ada(&old_secret, now + 600),
+            "future",
+        ),
         (
             "the other channel's secret",
             ada(&other_secret, now),
@@ -278,14 +296,28 @@ async fn the_owner_manages_the_secret_from_the_command_line() {
         .json(&["livechat", "identity-secret", "Website"])
         .unwrap();
     assert_eq!(shown["secret"], secret.as_str());
-    let claim = signed_claim(&secret, &channel, now_s(&shop), "c-7", "Bo", "bo@example.com");
+    let claim = signed_claim(
+        &secret,
+        &channel,
+        now_s(&shop),
+        "c-7",
+        "Bo",
+        "bo@example.com",
+    );
     let bo = visit_as(&shop, &channel, "browser-bo", claim).await;
     assert_eq!(bo.answer["session"]["identity"]["verified"], true);
 
     // Removed: nothing verifies.
     cli.ok(&["livechat", "identity-secret", "Website", "--remove"])
         .unwrap();
-    let claim = signed_claim(&secret, &channel, now_s(&shop), "c-7", "Bo", "bo@example.com");
+    let claim = signed_claim(
+        &secret,
+        &channel,
+        now_s(&shop),
+        "c-7",
+        "Bo",
+        "bo@example.com",
+    );
     let again = visit_as(&shop, &channel, "browser-bo", claim).await;
     assert_eq!(again.answer["session"]["identity"]["verified"], false);
 }

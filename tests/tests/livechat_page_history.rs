@@ -19,12 +19,21 @@ async fn history_leaves_out_pages_older_than_a_day() {
     let shop = ChatNode::start(&tmp.path().join("shop"), clock.clone())
         .await
         .unwrap();
-    let ann = shop.operator("ann", json!({"language": "en"})).await.unwrap();
+    let ann = shop
+        .operator("ann", json!({"language": "en"}))
+        .await
+        .unwrap();
     let channel = shop.channel("Website", &[&ann], json!({})).await.unwrap();
 
     // A visitor on the shoes page starts a chat and looks at socks; Ann answers.
     let v = shop
-        .visit(&channel, "https://shop.example/shoes", "en", None, Some("b-1"))
+        .visit(
+            &channel,
+            "https://shop.example/shoes",
+            "en",
+            None,
+            Some("b-1"),
+        )
         .await
         .unwrap();
     let pages = format!("/api/v1/livechat/sessions/{}/pages", v.session);
@@ -36,8 +45,12 @@ async fn history_leaves_out_pages_older_than_a_day() {
         shop.ok(&v.token, Method::POST, &pages, Some(body))
     };
     report("/socks", None).await.unwrap();
-    shop.say(&v.token, &v.session, "Do you have red ones?").await.unwrap();
-    shop.say(&ann.token, &v.session, "Let me check").await.unwrap();
+    shop.say(&v.token, &v.session, "Do you have red ones?")
+        .await
+        .unwrap();
+    shop.say(&ann.token, &v.session, "Let me check")
+        .await
+        .unwrap();
 
     // The conversation stays open; a day and an hour later the visitor opens the checkout,
     // and the widget also reports a page it kept from two days ago.

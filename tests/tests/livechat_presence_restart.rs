@@ -59,7 +59,9 @@ async fn next_visitor(shop: &ChatNode, channel: &str, n: usize) -> Option<String
 }
 
 async fn disk_flushes(shop: &ChatNode) -> u64 {
-    shop.admin(Method::GET, "/api/v1/stats", None).await.unwrap()["disk_flushes"]
+    shop.admin(Method::GET, "/api/v1/stats", None)
+        .await
+        .unwrap()["disk_flushes"]
         .as_u64()
         .unwrap()
 }
@@ -70,8 +72,14 @@ async fn an_operator_away_before_a_restart_is_still_away_after_it() {
     let dir = tmp.path().join("shop");
     let clock = Arc::new(TestClock::new());
     let mut shop = swept_shop(&dir, clock.clone()).await.unwrap();
-    let ann = shop.operator("ann", json!({"language": "en"})).await.unwrap();
-    let bob = shop.operator("bob", json!({"language": "en"})).await.unwrap();
+    let ann = shop
+        .operator("ann", json!({"language": "en"}))
+        .await
+        .unwrap();
+    let bob = shop
+        .operator("bob", json!({"language": "en"}))
+        .await
+        .unwrap();
     let channel = shop
         .channel("Website", &[&ann, &bob], json!({}))
         .await
@@ -97,7 +105,10 @@ async fn an_operator_away_before_a_restart_is_still_away_after_it() {
         clock.advance_ms(1_000);
     }
     let flushes = disk_flushes(&shop).await - before;
-    assert!(flushes <= 2, "{flushes} disk flushes for 20 reports of activity");
+    assert!(
+        flushes <= 2,
+        "{flushes} disk flushes for 20 reports of activity"
+    );
 
     // The node restarts; Ann's console reconnects by itself and catches up, which is not
     // Ann acting.
@@ -126,8 +137,14 @@ async fn routing_still_skips_the_operator_just_given_a_visitor_after_a_restart()
     let dir = tmp.path().join("shop");
     let clock = Arc::new(TestClock::new());
     let mut shop = swept_shop(&dir, clock.clone()).await.unwrap();
-    let ann = shop.operator("ann", json!({"language": "en"})).await.unwrap();
-    let bob = shop.operator("bob", json!({"language": "en"})).await.unwrap();
+    let ann = shop
+        .operator("ann", json!({"language": "en"}))
+        .await
+        .unwrap();
+    let bob = shop
+        .operator("bob", json!({"language": "en"}))
+        .await
+        .unwrap();
     let channel = shop
         .channel("Website", &[&ann, &bob], json!({}))
         .await

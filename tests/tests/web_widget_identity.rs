@@ -9,7 +9,9 @@ use anyhow::ensure;
 use ochat_tests::admin_bots::doc_screenshot;
 use ochat_tests::livechat_identity::{make_secret, now_s, signed_claim};
 use ochat_tests::seeds::console_login;
-use ochat_tests::web::{Driver, screenshots_on_failure, shop, shop_page, snippet, until_available, website};
+use ochat_tests::web::{
+    Driver, screenshots_on_failure, shop, shop_page, snippet, until_available, website,
+};
 
 /// Clicks the sidebar conversation whose label starts with `label`, once it is listed.
 async fn open_conversation(console: &ochat_tests::web::Browser, label: &str) -> anyhow::Result<()> {
@@ -82,14 +84,20 @@ async fn the_console_shows_a_verified_badge_and_the_name_of_a_customer_the_shop_
             input.send_keys(text).await?;
             input.send_keys("\u{E007}").await?; // Enter
             visitor
-                .wait_text("[data-ochat=message][data-author=visitor] .ochat-text", text)
+                .wait_text(
+                    "[data-ochat=message][data-author=visitor] .ochat-text",
+                    text,
+                )
                 .await?;
         }
 
         // Ann opens Ada's conversation: a verified badge, her name and email.
         open_conversation(&console, "Ada Lovelace \u{2713}").await?;
         console
-            .wait_text("#conv-identity [data-identity=verified]", "\u{2713} Verified")
+            .wait_text(
+                "#conv-identity [data-identity=verified]",
+                "\u{2713} Verified",
+            )
             .await?;
         console
             .wait_text(
@@ -98,7 +106,10 @@ async fn the_console_shows_a_verified_badge_and_the_name_of_a_customer_the_shop_
             )
             .await?;
         console
-            .wait_text("#conv-log [data-author=visitor] .text", "Where is my order?")
+            .wait_text(
+                "#conv-log [data-author=visitor] .text",
+                "Where is my order?",
+            )
             .await?;
         doc_screenshot(&console, "livechat-identity-verified").await?;
 
@@ -107,7 +118,9 @@ async fn the_console_shows_a_verified_badge_and_the_name_of_a_customer_the_shop_
         console
             .wait_text("#conv-identity [data-identity=unverified]", "Unverified")
             .await?;
-        let badges = console.all("#conv-identity [data-identity=verified]").await?;
+        let badges = console
+            .all("#conv-identity [data-identity=verified]")
+            .await?;
         ensure!(badges.is_empty(), "a forged claim shows no verified badge");
         Ok(())
     };

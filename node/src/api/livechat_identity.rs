@@ -56,8 +56,7 @@ pub(crate) async fn show_secret(
     Path(id): Path<Uuid>,
 ) -> Result<Json<IdentitySecretView>, ApiError> {
     Ok(Json(
-        node.livechat
-            .identity_secret(c.administering(&node)?, id)?,
+        node.livechat.identity_secret(c.administering(&node)?, id)?,
     ))
 }
 

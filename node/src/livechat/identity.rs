@@ -156,7 +156,11 @@ pub(crate) fn check_claim(claim: &IdentityClaim) -> Result<(), LiveChatError> {
     if broken(&claim.id) || broken(&claim.name) || broken(&claim.email) {
         return bad("id, name and email may not contain line breaks");
     }
-    if claim.signature.as_ref().is_some_and(|s| s.len() > MAX_SIGNATURE) {
+    if claim
+        .signature
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_SIGNATURE)
+    {
         return bad("signature is too long (64 hex characters expected)");
     }
     Ok(())
@@ -307,7 +311,7 @@ impl LiveChat {
                 out.push(SessionView::from(&s));
             }
         }
-        out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at_ms));
         out.truncate(MAX_HISTORY);
         Ok(out)
     }
@@ -397,7 +401,10 @@ mod tests {
         let mut c = signed("s3cret", 1);
         assert!(check_claim(&c).is_ok());
         let shown = format!("{c:?}");
-        assert!(!shown.contains(c.signature.as_deref().unwrap_or("-")), "{shown}");
+        assert!(
+            !shown.contains(c.signature.as_deref().unwrap_or("-")),
+            "{shown}"
+        );
         c.name = "Ada\nEve".into();
         assert!(matches!(check_claim(&c), Err(LiveChatError::BadInput(_))));
         c.name = String::new();

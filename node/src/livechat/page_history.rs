@@ -21,7 +21,12 @@ pub const PAGE_MAX_AGE_MS: u64 = 24 * 3_600_000;
 fn times(session: &Session) -> Vec<u64> {
     let missing = session.pages.len().saturating_sub(session.page_times.len());
     let mut out = vec![session.created_at_ms; missing];
-    out.extend(session.page_times.iter().take(session.pages.len() - missing));
+    out.extend(
+        session
+            .page_times
+            .iter()
+            .take(session.pages.len() - missing),
+    );
     out
 }
 

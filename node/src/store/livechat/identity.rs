@@ -38,7 +38,10 @@ table! {
 
 impl LiveChatStore {
     /// A channel's identity secret, if it has one.
-    pub fn identity_secret(&self, channel: Uuid) -> Result<Option<IdentitySecretRecord>, StoreError> {
+    pub fn identity_secret(
+        &self,
+        channel: Uuid,
+    ) -> Result<Option<IdentitySecretRecord>, StoreError> {
         Ok(self.identity_secrets.get(&channel)?.map(|Cbor(s)| s))
     }
 
