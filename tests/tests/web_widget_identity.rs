@@ -1,4 +1,5 @@
-//! A shop's page tells the widget who its logged-in customer is, signed by the shop's backend;
+//! The owner makes the channel's identity secret in the console's administration; a shop's
+//! page tells the widget who its logged-in customer is, signed by the shop's backend;
 //! in a real browser the operator's console shows the customer's name with a "Verified"
 //! badge. A visitor whose page carries a made-up signature (as script-tag attributes) is shown
 //! as "Unverified".
@@ -6,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use anyhow::ensure;
-use ochat_tests::admin_bots::doc_screenshot;
-use ochat_tests::livechat_identity::{make_secret, now_s, signed_claim};
+use ochat_tests::admin_bots::{admin_console, doc_screenshot, open_section};
+use ochat_tests::livechat_identity::{now_s, signed_claim};
 use ochat_tests::seeds::console_login;
 use ochat_tests::web::{
     Driver, screenshots_on_failure, shop, shop_page, snippet, until_available, website,
@@ -29,7 +30,33 @@ async fn open_conversation(console: &ochat_tests::web::Browser, label: &str) -> 
 async fn the_console_shows_a_verified_badge_and_the_name_of_a_customer_the_shop_signed() {
     let tmp = tempfile::tempdir().unwrap();
     let (chat, _ann, channel) = shop(tmp.path()).await.unwrap();
-    let secret = make_secret(&chat, &channel).await.unwrap();
+    let driver = Driver::start().await.unwrap();
+
+    // The owner makes the channel's secret in the console's administration (asked twice
+    // before a rotation), and copies it to the shop's server.
+    let owner = driver.browser("owner").await.unwrap();
+    let made = async {
+        admin_console(&owner, &chat.node.api, &chat.node.token).await?;
+        open_section(&owner, "Identity").await?;
+        owner.click("#identity-make-0").await?;
+        owner
+            .wait_js(
+                "the secret is shown",
+                "(document.getElementById('identity-secret-0') || {value: ''}).value.length === 64",
+            )
+            .await?;
+        doc_screenshot(&owner, "livechat-identity-secret").await?;
+        let secret = owner
+            .js("document.getElementById('identity-secret-0').value")
+            .await?;
+        owner.wait_text("#identity-make-0", "Rotate the secret").await?;
+        anyhow::Ok(secret.as_str().unwrap_or_default().to_string())
+    }
+    .await;
+    let secret = screenshots_on_failure("identity-admin", &[&owner], made)
+        .await
+        .unwrap();
+    owner.close().await.unwrap();
     let embed = snippet(&chat, &channel).await.unwrap();
     let code = embed["snippet"].as_str().unwrap();
 
@@ -65,7 +92,6 @@ async fn the_console_shows_a_verified_badge_and_the_name_of_a_customer_the_shop_
     .await
     .unwrap();
 
-    let driver = Driver::start().await.unwrap();
     let console = driver.browser("console").await.unwrap();
     let ada = driver.browser("ada").await.unwrap();
     let eve = driver.browser("eve").await.unwrap();

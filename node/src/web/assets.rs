@@ -29,6 +29,7 @@ const ADMIN_BOTS_JS: &str = include_str!("assets/admin_bots.js");
 const ADMIN_BOTS_CSS: &str = include_str!("assets/admin_bots.css");
 const ADMIN_CHATBOTS_JS: &str = include_str!("assets/admin_chatbots.js");
 const ADMIN_FEDERATION_JS: &str = include_str!("assets/admin_federation.js");
+const ADMIN_IDENTITY_JS: &str = include_str!("assets/admin_identity.js");
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -117,6 +118,7 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "admin_bots.css" => (CSS, ADMIN_BOTS_CSS),
         "admin_chatbots.js" => (JS, ADMIN_CHATBOTS_JS),
         "admin_federation.js" => (JS, ADMIN_FEDERATION_JS),
+        "admin_identity.js" => (JS, ADMIN_IDENTITY_JS),
         _ => return Err(ApiError::not_found(format!("no web file {file}"))),
     };
     Ok(answer(kind, body.to_string()))
