@@ -49,7 +49,9 @@ async fn the_console_shows_a_verified_badge_and_the_name_of_a_customer_the_shop_
         let secret = owner
             .js("document.getElementById('identity-secret-0').value")
             .await?;
-        owner.wait_text("#identity-make-0", "Rotate the secret").await?;
+        owner
+            .wait_text("#identity-make-0", "Rotate the secret")
+            .await?;
         anyhow::Ok(secret.as_str().unwrap_or_default().to_string())
     }
     .await;
