@@ -103,6 +103,8 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                 abandoned: false,
                 queue: None,
                 address: None,
+                identity: None,
+                page_times: vec![at],
             };
             sb.insert(
                 trees::LC_SESSIONS,

@@ -4,7 +4,8 @@
 //! - `channel` — [`crate::livechat_channels`]; `rule` — [`crate::livechat_rules`];
 //! - `operator` — [`crate::livechat_operators`];
 //! - `canned`, `group` — [`crate::livechat_canned`];
-//! - `snippet CHANNEL` — here: the embed snippet and the direct chat link.
+//! - `snippet CHANNEL` — here: the embed snippet and the direct chat link;
+//! - `identity-secret CHANNEL` — [`crate::livechat_identity`].
 //!
 //! Every command takes `--json` (the API's answer as it is). Objects are named by id, by the
 //! first characters of their id, or by name (a channel's or group's name, an operator's login
@@ -58,6 +59,8 @@ pub enum LivechatCommand {
     /// Print the HTML snippet that puts a channel's chat button on a website, and the
     /// direct chat link.
     Snippet(SnippetArgs),
+    /// A channel's visitor identity secret: print it, make a new one (--rotate), or remove it.
+    IdentitySecret(crate::livechat_identity::IdentitySecretArgs),
 }
 
 /// `ochat livechat snippet`.
@@ -92,6 +95,9 @@ pub async fn run(args: LivechatArgs) -> anyhow::Result<()> {
         LivechatCommand::Canned(c) => crate::livechat_canned::canned(&ctx, c).await,
         LivechatCommand::Group(c) => crate::livechat_canned::group(&ctx, c).await,
         LivechatCommand::Snippet(a) => snippet(&ctx, &a).await,
+        LivechatCommand::IdentitySecret(a) => {
+            crate::livechat_identity::identity_secret(&ctx, &a).await
+        }
     }
 }
 

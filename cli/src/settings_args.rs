@@ -142,6 +142,11 @@ pub struct LiveChatArgs {
         value_delimiter = ','
     )]
     pub livechat_languages: Vec<String>,
+    /// How old a website's signature of a visitor's identity may be, in seconds; older ones
+    /// are kept as unverified claims (see `ochat livechat identity-secret`).
+    #[arg(long, value_name = "SECONDS", env = "OCHAT_LIVECHAT_IDENTITY_MAX_AGE",
+          default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub livechat_identity_max_age: u64,
 }
 
 impl LiveChatArgs {
@@ -166,6 +171,7 @@ impl LiveChatArgs {
         });
         livechat.languages =
             (!self.livechat_languages.is_empty()).then(|| self.livechat_languages.clone());
+        livechat.identity_max_age_s = Some(self.livechat_identity_max_age);
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! - [`network`] — `GET /api/v1/network`: reachability, relays, DHT, each peer's path.
 //! - [`channels`] — channel messages, history, attachments, read marks.
 //! - [`livechat`] — users, login, live chat channels, sessions, WebSockets, chatbots.
+//! - `livechat_identity` — each channel's visitor identity secret and a visitor's history.
 //! - `livechat_roles` — live chat administrators: who a caller acts as on admin routes.
 //! - `livechat_queue` — a channel's queue of waiting visitors, a visitor's place in it.
 //! - `livechat_reports` — live chat reports, a visitor's export and erasure, the charts page.
@@ -34,6 +35,7 @@ pub mod livechat;
 mod livechat_chatbots;
 mod livechat_queue;
 mod livechat_offline;
+mod livechat_identity;
 mod livechat_reports;
 mod livechat_roles;
 mod livechat_rule_test;
@@ -102,6 +104,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(livechat::router())
         .merge(livechat_reports::router())
         .merge(livechat_rule_test::router())
+        .merge(livechat_identity::router())
         .merge(livechat_widget::router())
         .merge(livechat_queue::router())
         .merge(livechat_offline::router())

@@ -15,11 +15,15 @@
 //! - [`sessions`] — the session record, session tokens, access, listing;
 //!   [`session_start`] — a visitor starting one, in named steps (checks, limits, routing and
 //!   rule, opening under the presence lock, chatbot, flush).
-//! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing.
+//! - [`messages`] — messages both ways, commands and shortcuts hooks, pages, closing;
+//!   [`page_history`] — the visitor's pages of the last day for `/history`.
 //! - [`expiry`] — clean-up: sessions nobody wrote in are removed after an hour, those only
 //!   the chatbot answered closed after a day; the bound on open sessions in memory.
 //! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
 //! - [`joining`] — an operator joins a conversation (takes over from the bot).
+//! - [`identity`] — visitors the website vouches for: each channel's identity secret, the
+//!   signed claim's check at session start, and a visitor's history that never mixes a
+//!   verified visitor with unverified claims.
 //! - [`hub`] — live delivery to visitor and operator WebSockets.
 //! - [`canned`] — canned responses and their expansion.
 //! - [`commands`] — operator commands, leads and tickets.
@@ -52,11 +56,13 @@ pub mod expiry;
 pub mod groups;
 pub mod hours;
 pub mod hub;
+pub mod identity;
 pub mod joining;
 pub mod languages;
 pub mod limits;
 pub mod messages;
 pub mod offline;
+pub mod page_history;
 pub mod presence;
 pub mod queue;
 pub mod queue_flow;
@@ -115,6 +121,9 @@ pub struct LiveChatConfig {
     /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
     /// minute when unset.
     pub sweep_every: Option<std::time::Duration>,
+    /// How old a website's identity signature may be, in seconds
+    /// ([`identity::DEFAULT_MAX_AGE_S`] when unset).
+    pub identity_max_age_s: Option<u64>,
 }
 
 impl LiveChatConfig {
@@ -195,6 +204,8 @@ struct Inner {
     hub: hub::Hub,
     flush: GroupFlush,
     languages: Vec<String>,
+    /// How old an identity signature may be (s).
+    identity_max_age_s: u64,
 }
 
 impl From<AccountsError> for LiveChatError {
@@ -248,6 +259,9 @@ impl LiveChat {
                 accounts,
                 flush,
                 languages,
+                identity_max_age_s: config
+                    .identity_max_age_s
+                    .unwrap_or(identity::DEFAULT_MAX_AGE_S),
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
@@ -306,6 +320,10 @@ impl LiveChat {
     /// Ends every live chat WebSocket (at node shutdown) and waits for them.
     pub async fn shutdown(&self) {
         self.inner.hub.close_all().await;
+        // Presence survives the restart exactly (the node flushes the store next).
+        if let Err(e) = self.save_all_presence() {
+            tracing::warn!("saving operators' presence at shutdown: {e}");
+        }
     }
 
     /// Makes writes durable before they are acknowledged: a grouped flush (the database's flush and an

@@ -4,6 +4,7 @@
 pub mod livechat;
 pub mod livechat_queue;
 pub mod livechat_offline;
+pub mod livechat_identity;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

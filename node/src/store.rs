@@ -173,6 +173,10 @@ pub mod trees {
     pub const LC_CHATBOTS: &str = "lc_chatbots";
     /// Live chat reports: closed session id → its report facts (see `livechat::reports`).
     pub const LC_REPORT_FACTS: &str = "lc_report_facts";
+    /// Live chat: channel id → its visitor identity secret (see `store/livechat/identity.rs`).
+    pub const LC_IDENTITY_SECRETS: &str = "lc_identity_secrets";
+    /// Live chat: operator id → their presence (see `store/livechat/presence.rs`).
+    pub const LC_PRESENCE: &str = "lc_presence";
     /// Incoming requests waiting for a decision: remote UUID ‖ connection id → empty. Kept by
     /// the federation's writes, rebuilt at start; bounds the pending caps' count by the caps
     /// instead of every connection ever made.
@@ -224,6 +228,8 @@ pub mod trees {
         LC_TICKETS,
         LC_CHATBOTS,
         LC_REPORT_FACTS,
+        LC_IDENTITY_SECRETS,
+        LC_PRESENCE,
     ];
 }
 

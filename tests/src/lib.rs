@@ -28,6 +28,8 @@ pub mod legacy;
 pub mod livechat;
 pub mod livechat_cli;
 pub mod livechat_offline;
+pub mod livechat_identity;
+pub mod livechat_presence;
 pub mod netns;
 pub mod netns_user;
 pub mod nginx;

@@ -196,6 +196,7 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
             tabs == [
                 "Operators",
                 "Channels",
+                "Identity",
                 "Rules",
                 "Chatbots",
                 "Canned responses",
@@ -388,6 +389,7 @@ async fn the_admin_area_manages_operators_groups_canned_responses_and_channels()
                 == [
                     "Operators",
                     "Channels",
+                    "Identity",
                     "Rules",
                     "Chatbots",
                     "Canned responses",

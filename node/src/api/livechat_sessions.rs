@@ -232,6 +232,10 @@ async fn send(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PageBody {
     url: String,
+    /// When the visitor opened it (ms since the Unix epoch; now when absent). Pages older
+    /// than a day are not kept.
+    #[serde(default)]
+    at_ms: Option<u64>,
 }
 
 #[utoipa::path(
@@ -249,7 +253,7 @@ async fn visit(
     Path(id): Path<Uuid>,
     Json(b): Json<PageBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let pages = node.livechat.visit_page(c.who, id, &b.url)?;
+    let pages = node.livechat.visit_page(c.who, id, &b.url, b.at_ms)?;
     Ok(Json(json!({"pages": pages})))
 }
 
@@ -259,7 +263,7 @@ async fn visit(
     tag = "sessions",
     params(("id" = Uuid, Path, description = "the session id")),
     security(("admin" = []), ("operator" = [])),
-    responses((status = 200, description = "The pages the visitor went through", body = crate::api::openapi_shapes::Pages))
+    responses((status = 200, description = "The pages the visitor went through in the last day (at most 15, oldest first)", body = crate::api::openapi_shapes::Pages))
 )]
 async fn history(
     State(node): Shared,
@@ -268,7 +272,8 @@ async fn history(
 ) -> Result<Json<Value>, ApiError> {
     c.who.staff()?;
     let s = node.livechat.session_for(c.who, id)?;
-    Ok(Json(json!({"pages": s.pages})))
+    let pages = crate::livechat::page_history::recent_pages(&s, node.livechat.now_ms());
+    Ok(Json(json!({"pages": pages})))
 }
 
 #[utoipa::path(

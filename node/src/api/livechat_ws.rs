@@ -61,6 +61,7 @@ pub(super) fn router() -> Router<Arc<NodeShared>> {
 async fn operator_events(
     State(node): State<Arc<NodeShared>>,
     c: Caller,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let Some(op) = c.who.operator() else {
@@ -69,7 +70,9 @@ async fn operator_events(
         ));
     };
     let rx = node.livechat.hub().subscribe_operator(op);
-    let presence = node.livechat.operator_connected(op)?;
+    // A console reconnecting by itself (offering `ochat.resume`) is not the operator acting.
+    let resumed = super::auth::automatic(&headers);
+    let presence = node.livechat.operator_connected(op, !resumed)?;
     let chat = node.livechat.clone();
     let open = chat.hub().socket_opened();
     let auth = SocketAuth::new(&node, &c.token, c.who);

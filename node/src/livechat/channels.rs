@@ -293,6 +293,7 @@ impl LiveChat {
         who.admin()?;
         self.channel(id)?;
         self.repo().remove_channel(id)?;
+        self.repo().remove_identity_secret(id)?;
         self.flush().await
     }
 

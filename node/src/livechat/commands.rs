@@ -13,7 +13,7 @@ use super::{LiveChat, LiveChatError, Who};
 
 const HELP: &str = "Commands available in this conversation:\n\
 /help — show this list\n\
-/history — the visitor's last 15 pages\n\
+/history — the visitor's last 15 pages of the last day\n\
 /lead [title] — create a lead with this conversation\n\
 /ticket [title] — create a ticket with this conversation\n\
 /search_tickets <words|#number> — find tickets\n\
@@ -87,11 +87,11 @@ impl LiveChat {
         let reply = match name {
             "/help" => HELP.to_string(),
             "/history" => {
-                if session.pages.is_empty() {
+                let pages = super::page_history::recent_pages(session, self.now_ms());
+                if pages.is_empty() {
                     "No history found".to_string()
                 } else {
-                    let lines: Vec<String> = session
-                        .pages
+                    let lines: Vec<String> = pages
                         .iter()
                         .rev()
                         .enumerate()

@@ -16,7 +16,7 @@ use super::{LiveChat, LiveChatError, Who};
 use crate::store::livechat::LiveChatStore;
 
 /// Pages kept for `/history`.
-pub const HISTORY_PAGES: usize = 15;
+pub use super::page_history::HISTORY_PAGES;
 const MAX_MESSAGE: usize = 10_000;
 
 /// The event that pushes a new message: `{"type": "message", "session_id", "message"}`.
@@ -231,8 +231,15 @@ impl LiveChat {
         Ok(message)
     }
 
-    /// The visitor reports a page they opened (kept: the last 15 distinct).
-    pub fn visit_page(&self, who: Who, id: Uuid, url: &str) -> Result<Vec<String>, LiveChatError> {
+    /// The visitor reports a page they opened, at `at_ms` (now when unset): kept are the
+    /// last 15 distinct of the last day ([`super::page_history`]).
+    pub fn visit_page(
+        &self,
+        who: Who,
+        id: Uuid,
+        url: &str,
+        at_ms: Option<u64>,
+    ) -> Result<Vec<String>, LiveChatError> {
         if who != Who::Visitor(id) {
             return Err(LiveChatError::Forbidden(
                 "only the session's visitor reports pages".into(),
@@ -241,15 +248,13 @@ impl LiveChat {
         if url.is_empty() || url.len() > 4096 {
             return Err(LiveChatError::BadInput("url has 1 to 4096 bytes".into()));
         }
+        let now = self.now_ms();
         let mut state = self.state()?;
         let session = state
             .open
             .get_mut(&id)
             .ok_or_else(|| LiveChatError::Conflict("this session is closed".into()))?;
-        session.pages.retain(|p| p != url);
-        session.pages.push(url.to_string());
-        let excess = session.pages.len().saturating_sub(HISTORY_PAGES);
-        session.pages.drain(..excess);
+        super::page_history::record_page(session, url, at_ms, now);
         self.save_session(&*session)?;
         Ok(session.pages.clone())
     }

@@ -2,12 +2,22 @@
 //! (as in Odoo: an idle console does not keep them present). Activity is what the operator
 //! does: logging in, opening the console's events socket, any API request or socket message
 //! they send, and what the console reports of their input and focus
-//! (`POST /api/v1/livechat/operator/activity`). Thirty minutes without any makes them "away":
+//! (`POST /api/v1/livechat/operator/activity`); not what the console does by itself (a
+//! reconnect after a drop and the catching up that follows say so, see `api::auth`). Thirty minutes without any makes them "away":
 //! no new visitors are routed to them, and the [`sweeper`](super::sweeper) tells their open
 //! console `{"type":"presence","status":"away"}`; their next activity makes them available
 //! again (`"status":"online"`). Their load is counted from the open sessions (15 minutes of
-//! activity for the cap, counting only sessions someone wrote in; 30 for "least busy"). Kept
-//! in memory: after a restart nobody is present until they act again.
+//! activity for the cap, counting only sessions someone wrote in; 30 for "least busy").
+//!
+//! What routing and the away announcement read survives a restart: the last activity, the
+//! "told they are away" flag and the last assignment are written to the store
+//! (`store::livechat::presence`) whenever the flag or the assignment changes, and the last
+//! activity at most once every [`SAVE_ACTIVITY_EVERY_MS`] per operator, so a busy operator's
+//! keystrokes cost no disk write, let alone a flush (sled writes its log out in the background;
+//! the node's shutdown writes every operator's exact presence). After a restart an operator
+//! who was away is still away, one who was present stays present until 30 minutes after their
+//! last activity, and an operator given a visitor just before the restart is still skipped for
+//! the next one (routing's 2-minute rule).
 
 use std::collections::HashMap;
 
@@ -22,7 +32,9 @@ use super::sessions::{OpenSessions, Session};
 use super::transcripts::Transcripts;
 use super::{LiveChat, LiveChatError, Who};
 use crate::model::UserRecord;
+use crate::store::StoreError;
 use crate::store::livechat::LiveChatStore;
+use crate::store::livechat::presence::PresenceRecord;
 
 /// Presence lasts this long after the last activity.
 pub const PRESENCE_MS: u64 = 30 * 60_000;
@@ -30,6 +42,9 @@ pub const PRESENCE_MS: u64 = 30 * 60_000;
 pub const ONGOING_MS: u64 = 15 * 60_000;
 /// A session counts as "busy" while it had activity this recently.
 pub const ACTIVE_MS: u64 = 30 * 60_000;
+/// The stored last activity is brought up to date at most this often per operator (a crash
+/// may make an operator turn away this much early).
+pub const SAVE_ACTIVITY_EVERY_MS: u64 = 60_000;
 
 /// One operator's presence.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +57,19 @@ pub struct Presence {
     pub away_announced: bool,
     /// Last time a session was assigned to them (ms).
     pub last_assigned_ms: Option<u64>,
+    /// What the store holds for them (None: nothing yet).
+    pub saved: Option<PresenceRecord>,
+}
+
+impl Presence {
+    /// What is stored of it.
+    fn record(&self) -> PresenceRecord {
+        PresenceRecord {
+            last_active_ms: self.last_active_ms,
+            away_announced: self.away_announced,
+            last_assigned_ms: self.last_assigned_ms,
+        }
+    }
 }
 
 /// The live chat's in-memory state.
@@ -76,11 +104,67 @@ impl State {
                 open.insert(s.id, s);
             }
         }
+        let presence = repo
+            .presences()?
+            .into_iter()
+            .map(|(op, r)| {
+                let p = Presence {
+                    last_active_ms: r.last_active_ms,
+                    sockets: 0,
+                    away_announced: r.away_announced,
+                    last_assigned_ms: r.last_assigned_ms,
+                    saved: Some(r),
+                };
+                (op, p)
+            })
+            .collect();
         Ok(State {
             open,
             unwritten,
+            presence,
             ..State::default()
         })
+    }
+
+    /// Records that `op` was given a session at `now`, and stores it (routing reads it).
+    pub(crate) fn assigned(
+        &mut self,
+        repo: &LiveChatStore,
+        op: Uuid,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.presence.entry(op).or_default().last_assigned_ms = Some(now);
+        self.save_presence(repo, op, false)
+    }
+
+    /// Writes `op`'s presence when it changed in a way that matters: the away flag or the
+    /// last assignment, or the last activity by a minute or more (`all`: any change, at
+    /// shutdown). Never flushes (see the module notes).
+    pub(crate) fn save_presence(
+        &mut self,
+        repo: &LiveChatStore,
+        op: Uuid,
+        all: bool,
+    ) -> Result<(), StoreError> {
+        let Some(p) = self.presence.get_mut(&op) else {
+            return Ok(());
+        };
+        let now = p.record();
+        let due = match p.saved {
+            None => true,
+            Some(saved) if saved == now => false,
+            Some(saved) => {
+                all || saved.away_announced != now.away_announced
+                    || saved.last_assigned_ms != now.last_assigned_ms
+                    || now.last_active_ms.saturating_sub(saved.last_active_ms)
+                        >= SAVE_ACTIVITY_EVERY_MS
+            }
+        };
+        if due {
+            repo.put_presence(op, &now)?;
+            p.saved = Some(now);
+        }
+        Ok(())
     }
 
     /// Whether an operator is present now: active in the last 30 minutes.
@@ -165,10 +249,16 @@ impl Drop for SocketPresence {
 }
 
 impl LiveChat {
-    /// An operator's WebSocket opened (opening the console is activity); the guard counts
-    /// it out when dropped.
-    pub fn operator_connected(&self, op: Uuid) -> Result<SocketPresence, LiveChatError> {
-        self.touch(op)?;
+    /// An operator's WebSocket opened (opening the console is activity, `acting`; a console
+    /// reconnecting by itself is not); the guard counts it out when dropped.
+    pub fn operator_connected(
+        &self,
+        op: Uuid,
+        acting: bool,
+    ) -> Result<SocketPresence, LiveChatError> {
+        if acting {
+            self.touch(op)?;
+        }
         self.state()?.presence.entry(op).or_default().sockets += 1;
         Ok(SocketPresence {
             chat: self.clone(),
@@ -190,7 +280,9 @@ impl LiveChat {
             let was_present = state.present(user, now);
             let p = state.presence.entry(user).or_default();
             p.last_active_ms = now;
-            (std::mem::replace(&mut p.away_announced, false), was_present)
+            let back = std::mem::replace(&mut p.away_announced, false);
+            state.save_presence(self.repo(), user, false)?;
+            (back, was_present)
         };
         if !was_present {
             // Someone waiting in line may be theirs now.
@@ -222,7 +314,7 @@ impl LiveChat {
         let now = self.now_ms();
         let gone: Vec<(Uuid, u64)> = {
             let mut state = self.state()?;
-            state
+            let gone: Vec<(Uuid, u64)> = state
                 .presence
                 .iter_mut()
                 .filter(|(_, p)| {
@@ -232,7 +324,11 @@ impl LiveChat {
                     p.away_announced = true;
                     (*op, p.last_active_ms)
                 })
-                .collect()
+                .collect();
+            for (op, _) in &gone {
+                state.save_presence(self.repo(), *op, false)?;
+            }
+            gone
         };
         for (op, last) in &gone {
             let view = PresenceView {
@@ -243,6 +339,16 @@ impl LiveChat {
             self.hub().to_operator(*op, &presence_event(&view));
         }
         Ok(gone.len())
+    }
+
+    /// Writes every operator's exact presence (at shutdown; the store's flush follows).
+    pub(crate) fn save_all_presence(&self) -> Result<(), LiveChatError> {
+        let mut state = self.state()?;
+        let ops: Vec<Uuid> = state.presence.keys().copied().collect();
+        for op in ops {
+            state.save_presence(self.repo(), op, true)?;
+        }
+        Ok(())
     }
 
     /// Whether an operator is present now.

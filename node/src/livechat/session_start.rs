@@ -37,6 +37,10 @@ pub struct StartInput {
     /// Required expertises (widget or chatbot forward).
     #[serde(default)]
     pub expertise: Vec<String>,
+    /// The identity the website signed for its logged-in visitor, if any
+    /// ([`super::identity`]); verified or kept as an unverified claim.
+    #[serde(default)]
+    pub identity: Option<super::identity::IdentityClaim>,
 }
 
 /// What the request carried besides the body.
@@ -106,6 +110,8 @@ struct Visit {
     now: u64,
     /// The visitor's new token (`vs_` and random hex).
     token: String,
+    /// The visitor's identity claim, checked ([`super::identity`]).
+    identity: Option<super::identity::VisitorIdentity>,
 }
 
 /// What opening a session under the lock decided.
@@ -126,6 +132,7 @@ impl LiveChat {
         check_input(&input)?;
         self.refuse_when_closed(&channel)?;
         let now = self.now_ms();
+        let identity = self.verify_identity(channel_id, input.identity.as_ref(), now)?;
         self.admit(&ctx, input.visitor_id.as_deref(), now)?;
         let facts = self.visitor_facts(&input, &ctx, now)?;
         let profiles = self.operator_profiles(&channel);
@@ -136,6 +143,7 @@ impl LiveChat {
             input,
             ctx,
             now,
+            identity,
         };
         let mut answer = StartAnswer::for_channel(&visit.channel);
         let opened = {
@@ -222,7 +230,7 @@ impl LiveChat {
         let now = visit.now;
         if let Some(op) = assigned {
             self.remember_operator(visit.input.visitor_id.as_deref(), op, now)?;
-            state.presence.entry(op).or_default().last_assigned_ms = Some(now);
+            state.assigned(self.repo(), op, now)?;
         }
         // The operator is only tentatively chosen: they hear of the session (and it
         // counts against their cap) once someone writes in it (see `expiry`).
@@ -346,6 +354,8 @@ fn new_session(
         abandoned: false,
         address: visit.ctx.address.map(super::limits::address_key),
         queue: None,
+        identity: visit.identity.clone(),
+        page_times: vec![now],
     }
 }
 

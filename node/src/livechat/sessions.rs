@@ -56,6 +56,9 @@ pub struct SessionView {
     pub no_operator: bool,
     /// Closed by the clean-up: only the chatbot answered and nothing happened for a day.
     pub abandoned: bool,
+    /// Who the website says the visitor is, and whether its signature proved it
+    /// ([`super::identity`]); absent when the page sent no identity.
+    pub identity: Option<super::identity::VisitorIdentity>,
 }
 
 impl From<&Session> for SessionView {
@@ -81,6 +84,7 @@ impl From<&Session> for SessionView {
             handover_at_ms: s.handover_at_ms,
             no_operator: s.no_operator,
             abandoned: s.abandoned,
+            identity: s.identity.clone(),
         }
     }
 }

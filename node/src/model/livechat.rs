@@ -442,6 +442,15 @@ pub struct Session {
     /// The visitor's place in the queue, if they waited in line (`livechat/queue.rs`).
     #[serde(default)]
     pub queue: Option<super::livechat_queue::QueueMark>,
+    // ---- lc-identity: visitors the website knows, and pages that expire ----
+    /// The identity the website claimed for the visitor, verified or not
+    /// (`livechat/identity.rs`).
+    #[serde(default)]
+    pub identity: Option<super::livechat_identity::VisitorIdentity>,
+    /// When each of `pages` was visited (ms), same order; older records have none (their
+    /// pages count as visited when the session started).
+    #[serde(default)]
+    pub page_times: Vec<u64>,
 }
 
 // End: its behaviour is in `livechat/chatbot/engine.rs`.

@@ -14,12 +14,16 @@
 //! | `lc_ratings`      | session id (16 B)                 | `Rating`             |
 //! | `lc_leads`, `lc_tickets` | number (8 B BE)            | `Record`             |
 //! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (the mark: `[1]`) |
+//! | `lc_identity_secrets` | channel id (16 B)             | `IdentitySecretRecord` ([`identity`]) |
+//! | `lc_presence`     | operator id (16 B)                | `PresenceRecord` ([`presence`]) |
 //!
 //! Sessions, messages and returning visitors are in [`sessions`]; ratings, leads and tickets
 //! in [`records`]; report facts in [`facts`]. This file has the catalogue data (groups,
 //! channels, canned responses, chatbot scripts).
 
 pub mod facts;
+pub mod identity;
+pub mod presence;
 pub mod records;
 pub mod sessions;
 
@@ -68,6 +72,8 @@ pub struct LiveChatStore {
     leads: Table<records::Leads>,
     tickets: Table<records::Tickets>,
     facts: Table<facts::Facts>,
+    identity_secrets: Table<identity::IdentitySecrets>,
+    presence: Table<presence::Presences>,
 }
 
 /// Every value of a table, in key order.
@@ -99,6 +105,8 @@ impl LiveChatStore {
             leads: store.table()?,
             tickets: store.table()?,
             facts: store.table()?,
+            identity_secrets: store.table()?,
+            presence: store.table()?,
         })
     }
 

@@ -32,6 +32,7 @@ const ADMIN_CHATBOTS_JS: &str = include_str!("assets/admin_chatbots.js");
 const ADMIN_FEDERATION_JS: &str = include_str!("assets/admin_federation.js");
 const CONSOLE_QUEUE_JS: &str = include_str!("assets/console_queue.js");
 const CONSOLE_ALERTS_JS: &str = include_str!("assets/console_alerts.js");
+const ADMIN_IDENTITY_JS: &str = include_str!("assets/admin_identity.js");
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
@@ -123,6 +124,7 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "admin_federation.js" => (JS, ADMIN_FEDERATION_JS),
         "console_queue.js" => (JS, CONSOLE_QUEUE_JS),
         "console_alerts.js" => (JS, CONSOLE_ALERTS_JS),
+        "admin_identity.js" => (JS, ADMIN_IDENTITY_JS),
         _ => return Err(ApiError::not_found(format!("no web file {file}"))),
     };
     Ok(answer(kind, body.to_string()))

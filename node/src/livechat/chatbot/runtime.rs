@@ -154,7 +154,7 @@ impl LiveChat {
         self.save_session(&*open)?;
         let visitor = open.visitor_id.clone();
         if let Some(op) = chosen {
-            state.presence.entry(op).or_default().last_assigned_ms = Some(now);
+            state.assigned(self.repo(), op, now)?;
             drop(state);
             self.remember_operator(visitor.as_deref(), op, now)?;
         }

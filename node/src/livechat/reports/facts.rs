@@ -224,6 +224,8 @@ mod tests {
             abandoned: false,
             address: None,
             queue: None,
+            identity: None,
+            page_times: Vec::new(),
         }
     }
 

@@ -1,12 +1,15 @@
 // ochat pages: the one client of the node's JSON API that the console and its admin sections
-// share. window.ochatApi(token, path, method, body) answers a promise of the JSON answer (null
+// share. window.ochatApi(token, path, method, body, background) answers a promise of the JSON answer (null
 // for 204); an error answer rejects with the node's message, its HTTP status (e.status) and
 // its code (e.code).
 (function () {
   "use strict";
-  window.ochatApi = function (token, path, method, body) {
+  window.ochatApi = function (token, path, method, body, background) {
     var headers = { authorization: "Bearer " + token };
     if (body !== undefined) headers["content-type"] = "application/json";
+    // A request the page makes by itself (catching up after a reconnect) is not the
+    // operator's activity: the node leaves their presence as it is.
+    if (background) headers["x-ochat-background"] = "1";
     return fetch(path, {
       method: method || "GET", headers: headers,
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -34,8 +34,10 @@
     return n;
   }
 
+  // lc-identity (presence): true while the console catches up by itself after a reconnect.
+  var background = false;
   function api(path, method, body) {
-    return window.ochatApi(token, path, method, body);
+    return window.ochatApi(token, path, method, body, background);
   }
 
   function showError(e) { $("error").textContent = e ? (e.message || String(e)) : ""; }
@@ -139,11 +141,16 @@
     var open = function () {
       if (stopped) return;
       // The token travels in the subprotocol header, not in the URL (URLs end up in logs).
-      var ws = new WebSocket(location.origin.replace(/^http/, "ws") + path,
-        ["ochat", "ochat.token." + token]);
+      // A reconnect (after a drop or a node restart) says so: it is not the operator acting.
+      var protocols = ["ochat", "ochat.token." + token];
+      if (retries > 0) protocols.push("ochat.resume");
+      var ws = new WebSocket(location.origin.replace(/^http/, "ws") + path, protocols);
       sockets.push(ws);
       ws.onopen = function () {
-        if (retries > 0) { refresh(); if (view) openView(view.kind, view.id, true); }
+        if (retries > 0) {
+          background = true;
+          try { refresh(); if (view) openView(view.kind, view.id, true); } finally { background = false; }
+        }
         retries = 0;
       };
       ws.onmessage = function (e) {
@@ -181,8 +188,52 @@
 
   function sessionLabel(s) {
     var when = new Date(s.created_at_ms).toLocaleTimeString();
-    return "Visitor " + (s.country ? "(" + s.country + ") " : "") + "\u2014 " + when;
+    return visitorLabel(s) + " " + (s.country ? "(" + s.country + ") " : "") + "\u2014 " + when;
   }
+
+  // ---- lc-identity: who the website says the visitor is ----
+  // A verified identity (the website signed it) shows its name in the sidebar and a
+  // "Verified" badge with name and email in the conversation; a claim nobody vouched for is
+  // shown as "unverified", never as the person. The visitor's earlier conversations come from
+  // …/visitor_history, which never mixes the two.
+  function visitorLabel(s) {
+    var i = s && s.identity;
+    return i && i.verified && i.name ? i.name + " \u2713" : "Visitor";
+  }
+  function showIdentity(id, s) {
+    var box = $("conv-identity");
+    box.textContent = "";
+    box.hidden = true;
+    var i = s && s.identity;
+    if (i) {
+      box.hidden = false;
+      var badge = el("span", "identity-badge " + (i.verified ? "verified" : "unverified"),
+        i.verified ? "\u2713 Verified" : "Unverified");
+      badge.setAttribute("data-identity", i.verified ? "verified" : "unverified");
+      if (!i.verified && i.problem) badge.title = "Not verified: " + i.problem.replace(/_/g, " ");
+      box.appendChild(badge);
+      var who = [i.name, i.email].filter(function (x) { return x; }).join(" \u00b7 ") || i.external_id;
+      var name = el("span", "identity-name", who);
+      name.setAttribute("data-identity-name", "");
+      box.appendChild(name);
+      if (!i.verified) box.appendChild(el("span", "identity-note", "(claimed, not proven by the website)"));
+    }
+    api("/api/v1/livechat/sessions/" + id + "/visitor_history").then(function (list) {
+      if (!view || view.id !== id || !list || !list.length) return;
+      box.hidden = false;
+      var past = el("span", "identity-history", "Earlier conversations: ");
+      past.setAttribute("data-visitor-history", String(list.length));
+      list.slice(0, 5).forEach(function (p, n) {
+        var b = el("button", "link", new Date(p.created_at_ms).toLocaleDateString());
+        b.type = "button";
+        b.addEventListener("click", function () { openView("session", p.id); });
+        if (n) past.appendChild(document.createTextNode(", "));
+        past.appendChild(b);
+      });
+      box.appendChild(past);
+    }).catch(function () { /* the history is a help, not a must */ });
+  }
+  // ---- end lc-identity ----
 
   function drawSessions() {
     var list = $("sessions");
@@ -357,6 +408,7 @@
     $("admin").hidden = true;
     $("conv-log").textContent = "";
     $("conv-typing").textContent = "";
+    $("conv-identity").hidden = true;
     hideSuggestions();
     shown = {};
   }
@@ -385,6 +437,7 @@
     $("conv-close").hidden = false;
     $("conv-title").textContent = s ? sessionLabel(s.view) : "Conversation";
     $("conv-sub").textContent = s ? s.view.page_url : "";
+    showIdentity(id, s && s.view);
     var open = !s || s.view.status === "open";
     var inIt = !!me && !!s && s.view.operators.indexOf(me.id) >= 0;
     // A conversation of your channel that someone else (or the chatbot) leads: join it first.

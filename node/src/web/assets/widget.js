@@ -52,6 +52,44 @@
     return pages;
   }
 
+  // ---- lc-identity: the visitor the website knows, and pages of the last day ----
+  // The website's backend signs its logged-in visitor (see docs/livechat-identity.md); the
+  // page hands the claim over, either as window.ochatIdentity = {id, name, email, timestamp,
+  // signature} set before this script, or as data-identity-id, -name, -email, -timestamp and
+  // -signature attributes on the script tag. The node checks it when the chat starts; a
+  // claim it cannot check is kept as unverified. Nothing of it is shown to the visitor.
+  function identityClaim() {
+    var given = window.ochatIdentity;
+    if (!given || typeof given !== "object") {
+      var id = script.getAttribute("data-identity-id");
+      if (!id) return null;
+      given = {
+        id: id,
+        name: script.getAttribute("data-identity-name"),
+        email: script.getAttribute("data-identity-email"),
+        timestamp: script.getAttribute("data-identity-timestamp"),
+        signature: script.getAttribute("data-identity-signature"),
+      };
+    }
+    if (given.id === undefined || given.id === null || given.id === "") return null;
+    var claim = { id: String(given.id), name: String(given.name || ""), email: String(given.email || "") };
+    var ts = Number(given.timestamp);
+    if (given.timestamp !== undefined && given.timestamp !== null && isFinite(ts) && ts >= 0) claim.timestamp = Math.floor(ts);
+    if (given.signature) claim.signature = String(given.signature);
+    return claim;
+  }
+  function withIdentity(body) {
+    var claim = identityClaim();
+    if (claim) body.identity = claim;
+    return body;
+  }
+  // The remembered pages of the last day (older ones expire here too, not only on the node).
+  function freshPages() {
+    var now = Date.now();
+    return (load(KEY_PAGES) || []).filter(function (p) { return p && p.url && now - p.at < DAY_MS; });
+  }
+  // ---- end lc-identity ----
+
   // ---- API ----
   function api(path, options) {
     options = options || {};
@@ -306,7 +344,7 @@
     welcome();
     starting = api("/api/v1/livechat/" + CHANNEL + "/sessions", {
       method: "POST",
-      body: { page_url: location.href, visitor_id: visitorId() },
+      body: withIdentity({ page_url: location.href, visitor_id: visitorId() }),
     }).then(function (answer) {
       starting = null;
       if (!answer.available || !answer.token) {
@@ -319,8 +357,7 @@
       setOperator(answer.operator);
       setAvatar(chat.avatar);
       if (answer.queue) showQueue(answer.queue);
-      var pages = load(KEY_PAGES) || [];
-      pages.forEach(function (p) { reportPage(p.url); });
+      freshPages().forEach(function (p) { reportPage(p.url, p.at); });
       connect();
     }).catch(function (e) {
       starting = null;
@@ -329,10 +366,12 @@
     return starting;
   }
 
-  function reportPage(url) {
+  function reportPage(url, at) {
     if (!chat) return;
+    var body = { url: url };
+    if (typeof at === "number") body.at_ms = at;
     api("/api/v1/livechat/sessions/" + chat.id + "/pages", {
-      method: "POST", token: chat.token, body: { url: url },
+      method: "POST", token: chat.token, body: body,
     }).catch(function () { /* history is best effort */ });
   }
 
