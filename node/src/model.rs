@@ -2,9 +2,9 @@
 //! API shows of them. Secrets inside stored values print redacted.
 
 pub mod livechat;
-pub mod livechat_queue;
-pub mod livechat_offline;
 pub mod livechat_identity;
+pub mod livechat_offline;
+pub mod livechat_queue;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
