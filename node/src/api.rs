@@ -16,6 +16,7 @@
 //! - `livechat_rule_test` — a rule's URL regex tried on a sample URL, for the console's rule form.
 //! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
 //!   embed snippet.
+//! - `livechat_files` — files in live chat sessions and the transcript by email.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
 //! - [`openapi`] — the API document (`GET /api/v1/openapi.json`), from the handlers'
 //!   annotations; `openapi_shapes` — the document-only types it needs.
@@ -30,6 +31,7 @@ pub mod events;
 pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
+mod livechat_files;
 mod livechat_reports;
 mod livechat_roles;
 mod livechat_rule_test;
@@ -99,6 +101,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(livechat_reports::router())
         .merge(livechat_rule_test::router())
         .merge(livechat_widget::router())
+        .merge(livechat_files::router())
         .merge(crate::web::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))

@@ -32,6 +32,9 @@
 //! - [`transcripts`] — open sessions' transcripts (and their JSON) kept in memory.
 //! - [`webhook`] — the lead and ticket webhook and its HMAC-SHA256 signature.
 //! - [`widget`] — the website widget's page check and the typing indicator.
+//! - [`files`] — files in sessions (per-channel switch, size, types checked by content);
+//!   [`file_types`] — the recognised types and their magic; [`mail`] — the transcript by
+//!   email through SMTP with a queue that survives restarts.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → its repository
 //! `store::livechat` (tables `lc_*`) and `store::accounts`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
@@ -41,11 +44,14 @@ pub mod channels;
 pub mod chatbot;
 pub mod commands;
 pub mod expiry;
+pub mod file_types;
+pub mod files;
 pub mod groups;
 pub mod hub;
 pub mod joining;
 pub mod languages;
 pub mod limits;
+pub mod mail;
 pub mod messages;
 pub mod presence;
 pub mod ratings;
@@ -71,6 +77,7 @@ pub use crate::clock::{Clock, SystemClock, TestClock};
 use crate::accounts::{Accounts, AccountsConfig, AccountsError};
 use crate::durable::GroupFlush;
 use crate::store::livechat::LiveChatStore;
+use crate::store::livechat::files::LiveChatFiles;
 use crate::store::{Store, StoreError};
 
 /// Live chat settings (all optional).
@@ -102,6 +109,8 @@ pub struct LiveChatConfig {
     /// How often the [`sweeper`] applies the time rules (expiries, closes, "away"); one
     /// minute when unset.
     pub sweep_every: Option<std::time::Duration>,
+    /// The SMTP server transcripts are emailed through (none: the widget does not offer it).
+    pub smtp: Option<mail::SmtpConfig>,
 }
 
 impl LiveChatConfig {
@@ -182,6 +191,9 @@ struct Inner {
     hub: hub::Hub,
     flush: GroupFlush,
     languages: Vec<String>,
+    /// Files and the transcript-mail queue (lc-files).
+    files: LiveChatFiles,
+    mail: mail::Mail,
 }
 
 impl From<AccountsError> for LiveChatError {
@@ -219,6 +231,9 @@ impl LiveChat {
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock));
+        let mail = mail::Mail::new(config.smtp.as_ref())
+            .map_err(|e| LiveChatError::BadInput(e.to_string()))?;
+        let files = LiveChatFiles::open(store)?;
         let mut state = presence::State::load(&repo)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
@@ -235,6 +250,8 @@ impl LiveChat {
                 accounts,
                 flush,
                 languages,
+                files,
+                mail,
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
@@ -274,6 +291,16 @@ impl LiveChat {
     /// The live chat's repository.
     pub(crate) fn repo(&self) -> &LiveChatStore {
         &self.inner.repo
+    }
+
+    /// The files' and mail queue's repository.
+    pub(crate) fn files_repo(&self) -> &LiveChatFiles {
+        &self.inner.files
+    }
+
+    /// The transcript mail's transport and limits.
+    pub(crate) fn mail(&self) -> &mail::Mail {
+        &self.inner.mail
     }
 
     /// The accounts (users, tokens) the live chat's operators are.

@@ -2,6 +2,7 @@
 //! API shows of them. Secrets inside stored values print redacted.
 
 pub mod livechat;
+pub mod livechat_files;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -13,6 +13,7 @@
 //! ([`bad_network`]). Data folders written by the release before typed tables ([`upgrade`]).
 //! The console's administration sections, opened with the admin token ([`admin_bots`]).
 //! Backups restored and channels re-keyed, with the log of every key sealed ([`rekey`]).
+//! Live chat files and a real SMTP server (aiosmtpd) for transcript emails ([`livechat_files`]).
 
 pub mod accounts;
 pub mod admin_bots;
@@ -24,6 +25,7 @@ pub mod hardening;
 pub mod legacy;
 pub mod livechat;
 pub mod livechat_cli;
+pub mod livechat_files;
 pub mod netns;
 pub mod netns_user;
 pub mod nginx;

@@ -155,6 +155,7 @@ impl LiveChat {
             created_at_ms: self.now_ms(),
             self_join: false,
             allowed: Vec::new(),
+            files: Default::default(),
         };
         if input.name.is_none() {
             return Err(LiveChatError::BadInput("a channel needs a name".into()));

@@ -38,6 +38,8 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) text: String,
     pub(crate) only_for: Option<Uuid>,
     pub(crate) answers: Vec<AnswerChoice>,
+    /// The file the message carries (lc-files).
+    pub(crate) file: Option<crate::model::livechat_files::FileRef>,
 }
 
 impl LiveChat {
@@ -160,6 +162,7 @@ impl LiveChat {
                 text,
                 only_for,
                 answers: Vec::new(),
+                file: None,
             },
         )
     }
@@ -199,6 +202,7 @@ impl LiveChat {
                 at_ms: now,
                 only_for: new.only_for,
                 answers: new.answers,
+                file: new.file,
             };
             session.next_seq += 1;
             if message.only_for.is_none() {

@@ -61,6 +61,9 @@ pub struct Channel {
     /// Operators the admin listed: they may join (again) by themselves, e.g. after leaving.
     #[serde(default)]
     pub allowed: Vec<Uuid>,
+    /// Files in the channel's sessions (lc-files): off by default, size limit, types.
+    #[serde(default)]
+    pub files: crate::model::livechat_files::FileSettings,
 }
 
 // Action: its behaviour is in `livechat/rules.rs`.
@@ -346,6 +349,9 @@ pub struct Message {
     /// A chatbot question's answers, shown to the visitor as buttons (empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<AnswerChoice>,
+    /// The file this message carries (lc-files), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::model::livechat_files::FileRef>,
 }
 
 // ReturningEntry: its behaviour is in `livechat/reports/privacy.rs`.

@@ -14,12 +14,18 @@
 //! | `lc_ratings`      | session id (16 B)                 | `Rating`             |
 //! | `lc_leads`, `lc_tickets` | number (8 B BE)            | `Record`             |
 //! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (the mark: `[1]`) |
+//! | `lc_files`        | session id ‖ file id              | `StoredFile`         |
+//! | `lc_file_pieces`  | session id ‖ file id ‖ index (4 B BE) | ≤ 64 KiB of the file (raw) |
+//! | `lc_mail_queue`   | job id (UUIDv7)                   | `MailJob`            |
+//!
+//! Files and the mail queue have their own repository, [`files::LiveChatFiles`].
 //!
 //! Sessions, messages and returning visitors are in [`sessions`]; ratings, leads and tickets
 //! in [`records`]; report facts in [`facts`]. This file has the catalogue data (groups,
 //! channels, canned responses, chatbot scripts).
 
 pub mod facts;
+pub mod files;
 pub mod records;
 pub mod sessions;
 
@@ -200,6 +206,7 @@ mod tests {
             at_ms: 1_000 + seq,
             only_for: None,
             answers: Vec::new(),
+            file: None,
         }
     }
 

@@ -200,6 +200,7 @@
     });
     ui.input.addEventListener("input", typed);
     ui.form = form;
+    filesSetup(form); // lc-files
     win.appendChild(form);
     root.appendChild(win);
     ui.window = win;
@@ -279,6 +280,7 @@
     row.setAttribute("data-author", m.author);
     if (m.author === "operator") setOperator(m.author_name);
     if (m.author !== "visitor") hideTheirTyping();
+    if (m.file) fileLink(m, row); // lc-files
     if (m.answers && m.answers.length) {
       var group = el("div", "ochat-answers");
       group.setAttribute("role", "group");
@@ -506,6 +508,7 @@
     box.appendChild(label);
     box.appendChild(comment);
     box.appendChild(submit);
+    transcriptOffer(session); // lc-files
   }
 
   // A chat this browser already has in this channel, if it is still open.
@@ -557,6 +560,149 @@
       }
     }).catch(function () { /* the node is unreachable: show nothing */ });
   }
+
+  // ==== lc-files: files in the chat and the transcript by email ====
+  // Every text this section shows is in FILES_TEXTS, to move into the widget's texts table.
+  var FILES_TEXTS = {
+    attach: "Attach a file",
+    sending: "Sending {name}\u2026",
+    tooLarge: "{name} is larger than {max}.",
+    notAllowed: "Files of this type cannot be sent here.",
+    download: "Download",
+    emailAsk: "Email me the transcript",
+    emailLabel: "Your email address",
+    emailSend: "Send transcript",
+    emailSent: "The transcript is on its way to {to}.",
+  };
+  var features = null;
+  function say(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values && values[k] !== undefined ? values[k] : ""; });
+  }
+  function bytes(n) {
+    if (n >= 1048576) return (n / 1048576).toFixed(1).replace(/\.0$/, "") + " MB";
+    if (n >= 1024) return Math.round(n / 1024) + " KB";
+    return n + " B";
+  }
+  // What the channel offers (files, transcript by email); the attach button when files are on.
+  function filesSetup(form) {
+    api("/api/v1/livechat/" + CHANNEL + "/features").then(function (f) {
+      features = f;
+      if (!f || !f.files || !f.files.enabled) return;
+      var picker = document.createElement("input");
+      picker.type = "file";
+      picker.hidden = true;
+      picker.accept = f.files.allowed_types.join(",");
+      picker.setAttribute("data-ochat", "file-input");
+      var attach = el("button", "ochat-attach", "\uD83D\uDCCE");
+      attach.type = "button";
+      attach.title = FILES_TEXTS.attach;
+      attach.setAttribute("aria-label", FILES_TEXTS.attach);
+      attach.setAttribute("data-ochat", "attach");
+      attach.addEventListener("click", function () { picker.click(); });
+      picker.addEventListener("change", function () {
+        var file = picker.files && picker.files[0];
+        picker.value = "";
+        if (file) sendFile(file);
+      });
+      form.insertBefore(attach, form.firstChild);
+      form.appendChild(picker);
+      ui.attach = attach;
+    }).catch(function () { /* no files then */ });
+  }
+  function sendFile(file) {
+    if (file.size > features.files.max_bytes) {
+      line("ochat-system ochat-error", null, say(FILES_TEXTS.tooLarge, { name: file.name, max: bytes(features.files.max_bytes) }));
+      return;
+    }
+    var go = function () {
+      if (!chat) return;
+      var note = line("ochat-system", null, say(FILES_TEXTS.sending, { name: file.name }));
+      fetch(BASE + "/api/v1/livechat/sessions/" + chat.id + "/files?name=" + encodeURIComponent(file.name), {
+        method: "POST",
+        headers: { authorization: "Bearer " + chat.token, "content-type": file.type || "application/octet-stream" },
+        body: file,
+      }).then(function (resp) {
+        return resp.json().catch(function () { return null; }).then(function (json) {
+          if (note.parentNode) note.parentNode.removeChild(note);
+          if (!resp.ok) {
+            var msg = resp.status === 415 ? FILES_TEXTS.notAllowed : (json && json.error && json.error.message) || ("HTTP " + resp.status);
+            throw new Error(msg);
+          }
+          render(json);
+        });
+      }).catch(function (e) { line("ochat-system ochat-error", null, e.message); });
+    };
+    if (chat) go(); else {
+      var p = startChat();
+      if (p) p.then(go);
+    }
+  }
+  // A message's file: a link that downloads it with the session token (never shown inline).
+  function fileLink(m, row) {
+    var text = row.querySelector(".ochat-text");
+    if (text) text.textContent = "";
+    var a = el("a", "ochat-file", m.file.name + " (" + bytes(m.file.size) + ")");
+    a.href = "#";
+    a.title = FILES_TEXTS.download;
+    a.setAttribute("data-ochat", "file");
+    a.addEventListener("click", function (e) {
+      e.preventDefault();
+      var session = chat || { id: m.session_id, token: null };
+      fetch(BASE + "/api/v1/livechat/sessions/" + m.session_id + "/files/" + m.file.id, {
+        headers: { authorization: "Bearer " + (session.token || "") },
+      }).then(function (resp) {
+        if (!resp.ok) throw new Error("HTTP " + resp.status);
+        return resp.blob();
+      }).then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var save = document.createElement("a");
+        save.href = url;
+        save.download = m.file.name;
+        document.body.appendChild(save);
+        save.click();
+        document.body.removeChild(save);
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      }).catch(function (err) { line("ochat-system ochat-error", null, err.message); });
+    });
+    (text || row).appendChild(a);
+  }
+  // At the end: the visitor may ask for the transcript by email (when the node sends email).
+  function transcriptOffer(session) {
+    if (!session || !features || !features.transcript_email) return;
+    var box = el("form", "ochat-email");
+    box.setAttribute("data-ochat", "transcript-email");
+    var label = el("label", "ochat-email-label", FILES_TEXTS.emailAsk);
+    var input = el("input", "ochat-email-input");
+    input.type = "email";
+    input.id = "ochat-email-" + CHANNEL;
+    input.placeholder = FILES_TEXTS.emailLabel;
+    input.setAttribute("aria-label", FILES_TEXTS.emailLabel);
+    input.setAttribute("data-ochat", "email");
+    label.htmlFor = input.id;
+    var submit = el("button", "ochat-send", FILES_TEXTS.emailSend);
+    submit.type = "submit";
+    submit.style.background = cfg.button_color;
+    submit.setAttribute("data-ochat", "send-email");
+    box.appendChild(label);
+    box.appendChild(input);
+    box.appendChild(submit);
+    box.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {};
+      if (input.value.trim()) body.email = input.value.trim();
+      api("/api/v1/livechat/sessions/" + session.id + "/transcript_email", {
+        method: "POST", token: session.token, body: body,
+      }).then(function (q) {
+        box.textContent = "";
+        box.appendChild(el("p", "ochat-thanks", say(FILES_TEXTS.emailSent, { to: q.to }))).setAttribute("data-ochat", "email-sent");
+      }).catch(function (err) { line("ochat-system ochat-error", null, err.message); });
+    });
+    // Beside the rating (which clears its own box once sent), not inside it.
+    if (ui.email && ui.email.parentNode) ui.email.parentNode.removeChild(ui.email);
+    ui.email = box;
+    ui.rating.parentNode.insertBefore(box, ui.rating.nextSibling);
+  }
+  // ==== end of lc-files ====
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
