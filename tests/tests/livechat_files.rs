@@ -179,7 +179,7 @@ async fn a_visitor_reaches_only_their_own_files_and_gets_what_the_operator_sends
     let file = m["file"]["id"].as_str().unwrap().to_string();
 
     // Another visitor's token: refused, on the list and on the file.
-    let (status, _) = download(&chat, &mallory.token, &alice.session, &file).await.unwrap();
+    let (status, _, _) = download(&chat, &mallory.token, &alice.session, &file).await.unwrap();
     assert_eq!(status, 403);
     let (status, _) = chat
         .call(Some(&mallory.token), Method::GET, &format!("/api/v1/livechat/sessions/{}/files", alice.session), None)
@@ -187,12 +187,12 @@ async fn a_visitor_reaches_only_their_own_files_and_gets_what_the_operator_sends
         .unwrap();
     assert_eq!(status, 403);
     // The file id under the other visitor's own session: not there.
-    let (status, _) = download(&chat, &mallory.token, &mallory.session, &file).await.unwrap();
+    let (status, _, _) = download(&chat, &mallory.token, &mallory.session, &file).await.unwrap();
     assert_eq!(status, 404);
     // An operator outside the channel: refused; no token: 401.
-    let (status, _) = download(&chat, &bob.token, &alice.session, &file).await.unwrap();
+    let (status, _, _) = download(&chat, &bob.token, &alice.session, &file).await.unwrap();
     assert_eq!(status, 403);
-    let (status, _) = download(&chat, "", &alice.session, &file).await.unwrap();
+    let (status, _, _) = download(&chat, "", &alice.session, &file).await.unwrap();
     assert_eq!(status, 401);
 
     // Ann sends a file back; Alice downloads it with her session token.
@@ -238,7 +238,7 @@ async fn erasing_a_visitor_removes_their_files_from_the_database() {
         .await
         .unwrap();
     assert_eq!(erased["files"], json!(1), "{erased}");
-    let (status, _) = download(&chat, &chat.node.token, &alice.session, "00000000-0000-0000-0000-000000000000")
+    let (status, _, _) = download(&chat, &chat.node.token, &alice.session, "00000000-0000-0000-0000-000000000000")
         .await
         .unwrap();
     assert_eq!(status, 404);
@@ -261,4 +261,50 @@ fn uuid_bytes(id: &str) -> Vec<u8> {
     (0..16)
         .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_sweep_removes_the_files_of_old_closed_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    let clock = Arc::new(TestClock::new());
+    let mut chat = ChatNode::start_with(&dir, clock.clone(), |c| {
+        c.livechat.retention_days = Some(1);
+        c.livechat.retention_sweep_every = Some(std::time::Duration::from_millis(100));
+    })
+    .await
+    .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = chat.channel("Website", &[&ann], json!({})).await.unwrap();
+    files_on(&chat, &channel, json!({"enabled": true})).await;
+    let v = visit(&chat, &channel, "v-alice").await;
+    let (status, body) = upload(&chat, &v.token, &v.session, "photo.png", "image/png", PNG.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    chat.ok(&v.token, Method::POST, &format!("/api/v1/livechat/sessions/{}/close", v.session), None)
+        .await
+        .unwrap();
+
+    // Two days later the sweep deletes the closed session, and its file with it.
+    clock.advance_ms(2 * 24 * 3_600_000);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _) = chat
+            .call(Some(&chat.node.token), Method::GET, &format!("/api/v1/livechat/sessions/{}", v.session), None)
+            .await
+            .unwrap();
+        if status == 404 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the session was not swept");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    chat.node.stop().await.unwrap();
+    let (store, _) = open_stopped(&dir).unwrap();
+    assert_eq!(store.tree(ochat_node::store::trees::LC_FILE_PIECES).unwrap().len(), 0);
+    assert_eq!(store.tree(ochat_node::store::trees::LC_FILES).unwrap().len(), 0);
 }
