@@ -117,6 +117,7 @@ async fn a_visitor_attaches_a_file_and_the_operator_downloads_it_from_the_consol
                 "Array.from(document.querySelectorAll('[data-author=operator] [data-ochat=file]')).some(a => a.textContent.startsWith('receipt.txt'))",
             )
             .await?;
+        visitor.js("document.querySelector('[data-ochat=file-input]').hidden = true").await?;
         doc_screenshot(&visitor, "widget-files").await?;
         Ok(())
     }

@@ -707,8 +707,26 @@
     if (n >= 1024) return Math.round(n / 1024) + " KB";
     return n + " B";
   }
+  // A paperclip drawn as SVG (emoji fonts are not everywhere).
+  function clipIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linecap", "round");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(path);
+    return svg;
+  }
   function fileLink(m, row) {
-    var a = el("a", "file-link", "\uD83D\uDCCE " + m.file.name + " (" + fileSize(m.file.size) + ")");
+    var a = el("a", "file-link", m.file.name + " (" + fileSize(m.file.size) + ")");
     a.href = "#";
     a.title = FILES_TEXTS.download + " " + m.file.mime;
     a.setAttribute("data-file", m.file.id);
@@ -736,7 +754,8 @@
   function filesHide() { if (attach) attach.button.hidden = true; }
   function filesForSession(id, s, mayWrite) {
     if (!attach) {
-      var button = el("button", "attach", "\uD83D\uDCCE");
+      var button = el("button", "attach");
+      button.appendChild(clipIcon());
       button.type = "button";
       button.id = "composer-attach";
       button.title = FILES_TEXTS.attach;

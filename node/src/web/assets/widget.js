@@ -583,6 +583,24 @@
     if (n >= 1024) return Math.round(n / 1024) + " KB";
     return n + " B";
   }
+  // A paperclip drawn as SVG (emoji fonts are not everywhere).
+  function clipIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linecap", "round");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(path);
+    return svg;
+  }
   // What the channel offers (files, transcript by email); the attach button when files are on.
   function filesSetup(form) {
     api("/api/v1/livechat/" + CHANNEL + "/features").then(function (f) {
@@ -593,7 +611,8 @@
       picker.hidden = true;
       picker.accept = f.files.allowed_types.join(",");
       picker.setAttribute("data-ochat", "file-input");
-      var attach = el("button", "ochat-attach", "\uD83D\uDCCE");
+      var attach = el("button", "ochat-attach");
+      attach.appendChild(clipIcon());
       attach.type = "button";
       attach.title = FILES_TEXTS.attach;
       attach.setAttribute("aria-label", FILES_TEXTS.attach);
