@@ -29,7 +29,12 @@ pub struct SmtpArgs {
     pub smtp_user: Option<String>,
     /// The password for --smtp-user. Prefer the variable or the file to the flag (other local
     /// users can read a process's flags).
-    #[arg(long, value_name = "PASSWORD", env = "OCHAT_SMTP_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "OCHAT_SMTP_PASSWORD",
+        hide_env_values = true
+    )]
     pub smtp_password: Option<String>,
     /// The sender of transcript emails, e.g. "Shop <chat@shop.example>" (required with
     /// --smtp-host).

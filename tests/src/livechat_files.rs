@@ -18,7 +18,8 @@ use crate::node::WAIT;
 /// A tiny real PNG (1×1).
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xff\xff?\0\x05\xfe\x02\xfe\xa7\x35\x81\x84\0\0\0\0IEND\xaeB`\x82";
 /// The start of a PDF.
-pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+pub const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 /// Uploads `body` as `name` with `content_type` into a session; answers (status, JSON).
 pub async fn upload(
@@ -75,8 +76,17 @@ pub async fn upload_streamed(
     let writer = tokio::spawn(async move {
         let mut total = 0;
         while total < len {
-            let chunk = if total == 0 { first.clone() } else { vec![b'a'; 64 * 1024] };
-            let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk.clone(), b"\r\n".to_vec()].concat();
+            let chunk = if total == 0 {
+                first.clone()
+            } else {
+                vec![b'a'; 64 * 1024]
+            };
+            let frame = [
+                format!("{:x}\r\n", chunk.len()).into_bytes(),
+                chunk.clone(),
+                b"\r\n".to_vec(),
+            ]
+            .concat();
             if wr.write_all(&frame).await.is_err() {
                 return;
             }
@@ -168,7 +178,10 @@ impl SmtpSink {
         };
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(sink);
             }
             if let Some(status) = sink.child.try_wait()? {

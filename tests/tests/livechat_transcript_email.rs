@@ -40,16 +40,28 @@ async fn chat_a_little(chat: &ChatNode) -> (Operator, String, Visit) {
         .operator("ann", json!({"chat_name": "Ann"}))
         .await
         .unwrap();
-    let channel = chat.channel("Chairs & Co", &[&ann], json!({})).await.unwrap();
+    let channel = chat
+        .channel("Chairs & Co", &[&ann], json!({}))
+        .await
+        .unwrap();
     let v = chat
         .visit(&channel, "https://shop.test/", "en", None, Some("v-alice"))
         .await
         .unwrap();
-    chat.say(&v.token, &v.session, "Is the <b>oak chair</b> in stock?").await.unwrap();
-    chat.say(&ann.token, &v.session, "Yes, 3 left.").await.unwrap();
-    chat.ok(&v.token, Method::POST, &format!("/api/v1/livechat/sessions/{}/close", v.session), None)
+    chat.say(&v.token, &v.session, "Is the <b>oak chair</b> in stock?")
         .await
         .unwrap();
+    chat.say(&ann.token, &v.session, "Yes, 3 left.")
+        .await
+        .unwrap();
+    chat.ok(
+        &v.token,
+        Method::POST,
+        &format!("/api/v1/livechat/sessions/{}/close", v.session),
+        None,
+    )
+    .await
+    .unwrap();
     (ann, channel, v)
 }
 
@@ -65,7 +77,12 @@ async fn a_visitor_gets_the_transcript_by_email_as_plain_text() {
     let chat = shop(&tmp.path().join("shop"), Some(port)).await;
     let (ann, channel, v) = chat_a_little(&chat).await;
     let features = chat
-        .call(None, Method::GET, &format!("/api/v1/livechat/{channel}/features"), None)
+        .call(
+            None,
+            Method::GET,
+            &format!("/api/v1/livechat/{channel}/features"),
+            None,
+        )
         .await
         .unwrap()
         .1;
@@ -73,36 +90,73 @@ async fn a_visitor_gets_the_transcript_by_email_as_plain_text() {
 
     // Only the visitor asks; a bad address is refused; no address and no chatbot email: 400.
     let (status, _) = chat
-        .call(Some(&ann.token), Method::POST, &ask(&v), Some(json!({"email": "alice@example.com"})))
+        .call(
+            Some(&ann.token),
+            Method::POST,
+            &ask(&v),
+            Some(json!({"email": "alice@example.com"})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 403);
     let (status, _) = chat
-        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({"email": "alice\r\nBcc: x@evil.test"})))
+        .call(
+            Some(&v.token),
+            Method::POST,
+            &ask(&v),
+            Some(json!({"email": "alice\r\nBcc: x@evil.test"})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 400);
-    let (status, _) = chat.call(Some(&v.token), Method::POST, &ask(&v), Some(json!({}))).await.unwrap();
+    let (status, _) = chat
+        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({})))
+        .await
+        .unwrap();
     assert_eq!(status, 400);
 
     let (status, queued) = chat
-        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({"email": "alice@example.com"})))
+        .call(
+            Some(&v.token),
+            Method::POST,
+            &ask(&v),
+            Some(json!({"email": "alice@example.com"})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 202, "{queued}");
     assert_eq!(queued["to"], json!("alice@example.com"));
-    let mail = sink.wait_messages(Duration::from_secs(20)).await.unwrap().remove(0);
+    let mail = sink
+        .wait_messages(Duration::from_secs(20))
+        .await
+        .unwrap()
+        .remove(0);
     assert!(mail.contains("To: alice@example.com"), "{mail}");
     assert!(mail.contains("From: Shop <chat@shop.test>"), "{mail}");
-    assert!(mail.contains("Subject: Your conversation with Chairs & Co"), "{mail}");
-    assert!(mail.to_ascii_lowercase().contains("content-type: text/plain"), "{mail}");
+    assert!(
+        mail.contains("Subject: Your conversation with Chairs & Co"),
+        "{mail}"
+    );
+    assert!(
+        mail.to_ascii_lowercase()
+            .contains("content-type: text/plain"),
+        "{mail}"
+    );
     assert!(!mail.to_ascii_lowercase().contains("text/html"), "{mail}");
-    assert!(mail.contains("You: Is the <b>oak chair</b> in stock?"), "{mail}");
+    assert!(
+        mail.contains("You: Is the <b>oak chair</b> in stock?"),
+        "{mail}"
+    );
     assert!(mail.contains("Ann: Yes, 3 left."), "{mail}");
 
     // At once again: rate-limited, with Retry-After.
     let (status, body) = chat
-        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({"email": "alice@example.com"})))
+        .call(
+            Some(&v.token),
+            Method::POST,
+            &ask(&v),
+            Some(json!({"email": "alice@example.com"})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 429, "{body}");
@@ -114,13 +168,23 @@ async fn a_node_without_smtp_says_so_and_the_widget_does_not_offer_it() {
     let chat = shop(&tmp.path().join("shop"), None).await;
     let (_ann, channel, v) = chat_a_little(&chat).await;
     let features = chat
-        .call(None, Method::GET, &format!("/api/v1/livechat/{channel}/features"), None)
+        .call(
+            None,
+            Method::GET,
+            &format!("/api/v1/livechat/{channel}/features"),
+            None,
+        )
         .await
         .unwrap()
         .1;
     assert_eq!(features["transcript_email"], json!(false));
     let (status, body) = chat
-        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({"email": "alice@example.com"})))
+        .call(
+            Some(&v.token),
+            Method::POST,
+            &ask(&v),
+            Some(json!({"email": "alice@example.com"})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 503, "{body}");
@@ -135,7 +199,12 @@ async fn an_email_queued_while_the_smtp_server_is_down_survives_a_restart_and_is
     let mut chat = shop(&dir, Some(port)).await;
     let (_ann, _channel, v) = chat_a_little(&chat).await;
     let (status, queued) = chat
-        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({"email": "alice@example.com"})))
+        .call(
+            Some(&v.token),
+            Method::POST,
+            &ask(&v),
+            Some(json!({"email": "alice@example.com"})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 202, "{queued}");
@@ -143,12 +212,18 @@ async fn an_email_queued_while_the_smtp_server_is_down_survives_a_restart_and_is
     // Nobody listens: the worker tries, fails and keeps the email with the reason.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let job = loop {
-        let queue = chat.admin(Method::GET, "/api/v1/livechat/mail_queue", None).await.unwrap();
+        let queue = chat
+            .admin(Method::GET, "/api/v1/livechat/mail_queue", None)
+            .await
+            .unwrap();
         let job = queue[0].clone();
         if job["attempts"].as_u64().unwrap_or(0) >= 1 {
             break job;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no failed try within 20 s: {queue}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failed try within 20 s: {queue}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(job["id"], queued["id"]);
@@ -157,20 +232,33 @@ async fn an_email_queued_while_the_smtp_server_is_down_survives_a_restart_and_is
     // The node stops and starts again; the email is still queued.
     chat.node.stop().await.unwrap();
     let chat = shop(&dir, Some(port)).await;
-    let queue = chat.admin(Method::GET, "/api/v1/livechat/mail_queue", None).await.unwrap();
+    let queue = chat
+        .admin(Method::GET, "/api/v1/livechat/mail_queue", None)
+        .await
+        .unwrap();
     assert_eq!(queue[0]["id"], queued["id"], "{queue}");
 
     // The SMTP server comes up: the email arrives and leaves the queue.
     let sink = SmtpSink::start(tmp.path(), port).await.unwrap();
-    let mail = sink.wait_messages(Duration::from_secs(20)).await.unwrap().remove(0);
+    let mail = sink
+        .wait_messages(Duration::from_secs(20))
+        .await
+        .unwrap()
+        .remove(0);
     assert!(mail.contains("Ann: Yes, 3 left."), "{mail}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let queue = chat.admin(Method::GET, "/api/v1/livechat/mail_queue", None).await.unwrap();
+        let queue = chat
+            .admin(Method::GET, "/api/v1/livechat/mail_queue", None)
+            .await
+            .unwrap();
         if queue.as_array().unwrap().is_empty() {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "still queued: {queue}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still queued: {queue}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

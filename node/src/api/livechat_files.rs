@@ -108,7 +108,10 @@ struct Features {
     security(()),
     responses((status = 200, description = "What the widget offers: files (switch, limit, types) and the transcript by email", body = Features))
 )]
-async fn features(State(node): Shared, Path(channel): Path<Uuid>) -> Result<Json<Features>, ApiError> {
+async fn features(
+    State(node): Shared,
+    Path(channel): Path<Uuid>,
+) -> Result<Json<Features>, ApiError> {
     let chat = &node.livechat;
     Ok(Json(Features {
         files: chat.channel(channel)?.files,
@@ -197,7 +200,11 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let upload = Upload {
         name: q.name,
         declared: header(CONTENT_TYPE).map(str::to_string),
@@ -275,7 +282,10 @@ async fn download(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     h.insert(
         header::HeaderName::from_static("x-content-sha256"),
         value(record.sha256.clone())?,

@@ -83,7 +83,12 @@ fn known(mime: &str) -> Option<&'static Known> {
 /// A type as written in settings or a request: a MIME type (parameters dropped, lower case)
 /// or an extension (`.pdf`, `pdf`), as the recognised MIME type; `None` when not recognised.
 pub fn normalise(given: &str) -> Option<&'static str> {
-    let given = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let given = given
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if let Some(k) = known(&given) {
         return Some(k.mime);
     }

@@ -96,7 +96,9 @@ fn clean_name(name: &str) -> Result<String, FileError> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
     let clean: String = base.chars().filter(|c| !c.is_control()).collect();
     if clean.is_empty() || clean.len() > MAX_NAME || clean == "." || clean == ".." {
-        return Err(LiveChatError::BadInput(format!("a file name has 1 to {MAX_NAME} bytes")).into());
+        return Err(
+            LiveChatError::BadInput(format!("a file name has 1 to {MAX_NAME} bytes")).into(),
+        );
     }
     Ok(clean)
 }

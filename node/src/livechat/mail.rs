@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -186,7 +186,10 @@ impl Mail {
             transport,
             asked: Mutex::new(HashMap::new()),
             wake: Notify::new(),
-            backoff: Backoff::new(Duration::from_secs(1), retry_max.max(Duration::from_secs(1))),
+            backoff: Backoff::new(
+                Duration::from_secs(1),
+                retry_max.max(Duration::from_secs(1)),
+            ),
         })
     }
 
@@ -197,9 +200,7 @@ impl Mail {
 }
 
 /// The SMTP transport and sender for `c`.
-fn transport(
-    c: &SmtpConfig,
-) -> Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox), MailError> {
+fn transport(c: &SmtpConfig) -> Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox), MailError> {
     let bad = |e: &dyn std::fmt::Display| MailError::Settings(e.to_string());
     if c.host.trim().is_empty() {
         return Err(MailError::Settings("the SMTP host is empty".into()));
@@ -213,7 +214,9 @@ fn transport(
         SmtpTls::Starttls => {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&c.host).map_err(|e| bad(&e))?
         }
-        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host).map_err(|e| bad(&e))?,
+        SmtpTls::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host).map_err(|e| bad(&e))?
+        }
     }
     .port(c.port.unwrap_or(c.tls.default_port()))
     .timeout(Some(Duration::from_secs(20)));
@@ -238,8 +241,7 @@ fn wall_ms() -> u64 {
 
 /// A date and time (UTC) for the transcript.
 fn when(ms: u64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-    else {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return String::new();
     };
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
@@ -404,7 +406,8 @@ impl LiveChat {
                     job.attempts += 1;
                     job.last_error = Some(e.to_string());
                     let wait = self.mail().backoff.delay(job.attempts - 1);
-                    job.next_at_ms = wall_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                    job.next_at_ms =
+                        wall_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                     tracing::info!(job = %job.id, error = %e, attempts = job.attempts, "transcript email not sent; will retry");
                     self.files_repo().put_mail(&job)?;
                 }

@@ -141,10 +141,8 @@ impl LiveChatFiles {
     ///
     /// [`StoreError::Sled`], [`StoreError::Corrupt`].
     pub fn remove_session(&self, session: Uuid) -> Result<usize, StoreError> {
-        let pieces: Vec<(Uuid, Uuid, u32)> = self
-            .pieces
-            .scan_keys(&session)
-            .collect::<Result<_, _>>()?;
+        let pieces: Vec<(Uuid, Uuid, u32)> =
+            self.pieces.scan_keys(&session).collect::<Result<_, _>>()?;
         for k in &pieces {
             self.pieces.remove(k)?;
         }
@@ -175,7 +173,9 @@ impl LiveChatFiles {
     ///
     /// [`StoreError`].
     pub fn mail_jobs(&self) -> Result<Vec<MailJob>, StoreError> {
-        self.mail.values().map(|v| v.into_iter().map(|Cbor(j)| j).collect())
+        self.mail
+            .values()
+            .map(|v| v.into_iter().map(|Cbor(j)| j).collect())
     }
 
     /// Removes a queued email (sent, or given up).
@@ -222,7 +222,7 @@ mod tests {
             repo.put_file(&record(s, f)).unwrap();
         }
         assert!(repo.put_piece(s1, f1, 2, vec![0; PIECE + 1]).is_err());
-        let joined: Vec<u8> = repo.pieces(s1, f1).map(Result::unwrap).flatten().collect();
+        let joined: Vec<u8> = repo.pieces(s1, f1).flat_map(Result::unwrap).collect();
         assert_eq!(joined.len(), PIECE + 5);
         assert_eq!(repo.remove_session(s1).unwrap(), 1);
         assert_eq!(repo.pieces(s1, f1).count(), 0);
