@@ -1,12 +1,20 @@
 //! Files in the widget and the console, in a real browser: the visitor attaches a file with
 //! the widget's attach button (shown because the channel takes files), the operator sees it in
 //! the console as a download link (fetched with the token, never shown inline), sends a file
-//! back, and the visitor sees its link. Screenshots for the docs go to docs/screenshots/.
+//! back, and the visitor sees its link. At the end of a chat the widget offers the transcript
+//! by email, which a real SMTP server (aiosmtpd) receives. Screenshots for the docs go to
+//! docs/screenshots/.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, ensure};
+use ochat_node::livechat::TestClock;
+use ochat_node::livechat::mail::{SmtpConfig, SmtpTls};
 use ochat_tests::admin_bots::doc_screenshot;
-use ochat_tests::livechat_files::PNG;
+use ochat_tests::livechat::ChatNode;
+use ochat_tests::livechat_files::{PNG, SmtpSink, free_port};
 use ochat_tests::web::{
     Driver, screenshots_on_failure, shop, shop_page, snippet, until_available, website,
 };
@@ -127,4 +135,80 @@ async fn a_visitor_attaches_a_file_and_the_operator_downloads_it_from_the_consol
         .unwrap();
     visitor.close().await.unwrap();
     console.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_end_the_visitor_asks_for_the_transcript_by_email_in_the_widget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let sink = SmtpSink::start(tmp.path(), port).await.unwrap();
+    let chat = ChatNode::start_with(&tmp.path().join("shop"), Arc::new(TestClock::new()), |c| {
+        c.livechat.smtp = Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: Some(port),
+            tls: SmtpTls::None,
+            user: None,
+            password: None,
+            from: "Shop <chat@shop.test>".into(),
+            retry_max: Some(Duration::from_secs(1)),
+        });
+    })
+    .await
+    .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = chat
+        .channel("Support", &[&ann], json!({"button_text": "Need help?"}))
+        .await
+        .unwrap();
+    let embed = snippet(&chat, &channel).await.unwrap();
+    let code = embed["snippet"].as_str().unwrap();
+    let (site, _server) = website(vec![("/shop".into(), shop_page("Shop", code))])
+        .await
+        .unwrap();
+    let driver = Driver::start().await.unwrap();
+    let visitor = driver.browser("visitor").await.unwrap();
+    let story = async {
+        until_available(&chat, &channel, &format!("{site}/shop")).await?;
+        visitor.goto(&format!("{site}/shop")).await?;
+        visitor.find("[data-ochat=button]").await?.click().await?;
+        let input = visitor.find("[data-ochat=input]").await?;
+        input.send_keys("Do you deliver on Saturdays?").await?;
+        input.send_keys("\u{E007}").await?;
+        visitor
+            .wait_text(
+                "[data-ochat=message][data-author=visitor] .ochat-text",
+                "Do you deliver on Saturdays?",
+            )
+            .await?;
+        visitor.find("[data-ochat=end]").await?.click().await?;
+        visitor
+            .find("[data-ochat=transcript-email] [data-ochat=email]")
+            .await?
+            .send_keys("alice@example.com")
+            .await?;
+        doc_screenshot(&visitor, "widget-transcript-email").await?;
+        visitor
+            .find("[data-ochat=send-email]")
+            .await?
+            .click()
+            .await?;
+        visitor
+            .wait_text(
+                "[data-ochat=email-sent]",
+                "The transcript is on its way to alice@example.com.",
+            )
+            .await?;
+        let mail = sink.wait_messages(Duration::from_secs(20)).await?.remove(0);
+        ensure!(mail.contains("You: Do you deliver on Saturdays?"), "{mail}");
+        ensure!(mail.contains("To: alice@example.com"), "{mail}");
+        Ok(())
+    }
+    .await;
+    screenshots_on_failure("transcript", &[&visitor], story)
+        .await
+        .unwrap();
+    visitor.close().await.unwrap();
 }
