@@ -262,3 +262,60 @@ async fn an_email_queued_while_the_smtp_server_is_down_survives_a_restart_and_is
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_the_chatbot_collected_is_used_when_the_visitor_types_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let sink = SmtpSink::start(tmp.path(), port).await.unwrap();
+    let chat = shop(&tmp.path().join("shop"), Some(port)).await;
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    let channel = chat
+        .channel("Chairs & Co", &[&ann], json!({}))
+        .await
+        .unwrap();
+    let bot = chat
+        .admin(
+            Method::POST,
+            "/api/v1/livechat/chatbots",
+            Some(
+                json!({"name": "Mailbot", "operator_name": "Mailbot", "steps": [
+                {"type": "email", "message": "What is your email?"},
+                {"type": "text", "message": "Thanks, we will write to you."}]}),
+            ),
+        )
+        .await
+        .unwrap();
+    chat.admin(
+        Method::POST,
+        &format!("/api/v1/livechat/channels/{channel}/rules"),
+        Some(json!({"sequence": 1, "action": "show", "url_regex": "",
+                    "chatbot_id": bot["id"], "chatbot_condition": "always"})),
+    )
+    .await
+    .unwrap();
+    let v = chat
+        .visit(&channel, "https://shop.test/", "en", None, Some("v-bea"))
+        .await
+        .unwrap();
+    chat.say(&v.token, &v.session, "bea@example.com")
+        .await
+        .unwrap();
+
+    let (status, queued) = chat
+        .call(Some(&v.token), Method::POST, &ask(&v), Some(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["to"], json!("bea@example.com"));
+    let mail = sink
+        .wait_messages(Duration::from_secs(20))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(mail.contains("To: bea@example.com"), "{mail}");
+    assert!(mail.contains("Mailbot: What is your email?"), "{mail}");
+}
