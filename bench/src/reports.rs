@@ -75,6 +75,7 @@ fn seed(node: &TestNode, count: usize, channels: &[Uuid], operators: &[Uuid]) ->
                     at_ms: at + offset,
                     only_for: None,
                     answers: Vec::new(),
+                    file: None,
                 };
                 let k = key(&[id.as_bytes(), &(seq as u64).to_be_bytes()]);
                 mb.insert(trees::LC_MESSAGES, k, encode(trees::LC_MESSAGES, &m)?)?;

@@ -247,6 +247,9 @@ pub struct RunArgs {
     /// The API server: trusted proxies, timeouts, connection caps.
     #[command(flatten)]
     pub http: crate::settings_args::HttpArgs,
+    /// The SMTP server of transcript emails (live chat).
+    #[command(flatten)]
+    pub smtp: crate::smtp_args::SmtpArgs,
     /// Peer-to-peer listen address (libp2p multiaddr); repeatable. Default: TCP and QUIC on
     /// an OS-chosen port of every interface.
     #[arg(

@@ -17,6 +17,7 @@
 //!   settings file) and the live chat's settings.
 //! - [`settings`] — flag > environment > file > default for every setting of `run` and
 //!   `directory run`, and where each value came from.
+//! - [`smtp_args`] — the SMTP server of the live chat's transcript emails.
 //! - [`config_cmd`] — `ochat config show` / `show-directory`.
 //! - [`docs_cmd`] — `ochat completions SHELL` and `ochat man`.
 //! - [`backup`] — `ochat backup --to FILE` (through the API) and `ochat restore --from FILE`.
@@ -43,6 +44,7 @@ pub mod report;
 pub mod run;
 pub mod settings;
 pub mod settings_args;
+pub mod smtp_args;
 
 use std::process::ExitCode;
 

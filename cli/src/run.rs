@@ -76,6 +76,7 @@ pub fn node_config(args: &RunArgs) -> anyhow::Result<NodeConfig> {
     args.livechat
         .apply(&mut config.livechat)
         .context("webhook_secret")?;
+    config.livechat.smtp = args.smtp.config()?;
     config.reach = args.reach.config();
     Ok(config)
 }

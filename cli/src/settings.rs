@@ -25,7 +25,7 @@ pub const FILE_NAME: &str = "ochat.toml";
 /// Arguments of a settings command that are not settings.
 const NOT_SETTINGS: [&str; 5] = ["help", "version", "verbose", "config", "json"];
 /// Settings whose value `ochat config show` never prints.
-pub const SECRETS: [&str; 1] = ["webhook_secret"];
+pub const SECRETS: [&str; 2] = ["webhook_secret", "smtp_password"];
 
 /// Why the settings cannot be used.
 #[derive(Debug, Error)]

@@ -19,6 +19,7 @@
 //! - `livechat_widget` — the widget's and console's extra routes: the page check, typing, the
 //!   embed snippet.
 //! - `livechat_offline` — the offline form and the table of widget texts.
+//! - `livechat_files` — files in live chat sessions and the transcript by email.
 //! - `socket_guard` — every WebSocket's size limits and its token re-checked while open.
 //! - [`openapi`] — the API document (`GET /api/v1/openapi.json`), from the handlers'
 //!   annotations; `openapi_shapes` — the document-only types it needs.
@@ -33,6 +34,7 @@ pub mod events;
 pub mod instance;
 pub mod livechat;
 mod livechat_chatbots;
+mod livechat_files;
 mod livechat_identity;
 mod livechat_offline;
 mod livechat_queue;
@@ -108,6 +110,7 @@ pub fn router(shared: Arc<NodeShared>) -> Router {
         .merge(livechat_widget::router())
         .merge(livechat_queue::router())
         .merge(livechat_offline::router())
+        .merge(livechat_files::router())
         .merge(crate::web::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::json_rejections))

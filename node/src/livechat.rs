@@ -44,6 +44,9 @@
 //!   and leads.
 //! - [`widget_texts`] — every widget text in each built-in language, the channel's own
 //!   texts, and the visitor's language.
+//! - [`files`] — files in sessions (per-channel switch, size, types checked by content);
+//!   [`file_types`] — the recognised types and their magic; [`mail`] — the transcript by
+//!   email through SMTP with a queue that survives restarts.
 //!
 //! Who talks to whom: `api::livechat*` handlers → [`LiveChat`] → its repository
 //! `store::livechat` (tables `lc_*`) and `store::accounts`; sessions push events to the [`hub`], which WebSocket handlers subscribe to.
@@ -53,6 +56,8 @@ pub mod channels;
 pub mod chatbot;
 pub mod commands;
 pub mod expiry;
+pub mod file_types;
+pub mod files;
 pub mod groups;
 pub mod hours;
 pub mod hub;
@@ -60,6 +65,7 @@ pub mod identity;
 pub mod joining;
 pub mod languages;
 pub mod limits;
+pub mod mail;
 pub mod messages;
 pub mod offline;
 pub mod page_history;
@@ -77,6 +83,7 @@ pub mod sweeper;
 pub mod transcripts;
 pub mod webhook;
 pub mod widget;
+pub mod widget_text_table;
 pub mod widget_texts;
 
 use std::path::PathBuf;
@@ -90,6 +97,7 @@ pub use crate::clock::{Clock, SystemClock, TestClock};
 use crate::accounts::{Accounts, AccountsConfig, AccountsError};
 use crate::durable::GroupFlush;
 use crate::store::livechat::LiveChatStore;
+use crate::store::livechat::files::LiveChatFiles;
 use crate::store::{Store, StoreError};
 
 /// Live chat settings (all optional).
@@ -124,6 +132,8 @@ pub struct LiveChatConfig {
     /// How old a website's identity signature may be, in seconds
     /// ([`identity::DEFAULT_MAX_AGE_S`] when unset).
     pub identity_max_age_s: Option<u64>,
+    /// The SMTP server transcripts are emailed through (none: the widget does not offer it).
+    pub smtp: Option<mail::SmtpConfig>,
 }
 
 impl LiveChatConfig {
@@ -206,6 +216,9 @@ struct Inner {
     languages: Vec<String>,
     /// How old an identity signature may be (s).
     identity_max_age_s: u64,
+    /// Files and the transcript-mail queue (lc-files).
+    files: LiveChatFiles,
+    mail: mail::Mail,
 }
 
 impl From<AccountsError> for LiveChatError {
@@ -243,6 +256,9 @@ impl LiveChat {
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemClock));
+        let mail = mail::Mail::new(config.smtp.as_ref())
+            .map_err(|e| LiveChatError::BadInput(e.to_string()))?;
+        let files = LiveChatFiles::open(store)?;
         let mut state = presence::State::load(&repo)?;
         state.limits = limits::Limits::new(config.visitor_limits.unwrap_or_default());
         let chat = LiveChat {
@@ -262,6 +278,8 @@ impl LiveChat {
                 identity_max_age_s: config
                     .identity_max_age_s
                     .unwrap_or(identity::DEFAULT_MAX_AGE_S),
+                files,
+                mail,
             }),
         };
         // Sessions nobody wrote in that timed out while the node was down go now.
@@ -303,6 +321,16 @@ impl LiveChat {
     /// The live chat's repository.
     pub(crate) fn repo(&self) -> &LiveChatStore {
         &self.inner.repo
+    }
+
+    /// The files' and mail queue's repository.
+    pub(crate) fn files_repo(&self) -> &LiveChatFiles {
+        &self.inner.files
+    }
+
+    /// The transcript mail's transport and limits.
+    pub(crate) fn mail(&self) -> &mail::Mail {
+        &self.inner.mail
     }
 
     /// The accounts (users, tokens) the live chat's operators are.

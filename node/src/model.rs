@@ -2,6 +2,7 @@
 //! API shows of them. Secrets inside stored values print redacted.
 
 pub mod livechat;
+pub mod livechat_files;
 pub mod livechat_identity;
 pub mod livechat_offline;
 pub mod livechat_queue;

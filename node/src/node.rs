@@ -262,6 +262,8 @@ impl RunningNode {
                 stop_rx.clone(),
             ),
         );
+        // Transcript emails (lc-files): sends the queue kept in sled, when SMTP is configured.
+        workers.extend(shared.livechat.spawn_mail_worker(stop_rx.clone()));
         if let Some(days) = config.livechat.retention_days {
             let every = config
                 .livechat

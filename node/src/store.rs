@@ -177,6 +177,12 @@ pub mod trees {
     pub const LC_IDENTITY_SECRETS: &str = "lc_identity_secrets";
     /// Live chat: operator id → their presence (see `store/livechat/presence.rs`).
     pub const LC_PRESENCE: &str = "lc_presence";
+    /// Live chat files: session id ‖ file id → the file's record (see `store/livechat/files.rs`).
+    pub const LC_FILES: &str = "lc_files";
+    /// Live chat files' content: session id ‖ file id ‖ piece index (4 B BE) → ≤ 64 KiB.
+    pub const LC_FILE_PIECES: &str = "lc_file_pieces";
+    /// Transcript emails waiting for the SMTP server: job id (UUIDv7) → the job.
+    pub const LC_MAIL_QUEUE: &str = "lc_mail_queue";
     /// Incoming requests waiting for a decision: remote UUID ‖ connection id → empty. Kept by
     /// the federation's writes, rebuilt at start; bounds the pending caps' count by the caps
     /// instead of every connection ever made.
@@ -230,6 +236,9 @@ pub mod trees {
         LC_REPORT_FACTS,
         LC_IDENTITY_SECRETS,
         LC_PRESENCE,
+        LC_FILES,
+        LC_FILE_PIECES,
+        LC_MAIL_QUEUE,
     ];
 }
 

@@ -86,6 +86,11 @@ pub fn is_widget_route(method: &Method, path: &str) -> bool {
         ["sessions", _id] => method == Method::GET,
         ["sessions", _id, "messages"] => true,
         ["sessions", _id, "pages" | "typing" | "close" | "rating"] => true,
+        // lc-files: the channel's features, a session's files, the transcript by email.
+        [channel, "features"] => {
+            *channel != "sessions" && *channel != "channels" && method == Method::GET
+        }
+        ["sessions", _id, "files" | "transcript_email"] | ["sessions", _id, "files", _] => true,
         _ => false,
     }
 }

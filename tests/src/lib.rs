@@ -15,6 +15,7 @@
 //! Backups restored and channels re-keyed, with the log of every key sealed ([`rekey`]).
 //! The console's alerts in a hidden tab, with recorders of the browser's notification and sound
 //! APIs ([`console_alerts`]).
+//! Live chat files and a real SMTP server (aiosmtpd) for transcript emails ([`livechat_files`]).
 
 pub mod accounts;
 pub mod admin_bots;
@@ -27,6 +28,7 @@ pub mod hardening;
 pub mod legacy;
 pub mod livechat;
 pub mod livechat_cli;
+pub mod livechat_files;
 pub mod livechat_identity;
 pub mod livechat_offline;
 pub mod livechat_presence;

@@ -196,6 +196,7 @@ impl LiveChat {
             offline: OfflineSettings::default(),
             default_language: String::new(),
             texts: WidgetTexts::new(),
+            files: Default::default(),
         };
         if input.name.is_none() {
             return Err(LiveChatError::BadInput("a channel needs a name".into()));

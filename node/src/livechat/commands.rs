@@ -249,6 +249,7 @@ mod tests {
             at_ms: 0,
             only_for: only,
             answers: Vec::new(),
+            file: None,
         };
         let text = transcript_text(&[
             m("Visitor", "Hi", None),

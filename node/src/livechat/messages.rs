@@ -39,6 +39,8 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) text: String,
     pub(crate) only_for: Option<Uuid>,
     pub(crate) answers: Vec<AnswerChoice>,
+    /// The file the message carries (lc-files).
+    pub(crate) file: Option<crate::model::livechat_files::FileRef>,
 }
 
 impl LiveChat {
@@ -161,6 +163,7 @@ impl LiveChat {
                 text,
                 only_for,
                 answers: Vec::new(),
+                file: None,
             },
         )
     }
@@ -200,6 +203,7 @@ impl LiveChat {
                 at_ms: now,
                 only_for: new.only_for,
                 answers: new.answers,
+                file: new.file,
             };
             session.next_seq += 1;
             if message.only_for.is_none() {

@@ -146,6 +146,7 @@ mod tests {
             at_ms: seq,
             only_for,
             answers: Vec::new(),
+            file: None,
         }
     }
 

@@ -80,6 +80,9 @@ pub struct Channel {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub texts: super::livechat_offline::WidgetTexts,
+    /// Files in the channel's sessions (lc-files): off by default, size limit, types.
+    #[serde(default)]
+    pub files: crate::model::livechat_files::FileSettings,
 }
 
 // Action: its behaviour is in `livechat/rules.rs`.
@@ -368,6 +371,9 @@ pub struct Message {
     /// A chatbot question's answers, shown to the visitor as buttons (empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<AnswerChoice>,
+    /// The file this message carries (lc-files), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::model::livechat_files::FileRef>,
 }
 
 // ReturningEntry: its behaviour is in `livechat/reports/privacy.rs`.

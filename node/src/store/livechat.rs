@@ -16,12 +16,18 @@
 //! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (the mark: `[1]`) |
 //! | `lc_identity_secrets` | channel id (16 B)             | `IdentitySecretRecord` ([`identity`]) |
 //! | `lc_presence`     | operator id (16 B)                | `PresenceRecord` ([`presence`]) |
+//! | `lc_files`        | session id ‖ file id              | `StoredFile`         |
+//! | `lc_file_pieces`  | session id ‖ file id ‖ index (4 B BE) | ≤ 64 KiB of the file (raw) |
+//! | `lc_mail_queue`   | job id (UUIDv7)                   | `MailJob`            |
+//!
+//! Files and the mail queue have their own repository, [`files::LiveChatFiles`].
 //!
 //! Sessions, messages and returning visitors are in [`sessions`]; ratings, leads and tickets
 //! in [`records`]; report facts in [`facts`]. This file has the catalogue data (groups,
 //! channels, canned responses, chatbot scripts).
 
 pub mod facts;
+pub mod files;
 pub mod identity;
 pub mod presence;
 pub mod records;
@@ -208,6 +214,7 @@ mod tests {
             at_ms: 1_000 + seq,
             only_for: None,
             answers: Vec::new(),
+            file: None,
         }
     }
 

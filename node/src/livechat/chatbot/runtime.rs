@@ -95,6 +95,7 @@ impl LiveChat {
                             text,
                             only_for: None,
                             answers,
+                            file: None,
                         },
                     )?;
                 }

@@ -241,6 +241,7 @@ mod tests {
             at_ms,
             only_for: None,
             answers: Vec::new(),
+            file: None,
         }
     }
 

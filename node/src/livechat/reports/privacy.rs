@@ -56,6 +56,9 @@ pub struct Erased {
     pub records: usize,
     /// Whether a returning-visitor entry was removed.
     pub returning: bool,
+    /// Files sent in those sessions (their content in pieces went with them).
+    #[serde(default)]
+    pub files: usize,
 }
 
 impl LiveChat {
@@ -68,6 +71,7 @@ impl LiveChat {
         let repo = self.repo();
         erased.messages += repo.remove_messages(id)?;
         erased.ratings += usize::from(repo.remove_rating(id)?);
+        erased.files += self.files_repo().remove_session(id)?;
         self.unindex_session(id)?;
         erased.sessions += usize::from(repo.remove_session(id)?);
         Ok(())

@@ -411,6 +411,7 @@
     $("conv-identity").hidden = true;
     hideSuggestions();
     shown = {};
+    filesHide(); // lc-files
   }
 
   function setComposer(on) {
@@ -444,6 +445,7 @@
     $("conv-join").hidden = !(me && s && open && !inIt);
     $("conv-close").hidden = !(open && (inIt || !me));
     setComposer(!!me && open && (inIt || !s));
+    filesForSession(id, s, !!me && open && inIt); // lc-files
     api("/api/v1/livechat/sessions/" + id + "/messages").then(function (list) {
       if (!view || view.id !== id) return;
       list.forEach(renderLiveChat);
@@ -460,6 +462,7 @@
     row.setAttribute("data-author", m.author);
     row.appendChild(el("div", "author", m.only_for ? "Only you see this" : m.author_name));
     row.appendChild(el("div", "text", m.text));
+    if (m.file) fileLink(m, row); // lc-files
     if (m.answers && m.answers.length) {
       row.appendChild(el("div", "author", "Answers: " + m.answers.map(function (a) { return a.text; }).join(" \u00b7 ")));
     }
@@ -748,6 +751,110 @@
     theirTyping = setTimeout(hideTyping, 8000);
   }
   function hideTyping() { $("conv-typing").textContent = ""; }
+
+  // ==== lc-files: files in live chat conversations ====
+  // A file message shows as a download link (fetched with the token, saved by the browser,
+  // never shown inline); the attach button sends a file when the channel takes files.
+  var FILES_TEXTS = { attach: "Attach a file", download: "Download", sending: "Sending {name}\u2026" };
+  var attach = null;
+  function fileSize(n) {
+    if (n >= 1048576) return (n / 1048576).toFixed(1).replace(/\.0$/, "") + " MB";
+    if (n >= 1024) return Math.round(n / 1024) + " KB";
+    return n + " B";
+  }
+  // A paperclip drawn as SVG (emoji fonts are not everywhere).
+  function clipIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linecap", "round");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(path);
+    return svg;
+  }
+  function fileLink(m, row) {
+    var a = el("a", "file-link", m.file.name + " (" + fileSize(m.file.size) + ")");
+    a.href = "#";
+    a.title = FILES_TEXTS.download + " " + m.file.mime;
+    a.setAttribute("data-file", m.file.id);
+    a.addEventListener("click", function (e) {
+      e.preventDefault();
+      fetch("/api/v1/livechat/sessions/" + m.session_id + "/files/" + m.file.id, {
+        headers: { authorization: "Bearer " + token },
+      }).then(function (resp) {
+        if (!resp.ok) throw new Error("The file could not be downloaded (HTTP " + resp.status + ").");
+        return resp.blob();
+      }).then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var save = document.createElement("a");
+        save.href = url;
+        save.download = m.file.name;
+        document.body.appendChild(save);
+        save.click();
+        document.body.removeChild(save);
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      }).catch(showError);
+    });
+    var text = row.querySelector(".text");
+    if (text) { text.textContent = ""; text.appendChild(a); } else row.appendChild(a);
+  }
+  function filesHide() { if (attach) attach.button.hidden = true; }
+  function filesForSession(id, s, mayWrite) {
+    if (!attach) {
+      var button = el("button", "attach");
+      button.appendChild(clipIcon());
+      button.type = "button";
+      button.id = "composer-attach";
+      button.title = FILES_TEXTS.attach;
+      button.setAttribute("aria-label", FILES_TEXTS.attach);
+      button.hidden = true;
+      var picker = document.createElement("input");
+      picker.type = "file";
+      picker.hidden = true;
+      picker.id = "composer-file";
+      button.addEventListener("click", function () { picker.click(); });
+      picker.addEventListener("change", function () {
+        var file = picker.files && picker.files[0];
+        picker.value = "";
+        if (file && view && view.kind === "session") sendFile(view.id, file);
+      });
+      var row = document.querySelector("#composer .composer-row");
+      row.insertBefore(button, row.firstChild);
+      row.appendChild(picker);
+      attach = { button: button, picker: picker };
+    }
+    attach.button.hidden = true;
+    if (!mayWrite || !s) return;
+    fetch("/api/v1/livechat/" + s.view.channel_id + "/features").then(function (r) { return r.json(); }).then(function (f) {
+      if (!view || view.id !== id || !f || !f.files || !f.files.enabled) return;
+      attach.picker.accept = f.files.allowed_types.join(",");
+      attach.button.hidden = false;
+    }).catch(function () {});
+  }
+  function sendFile(id, file) {
+    showError(null);
+    $("conv-typing").textContent = FILES_TEXTS.sending.replace("{name}", file.name);
+    fetch("/api/v1/livechat/sessions/" + id + "/files?name=" + encodeURIComponent(file.name), {
+      method: "POST",
+      headers: { authorization: "Bearer " + token, "content-type": file.type || "application/octet-stream" },
+      body: file,
+    }).then(function (resp) {
+      return resp.json().catch(function () { return null; }).then(function (json) {
+        $("conv-typing").textContent = "";
+        if (!resp.ok) throw new Error((json && json.error && json.error.message) || ("HTTP " + resp.status));
+        if (view && view.id === id) renderLiveChat(json);
+      });
+    }).catch(showError);
+  }
+  // ==== end of lc-files ====
 
   window.addEventListener("beforeunload", function () { stopped = true; });
 

@@ -239,6 +239,7 @@
     });
     ui.input.addEventListener("input", typed);
     ui.form = form;
+    filesSetup(form); // lc-files
     win.appendChild(form);
     root.appendChild(win);
     ui.window = win;
@@ -319,6 +320,7 @@
     row.setAttribute("data-author", m.author);
     if (m.author === "operator") setOperator(m.author_name);
     if (m.author !== "visitor") hideTheirTyping();
+    if (m.file) fileLink(m, row); // lc-files
     if (m.answers && m.answers.length) {
       var group = el("div", "ochat-answers");
       group.setAttribute("role", "group");
@@ -550,6 +552,7 @@
     box.appendChild(label);
     box.appendChild(comment);
     box.appendChild(submit);
+    transcriptOffer(session); // lc-files
   }
 
   // ---- queue (lc-queue): the visitor's place in line while every operator is busy ----
@@ -736,6 +739,170 @@
       }
     }).catch(function () { /* the node is unreachable: show nothing */ });
   }
+
+  // ==== lc-files: files in the chat and the transcript by email ====
+  // This section's texts are in the widget's table (livechat/widget_text_table.rs, keys
+  // "files_*"); say() fills in "{name}", "{max}" and "{to}".
+  var FILES_KEYS = {
+    attach: "files_attach",
+    sending: "files_sending",
+    tooLarge: "files_too_large",
+    notAllowed: "files_not_allowed",
+    download: "files_download",
+    emailAsk: "files_email_ask",
+    emailLabel: "files_email_label",
+    emailSend: "files_email_send",
+    emailSent: "files_email_sent",
+  };
+  function ft(key) { return t(FILES_KEYS[key]); }
+  var features = null;
+  function say(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values && values[k] !== undefined ? values[k] : ""; });
+  }
+  function bytes(n) {
+    if (n >= 1048576) return (n / 1048576).toFixed(1).replace(/\.0$/, "") + " MB";
+    if (n >= 1024) return Math.round(n / 1024) + " KB";
+    return n + " B";
+  }
+  // A paperclip drawn as SVG (emoji fonts are not everywhere).
+  function clipIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linecap", "round");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(path);
+    return svg;
+  }
+  // What the channel offers (files, transcript by email); the attach button when files are on.
+  function filesSetup(form) {
+    api("/api/v1/livechat/" + CHANNEL + "/features").then(function (f) {
+      features = f;
+      if (!f || !f.files || !f.files.enabled) return;
+      var picker = document.createElement("input");
+      picker.type = "file";
+      picker.hidden = true;
+      picker.accept = f.files.allowed_types.join(",");
+      picker.setAttribute("data-ochat", "file-input");
+      var attach = el("button", "ochat-attach");
+      attach.appendChild(clipIcon());
+      attach.type = "button";
+      attach.title = ft("attach");
+      attach.setAttribute("aria-label", ft("attach"));
+      attach.setAttribute("data-ochat", "attach");
+      attach.addEventListener("click", function () { picker.click(); });
+      picker.addEventListener("change", function () {
+        var file = picker.files && picker.files[0];
+        picker.value = "";
+        if (file) sendFile(file);
+      });
+      form.insertBefore(attach, form.firstChild);
+      form.appendChild(picker);
+      ui.attach = attach;
+    }).catch(function () { /* no files then */ });
+  }
+  function sendFile(file) {
+    if (file.size > features.files.max_bytes) {
+      line("ochat-system ochat-error", null, say(ft("tooLarge"), { name: file.name, max: bytes(features.files.max_bytes) }));
+      return;
+    }
+    var go = function () {
+      if (!chat) return;
+      var note = line("ochat-system", null, say(ft("sending"), { name: file.name }));
+      fetch(BASE + "/api/v1/livechat/sessions/" + chat.id + "/files?name=" + encodeURIComponent(file.name), {
+        method: "POST",
+        headers: { authorization: "Bearer " + chat.token, "content-type": file.type || "application/octet-stream" },
+        body: file,
+      }).then(function (resp) {
+        return resp.json().catch(function () { return null; }).then(function (json) {
+          if (note.parentNode) note.parentNode.removeChild(note);
+          if (!resp.ok) {
+            var msg = resp.status === 415 ? ft("notAllowed") : (json && json.error && json.error.message) || ("HTTP " + resp.status);
+            throw new Error(msg);
+          }
+          render(json);
+        });
+      }).catch(function (e) { line("ochat-system ochat-error", null, e.message); });
+    };
+    if (chat) go(); else {
+      var p = startChat();
+      if (p) p.then(go);
+    }
+  }
+  // A message's file: a link that downloads it with the session token (never shown inline).
+  function fileLink(m, row) {
+    var text = row.querySelector(".ochat-text");
+    if (text) text.textContent = "";
+    var a = el("a", "ochat-file", m.file.name + " (" + bytes(m.file.size) + ")");
+    a.href = "#";
+    a.title = ft("download");
+    a.setAttribute("data-ochat", "file");
+    a.addEventListener("click", function (e) {
+      e.preventDefault();
+      var session = chat || { id: m.session_id, token: null };
+      fetch(BASE + "/api/v1/livechat/sessions/" + m.session_id + "/files/" + m.file.id, {
+        headers: { authorization: "Bearer " + (session.token || "") },
+      }).then(function (resp) {
+        if (!resp.ok) throw new Error("HTTP " + resp.status);
+        return resp.blob();
+      }).then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var save = document.createElement("a");
+        save.href = url;
+        save.download = m.file.name;
+        document.body.appendChild(save);
+        save.click();
+        document.body.removeChild(save);
+        setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      }).catch(function (err) { line("ochat-system ochat-error", null, err.message); });
+    });
+    (text || row).appendChild(a);
+  }
+  // At the end: the visitor may ask for the transcript by email (when the node sends email).
+  function transcriptOffer(session) {
+    if (!session || !features || !features.transcript_email) return;
+    var box = el("form", "ochat-email");
+    box.setAttribute("data-ochat", "transcript-email");
+    var label = el("label", "ochat-email-label", ft("emailAsk"));
+    var input = el("input", "ochat-email-input");
+    input.type = "email";
+    input.id = "ochat-email-" + CHANNEL;
+    input.placeholder = ft("emailLabel");
+    input.setAttribute("aria-label", ft("emailLabel"));
+    input.setAttribute("data-ochat", "email");
+    label.htmlFor = input.id;
+    var submit = el("button", "ochat-send", ft("emailSend"));
+    submit.type = "submit";
+    submit.style.background = cfg.button_color;
+    submit.setAttribute("data-ochat", "send-email");
+    box.appendChild(label);
+    box.appendChild(input);
+    box.appendChild(submit);
+    box.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {};
+      if (input.value.trim()) body.email = input.value.trim();
+      api("/api/v1/livechat/sessions/" + session.id + "/transcript_email", {
+        method: "POST", token: session.token, body: body,
+      }).then(function (q) {
+        box.textContent = "";
+        box.appendChild(el("p", "ochat-thanks", say(ft("emailSent"), { to: q.to }))).setAttribute("data-ochat", "email-sent");
+      }).catch(function (err) { line("ochat-system ochat-error", null, err.message); });
+    });
+    // Beside the rating (which clears its own box once sent), not inside it.
+    if (ui.email && ui.email.parentNode) ui.email.parentNode.removeChild(ui.email);
+    ui.email = box;
+    ui.rating.parentNode.insertBefore(box, ui.rating.nextSibling);
+  }
+  // ==== end of lc-files ====
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
