@@ -28,8 +28,8 @@ pub mod delivery;
 mod files;
 pub mod history;
 pub mod inbound;
-pub mod rekey;
 pub mod lease;
+pub mod rekey;
 pub(crate) mod sending;
 mod unflushed;
 

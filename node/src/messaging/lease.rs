@@ -92,7 +92,11 @@ impl Leases {
     /// After a group sealed (under the channel's lock): leases the next [`LEASE_STEPS`]
     /// numbers in `ratchet`, which the caller then stores. Answers the lease, to pass to
     /// [`Leases::stored`] and, after the flush, to [`Leases::durable`].
-    pub(crate) fn extend(&self, channel: Uuid, ratchet: &mut Ratchet) -> Result<Lease, RatchetError> {
+    pub(crate) fn extend(
+        &self,
+        channel: Uuid,
+        ratchet: &mut Ratchet,
+    ) -> Result<Lease, RatchetError> {
         let leased = ratchet.lease_sending(LEASE_STEPS)?;
         let dh = ratchet.sending_position().dh;
         let seq = self.with(channel, |c| {

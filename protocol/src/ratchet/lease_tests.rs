@@ -47,7 +47,10 @@ fn without_resuming_the_old_state_reuses_headers_and_the_peer_sees_the_rollback(
     let (_, mut bob, mut alice) = alice_crashes_after(24, 10);
     let sealed = alice.send("after the crash");
     let err = bob.receive(&alice, &sealed).expect_err("refused");
-    assert!(matches!(err, RatchetError::HeaderReused { n: 1 }), "{err:?}");
+    assert!(
+        matches!(err, RatchetError::HeaderReused { n: 1 }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -65,7 +68,11 @@ fn a_lease_never_shrinks_resuming_twice_changes_nothing_and_a_new_turn_starts_un
     reads(&mut alice, &bob, &reply, "hi");
     let turned = alice.ratchet.sending_position();
     assert_ne!(turned.dh, position.dh, "a new turn brings a new chain");
-    assert_eq!((turned.n, turned.leased), (0, 0), "with no lease of its own");
+    assert_eq!(
+        (turned.n, turned.leased),
+        (0, 0),
+        "with no lease of its own"
+    );
     // A lease longer than a peer would follow is refused when resuming, not walked.
     alice.ratchet.lease_sending(MAX_SKIP + 1).expect("lease");
     assert!(matches!(
@@ -78,8 +85,7 @@ fn a_lease_never_shrinks_resuming_twice_changes_nothing_and_a_new_turn_starts_un
 #[test]
 fn a_state_stored_before_leases_reads_as_unleased() {
     let (alice, _) = channel();
-    let mut value: serde_json::Value =
-        serde_json::from_str(&alice.snapshot()).expect("json");
+    let mut value: serde_json::Value = serde_json::from_str(&alice.snapshot()).expect("json");
     value["chains"]["sending"]
         .as_object_mut()
         .expect("sending chain")
