@@ -13,6 +13,8 @@
 //! ([`bad_network`]). Data folders written by the release before typed tables ([`upgrade`]).
 //! The console's administration sections, opened with the admin token ([`admin_bots`]).
 //! Backups restored and channels re-keyed, with the log of every key sealed ([`rekey`]).
+//! A sender process killed between its sends and their flush, with its seals in a file
+//! ([`sender_crash`]).
 
 pub mod accounts;
 pub mod admin_bots;
@@ -32,6 +34,7 @@ pub mod process;
 pub mod reach;
 pub mod rekey;
 pub mod seeds;
+pub mod sender_crash;
 pub mod settings;
 pub mod slow_clients;
 pub mod small_disk;
