@@ -156,18 +156,18 @@ async fn a_sender_killed_between_its_sends_and_their_flush_reuses_no_key_and_los
         .await
         .unwrap();
     wait_until(
-        "bolt's replies at acme",
+        "bolt's replies delivered",
         Duration::from_secs(60),
         async || {
-            let path = format!("/api/v1/channels/{acme_channel}/messages?limit=500");
-            let Ok(page) = api.call(Method::GET, &path, None).await else {
+            let Ok(history) = bolt.history(&bolt_channel).await else {
                 return false;
             };
-            let have: HashSet<&str> = page["messages"]
-                .as_array()
-                .map(|m| m.iter().filter_map(|m| m["text"].as_str()).collect())
-                .unwrap_or_default();
-            replies.iter().all(|r| have.contains(r.as_str()))
+            let delivered: HashSet<&str> = history
+                .iter()
+                .filter(|m| m["direction"] == "out" && m["state"] == "delivered")
+                .filter_map(|m| m["text"].as_str())
+                .collect();
+            replies.iter().all(|r| delivered.contains(r.as_str()))
         },
     )
     .await;
