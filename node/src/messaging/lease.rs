@@ -155,7 +155,7 @@ mod tests {
         let durable = leases.prepare(channel, &mut ratchet).unwrap().unwrap();
         assert_eq!(durable, later);
         assert!(durable.covers(&second.header));
-        let mut beyond = second.header.clone();
+        let mut beyond = second.header;
         beyond.n = durable.leased;
         assert!(!durable.covers(&beyond));
         beyond.n = 0;
