@@ -5,6 +5,9 @@
 //! - [`sending`] — group commit: the sends waiting on a channel are sealed with its Double
 //!   Ratchet together, and the new ratchet state, their sealed outbox entries and the messages
 //!   are written in that order, made durable by a grouped flush, before the API answers.
+//! - [`lease`] — leases of ratchet steps written ahead, which let a message sealed under a
+//!   durable lease be delivered before its own flush, and move a restarted node's sending
+//!   chains past what they may have used.
 //! - `unflushed` — outbox entries written but not yet durable, which delivery leaves alone.
 //! - [`delivery`] — the worker that sends outbox entries in batches (send order), retries with
 //!   backoff, and records acknowledgements (delivered) or failure after the give-up time.
@@ -25,6 +28,7 @@ pub mod delivery;
 mod files;
 pub mod history;
 pub mod inbound;
+pub mod lease;
 pub mod rekey;
 pub(crate) mod sending;
 mod unflushed;
@@ -182,6 +186,8 @@ pub(crate) struct Inner {
     pub(crate) queues: Queues,
     /// Outbox entries not yet durable, which the delivery worker leaves alone.
     pub(crate) unflushed: unflushed::Unflushed,
+    /// The durable lease of each channel's sending chain.
+    pub(crate) leases: lease::Leases,
     pub(crate) me: InstanceId,
     /// Messages acknowledged by their peer, and messages received, since start (`/metrics`).
     pub(crate) counts: Counts,
@@ -236,6 +242,7 @@ impl Messaging {
                 regained: StdMutex::default(),
                 queues: Queues::default(),
                 unflushed: unflushed::Unflushed::default(),
+                leases: lease::Leases::default(),
                 me,
                 counts: Counts::default(),
             }),

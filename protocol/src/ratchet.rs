@@ -60,6 +60,8 @@ mod hardening_tests;
 mod header;
 mod key_source;
 mod keys;
+#[cfg(test)]
+mod lease_tests;
 mod recent;
 #[cfg(feature = "seal-log")]
 pub mod seal_log;
@@ -120,6 +122,11 @@ struct SendingChain {
     pair: RatchetKeyPair,
     chain: ChainKey,
     n: u32,
+    /// The lease of this chain: messages below this number may have been sealed and sent
+    /// before the state that holds them was durable ([`Ratchet::lease_sending`]); 0 in state
+    /// written before leases existed.
+    #[serde(default)]
+    leased: u32,
 }
 
 /// The peer's current chain, which we receive on.
@@ -195,9 +202,25 @@ impl Chains {
         let (root, chain) = kdf_rk(&self.root, &dh)?;
         self.root = root;
         self.previous_sending_len = self.sending.n;
-        self.sending = SendingChain { pair, chain, n: 0 };
+        self.sending = SendingChain {
+            pair,
+            chain,
+            n: 0,
+            leased: 0,
+        };
         Ok(())
     }
+}
+
+/// Where a sending chain stands ([`Ratchet::sending_position`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendingPosition {
+    /// The ratchet public key in the chain's headers.
+    pub dh: [u8; 32],
+    /// The number of the next message sealed.
+    pub n: u32,
+    /// The chain's lease: numbers below it may have been used ([`Ratchet::lease_sending`]).
+    pub leased: u32,
 }
 
 /// One side of a channel's Double Ratchet. Seal outgoing and open incoming messages with it,
@@ -249,7 +272,12 @@ impl Ratchet {
         let (root, chain) = kdf_rk(&first_root, &pair.dh(&remote)?)?;
         Ok(Self::from_chains(Chains {
             root,
-            sending: SendingChain { pair, chain, n: 0 },
+            sending: SendingChain {
+                pair,
+                chain,
+                n: 0,
+                leased: 0,
+            },
             receiving: Some(ReceivingChain {
                 remote,
                 chain: responder_chain,
@@ -278,6 +306,7 @@ impl Ratchet {
                 pair: RatchetKeyPair::from_secret(my_ratchet_secret),
                 chain,
                 n: 0,
+                leased: 0,
             },
             receiving: None,
             previous_sending_len: 0,
@@ -302,6 +331,66 @@ impl Ratchet {
     /// How many skipped message keys are stored for late messages.
     pub fn skipped_keys(&self) -> usize {
         self.skipped.len()
+    }
+
+    /// Where the sending chain stands: the public key of its headers, the number of the next
+    /// message, and its lease (see [`Ratchet::lease_sending`]).
+    pub fn sending_position(&self) -> SendingPosition {
+        let sending = &self.chains.sending;
+        SendingPosition {
+            dh: *sending.pair.public(),
+            n: sending.n,
+            leased: sending.leased,
+        }
+    }
+
+    /// Leases the next `steps` message numbers of the sending chain: from now on the lease
+    /// reaches `n + steps` (it never shrinks). A caller that stores this state durably may then
+    /// send messages sealed below the lease before the state that follows them is durable:
+    /// after a crash, [`Ratchet::resume_at_lease`] moves the chain past every number that may
+    /// have been used, so no message key and no header is used twice.
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::CounterOverflow`] when `n + steps` does not fit in a `u32`.
+    pub fn lease_sending(&mut self, steps: u32) -> Result<u32, RatchetError> {
+        let sending = &mut self.chains.sending;
+        let until = sending
+            .n
+            .checked_add(steps)
+            .ok_or(RatchetError::CounterOverflow)?;
+        sending.leased = sending.leased.max(until);
+        Ok(sending.leased)
+    }
+
+    /// Moves the sending chain to its lease: the keys of the numbers in between are derived
+    /// and dropped, never used. Call it on a state read back after a restart, before sealing:
+    /// messages sealed under the lease before a crash may have left although the state that
+    /// counted them was lost. The peer keeps the keys of the numbers skipped (they are no
+    /// more than the lease's length, bounded by [`MAX_SKIPPED_PER_CHAIN`] per chain when the
+    /// lease is shorter). Doing it twice changes nothing. Answers how many numbers it skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`RatchetError::TooManySkipped`] when the lease reaches more than [`MAX_SKIP`] past
+    /// the chain (the peer would refuse the next message); the state is then unchanged.
+    pub fn resume_at_lease(&mut self) -> Result<u32, RatchetError> {
+        let sending = &mut self.chains.sending;
+        let skipped = sending.leased.saturating_sub(sending.n);
+        if skipped > MAX_SKIP {
+            return Err(RatchetError::TooManySkipped {
+                requested: sending.leased,
+                max: MAX_SKIP,
+            });
+        }
+        let mut chain = sending.chain.clone();
+        for _ in 0..skipped {
+            let (next, _unused) = kdf_ck(&chain)?;
+            chain = next;
+        }
+        sending.chain = chain;
+        sending.n = sending.n.max(sending.leased);
+        Ok(skipped)
     }
 
     /// Encrypts `plaintext`, authenticating `ad` (for example channel id and sender) and the

@@ -16,6 +16,8 @@
 //! The console's alerts in a hidden tab, with recorders of the browser's notification and sound
 //! APIs ([`console_alerts`]).
 //! Live chat files and a real SMTP server (aiosmtpd) for transcript emails ([`livechat_files`]).
+//! A sender process killed between its sends and their flush, with its seals in a file
+//! ([`sender_crash`]).
 
 pub mod accounts;
 pub mod admin_bots;
@@ -40,6 +42,7 @@ pub mod process;
 pub mod reach;
 pub mod rekey;
 pub mod seeds;
+pub mod sender_crash;
 pub mod settings;
 pub mod slow_clients;
 pub mod small_disk;

@@ -2,8 +2,14 @@
 //! in the channel's queue; one committer task per channel takes all waiting jobs at once, seals
 //! them with the ratchet (decoded once per group), writes the ratchet, the outbox entries and the
 //! messages, and goes on with the next group while a grouped flush makes this one durable.
-//! Each sender gets its answer only after that flush; until then the group's outbox entries
-//! are held back from delivery ([`super::unflushed`]).
+//! Each sender gets its answer only after that flush: an answered send is on this node's disk.
+//!
+//! Delivery does not wait for that flush when it need not: a message sealed below its chain's
+//! durable lease ([`super::lease`]) may leave at once, since a crash cannot make the node seal
+//! under its key again (the restarted node moves the chain past the lease). Only messages
+//! sealed at or above it (the first group after a start, the first of a new turn's chain) are
+//! held back from delivery until their flush ([`super::unflushed`]), as every message was
+//! before leases.
 //!
 //! The writes are plain sled inserts in that order, not a transaction: sled's transactions and
 //! batches each seal and write its IO buffer twice, and every such write wakes all of sled's
@@ -13,7 +19,12 @@
 //! of the group's messages. None of them was answered, so the caller sends again; a message
 //! whose outbox entry came back is delivered, and the peer skips the keys of those that did not
 //! (it keeps skipped keys, up to a limit far above a group). The ratchet is never behind a
-//! message that exists, so no key seals two messages.
+//! message that exists, and never behind one that left (its lease is ahead of it), so no key
+//! seals two messages.
+//!
+//! A message delivered before its flush is stored at the peer but, if this node crashes before
+//! the flush, may be missing from this node's own history and outbox; its sender was not
+//! answered (the answer waits for the flush) and sees the call fail.
 //!
 //! The committer is a task of its own, so a caller that goes away (an HTTP client hanging up)
 //! cannot leave the other jobs of its group half done. Before it takes a group it yields once
@@ -27,6 +38,7 @@ use ochat_protocol::message::{Body, CHUNK_SIZE, Content, WireMessage, associated
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::lease::Lease;
 use super::{Messaging, MessagingError, Viewer};
 use crate::events::EventKind;
 use crate::model::{
@@ -69,10 +81,13 @@ impl Queues {
     }
 }
 
-/// What a group stored: each job's outcome, and the outbox ids held back until the flush.
+/// What a group stored: each job's outcome, the outbox ids held back until the flush, the
+/// lease written with the group, and whether some of its messages may leave at once.
 struct Sealed {
     results: Vec<Result<Committed, MessagingError>>,
     ids: Vec<Uuid>,
+    lease: Lease,
+    free: bool,
 }
 
 /// What one job stored, answered after the flush.
@@ -170,6 +185,10 @@ impl Messaging {
             let held = lock.lock().await;
             let outcome = self.seal_group(channel, &jobs);
             drop(held);
+            if matches!(&outcome, Ok(sealed) if sealed.free) {
+                // Sealed under a durable lease: delivery need not wait for the flush.
+                self.inner.wake.notify_one();
+            }
             let me = self.clone();
             tokio::spawn(async move { me.answer_group(channel, outcome, replies).await });
         }
@@ -182,7 +201,12 @@ impl Messaging {
         outcome: Result<Sealed, MessagingError>,
         replies: Vec<Reply>,
     ) {
-        let Sealed { results, ids } = match outcome {
+        let Sealed {
+            results,
+            ids,
+            lease,
+            ..
+        } = match outcome {
             Ok(sealed) => sealed,
             Err(e) => {
                 for reply in replies {
@@ -199,11 +223,16 @@ impl Messaging {
             }
             return;
         }
+        self.inner.leases.durable(channel, lease);
         self.inner.unflushed.release(channel, &ids);
         self.inner.wake.notify_one();
         for (result, reply) in results.into_iter().zip(replies) {
             let answer = result.map(|c| match c.shown {
-                Some(view) => {
+                Some(mut view) => {
+                    // Delivered before the flush ended: the answer and the event say so.
+                    if let Ok(Some(m)) = self.inner.messages.get(channel, view.id) {
+                        view.state = m.state;
+                    }
                     self.inner.events.message(EventKind::New, view.clone());
                     view
                 }
@@ -230,6 +259,8 @@ impl Messaging {
             .ratchets
             .load(channel)?
             .ok_or(MessagingError::NoRatchet(channel))?;
+        let durable = self.inner.leases.prepare(channel, &mut ratchet)?;
+        let mut free = false;
         let mut results = Vec::with_capacity(jobs.len());
         let mut messages: Vec<(Uuid, EncodedMessage)> = Vec::new();
         let mut outbox: Vec<(Uuid, EncodedQueued)> = Vec::new();
@@ -261,6 +292,7 @@ impl Messaging {
                 let plain = zeroize::Zeroizing::new(ochat_protocol::codec::encode_body(&content)?);
                 let ad = associated_data(&conn.request_id, &self.inner.me, &id);
                 let sealed = ratchet.seal(&plain, &ad)?;
+                let leased = durable.is_some_and(|lease| lease.covers(&sealed.header));
                 let size = sealed.ciphertext.len() + 128;
                 let queued = QueuedMessage {
                     wire: WireMessage {
@@ -274,7 +306,11 @@ impl Messaging {
                     queued_at_ms: now,
                     size,
                 };
-                ids.push(id);
+                if leased {
+                    free = true;
+                } else {
+                    ids.push(id);
+                }
                 outbox.push((id, self.inner.outbox.encode(queued)?));
             }
             let shown = match shown {
@@ -311,11 +347,13 @@ impl Messaging {
                 shown,
             }));
         }
+        let lease = self.inner.leases.extend(channel, &mut ratchet)?;
         self.inner.unflushed.hold(channel, &ids);
         // In this order (see the module's notes): the ratchet first, so it is never behind a
         // message that survives a crash; then the file's chunks, the outbox, the history.
         let inner = &self.inner;
         inner.ratchets.save(channel, &ratchet)?;
+        inner.leases.stored(channel);
         for (id, data) in chunks {
             inner.attachments.put_chunk(id, data)?;
         }
@@ -325,7 +363,12 @@ impl Messaging {
         for (id, record) in messages {
             inner.messages.put_encoded(channel, id, record)?;
         }
-        Ok(Sealed { results, ids })
+        Ok(Sealed {
+            results,
+            ids,
+            lease,
+            free,
+        })
     }
 }
 
