@@ -295,7 +295,7 @@ fn rows(m: &Measured) -> Vec<Row> {
                 "ms",
                 false,
                 (ours, base),
-                Target::WithinPlus((5.0 - base).max(0.0)),
+                Target::WithinPlus(((5.0 - base).max(0.0) * 1000.0).floor() / 1000.0),
             )
             .with_latency(latency),
         );
@@ -367,7 +367,11 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     };
     let mut all = Vec::new();
     for &n in sizes {
-        all.push(measure(opts, n).await.with_context(|| format!("{n} messages"))?);
+        all.push(
+            measure(opts, n)
+                .await
+                .with_context(|| format!("{n} messages"))?,
+        );
     }
     if !opts.quick {
         charts(&all)?;

@@ -115,7 +115,10 @@ impl Client {
 
 /// `count` reads of `read(i)` on the bare copy; their latencies (p99 as the value). Each read
 /// answers how many values it found, which must not be zero.
-pub fn bare_latencies(count: usize, mut read: impl FnMut(usize) -> Result<usize>) -> Result<Sample> {
+pub fn bare_latencies(
+    count: usize,
+    mut read: impl FnMut(usize) -> Result<usize>,
+) -> Result<Sample> {
     let mut h = histogram();
     for i in 0..count {
         let start = Instant::now();

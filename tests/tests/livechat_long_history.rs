@@ -82,10 +82,7 @@ async fn a_restart_brings_back_the_open_sessions_without_reading_the_closed_ones
         .filter_map(|m| m["text"].as_str().map(str::to_string))
         .collect();
     assert_eq!(texts, ["do you ship to Ghent?", "yes, in two days"]);
-    let closed = shop
-        .transcript(&ann.token, &done.session)
-        .await
-        .unwrap();
+    let closed = shop.transcript(&ann.token, &done.session).await.unwrap();
     let said: Vec<&str> = closed.iter().filter_map(|m| m["text"].as_str()).collect();
     assert!(
         said.contains(&"where is my parcel?") && said.contains(&"on its way"),

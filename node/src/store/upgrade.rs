@@ -270,5 +270,4 @@ mod tests {
         repo.remove_session(fresh.id).unwrap();
         assert_eq!(repo.open_sessions().count(), 0);
     }
-
 }
