@@ -184,8 +184,13 @@ pub fn fill_livechat(
         }
         ids.push(id);
     }
-    // Sessions closed by this node have their facts: nothing closed before the index.
+    // Sessions closed by this node have their facts, and their open-session index was kept
+    // since the first (a node that grew this history on this release has both marks).
     repo.mark_facts_backfilled()?;
+    store.next_counter_at_least(
+        ochat_node::store::livechat::sessions::OPEN_SESSIONS_INDEXED,
+        1,
+    )?;
     Ok(ids)
 }
 

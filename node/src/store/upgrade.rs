@@ -14,20 +14,18 @@
 //! every session ever held to find the open ones (a second per million sessions).
 //! [`index_open_sessions`] indexes the sessions not closed, once: the meta mark
 //! `lc_open_sessions_indexed` says it was done (and flushed), so a crash half way only makes
-//! the next opening do it again.
+//! the next opening do it again. A folder without sessions gets no mark (nothing to index).
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::channels::ChannelsTable;
+use super::livechat::sessions::OPEN_SESSIONS_INDEXED;
 use super::ratchets::{RatchetPickle, Ratchets};
 use super::table::{Cbor, Table};
 use super::{Store, StoreError, decode, trees};
 use crate::model::livechat::Session;
 use crate::model::{ChannelRecord, RollbackSeen};
-
-/// The meta mark: the open live chat sessions are indexed.
-pub(super) const OPEN_SESSIONS_INDEXED: &str = "lc_open_sessions_indexed";
 
 /// What moved out of a channel record of the earlier layout.
 #[derive(Deserialize)]
@@ -96,10 +94,12 @@ pub(super) fn split_channel_records(store: &Store) -> Result<usize, StoreError> 
 /// [`StoreError`] of any kind: the store should not open then (a start would miss the open
 /// sessions).
 pub(super) fn index_open_sessions(store: &Store) -> Result<usize, StoreError> {
-    if store.counter(OPEN_SESSIONS_INDEXED)? > 0 {
+    let sessions = store.tree(trees::LC_SESSIONS)?;
+    // A folder without sessions needs no index (and a fresh one stays untouched); the mark
+    // comes with the first opening that finds sessions.
+    if sessions.is_empty() || store.counter(OPEN_SESSIONS_INDEXED)? > 0 {
         return Ok(0);
     }
-    let sessions = store.tree(trees::LC_SESSIONS)?;
     let index = store.tree(trees::LC_OPEN_SESSIONS)?;
     let mut indexed = 0;
     for entry in sessions.iter() {

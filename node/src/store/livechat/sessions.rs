@@ -27,6 +27,10 @@ table! {
     pub Sessions = trees::LC_SESSIONS; Uuid => Cbor<Session>
 }
 
+/// The meta mark (a counter, 1 once done) that says the open sessions of a folder written
+/// before the index were indexed (`store::upgrade::index_open_sessions`).
+pub const OPEN_SESSIONS_INDEXED: &str = "lc_open_sessions_indexed";
+
 table! {
     /// `lc_open_sessions`: the id of every session not closed → nothing.
     pub OpenSessions = trees::LC_OPEN_SESSIONS; Uuid => Unit
