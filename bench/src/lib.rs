@@ -8,7 +8,8 @@
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
 //! - [`chart`] — SVG line charts of the scaling groups (cost against size) for `docs/charts/`.
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
-//!   [`memory`] (and its `load` test), [`reports`], [`reach`] (not in `all`: namespaces, root);
+//!   [`memory`] (and its `load` test), [`reports`], [`history`] (long histories; its fill in
+//!   [`history_fill`], its reads in [`history_probe`]), [`reach`] (not in `all`: namespaces, root);
 //!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
 //!   [`bare_relay`], [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
 
@@ -18,6 +19,9 @@ pub mod bare_relay;
 pub mod chart;
 pub mod crypto;
 pub mod federation;
+pub mod history;
+pub mod history_fill;
+pub mod history_probe;
 pub mod livechat;
 pub mod measure;
 pub mod memory;

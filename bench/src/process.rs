@@ -100,6 +100,26 @@ impl NodeProcess {
     pub fn rss(&self) -> Result<u64> {
         rss(self.child.id())
     }
+
+    /// Stops the node as an operator does (SIGTERM: it closes its database cleanly) and waits
+    /// (at most 60 s) until it exited.
+    pub async fn stop(mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill -TERM")?;
+        if !status.success() {
+            bail!("kill -TERM failed: {status}");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("ochat run did not stop within 60 s of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for NodeProcess {

@@ -157,6 +157,9 @@ pub mod trees {
     pub const LC_CHANNELS: &str = "lc_channels";
     /// Live chat: visitor sessions by id.
     pub const LC_SESSIONS: &str = "lc_sessions";
+    /// Live chat: the ids of the sessions not closed (empty values), so that a start reads
+    /// those and not every session ever held (see `store::livechat::sessions`).
+    pub const LC_OPEN_SESSIONS: &str = "lc_open_sessions";
     /// Live chat: session id (16 B) ‖ sequence (8 B BE) → message.
     pub const LC_MESSAGES: &str = "lc_messages";
     /// Live chat: returning visitor id → previous operator.
@@ -226,6 +229,7 @@ pub mod trees {
         LC_GROUPS,
         LC_CHANNELS,
         LC_SESSIONS,
+        LC_OPEN_SESSIONS,
         LC_MESSAGES,
         LC_VISITORS,
         LC_CANNED,
@@ -317,6 +321,7 @@ impl Store {
         }));
         store.replay_intents()?;
         upgrade::split_channel_records(&store)?;
+        upgrade::index_open_sessions(&store)?;
         Ok(store)
     }
 

@@ -90,19 +90,17 @@ pub struct State {
 }
 
 impl State {
-    /// Loads the sessions that are not closed.
+    /// Loads the sessions that are not closed (from their index: closed ones are not read).
     pub(crate) fn load(repo: &LiveChatStore) -> Result<State, LiveChatError> {
         let mut open = OpenSessions::new();
         let mut unwritten = Unwritten::new();
-        for s in repo.sessions() {
+        for s in repo.open_sessions() {
             let s: Session = s?;
-            if s.closed_at_ms.is_none() {
-                let s = super::messages::caught_up(repo, s)?;
-                if !s.written {
-                    unwritten.insert((s.created_at_ms, s.id));
-                }
-                open.insert(s.id, s);
+            let s = super::messages::caught_up(repo, s)?;
+            if !s.written {
+                unwritten.insert((s.created_at_ms, s.id));
             }
+            open.insert(s.id, s);
         }
         let presence = repo
             .presences()?

@@ -9,6 +9,7 @@
 //! | `lc_canned`       | canned response id (16 B)         | `Canned`             |
 //! | `lc_chatbots`     | script id (16 B)                  | `Script`             |
 //! | `lc_sessions`     | session id (16 B)                 | `Session`            |
+//! | `lc_open_sessions` | session id (16 B) of a session not closed | empty          |
 //! | `lc_messages`     | session id (16 B) ‖ sequence (8 B BE) | `Message`        |
 //! | `lc_visitors`     | visitor id (utf-8)                | `ReturningEntry`     |
 //! | `lc_ratings`      | session id (16 B)                 | `Rating`             |
@@ -71,6 +72,7 @@ pub struct LiveChatStore {
     canned: Table<CannedResponses>,
     chatbots: Table<Chatbots>,
     sessions: Table<sessions::Sessions>,
+    open: Table<sessions::OpenSessions>,
     messages: Table<sessions::Messages>,
     visitors: Table<sessions::Visitors>,
     ratings: Table<records::Ratings>,
@@ -104,6 +106,7 @@ impl LiveChatStore {
             canned: store.table()?,
             chatbots: store.table()?,
             sessions: store.table()?,
+            open: store.table()?,
             messages: store.table()?,
             visitors: store.table()?,
             ratings: store.table()?,

@@ -6,6 +6,7 @@
 //! | `record_seq`        | the sequence number of our signed instance record        |
 //! | `rejected_messages` | incoming channel messages refused (`/metrics`)           |
 //! | live chat's         | lead and ticket numbers (named after their tables)       |
+//! | `lc_open_sessions_indexed` | 1 once the open live chat sessions are indexed (`upgrade`) |
 //!
 //! Used through [`Store::next_counter`], [`Store::next_counter_at_least`] and
 //! [`Store::counter`] by the node, federation, messaging and live chat.

@@ -9,14 +9,22 @@
 //! is rewritten, the table's is. It runs after the interrupted atomic writes are completed
 //! (a channel created by an earlier release may come back from its intent) and before
 //! anything reads a channel.
+//!
+//! Before the index of open live chat sessions (`lc_open_sessions`, issue 30), a start decoded
+//! every session ever held to find the open ones (a second per million sessions).
+//! [`index_open_sessions`] indexes the sessions not closed, once: the meta mark
+//! `lc_open_sessions_indexed` says it was done (and flushed), so a crash half way only makes
+//! the next opening do it again. A folder without sessions gets no mark (nothing to index).
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::channels::ChannelsTable;
+use super::livechat::sessions::OPEN_SESSIONS_INDEXED;
 use super::ratchets::{RatchetPickle, Ratchets};
 use super::table::{Cbor, Table};
 use super::{Store, StoreError, decode, trees};
+use crate::model::livechat::Session;
 use crate::model::{ChannelRecord, RollbackSeen};
 
 /// What moved out of a channel record of the earlier layout.
@@ -75,6 +83,42 @@ pub(super) fn split_channel_records(store: &Store) -> Result<usize, StoreError> 
         );
     }
     Ok(moved)
+}
+
+/// Indexes the live chat sessions not closed, once per folder (see the module
+/// documentation); answers how many were indexed. A damaged session record is left out of the
+/// index, with a warning: the start before this index failed on it, now only reading it does.
+///
+/// # Errors
+///
+/// [`StoreError`] of any kind: the store should not open then (a start would miss the open
+/// sessions).
+pub(super) fn index_open_sessions(store: &Store) -> Result<usize, StoreError> {
+    let sessions = store.tree(trees::LC_SESSIONS)?;
+    // A folder without sessions needs no index (and a fresh one stays untouched); the mark
+    // comes with the first opening that finds sessions.
+    if sessions.is_empty() || store.counter(OPEN_SESSIONS_INDEXED)? > 0 {
+        return Ok(0);
+    }
+    let index = store.tree(trees::LC_OPEN_SESSIONS)?;
+    let mut indexed = 0;
+    for entry in sessions.iter() {
+        let (key, bytes) = entry?;
+        match decode::<Session>(trees::LC_SESSIONS, &bytes) {
+            Ok(s) if s.closed_at_ms.is_none() => {
+                index.insert(key, Vec::new())?;
+                indexed += 1;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "a damaged live chat session was not indexed"),
+        }
+    }
+    store.next_counter(OPEN_SESSIONS_INDEXED)?;
+    store.flush_blocking()?;
+    if indexed > 0 {
+        tracing::info!(sessions = indexed, "indexed the open live chat sessions");
+    }
+    Ok(indexed)
 }
 
 #[cfg(test)]
@@ -162,5 +206,68 @@ mod tests {
         assert_eq!(ratchets.rollback(without).unwrap(), None);
         // Done once: a second opening has nothing left to move.
         assert_eq!(split_channel_records(&store).unwrap(), 0);
+    }
+
+    fn session(closed: Option<u64>) -> Session {
+        Session {
+            id: Uuid::now_v7(),
+            channel_id: Uuid::now_v7(),
+            visitor_id: None,
+            token_hash: vec![0; 32],
+            language: None,
+            country: None,
+            page_url: String::new(),
+            operators: Vec::new(),
+            all_operators: Vec::new(),
+            chatbot_id: None,
+            created_at_ms: 1,
+            last_activity_ms: 1,
+            closed_at_ms: closed,
+            pages: Vec::new(),
+            next_seq: 0,
+            bot: None,
+            handover_at_ms: None,
+            no_operator: false,
+            written: true,
+            bot_records: 0,
+            abandoned: false,
+            address: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_open_sessions_of_an_earlier_folder_are_indexed_once_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (open, closed) = (session(None), session(Some(5)));
+        {
+            // The earlier layout: sessions only, no index and no mark.
+            let store = Store::open(dir.path()).unwrap();
+            store.tree(trees::META).unwrap().clear().unwrap();
+            let raw = store.tree(trees::LC_SESSIONS).unwrap();
+            for s in [&open, &closed] {
+                raw.insert(s.id.as_bytes(), encode(trees::LC_SESSIONS, s).unwrap())
+                    .unwrap();
+            }
+            raw.insert(Uuid::now_v7().as_bytes(), &b"damaged"[..])
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let repo = crate::store::livechat::LiveChatStore::open(&store).unwrap();
+        let ids: Vec<Uuid> = repo.open_sessions().map(|s| s.unwrap().id).collect();
+        assert_eq!(ids, [open.id], "only the open session, read from the index");
+        assert_eq!(store.counter(OPEN_SESSIONS_INDEXED).unwrap(), 1);
+        assert_eq!(index_open_sessions(&store).unwrap(), 0, "done once");
+
+        // From then on the writes keep it: a session that closes leaves it, a new one enters.
+        let mut now_closed = open.clone();
+        now_closed.closed_at_ms = Some(9);
+        repo.put_session(&now_closed).unwrap();
+        let fresh = session(None);
+        repo.put_session(&fresh).unwrap();
+        let ids: Vec<Uuid> = repo.open_sessions().map(|s| s.unwrap().id).collect();
+        assert_eq!(ids, [fresh.id]);
+        repo.remove_session(fresh.id).unwrap();
+        assert_eq!(repo.open_sessions().count(), 0);
     }
 }

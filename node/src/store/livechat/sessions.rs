@@ -4,6 +4,13 @@
 //! A message is stored under its session id ‖ its sequence number (8 B BE), so a session's
 //! messages read back in order with one prefix scan; the session's record is not rewritten per
 //! message (see `livechat::messages`).
+//!
+//! `lc_open_sessions` holds the id of every session not closed, so that a start loads those
+//! (a handful) instead of decoding every session ever held (a million after a few years).
+//! [`LiveChatStore::put_session`] keeps it in the one order that a crash cannot spoil: an open
+//! session's id is indexed before its record is written, a closed one's is dropped after; a
+//! stale id (its session closed or gone) is skipped on reading. Folders of earlier releases
+//! get the index when the store opens (`store::upgrade::index_open_sessions`).
 
 use uuid::Uuid;
 
@@ -12,12 +19,21 @@ use crate::model::livechat::Message;
 use crate::model::livechat::ReturningEntry;
 use crate::model::livechat::Session;
 use crate::store::StoreError;
-use crate::store::table::{Cbor, table};
+use crate::store::table::{Cbor, Unit, table};
 use crate::store::trees;
 
 table! {
     /// `lc_sessions`: visitor sessions by id.
     pub Sessions = trees::LC_SESSIONS; Uuid => Cbor<Session>
+}
+
+/// The meta mark (a counter, 1 once done) that says the open sessions of a folder written
+/// before the index were indexed (`store::upgrade::index_open_sessions`).
+pub const OPEN_SESSIONS_INDEXED: &str = "lc_open_sessions_indexed";
+
+table! {
+    /// `lc_open_sessions`: the id of every session not closed → nothing.
+    pub OpenSessions = trees::LC_OPEN_SESSIONS; Uuid => Unit
 }
 
 table! {
@@ -41,14 +57,36 @@ impl LiveChatStore {
         self.sessions.iter().map(|e| e.map(|(_, Cbor(s))| s))
     }
 
-    /// Writes a session record (not durable until a flush).
+    /// The sessions not closed, by id (read as the iterator goes).
+    pub fn open_sessions(&self) -> impl Iterator<Item = Result<Session, StoreError>> + use<> {
+        let sessions = self.sessions.clone();
+        self.open
+            .keys()
+            .map(move |id| Ok(sessions.get(&id?)?.map(|Cbor(s)| s)))
+            .filter_map(|s| match s {
+                Ok(Some(s)) if s.closed_at_ms.is_none() => Some(Ok(s)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+    }
+
+    /// Writes a session record, and keeps the index of open sessions (not durable until a
+    /// flush; see the module documentation for the order).
     pub fn put_session(&self, session: &Session) -> Result<(), StoreError> {
-        self.sessions.put_ref(&session.id, session)
+        if session.closed_at_ms.is_none() {
+            self.open.put(&session.id, &Unit)?;
+            self.sessions.put_ref(&session.id, session)
+        } else {
+            self.sessions.put_ref(&session.id, session)?;
+            self.open.remove(&session.id).map(drop)
+        }
     }
 
     /// Removes a session record; answers whether it was there.
     pub fn remove_session(&self, id: Uuid) -> Result<bool, StoreError> {
-        self.sessions.remove(&id)
+        let was = self.sessions.remove(&id)?;
+        self.open.remove(&id)?;
+        Ok(was)
     }
 
     /// Writes a message of a session under its sequence number.
