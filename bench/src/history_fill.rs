@@ -128,6 +128,7 @@ pub fn fill_livechat(
                 at_ms: at + 10_000,
                 only_for: None,
                 answers: Vec::new(),
+                file: None,
             },
             Message {
                 id: v7_at(at + answer_after),
@@ -140,6 +141,7 @@ pub fn fill_livechat(
                 at_ms: at + answer_after,
                 only_for: None,
                 answers: Vec::new(),
+                file: None,
             },
         ];
         for m in &messages {
@@ -168,6 +170,9 @@ pub fn fill_livechat(
             bot_records: 0,
             abandoned: false,
             address: None,
+            queue: None,
+            identity: None,
+            page_times: vec![at],
         };
         repo.put_session(&session)?;
         repo.put_facts(&SessionFacts::new(&session, &messages))?;

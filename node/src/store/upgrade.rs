@@ -232,6 +232,9 @@ mod tests {
             bot_records: 0,
             abandoned: false,
             address: None,
+            queue: None,
+            identity: None,
+            page_times: Vec::new(),
         }
     }
 
