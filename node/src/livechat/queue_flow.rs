@@ -167,6 +167,9 @@ fn place_event(place: &QueuePlace) -> Value {
     event
 }
 
+/// At start-up, the handling-time estimate reads at most this many of the newest sessions.
+const RECENT_SCAN: usize = 5_000;
+
 impl LiveChat {
     /// The channel's line, pruned of sessions the clean-up removed. Call with the state locked.
     fn current_view(state: &mut State, channel: &Channel, now: u64) -> QueueView {
@@ -393,11 +396,12 @@ impl LiveChat {
     }
 
     /// Rebuilds the lines from the open sessions' marks (everyone's grace starts now) and the
-    /// recent handling times from the closed sessions. Run once at start-up.
+    /// recent handling times from the newest closed sessions (at most
+    /// [`RECENT_SCAN`] read, so start-up does not grow with the history). Run once at start-up.
     pub(crate) fn rebuild_queue(&self) -> Result<(), LiveChatError> {
         let now = self.now_ms();
         let mut handled: Vec<(u64, Uuid, u64)> = Vec::new();
-        for s in self.repo().sessions() {
+        for s in self.repo().sessions_newest_first().take(RECENT_SCAN) {
             let s: Session = s?;
             if let Some(at) = s.closed_at_ms
                 && !s.abandoned

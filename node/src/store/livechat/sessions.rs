@@ -57,6 +57,14 @@ impl LiveChatStore {
         self.sessions.iter().map(|e| e.map(|(_, Cbor(s))| s))
     }
 
+    /// Every stored session, newest first (ids are UUIDv7, so by creation; read as the
+    /// iterator goes).
+    pub fn sessions_newest_first(
+        &self,
+    ) -> impl Iterator<Item = Result<Session, StoreError>> + use<> {
+        self.sessions.iter().rev().map(|e| e.map(|(_, Cbor(s))| s))
+    }
+
     /// The sessions not closed, by id (read as the iterator goes).
     pub fn open_sessions(&self) -> impl Iterator<Item = Result<Session, StoreError>> + use<> {
         let sessions = self.sessions.clone();
