@@ -402,7 +402,14 @@ impl LiveChat {
         let now = self.now_ms();
         let mut handled: Vec<(u64, Uuid, u64)> = Vec::new();
         for s in self.repo().sessions_newest_first().take(RECENT_SCAN) {
-            let s: Session = s?;
+            // Only an estimate: a damaged old record must not stop the node from starting.
+            let s: Session = match s {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live chat: a session record is unreadable; the wait estimate leaves it out");
+                    continue;
+                }
+            };
             if let Some(at) = s.closed_at_ms
                 && !s.abandoned
                 && !s.all_operators.is_empty()
