@@ -8,7 +8,8 @@
 //! - [`opts`] — what every group is told ([`opts::Opts`]).
 //! - [`chart`] — SVG line charts of the scaling groups (cost against size) for `docs/charts/`.
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
-//!   [`memory`] (and its `load` test), [`reports`], [`reach`] (not in `all`: namespaces, root);
+//!   [`memory`] (and its `load` test), [`reports`], [`partners`] (one hub, many partners),
+//!   [`directory`] (many records), [`reach`] (not in `all`: namespaces, root);
 //!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
 //!   [`bare_relay`], [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
 
@@ -17,12 +18,14 @@ pub mod bare_p2p;
 pub mod bare_relay;
 pub mod chart;
 pub mod crypto;
+pub mod directory;
 pub mod federation;
 pub mod livechat;
 pub mod measure;
 pub mod memory;
 pub mod ns_runtime;
 pub mod opts;
+pub mod partners;
 pub mod process;
 pub mod reach;
 mod reach_bare;

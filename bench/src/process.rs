@@ -32,6 +32,11 @@ impl NodeProcess {
     /// Spawns `ochat run` on `data_dir` and waits (at most 60 s) until `GET /api/v1/instance`
     /// answers 200.
     pub async fn start(data_dir: &Path) -> Result<Self> {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// [`NodeProcess::start`] with more `ochat run` flags (e.g. `--auto-accept any`).
+    pub async fn start_with(data_dir: &Path, flags: &[&str]) -> Result<Self> {
         let addr_file = data_dir.join("api.addr");
         let _ = std::fs::remove_file(&addr_file);
         let started = Instant::now();
@@ -46,6 +51,7 @@ impl NodeProcess {
                 "--listen",
                 "/ip4/127.0.0.1/tcp/0",
             ])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -99,6 +105,26 @@ impl NodeProcess {
     /// Resident memory of the process, in bytes.
     pub fn rss(&self) -> Result<u64> {
         rss(self.child.id())
+    }
+
+    /// Stops the node as an operator does (SIGTERM: it flushes and releases its folder) and
+    /// waits for it to exit, at most 30 s.
+    pub async fn terminate(mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill -TERM")?;
+        if !status.success() {
+            bail!("kill -TERM failed: {status}");
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("ochat run did not stop within 30 s of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
     }
 }
 
