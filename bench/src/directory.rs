@@ -349,6 +349,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
             (p.fill_rate, f64::NAN),
         );
         row.ratio = f64::NAN;
+        row.met = true;
         rows.push(row);
         rows.push(
             Row::new(

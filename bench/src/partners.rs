@@ -1,5 +1,5 @@
 //! Group `partners`: one node (the hub) linked to many partner instances, measured at several
-//! sizes (10, 50, 200 partners; 10 and 50 under `--quick`) and drawn into
+//! sizes (10, 50, 100 partners; 10 and 50 under `--quick`) and drawn into
 //! `docs/charts/partners-*.svg`.
 //!
 //! The partners are real nodes inside the bench's process ([`TestNode`], each with its own
@@ -398,7 +398,10 @@ fn absolute(figure: &str, unit: &str, ours: f64, base: f64, max: f64, target: &s
 
 /// Runs the group.
 pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
-    let sizes: &[usize] = if opts.quick { &[10, 50] } else { &[10, 50, 200] };
+    // 200 partners inside one process stopped at "cannot listen" on the way from 50 (each
+    // in-process node holds about 65 open files; the bench may hold 20,000 here): the largest
+    // size measured is 100 until the partners are spread over a few processes.
+    let sizes: &[usize] = if opts.quick { &[10, 50] } else { &[10, 50, 100] };
     let dir = tempfile::tempdir()?;
     let empty = dir.path().join("empty");
     let empty_startup = startup_median(&empty, 0, opts.rounds()).await?;
