@@ -97,7 +97,9 @@ async fn make_records(n: usize) -> Result<Vec<(InstanceId, SignedRecord)>> {
         .step_by(chunk)
         .map(|from| {
             let to = (from + chunk).min(n);
-            tokio::task::spawn_blocking(move || (from..to).map(make_record).collect::<Result<Vec<_>>>())
+            tokio::task::spawn_blocking(move || {
+                (from..to).map(make_record).collect::<Result<Vec<_>>>()
+            })
         })
         .collect();
     let mut all = Vec::with_capacity(n);
@@ -171,7 +173,10 @@ async fn lookups(http: &reqwest::Client, urls: &Arc<Vec<String>>, count: usize) 
     })
     .await??;
     let elapsed = start.elapsed();
-    let h = hist.lock().map(|h| h.clone()).unwrap_or_else(|_| histogram());
+    let h = hist
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_else(|_| histogram());
     Ok(Sample {
         value: count as f64 / elapsed.as_secs_f64(),
         hist: Some(h),
@@ -224,11 +229,9 @@ async fn bare_directory(answers: HashMap<String, Bytes>) -> Result<bare_http::Se
         UrlPath(uuid): UrlPath<String>,
     ) -> Response {
         match map.get(&uuid) {
-            Some(body) => (
-                [(header::CONTENT_TYPE, "application/json")],
-                body.clone(),
-            )
-                .into_response(),
+            Some(body) => {
+                ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
+            }
             None => StatusCode::NOT_FOUND.into_response(),
         }
     }
@@ -343,7 +346,10 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     for p in &points {
         let mut row = Row::informative(
             GROUP,
-            &format!("registrations/s while filling to {} records (16 clients)", p.size),
+            &format!(
+                "registrations/s while filling to {} records (16 clients)",
+                p.size
+            ),
             "reg/s",
             true,
             (p.fill_rate, f64::NAN),
@@ -369,9 +375,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     let (regs_loaded, regs_alone) = load.medians();
     rows.push(Row::informative(
         GROUP,
-        &format!(
-            "registrations/s at {largest} records while 16 clients look up (base: alone)"
-        ),
+        &format!("registrations/s at {largest} records while 16 clients look up (base: alone)"),
         "reg/s",
         true,
         (regs_loaded, regs_alone),

@@ -326,7 +326,13 @@ async fn measure_fan_out(
         );
     }
     let channels = Arc::new(channels);
-    let acme = pair.acme.node.as_ref().context("acme stopped")?.shared.clone();
+    let acme = pair
+        .acme
+        .node
+        .as_ref()
+        .context("acme stopped")?
+        .shared
+        .clone();
     let one = Arc::new(vec![pair.channel.parse::<Uuid>()?]);
     // Whole rounds over every channel, about as many messages as the federation figure.
     let per_channel = opts.scale(3000).div_ceil(channels.len()).max(1);
@@ -401,7 +407,11 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     // 200 partners inside one process stopped at "cannot listen" on the way from 50 (each
     // in-process node holds about 65 open files; the bench may hold 20,000 here): the largest
     // size measured is 100 until the partners are spread over a few processes.
-    let sizes: &[usize] = if opts.quick { &[10, 50] } else { &[10, 50, 100] };
+    let sizes: &[usize] = if opts.quick {
+        &[10, 50]
+    } else {
+        &[10, 50, 100]
+    };
     let dir = tempfile::tempdir()?;
     let empty = dir.path().join("empty");
     let empty_startup = startup_median(&empty, 0, opts.rounds()).await?;
@@ -425,7 +435,10 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for p in &points {
         rows.push(absolute(
-            &format!("memory per idle accepted partner (hub process RSS, {} partners)", p.size),
+            &format!(
+                "memory per idle accepted partner (hub process RSS, {} partners)",
+                p.size
+            ),
             "KiB",
             p.kib_per_partner,
             f64::NAN,
