@@ -9,7 +9,8 @@
 //! - [`chart`] — SVG line charts of the scaling groups (cost against size) for `docs/charts/`.
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
 //!   [`memory`] (and its `load` test), [`reports`], [`history`] (long histories; its fill in
-//!   [`history_fill`], its reads in [`history_probe`]), [`reach`] (not in `all`: namespaces, root);
+//!   [`history_fill`], its reads in [`history_probe`]), [`partners`] (one hub, many partners),
+//!   [`directory`] (many records), [`reach`] (not in `all`: namespaces, root);
 //!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
 //!   [`bare_relay`], [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
 
@@ -18,6 +19,7 @@ pub mod bare_p2p;
 pub mod bare_relay;
 pub mod chart;
 pub mod crypto;
+pub mod directory;
 pub mod federation;
 pub mod history;
 pub mod history_fill;
@@ -27,6 +29,7 @@ pub mod measure;
 pub mod memory;
 pub mod ns_runtime;
 pub mod opts;
+pub mod partners;
 pub mod process;
 pub mod reach;
 mod reach_bare;

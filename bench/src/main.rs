@@ -33,7 +33,8 @@ use clap::Parser;
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
 use ochat_bench::{
-    crypto, federation, history, livechat, memory, process, reach, reports, storage,
+    crypto, directory, federation, history, livechat, memory, partners, process, reach, reports,
+    storage,
 };
 
 /// The node's allocator (the one the `ochat` binary uses), so that the node processes this
@@ -50,13 +51,16 @@ const GROUPS: &[&str] = &[
     "memory",
     "reports",
     "history",
+    "partners",
+    "directory",
 ];
 
 /// Benchmarks of ochat against bare baselines.
 #[derive(Debug, Parser)]
 #[command(name = "ochat-bench")]
 struct Args {
-    /// `all`, or one group: crypto, federation, livechat, storage, memory, reports, history; or `load`
+    /// `all`, or one group: crypto, federation, livechat, storage, memory, reports, partners,
+    /// directory, history; or `load`
     /// (10,000 visitor WebSockets and 2,000 msg/s for 60 s; not part of `all`); or
     /// `federation-profile` (only our side of the 16-in-flight figure, 30,000 messages, to run
     /// under a profiler; not part of `all`); or `livechat-profile` (only our side of the
@@ -81,6 +85,8 @@ async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
         "memory" => memory::run(opts).await,
         "reports" => reports::run(opts).await,
         "history" => history::run(opts).await,
+        "partners" => partners::run(opts).await,
+        "directory" => directory::run(opts).await,
         "reach" => reach::run(opts).await,
         "load" => memory::load(opts).await,
         "federation-profile" => federation::profile(opts).await,

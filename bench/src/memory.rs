@@ -29,7 +29,7 @@ pub const READ_BUFFER: usize = 4 * 1024;
 pub const WRITE_BUFFER: usize = 4 * 1024;
 
 /// Resident memory once it stops moving (two samples 250 ms apart within 0.5 %, at most 5 s).
-async fn settled(rss: impl Fn() -> Result<u64>) -> Result<u64> {
+pub async fn settled(rss: impl Fn() -> Result<u64>) -> Result<u64> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut last = rss()?;
     loop {

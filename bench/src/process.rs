@@ -32,6 +32,11 @@ impl NodeProcess {
     /// Spawns `ochat run` on `data_dir` and waits (at most 60 s) until `GET /api/v1/instance`
     /// answers 200.
     pub async fn start(data_dir: &Path) -> Result<Self> {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// [`NodeProcess::start`] with more `ochat run` flags (e.g. `--auto-accept any`).
+    pub async fn start_with(data_dir: &Path, flags: &[&str]) -> Result<Self> {
         let addr_file = data_dir.join("api.addr");
         let _ = std::fs::remove_file(&addr_file);
         let started = Instant::now();
@@ -46,6 +51,7 @@ impl NodeProcess {
                 "--listen",
                 "/ip4/127.0.0.1/tcp/0",
             ])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -11,6 +11,8 @@
 //! UUID cannot both win. Used by the directory server only.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ochat_protocol::identity::InstanceId;
 use ochat_protocol::record::SignedRecord;
@@ -60,6 +62,20 @@ table! {
 pub struct DirectoryRecords {
     store: Store,
     records: Table<RecordsTable>,
+    flushes: Arc<Flushes>,
+}
+
+/// Grouped flushes: a writer takes a ticket after its write; a flush that starts after the
+/// ticket was taken covers the write. While one flush runs the others queue; the next one
+/// covers every ticket taken so far, and those it covered return without flushing again.
+#[derive(Debug, Default)]
+struct Flushes {
+    /// The last ticket taken.
+    requested: AtomicU64,
+    /// The highest ticket a finished flush covers.
+    covered: AtomicU64,
+    /// One flush at a time.
+    running: tokio::sync::Mutex<()>,
 }
 
 impl DirectoryRecords {
@@ -73,6 +89,7 @@ impl DirectoryRecords {
         Ok(DirectoryRecords {
             records: store.table()?,
             store,
+            flushes: Arc::default(),
         })
     }
 
@@ -102,13 +119,31 @@ impl DirectoryRecords {
             .compare_and_swap(&uuid.0, current.as_ref(), Some(&StoredRecord(new.clone())))
     }
 
-    /// Makes every write so far durable (see [`Store::flush`]).
+    /// Makes every write so far durable (see [`Store::flush`]). Concurrent callers share
+    /// flushes: under many registrations at once, one flush covers every writer that arrived
+    /// while the previous one ran (before, each PUT paid for its own: see
+    /// docs/benchmarks-scale-partners.md).
     ///
     /// # Errors
     ///
     /// [`StoreError`].
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.store.flush().await
+        let f = &self.flushes;
+        let ticket = f.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = f.running.lock().await;
+        if f.covered.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        // Every ticket up to here was taken after its write: this flush covers them all.
+        let target = f.requested.load(Ordering::SeqCst);
+        self.store.flush().await?;
+        f.covered.fetch_max(target, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// How many flushes reached the disk (for tests).
+    pub fn flush_count(&self) -> u64 {
+        self.store.flush_count()
     }
 }
 
@@ -132,6 +167,37 @@ mod tests {
         }
         let records = DirectoryRecords::open(dir.path()).unwrap();
         assert_eq!(records.get(&uuid).unwrap().unwrap(), signed);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_registrations_at_once_share_flushes_and_each_is_covered() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = DirectoryRecords::open(dir.path()).unwrap();
+        let writers = 64u64;
+        let tasks: Vec<_> = (0..writers)
+            .map(|n| {
+                let records = records.clone();
+                tokio::spawn(async move {
+                    let uuid = InstanceId::generate();
+                    let signed = SignedRecord::from_parts(n.to_be_bytes().to_vec(), vec![1; 64]);
+                    assert!(records.swap(&uuid, None, &signed).unwrap());
+                    records.flush().await.unwrap();
+                    uuid
+                })
+            })
+            .collect();
+        for t in tasks {
+            let uuid = tokio::time::timeout(std::time::Duration::from_secs(20), t)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(records.get(&uuid).unwrap().is_some());
+        }
+        let flushes = records.flush_count();
+        assert!(
+            flushes < writers / 2,
+            "{writers} writers at once paid for {flushes} flushes"
+        );
     }
 
     #[test]
