@@ -35,6 +35,7 @@ pub mod docs_cmd;
 pub mod livechat;
 pub mod livechat_canned;
 pub mod livechat_channels;
+pub mod livechat_files;
 pub mod livechat_identity;
 pub mod livechat_operators;
 pub mod livechat_rules;

@@ -5,7 +5,8 @@
 //! - `operator` — [`crate::livechat_operators`];
 //! - `canned`, `group` — [`crate::livechat_canned`];
 //! - `snippet CHANNEL` — here: the embed snippet and the direct chat link;
-//! - `identity-secret CHANNEL` — [`crate::livechat_identity`].
+//! - `identity-secret CHANNEL` — [`crate::livechat_identity`];
+//! - `files CHANNEL` — [`crate::livechat_files`].
 //!
 //! Every command takes `--json` (the API's answer as it is). Objects are named by id, by the
 //! first characters of their id, or by name (a channel's or group's name, an operator's login
@@ -61,6 +62,9 @@ pub enum LivechatCommand {
     Snippet(SnippetArgs),
     /// A channel's visitor identity secret: print it, make a new one (--rotate), or remove it.
     IdentitySecret(crate::livechat_identity::IdentitySecretArgs),
+    /// A channel's files in conversations: print the settings, or turn them on or off, set
+    /// the size limit and the allowed types.
+    Files(crate::livechat_files::FilesArgs),
 }
 
 /// `ochat livechat snippet`.
@@ -98,6 +102,7 @@ pub async fn run(args: LivechatArgs) -> anyhow::Result<()> {
         LivechatCommand::IdentitySecret(a) => {
             crate::livechat_identity::identity_secret(&ctx, &a).await
         }
+        LivechatCommand::Files(a) => crate::livechat_files::files(&ctx, &a).await,
     }
 }
 

@@ -24,6 +24,7 @@ const ADMIN_JS: &str = include_str!("assets/admin.js");
 const ADMIN_PEOPLE_JS: &str = include_str!("assets/admin_people.js");
 const ADMIN_CHANNELS_JS: &str = include_str!("assets/admin_channels.js");
 const ADMIN_CHANNEL_OFFLINE_JS: &str = include_str!("assets/admin_channel_offline.js");
+const ADMIN_CHANNEL_FILES_JS: &str = include_str!("assets/admin_channel_files.js");
 const ADMIN_RULES_JS: &str = include_str!("assets/admin_rules.js");
 const ADMIN_CSS: &str = include_str!("assets/admin.css");
 const ADMIN_BOTS_JS: &str = include_str!("assets/admin_bots.js");
@@ -116,6 +117,7 @@ pub(super) async fn file(Path(file): Path<String>) -> Result<Response, ApiError>
         "admin_people.js" => (JS, ADMIN_PEOPLE_JS),
         "admin_channels.js" => (JS, ADMIN_CHANNELS_JS),
         "admin_channel_offline.js" => (JS, ADMIN_CHANNEL_OFFLINE_JS),
+        "admin_channel_files.js" => (JS, ADMIN_CHANNEL_FILES_JS),
         "admin_rules.js" => (JS, ADMIN_RULES_JS),
         "admin.css" => (CSS, ADMIN_CSS),
         "admin_bots.js" => (JS, ADMIN_BOTS_JS),
