@@ -4,6 +4,9 @@
 // textContent, never as HTML.
 (function () {
   "use strict";
+  // Whether every deferred script of the page has run (DOMContentLoaded fires after them).
+  var scriptsLoaded = false;
+  document.addEventListener("DOMContentLoaded", function () { scriptsLoaded = true; });
   var KEY = "ochat.token";
   var $ = function (id) { return document.getElementById(id); };
   var token = null;
@@ -94,9 +97,16 @@
     }
     listen("/api/v1/events", onNodeEvent);
     if (!me) showRestored();
-    // The admin area (admin.js) starts from here; "leave" clears the console's own view.
-    document.dispatchEvent(new CustomEvent("ochat:console", { detail: { token: token, me: me,
-      leave: function () { view = null; clearViews(); showError(null); } } }));
+    // The admin area (admin.js), the queue and the alerts start from here; "leave" clears the
+    // console's own view. A quick login (a reload with the token kept) can finish before the
+    // later deferred scripts have run and listened (the document is already "interactive"
+    // then): the event waits for DOMContentLoaded, which comes after all of them.
+    var ready = function () {
+      document.dispatchEvent(new CustomEvent("ochat:console", { detail: { token: token, me: me,
+        leave: function () { view = null; clearViews(); showError(null); } } }));
+    };
+    if (scriptsLoaded) ready();
+    else document.addEventListener("DOMContentLoaded", ready);
   }
 
   // A node brought back from a backup says so: what it received after the backup was taken
