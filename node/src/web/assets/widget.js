@@ -558,8 +558,8 @@
   // ---- queue (lc-queue): the visitor's place in line while every operator is busy ----
   // The node sends the place when the chat starts and as `queue` events on the session's
   // socket (on every change, and when the socket opens); "served" or "left" ends it.
-  // The queue's texts are in the widget's table (livechat/widget_texts.rs, keys "queue_*");
-  // "{n}" and "{m}" are filled in here.
+  // The queue's texts are in the widget's table (livechat/widget_text_table.rs, keys
+  // "queue_*"); t() fills in "{n}" and "{m}".
   var QUEUE_KEYS = {
     position: "queue_position",
     waitMinutes: "queue_wait_minutes",
@@ -568,9 +568,7 @@
     keepPlace: "queue_keep_place",
   };
   function queueText(key, values) {
-    return t(QUEUE_KEYS[key]).replace(/\{(\w+)\}/g, function (_, name) {
-      return values && values[name] !== undefined ? String(values[name]) : "";
-    });
+    return t(QUEUE_KEYS[key], values);
   }
   function queueBox() {
     if (!ui.queue) {
@@ -605,10 +603,13 @@
 
   // ---- texts in the visitor's language ----
   // The node sends every widget text already chosen for this browser's languages
-  // (livechat/widget_texts.rs holds the one table); "{name}" is filled in here.
-  function t(key, name) {
+  // (livechat/widget_text_table.rs holds the one table). t() fills in "{name}"-style parts
+  // from the values given (a string alone stands for {name}).
+  function t(key, values) {
     var text = cfg && cfg.texts && typeof cfg.texts[key] === "string" ? cfg.texts[key] : key;
-    return name === undefined ? text : text.split("{name}").join(String(name));
+    if (values === undefined) return text;
+    if (typeof values !== "object") values = { name: values };
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] !== undefined ? String(values[k]) : ""; });
   }
 
   // The browser's languages, best first (at most 20, as the node accepts).
@@ -742,7 +743,7 @@
 
   // ==== lc-files: files in the chat and the transcript by email ====
   // This section's texts are in the widget's table (livechat/widget_text_table.rs, keys
-  // "files_*"); say() fills in "{name}", "{max}" and "{to}".
+  // "files_*"); t() fills in "{name}", "{max}" and "{to}".
   var FILES_KEYS = {
     attach: "files_attach",
     sending: "files_sending",
@@ -754,11 +755,8 @@
     emailSend: "files_email_send",
     emailSent: "files_email_sent",
   };
-  function ft(key) { return t(FILES_KEYS[key]); }
+  function ft(key, values) { return t(FILES_KEYS[key], values); }
   var features = null;
-  function say(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (_, k) { return values && values[k] !== undefined ? values[k] : ""; });
-  }
   function bytes(n) {
     if (n >= 1048576) return (n / 1048576).toFixed(1).replace(/\.0$/, "") + " MB";
     if (n >= 1024) return Math.round(n / 1024) + " KB";
@@ -811,12 +809,12 @@
   }
   function sendFile(file) {
     if (file.size > features.files.max_bytes) {
-      line("ochat-system ochat-error", null, say(ft("tooLarge"), { name: file.name, max: bytes(features.files.max_bytes) }));
+      line("ochat-system ochat-error", null, ft("tooLarge", { name: file.name, max: bytes(features.files.max_bytes) }));
       return;
     }
     var go = function () {
       if (!chat) return;
-      var note = line("ochat-system", null, say(ft("sending"), { name: file.name }));
+      var note = line("ochat-system", null, ft("sending", { name: file.name }));
       fetch(BASE + "/api/v1/livechat/sessions/" + chat.id + "/files?name=" + encodeURIComponent(file.name), {
         method: "POST",
         headers: { authorization: "Bearer " + chat.token, "content-type": file.type || "application/octet-stream" },
@@ -894,7 +892,7 @@
         method: "POST", token: session.token, body: body,
       }).then(function (q) {
         box.textContent = "";
-        box.appendChild(el("p", "ochat-thanks", say(ft("emailSent"), { to: q.to }))).setAttribute("data-ochat", "email-sent");
+        box.appendChild(el("p", "ochat-thanks", ft("emailSent", { to: q.to }))).setAttribute("data-ochat", "email-sent");
       }).catch(function (err) { line("ochat-system ochat-error", null, err.message); });
     });
     // Beside the rating (which clears its own box once sent), not inside it.
