@@ -64,7 +64,7 @@ fn messages_cross_a_lossy_link_and_a_one_minute_cut_exactly_once_in_order() {
     let last_b = format!("b-{EACH_WAY}");
     for (node, channel, last) in [(&bolt, &b_channel, &last_a), (&acme, &a_channel, &last_b)] {
         wait_arrived(node, channel, last, Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("{e:#}\n{}", log_tails(&[&acme, &bolt], 60)));
+            .unwrap_or_else(|e| panic!("{e:#}\n{}", log_tails(&[&acme, &bolt], 400)));
     }
     let counts = bad.counts().unwrap();
     println!(
@@ -97,7 +97,7 @@ fn messages_cross_a_lossy_link_and_a_one_minute_cut_exactly_once_in_order() {
     let restored = Instant::now();
     let arrived = |node, channel, text: &str| {
         wait_arrived(node, channel, text, Duration::from_secs(90))
-            .unwrap_or_else(|e| panic!("{e:#}\n{}", log_tails(&[&acme, &bolt], 60)))
+            .unwrap_or_else(|e| panic!("{e:#}\n{}", log_tails(&[&acme, &bolt], 400)))
     };
     let bolt_got = arrived(&bolt, &b_channel, &last_a);
     let acme_got = arrived(&acme, &a_channel, &last_b);
