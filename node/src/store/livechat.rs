@@ -12,9 +12,9 @@
 //! | `lc_open_sessions` | session id (16 B) of a session not closed | empty          |
 //! | `lc_messages`     | session id (16 B) ‖ sequence (8 B BE) | `Message`        |
 //! | `lc_visitors`     | visitor id (utf-8)                | `ReturningEntry`     |
-//! | `lc_ratings`      | session id (16 B)                 | `Rating`             |
+//! | `lc_ratings`      | session id (16 B)                 | `Rating` (compact, [`facts_codec`]) |
 //! | `lc_leads`, `lc_tickets` | number (8 B BE)            | `Record`             |
-//! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (the mark: `[1]`) |
+//! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (compact, [`facts_codec`]; the mark: `[1]`) |
 //! | `lc_identity_secrets` | channel id (16 B)             | `IdentitySecretRecord` ([`identity`]) |
 //! | `lc_presence`     | operator id (16 B)                | `PresenceRecord` ([`presence`]) |
 //! | `lc_files`        | session id ‖ file id              | `StoredFile`         |
@@ -28,6 +28,7 @@
 //! channels, canned responses, chatbot scripts).
 
 pub mod facts;
+pub mod facts_codec;
 pub mod files;
 pub mod identity;
 pub mod presence;
