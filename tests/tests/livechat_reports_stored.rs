@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ochat_node::livechat::{Clock, TestClock};
 use ochat_node::model::livechat::{Rating, SessionFacts};
 use ochat_node::store::livechat::facts_codec::{COMPACT_V1, decode_facts, decode_rating};
 use ochat_node::store::{encode, trees};
-use ochat_node::livechat::{Clock, TestClock};
 use ochat_tests::livechat::{ChatNode, Operator, Socket, Visit};
 use ochat_tests::node::open_stopped;
 use reqwest::Method;
@@ -96,7 +96,7 @@ async fn conversation(
     ops: &[&Operator],
     at: u64,
     channel: &str,
-    (lang, country, visitor): (&str, &str, Option<&str>),
+    (lang, country, visitor): Visitor<'_>,
     answer: Option<&Operator>,
     rating: Option<(u8, Option<&str>)>,
 ) -> Visit {
@@ -122,6 +122,18 @@ async fn conversation(
     }
     v
 }
+
+/// A visitor: language, country, browser id.
+type Visitor<'a> = (&'a str, &'a str, Option<&'a str>);
+
+/// One conversation of the seed: start, channel, visitor, who answers, the rating given.
+type Planned<'a> = (
+    u64,
+    &'a str,
+    Visitor<'a>,
+    Option<&'a Operator>,
+    Option<(u8, Option<&'a str>)>,
+);
 
 struct Shop {
     chat: ChatNode,
@@ -152,12 +164,42 @@ async fn seed(dir: &std::path::Path) -> Shop {
         chat.socket(events, &bob.token).await.unwrap(),
     ];
     let ops = [&ann, &bob];
-    let plan: [(u64, &str, (&str, &str, Option<&str>), Option<&Operator>, Option<(u8, Option<&str>)>); 5] = [
-        (T0, &website, ("fr-BE", "BE", Some("v-alice")), Some(&ann), Some((5, Some("Great help")))),
-        (T0 + 5 * H, &website, ("en-US", "US", None), Some(&ann), Some((1, None))),
-        (T0 + D + H, &store, ("de-DE", "DE", Some("v-carol")), None, None),
-        (T0 + D + 7 * H, &store, ("en-GB", "GB", None), Some(&bob), Some((3, Some("ok")))),
-        (T0 + 3 * D, &website, ("fr-BE", "BE", Some("v-alice")), Some(&ann), None),
+    let plan: [Planned<'_>; 5] = [
+        (
+            T0,
+            &website,
+            ("fr-BE", "BE", Some("v-alice")),
+            Some(&ann),
+            Some((5, Some("Great help"))),
+        ),
+        (
+            T0 + 5 * H,
+            &website,
+            ("en-US", "US", None),
+            Some(&ann),
+            Some((1, None)),
+        ),
+        (
+            T0 + D + H,
+            &store,
+            ("de-DE", "DE", Some("v-carol")),
+            None,
+            None,
+        ),
+        (
+            T0 + D + 7 * H,
+            &store,
+            ("en-GB", "GB", None),
+            Some(&bob),
+            Some((3, Some("ok"))),
+        ),
+        (
+            T0 + 3 * D,
+            &website,
+            ("fr-BE", "BE", Some("v-alice")),
+            Some(&ann),
+            None,
+        ),
     ];
     for (at, channel, who, answer, rating) in plan {
         conversation(&chat, &ops, at, channel, who, answer, rating).await;
@@ -211,7 +253,13 @@ async fn reports_read_the_same_from_the_compact_records_and_from_an_earlier_rele
     let dir = tmp.path().join("shop");
     let shop = seed(&dir).await;
     let before = every_report(&shop.chat).await;
-    assert_eq!(before[REPORTS.len() - 2]["sessions"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        before[REPORTS.len() - 2]["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     let clock = shop.chat.clock.clone();
     let (ann, _bob) = shop.ops;
     let website = shop.website;
@@ -225,7 +273,10 @@ async fn reports_read_the_same_from_the_compact_records_and_from_an_earlier_rele
         let facts = stored(&store, trees::LC_REPORT_FACTS);
         let ratings = stored(&store, trees::LC_RATINGS);
         assert_eq!((facts.len(), ratings.len()), (5, 3));
-        for (tree, records) in [(trees::LC_REPORT_FACTS, &facts), (trees::LC_RATINGS, &ratings)] {
+        for (tree, records) in [
+            (trees::LC_REPORT_FACTS, &facts),
+            (trees::LC_RATINGS, &ratings),
+        ] {
             for (key, value) in records {
                 assert_eq!(value[0], COMPACT_V1, "{tree} is stored compact");
                 let cbor = if tree == trees::LC_RATINGS {
@@ -254,7 +305,10 @@ async fn reports_read_the_same_from_the_compact_records_and_from_an_earlier_rele
     let chat = ChatNode::start(&dir, clock.clone()).await.unwrap();
     let after = every_report(&chat).await;
     for (i, path) in REPORTS.iter().enumerate() {
-        assert_eq!(after[i], before[i], "{path} reads the same from the CBOR records");
+        assert_eq!(
+            after[i], before[i],
+            "{path} reads the same from the CBOR records"
+        );
     }
 
     // A session closed on the upgraded node is stored compact too, and a rating given
@@ -284,7 +338,10 @@ async fn reports_read_the_same_from_the_compact_records_and_from_an_earlier_rele
     let rows = day["rows"].as_array().unwrap();
     assert_eq!(rows[0]["key"], "2026-11-06", "{day}");
     assert_eq!(rows[0]["count"], 1);
-    assert_eq!(rows[0]["rating"]["sum"], 5.0, "rated after the close: {day}");
+    assert_eq!(
+        rows[0]["rating"]["sum"], 5.0,
+        "rated after the close: {day}"
+    );
     assert_eq!(rows[0]["happy"], 1);
     stop(chat).await;
     {
@@ -331,7 +388,10 @@ async fn reports_read_the_same_from_the_compact_records_and_from_an_earlier_rele
         .unwrap();
     let total = total["rows"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(total["count"], 3);
-    assert_eq!(total["rating"]["n"], 2, "the ratings of the erased sessions went too");
+    assert_eq!(
+        total["rating"]["n"], 2,
+        "the ratings of the erased sessions went too"
+    );
     assert_eq!(total["rating"]["sum"], 4.0);
     stop(chat).await;
 }

@@ -32,16 +32,16 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use self::facts::SessionFacts;
-use crate::store::StoreError;
-use crate::store::livechat::facts_codec::decode_facts;
-use crate::store::table::Raw;
-use crate::store::trees;
 use self::filter::{Filter, rfc3339};
 use self::history::{ChannelName, Dataset, Entry};
 use super::channels::Channel;
 use super::messages::Message;
 use super::sessions::Session;
 use super::{LiveChat, LiveChatError, Who};
+use crate::store::StoreError;
+use crate::store::livechat::facts_codec::decode_facts;
+use crate::store::table::Raw;
+use crate::store::trees;
 
 /// A report's failures of its own (the live chat's are [`LiveChatError`]).
 #[derive(Debug, Error)]
@@ -179,14 +179,10 @@ impl LiveChat {
             read?;
             Ok::<_, LiveChatError>((ratings?, entries?))
         })?;
-        entries.extend(
-            open.into_iter()
-                .filter(|f| selected(f))
-                .map(|f| Entry {
-                    facts: f,
-                    rating: None,
-                }),
-        );
+        entries.extend(open.into_iter().filter(|f| selected(f)).map(|f| Entry {
+            facts: f,
+            rating: None,
+        }));
         for e in &mut entries {
             e.rating = ratings.get(&e.facts.id).cloned();
         }

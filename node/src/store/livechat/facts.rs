@@ -200,9 +200,7 @@ impl LiveChatStore {
                     encode_rating(name, &decode_rating(name, &old)?)?
                 };
                 if new.first() == Some(&COMPACT_V1)
-                    && tree
-                        .compare_and_swap(&key, Some(&old), Some(new))?
-                        .is_ok()
+                    && tree.compare_and_swap(&key, Some(&old), Some(new))?.is_ok()
                 {
                     rewritten += 1;
                 }

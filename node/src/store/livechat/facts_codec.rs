@@ -329,9 +329,7 @@ pub fn decode_rating(tree: &'static str, bytes: &[u8]) -> Result<Rating, StoreEr
     let rating = r.u8()?;
     let flags = r.u8()?;
     let at_ms = r.u64()?;
-    let operator = (flags & RATED_OPERATOR != 0)
-        .then(|| r.id())
-        .transpose()?;
+    let operator = (flags & RATED_OPERATOR != 0).then(|| r.id()).transpose()?;
     let comment = (flags & COMMENT != 0).then(|| r.text()).transpose()?;
     r.end()?;
     Ok(Rating {
@@ -393,7 +391,12 @@ mod tests {
             assert_eq!(decode_facts(T, &compact).unwrap(), f);
             let cbor = encode(T, &f).unwrap();
             assert_eq!(decode_facts(T, &cbor).unwrap(), f, "a record of before");
-            assert!(compact.len() * 2 < cbor.len(), "{} {}", compact.len(), cbor.len());
+            assert!(
+                compact.len() * 2 < cbor.len(),
+                "{} {}",
+                compact.len(),
+                cbor.len()
+            );
         }
     }
 
