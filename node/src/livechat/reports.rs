@@ -147,11 +147,13 @@ impl LiveChat {
         // is counted, not lost.
         let open = self.open_facts()?;
         let repo = self.repo();
+        let expected = repo.facts_last_read() + open.len();
         let (ratings, mut entries) = std::thread::scope(|scope| {
             let ratings = scope.spawn(|| repo.ratings_by_session());
             let (batches, decoder_in) = std::sync::mpsc::sync_channel::<Vec<Raw>>(2);
             let decoder = scope.spawn(move || -> Result<Vec<Entry>, LiveChatError> {
-                let mut entries = Vec::new();
+                // Sized from the last report's count: untouched room costs no memory.
+                let mut entries = Vec::with_capacity(expected);
                 for raw in decoder_in {
                     for v in &raw {
                         let f = decode_facts(trees::LC_REPORT_FACTS, &v.0)?;
@@ -190,6 +192,9 @@ impl LiveChat {
             entries.retain(|e| filter.keeps(&e.facts, e.rating.as_ref().map(|r| r.rating)));
         }
         drop(ratings);
+        if entries.capacity() > 2 * entries.len() {
+            entries.shrink_to_fit();
+        }
         entries.sort_by_key(|e| (e.facts.created_at_ms, e.facts.id));
         let mut operators = HashMap::new();
         for e in &entries {

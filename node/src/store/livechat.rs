@@ -81,6 +81,8 @@ pub struct LiveChatStore {
     leads: Table<records::Leads>,
     tickets: Table<records::Tickets>,
     facts: Table<facts::Facts>,
+    /// How many facts and ratings the last report read (to size the next one's lists).
+    sizes: std::sync::Arc<facts::Sizes>,
     identity_secrets: Table<identity::IdentitySecrets>,
     presence: Table<presence::Presences>,
 }
@@ -115,6 +117,7 @@ impl LiveChatStore {
             leads: store.table()?,
             tickets: store.table()?,
             facts: store.table()?,
+            sizes: std::sync::Arc::default(),
             identity_secrets: store.table()?,
             presence: store.table()?,
         })

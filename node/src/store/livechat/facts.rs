@@ -3,6 +3,8 @@
 //! closed before the index existed were summarised. Decoding is split over the machine's
 //! cores ([`decode_parallel`]): a report over 100,000 sessions spends most of its time there.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use uuid::Uuid;
 
 use super::LiveChatStore;
@@ -17,6 +19,17 @@ const BACKFILLED: &[u8] = b"~backfilled";
 /// The key that says the facts and ratings written as CBOR by an earlier release were
 /// rewritten in the compact layout ([`LiveChatStore::compact_stored`]).
 const COMPACTED: &[u8] = b"~compact-v1";
+
+/// How many facts and ratings the last report read: the next one sizes its lists from them
+/// instead of growing them (a million sessions: each doubling copies and faults in hundreds
+/// of megabytes).
+#[derive(Debug, Default)]
+pub struct Sizes {
+    /// Facts.
+    pub facts: AtomicUsize,
+    /// Ratings.
+    pub ratings: AtomicUsize,
+}
 
 /// How many stored facts a report reads before decoding them ([`LiveChatStore::facts_batches`]).
 pub const FACTS_BATCH: usize = 16_384;
@@ -155,10 +168,12 @@ impl LiveChatStore {
         mut each: impl FnMut(Vec<Raw>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
         let mut raw = Vec::with_capacity(FACTS_BATCH);
+        let mut seen = 0;
         for item in self.facts.iter() {
             let (k, v) = item?;
             if let FactKey::Session(_) = k {
                 raw.push(v);
+                seen += 1;
             }
             if raw.len() == FACTS_BATCH
                 && !each(std::mem::replace(&mut raw, Vec::with_capacity(FACTS_BATCH)))?
@@ -169,7 +184,13 @@ impl LiveChatStore {
         if !raw.is_empty() {
             each(raw)?;
         }
+        self.sizes.facts.store(seen, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How many closed sessions' facts the last complete read found (0 before the first).
+    pub fn facts_last_read(&self) -> usize {
+        self.sizes.facts.load(Ordering::Relaxed)
     }
 
     /// Rewrites, once, the facts and ratings an earlier release stored as CBOR in the compact

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
@@ -70,11 +71,12 @@ impl LiveChatStore {
     ///
     /// [`StoreError::Sled`], [`StoreError::Corrupt`].
     pub fn ratings_by_session(&self) -> Result<HashMap<Uuid, Arc<Rating>>, StoreError> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::with_capacity(self.sizes.ratings.load(Ordering::Relaxed));
         for item in self.ratings_raw.iter() {
             let (id, Raw(bytes)) = item?;
             out.insert(id, Arc::new(decode_rating(trees::LC_RATINGS, &bytes)?));
         }
+        self.sizes.ratings.store(out.len(), Ordering::Relaxed);
         Ok(out)
     }
 
