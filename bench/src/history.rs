@@ -360,20 +360,26 @@ fn charts(all: &[Measured]) -> Result<()> {
 
 /// Runs the group.
 pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
-    let sizes: &[usize] = if opts.quick {
-        &[10_000]
-    } else {
-        &[10_000, 100_000, 1_000_000]
+    let sizes: Vec<usize> = match std::env::var("OCHAT_BENCH_HISTORY_SIZES") {
+        // Profiling one size: `OCHAT_BENCH_HISTORY_SIZES=1000000` (no chart is drawn).
+        Ok(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .context("OCHAT_BENCH_HISTORY_SIZES is a comma-separated list of sizes")?,
+        Err(_) if opts.quick => vec![10_000],
+        Err(_) => vec![10_000, 100_000, 1_000_000],
     };
+    let full = sizes.len() == 3 && !opts.quick;
     let mut all = Vec::new();
-    for &n in sizes {
+    for &n in &sizes {
         all.push(
             measure(opts, n)
                 .await
                 .with_context(|| format!("{n} messages"))?,
         );
     }
-    if !opts.quick {
+    if full {
         charts(&all)?;
     }
     Ok(all.iter().flat_map(rows).collect())

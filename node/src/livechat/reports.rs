@@ -36,9 +36,12 @@ use self::filter::{Filter, rfc3339};
 use self::history::{ChannelName, Dataset, Entry};
 use super::channels::Channel;
 use super::messages::Message;
-use super::ratings::Rating;
 use super::sessions::Session;
 use super::{LiveChat, LiveChatError, Who};
+use crate::store::StoreError;
+use crate::store::livechat::facts_codec::decode_facts;
+use crate::store::table::Raw;
+use crate::store::trees;
 
 /// A report's failures of its own (the live chat's are [`LiveChatError`]).
 #[derive(Debug, Error)]
@@ -74,36 +77,50 @@ impl LiveChat {
         Ok(())
     }
 
-    /// Summarises closed sessions that have no facts yet (those closed before the index).
+    /// Summarises closed sessions that have no facts yet (those closed before the index), and
+    /// rewrites the facts and ratings an earlier release stored as CBOR in the compact layout
+    /// (both once).
     fn backfill(&self) -> Result<(), LiveChatError> {
         let repo = self.repo();
-        if repo.facts_backfilled()? {
-            return Ok(());
-        }
-        for s in repo.sessions() {
-            let s: Session = s?;
-            if s.closed_at_ms.is_some() && !s.abandoned && !repo.has_facts(s.id)? {
-                self.index_session(&s)?;
+        if !repo.facts_backfilled()? {
+            for s in repo.sessions() {
+                let s: Session = s?;
+                if s.closed_at_ms.is_some() && !s.abandoned && !repo.has_facts(s.id)? {
+                    self.index_session(&s)?;
+                }
             }
+            repo.mark_facts_backfilled()?;
         }
-        repo.mark_facts_backfilled()?;
+        repo.compact_stored()?;
         Ok(())
     }
 
     /// Every session's facts: closed ones from the index, open ones summarised now.
     pub fn all_facts(&self) -> Result<Vec<SessionFacts>, LiveChatError> {
         self.backfill()?;
-        let open: Vec<Session> = self.state()?.open.values().cloned().collect();
+        let open = self.open_facts()?;
         let mut out: Vec<SessionFacts> = self.repo().all_facts()?;
-        // An open session nobody wrote in is not a conversation (see `expiry`).
-        for s in open.iter().filter(|s| s.written) {
-            out.push(self.summarise(s)?);
-        }
+        out.extend(open);
         Ok(out)
+    }
+
+    /// The open sessions' facts, summarised now. An open session nobody wrote in is not a
+    /// conversation (see `expiry`).
+    fn open_facts(&self) -> Result<Vec<SessionFacts>, LiveChatError> {
+        let open: Vec<Session> = self.state()?.open.values().cloned().collect();
+        open.iter()
+            .filter(|s| s.written)
+            .map(|s| self.summarise(s))
+            .collect()
     }
 
     /// The sessions (with ratings, names and now) a report over `filter` reads, as `who`
     /// may see them.
+    ///
+    /// How it stays quick over a million sessions (see docs/benchmarks-scale-history.md):
+    /// the ratings are read on one thread while this one reads the facts in batches that a
+    /// third thread decodes; no list of every stored record or every decoded session is
+    /// built besides the selected entries, which get their rating by reference.
     pub fn report_data(&self, who: Who, filter: &Filter) -> Result<Dataset, LiveChatError> {
         who.staff()?;
         if let Some(c) = filter.channel {
@@ -119,23 +136,65 @@ impl LiveChat {
             }
             _ => true,
         };
-        let ratings: HashMap<Uuid, Rating> = self
-            .repo()
-            .ratings_parallel()?
-            .into_iter()
-            .map(|r| (r.session_id, r))
-            .collect();
-        let mut entries: Vec<Entry> = self
-            .all_facts()?
-            .into_iter()
-            .filter(|f| visible(f))
-            .filter_map(|f| {
-                let rating = ratings.get(&f.id).cloned();
-                filter
-                    .keeps(&f, rating.as_ref().map(|r| r.rating))
-                    .then_some(Entry { facts: f, rating })
-            })
-            .collect();
+        // Everything but the rating is decided first; the rating once the ratings are read.
+        let without_rating = Filter {
+            rating: None,
+            ..filter.clone()
+        };
+        let selected = |f: &SessionFacts| visible(f) && without_rating.keeps(f, None);
+        self.backfill()?;
+        // The open sessions before the closed ones (as `all_facts`): one that closes meanwhile
+        // is counted, not lost.
+        let open = self.open_facts()?;
+        let repo = self.repo();
+        let expected = repo.facts_last_read() + open.len();
+        let (ratings, mut entries) = std::thread::scope(|scope| {
+            let ratings = scope.spawn(|| repo.ratings_by_session());
+            let (batches, decoder_in) = std::sync::mpsc::sync_channel::<Vec<Raw>>(2);
+            let decoder = scope.spawn(move || -> Result<Vec<Entry>, LiveChatError> {
+                // Sized from the last report's count: untouched room costs no memory.
+                let mut entries = Vec::with_capacity(expected);
+                for raw in decoder_in {
+                    for v in &raw {
+                        let f = decode_facts(trees::LC_REPORT_FACTS, &v.0)?;
+                        if selected(&f) {
+                            entries.push(Entry {
+                                facts: f,
+                                rating: None,
+                            });
+                        }
+                    }
+                }
+                Ok(entries)
+            });
+            // The decoder stops at a damaged record: reading stops then too.
+            let read = repo.facts_batches(|raw| Ok(batches.send(raw).is_ok()));
+            drop(batches);
+            let joined = |what: &str| {
+                LiveChatError::Store(StoreError::Corrupt {
+                    tree: trees::LC_REPORT_FACTS,
+                    reason: format!("the thread reading the {what} failed"),
+                })
+            };
+            let entries = decoder.join().map_err(|_| joined("facts"))?;
+            let ratings = ratings.join().map_err(|_| joined("ratings"))?;
+            read?;
+            Ok::<_, LiveChatError>((ratings?, entries?))
+        })?;
+        entries.extend(open.into_iter().filter(|f| selected(f)).map(|f| Entry {
+            facts: f,
+            rating: None,
+        }));
+        for e in &mut entries {
+            e.rating = ratings.get(&e.facts.id).cloned();
+        }
+        if filter.rating.is_some() {
+            entries.retain(|e| filter.keeps(&e.facts, e.rating.as_ref().map(|r| r.rating)));
+        }
+        drop(ratings);
+        if entries.capacity() > 2 * entries.len() {
+            entries.shrink_to_fit();
+        }
         entries.sort_by_key(|e| (e.facts.created_at_ms, e.facts.id));
         let mut operators = HashMap::new();
         for e in &entries {

@@ -12,9 +12,9 @@
 //! | `lc_open_sessions` | session id (16 B) of a session not closed | empty          |
 //! | `lc_messages`     | session id (16 B) ‖ sequence (8 B BE) | `Message`        |
 //! | `lc_visitors`     | visitor id (utf-8)                | `ReturningEntry`     |
-//! | `lc_ratings`      | session id (16 B)                 | `Rating`             |
+//! | `lc_ratings`      | session id (16 B)                 | `Rating` (compact, [`facts_codec`]) |
 //! | `lc_leads`, `lc_tickets` | number (8 B BE)            | `Record`             |
-//! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (the mark: `[1]`) |
+//! | `lc_report_facts` | closed session id (16 B), or the mark `~backfilled` | `SessionFacts` (compact, [`facts_codec`]; the mark: `[1]`) |
 //! | `lc_identity_secrets` | channel id (16 B)             | `IdentitySecretRecord` ([`identity`]) |
 //! | `lc_presence`     | operator id (16 B)                | `PresenceRecord` ([`presence`]) |
 //! | `lc_files`        | session id ‖ file id              | `StoredFile`         |
@@ -28,6 +28,7 @@
 //! channels, canned responses, chatbot scripts).
 
 pub mod facts;
+pub mod facts_codec;
 pub mod files;
 pub mod identity;
 pub mod presence;
@@ -80,6 +81,8 @@ pub struct LiveChatStore {
     leads: Table<records::Leads>,
     tickets: Table<records::Tickets>,
     facts: Table<facts::Facts>,
+    /// How many facts and ratings the last report read (to size the next one's lists).
+    sizes: std::sync::Arc<facts::Sizes>,
     identity_secrets: Table<identity::IdentitySecrets>,
     presence: Table<presence::Presences>,
 }
@@ -114,6 +117,7 @@ impl LiveChatStore {
             leads: store.table()?,
             tickets: store.table()?,
             facts: store.table()?,
+            sizes: std::sync::Arc::default(),
             identity_secrets: store.table()?,
             presence: store.table()?,
         })

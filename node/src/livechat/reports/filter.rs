@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::ReportError;
 use super::facts::{Outcome, SessionFacts};
 
-const DAY_MS: u64 = 86_400_000;
+/// One day (ms).
+pub const DAY_MS: u64 = 86_400_000;
 
 /// The query string of every report route (all optional).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]

@@ -3,6 +3,7 @@
 //! shared by every report ([`CsvRow`], [`to_csv`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -17,8 +18,8 @@ use crate::livechat::ratings::Rating;
 pub struct Entry {
     /// The session's facts.
     pub facts: SessionFacts,
-    /// Its rating, if rated.
-    pub rating: Option<Rating>,
+    /// Its rating, if rated (shared with the ratings read for the report, not copied).
+    pub rating: Option<Arc<Rating>>,
 }
 
 /// A channel as the reports name it.

@@ -4,7 +4,7 @@
 //! and per operator). With `public`, the ratings report keeps only what the published page
 //! shows: ratings of published channels that are not "visible internally only".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -53,7 +53,10 @@ fn avg(sum: f64, n: u64) -> Option<f64> {
 
 /// The operator analysis, by operator name then channel name.
 pub fn operators(data: &Dataset) -> Vec<OperatorRow> {
-    let mut sums: BTreeMap<(Uuid, Uuid), Sums> = BTreeMap::new();
+    // Summed in the order of the entries (the same sums to the last bit), looked up in a hash
+    // map (a million sessions), then ordered by (operator, channel) ids as before the sort
+    // by names.
+    let mut sums: HashMap<(Uuid, Uuid), Sums> = HashMap::new();
     for e in &data.entries {
         let f = &e.facts;
         for op in &f.operators {
@@ -70,6 +73,8 @@ pub fn operators(data: &Dataset) -> Vec<OperatorRow> {
             }
         }
     }
+    let mut sums: Vec<((Uuid, Uuid), Sums)> = sums.into_iter().collect();
+    sums.sort_unstable_by_key(|(ids, _)| *ids);
     let mut rows: Vec<OperatorRow> = sums
         .into_iter()
         .map(|((op, channel), s)| OperatorRow {

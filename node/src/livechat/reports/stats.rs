@@ -5,12 +5,13 @@
 //! Averages: `rating` over rated sessions only, `time_to_answer_s` over sessions an operator
 //! answered, the others over every session of the group.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+use uuid::Uuid;
 
-use super::facts::SessionFacts;
-use super::filter::{GroupBy, day, days_of_activity, hour, weekday};
+use super::facts::{Outcome, SessionFacts};
+use super::filter::{DAY_MS, GroupBy, day, days_of_activity, hour, weekday};
 use super::history::{CsvRow, Dataset, Entry, cell};
 
 /// A measure's sum, the number of sessions it was taken over, and their average.
@@ -90,87 +91,136 @@ impl StatRow {
     }
 }
 
-/// Sort key and label of each group a session falls in.
-fn groups(data: &Dataset, f: &SessionFacts, by: GroupBy) -> Vec<(String, String, String)> {
-    let one = |sort: String, key: String, label: String| vec![(sort, key, label)];
+/// A group as met in the data, cheap to compare: the value a session is grouped by, before
+/// it is named. Two sessions with the same `Gid` are in the same group; two `Gid`s may still
+/// name the same group (a country `None` and `""` are both "unknown"), which [`stats`]
+/// resolves by the group's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Gid<'a> {
+    Channel(Uuid),
+    Operator(Option<Uuid>),
+    /// The UTC day number (ms / one day).
+    Day(u64),
+    /// The UTC day number modulo 7.
+    Weekday(u64),
+    /// The UTC hour.
+    Hour(u64),
+    Text(&'a str),
+    Outcome(Outcome),
+}
+
+const HOUR_MS: u64 = 3_600_000;
+
+/// The last millisecond [`super::filter::utc`] can show (9999-12-31T23:59:59.999Z); a later
+/// time is shown as the epoch, so it is grouped with the epoch's day, weekday and hour.
+const LAST_MS: u64 = 253_402_300_799_999;
+
+/// A session's start as the calendar groups see it.
+fn start(f: &SessionFacts) -> u64 {
+    if f.created_at_ms > LAST_MS {
+        0
+    } else {
+        f.created_at_ms
+    }
+}
+
+/// The groups a session falls in (one, or one per operator), handed to `each`.
+fn gids<'a>(f: &'a SessionFacts, by: GroupBy, mut each: impl FnMut(Gid<'a>)) {
     match by {
-        GroupBy::Channel => {
-            let name = data.channel_name(f.channel_id);
-            one(name.clone(), f.channel_id.to_string(), name)
-        }
-        GroupBy::Operator if f.operators.is_empty() => {
-            one("\u{10ffff}".into(), String::new(), "no operator".into())
-        }
+        GroupBy::Channel => each(Gid::Channel(f.channel_id)),
+        GroupBy::Operator if f.operators.is_empty() => each(Gid::Operator(None)),
         GroupBy::Operator => f
             .operators
             .iter()
-            .map(|op| {
-                let name = data.operator_name(*op);
-                (name.clone(), op.to_string(), name)
-            })
-            .collect(),
-        GroupBy::Day => {
+            .for_each(|op| each(Gid::Operator(Some(*op)))),
+        GroupBy::Day => each(Gid::Day(start(f) / DAY_MS)),
+        GroupBy::Weekday => each(Gid::Weekday(start(f) / DAY_MS % 7)),
+        GroupBy::Hour => each(Gid::Hour(start(f) % DAY_MS / HOUR_MS)),
+        GroupBy::Country => each(Gid::Text(f.country.as_deref().unwrap_or_default())),
+        GroupBy::Language => each(Gid::Text(f.language.as_deref().unwrap_or_default())),
+        GroupBy::Outcome => each(Gid::Outcome(f.outcome())),
+    }
+}
+
+/// Sort key, key and label of the group `gid` of session `f` (one of [`gids`]).
+fn name(data: &Dataset, f: &SessionFacts, gid: Gid<'_>) -> (String, String, String) {
+    let text = |t: &str| {
+        let label = if t.is_empty() {
+            "unknown".to_string()
+        } else {
+            t.to_string()
+        };
+        (label.clone(), t.to_string(), label)
+    };
+    match gid {
+        Gid::Channel(id) => {
+            let name = data.channel_name(id);
+            (name.clone(), id.to_string(), name)
+        }
+        Gid::Operator(None) => ("\u{10ffff}".into(), String::new(), "no operator".into()),
+        Gid::Operator(Some(op)) => {
+            let name = data.operator_name(op);
+            (name.clone(), op.to_string(), name)
+        }
+        Gid::Day(_) => {
             let d = day(f.created_at_ms);
-            one(d.clone(), d.clone(), d)
+            (d.clone(), d.clone(), d)
         }
-        GroupBy::Weekday => {
+        Gid::Weekday(_) => {
             let (n, name) = weekday(f.created_at_ms);
-            one(n.to_string(), n.to_string(), name.into())
+            (n.to_string(), n.to_string(), name.into())
         }
-        GroupBy::Hour => {
+        Gid::Hour(_) => {
             let h = hour(f.created_at_ms);
-            one(format!("{h:02}"), h.to_string(), format!("{h:02}:00"))
+            (format!("{h:02}"), h.to_string(), format!("{h:02}:00"))
         }
-        GroupBy::Country => {
-            let c = f.country.clone().unwrap_or_default();
-            let label = if c.is_empty() {
-                "unknown".into()
-            } else {
-                c.clone()
-            };
-            one(label.clone(), c, label)
-        }
-        GroupBy::Language => {
-            let l = f.language.clone().unwrap_or_default();
-            let label = if l.is_empty() {
-                "unknown".into()
-            } else {
-                l.clone()
-            };
-            one(label.clone(), l, label)
-        }
-        GroupBy::Outcome => {
-            let o = f.outcome();
-            let rank = super::facts::Outcome::ALL
-                .iter()
-                .position(|x| *x == o)
-                .unwrap_or(0);
-            one(rank.to_string(), o.to_string(), o.to_string())
+        Gid::Text(t) => text(t),
+        Gid::Outcome(o) => {
+            let rank = Outcome::ALL.iter().position(|x| *x == o).unwrap_or(0);
+            (rank.to_string(), o.to_string(), o.to_string())
         }
     }
 }
 
-/// The statistics grouped by `by`, groups in their natural order, then the total.
+/// The statistics grouped by `by`, groups in their natural order (by sort key, then key),
+/// then the total.
+///
+/// Each session is added to its groups in the order of `data.entries`, so every sum is the
+/// same, to the last bit, as adding them group by group. A group is named (its day formatted,
+/// its operator looked up) the first time one of its sessions is met, not once per session.
 pub fn stats(data: &Dataset, by: GroupBy) -> Vec<StatRow> {
-    let mut rows: BTreeMap<(String, String), StatRow> = BTreeMap::new();
+    let mut seen: HashMap<Gid<'_>, usize> = HashMap::new();
+    let mut by_name: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut rows: Vec<StatRow> = Vec::new();
     let mut total = StatRow {
         key: "total".into(),
         label: "total".into(),
         ..StatRow::default()
     };
     for e in &data.entries {
-        for (sort, key, label) in groups(data, &e.facts, by) {
-            rows.entry((sort, key.clone()))
-                .or_insert_with(|| StatRow {
-                    key,
-                    label,
-                    ..StatRow::default()
+        gids(&e.facts, by, |gid| {
+            let row = *seen.entry(gid).or_insert_with(|| {
+                let (sort, key, label) = name(data, &e.facts, gid);
+                *by_name.entry((sort, key.clone())).or_insert_with(|| {
+                    rows.push(StatRow {
+                        key,
+                        label,
+                        ..StatRow::default()
+                    });
+                    rows.len() - 1
                 })
-                .add(e, data.now_ms);
-        }
+            });
+            if let Some(r) = rows.get_mut(row) {
+                r.add(e, data.now_ms);
+            }
+        });
         total.add(e, data.now_ms);
     }
-    let mut out: Vec<StatRow> = rows.into_values().collect();
+    let mut rows: Vec<Option<StatRow>> = rows.into_iter().map(Some).collect();
+    let mut out: Vec<StatRow> = by_name
+        .into_values()
+        .filter_map(|i| rows.get_mut(i).and_then(Option::take))
+        .collect();
     out.push(total);
     out
 }
@@ -267,6 +317,53 @@ mod tests {
             first_by_operator: answers.to_vec(),
             queue_ms: None,
         }
+    }
+
+    #[test]
+    fn the_calendar_groups_name_the_times_the_calendar_shows() {
+        use crate::livechat::reports::filter::utc;
+        assert_ne!(utc(LAST_MS), utc(0));
+        assert_eq!(utc(LAST_MS + 1), utc(0), "past the calendar: the epoch");
+        // Sessions far apart whose days share a weekday, the same hour on other days, and a
+        // time past the calendar: each group counts what the calendar names it.
+        let t = 1_793_610_000_000;
+        let data = Dataset {
+            entries: [t, t + 7 * DAY_MS, t + DAY_MS, LAST_MS + 5, 3_600_000 * 25]
+                .into_iter()
+                .map(|at| Entry {
+                    facts: facts(&[], at, at, &[]),
+                    rating: None,
+                })
+                .collect(),
+            now_ms: t,
+            ..Dataset::default()
+        };
+        let count = |by: GroupBy| -> Vec<(String, u64)> {
+            stats(&data, by)
+                .into_iter()
+                .map(|r| (r.key, r.count))
+                .collect()
+        };
+        let k = |s: &str, n: u64| (s.to_string(), n);
+        assert_eq!(
+            count(GroupBy::Day),
+            [
+                k("1970-01-01", 1),
+                k("1970-01-02", 1),
+                k("2026-11-02", 1),
+                k("2026-11-03", 1),
+                k("2026-11-09", 1),
+                k("total", 5)
+            ]
+        );
+        assert_eq!(
+            count(GroupBy::Weekday),
+            [k("0", 2), k("1", 1), k("3", 1), k("4", 1), k("total", 5)]
+        );
+        assert_eq!(
+            count(GroupBy::Hour),
+            [k("0", 1), k("1", 1), k("9", 3), k("total", 5)]
+        );
     }
 
     #[test]

@@ -1,18 +1,38 @@
 //! Ratings, leads and tickets: the tables and the [`LiveChatStore`] methods the ratings,
 //! commands, satisfaction, reports and privacy code use.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use uuid::Uuid;
 
 use super::LiveChatStore;
 use super::facts::decode_parallel;
+use super::facts_codec::{decode_rating, encode_rating};
 use crate::model::livechat::Rating;
 use crate::model::livechat::{Kind, Record};
-use crate::store::table::{Cbor, Raw, Table, table};
+use crate::store::table::{Cbor, Raw, Table, Value, table};
 use crate::store::{StoreError, trees};
+
+/// A rating as `lc_ratings` stores it: the compact layout of [`super::facts_codec`] (ratings
+/// written by earlier releases are CBOR and read as well).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRating(pub Rating);
+
+impl Value for StoredRating {
+    fn encode_value(&self, table: &'static str) -> Result<Vec<u8>, StoreError> {
+        encode_rating(table, &self.0)
+    }
+
+    fn decode_value(table: &'static str, bytes: &[u8]) -> Result<Self, StoreError> {
+        decode_rating(table, bytes).map(StoredRating)
+    }
+}
 
 table! {
     /// `lc_ratings`: session id → its rating.
-    pub Ratings = trees::LC_RATINGS; Uuid => Cbor<Rating>
+    pub Ratings = trees::LC_RATINGS; Uuid => StoredRating
 }
 
 table! {
@@ -33,26 +53,43 @@ table! {
 impl LiveChatStore {
     /// A session's rating.
     pub fn rating(&self, session: Uuid) -> Result<Option<Rating>, StoreError> {
-        Ok(self.ratings.get(&session)?.map(|Cbor(r)| r))
+        Ok(self.ratings.get(&session)?.map(|StoredRating(r)| r))
     }
 
     /// Every rating, by session id.
     pub fn ratings(&self) -> Result<Vec<Rating>, StoreError> {
         self.ratings
             .iter()
-            .map(|e| e.map(|(_, Cbor(r))| r))
+            .map(|e| e.map(|(_, StoredRating(r))| r))
             .collect()
+    }
+
+    /// Every rating by its session, each shared (a report hands them to its sessions
+    /// without copying them).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`], [`StoreError::Corrupt`].
+    pub fn ratings_by_session(&self) -> Result<HashMap<Uuid, Arc<Rating>>, StoreError> {
+        let mut out = HashMap::with_capacity(self.sizes.ratings.load(Ordering::Relaxed));
+        for item in self.ratings_raw.iter() {
+            let (id, Raw(bytes)) = item?;
+            out.insert(id, Arc::new(decode_rating(trees::LC_RATINGS, &bytes)?));
+        }
+        self.sizes.ratings.store(out.len(), Ordering::Relaxed);
+        Ok(out)
     }
 
     /// Every rating, decoded over several cores (a report over many sessions).
     pub fn ratings_parallel(&self) -> Result<Vec<Rating>, StoreError> {
         let raw: Vec<Raw> = self.ratings_raw.values()?;
-        decode_parallel(trees::LC_RATINGS, &raw)
+        decode_parallel(&raw, |v| decode_rating(trees::LC_RATINGS, v))
     }
 
     /// Writes a session's rating (replacing the previous one).
     pub fn put_rating(&self, rating: &Rating) -> Result<(), StoreError> {
-        self.ratings.put_ref(&rating.session_id, rating)
+        self.ratings
+            .put(&rating.session_id, &StoredRating(rating.clone()))
     }
 
     /// Removes a session's rating; answers whether there was one.
