@@ -371,15 +371,35 @@ fn absolute(figure: &str, unit: &str, ours: f64, base: f64, max: f64, target: &s
     row
 }
 
+/// Environment variable: other sizes than the group's (e.g. `100` alone, to run one size under
+/// a profiler), comma-separated, growing.
+pub const SIZES_VAR: &str = "OCHAT_BENCH_PARTNER_SIZES";
+
+/// The sizes measured: 10, 50, 100, 200 (10, 50 under `--quick`), or [`SIZES_VAR`]'s.
+fn sizes(opts: &Opts) -> Result<Vec<usize>> {
+    if let Ok(spec) = std::env::var(SIZES_VAR) {
+        let sizes = spec
+            .split(',')
+            .map(|s| s.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{SIZES_VAR} must be sizes like 10,50"))?;
+        if sizes.is_empty() || sizes.contains(&0) || !sizes.is_sorted() {
+            bail!("{SIZES_VAR} must be growing sizes above 0, like 10,50");
+        }
+        return Ok(sizes);
+    }
+    Ok(if opts.quick {
+        vec![10, 50]
+    } else {
+        vec![10, 50, 100, 200]
+    })
+}
+
 /// Runs the group.
 pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     // The partners live in host processes of 50 each (`partner_host`): one process cannot
     // hold 200 in-process nodes (open files).
-    let sizes: &[usize] = if opts.quick {
-        &[10, 50]
-    } else {
-        &[10, 50, 100, 200]
-    };
+    let sizes = sizes(opts)?;
     let dir = tempfile::tempdir()?;
     let empty = dir.path().join("empty");
     let empty_startup = startup_median(&empty, 0, opts.rounds()).await?;
@@ -387,7 +407,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
     let root = partners_root()?;
     let mut partners = Hosts::new(root.path());
     let mut points = Vec::new();
-    for &size in sizes {
+    for &size in &sizes {
         points.push(measure_size(opts, &hub_dir, &mut partners, size).await?);
     }
     partners.stop().await?;
