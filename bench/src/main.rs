@@ -39,6 +39,8 @@ use ochat_bench::{
 
 /// The node's allocator (the one the `ochat` binary uses), so that the node processes this
 /// program starts as `ochat` and the baselines it measures in-process run on the same one.
+/// Without it under the `system-alloc` feature (for heaptrack).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
