@@ -33,8 +33,8 @@ use clap::Parser;
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
 use ochat_bench::{
-    crypto, directory, federation, history, livechat, memory, partner_host, partners, process, reach,
-    reports, storage,
+    crypto, directory, federation, history, livechat, memory, partner_host, partners, process,
+    reach, reports, storage,
 };
 
 /// The node's allocator (the one the `ochat` binary uses), so that the node processes this

@@ -243,7 +243,8 @@ async fn add(
 ) -> Result<(Vec<TestNode>, Vec<Partner>)> {
     let started: Vec<Result<(TestNode, Partner)>> = futures::stream::iter(from..from + count)
         .map(|i| async move {
-            let mut config = test_config(&root.join(format!("p{i}")), &format!("Partner {i}"), None);
+            let mut config =
+                test_config(&root.join(format!("p{i}")), &format!("Partner {i}"), None);
             config.peers = vec![(hub_uuid.to_string(), hub_addr.to_string())];
             let node = TestNode::start(config)
                 .await

@@ -38,10 +38,10 @@ use uuid::Uuid;
 
 use crate::chart::Chart;
 use crate::federation::{self, text};
-use crate::partner_host::Hosts;
 use crate::measure::{Sample, alternate, histogram, lanes, percentiles, record};
 use crate::memory::settled;
 use crate::opts::Opts;
+use crate::partner_host::Hosts;
 use crate::process::NodeProcess;
 use crate::table::{Latency, Row, Target};
 
@@ -54,7 +54,6 @@ const MAX_KIB_PER_PARTNER: f64 = 64.0;
 const MAX_STARTUP_MS: f64 = 1000.0;
 /// How long one fan-out may take before it fails.
 const FAN_OUT_LIMIT: Duration = Duration::from_secs(120);
-
 
 /// What one size measured.
 struct Point {

@@ -410,7 +410,9 @@ impl Messaging {
                     {
                         m.state = MessageState::Read;
                         receipts.push(MessageView::from(&m));
-                        writes.messages.push((*id, self.inner.messages.encode(m)?, false));
+                        writes
+                            .messages
+                            .push((*id, self.inner.messages.encode(m)?, false));
                     }
                 }
             }

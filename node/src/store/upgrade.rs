@@ -339,7 +339,8 @@ mod tests {
             for m in [&sent, &received] {
                 let mut key = channel.as_bytes().to_vec();
                 key.extend_from_slice(m.id.as_bytes());
-                raw.insert(key, encode(trees::MESSAGES, m).unwrap()).unwrap();
+                raw.insert(key, encode(trees::MESSAGES, m).unwrap())
+                    .unwrap();
             }
             let mut damaged = channel.as_bytes().to_vec();
             damaged.extend_from_slice(Uuid::now_v7().as_bytes());
