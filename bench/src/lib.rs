@@ -9,7 +9,7 @@
 //! - [`chart`] — SVG line charts of the scaling groups (cost against size) for `docs/charts/`.
 //! - one module per group: [`crypto`], [`federation`], [`livechat`], [`storage`],
 //!   [`memory`] (and its `load` test), [`reports`], [`history`] (long histories; its fill in
-//!   [`history_fill`], its reads in [`history_probe`]), [`partners`] (one hub, many partners),
+//!   [`history_fill`], its reads in [`history_probe`]), [`partners`] (one hub, many partners; its partner processes in [`partner_host`]),
 //!   [`directory`] (many records), [`reach`] (not in `all`: namespaces, root);
 //!   shared baselines, clients, child processes and namespace runtimes: [`bare_p2p`],
 //!   [`bare_relay`], [`bare_http`], [`ws`], [`process`], [`ns_runtime`].
@@ -29,6 +29,7 @@ pub mod measure;
 pub mod memory;
 pub mod ns_runtime;
 pub mod opts;
+pub mod partner_host;
 pub mod partners;
 pub mod process;
 pub mod reach;

@@ -33,12 +33,14 @@ use clap::Parser;
 use ochat_bench::opts::Opts;
 use ochat_bench::table::{self, Row};
 use ochat_bench::{
-    crypto, directory, federation, history, livechat, memory, partners, process, reach, reports,
-    storage,
+    crypto, directory, federation, history, livechat, memory, partner_host, partners, process,
+    reach, reports, storage,
 };
 
 /// The node's allocator (the one the `ochat` binary uses), so that the node processes this
 /// program starts as `ochat` and the baselines it measures in-process run on the same one.
+/// Without it under the `system-alloc` feature (for heaptrack).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -98,8 +100,8 @@ async fn run_group(name: &str, opts: &Opts) -> Result<Vec<Row>> {
     }
 }
 
-/// Runs the bench, or — as a child process of the bench — the `ochat` command or the bare
-/// WebSocket server (see `process`).
+/// Runs the bench, or — as a child process of the bench — the `ochat` command, the bare
+/// WebSocket server (see `process`) or a host of partner nodes (see `partner_host`).
 fn main() -> ExitCode {
     if std::env::var_os(process::AS_NODE).is_some() {
         return ochat_cli::main();
@@ -114,9 +116,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match std::env::var(process::AS_BARE_WS) {
-        Ok(spec) => runtime.block_on(process::serve_bare_ws(&spec)),
-        Err(_) => runtime.block_on(bench()),
+    let result = match (
+        std::env::var(process::AS_BARE_WS),
+        std::env::var_os(partner_host::AS_PARTNER_HOST),
+    ) {
+        (Ok(spec), _) => runtime.block_on(process::serve_bare_ws(&spec)),
+        (_, Some(root)) => runtime.block_on(partner_host::serve(std::path::Path::new(&root))),
+        _ => runtime.block_on(bench()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,14 @@
 //! Group `partners`: one node (the hub) linked to many partner instances, measured at several
-//! sizes (10, 50, 100 partners; 10 and 50 under `--quick`) and drawn into
+//! sizes (10, 50, 100, 200 partners; 10 and 50 under `--quick`) and drawn into
 //! `docs/charts/partners-*.svg`.
 //!
-//! The partners are real nodes inside the bench's process ([`TestNode`], each with its own
-//! sled folder, libp2p listener and API). The hub runs as its own `ochat run` process
+//! The partners are real nodes ([`TestNode`], each with its own sled folder, libp2p listener
+//! and API) spread over child processes of 50 ([`partner_host`](crate::partner_host)), their
+//! folders on tmpfs (`/dev/shm`) when there is one: in a deployment each partner syncs its own
+//! disk on its own machine, so what is measured is the hub, whose folder stays on disk. The hub runs as its own `ochat run` process
 //! ([`NodeProcess`], `--auto-accept any`) whenever its memory or its start-up is measured, so
 //! that its resident memory is its own; for the fan-out it runs inside the bench's process on
-//! the same data folder, so that it is driven exactly like the 16-in-flight figure it is
-//! compared with.
+//! the same data folder, and sends both the fan-out and its baseline.
 //!
 //! At each size, growing from the previous one:
 //! - memory per accepted partner: the hub process's settled RSS before and after the new
@@ -18,8 +19,8 @@
 //!   stop). Baseline: the same with a fresh folder (no partner). Target ≤ 1 s.
 //! - fan-out: 16 senders inside the hub send message `n` on channel `n mod N` until every
 //!   message is delivered (durably acknowledged, as in `federation`); msg/s and p50/p99 of
-//!   send → delivered. Baseline: the federation group's 16-in-flight figure (two nodes, one
-//!   channel), measured in the same run by the same code. Target ≥ 0.8×.
+//!   send → delivered. Baseline: the same hub sending as many messages 16 in flight on one
+//!   channel (its first partner's: same placement, same process), in turn. Target ≥ 0.8×.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,13 +28,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use futures::StreamExt;
 use ochat_node::federation::AutoAccept;
 use ochat_node::messaging::Viewer;
 use ochat_node::node::NodeShared;
 use ochat_tests::node::{TestNode, test_config};
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -42,26 +41,19 @@ use crate::federation::{self, text};
 use crate::measure::{Sample, alternate, histogram, lanes, percentiles, record};
 use crate::memory::settled;
 use crate::opts::Opts;
+use crate::partner_host::Hosts;
 use crate::process::NodeProcess;
 use crate::table::{Latency, Row, Target};
 
 const GROUP: &str = "partners";
 /// Messages in flight, as in the federation group's throughput figure.
 const IN_FLIGHT: usize = 16;
-/// Partners started and linked at once.
-const LINKING: usize = 8;
 /// Target: KiB of hub memory per idle accepted partner.
 const MAX_KIB_PER_PARTNER: f64 = 64.0;
 /// Target: start-up in ms.
 const MAX_STARTUP_MS: f64 = 1000.0;
 /// How long one fan-out may take before it fails.
 const FAN_OUT_LIMIT: Duration = Duration::from_secs(120);
-
-/// The partners' folders and nodes.
-struct Partners {
-    root: tempfile::TempDir,
-    nodes: Vec<TestNode>,
-}
 
 /// What one size measured.
 struct Point {
@@ -133,45 +125,6 @@ impl HubApi {
 }
 
 const HUB_FLAGS: &[&str] = &["--auto-accept", "any", "--name", "Hub"];
-
-/// Starts partners `from..to`, each requesting a channel with the hub (which accepts by
-/// itself), and waits until each sees it Accepted.
-async fn add_partners(
-    partners: &mut Partners,
-    hub_uuid: &str,
-    hub_addr: &str,
-    to: usize,
-) -> Result<()> {
-    let from = partners.nodes.len();
-    let root = partners.root.path().to_path_buf();
-    let started: Vec<Result<TestNode>> = futures::stream::iter(from..to)
-        .map(|i| {
-            let dir = root.join(format!("p{i}"));
-            let (hub_uuid, hub_addr) = (hub_uuid.to_string(), hub_addr.to_string());
-            async move {
-                let mut config = test_config(&dir, &format!("Partner {i}"), None);
-                config.peers = vec![(hub_uuid.clone(), hub_addr)];
-                let node = TestNode::start(config).await?;
-                let c = node
-                    .ok(
-                        Method::POST,
-                        "/api/v1/connections",
-                        Some(json!({"remote_uuid": hub_uuid, "send": true})),
-                    )
-                    .await?;
-                let id = c["id"].as_str().context("connection id")?.to_string();
-                node.wait_status(&id, "Accepted").await?;
-                Ok(node)
-            }
-        })
-        .buffer_unordered(LINKING)
-        .collect()
-        .await;
-    for node in started {
-        partners.nodes.push(node.context("linking a partner")?);
-    }
-    Ok(())
-}
 
 /// The hub's p2p address, as its API shows it.
 async fn hub_address(api: &HubApi) -> Result<(String, String)> {
@@ -290,24 +243,21 @@ async fn until_nothing_queued(node: &NodeShared, deadline: tokio::time::Instant)
 }
 
 /// The hub inside the bench's process, on its folder, knowing where every partner listens.
-async fn hub_inside(dir: &Path, partners: &Partners) -> Result<TestNode> {
+async fn hub_inside(dir: &Path, partners: &Hosts) -> Result<TestNode> {
     let mut config = test_config(dir, "Hub", None);
     config.federation.auto_accept = AutoAccept::Any;
-    for p in &partners.nodes {
-        let me = p.ok(Method::GET, "/api/v1/instance", None).await?;
-        if let Some(addr) = me["addresses"][0].as_str() {
-            config.peers.push((p.uuid.clone(), addr.to_string()));
-        }
+    for p in &partners.partners {
+        config.peers.push((p.uuid.clone(), p.addr.clone()));
     }
     TestNode::start(config).await
 }
 
-/// Fan-out at this size against the 16-in-flight figure of `pair`.
+/// Fan-out at this size: over every channel, against the same hub sending as many messages
+/// on one channel (its first partner's), in turn.
 async fn measure_fan_out(
     opts: &Opts,
     dir: &Path,
-    partners: &Partners,
-    pair: &federation::Pair,
+    partners: &Hosts,
 ) -> Result<crate::measure::Pair> {
     let mut hub = hub_inside(dir, partners).await?;
     let node = hub.node.as_ref().context("hub stopped")?.shared.clone();
@@ -318,29 +268,22 @@ async fn measure_fan_out(
         .iter()
         .map(|c| c.id)
         .collect();
-    if channels.len() != partners.nodes.len() {
+    if channels.len() != partners.partners.len() {
         bail!(
             "the hub holds {} channels, {} partners are linked",
             channels.len(),
-            partners.nodes.len()
+            partners.partners.len()
         );
     }
+    let one = Arc::new(vec![channels[0]]);
     let channels = Arc::new(channels);
-    let acme = pair
-        .acme
-        .node
-        .as_ref()
-        .context("acme stopped")?
-        .shared
-        .clone();
-    let one = Arc::new(vec![pair.channel.parse::<Uuid>()?]);
     // Whole rounds over every channel, about as many messages as the federation figure.
     let per_channel = opts.scale(3000).div_ceil(channels.len()).max(1);
     let count = per_channel * channels.len();
     let result = alternate(
         opts,
         async || fan_out(node.clone(), channels.clone(), count).await,
-        async || fan_out(acme.clone(), one.clone(), count).await,
+        async || fan_out(node.clone(), one.clone(), count).await,
     )
     .await;
     drop(node);
@@ -353,31 +296,37 @@ async fn measure_fan_out(
 async fn measure_size(
     opts: &Opts,
     hub_dir: &Path,
-    partners: &mut Partners,
-    pair: &federation::Pair,
+    partners: &mut Hosts,
     size: usize,
 ) -> Result<Point> {
-    let before_count = partners.nodes.len();
+    let before_count = partners.partners.len();
     let hub = NodeProcess::start_with(hub_dir, HUB_FLAGS).await?;
     let api = HubApi::of(&hub);
     let (hub_uuid, hub_addr) = hub_address(&api).await?;
     let before = settled(|| hub.rss()).await?;
-    add_partners(partners, &hub_uuid, &hub_addr, size).await?;
+    partners.grow(size, &hub_uuid, &hub_addr).await?;
     api.until_channels(size).await?;
     let after = settled(|| hub.rss()).await?;
     hub.stop().await?;
     let added = (size - before_count).max(1);
     let kib_per_partner = after.saturating_sub(before) as f64 / 1024.0 / added as f64;
     eprintln!(
-        "partners: {size} linked; hub RSS {:.1} → {:.1} MiB",
+        "partners: {size} linked; hub RSS {:.1} → {:.1} MiB; load {}",
         before as f64 / 1048576.0,
-        after as f64 / 1048576.0
+        after as f64 / 1048576.0,
+        load()
     );
 
     let startup_ms = startup_median(hub_dir, size, opts.rounds()).await?;
-    let fan = measure_fan_out(opts, hub_dir, partners, pair)
+    let fan = measure_fan_out(opts, hub_dir, partners)
         .await
         .with_context(|| format!("fan-out over {size} partners"))?;
+    eprintln!(
+        "partners: {size}: start-up {startup_ms:.0} ms; fan-out {:.0} against {:.0} msg/s; load {}",
+        fan.medians().0,
+        fan.medians().1,
+        load()
+    );
     let (ours_p50, ours_p99) = percentiles(&fan.ours);
     let (base_p50, base_p99) = percentiles(&fan.base);
     Ok(Point {
@@ -394,6 +343,25 @@ async fn measure_size(
     })
 }
 
+/// The machine's load average over the last minute (other sessions share it).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
+}
+
+/// Where the partners' folders go: tmpfs when there is one (each partner would sync its own
+/// disk in a deployment; the hub's folder stays on disk).
+fn partners_root() -> Result<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        Ok(tempfile::tempdir_in(shm)?)
+    } else {
+        Ok(tempfile::tempdir()?)
+    }
+}
+
 /// A row with an absolute target (no baseline of its own, or one for information).
 fn absolute(figure: &str, unit: &str, ours: f64, base: f64, max: f64, target: &str) -> Row {
     let mut row = Row::informative(GROUP, figure, unit, false, (ours, base));
@@ -402,35 +370,46 @@ fn absolute(figure: &str, unit: &str, ours: f64, base: f64, max: f64, target: &s
     row
 }
 
+/// Environment variable: other sizes than the group's (e.g. `100` alone, to run one size under
+/// a profiler), comma-separated, growing.
+pub const SIZES_VAR: &str = "OCHAT_BENCH_PARTNER_SIZES";
+
+/// The sizes measured: 10, 50, 100, 200 (10, 50 under `--quick`), or [`SIZES_VAR`]'s.
+fn sizes(opts: &Opts) -> Result<Vec<usize>> {
+    if let Ok(spec) = std::env::var(SIZES_VAR) {
+        let sizes = spec
+            .split(',')
+            .map(|s| s.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{SIZES_VAR} must be sizes like 10,50"))?;
+        if sizes.is_empty() || sizes.contains(&0) || !sizes.is_sorted() {
+            bail!("{SIZES_VAR} must be growing sizes above 0, like 10,50");
+        }
+        return Ok(sizes);
+    }
+    Ok(if opts.quick {
+        vec![10, 50]
+    } else {
+        vec![10, 50, 100, 200]
+    })
+}
+
 /// Runs the group.
 pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
-    // 200 partners inside one process stopped at "cannot listen" on the way from 50 (each
-    // in-process node holds about 65 open files; the bench may hold 20,000 here): the largest
-    // size measured is 100 until the partners are spread over a few processes.
-    let sizes: &[usize] = if opts.quick {
-        &[10, 50]
-    } else {
-        &[10, 50, 100]
-    };
+    // The partners live in host processes of 50 each (`partner_host`): one process cannot
+    // hold 200 in-process nodes (open files).
+    let sizes = sizes(opts)?;
     let dir = tempfile::tempdir()?;
     let empty = dir.path().join("empty");
     let empty_startup = startup_median(&empty, 0, opts.rounds()).await?;
     let hub_dir = dir.path().join("hub");
-    let mut partners = Partners {
-        root: tempfile::tempdir()?,
-        nodes: Vec::new(),
-    };
-    let pair = federation::pair()
-        .await
-        .context("starting the federation pair")?;
+    let root = partners_root()?;
+    let mut partners = Hosts::new(root.path());
     let mut points = Vec::new();
-    for &size in sizes {
-        points.push(measure_size(opts, &hub_dir, &mut partners, &pair, size).await?);
+    for &size in &sizes {
+        points.push(measure_size(opts, &hub_dir, &mut partners, size).await?);
     }
-    for mut node in partners.nodes.drain(..) {
-        node.stop().await?;
-    }
-    federation::stop(pair).await?;
+    partners.stop().await?;
 
     let mut rows = Vec::new();
     for p in &points {
@@ -460,7 +439,7 @@ pub async fn run(opts: &Opts) -> Result<Vec<Row>> {
             Row::new(
                 GROUP,
                 &format!(
-                    "fan-out over {} partners, 16 in flight, delivered (base: one channel)",
+                    "fan-out over {} partners, 16 in flight, delivered (base: the same hub, one channel)",
                     p.size
                 ),
                 "msg/s",
@@ -489,11 +468,11 @@ fn draw(points: &[Point], empty_startup: f64) -> Result<()> {
         .write(&chart_path("partners-startup.svg"))?;
     Chart::new("Fan-out, 16 in flight, delivered", "partners", "msg/s")
         .line("over N channels", line(&|p| p.fan_out.0))
-        .line("one channel (federation)", line(&|p| p.fan_out.1))
+        .line("one channel, same hub", line(&|p| p.fan_out.1))
         .write(&chart_path("partners-fanout.svg"))?;
     Chart::new("Fan-out p99, send → delivered", "partners", "ms")
         .line("over N channels", line(&|p| p.latency.ours_p99))
-        .line("one channel (federation)", line(&|p| p.latency.base_p99))
+        .line("one channel, same hub", line(&|p| p.latency.base_p99))
         .write(&chart_path("partners-fanout-p99.svg"))?;
     Ok(())
 }

@@ -143,6 +143,9 @@ pub mod trees {
     pub const MSG_OUTBOX: &str = "msg_outbox";
     /// Incoming message ids already stored.
     pub const MSG_SEEN: &str = "msg_seen";
+    /// The incoming messages of each channel (keys only), so that unread counts read no
+    /// message (see [`super::messages`]).
+    pub const MSG_INCOMING: &str = "msg_incoming";
     /// Attachment chunks.
     pub const ATTACHMENTS: &str = "attachments";
     /// Per-member read marks.
@@ -222,6 +225,7 @@ pub mod trees {
         MESSAGES,
         MSG_OUTBOX,
         MSG_SEEN,
+        MSG_INCOMING,
         ATTACHMENTS,
         READ_MARKS,
         LC_PASSWORDS,
@@ -322,6 +326,7 @@ impl Store {
         store.replay_intents()?;
         upgrade::split_channel_records(&store)?;
         upgrade::index_open_sessions(&store)?;
+        upgrade::index_incoming_messages(&store)?;
         Ok(store)
     }
 

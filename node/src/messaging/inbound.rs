@@ -53,7 +53,9 @@ type Route = Result<Uuid, AckStatus>;
 #[derive(Default)]
 struct GroupWrites {
     seen: Vec<Uuid>,
-    messages: Vec<(Uuid, EncodedMessage)>,
+    /// Each record, and whether it is an incoming message (indexed for unread counts) rather
+    /// than one of ours a receipt marks read.
+    messages: Vec<(Uuid, EncodedMessage, bool)>,
     chunks: HashMap<ChunkId, Vec<u8>>,
     /// The number of a message whose header the peer reused with other contents.
     header_reused: Option<u32>,
@@ -270,8 +272,12 @@ impl Messaging {
         for (id, data) in writes.chunks {
             inner.attachments.put_chunk(id, data)?;
         }
-        for (id, record) in writes.messages {
-            inner.messages.put_encoded(channel, id, record)?;
+        for (id, record, incoming) in writes.messages {
+            if incoming {
+                inner.messages.put_incoming_encoded(channel, id, record)?;
+            } else {
+                inner.messages.put_encoded(channel, id, record)?;
+            }
         }
         for id in writes.seen {
             inner.outbox.mark_seen(channel, id)?;
@@ -404,7 +410,9 @@ impl Messaging {
                     {
                         m.state = MessageState::Read;
                         receipts.push(MessageView::from(&m));
-                        writes.messages.push((*id, self.inner.messages.encode(m)?));
+                        writes
+                            .messages
+                            .push((*id, self.inner.messages.encode(m)?, false));
                     }
                 }
             }
@@ -415,7 +423,7 @@ impl Messaging {
                 // Encoded (and its size checked) here, not at the write, so that one oversized
                 // message is refused alone instead of failing its whole group.
                 match self.inner.messages.encode(m) {
-                    Ok(record) => writes.messages.push((wire.id, record)),
+                    Ok(record) => writes.messages.push((wire.id, record, true)),
                     Err(StoreError::TooLarge { .. }) => {
                         return reject("the message is too large to store");
                     }

@@ -15,17 +15,22 @@
 //! [`index_open_sessions`] indexes the sessions not closed, once: the meta mark
 //! `lc_open_sessions_indexed` says it was done (and flushed), so a crash half way only makes
 //! the next opening do it again. A folder without sessions gets no mark (nothing to index).
+//!
+//! Before the index of incoming channel messages (`msg_incoming`, issue 30), an unread count
+//! decoded every message after the read mark. [`index_incoming_messages`] indexes them once,
+//! with the meta mark `msg_incoming_indexed`, in the same way.
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::channels::ChannelsTable;
 use super::livechat::sessions::OPEN_SESSIONS_INDEXED;
+use super::messages::INCOMING_INDEXED;
 use super::ratchets::{RatchetPickle, Ratchets};
 use super::table::{Cbor, Table};
 use super::{Store, StoreError, decode, trees};
 use crate::model::livechat::Session;
-use crate::model::{ChannelRecord, RollbackSeen};
+use crate::model::{ChannelRecord, MessageRecord, RollbackSeen};
 
 /// What moved out of a channel record of the earlier layout.
 #[derive(Deserialize)]
@@ -117,6 +122,38 @@ pub(super) fn index_open_sessions(store: &Store) -> Result<usize, StoreError> {
     store.flush_blocking()?;
     if indexed > 0 {
         tracing::info!(sessions = indexed, "indexed the open live chat sessions");
+    }
+    Ok(indexed)
+}
+
+/// Indexes the incoming channel messages once per folder (see the module documentation);
+/// answers how many were indexed.
+///
+/// # Errors
+///
+/// [`StoreError`] of any kind: the store should not open then (unread counts would miss
+/// messages).
+pub(super) fn index_incoming_messages(store: &Store) -> Result<usize, StoreError> {
+    if store.tree(trees::MESSAGES)?.is_empty() || store.counter(INCOMING_INDEXED)? > 0 {
+        return Ok(0);
+    }
+    let index = store.tree(trees::MSG_INCOMING)?;
+    let mut indexed = 0;
+    for entry in store.tree(trees::MESSAGES)?.iter() {
+        let (key, bytes) = entry?;
+        match decode::<MessageRecord>(trees::MESSAGES, &bytes) {
+            Ok(m) if !m.outgoing => {
+                index.insert(key, Vec::new())?;
+                indexed += 1;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "a damaged channel message was not indexed"),
+        }
+    }
+    store.next_counter(INCOMING_INDEXED)?;
+    store.flush_blocking()?;
+    if indexed > 0 {
+        tracing::info!(messages = indexed, "indexed the incoming channel messages");
     }
     Ok(indexed)
 }
@@ -272,5 +309,53 @@ mod tests {
         assert_eq!(ids, [fresh.id]);
         repo.remove_session(fresh.id).unwrap();
         assert_eq!(repo.open_sessions().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_incoming_messages_of_an_earlier_folder_are_indexed_once_when_the_store_opens() {
+        use crate::model::MessageState;
+        use crate::store::messages::Messages;
+        let dir = tempfile::tempdir().unwrap();
+        let channel = Uuid::now_v7();
+        let record = |outgoing: bool| MessageRecord {
+            id: Uuid::now_v7(),
+            channel_id: channel,
+            outgoing,
+            author: "Bolt".into(),
+            text: "hello".into(),
+            attachment: None,
+            sent_at_ms: 1,
+            stored_at_ms: 1,
+            state: MessageState::Delivered,
+            failure: None,
+            read: false,
+        };
+        let (sent, received) = (record(true), record(false));
+        {
+            // The earlier layout: messages only, no index and no mark.
+            let store = Store::open(dir.path()).unwrap();
+            store.tree(trees::META).unwrap().clear().unwrap();
+            let raw = store.tree(trees::MESSAGES).unwrap();
+            for m in [&sent, &received] {
+                let mut key = channel.as_bytes().to_vec();
+                key.extend_from_slice(m.id.as_bytes());
+                raw.insert(key, encode(trees::MESSAGES, m).unwrap())
+                    .unwrap();
+            }
+            let mut damaged = channel.as_bytes().to_vec();
+            damaged.extend_from_slice(Uuid::now_v7().as_bytes());
+            raw.insert(damaged, &b"damaged"[..]).unwrap();
+            store.flush().await.unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let messages = Messages::open(&store).unwrap();
+        assert_eq!(messages.incoming_after(channel, Uuid::nil()).unwrap(), 1);
+        assert_eq!(store.counter(INCOMING_INDEXED).unwrap(), 1);
+        assert_eq!(index_incoming_messages(&store).unwrap(), 0, "done once");
+        // From then on the writes keep it.
+        messages.put(record(false)).unwrap();
+        messages.put(record(true)).unwrap();
+        assert_eq!(messages.incoming_after(channel, Uuid::nil()).unwrap(), 2);
+        assert_eq!(messages.incoming_after(channel, received.id).unwrap(), 1);
     }
 }
