@@ -180,7 +180,10 @@ impl Messaging {
             if !m.outgoing && !m.read {
                 m.read = true;
                 receipt.push(m.id);
-                messages.put(m)?;
+                // A rewrite: the message is already in the incoming index (`Messages::put`
+                // would write its entry again).
+                let id = m.id;
+                messages.put_encoded(channel, id, messages.encode(m)?)?;
             }
         }
         if let Some(newest) = newest.filter(|n| *n > mark) {
