@@ -95,15 +95,6 @@ impl LiveChat {
         Ok(())
     }
 
-    /// Every session's facts: closed ones from the index, open ones summarised now.
-    pub fn all_facts(&self) -> Result<Vec<SessionFacts>, LiveChatError> {
-        self.backfill()?;
-        let open = self.open_facts()?;
-        let mut out: Vec<SessionFacts> = self.repo().all_facts()?;
-        out.extend(open);
-        Ok(out)
-    }
-
     /// The open sessions' facts, summarised now. An open session nobody wrote in is not a
     /// conversation (see `expiry`).
     fn open_facts(&self) -> Result<Vec<SessionFacts>, LiveChatError> {
@@ -143,8 +134,8 @@ impl LiveChat {
         };
         let selected = |f: &SessionFacts| visible(f) && without_rating.keeps(f, None);
         self.backfill()?;
-        // The open sessions before the closed ones (as `all_facts`): one that closes meanwhile
-        // is counted, not lost.
+        // The open sessions before the closed ones: one that closes meanwhile is counted, not
+        // lost.
         let open = self.open_facts()?;
         let repo = self.repo();
         let expected = repo.facts_last_read() + open.len();
