@@ -272,12 +272,16 @@ impl Messaging {
         for (id, data) in writes.chunks {
             inner.attachments.put_chunk(id, data)?;
         }
-        for (id, record, incoming) in writes.messages {
-            if incoming {
-                inner.messages.put_incoming_encoded(channel, id, record)?;
-            } else {
-                inner.messages.put_encoded(channel, id, record)?;
-            }
+        // The incoming ones are indexed as one group, before their records.
+        let incoming: Vec<Uuid> = writes
+            .messages
+            .iter()
+            .filter(|(_, _, incoming)| *incoming)
+            .map(|(id, _, _)| *id)
+            .collect();
+        inner.messages.index_incoming(channel, &incoming)?;
+        for (id, record, _) in writes.messages {
+            inner.messages.put_encoded(channel, id, record)?;
         }
         for id in writes.seen {
             inner.outbox.mark_seen(channel, id)?;

@@ -18,14 +18,15 @@
 //!
 //! Before the index of incoming channel messages (`msg_incoming`, issue 30), an unread count
 //! decoded every message after the read mark. [`index_incoming_messages`] indexes them once,
-//! with the meta mark `msg_incoming_indexed`, in the same way.
+//! in groups of up to 256 ids of a channel, with the meta mark `msg_incoming_indexed`, in the
+//! same way.
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::channels::ChannelsTable;
 use super::livechat::sessions::OPEN_SESSIONS_INDEXED;
-use super::messages::INCOMING_INDEXED;
+use super::messages::{INCOMING_INDEXED, Messages};
 use super::ratchets::{RatchetPickle, Ratchets};
 use super::table::{Cbor, Table};
 use super::{Store, StoreError, decode, trees};
@@ -137,18 +138,33 @@ pub(super) fn index_incoming_messages(store: &Store) -> Result<usize, StoreError
     if store.tree(trees::MESSAGES)?.is_empty() || store.counter(INCOMING_INDEXED)? > 0 {
         return Ok(0);
     }
-    let index = store.tree(trees::MSG_INCOMING)?;
+    let messages = Messages::open(store)?;
     let mut indexed = 0;
+    // Groups of up to GROUP ids of one channel, as received batches make them.
+    const GROUP: usize = 256;
+    let mut group: Option<(Uuid, Vec<Uuid>)> = None;
     for entry in store.tree(trees::MESSAGES)?.iter() {
-        let (key, bytes) = entry?;
+        let (_, bytes) = entry?;
         match decode::<MessageRecord>(trees::MESSAGES, &bytes) {
             Ok(m) if !m.outgoing => {
-                index.insert(key, Vec::new())?;
                 indexed += 1;
+                match &mut group {
+                    Some((channel, ids)) if *channel == m.channel_id && ids.len() < GROUP => {
+                        ids.push(m.id);
+                    }
+                    _ => {
+                        if let Some((channel, ids)) = group.replace((m.channel_id, vec![m.id])) {
+                            messages.index_incoming(channel, &ids)?;
+                        }
+                    }
+                }
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "a damaged channel message was not indexed"),
         }
+    }
+    if let Some((channel, ids)) = group {
+        messages.index_incoming(channel, &ids)?;
     }
     store.next_counter(INCOMING_INDEXED)?;
     store.flush_blocking()?;
@@ -331,13 +347,21 @@ mod tests {
             read: false,
         };
         let (sent, received) = (record(true), record(false));
+        // 300 more received messages on another channel: two groups there (256 + 44).
+        let other = Uuid::now_v7();
+        let others: Vec<MessageRecord> = (0..300)
+            .map(|_| MessageRecord {
+                channel_id: other,
+                ..record(false)
+            })
+            .collect();
         {
             // The earlier layout: messages only, no index and no mark.
             let store = Store::open(dir.path()).unwrap();
             store.tree(trees::META).unwrap().clear().unwrap();
             let raw = store.tree(trees::MESSAGES).unwrap();
-            for m in [&sent, &received] {
-                let mut key = channel.as_bytes().to_vec();
+            for m in [&sent, &received].into_iter().chain(&others) {
+                let mut key = m.channel_id.as_bytes().to_vec();
                 key.extend_from_slice(m.id.as_bytes());
                 raw.insert(key, encode(trees::MESSAGES, m).unwrap())
                     .unwrap();
@@ -350,6 +374,9 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let messages = Messages::open(&store).unwrap();
         assert_eq!(messages.incoming_after(channel, Uuid::nil()).unwrap(), 1);
+        assert_eq!(messages.incoming_after(other, Uuid::nil()).unwrap(), 300);
+        assert_eq!(messages.incoming_after(other, others[99].id).unwrap(), 200);
+        assert_eq!(store.tree(trees::MSG_INCOMING).unwrap().len(), 3);
         assert_eq!(store.counter(INCOMING_INDEXED).unwrap(), 1);
         assert_eq!(index_incoming_messages(&store).unwrap(), 0, "done once");
         // From then on the writes keep it.
