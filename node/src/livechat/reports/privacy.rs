@@ -1,7 +1,8 @@
 //! Retention and privacy: a periodic sweep deletes closed sessions older than the configured
 //! retention (with their messages, rating and report facts), and the admin can export or
 //! erase everything stored about one visitor (sessions, messages, ratings, the leads and
-//! tickets made from those sessions, and the returning-visitor entry).
+//! tickets made from those sessions or from their offline forms, and the returning-visitor
+//! entry).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -37,9 +38,9 @@ pub struct VisitorExport {
     pub messages: Vec<Message>,
     /// Ratings of those sessions.
     pub ratings: Vec<Rating>,
-    /// Leads made from those sessions.
+    /// Leads made from those sessions or from the visitor's offline forms.
     pub leads: Vec<Record>,
-    /// Tickets made from those sessions.
+    /// Tickets made from those sessions or from the visitor's offline forms.
     pub tickets: Vec<Record>,
 }
 
@@ -114,13 +115,19 @@ impl LiveChat {
         Ok(out)
     }
 
+    /// The leads or tickets about a visitor: those made from their sessions, and those that
+    /// carry their visitor id (their offline forms; records stored before the id was kept
+    /// have none and are found only through a session).
     fn records_of(
         &self,
         kind: Kind,
         sessions: &HashSet<Uuid>,
+        visitor_id: &str,
     ) -> Result<Vec<Record>, LiveChatError> {
         let mut list = self.repo().records(kind)?;
-        list.retain(|r| sessions.contains(&r.session_id));
+        list.retain(|r| {
+            sessions.contains(&r.session_id) || r.visitor_id.as_deref() == Some(visitor_id)
+        });
         Ok(list)
     }
 
@@ -146,8 +153,8 @@ impl LiveChat {
             sessions: sessions.iter().map(SessionView::from).collect(),
             messages,
             ratings,
-            leads: self.records_of(Kind::Lead, &ids)?,
-            tickets: self.records_of(Kind::Ticket, &ids)?,
+            leads: self.records_of(Kind::Lead, &ids, visitor_id)?,
+            tickets: self.records_of(Kind::Ticket, &ids, visitor_id)?,
         })
     }
 
@@ -161,7 +168,7 @@ impl LiveChat {
         let ids: HashSet<Uuid> = sessions.iter().map(|s| s.id).collect();
         let mut erased = Erased::default();
         for kind in [Kind::Lead, Kind::Ticket] {
-            for r in self.records_of(kind, &ids)? {
+            for r in self.records_of(kind, &ids, visitor_id)? {
                 self.repo().remove_record(kind, r.number)?;
                 erased.records += 1;
             }
