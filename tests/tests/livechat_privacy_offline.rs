@@ -169,7 +169,13 @@ async fn a_lead_from_a_chat_is_erased_with_its_visitor_even_after_the_chat_was_s
     .unwrap();
     let channel = chat.channel("Website", &[&ann], json!({})).await.unwrap();
     let visit = chat
-        .visit(&channel, "https://shop.example/", "en", None, Some("v-paul"))
+        .visit(
+            &channel,
+            "https://shop.example/",
+            "en",
+            None,
+            Some("v-paul"),
+        )
         .await
         .unwrap();
     chat.say(&visit.token, &visit.session, "I want 40 chairs")
