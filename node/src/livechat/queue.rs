@@ -36,6 +36,9 @@ pub struct Queue {
     lines: HashMap<Uuid, BTreeSet<(u64, Uuid)>>,
     /// Per waiting session: the visitor's open sockets and since when that count holds.
     seen: HashMap<Uuid, Seen>,
+    /// Per open session with a visitor socket open, waiting or not: how many. A session that
+    /// joins the line later (a chatbot's forward) starts with the sockets it already has.
+    sockets: HashMap<Uuid, usize>,
     /// Per channel: how long its recent conversations took (ms), oldest first.
     handled: HashMap<Uuid, VecDeque<u64>>,
 }
@@ -57,7 +60,7 @@ impl Queue {
         self.seen.insert(
             session,
             Seen {
-                sockets: 0,
+                sockets: self.sockets.get(&session).copied().unwrap_or(0),
                 since_ms: now,
             },
         );
@@ -108,6 +111,7 @@ impl Queue {
 
     /// A visitor's socket opened.
     pub fn connected(&mut self, session: Uuid, now: u64) {
+        *self.sockets.entry(session).or_default() += 1;
         if let Some(s) = self.seen.get_mut(&session) {
             s.sockets += 1;
             s.since_ms = now;
@@ -116,6 +120,12 @@ impl Queue {
 
     /// A visitor's socket closed; with none left, their grace starts now.
     pub fn disconnected(&mut self, session: Uuid, now: u64) {
+        if let Some(n) = self.sockets.get_mut(&session) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.sockets.remove(&session);
+            }
+        }
         if let Some(s) = self.seen.get_mut(&session) {
             s.sockets = s.sockets.saturating_sub(1);
             if s.sockets == 0 {
