@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::privacy_files::ExportedFile;
 use crate::livechat::commands::{Kind, Record};
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::Rating;
@@ -42,6 +43,10 @@ pub struct VisitorExport {
     pub leads: Vec<Record>,
     /// Tickets made from those sessions or from the visitor's offline forms.
     pub tickets: Vec<Record>,
+    /// Files sent in those sessions, with their content in base64 within the export's
+    /// budget (see [`super::privacy_files`]).
+    #[serde(default)]
+    pub files: Vec<ExportedFile>,
 }
 
 /// What an erasure removed.
@@ -131,11 +136,13 @@ impl LiveChat {
         Ok(list)
     }
 
-    /// Everything stored about a visitor (admin only).
+    /// Everything stored about a visitor (admin only), with up to `file_bytes` bytes of the
+    /// content of their sessions' files.
     pub fn export_visitor(
         &self,
         who: Who,
         visitor_id: &str,
+        file_bytes: u64,
     ) -> Result<VisitorExport, LiveChatError> {
         who.admin()?;
         let sessions = self.visitor_sessions(visitor_id)?;
@@ -155,6 +162,10 @@ impl LiveChat {
             ratings,
             leads: self.records_of(Kind::Lead, &ids, visitor_id)?,
             tickets: self.records_of(Kind::Ticket, &ids, visitor_id)?,
+            files: self.export_files(
+                &sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
+                file_bytes,
+            )?,
         })
     }
 
