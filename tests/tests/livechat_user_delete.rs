@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ochat_node::livechat::TestClock;
 use ochat_node::store::livechat::LiveChatStore;
 use ochat_tests::livechat::{ChatNode, Operator};
+use ochat_tests::livechat_cli::Cli;
 use ochat_tests::node::open_stopped;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -309,4 +310,30 @@ async fn only_the_admin_deletes_users_and_administrators_cannot_delete_each_othe
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["ann", "root"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_deletes_an_operator_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chat = ChatNode::start(tmp.path(), Arc::new(TestClock::fixed_at(T0)))
+        .await
+        .unwrap();
+    let ann = chat
+        .operator("ann", json!({"chat_name": "Ann"}))
+        .await
+        .unwrap();
+    chat.channel("Website", &[&ann], json!({})).await.unwrap();
+    let cli = Cli::new(&chat.node.data_dir);
+    let out = cli.ok(&["livechat", "operator", "delete", "ann"]).unwrap();
+    assert!(
+        out.contains(&format!("Deleted user {} (ann)", ann.id)),
+        "{out}"
+    );
+    assert!(out.contains("channels: 1"), "{out}");
+    let err = cli.fails(&["livechat", "operator", "show", "ann"]).unwrap();
+    assert!(err.contains("ann"), "{err}");
+    let err = cli
+        .fails(&["livechat", "operator", "delete", "ann"])
+        .unwrap();
+    assert!(err.contains("ann"), "nothing left to delete: {err}");
 }
