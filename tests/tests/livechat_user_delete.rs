@@ -237,7 +237,7 @@ async fn a_deleted_operator_leaves_nothing_behind_in_the_live_chat() {
         .into_iter()
         .map(|(op, _)| op.to_string())
         .collect();
-    assert_eq!(stored, [bob.id.clone()]);
+    assert_eq!(stored, std::slice::from_ref(&bob.id));
     assert_eq!(
         repo.returning(zoe_browser)
             .unwrap()
