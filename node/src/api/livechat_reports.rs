@@ -302,11 +302,14 @@ async fn export(
 ) -> Result<Json<VisitorExport>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let budget = crate::livechat::reports::privacy_files::export_budget(q.file_bytes)?;
-    Ok(Json(node.livechat.export_visitor(
-        c.administering(&node)?,
-        visitor_id(&v)?,
-        budget,
-    )?))
+    let who = c.administering(&node)?;
+    let v = visitor_id(&v)?.to_string();
+    let chat: LiveChat = node.livechat.clone();
+    // Reads every session of the visitor and up to the budget of file content.
+    let export = tokio::task::spawn_blocking(move || chat.export_visitor(who, &v, budget))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(export))
 }
 
 #[utoipa::path(
