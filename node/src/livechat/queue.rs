@@ -296,6 +296,21 @@ mod tests {
     }
 
     #[test]
+    fn a_visitor_who_joins_the_line_with_the_page_open_keeps_the_place() {
+        // A chatbot's visitor opened the page before the bot's forward put them in line.
+        let mut q = Queue::default();
+        let (c, a) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        q.connected(a, 0);
+        q.join(c, a, 1_000, 1_000);
+        assert!(q.is_connected(a));
+        assert!(q.gone(1_000 + 10 * QUEUE_GRACE_MS).is_empty());
+        q.disconnected(a, 2_000);
+        assert_eq!(q.gone(2_000 + QUEUE_GRACE_MS), vec![a]);
+        q.remove(c, a, 1_000);
+        assert!(q.sockets.is_empty(), "nothing is kept of a closed page");
+    }
+
+    #[test]
     fn the_wait_is_position_times_handling_over_slots_or_unknown() {
         assert_eq!(estimate_wait_s(1, None, 2), None, "no data: unknown");
         assert_eq!(estimate_wait_s(1, Some(600_000), 0), None, "nobody present");
