@@ -1,7 +1,8 @@
 //! `ochat livechat operator …`: operators (users with a login): create with a password
 //! asked on the terminal (never on the command line) or read from standard input, the
 //! live chat profile (chat name, languages, expertise, country), a password reset (which
-//! revokes the operator's tokens), revoking tokens, and the administrator flag. Called by
+//! revokes the operator's tokens), revoking tokens, the administrator flag, and deleting a
+//! user. Called by
 //! [`crate::livechat`].
 
 use std::io::{IsTerminal, Read, Write};
@@ -70,6 +71,14 @@ pub enum OperatorCommand {
     },
     /// Revoke every token of an operator (their consoles log out; the password stays).
     RevokeTokens {
+        /// The operator (login, name, id or first characters of the id).
+        operator: String,
+    },
+    /// Delete a user: their tokens, presence, places in channels, groups and O'Chat
+    /// connections, their own canned responses and the returning visitors sent back to them
+    /// go; open conversations they were in are left (closed when they were the only
+    /// operator). Past conversations and reports keep their id.
+    Delete {
         /// The operator (login, name, id or first characters of the id).
         operator: String,
     },
@@ -251,6 +260,29 @@ pub async fn run(ctx: &Ctx, command: OperatorCommand) -> anyhow::Result<()> {
                 "Revoked {} token(s) of {}.",
                 text(&r["revoked"]),
                 text(&found["name"])
+            );
+            Ok(())
+        }
+        OperatorCommand::Delete { operator } => {
+            let found = find(ctx, &OPERATORS, &operator).await?;
+            let id = text(&found["id"]);
+            let r = ctx
+                .api
+                .call(Method::DELETE, &format!("{}/{id}", OPERATORS.path), None)
+                .await?;
+            if ctx.json {
+                return print_json(&r);
+            }
+            println!("Deleted user {id} ({}).", text(&found["name"]));
+            println!(
+                "  tokens revoked: {}; channels: {}; groups: {}; canned responses: {}; conversations left: {}; returning visitors: {}; O'Chat connections: {}",
+                text(&r["tokens"]),
+                text(&r["channels"]),
+                text(&r["groups"]),
+                text(&r["canned"]),
+                text(&r["sessions"]),
+                text(&r["returning"]),
+                text(&r["connections"])
             );
             Ok(())
         }

@@ -21,6 +21,8 @@
 //!   the chatbot answered closed after a day; the bound on open sessions in memory.
 //! - [`limits`] — rate limits on anonymous visitors (sessions, chatbot leads and tickets).
 //! - [`joining`] — an operator joins a conversation (takes over from the bot).
+//! - [`operator_removal`] — a deleted user is forgotten: presence, channels, groups, canned
+//!   responses, returning visitors, open conversations.
 //! - [`identity`] — visitors the website vouches for: each channel's identity secret, the
 //!   signed claim's check at session start, and a visitor's history that never mixes a
 //!   verified visitor with unverified claims.
@@ -68,6 +70,7 @@ pub mod limits;
 pub mod mail;
 pub mod messages;
 pub mod offline;
+pub mod operator_removal;
 pub mod page_history;
 pub mod presence;
 pub mod queue;

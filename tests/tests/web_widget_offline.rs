@@ -1,6 +1,7 @@
 //! The widget in a real browser outside business hours and in the visitor's language: after
 //! closing time the shop's button offers to leave a message, the form says what is wrong with
-//! an address the node refuses, and the message becomes a ticket the operator finds; a browser
+//! an address the node refuses, and the message becomes a ticket the operator finds (and that
+//! an export by the browser's visitor id finds); a browser
 //! set to French gets the widget in French, with the channel's own French welcome. Screenshots
 //! of both go to `docs/screenshots/` with `OCHAT_SCREENSHOT=1`.
 
@@ -123,6 +124,27 @@ async fn after_closing_time_the_widget_takes_a_message_that_becomes_a_ticket() {
                     && t.contains(&format!("{site}/contact"))),
             "{}",
             tickets[0]
+        );
+        // The widget sent its visitor id with the form: an export by visitor finds the ticket.
+        let browser_id = visitor
+            .js("JSON.parse(window.localStorage.getItem('ochat.visitor'))")
+            .await?;
+        let id = browser_id.as_str().unwrap_or_default().to_string();
+        ensure!(
+            !id.is_empty() && tickets[0]["visitor_id"] == browser_id,
+            "{browser_id} {}",
+            tickets[0]
+        );
+        let export = chat
+            .admin(
+                Method::GET,
+                &format!("/api/v1/livechat/visitors/{id}/export"),
+                None,
+            )
+            .await?;
+        ensure!(
+            export["tickets"].as_array().map(Vec::len) == Some(1),
+            "{export}"
         );
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Local users: the admin creates them (optionally with a login and an argon2-hashed password
 //! and a live chat profile); a user or the admin changes a profile. Password hashes live in
 //! their own table so a `UserRecord` never carries one; a password change revokes the user's
-//! tokens (open sockets included). Hashing is bounded by the [`login_guard`](super::login_guard).
+//! tokens (open sockets included); deleting a user removes their record, password and tokens.
+//! Hashing is bounded by the [`login_guard`](super::login_guard).
 //!
 //! A profile's languages must be enabled on the node (the live chat's setting, handed over in
 //! [`AccountsConfig::languages`](super::AccountsConfig)); a regional form (`fr_BE`, `pt-BR`) of
@@ -136,6 +137,24 @@ impl Accounts {
         self.apply_profile(&mut user, input).await?;
         self.flush().await?;
         Ok(user)
+    }
+
+    /// Deletes a user (admin only): their tokens (open sockets close), password and record;
+    /// answers the record and how many tokens went. What other modules keep about the user
+    /// is theirs to forget first (`livechat::operator_removal`).
+    pub async fn delete_user(
+        &self,
+        who: Who,
+        id: Uuid,
+    ) -> Result<(UserRecord, usize), AccountsError> {
+        who.admin()?;
+        let user = self.user(id)?;
+        let tokens = self.remove_user_tokens(id)?;
+        self.repo().remove_user(id)?;
+        self.flush().await?;
+        self.revocations().bump();
+        tracing::info!(user = %id, tokens, "user deleted");
+        Ok((user, tokens))
     }
 
     /// Changes a profile: the user themselves or the admin.

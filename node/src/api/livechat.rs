@@ -22,6 +22,7 @@
 //! | GET | /api/v1/users/me | operator |
 //! | PATCH | /api/v1/users/{id} | the user, admin |
 //! | POST | /api/v1/users/{id}/revoke_tokens | admin |
+//! | DELETE | /api/v1/users/{id} | admin (an administrator: not themselves nor another administrator) |
 //! | POST/GET | /api/v1/livechat/groups, PUT …/{id} | admin (list: staff) |
 //! | POST/GET | /api/v1/livechat/channels | admin / staff |
 //! | GET/PATCH/DELETE | /api/v1/livechat/channels/{id} | member or admin / admin |
@@ -77,7 +78,10 @@ pub fn router() -> Router<Arc<NodeShared>> {
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/users", post(create_user).get(list_users))
         .route("/api/v1/users/me", get(me))
-        .route("/api/v1/users/{id}", get(show_user).patch(update_user))
+        .route(
+            "/api/v1/users/{id}",
+            get(show_user).patch(update_user).delete(delete_user),
+        )
         .route("/api/v1/users/{id}/revoke_tokens", post(revoke_tokens))
         .route(
             "/api/v1/livechat/groups",
@@ -252,6 +256,32 @@ async fn update_user(
     c.may_set_role(b.administrator)?;
     let who = c.administering_user(&node, id)?;
     Ok(Json(node.accounts.update_user(who, id, b).await?))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "the user id")),
+    security(("admin" = []), ("operator" = [])),
+    responses(
+        (status = 200, description = "The user is deleted: their tokens, presence, places in channels, groups and O'Chat connections, own canned responses and returning-visitor entries; open conversations they were in are left", body = crate::livechat::operator_removal::UserDeleted),
+        (status = 403, description = "forbidden: not the admin, or an administrator deleting themselves or another administrator", body = crate::api::openapi_shapes::ErrorBody),
+        (status = 404, description = "not_found: no such user", body = crate::api::openapi_shapes::ErrorBody)
+    )
+)]
+async fn delete_user(
+    State(node): Shared,
+    c: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<crate::livechat::operator_removal::UserDeleted>, ApiError> {
+    if c.who == crate::accounts::Who::Operator(id) {
+        return Err(ApiError::forbidden("a user does not delete themselves"));
+    }
+    let who = c.administering_user(&node, id)?;
+    let mut deleted = node.livechat.delete_user(who, id).await?;
+    deleted.connections = node.federation.forget_member(id).await?;
+    Ok(Json(deleted))
 }
 
 #[utoipa::path(

@@ -274,23 +274,42 @@ fn visitor_id(v: &str) -> Result<&str, ApiError> {
     Ok(v)
 }
 
+/// The export's query.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ExportQuery {
+    /// Bytes of file content to include, in base64 (0 to 67108864; 16777216 when absent):
+    /// files beyond it are listed without their content.
+    file_bytes: Option<u64>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/livechat/visitors/{visitor_id}/export",
     tag = "reports",
-    params(("visitor_id" = String, Path, description = "the widget's visitor id (1 to 200 bytes)")),
+    params(("visitor_id" = String, Path, description = "the widget's visitor id (1 to 200 bytes)"), ExportQuery),
     security(("admin" = []), ("operator" = [])),
-    responses((status = 200, description = "Everything stored about the visitor", body = VisitorExport))
+    responses(
+        (status = 200, description = "Everything stored about the visitor, their files' content in base64 within the budget", body = VisitorExport),
+        (status = 400, description = "bad_request: file_bytes over 67108864, or a bad visitor id", body = crate::api::openapi_shapes::ErrorBody)
+    )
 )]
 async fn export(
     State(node): Shared,
     c: Caller,
     Path(v): Path<String>,
+    q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Json<VisitorExport>, ApiError> {
-    Ok(Json(node.livechat.export_visitor(
-        c.administering(&node)?,
-        visitor_id(&v)?,
-    )?))
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let budget = crate::livechat::reports::privacy_files::export_budget(q.file_bytes)?;
+    let who = c.administering(&node)?;
+    let v = visitor_id(&v)?.to_string();
+    let chat: LiveChat = node.livechat.clone();
+    // Reads every session of the visitor and up to the budget of file content.
+    let export = tokio::task::spawn_blocking(move || chat.export_visitor(who, &v, budget))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(export))
 }
 
 #[utoipa::path(

@@ -69,6 +69,7 @@ use super::openapi_shapes::{ConnectionAction, ErrorBody, LiveChatSocketInput};
         super::livechat::show_user,
         super::livechat::update_user,
         super::livechat::revoke_tokens,
+        super::livechat::delete_user,
         super::livechat::create_group,
         super::livechat::list_groups,
         super::livechat::update_group,

@@ -470,6 +470,27 @@ impl Federation {
         Ok(view)
     }
 
+    /// Removes a deleted user from the members of every connection, whatever its status;
+    /// answers how many connections had them.
+    pub async fn forget_member(&self, user: Uuid) -> Result<usize, FederationError> {
+        let theirs: Vec<Uuid> = self
+            .inner
+            .connections
+            .all()?
+            .into_iter()
+            .filter(|c| c.members.contains(&user))
+            .map(|c| c.id)
+            .collect();
+        for id in &theirs {
+            self.update_stored(*id, |record| {
+                record.members.retain(|m| *m != user);
+                record.updated_at_ms = now_ms();
+            })
+            .await?;
+        }
+        Ok(theirs.len())
+    }
+
     /// Adds or removes a member of an accepted connection's channel.
     pub async fn set_member(
         &self,

@@ -184,6 +184,7 @@ impl LiveChat {
             created_by: draft.created_by,
             created_by_bot: draft.created_by_bot,
             created_at_ms: self.now_ms(),
+            visitor_id: session.visitor_id.clone(),
         };
         self.keep_record(kind, record).await
     }

@@ -6,7 +6,9 @@
 //!
 //! The form is an anonymous route: it is rate-limited per address
 //! ([`super::limits::OFFLINE_PER_ADDRESS`]) and its input checked (a real email address,
-//! bounded lengths) before anything is written. Used by `api::livechat_offline` and by
+//! bounded lengths) before anything is written. The widget sends its visitor id with the
+//! form; the record keeps it so that an export or erase by visitor
+//! (`reports::privacy`) reaches it. Used by `api::livechat_offline` and by
 //! [`super::widget`] and [`super::session_start`].
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,8 @@ pub const MAX_NAME: usize = 100;
 pub const MAX_MESSAGE: usize = 4000;
 /// Longest page URL (bytes).
 const MAX_URL: usize = 4096;
+/// Longest visitor id (bytes), as when a session starts.
+const MAX_VISITOR_ID: usize = 200;
 
 /// What the offline form sends.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -41,6 +45,10 @@ pub struct OfflineInput {
     /// The page the form was sent from.
     #[serde(default)]
     pub page_url: Option<String>,
+    /// The widget's visitor id (1 to 200 bytes), kept on the record so that an export or
+    /// erase by visitor finds it.
+    #[serde(default)]
+    pub visitor_id: Option<String>,
 }
 
 /// The answer to a sent form.
@@ -138,6 +146,14 @@ impl LiveChat {
             Some(u) if !u.is_empty() => Some(u),
             _ => None,
         };
+        let visitor_id = match input.visitor_id {
+            Some(v) if v.is_empty() || v.len() > MAX_VISITOR_ID => {
+                return Err(LiveChatError::BadInput(
+                    "visitor_id has 1 to 200 bytes".into(),
+                ));
+            }
+            v => v,
+        };
         if let Some(a) = key {
             self.state()?.limits.offline_by_address.take(a, now);
         }
@@ -168,6 +184,7 @@ impl LiveChat {
             created_by: None,
             created_by_bot: None,
             created_at_ms: now,
+            visitor_id,
         };
         let record = self.keep_record(kind, record).await?;
         Ok(OfflineReceipt {

@@ -240,8 +240,11 @@ pub struct SocketPresence {
 impl Drop for SocketPresence {
     fn drop(&mut self) {
         if let Ok(mut state) = self.chat.state() {
-            let p = state.presence.entry(self.op).or_default();
-            p.sockets = p.sockets.saturating_sub(1);
+            // A deleted user's presence is gone: their last socket closing does not bring
+            // it back (the shutdown would store it again).
+            if let Some(p) = state.presence.get_mut(&self.op) {
+                p.sockets = p.sockets.saturating_sub(1);
+            }
         }
     }
 }

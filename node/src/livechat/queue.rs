@@ -36,6 +36,9 @@ pub struct Queue {
     lines: HashMap<Uuid, BTreeSet<(u64, Uuid)>>,
     /// Per waiting session: the visitor's open sockets and since when that count holds.
     seen: HashMap<Uuid, Seen>,
+    /// Per open session with a visitor socket open, waiting or not: how many. A session that
+    /// joins the line later (a chatbot's forward) starts with the sockets it already has.
+    sockets: HashMap<Uuid, usize>,
     /// Per channel: how long its recent conversations took (ms), oldest first.
     handled: HashMap<Uuid, VecDeque<u64>>,
 }
@@ -57,7 +60,7 @@ impl Queue {
         self.seen.insert(
             session,
             Seen {
-                sockets: 0,
+                sockets: self.sockets.get(&session).copied().unwrap_or(0),
                 since_ms: now,
             },
         );
@@ -108,6 +111,7 @@ impl Queue {
 
     /// A visitor's socket opened.
     pub fn connected(&mut self, session: Uuid, now: u64) {
+        *self.sockets.entry(session).or_default() += 1;
         if let Some(s) = self.seen.get_mut(&session) {
             s.sockets += 1;
             s.since_ms = now;
@@ -116,6 +120,12 @@ impl Queue {
 
     /// A visitor's socket closed; with none left, their grace starts now.
     pub fn disconnected(&mut self, session: Uuid, now: u64) {
+        if let Some(n) = self.sockets.get_mut(&session) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.sockets.remove(&session);
+            }
+        }
         if let Some(s) = self.seen.get_mut(&session) {
             s.sockets = s.sockets.saturating_sub(1);
             if s.sockets == 0 {
@@ -283,6 +293,21 @@ mod tests {
             "coming back resets it"
         );
         assert_eq!(q.gone(7_000 + QUEUE_GRACE_MS), vec![a]);
+    }
+
+    #[test]
+    fn a_visitor_who_joins_the_line_with_the_page_open_keeps_the_place() {
+        // A chatbot's visitor opened the page before the bot's forward put them in line.
+        let mut q = Queue::default();
+        let (c, a) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        q.connected(a, 0);
+        q.join(c, a, 1_000, 1_000);
+        assert!(q.is_connected(a));
+        assert!(q.gone(1_000 + 10 * QUEUE_GRACE_MS).is_empty());
+        q.disconnected(a, 2_000);
+        assert_eq!(q.gone(2_000 + QUEUE_GRACE_MS), vec![a]);
+        q.remove(c, a, 1_000);
+        assert!(q.sockets.is_empty(), "nothing is kept of a closed page");
     }
 
     #[test]

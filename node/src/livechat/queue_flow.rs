@@ -42,6 +42,22 @@ pub(crate) fn enqueue(state: &mut State, session: &mut Session, expertise: &[Str
     state.queue.join(session.channel_id, session.id, now, now);
 }
 
+/// Puts an open session at the end of its channel's line (a chatbot's forward found every
+/// present operator busy); answers whether it was open. Call with the state locked.
+pub(crate) fn enqueue_open(state: &mut State, id: Uuid, expertise: &[String], now: u64) -> bool {
+    let st = &mut *state;
+    let Some(session) = st.open.get_mut(&id) else {
+        return false;
+    };
+    session.queue = Some(QueueMark {
+        joined_at_ms: now,
+        expertise: expertise.to_vec(),
+        ..QueueMark::default()
+    });
+    st.queue.join(session.channel_id, id, now, now);
+    true
+}
+
 /// Takes a session out of its line if it waits there; answers whether it did.
 pub(crate) fn leave_line(
     queue: &mut Queue,
@@ -273,6 +289,10 @@ impl LiveChat {
                 }
                 // Taking the visitor is activity: the session counts against the cap now.
                 s.last_activity_ms = now;
+                // A chatbot's visitor who waited in line is handed over now.
+                if s.bot.is_some() {
+                    s.handover_at_ms.get_or_insert(now);
+                }
                 self.save_session(s)?;
                 self.remember_operator(s.visitor_id.as_deref(), op, now)?;
                 st.presence.entry(op).or_default().last_assigned_ms = Some(now);

@@ -10,7 +10,8 @@
 //! - [`history`] — the data a report reads, the sessions history, CSV output.
 //! - [`stats`] — grouped statistics (count, sum, average of each measure).
 //! - [`people`] — operator analysis, ratings list and shares.
-//! - [`privacy`] — the retention sweep, a visitor's export and erasure.
+//! - [`privacy`] — the retention sweep, a visitor's export and erasure;
+//!   [`privacy_files`] — the export's files with their content, within a budget.
 //! - [`page`] — the console page with the charts (HTML, CSS and JS embedded).
 //!
 //! How it stays fast: a closed session's messages never change, so its [`SessionFacts`] are
@@ -24,6 +25,7 @@ pub mod history;
 pub mod page;
 pub mod people;
 pub mod privacy;
+pub mod privacy_files;
 pub mod stats;
 
 use std::collections::HashMap;

@@ -314,6 +314,11 @@ pub struct Record {
     pub created_by_bot: Option<Uuid>,
     /// Created (ms).
     pub created_at_ms: u64,
+    /// The widget's visitor id of whoever it is about: the session's visitor, or the
+    /// visitor who sent the offline form (so an export or erase by visitor finds it).
+    /// Records stored before this field have none and cannot be linked to a visitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<String>,
 }
 
 // Rating: its behaviour is in `livechat/ratings.rs`.

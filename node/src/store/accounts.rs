@@ -89,6 +89,12 @@ impl AccountsStore {
         self.users.put_ref(&user.id, user)
     }
 
+    /// Removes a user and their password hash; answers whether the user was there.
+    pub fn remove_user(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.passwords.remove(&id)?;
+        self.users.remove(&id)
+    }
+
     /// A user's password hash, if they have one.
     pub fn password_hash(&self, user: Uuid) -> Result<Option<String>, StoreError> {
         Ok(self

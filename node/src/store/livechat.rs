@@ -301,6 +301,7 @@ mod tests {
             created_by: None,
             created_by_bot: None,
             created_at_ms: 1,
+            visitor_id: None,
         };
         repo.put_record(Kind::Lead, &record).unwrap();
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The chatbot inside a live session: the [`engine`](super::engine) decides, this carries out
 //! its effects — bot messages (with answer buttons) through the normal message path, a forward
-//! through the live chat's routing (limited to the step's expertise), leads and tickets through
+//! through the live chat's routing (limited to the step's expertise; the visitor waits in the
+//! channel's line when every present operator is busy), leads and tickets through
 //! the same store and webhook as the operators' `/lead` and `/ticket`.
 //!
 //! The engine runs under the live chat's state lock, so two messages of one visitor are taken
@@ -17,9 +18,21 @@ use super::simulator::record_title;
 use crate::livechat::commands::{Kind, RecordDraft};
 use crate::livechat::limits::BOT_RECORDS_PER_SESSION;
 use crate::livechat::messages::NewMessage;
+use crate::livechat::queue_flow::{enqueue_open, would_take};
 use crate::livechat::routing::{VisitorFacts, choose};
 use crate::livechat::sessions::SessionView;
 use crate::livechat::{LiveChat, LiveChatError, random_below};
+
+/// Where a chatbot's forward took the visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BotForward {
+    /// This operator joins.
+    Operator(Uuid),
+    /// Every present operator is busy: the visitor waits in this channel's line.
+    Queued(Uuid),
+    /// Nobody can take them, not even later: the script goes on.
+    Nobody,
+}
 
 impl LiveChat {
     /// A rule's chatbot takes a new session: it says its welcome steps.
@@ -80,6 +93,7 @@ impl LiveChat {
         enum Work {
             Do(Effect),
             Announce(Uuid),
+            Queued(Uuid),
         }
         let mut queue: VecDeque<Work> = effects.into_iter().map(Work::Do).collect();
         while let Some(work) = queue.pop_front() {
@@ -100,15 +114,22 @@ impl LiveChat {
                     )?;
                 }
                 Work::Do(Effect::Forward { expertise }) => {
-                    let found = self.bot_forward(id, &expertise)?;
+                    let forward = self.bot_forward(id, &expertise)?;
+                    // Waiting in line is a hand-over too: the bot says its words and stops.
+                    let handed = forward != BotForward::Nobody;
                     let more = self
-                        .with_bot(id, |bot| engine::forwarded(script, bot, found.is_some()))?
+                        .with_bot(id, |bot| engine::forwarded(script, bot, handed))?
                         .unwrap_or_default();
                     let mut next: VecDeque<Work> = more.into_iter().map(Work::Do).collect();
-                    next.extend(found.map(Work::Announce));
+                    match forward {
+                        BotForward::Operator(op) => next.push_back(Work::Announce(op)),
+                        BotForward::Queued(channel) => next.push_back(Work::Queued(channel)),
+                        BotForward::Nobody => {}
+                    }
                     next.append(&mut queue);
                     queue = next;
                 }
+                Work::Queued(channel) => self.publish_queue(channel)?,
                 Work::Do(Effect::Create(kind)) => self.bot_record(id, script, kind).await?,
             }
         }
@@ -116,10 +137,13 @@ impl LiveChat {
     }
 
     /// Routes the session to an operator of its channel with the step's expertise; the chosen
-    /// operator joins (the bot then leaves). None when nobody is available.
-    fn bot_forward(&self, id: Uuid, expertise: &[String]) -> Result<Option<Uuid>, LiveChatError> {
+    /// operator joins (the bot then leaves). As at the start of a chat, nobody overtakes the
+    /// visitors waiting in line, and when every present operator is busy the visitor waits in
+    /// the channel's line (when it has one with room). Nobody: no one is present, or the line
+    /// is off or full — the script goes on.
+    fn bot_forward(&self, id: Uuid, expertise: &[String]) -> Result<BotForward, LiveChatError> {
         let Some(session) = self.load_session(id)? else {
-            return Ok(None);
+            return Ok(BotForward::Nobody);
         };
         let channel = self.channel(session.channel_id)?;
         let now = self.now_ms();
@@ -132,15 +156,20 @@ impl LiveChat {
         let profiles = self.operator_profiles(&channel);
         let mut state = self.state()?;
         let candidates = state.candidates(&profiles, channel.id, now);
-        let chosen = choose(
-            &candidates,
-            &facts,
-            channel.max_sessions_per_operator,
-            now,
-            &mut random_below,
-        );
+        let chosen = if state.queue.is_empty(channel.id) {
+            choose(
+                &candidates,
+                &facts,
+                channel.max_sessions_per_operator,
+                now,
+                &mut random_below,
+            )
+        } else {
+            None
+        };
+        let may_queue = chosen.is_none() && would_take(&state, &channel, &candidates);
         let Some(open) = state.open.get_mut(&id) else {
-            return Ok(None);
+            return Ok(BotForward::Nobody);
         };
         match chosen {
             Some(op) => {
@@ -158,8 +187,15 @@ impl LiveChat {
             state.assigned(self.repo(), op, now)?;
             drop(state);
             self.remember_operator(visitor.as_deref(), op, now)?;
+            return Ok(BotForward::Operator(op));
         }
-        Ok(chosen)
+        if may_queue && enqueue_open(&mut state, id, expertise, now) {
+            if let Some(open) = state.open.get(&id) {
+                self.save_session(open)?;
+            }
+            return Ok(BotForward::Queued(channel.id));
+        }
+        Ok(BotForward::Nobody)
     }
 
     /// Counts one more chatbot lead or ticket for the session and its visitor's address;

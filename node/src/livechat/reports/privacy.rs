@@ -1,7 +1,8 @@
 //! Retention and privacy: a periodic sweep deletes closed sessions older than the configured
 //! retention (with their messages, rating and report facts), and the admin can export or
 //! erase everything stored about one visitor (sessions, messages, ratings, the leads and
-//! tickets made from those sessions, and the returning-visitor entry).
+//! tickets made from those sessions or from their offline forms, and the returning-visitor
+//! entry).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::privacy_files::ExportedFile;
 use crate::livechat::commands::{Kind, Record};
 use crate::livechat::messages::Message;
 use crate::livechat::ratings::Rating;
@@ -37,10 +39,14 @@ pub struct VisitorExport {
     pub messages: Vec<Message>,
     /// Ratings of those sessions.
     pub ratings: Vec<Rating>,
-    /// Leads made from those sessions.
+    /// Leads made from those sessions or from the visitor's offline forms.
     pub leads: Vec<Record>,
-    /// Tickets made from those sessions.
+    /// Tickets made from those sessions or from the visitor's offline forms.
     pub tickets: Vec<Record>,
+    /// Files sent in those sessions, with their content in base64 within the export's
+    /// budget (see [`super::privacy_files`]).
+    #[serde(default)]
+    pub files: Vec<ExportedFile>,
 }
 
 /// What an erasure removed.
@@ -114,21 +120,29 @@ impl LiveChat {
         Ok(out)
     }
 
+    /// The leads or tickets about a visitor: those made from their sessions, and those that
+    /// carry their visitor id (their offline forms; records stored before the id was kept
+    /// have none and are found only through a session).
     fn records_of(
         &self,
         kind: Kind,
         sessions: &HashSet<Uuid>,
+        visitor_id: &str,
     ) -> Result<Vec<Record>, LiveChatError> {
         let mut list = self.repo().records(kind)?;
-        list.retain(|r| sessions.contains(&r.session_id));
+        list.retain(|r| {
+            sessions.contains(&r.session_id) || r.visitor_id.as_deref() == Some(visitor_id)
+        });
         Ok(list)
     }
 
-    /// Everything stored about a visitor (admin only).
+    /// Everything stored about a visitor (admin only), with up to `file_bytes` bytes of the
+    /// content of their sessions' files.
     pub fn export_visitor(
         &self,
         who: Who,
         visitor_id: &str,
+        file_bytes: u64,
     ) -> Result<VisitorExport, LiveChatError> {
         who.admin()?;
         let sessions = self.visitor_sessions(visitor_id)?;
@@ -146,8 +160,12 @@ impl LiveChat {
             sessions: sessions.iter().map(SessionView::from).collect(),
             messages,
             ratings,
-            leads: self.records_of(Kind::Lead, &ids)?,
-            tickets: self.records_of(Kind::Ticket, &ids)?,
+            leads: self.records_of(Kind::Lead, &ids, visitor_id)?,
+            tickets: self.records_of(Kind::Ticket, &ids, visitor_id)?,
+            files: self.export_files(
+                &sessions.iter().map(|s| s.id).collect::<Vec<_>>(),
+                file_bytes,
+            )?,
         })
     }
 
@@ -161,7 +179,7 @@ impl LiveChat {
         let ids: HashSet<Uuid> = sessions.iter().map(|s| s.id).collect();
         let mut erased = Erased::default();
         for kind in [Kind::Lead, Kind::Ticket] {
-            for r in self.records_of(kind, &ids)? {
+            for r in self.records_of(kind, &ids, visitor_id)? {
                 self.repo().remove_record(kind, r.number)?;
                 erased.records += 1;
             }

@@ -47,4 +47,9 @@ impl LiveChatStore {
     pub fn put_presence(&self, operator: Uuid, record: &PresenceRecord) -> Result<(), StoreError> {
         self.presence.put_ref(&operator, record)
     }
+
+    /// Removes an operator's presence (their user is deleted); answers whether there was one.
+    pub fn remove_presence(&self, operator: Uuid) -> Result<bool, StoreError> {
+        self.presence.remove(&operator)
+    }
 }

@@ -147,4 +147,20 @@ impl LiveChatStore {
     pub fn remove_returning(&self, visitor_id: &str) -> Result<bool, StoreError> {
         self.visitors.remove(&visitor_id.to_string())
     }
+
+    /// Forgets every returning visitor whose previous operator is `operator` (a deleted
+    /// user); answers how many.
+    pub fn remove_returning_to(&self, operator: Uuid) -> Result<usize, StoreError> {
+        let mut doomed = Vec::new();
+        for entry in self.visitors.iter() {
+            let (visitor, Cbor(r)) = entry?;
+            if r.operator == operator {
+                doomed.push(visitor);
+            }
+        }
+        for visitor in &doomed {
+            self.visitors.remove(visitor)?;
+        }
+        Ok(doomed.len())
+    }
 }

@@ -671,7 +671,7 @@
       error.hidden = true;
       api("/api/v1/livechat/" + CHANNEL + "/offline", {
         method: "POST",
-        body: { name: name.value, email: email.value, message: message.value, page_url: location.href },
+        body: { name: name.value, email: email.value, message: message.value, page_url: location.href, visitor_id: visitorId() },
       }).then(function () {
         form.textContent = "";
         form.appendChild(el("p", "ochat-thanks", t("offline_thanks"))).setAttribute("data-ochat", "offline-thanks");
