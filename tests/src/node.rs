@@ -57,6 +57,32 @@ pub struct TestNode {
     http: reqwest::Client,
 }
 
+/// Sends the logs of the nodes started in this process to `eprint!`: a test's captured output,
+/// shown only when it fails (the bench's standard error): warnings and errors, or what
+/// `OCHAT_LOG` asks for (tracing filter syntax, e.g. `OCHAT_LOG=ochat_node::federation=debug`).
+fn test_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OCHAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| CapturedStderr)
+        .try_init();
+}
+
+/// Writes through `eprint!`, which a test's output capture sees (a raw `stderr` it does not).
+struct CapturedStderr;
+
+impl std::io::Write for CapturedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        eprint!("{}", String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The configuration tests use: loopback only, OS ports, quick retries.
 pub fn test_config(data_dir: &Path, name: &str, directory: Option<&str>) -> NodeConfig {
     let mut config = NodeConfig::with_data_dir(data_dir);
@@ -81,7 +107,17 @@ pub async fn link(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
         )
         .await?;
     let id = c["id"].as_str().unwrap_or_default().to_string();
-    let incoming = b.wait_incoming_from(&a.uuid, "Pending").await?;
+    let incoming = match b.wait_incoming_from(&a.uuid, "Pending").await {
+        Ok(incoming) => incoming,
+        // The sender's side of the story: its connection's status and last delivery error.
+        Err(e) => bail!(
+            "{e:#}; the sender's connection: {}",
+            a.connections()
+                .await
+                .map(|all| Value::Array(all).to_string())
+                .unwrap_or_else(|e| format!("unreadable: {e:#}"))
+        ),
+    };
     let accepted = b
         .ok(
             Method::POST,
@@ -127,6 +163,7 @@ pub async fn link_auto(a: &TestNode, b: &TestNode) -> Result<(String, String)> {
 impl TestNode {
     /// Starts a node with `config`.
     pub async fn start(config: NodeConfig) -> Result<Self> {
+        test_logs();
         let data_dir = config.data_dir.clone();
         let node = RunningNode::start(config).await?;
         let api = format!("http://{}", node.api_addr);
