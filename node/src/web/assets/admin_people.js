@@ -55,7 +55,17 @@
     };
   }
 
+  // What the last deletion removed, shown once above the list it returns to.
+  var deletedNotice = null;
+
   function renderOperators(box, ctx, userId) {
+    if (deletedNotice) {
+      var notice = ctx.el("p", "admin-message ok", deletedNotice);
+      notice.id = "operators-notice";
+      notice.setAttribute("role", "status");
+      box.appendChild(notice);
+      deletedNotice = null;
+    }
     var table = ctx.el("table", "admin-table");
     table.id = "operators-table";
     table.appendChild(ctx.el("caption", "sr-only", "Operators"));
@@ -131,10 +141,35 @@
         rv.say(a.revoked + (a.revoked === 1 ? " token" : " tokens") + " revoked.");
       });
     });
+    deleteForm(editor, ctx, user);
     var back = ctx.el("button", "secondary", "New operator");
     back.type = "button";
     back.addEventListener("click", function () { ctx.open("operators"); });
     editor.appendChild(back);
+  }
+
+  // Deleting an operator, confirmed by typing their login (or name): DELETE /api/v1/users/{id}.
+  function deleteForm(editor, ctx, user) {
+    var word = user.login || user.name;
+    editor.appendChild(ctx.el("h4", "", "Delete " + user.name));
+    var del = ctx.form(editor, "op-delete", "Delete " + user.name, function () {
+      var typed = document.getElementById("op-delete-confirm").value.trim();
+      if (typed !== word) {
+        return Promise.reject(new Error("Type \u201c" + word + "\u201d to confirm the deletion."));
+      }
+      return ctx.api("/api/v1/users/" + user.id, "DELETE").then(function (d) {
+        var left = d.sessions ? "; left " + d.sessions + (d.sessions === 1 ? " conversation" : " conversations") : "";
+        deletedNotice = "Deleted " + user.name + ": " + d.tokens + (d.tokens === 1 ? " token" : " tokens") +
+          " revoked, removed from " + d.channels + (d.channels === 1 ? " channel" : " channels") +
+          " and " + d.groups + (d.groups === 1 ? " group" : " groups") + left + ".";
+        ctx.open("operators");
+      });
+    });
+    ctx.field(del.body, "op-delete-confirm", "Type \u201c" + word + "\u201d to confirm", { required: true,
+      autocomplete: "off",
+      help: "Logs them out, leaves their open conversations as with /leave, and removes them from " +
+        "channels, groups and O'Chat connections; their own canned responses go, shared ones stay. " +
+        "Past conversations and reports keep their name." });
   }
 
   function renderGroups(box, ctx, groupId) {
