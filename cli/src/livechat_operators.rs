@@ -275,14 +275,15 @@ pub async fn run(ctx: &Ctx, command: OperatorCommand) -> anyhow::Result<()> {
             }
             println!("Deleted user {id} ({}).", text(&found["name"]));
             println!(
-                "  tokens revoked: {}; channels: {}; groups: {}; canned responses: {}; conversations left: {}; returning visitors: {}; O'Chat connections: {}",
+                "  tokens revoked: {}; channels: {}; groups: {}; canned responses: {}; conversations left: {}; returning visitors: {}; O'Chat connections: {}; read marks: {}",
                 text(&r["tokens"]),
                 text(&r["channels"]),
                 text(&r["groups"]),
                 text(&r["canned"]),
                 text(&r["sessions"]),
                 text(&r["returning"]),
-                text(&r["connections"])
+                text(&r["connections"]),
+                text(&r["read_marks"])
             );
             Ok(())
         }

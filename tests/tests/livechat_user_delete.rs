@@ -134,7 +134,8 @@ async fn a_deleted_operator_leaves_nothing_behind_in_the_live_chat() {
     assert_eq!(
         deleted,
         json!({"id": ann.id, "tokens": 1, "channels": 1, "groups": 1, "canned": 1,
-               "sessions": 1, "returning": 1, "presence": true, "connections": 0})
+               "sessions": 1, "returning": 1, "presence": true, "connections": 0,
+               "read_marks": 0})
     );
 
     // She is gone: her token, her console, her account.

@@ -401,6 +401,17 @@ async fn only_members_of_the_connection_read_and_post_in_its_channel() {
         .await
         .unwrap();
     assert_eq!(mine[0]["unread"], 1);
+
+    // Alice leaves the company: deleting her user takes her out of the connection's members
+    // and forgets her read mark on its channel.
+    let deleted = acme
+        .ok(Method::DELETE, &format!("/api/v1/users/{alice_id}"), None)
+        .await
+        .unwrap();
+    assert_eq!(deleted["connections"], 1, "{deleted}");
+    assert_eq!(deleted["read_marks"], 1, "{deleted}");
+    let members = acme.connections().await.unwrap()[0]["members"].clone();
+    assert_eq!(members, serde_json::json!([]), "{members}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -281,6 +281,7 @@ async fn delete_user(
     let who = c.administering_user(&node, id)?;
     let mut deleted = node.livechat.delete_user(who, id).await?;
     deleted.connections = node.federation.forget_member(id).await?;
+    deleted.read_marks = node.messaging.forget_reader(id).await?;
     Ok(Json(deleted))
 }
 

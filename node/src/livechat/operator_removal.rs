@@ -14,8 +14,8 @@
 //!
 //! What stays, on purpose: closed sessions, their messages (with the author's name as it was
 //! written), ratings and report facts name the user's id as history does; leads and tickets
-//! keep `created_by`. Federation memberships are `crate::federation`'s (the API handler asks
-//! it after this).
+//! keep `created_by`. Federation memberships are `crate::federation`'s and read marks on its
+//! channels `crate::messaging`'s (the API handler asks them after this).
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -43,6 +43,9 @@ pub struct UserDeleted {
     pub presence: bool,
     /// O'Chat connections whose members they were (filled in by the API handler).
     pub connections: usize,
+    /// Their read marks on O'Chat channels (filled in by the API handler).
+    #[serde(default)]
+    pub read_marks: usize,
 }
 
 impl LiveChat {

@@ -161,6 +161,15 @@ impl Messaging {
         Ok(ch)
     }
 
+    /// Forgets a deleted user's read marks on every channel, durably; answers how many went.
+    pub async fn forget_reader(&self, user: Uuid) -> Result<usize, MessagingError> {
+        let removed = self.inner.messages.remove_read_marks_of(user)?;
+        if removed > 0 {
+            self.inner.flush.wait().await?;
+        }
+        Ok(removed)
+    }
+
     /// Marks the channel read for the viewer up to `up_to` (default: everything) and sends a
     /// read receipt for the incoming messages seen for the first time.
     pub async fn mark_read(

@@ -295,6 +295,23 @@ impl Messages {
     pub fn set_read_mark(&self, channel: Uuid, reader: Uuid, last: Uuid) -> Result<(), StoreError> {
         self.marks.put(&(channel, reader), &last)
     }
+
+    /// Removes `reader`'s read marks on every channel (a deleted user); answers how many went.
+    /// Not durable until a flush.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sled`], [`StoreError::Corrupt`] (a damaged key).
+    pub fn remove_read_marks_of(&self, reader: Uuid) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for key in self.marks.keys() {
+            let (channel, who) = key?;
+            if who == reader && self.marks.remove(&(channel, who))? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
@@ -392,5 +409,28 @@ mod tests {
             messages.incoming_after(channel, Uuid::nil()),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_readers_marks_go_and_everyone_elses_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let messages = Messages::open(&store).unwrap();
+        let (ann, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let (one, two) = (Uuid::now_v7(), Uuid::now_v7());
+        for channel in [one, two] {
+            for reader in [ann, bob, Uuid::nil()] {
+                messages
+                    .set_read_mark(channel, reader, Uuid::now_v7())
+                    .unwrap();
+            }
+        }
+        let bobs = messages.read_mark(one, bob).unwrap();
+        assert_eq!(messages.remove_read_marks_of(ann).unwrap(), 2);
+        assert_eq!(messages.read_mark(one, ann).unwrap(), Uuid::nil());
+        assert_eq!(messages.read_mark(two, ann).unwrap(), Uuid::nil());
+        assert_eq!(messages.read_mark(one, bob).unwrap(), bobs);
+        assert_ne!(messages.read_mark(two, Uuid::nil()).unwrap(), Uuid::nil());
+        assert_eq!(messages.remove_read_marks_of(ann).unwrap(), 0);
     }
 }
