@@ -143,8 +143,8 @@ pub mod trees {
     pub const MSG_OUTBOX: &str = "msg_outbox";
     /// Incoming message ids already stored.
     pub const MSG_SEEN: &str = "msg_seen";
-    /// The incoming messages of each channel (keys only), so that unread counts read no
-    /// message (see [`super::messages`]).
+    /// The incoming messages of each channel, one entry per received batch holding its ids,
+    /// so that unread counts read no message (see [`super::messages`]).
     pub const MSG_INCOMING: &str = "msg_incoming";
     /// Attachment chunks.
     pub const ATTACHMENTS: &str = "attachments";

@@ -27,8 +27,6 @@ pub const MAX_NAME: usize = 100;
 pub const MAX_MESSAGE: usize = 4000;
 /// Longest page URL (bytes).
 const MAX_URL: usize = 4096;
-/// Longest visitor id (bytes), as when a session starts.
-const MAX_VISITOR_ID: usize = 200;
 
 /// What the offline form sends.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -146,14 +144,8 @@ impl LiveChat {
             Some(u) if !u.is_empty() => Some(u),
             _ => None,
         };
-        let visitor_id = match input.visitor_id {
-            Some(v) if v.is_empty() || v.len() > MAX_VISITOR_ID => {
-                return Err(LiveChatError::BadInput(
-                    "visitor_id has 1 to 200 bytes".into(),
-                ));
-            }
-            v => v,
-        };
+        super::session_start::check_visitor_id(input.visitor_id.as_deref())?;
+        let visitor_id = input.visitor_id;
         if let Some(a) = key {
             self.state()?.limits.offline_by_address.take(a, now);
         }

@@ -102,7 +102,7 @@ impl LiveChat {
         }
         done.returning = self.repo().remove_returning_to(op)?;
         done.presence = self.forget_presence(op)?;
-        self.flush().await?;
+        // Made durable with the account's removal (`delete_user`).
         Ok(done)
     }
 

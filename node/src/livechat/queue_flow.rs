@@ -32,14 +32,14 @@ pub(crate) fn would_take(state: &State, channel: &Channel, candidates: &[Candida
         && state.queue.len(channel.id) < channel.queue_limit as usize
 }
 
-/// Puts a new session at the end of its channel's line. Call with the state locked.
-pub(crate) fn enqueue(state: &mut State, session: &mut Session, expertise: &[String], now: u64) {
+/// Puts a session at the end of its channel's line (`queue`: the locked state's).
+pub(crate) fn enqueue(queue: &mut Queue, session: &mut Session, expertise: &[String], now: u64) {
     session.queue = Some(QueueMark {
         joined_at_ms: now,
         expertise: expertise.to_vec(),
         ..QueueMark::default()
     });
-    state.queue.join(session.channel_id, session.id, now, now);
+    queue.join(session.channel_id, session.id, now, now);
 }
 
 /// Puts an open session at the end of its channel's line (a chatbot's forward found every
@@ -49,12 +49,7 @@ pub(crate) fn enqueue_open(state: &mut State, id: Uuid, expertise: &[String], no
     let Some(session) = st.open.get_mut(&id) else {
         return false;
     };
-    session.queue = Some(QueueMark {
-        joined_at_ms: now,
-        expertise: expertise.to_vec(),
-        ..QueueMark::default()
-    });
-    st.queue.join(session.channel_id, id, now, now);
+    enqueue(&mut st.queue, session, expertise, now);
     true
 }
 

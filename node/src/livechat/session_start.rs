@@ -26,6 +26,17 @@ const MAX_PAGE_URL: usize = 4096;
 /// Longest visitor id (bytes).
 const MAX_VISITOR_ID: usize = 200;
 
+/// A widget's visitor id, when it sends one, has 1 to [`MAX_VISITOR_ID`] bytes (a session's
+/// start, the widget's check, the offline form).
+pub(crate) fn check_visitor_id(visitor_id: Option<&str>) -> Result<(), LiveChatError> {
+    if visitor_id.is_some_and(|v| v.is_empty() || v.len() > MAX_VISITOR_ID) {
+        return Err(LiveChatError::BadInput(format!(
+            "visitor_id has 1 to {MAX_VISITOR_ID} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// What a visitor's widget sends to start.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct StartInput {
@@ -224,7 +235,12 @@ impl LiveChat {
         let mut session = new_session(visit, assigned, chosen.is_none(), answer, script.is_some());
         if chosen.is_none() && script.is_none() {
             // Everyone is busy: the visitor waits in line (see `queue_flow`).
-            super::queue_flow::enqueue(state, &mut session, &visit.input.expertise, visit.now);
+            super::queue_flow::enqueue(
+                &mut state.queue,
+                &mut session,
+                &visit.input.expertise,
+                visit.now,
+            );
         }
         self.save_session(&session)?;
         let now = visit.now;
@@ -308,16 +324,7 @@ fn check_input(input: &StartInput) -> Result<(), LiveChatError> {
     if input.page_url.len() > MAX_PAGE_URL {
         return Err(LiveChatError::BadInput("page_url is too long".into()));
     }
-    if input
-        .visitor_id
-        .as_ref()
-        .is_some_and(|v| v.is_empty() || v.len() > MAX_VISITOR_ID)
-    {
-        return Err(LiveChatError::BadInput(
-            "visitor_id has 1 to 200 bytes".into(),
-        ));
-    }
-    Ok(())
+    check_visitor_id(input.visitor_id.as_deref())
 }
 
 /// The new session's record.

@@ -90,15 +90,7 @@ impl LiveChat {
         if input.page_url.len() > MAX_URL {
             return Err(LiveChatError::BadInput("page_url is too long".into()));
         }
-        if input
-            .visitor_id
-            .as_ref()
-            .is_some_and(|v| v.is_empty() || v.len() > 200)
-        {
-            return Err(LiveChatError::BadInput(
-                "visitor_id has 1 to 200 bytes".into(),
-            ));
-        }
+        super::session_start::check_visitor_id(input.visitor_id.as_deref())?;
         let now = self.now_ms();
         let profiles = channel
             .operators
